@@ -161,6 +161,10 @@ export const errors = {
     details.causes = errs.map((e) => ({ reason: e.type, message: e.message, field: e.field }));
     return new StatusError(422, 'Invalid', `${qualifiedKind} "${name}" is invalid: ${joined}`, details);
   },
+  /** A path nothing is served at (kube's wording for unknown resources and non-resource URLs). */
+  notFoundPath(): StatusError {
+    return new StatusError(404, 'NotFound', 'the server could not find the requested resource', {});
+  },
   badRequest(message: string): StatusError {
     return new StatusError(400, 'BadRequest', message);
   },

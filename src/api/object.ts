@@ -1,8 +1,9 @@
 // The generic shape of every stored object. Typed views come from `kubernetes-types`;
 // objects are validated where they enter (HTTP body, store read) and trusted inside.
-import type { ObjectMeta } from 'kubernetes-types/meta/v1.d.ts';
+import type { ObjectMeta as KubeObjectMeta } from 'kubernetes-types/meta/v1.d.ts';
 
-export type { ObjectMeta };
+/** ObjectMeta without kubernetes-types' readonly markers: the server fills these fields in. */
+export type ObjectMeta = { -readonly [K in keyof KubeObjectMeta]: KubeObjectMeta[K] };
 
 export interface KObject {
   apiVersion: string;

@@ -1,0 +1,40 @@
+// Wires the pure API machinery (src/api/*) into the one interface the HTTP layer uses.
+// PENDING-HELPER4 import { applyDefaults } from '../api/defaults/index.ts';
+// PENDING-HELPER4 import { convertIngress, ingressDeprecationWarning } from '../api/conversion/index.ts';
+import type { KObject } from '../api/object.ts';
+import { applyPatch } from '../api/patch/index.ts';
+import { toTable } from '../api/printers/table.ts';
+import { decodeKubernetesProtobuf } from '../api/protobuf/decode-kubernetes-protobuf.ts';
+import { lookupKind } from '../api/resources.ts';
+import { findUnknownFields, strictDecodingMessage } from '../api/schema/field-validation.ts';
+import { openapiV3Document, openapiV3Root } from '../api/schema/openapi-v3.ts';
+// PENDING-HELPER4 import { validateObject } from '../api/validation/index.ts';
+const applyDefaults = (_k: string, _g: string, _o: KObject) => {};
+const validateObject = (_k: string, _g: string, _o: KObject, _old?: KObject) => [] as import('../api/errors.ts').FieldError[];
+const convertIngress = (o: KObject, v: string) => ({ ...o, apiVersion: v });
+const ingressDeprecationWarning = (_v: string) => undefined as string | undefined;
+import type { ApiMachinery } from './machinery.ts';
+
+function groupOf(obj: KObject): string {
+  const r = lookupKind(obj.apiVersion, obj.kind);
+  return r?.group ?? '';
+}
+
+export function defaultMachinery(): ApiMachinery {
+  return {
+    decodeProtobuf: decodeKubernetesProtobuf,
+    applyPatch,
+    toTable: (objects, kind, opts) => toTable(objects, kind, opts),
+    findUnknownFields,
+    strictDecodingMessage,
+    applyDefaults: (obj) => applyDefaults(obj.kind, groupOf(obj), obj),
+    validate: (obj, old) => validateObject(obj.kind, groupOf(obj), obj, old),
+    convert: (obj, toApiVersion) => {
+      if (obj.kind === 'Ingress') return convertIngress(obj, toApiVersion);
+      return { ...obj, apiVersion: toApiVersion };
+    },
+    deprecationWarning: (apiVersion, kind) => (kind === 'Ingress' ? ingressDeprecationWarning(apiVersion) : undefined),
+    openapiV3Root,
+    openapiV3Document,
+  };
+}

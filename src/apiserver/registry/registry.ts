@@ -1,0 +1,399 @@
+// The generic registry: CRUD, list and watch for every served resource on top of the Store, with
+// kube-apiserver's object lifecycle (uid, timestamps, generation, optimistic concurrency,
+// finalizers and graceful deletion). Kind-specific rules come from Strategy hooks.
+import { randomUUID } from 'node:crypto';
+import { errors, type FieldError, StatusError } from '../../api/errors.ts';
+import { cloneJson, type KObject } from '../../api/object.ts';
+import { type ResourceInfo, resources } from '../../api/resources.ts';
+import {
+  KeyExistsError, KeyNotFoundError, RevisionConflictError, type Store, type StoreEvent, type Watch,
+} from '../../store/store.ts';
+import { decodeStored, encodeStored, k8sTime, storageKey } from '../object-meta.ts';
+import type { Strategy } from './strategy.ts';
+
+export interface RegistryOptions {
+  store: Store;
+  strategies?: Partial<Record<string, Strategy>>; // by resource plural
+  /** Defaulting and validation (src/api/defaults, src/api/validation), injected to keep this generic. */
+  applyDefaults: (obj: KObject) => void;
+  validate: (obj: KObject, old: KObject | undefined) => FieldError[];
+  now?: () => Date;
+  random?: () => number;
+}
+
+export interface ListOptions {
+  limit?: number;
+  continueToken?: string;
+  filter?: (obj: KObject) => boolean;
+}
+
+export interface ListResult {
+  items: KObject[];
+  resourceVersion: string;
+  continueToken?: string;
+  remainingItemCount?: number;
+}
+
+export interface WriteOptions {
+  dryRun?: boolean;
+}
+
+export interface DeleteOptions extends WriteOptions {
+  gracePeriodSeconds?: number;
+  preconditions?: { uid?: string; resourceVersion?: string };
+  propagationPolicy?: string;
+}
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface RegistryEvent {
+  type: WatchEventType;
+  object: KObject;
+  /** The object before this change (for selector transitions), if any. */
+  prev: KObject | undefined;
+  revision: number;
+}
+
+const generateNameChars = 'bcdfghjklmnpqrstvwxz2456789';
+
+export class Registry {
+  readonly #store: Store;
+  readonly #strategies: Partial<Record<string, Strategy>>;
+  readonly #defaults: (obj: KObject) => void;
+  readonly #validate: (obj: KObject, old: KObject | undefined) => FieldError[];
+  readonly #now: () => Date;
+  readonly #random: () => number;
+
+  constructor(opts: RegistryOptions) {
+    this.#store = opts.store;
+    this.#strategies = opts.strategies ?? {};
+    this.#defaults = opts.applyDefaults;
+    this.#validate = opts.validate;
+    this.#now = opts.now ?? (() => new Date());
+    this.#random = opts.random ?? Math.random;
+  }
+
+  get store(): Store {
+    return this.#store;
+  }
+
+  strategy(r: ResourceInfo): Strategy {
+    return this.#strategies[r.resource] ?? {};
+  }
+
+  async get(r: ResourceInfo, namespace: string | undefined, name: string): Promise<KObject> {
+    const e = await this.#store.get(storageKey(r, namespace, name));
+    if (!e) throw errors.notFound(r, name);
+    return decodeStored(r, e.value, e.modRevision);
+  }
+
+  async tryGet(r: ResourceInfo, namespace: string | undefined, name: string): Promise<KObject | undefined> {
+    const e = await this.#store.get(storageKey(r, namespace, name));
+    return e ? decodeStored(r, e.value, e.modRevision) : undefined;
+  }
+
+  /** Lists (one namespace, or all when undefined); `limit` pages with an opaque continue token. */
+  async list(r: ResourceInfo, namespace: string | undefined, opts: ListOptions = {}): Promise<ListResult> {
+    const prefix = storageKey(r, namespace);
+    let startAfter: string | undefined;
+    if (opts.continueToken) startAfter = decodeContinue(opts.continueToken, prefix);
+    const items: KObject[] = [];
+    const limit = opts.limit && opts.limit > 0 ? opts.limit : undefined;
+    let revision = this.#store.currentRevision();
+    let lastKey: string | undefined;
+    let more = false;
+    // Filtering happens after the read, so keep reading pages until the limit is met.
+    for (;;) {
+      const page = await this.#store.list(prefix, { startAfter, limit: limit ? Math.max(limit - items.length, 1) * 2 : undefined });
+      revision = page.revision;
+      for (const e of page.entries) {
+        if (limit && items.length >= limit) { more = true; break; }
+        const obj = decodeStored(r, e.value, e.modRevision);
+        lastKey = e.key;
+        if (!opts.filter || opts.filter(obj)) items.push(obj);
+      }
+      if (more || !page.more) break;
+      if (limit && items.length >= limit) { more = true; break; }
+      startAfter = page.entries.at(-1)?.key;
+    }
+    const out: ListResult = { items, resourceVersion: String(revision) };
+    if (more && lastKey) out.continueToken = encodeContinue(lastKey, prefix, revision);
+    return out;
+  }
+
+  /**
+   * Streams changes after `resourceVersion` (0 or undefined: the current state as ADDED first).
+   * Throws 410 Gone when that revision is no longer kept.
+   */
+  watch(r: ResourceInfo, namespace: string | undefined, resourceVersion: number | undefined,
+    onEvent: (ev: RegistryEvent) => void): Promise<Watch> {
+    const prefix = storageKey(r, namespace);
+    const translate = (ev: StoreEvent): RegistryEvent => {
+      const object = decodeStored(r, ev.value, ev.revision);
+      const prev = ev.prevValue !== undefined ? decodeStored(r, ev.prevValue, ev.revision) : undefined;
+      const type: WatchEventType = ev.type === 'create' ? 'ADDED' : ev.type === 'update' ? 'MODIFIED' : 'DELETED';
+      return { type, object, prev, revision: ev.revision };
+    };
+    return this.#watchFrom(r, prefix, resourceVersion, translate, onEvent);
+  }
+
+  async #watchFrom(r: ResourceInfo, prefix: string, resourceVersion: number | undefined,
+    translate: (ev: StoreEvent) => RegistryEvent, onEvent: (ev: RegistryEvent) => void): Promise<Watch> {
+    if (resourceVersion === undefined || resourceVersion === 0) {
+      // Synthetic ADDED events for what exists, then everything after that snapshot.
+      const page = await this.#store.list(prefix);
+      for (const e of page.entries) {
+        onEvent({ type: 'ADDED', object: decodeStored(r, e.value, e.modRevision), prev: undefined, revision: e.modRevision });
+      }
+      return this.#store.watch(prefix, page.revision, (ev) => onEvent(translate(ev)));
+    }
+    try {
+      return this.#store.watch(prefix, resourceVersion, (ev) => onEvent(translate(ev)));
+    } catch (err) {
+      if (err instanceof Error && err.name === 'CompactedError') {
+        const oldest = (err as unknown as { oldest: number }).oldest;
+        throw errors.gone(`too old resource version: ${resourceVersion} (${oldest})`);
+      }
+      throw err;
+    }
+  }
+
+  async create(r: ResourceInfo, namespace: string | undefined, input: KObject, opts: WriteOptions = {}): Promise<KObject> {
+    const obj = cloneJson(input);
+    const meta = obj.metadata ?? (obj.metadata = {});
+    if (r.namespaced) {
+      if (meta.namespace && namespace && meta.namespace !== namespace) {
+        throw errors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
+      }
+      meta.namespace = namespace ?? meta.namespace;
+      if (!meta.namespace) throw errors.badRequest('the server could not find the requested resource');
+      await this.#checkNamespaceWritable(meta.namespace);
+    } else {
+      delete meta.namespace;
+    }
+    if (!meta.name && meta.generateName) meta.name = meta.generateName + this.#randomSuffix();
+    meta.uid = randomUUID();
+    meta.creationTimestamp = k8sTime(this.#now());
+    delete meta.resourceVersion;
+    delete meta.deletionTimestamp;
+    delete meta.deletionGracePeriodSeconds;
+    delete meta.managedFields;
+    delete meta.selfLink;
+    const strategy = this.strategy(r);
+    if (strategy.tracksGeneration) meta.generation = 1; else delete meta.generation;
+    strategy.prepareForCreate?.(obj);
+    this.#defaults(obj);
+    // Allocation is checked before validation, as kube-apiserver does (a taken nodePort is
+    // reported even when the name also exists or other fields are invalid).
+    const reservation = strategy.reserve?.(obj, undefined);
+    if (reservation?.errors.length) throw errors.invalid(r.kind, r.group, meta.name ?? '', reservation.errors);
+    const errs = this.#validate(reservation?.object ?? obj, undefined);
+    if (!meta.name) errs.unshift({ type: 'FieldValueRequired', field: 'metadata.name', message: 'Required value: name or generateName is required' });
+    if (errs.length) throw errors.invalid(r.kind, r.group, meta.name ?? '', errs);
+    const final = reservation?.object ?? obj;
+    if (opts.dryRun) return final;
+    reservation?.commit();
+    try {
+      const rev = await this.#store.create(storageKey(r, final.metadata.namespace, final.metadata.name), encodeStored(final));
+      reservation?.finish();
+      final.metadata.resourceVersion = String(rev);
+      return final;
+    } catch (err) {
+      reservation?.abort();
+      if (err instanceof KeyExistsError) throw errors.alreadyExists(r, final.metadata.name!);
+      throw err;
+    }
+  }
+
+  /**
+   * Replaces an object (PUT, or the result of a patch). `expectRevision` (from the body's
+   * resourceVersion or the patch base) makes it conditional: a mismatch is 409 Conflict.
+   */
+  async update(r: ResourceInfo, namespace: string | undefined, name: string, input: KObject,
+    opts: WriteOptions & { subresource?: string; baseRevision?: number } = {}): Promise<{ object: KObject; created: boolean }> {
+    const key = storageKey(r, namespace, name);
+    const strategy = this.strategy(r);
+    const currentEntry = await this.#store.get(key);
+    const obj = cloneJson(input);
+    obj.metadata ??= {};
+    if (obj.metadata.name && obj.metadata.name !== name) {
+      throw errors.badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`);
+    }
+    if (r.namespaced && obj.metadata.namespace && obj.metadata.namespace !== namespace) {
+      throw errors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
+    }
+    if (!currentEntry) {
+      if (strategy.allowCreateOnUpdate && !opts.subresource) {
+        obj.metadata.name = name;
+        return { object: await this.create(r, namespace, obj, opts), created: true };
+      }
+      throw errors.notFound(r, name);
+    }
+    const old = decodeStored(r, currentEntry.value, currentEntry.modRevision);
+    const bodyRv = obj.metadata.resourceVersion;
+    if (bodyRv && bodyRv !== old.metadata.resourceVersion) throw errors.conflict(r, name);
+    if (opts.baseRevision !== undefined && opts.baseRevision !== currentEntry.modRevision) throw errors.conflict(r, name);
+    // Identity and lifecycle fields are the server's.
+    obj.metadata.name = name;
+    if (r.namespaced) obj.metadata.namespace = namespace; else delete obj.metadata.namespace;
+    obj.metadata.uid = old.metadata.uid;
+    obj.metadata.creationTimestamp = old.metadata.creationTimestamp;
+    if (old.metadata.deletionTimestamp) {
+      obj.metadata.deletionTimestamp = old.metadata.deletionTimestamp;
+      obj.metadata.deletionGracePeriodSeconds = old.metadata.deletionGracePeriodSeconds;
+    } else {
+      delete obj.metadata.deletionTimestamp;
+      delete obj.metadata.deletionGracePeriodSeconds;
+    }
+    delete obj.metadata.managedFields;
+    delete obj.metadata.selfLink;
+    if (opts.subresource === 'status' || opts.subresource === 'finalize') {
+      keepAllButStatus(obj, old, opts.subresource);
+    } else {
+      strategy.prepareForUpdate?.(obj, old, opts.subresource);
+      if (r.hasStatus && strategy.prepareForUpdate === undefined && 'status' in old) obj.status = cloneJson(old.status);
+      else if (r.hasStatus && strategy.prepareForUpdate === undefined) delete obj.status;
+    }
+    this.#defaults(obj);
+    if (strategy.tracksGeneration) {
+      const gen = old.metadata.generation ?? 1;
+      obj.metadata.generation = JSON.stringify(obj.spec) !== JSON.stringify(old.spec) ? gen + 1 : gen;
+    }
+    const reservation = strategy.reserve?.(obj, old);
+    if (reservation?.errors.length) throw errors.invalid(r.kind, r.group, name, reservation.errors);
+    const errs = this.#validate(reservation?.object ?? obj, old);
+    if (errs.length) throw errors.invalid(r.kind, r.group, name, errs);
+    const final = reservation?.object ?? obj;
+    // Removing the last finalizer of an object being deleted completes the delete.
+    const finishDelete = Boolean(final.metadata.deletionTimestamp) && !(final.metadata.finalizers?.length) &&
+      !(strategy.pendingFinalizers?.(final).length) && !pendingGrace(final);
+    if (opts.dryRun) return { object: final, created: false };
+    if (isUnchanged(final, old)) {
+      reservation?.abort();
+      return { object: old, created: false };
+    }
+    reservation?.commit();
+    try {
+      if (finishDelete) {
+        const d = await this.#store.delete(key, currentEntry.modRevision);
+        reservation?.finish();
+        this.strategy(r).released?.(final);
+        final.metadata.resourceVersion = String(d.revision);
+        return { object: final, created: false };
+      }
+      const rev = await this.#store.update(key, encodeStored(final), currentEntry.modRevision);
+      reservation?.finish();
+      final.metadata.resourceVersion = String(rev);
+      return { object: final, created: false };
+    } catch (err) {
+      reservation?.abort();
+      if (err instanceof RevisionConflictError) throw errors.conflict(r, name);
+      if (err instanceof KeyNotFoundError) throw errors.notFound(r, name);
+      throw err;
+    }
+  }
+
+  /**
+   * Deletes: objects with finalizers or a grace period are marked (deletionTimestamp) and stay until
+   * those are done; others go at once. Resolves to the object as last seen.
+   */
+  async delete(r: ResourceInfo, namespace: string | undefined, name: string, opts: DeleteOptions = {}): Promise<KObject> {
+    for (let attempt = 0; ; attempt++) {
+      const key = storageKey(r, namespace, name);
+      const entry = await this.#store.get(key);
+      if (!entry) throw errors.notFound(r, name);
+      const obj = decodeStored(r, entry.value, entry.modRevision);
+      const pre = opts.preconditions;
+      if (pre?.uid && pre.uid !== obj.metadata.uid) {
+        throw errors.conflict(r, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${obj.metadata.uid}`);
+      }
+      if (pre?.resourceVersion && pre.resourceVersion !== obj.metadata.resourceVersion) {
+        throw errors.conflict(r, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${obj.metadata.resourceVersion}`);
+      }
+      const strategy = this.strategy(r);
+      const grace = strategy.gracePeriodSeconds?.(obj, opts.gracePeriodSeconds) ?? 0;
+      const hasFinalizers = (obj.metadata.finalizers?.length ?? 0) > 0 || (strategy.pendingFinalizers?.(obj).length ?? 0) > 0;
+      if (opts.dryRun) return obj;
+      try {
+        if (grace > 0 || hasFinalizers) {
+          const marked = cloneJson(obj);
+          const now = this.#now();
+          const wasDeleting = Boolean(marked.metadata.deletionTimestamp);
+          if (!wasDeleting || (grace > 0 && (marked.metadata.deletionGracePeriodSeconds ?? Infinity) > grace)) {
+            marked.metadata.deletionTimestamp = k8sTime(new Date(now.getTime() + grace * 1000));
+            marked.metadata.deletionGracePeriodSeconds = grace;
+            strategy.markDeleting?.(marked);
+            const rev = await this.#store.update(key, encodeStored(marked), entry.modRevision);
+            marked.metadata.resourceVersion = String(rev);
+          }
+          if (grace > 0 || hasFinalizers) return marked;
+        }
+        const d = await this.#store.delete(key, entry.modRevision);
+        strategy.released?.(obj);
+        obj.metadata.resourceVersion = String(d.revision);
+        return obj;
+      } catch (err) {
+        if (err instanceof RevisionConflictError && attempt < 5) continue;
+        if (err instanceof KeyNotFoundError) throw errors.notFound(r, name);
+        throw err;
+      }
+    }
+  }
+
+  async #checkNamespaceWritable(namespace: string): Promise<void> {
+    const nsInfo = resources.find((x) => x.resource === 'namespaces')!;
+    const e = await this.#store.get(storageKey(nsInfo, undefined, namespace));
+    if (!e) throw errors.notFound(nsInfo, namespace);
+    const ns = JSON.parse(e.value) as KObject;
+    if (ns.metadata.deletionTimestamp) {
+      throw new StatusError(403, 'Forbidden',
+        `unable to create new content in namespace ${namespace} because it is being terminated`,
+        { name: namespace, kind: 'namespaces', causes: [{ reason: 'NamespaceTerminating', message: `namespace ${namespace} is being terminated`, field: 'metadata.namespace' }] });
+    }
+  }
+
+  #randomSuffix(): string {
+    let s = '';
+    for (let i = 0; i < 5; i++) s += generateNameChars[Math.floor(this.#random() * generateNameChars.length)];
+    return s;
+  }
+}
+
+/** /status writes change only status; /finalize only spec.finalizers. */
+function keepAllButStatus(obj: KObject, old: KObject, subresource: string): void {
+  const keep = subresource === 'finalize' ? 'spec' : 'status';
+  const next = cloneJson(old);
+  for (const k of Object.keys(obj)) if (k !== keep && k !== 'metadata') delete obj[k];
+  for (const [k, v] of Object.entries(next)) {
+    if (k === keep) continue;
+    obj[k] = v;
+  }
+  if (subresource === 'finalize') {
+    const finalizers = (obj.spec as { finalizers?: unknown } | undefined)?.finalizers;
+    obj.spec = { ...(old.spec as object), finalizers };
+  }
+  obj.metadata = { ...old.metadata, resourceVersion: obj.metadata.resourceVersion };
+}
+
+function pendingGrace(obj: KObject): boolean {
+  return (obj.metadata.deletionGracePeriodSeconds ?? 0) > 0;
+}
+
+function isUnchanged(a: KObject, b: KObject): boolean {
+  const strip = (o: KObject) => ({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
+  return JSON.stringify(strip(a)) === JSON.stringify(strip(b));
+}
+
+function encodeContinue(key: string, prefix: string, rv: number): string {
+  return Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv, start: key.slice(prefix.length) + '\u0000' })).toString('base64url');
+}
+
+function decodeContinue(token: string, prefix: string): string {
+  try {
+    const c = JSON.parse(Buffer.from(token, 'base64url').toString()) as { v?: string; start?: string };
+    if (c.v !== 'meta.k8s.io/v1' || typeof c.start !== 'string') throw new Error('bad');
+    return prefix + c.start.replace(/\u0000$/, '');
+  } catch {
+    throw errors.badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
+  }
+}

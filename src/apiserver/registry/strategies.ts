@@ -1,0 +1,97 @@
+// The kind-specific rules of the served resources, as kube-apiserver's REST strategies have them.
+import type { Service } from 'kubernetes-types/core/v1.d.ts';
+import { errors } from '../../api/errors.ts';
+import { cloneJson, isRecord, type KObject } from '../../api/object.ts';
+import type { ServiceAllocator } from './service-allocator.ts';
+import type { Reservation, Strategy } from './strategy.ts';
+
+/** Main-resource writes keep the stored status; /status writes are handled by the registry. */
+function keepStatus(obj: KObject, old: KObject): void {
+  if ('status' in old) obj.status = cloneJson(old.status); else delete obj.status;
+}
+
+const namespaceStrategy: Strategy = {
+  prepareForCreate(obj) {
+    obj.status = { phase: 'Active' };
+    const spec = isRecord(obj.spec) ? obj.spec : (obj.spec = {});
+    if (!Array.isArray((spec as { finalizers?: unknown }).finalizers)) (spec as { finalizers?: string[] }).finalizers = ['kubernetes'];
+    obj.metadata.labels = { ...obj.metadata.labels, 'kubernetes.io/metadata.name': obj.metadata.name ?? '' };
+  },
+  prepareForUpdate(obj, old) {
+    keepStatus(obj, old);
+    // spec.finalizers change only through /finalize.
+    obj.spec = cloneJson(old.spec);
+    obj.metadata.labels = { ...obj.metadata.labels, 'kubernetes.io/metadata.name': old.metadata.name ?? '' };
+  },
+  pendingFinalizers(obj) {
+    return (obj.spec as { finalizers?: string[] } | undefined)?.finalizers ?? [];
+  },
+  markDeleting(obj) {
+    obj.status = { ...(isRecord(obj.status) ? obj.status : {}), phase: 'Terminating' };
+  },
+};
+
+const podStrategy: Strategy = {
+  prepareForCreate(obj) {
+    obj.status = { phase: 'Pending', qosClass: 'BestEffort' };
+  },
+  prepareForUpdate: keepStatus,
+  gracePeriodSeconds(obj, requested) {
+    const spec = obj.spec as { nodeName?: string; terminationGracePeriodSeconds?: number } | undefined;
+    const phase = (obj.status as { phase?: string } | undefined)?.phase;
+    // An unscheduled or finished pod has no kubelet to wait for (kube: pod strategy CheckGracefulDelete).
+    if (!spec?.nodeName || phase === 'Succeeded' || phase === 'Failed') return 0;
+    return Math.max(0, requested ?? spec.terminationGracePeriodSeconds ?? 30);
+  },
+};
+
+function serviceStrategy(allocator: ServiceAllocator): Strategy {
+  const reserve = (obj: KObject, old: KObject | undefined): Reservation => {
+    const result = old
+      ? allocator.planUpdate(old as unknown as Service, obj as unknown as Service)
+      : allocator.planCreate(obj as unknown as Service);
+    if (result.internalError) throw errors.internal(result.internalError);
+    let held: ReturnType<ServiceAllocator['hold']> | undefined;
+    return {
+      errors: result.errors,
+      object: result.service as unknown as KObject,
+      commit() { held = allocator.hold(result.plan); },
+      abort() { if (held) allocator.unhold(held); held = undefined; },
+      finish() { allocator.finishRelease(result.plan); },
+    };
+  };
+  return {
+    prepareForCreate(obj) {
+      obj.status = { loadBalancer: {} };
+    },
+    prepareForUpdate: keepStatus,
+    reserve,
+    released(obj) {
+      allocator.release(obj as unknown as Service);
+    },
+  };
+}
+
+const ingressStrategy: Strategy = {
+  prepareForCreate(obj) { obj.status = { loadBalancer: {} }; },
+  prepareForUpdate: keepStatus,
+  tracksGeneration: true,
+};
+
+const nodeStrategy: Strategy = {
+  // The kubelet registers a Node with its status; only later writes go through /status.
+  prepareForUpdate: keepStatus,
+};
+
+export function defaultStrategies(opts: { serviceAllocator: ServiceAllocator }): Record<string, Strategy> {
+  return {
+    namespaces: namespaceStrategy,
+    pods: podStrategy,
+    services: serviceStrategy(opts.serviceAllocator),
+    ingresses: ingressStrategy,
+    ingressclasses: { tracksGeneration: true },
+    nodes: nodeStrategy,
+    endpoints: { allowCreateOnUpdate: true },
+    events: { allowCreateOnUpdate: true },
+  };
+}

@@ -1,0 +1,36 @@
+// Per-resource hooks the generic registry calls around a write: what kube-apiserver calls a
+// REST strategy (PrepareForCreate, Validate, allocation in BeginCreate/BeginUpdate, graceful delete).
+import type { FieldError } from '../../api/errors.ts';
+import type { KObject } from '../../api/object.ts';
+
+/** What an allocation decided. `commit` holds it before the write; `abort` undoes that on failure. */
+export interface Reservation {
+  readonly errors: readonly FieldError[];
+  /** The object with allocations filled in. */
+  readonly object: KObject;
+  commit(): void;
+  abort(): void;
+  /** Called once the write is durable (releases what an update freed). */
+  finish(): void;
+}
+
+export interface Strategy {
+  /** Reset fields a client may not set on create (usually status). */
+  prepareForCreate?(obj: KObject): void;
+  /** Carry over what this endpoint may not change (status on the main resource, spec on /status). */
+  prepareForUpdate?(obj: KObject, old: KObject, subresource: string | undefined): void;
+  /** Allocations (clusterIP, nodePort) planned before the write and committed around it. */
+  reserve?(obj: KObject, old: KObject | undefined): Reservation;
+  /** Frees what a deleted object held. */
+  released?(obj: KObject): void;
+  /** Grace period for a delete, or 0 to remove at once (pods bound to a node wait for the kubelet). */
+  gracePeriodSeconds?(obj: KObject, requested: number | undefined): number;
+  /** Finalizers outside metadata.finalizers (a Namespace's spec.finalizers). */
+  pendingFinalizers?(obj: KObject): readonly string[];
+  /** Changes made when a delete starts (a Namespace turns Terminating). */
+  markDeleting?(obj: KObject): void;
+  /** PUT may create when the object is missing (Endpoints, Events). */
+  readonly allowCreateOnUpdate?: boolean;
+  /** metadata.generation tracks spec changes. */
+  readonly tracksGeneration?: boolean;
+}

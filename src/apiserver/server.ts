@@ -1,0 +1,142 @@
+// The API server: HTTPS, authentication, and routing to health, version, discovery, OpenAPI and
+// resource handlers. Everything it serves comes from the Registry and the pure API machinery.
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { errors } from '../api/errors.ts';
+import { lookupResource } from '../api/resources.ts';
+import { handleDiscovery, serverVersion } from './handlers/discovery.ts';
+import { handleResource, type ResourceContext, type SubresourceHandler } from './handlers/resource.ts';
+import { responseStyle, sendError, sendJson } from './http.ts';
+import type { ApiMachinery } from './machinery.ts';
+import { parseRequestPath } from './request-info.ts';
+import type { Registry } from './registry/registry.ts';
+
+export interface RequestAuthenticator {
+  authenticate(req: { headers: http.IncomingHttpHeaders; socket: TLSSocket | Socket }): { user: string; groups: readonly string[] } | undefined;
+}
+
+export interface ApiServerOptions {
+  registry: Registry;
+  machinery: ApiMachinery;
+  /** PEM material; without it the server speaks plain HTTP (tests only). */
+  tls?: { key: string; cert: string; ca: string };
+  authenticator?: RequestAuthenticator;
+  bindAddress: string;
+  port: number;
+  /** host:port advertised in /api's serverAddressByClientCIDRs. */
+  advertiseAddress: string;
+  /** Handlers for `pods/log`, `services/proxy`… keyed `resource/subresource`. */
+  subresources?: Map<string, SubresourceHandler>;
+  now?: () => Date;
+  bookmarkIntervalMs?: number;
+  log?: (msg: string) => void;
+}
+
+const anonymousPaths = new Set(['/healthz', '/livez', '/readyz', '/version', '/version/']);
+
+export class ApiServer {
+  readonly #opts: ApiServerOptions;
+  readonly #server: http.Server | https.Server;
+  readonly #ctx: ResourceContext;
+  readonly #sockets = new Set<Socket>();
+  #ready = false;
+
+  constructor(opts: ApiServerOptions) {
+    this.#opts = opts;
+    this.#ctx = {
+      registry: opts.registry,
+      machinery: opts.machinery,
+      now: opts.now ?? (() => new Date()),
+      bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 60_000,
+    };
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => { void this.#handle(req, res); };
+    this.#server = opts.tls
+      ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert, ca: opts.tls.ca, requestCert: true, rejectUnauthorized: false }, handler)
+      : http.createServer(handler);
+    this.#server.on('connection', (s: Socket) => { this.#sockets.add(s); s.on('close', () => this.#sockets.delete(s)); });
+    this.#server.on('secureConnection', (s: TLSSocket) => { this.#sockets.add(s); s.on('close', () => this.#sockets.delete(s)); });
+    this.#server.keepAliveTimeout = 65_000;
+    this.#server.requestTimeout = 0; // watches and streams are long-lived
+  }
+
+  async listen(): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#opts.port, this.#opts.bindAddress, () => { this.#server.off('error', reject); resolve(); });
+    });
+    this.#ready = true;
+    return this.#server.address() as AddressInfo;
+  }
+
+  async close(): Promise<void> {
+    this.#ready = false;
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      for (const s of this.#sockets) s.destroy();
+    });
+  }
+
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://localhost');
+    const style = responseStyle(req, url);
+    try {
+      const path = url.pathname;
+      if (path === '/healthz' || path === '/livez' || path === '/readyz' || path.startsWith('/healthz/') || path.startsWith('/livez/') || path.startsWith('/readyz/')) {
+        const ok = path.startsWith('/readyz') ? this.#ready : true;
+        res.writeHead(ok ? 200 : 500, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+        res.end(ok ? 'ok' : 'not ready');
+        return;
+      }
+      if (path === '/version' || path === '/version/') {
+        sendJson(res, 200, serverVersion, { pretty: true });
+        return;
+      }
+      if (this.#opts.authenticator && !anonymousPaths.has(path)) {
+        const who = this.#opts.authenticator.authenticate({ headers: req.headers, socket: req.socket as TLSSocket });
+        if (!who) {
+          sendJson(res, 401, errors.unauthorized().toStatus(), style);
+          return;
+        }
+      }
+      if (path === '/openapi/v2') {
+        // kubectl falls back cleanly when v2 is missing and v3 is served (notes/kubectl-api-surface.md §4.3).
+        sendError(res, errors.notFoundPath(), style);
+        return;
+      }
+      if (path === '/openapi/v3' || path === '/openapi/v3/') {
+        sendJson(res, 200, this.#opts.machinery.openapiV3Root(), style);
+        return;
+      }
+      if (path.startsWith('/openapi/v3/')) {
+        const doc = this.#opts.machinery.openapiV3Document(path.slice('/openapi/v3/'.length));
+        if (!doc) { sendError(res, errors.notFoundPath(), style); return; }
+        const asked = url.searchParams.get('hash');
+        if (asked && asked !== doc.hash) {
+          res.writeHead(301, { Location: `${path}?hash=${doc.hash}` });
+          res.end();
+          return;
+        }
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': asked ? 'public, immutable' : 'no-cache, private', Etag: `"${doc.hash}"` });
+        res.end(doc.body);
+        return;
+      }
+      if (handleDiscovery(req, res, url, this.#opts.advertiseAddress)) return;
+      const info = parseRequestPath(path);
+      if (info.kind === 'resource') {
+        const r = lookupResource(info.group, info.version, info.resource);
+        if (r) {
+          const sub = info.subresource && info.subresource !== 'status' && info.subresource !== 'finalize'
+            ? this.#opts.subresources?.get(`${r.resource}/${info.subresource}`) : undefined;
+          if (sub) { await sub(req, res, info, url); return; }
+          await handleResource(this.#ctx, req, res, url, info, r);
+          return;
+        }
+      }
+      sendError(res, errors.notFoundPath(), style);
+    } catch (err) {
+      sendError(res, err, style);
+    }
+  }
+}

@@ -1,0 +1,84 @@
+// The composition root of the control plane: store, API machinery, registry, API server,
+// certificates, kubeconfig and controllers, started in order and stopped in reverse.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Service } from 'kubernetes-types/core/v1.d.ts';
+import { resources } from '../api/resources.ts';
+import { bootstrapCluster } from '../apiserver/bootstrap.ts';
+import { defaultMachinery } from '../apiserver/default-machinery.ts';
+import { Registry } from '../apiserver/registry/registry.ts';
+import { formatIpv4, parseCidr } from '../apiserver/registry/cidr.ts';
+import { ServiceAllocator } from '../apiserver/registry/service-allocator.ts';
+import { defaultStrategies } from '../apiserver/registry/strategies.ts';
+import { storageKey } from '../apiserver/object-meta.ts';
+import { ApiServer } from '../apiserver/server.ts';
+import { KubeClient } from '../client/rest-client.ts';
+import { NamespaceController } from '../controllers/namespace/namespace-controller.ts';
+import { Authenticator, ensurePki, writeKubeconfig } from '../pki/index.ts';
+import { SqliteStore } from '../store/sqlite-store.ts';
+import type { ControlPlaneFlags } from './flags.ts';
+
+export interface RunningControlPlane {
+  readonly kubeconfig: string;
+  readonly url: string;
+  readonly client: KubeClient;
+  stop(): Promise<void>;
+}
+
+export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: string }, log: (m: string) => void): Promise<RunningControlPlane> {
+  mkdirSync(flags.dataDir, { recursive: true, mode: 0o700 });
+  const store = new SqliteStore({ path: join(flags.dataDir, 'state.db') });
+  const machinery = defaultMachinery();
+  const allocator = new ServiceAllocator({
+    serviceCIDR: flags.serviceClusterIpRange, nodePortRange: flags.serviceNodePortRange, random: Math.random,
+  });
+  // The first address of the range belongs to the `kubernetes` Service; bootstrap requests it and
+  // the allocator keeps it reserved afterwards.
+  const serviceIP = formatIpv4(parseCidr(flags.serviceClusterIpRange).base + 1);
+  // Allocations are rebuilt from what is stored, so a restart never hands an IP or port out twice.
+  const svcInfo = resources.find((r) => r.resource === 'services')!;
+  const stored = await store.list(storageKey(svcInfo, undefined));
+  const report = allocator.rebuild(stored.entries.map((e) => JSON.parse(e.value) as Service));
+  if (report.duplicates.length) log(`warning: stored services share allocations: ${report.duplicates.join(', ')}`);
+  const registry = new Registry({
+    store,
+    strategies: defaultStrategies({ serviceAllocator: allocator }),
+    applyDefaults: machinery.applyDefaults,
+    validate: machinery.validate,
+  });
+  const loopbackOnly = flags.bindAddress === '127.0.0.1';
+  const apiAddress = flags.bindAddress === '0.0.0.0' ? flags.nodeIp : flags.bindAddress;
+  const pki = await ensurePki({
+    dir: join(flags.dataDir, 'pki'),
+    hosts: { ips: [...new Set(['127.0.0.1', flags.nodeIp, apiAddress])], dnsNames: ['localhost'] },
+    serviceIp: serviceIP,
+  });
+  const server = new ApiServer({
+    registry, machinery,
+    tls: { key: pki.serverKey, cert: pki.serverCert, ca: pki.ca },
+    authenticator: new Authenticator({ tokensCsv: pki.tokensCsv, caPem: pki.ca }),
+    bindAddress: flags.bindAddress,
+    port: flags.securePort,
+    advertiseAddress: `${apiAddress}:${flags.securePort}`,
+    log,
+  });
+  await bootstrapCluster(registry, { serviceIP, apiAddress: loopbackOnly ? flags.nodeIp : apiAddress, apiPort: flags.securePort });
+  allocator.reserveKubernetesServiceIP();
+  const addr = await server.listen();
+  const host = flags.bindAddress === '0.0.0.0' ? '127.0.0.1' : flags.bindAddress;
+  const url = `https://${host}:${addr.port}`;
+  const kubeconfig = flags.kubeconfig ?? join(flags.dataDir, 'kubeconfig');
+  await writeKubeconfig(kubeconfig, { server: url, caPem: pki.ca, user: { certPem: pki.adminCert, keyPem: pki.adminKey } });
+  const client = new KubeClient({ server: url, caPem: pki.ca, certPem: pki.adminCert, keyPem: pki.adminKey, userAgent: 'podgate-controller-manager' });
+  const namespaces = new NamespaceController({ client, log });
+  namespaces.start();
+  return {
+    kubeconfig, url, client,
+    async stop() {
+      await namespaces.stop();
+      client.close();
+      await server.close();
+      await store.close();
+    },
+  };
+}

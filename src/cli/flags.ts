@@ -1,0 +1,35 @@
+// The flags shared by `podgate up` and `podgate server`, with their defaults.
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+
+export interface ControlPlaneFlags {
+  dataDir: string;
+  bindAddress: string;
+  securePort: number;
+  nodeIp?: string;
+  serviceClusterIpRange: string;
+  serviceNodePortRange: string;
+  kubeconfig?: string;
+}
+
+export function defaultDataDir(): string {
+  return process.env.PODGATE_DATA_DIR ?? join(homedir(), '.podgate');
+}
+
+export function addControlPlaneFlags(cmd: Command): Command {
+  return cmd
+    .option('--data-dir <dir>', 'where state, certificates and the kubeconfig live', defaultDataDir())
+    .option('--bind-address <ip>', 'address the API server listens on (0.0.0.0: every node address)', '0.0.0.0')
+    .option('--secure-port <port>', 'HTTPS port of the API server', (v) => parsePort(v, '--secure-port'), 6443)
+    .option('--node-ip <ip>', 'the node address (default: the address of the interface holding the default route)')
+    .option('--service-cluster-ip-range <cidr>', 'range clusterIPs are allocated from', '10.96.0.0/12')
+    .option('--service-node-port-range <range>', 'range nodePorts are allocated from', '30000-32767')
+    .option('--kubeconfig <file>', 'where to write the admin kubeconfig (default: DATA_DIR/kubeconfig)');
+}
+
+function parsePort(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag}: ${v} is not a port number`);
+  return n;
+}

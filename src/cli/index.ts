@@ -1,0 +1,52 @@
+// The `podgate` command line: verbs, their flags and help.
+import { Command } from 'commander';
+import { addControlPlaneFlags, type ControlPlaneFlags } from './flags.ts';
+import { detectNodeIP } from './node-address.ts';
+import { startControlPlane } from './control-plane.ts';
+
+const version = '0.1.0';
+
+function log(msg: string): void {
+  process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
+}
+
+async function run(what: 'up' | 'server', flags: ControlPlaneFlags): Promise<void> {
+  const t0 = performance.now();
+  const nodeIp = flags.nodeIp ?? detectNodeIP();
+  const cp = await startControlPlane({ ...flags, nodeIp }, log);
+  const ms = Math.round(performance.now() - t0);
+  process.stdout.write(
+    `podgate ${what === 'up' ? 'is up' : 'control plane is up'} (ready in ${ms} ms)\n` +
+    `  API server:  ${cp.url}  (node address ${nodeIp})\n` +
+    `  kubeconfig:  ${cp.kubeconfig}\n` +
+    `  try:         export KUBECONFIG=${cp.kubeconfig}; kubectl get svc\n`);
+  let stopping = false;
+  const stop = async (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${sig}: stopping`);
+    await cp.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+export async function runCli(argv: string[]): Promise<void> {
+  const program = new Command('podgate')
+    .description('A Kubernetes-compatible cluster in one program, for every way of reaching pods from outside')
+    .version(version)
+    .showHelpAfterError();
+  addControlPlaneFlags(program.command('up')
+    .description('start everything on this machine (API server, controllers, and the node parts that exist) in one process'))
+    .action((opts: ControlPlaneFlags) => run('up', opts));
+  addControlPlaneFlags(program.command('server')
+    .description('start only the control plane (API server and controllers)'))
+    .action((opts: ControlPlaneFlags) => run('server', opts));
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    process.stderr.write(`podgate: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,125 @@
+// A list-then-watch cache of one resource, as client-go's informer: relists on 410 Gone, resumes
+// after a dropped stream, and tells handlers about changes. Components read from the cache, never
+// from the API server, on their hot paths.
+import { StatusError } from '../api/errors.ts';
+import type { KObject } from '../api/object.ts';
+import type { ResourceInfo } from '../api/resources.ts';
+import type { KubeClient } from './rest-client.ts';
+
+export type ObjectKey = string; // "namespace/name" or "name"
+
+export function objectKey(o: KObject): ObjectKey {
+  return o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name!;
+}
+
+export interface InformerHandlers {
+  onAdd?(obj: KObject): void;
+  onUpdate?(obj: KObject, old: KObject): void;
+  onDelete?(obj: KObject): void;
+}
+
+export interface InformerOptions {
+  client: KubeClient;
+  resource: ResourceInfo;
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Wait after a failed list/watch before trying again. */
+  retryDelayMs?: number;
+  onError?: (err: unknown) => void;
+}
+
+export class Informer {
+  readonly #opts: InformerOptions;
+  readonly #cache = new Map<ObjectKey, KObject>();
+  readonly #handlers: InformerHandlers[] = [];
+  readonly #abort = new AbortController();
+  #synced = false;
+  #syncWaiters: (() => void)[] = [];
+  #running: Promise<void> | undefined;
+
+  constructor(opts: InformerOptions) {
+    this.#opts = opts;
+  }
+
+  addHandlers(h: InformerHandlers): void {
+    this.#handlers.push(h);
+  }
+
+  get(key: ObjectKey): KObject | undefined {
+    return this.#cache.get(key);
+  }
+
+  list(): KObject[] {
+    return [...this.#cache.values()];
+  }
+
+  hasSynced(): boolean {
+    return this.#synced;
+  }
+
+  /** Resolves once the first full list is in the cache. */
+  waitForSync(): Promise<void> {
+    if (this.#synced) return Promise.resolve();
+    return new Promise((resolve) => this.#syncWaiters.push(resolve));
+  }
+
+  start(): void {
+    this.#running ??= this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await this.#running?.catch(() => {});
+  }
+
+  async #run(): Promise<void> {
+    const { client, resource, namespace, labelSelector, fieldSelector } = this.#opts;
+    const delay = this.#opts.retryDelayMs ?? 1000;
+    let rv: string | undefined;
+    while (!this.#abort.signal.aborted) {
+      try {
+        if (rv === undefined) {
+          const l = await client.list(resource, namespace, { labelSelector, fieldSelector });
+          this.#replace(l.items);
+          rv = l.metadata.resourceVersion ?? '0';
+          if (!this.#synced) {
+            this.#synced = true;
+            for (const w of this.#syncWaiters.splice(0)) w();
+          }
+        }
+        await client.watch(resource, namespace, { resourceVersion: rv, labelSelector, fieldSelector, allowWatchBookmarks: true, timeoutSeconds: 300 },
+          (ev) => {
+            rv = ev.object.metadata.resourceVersion ?? rv;
+            if (ev.type === 'ADDED' || ev.type === 'MODIFIED') this.#upsert(ev.object);
+            else if (ev.type === 'DELETED') this.#remove(ev.object);
+          }, this.#abort.signal);
+      } catch (err) {
+        if (this.#abort.signal.aborted) return;
+        if (err instanceof StatusError && (err.code === 410 || err.reason === 'Expired' || err.reason === 'Gone')) { rv = undefined; continue; }
+        this.#opts.onError?.(err);
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  #replace(items: KObject[]): void {
+    const seen = new Set<ObjectKey>();
+    for (const o of items) { seen.add(objectKey(o)); this.#upsert(o); }
+    for (const [k, o] of [...this.#cache]) if (!seen.has(k)) this.#remove(o);
+  }
+
+  #upsert(o: KObject): void {
+    const k = objectKey(o);
+    const old = this.#cache.get(k);
+    if (old && old.metadata.resourceVersion === o.metadata.resourceVersion) return;
+    this.#cache.set(k, o);
+    for (const h of this.#handlers) old ? h.onUpdate?.(o, old) : h.onAdd?.(o);
+  }
+
+  #remove(o: KObject): void {
+    const k = objectKey(o);
+    if (!this.#cache.delete(k)) return;
+    for (const h of this.#handlers) h.onDelete?.(o);
+  }
+}
