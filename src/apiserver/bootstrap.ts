@@ -11,6 +11,8 @@ const byResource = (name: string): ResourceInfo => resources.find((r) => r.resou
 export const systemNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease'] as const;
 
 async function ensure(registry: Registry, r: ResourceInfo, namespace: string | undefined, obj: KObject): Promise<void> {
+  // Look first: a create of an existing Service fails on its taken clusterIP before the name.
+  if (await registry.tryGet(r, namespace, obj.metadata.name!)) return;
   try {
     await registry.create(r, namespace, obj);
   } catch (err) {

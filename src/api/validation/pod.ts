@@ -3,10 +3,9 @@
 import type { Container, ContainerPort, Pod, PodSpec, Probe, Toleration } from 'kubernetes-types/core/v1.d.ts';
 import type { FieldError } from '../errors.ts';
 import type { KObject } from '../object.ts';
-import { inclusiveRangeError, isDNS1123Label, isValidPortName, isValidPortNum, regexError } from './format.ts';
-import { child, duplicate, forbidden, goQuote, goValue, index, invalid, notSupported, required } from './field-errors.ts';
+import { inclusiveRangeError, isDNS1123Label, isLabelValue, isQualifiedName, isValidPortName, isValidPortNum, regexError } from './format.ts';
+import { child, duplicate, forbidden, goQuote, index, invalid, notSupported, required } from './field-errors.ts';
 import { nameIsDNSSubdomain, validateLabels, validateObjectMeta, validateObjectMetaUpdate } from './object-meta.ts';
-import { isQualifiedName, isLabelValue } from './format.ts';
 
 const supportedProtocols = ['SCTP', 'TCP', 'UDP'];
 const maxInt32 = 2147483647;
@@ -186,7 +185,7 @@ function validateInitContainers(inits: readonly Container[], regular: readonly C
     if (names.has(c.name)) errs.push(duplicate(child(p, 'name'), c.name));
     else if (c.name) names.add(c.name);
     for (const probe of ['lifecycle', 'livenessProbe', 'readinessProbe', 'startupProbe'] as const) {
-      if (c[probe]) errs.push(forbidden(child(p, probe), 'may not be set for init containers without restartPolicy=Always'));
+      if (c[probe]) errs.push(invalid(child(p, probe), c[probe], 'must not be set for init containers', JSON.stringify(c[probe])));
     }
   });
   if (inits.length) errs.push(...checkHostPortConflicts(inits, path));
@@ -394,4 +393,3 @@ export function validatePodUpdate(obj: KObject, old: KObject): FieldError[] {
   return errs;
 }
 
-export { goValue };

@@ -1,0 +1,1 @@
+export { convertIngress, defaultIngressV1beta1, ingressDeprecationWarning, ingressWarningHeader, warningHeaderValue, isIngressApiVersion, ingressV1, ingressVersions, type IngressApiVersion, type IngressBackendV1beta1 } from './convert-ingress.ts';

@@ -1,0 +1,124 @@
+// Runs the real `podgate up` as a child process and the real kubectl against it. Every test
+// file gets its own data dir, port and HOME (kubectl caches discovery per host:port under HOME),
+// and everything is removed at the end, even after a failure.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const kubectlPath = process.env.KUBECTL ?? '/usr/bin/kubectl';
+const repo = join(import.meta.dirname, '../..');
+
+export function requireKubectl(): void {
+  if (!existsSync(kubectlPath)) {
+    throw new Error(`end-to-end tests need the real kubectl at ${kubectlPath} (v1.32); install it (apt-get install kubectl) or set KUBECTL`);
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Podgate {
+  readonly dataDir: string;
+  readonly home: string;
+  readonly port: number;
+  readonly kubeconfig: string;
+  readonly url: string;
+  readonly output: () => string;
+  kubectl(args: string[], opts?: { input?: string; env?: Record<string, string>; timeoutMs?: number }): Promise<CommandResult>;
+  /** Applies YAML text with `kubectl apply -f -`. */
+  apply(yaml: string, extra?: string[]): Promise<CommandResult>;
+  /** kill -9, as a crash. */
+  crash(): Promise<void>;
+  /** Starts podgate again on the same data dir and port. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startPodgate(opts: { extraArgs?: string[] } = {}): Promise<Podgate> {
+  requireKubectl();
+  const dataDir = mkdtempSync(join(tmpdir(), 'podgate-e2e-'));
+  const home = join(dataDir, 'home');
+  const port = await freePort();
+  const kubeconfig = join(dataDir, 'kubeconfig');
+  let proc: ChildProcess | undefined;
+  let out = '';
+
+  const launch = async () => {
+    out = '';
+    proc = spawn(join(repo, 'bin/podgate'), ['up', '--data-dir', dataDir, '--secure-port', String(port), '--bind-address', '127.0.0.1',
+      '--node-ip', '127.0.0.1', ...(opts.extraArgs ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = proc;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`podgate did not become ready in 20 s:\n${out}`)), 20_000);
+      const onData = (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('kubeconfig:')) { clearTimeout(timer); resolve(); }
+      };
+      p.stdout!.on('data', onData);
+      p.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+      p.once('exit', (code) => { clearTimeout(timer); reject(new Error(`podgate exited with ${code} before ready:\n${out}`)); });
+    });
+  };
+  const waitExit = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r())));
+
+  await launch();
+  const kubectl = (args: string[], o: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {}) =>
+    new Promise<CommandResult>((resolve) => {
+      const child = execFile(kubectlPath, args, {
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, KUBECONFIG: kubeconfig, ...o.env },
+        timeout: o.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024,
+      }, (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      });
+      child.stdin?.end(o.input ?? '');
+    });
+  return {
+    dataDir, home, port, kubeconfig, url: `https://127.0.0.1:${port}`,
+    output: () => out,
+    kubectl,
+    apply: (yaml, extra = []) => kubectl(['apply', '-f', '-', ...extra], { input: yaml }),
+    async crash() {
+      if (!proc) return;
+      proc.kill('SIGKILL');
+      await waitExit(proc);
+      proc = undefined;
+    },
+    async restart() {
+      if (proc) { proc.kill('SIGTERM'); await waitExit(proc); }
+      await launch();
+    },
+    async stop() {
+      if (proc) {
+        proc.kill('SIGTERM');
+        const t = setTimeout(() => proc?.kill('SIGKILL'), 5000);
+        await waitExit(proc);
+        clearTimeout(t);
+        proc = undefined;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs `kubectl` and fails with its output when the exit code is not the expected one. */
+export function expectOk(r: CommandResult, what: string): string {
+  if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}):\n${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
