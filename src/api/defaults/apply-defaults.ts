@@ -29,7 +29,7 @@ export function defaultService(obj: KObject): void {
   if (!spec.type) spec.type = 'ClusterIP';
   for (const p of spec.ports ?? []) {
     if (!p.protocol) p.protocol = 'TCP';
-    if (p.targetPort === undefined || p.targetPort === null || p.targetPort === 0 || p.targetPort === '') p.targetPort = p.port;
+    if (p.targetPort === undefined || p.targetPort === null || p.targetPort === 0 || p.targetPort === '') p.targetPort = p.port ?? 0;
   }
   if (isExternallyAccessible(spec) && !spec.externalTrafficPolicy) spec.externalTrafficPolicy = 'Cluster';
   if ((spec.internalTrafficPolicy === undefined || spec.internalTrafficPolicy === null) &&

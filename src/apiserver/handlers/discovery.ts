@@ -41,12 +41,17 @@ function versionPriority(v: string): number {
   return stage * 1000 + major * 10 + Number(m[3] || 0);
 }
 
+/** Short names and categories belong to the preferred version only; kubectl warns about ambiguity otherwise. */
+function isStorageVersion(r: ResourceInfo, group: string, version: string): boolean {
+  return r.group === group && r.version === version;
+}
+
 function resourceList(group: string, version: string, list: ResourceInfo[]): unknown {
   const out: unknown[] = [];
   for (const r of [...list].sort((a, b) => a.resource.localeCompare(b.resource))) {
     const e: Record<string, unknown> = { name: r.resource, singularName: r.singular, namespaced: r.namespaced, kind: r.kind, verbs: r.verbs };
-    if (r.shortNames.length) e.shortNames = r.shortNames;
-    if (r.categories.length) e.categories = r.categories;
+    if (r.shortNames.length && isStorageVersion(r, group, version)) e.shortNames = r.shortNames;
+    if (r.categories.length && isStorageVersion(r, group, version)) e.categories = r.categories;
     out.push(e);
     for (const s of r.subresources) {
       out.push({ name: `${r.resource}/${s.name}`, singularName: '', namespaced: r.namespaced, kind: s.kind, verbs: s.verbs });
@@ -69,8 +74,8 @@ function aggregatedGroup(g: GroupEntry): unknown {
           singularResource: r.singular,
           verbs: r.verbs,
         };
-        if (r.shortNames.length) e.shortNames = r.shortNames;
-        if (r.categories.length) e.categories = r.categories;
+        if (r.shortNames.length && isStorageVersion(r, g.name, v.version)) e.shortNames = r.shortNames;
+        if (r.categories.length && isStorageVersion(r, g.name, v.version)) e.categories = r.categories;
         if (r.subresources.length) {
           e.subresources = r.subresources.map((s) => ({
             subresource: s.name, responseKind: { group: s.kind === r.kind ? g.name : '', version: v.version, kind: s.kind }, verbs: s.verbs,
