@@ -1,0 +1,162 @@
+// The API server in-process over plain HTTP with an in-memory store: the REST semantics kubectl
+// and controllers rely on, checked through our own client (the e2e tests use the real kubectl).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { StatusError } from '../api/errors.ts';
+import type { KObject } from '../api/object.ts';
+import { resources } from '../api/resources.ts';
+import { KubeClient, type WatchEvent } from '../client/rest-client.ts';
+import { SqliteStore } from '../store/sqlite-store.ts';
+import { bootstrapCluster } from './bootstrap.ts';
+import { defaultMachinery } from './default-machinery.ts';
+import { Registry } from './registry/registry.ts';
+import { ServiceAllocator } from './registry/service-allocator.ts';
+import { defaultStrategies } from './registry/strategies.ts';
+import { ApiServer } from './server.ts';
+
+const r = (name: string) => resources.find((x) => x.resource === name)!;
+const cm = (name: string, labels: Record<string, string> = {}): KObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, labels }, data: { a: 'b' } });
+
+async function rejectsWith(p: Promise<unknown>, code: number, message?: RegExp): Promise<StatusError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof StatusError, `expected a StatusError, got ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    if (message) assert.match(err.message, message);
+    return err;
+  }
+  throw new Error(`expected HTTP ${code}`);
+}
+
+describe('API server REST semantics', () => {
+  let store: SqliteStore;
+  let server: ApiServer;
+  let client: KubeClient;
+  let base: string;
+
+  before(async () => {
+    store = new SqliteStore({ path: ':memory:', historyCapacity: 50 });
+    const machinery = defaultMachinery();
+    const allocator = new ServiceAllocator({ random: Math.random });
+    const registry = new Registry({ store, strategies: defaultStrategies({ serviceAllocator: allocator }), applyDefaults: machinery.applyDefaults, validate: machinery.validate });
+    await bootstrapCluster(registry, { serviceIP: '10.96.0.1', apiAddress: '192.0.2.1', apiPort: 6443 });
+    server = new ApiServer({ registry, machinery, bindAddress: '127.0.0.1', port: 0, advertiseAddress: '127.0.0.1:0', bookmarkIntervalMs: 50 });
+    const addr = await server.listen();
+    base = `http://127.0.0.1:${addr.port}`;
+    client = new KubeClient({ server: base });
+  });
+  after(async () => {
+    client.close();
+    await server.close();
+    await store.close();
+  });
+
+  it('creates with generateName, uid and creationTimestamp', async () => {
+    const o = await client.create(r('configmaps'), 'default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { generateName: 'gen-' } });
+    assert.match(o.metadata.name!, /^gen-[a-z0-9]{5}$/);
+    assert.match(o.metadata.uid!, /^[0-9a-f-]{36}$/);
+    assert.match(o.metadata.creationTimestamp!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  });
+
+  it('refuses a stale update with 409 Conflict and kube\'s words', async () => {
+    const o = await client.create(r('configmaps'), 'default', cm('cas'));
+    await client.update(r('configmaps'), { ...o, data: { a: 'c' } });
+    await rejectsWith(client.update(r('configmaps'), { ...o, data: { a: 'd' } }), 409,
+      /^Operation cannot be fulfilled on configmaps "cas": the object has been modified; please apply your changes to the latest version and try again$/);
+  });
+
+  it('pages a list with limit and continue, and filters by label and field', async () => {
+    for (let i = 0; i < 5; i++) await client.create(r('configmaps'), 'default', cm(`page-${i}`, { page: 'yes', n: String(i) }));
+    const first = await client.list(r('configmaps'), 'default', { labelSelector: 'page=yes', limit: 2 });
+    assert.equal(first.items.length, 2);
+    assert.ok(first.metadata.continue);
+    const rest = await client.list(r('configmaps'), 'default', { labelSelector: 'page=yes', continue: first.metadata.continue });
+    assert.deepEqual([...first.items, ...rest.items].map((o) => o.metadata.name), ['page-0', 'page-1', 'page-2', 'page-3', 'page-4']);
+    const one = await client.list(r('configmaps'), 'default', { fieldSelector: 'metadata.name=page-3' });
+    assert.deepEqual(one.items.map((o) => o.metadata.name), ['page-3']);
+    const notin = await client.list(r('configmaps'), 'default', { labelSelector: 'page=yes,n notin (0,1,2)' });
+    assert.deepEqual(notin.items.map((o) => o.metadata.name), ['page-3', 'page-4']);
+    await rejectsWith(client.list(r('configmaps'), 'default', { fieldSelector: 'data.a=b' }), 400, /not a known field selector/);
+  });
+
+  it('watches from a resourceVersion with selector transitions and bookmarks', async () => {
+    const start = await client.list(r('configmaps'), 'default');
+    const events: WatchEvent[] = [];
+    const ac = new AbortController();
+    const done = client.watch(r('configmaps'), 'default', { resourceVersion: start.metadata.resourceVersion, labelSelector: 'w=1', allowWatchBookmarks: true }, (e) => events.push(e), ac.signal);
+    const o = await client.create(r('configmaps'), 'default', cm('watched', { w: '1' }));
+    await client.patch(r('configmaps'), 'default', 'watched', { metadata: { labels: { w: '2' } } });
+    await client.patch(r('configmaps'), 'default', 'watched', { metadata: { labels: { w: '1' } } });
+    await client.delete(r('configmaps'), 'default', 'watched');
+    await client.create(r('configmaps'), 'default', cm('unwatched', { w: '0' }));
+    const end = Date.now() + 3000;
+    while ((events.filter((e) => e.type !== 'BOOKMARK').length < 4 || !events.some((e) => e.type === 'BOOKMARK')) && Date.now() < end) {
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    ac.abort();
+    await done;
+    const seen = events.filter((e) => e.type !== 'BOOKMARK').map((e) => `${e.type} ${e.object.metadata.name}`);
+    // Leaving the selector is a DELETED, coming back an ADDED, as kube-apiserver sends them.
+    assert.deepEqual(seen, ['ADDED watched', 'DELETED watched', 'ADDED watched', 'DELETED watched']);
+    assert.equal(events.find((e) => e.type === 'ADDED')!.object.metadata.uid, o.metadata.uid);
+    assert.ok(events.some((e) => e.type === 'BOOKMARK'), 'a bookmark arrived');
+  });
+
+  it('answers a watch from a revision older than the kept history with 410', async () => {
+    for (let i = 0; i < 60; i++) await client.create(r('configmaps'), 'default', cm(`churn-${i}`));
+    const err = await rejectsWith(client.watch(r('configmaps'), 'default', { resourceVersion: '1' }, () => {}), 410, /too old resource version: 1/);
+    assert.equal(err.reason, 'Expired');
+  });
+
+  it('keeps an object with finalizers until the last one is removed', async () => {
+    await client.create(r('configmaps'), 'default', { ...cm('fin'), metadata: { name: 'fin', finalizers: ['example.com/keep'] } });
+    const marked = await client.delete(r('configmaps'), 'default', 'fin');
+    assert.ok(marked.metadata.deletionTimestamp);
+    const still = await client.get(r('configmaps'), 'default', 'fin');
+    assert.deepEqual(still.metadata.finalizers, ['example.com/keep']);
+    await client.patch(r('configmaps'), 'default', 'fin', { metadata: { finalizers: null } });
+    await rejectsWith(client.get(r('configmaps'), 'default', 'fin'), 404, /configmaps "fin" not found/);
+  });
+
+  it('refuses bad bodies with 4xx and stores nothing', async () => {
+    const raw = (method: string, path: string, body: string | Buffer, contentType: string) => new Promise<{ code: number; body: string }>((resolve, reject) => {
+      const req = http.request(`${base}${path}`, { method, headers: { 'Content-Type': contentType } }, (res) => {
+        let b = '';
+        res.on('data', (d: Buffer) => { b += d.toString(); });
+        res.on('end', () => resolve({ code: res.statusCode ?? 0, body: b }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    const path = '/api/v1/namespaces/default/configmaps';
+    assert.equal((await raw('POST', path, '{"apiVersion":"v1","kind":"ConfigMap",', 'application/json')).code, 400);
+    assert.equal((await raw('POST', path, 'kind: [', 'application/yaml')).code, 400);
+    assert.equal((await raw('POST', path, '{}', 'text/plain')).code, 415);
+    const wrongKind = await raw('POST', path, '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"x"}}', 'application/json');
+    assert.equal(wrongKind.code, 400);
+    const big = Buffer.alloc(4 * 1024 * 1024, 'a');
+    assert.equal((await raw('POST', path, big, 'application/json')).code, 413);
+    const yaml = await raw('POST', path, 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\n', 'application/yaml');
+    assert.equal(yaml.code, 201);
+    const list = await client.list(r('configmaps'), 'default', { fieldSelector: 'metadata.name=x' });
+    assert.equal(list.items.length, 0);
+  });
+
+  it('allocates Service addresses and answers 422 with causes', async () => {
+    const svc = await client.create(r('services'), 'default', { apiVersion: 'v1', kind: 'Service', metadata: { name: 's1' }, spec: { type: 'NodePort', selector: { a: 'b' }, ports: [{ port: 80 }] } });
+    const spec = svc.spec as { clusterIP: string; ports: { nodePort: number; protocol: string; targetPort: number }[] };
+    assert.match(spec.clusterIP, /^10\.(9[6-9]|10\d|11[01])\./);
+    assert.ok(spec.ports[0]!.nodePort >= 30000 && spec.ports[0]!.nodePort <= 32767);
+    assert.equal(spec.ports[0]!.protocol, 'TCP');
+    assert.equal(spec.ports[0]!.targetPort, 80);
+    const err = await rejectsWith(client.create(r('services'), 'default', { apiVersion: 'v1', kind: 'Service', metadata: { name: 's2' },
+      spec: { type: 'NodePort', selector: { a: 'b' }, ports: [{ port: 80, nodePort: spec.ports[0]!.nodePort }] } }), 422);
+    assert.equal(err.details?.causes?.[0]?.field, 'spec.ports[0].nodePort');
+    await client.delete(r('services'), 'default', 's1');
+    // The port is free again once the Service is gone.
+    await client.create(r('services'), 'default', { apiVersion: 'v1', kind: 'Service', metadata: { name: 's2' },
+      spec: { type: 'NodePort', selector: { a: 'b' }, ports: [{ port: 80, nodePort: spec.ports[0]!.nodePort }] } });
+  });
+});
