@@ -35,6 +35,9 @@ export async function bootstrapCluster(registry: Registry, opts: { serviceIP: st
     metadata: { name: 'kubernetes', namespace: 'default', labels: { component: 'apiserver', provider: 'kubernetes' } },
     spec: { type: 'ClusterIP', clusterIP: opts.serviceIP, clusterIPs: [opts.serviceIP], ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: opts.apiPort }], sessionAffinity: 'None' },
   });
+  // Endpoints may not hold loopback addresses (kube validation); with a loopback-only API server
+  // (tests, --node-ip 127.0.0.1) the `kubernetes` Service simply has no endpoints.
+  if (opts.apiAddress.startsWith('127.') || opts.apiAddress === '::1') return;
   const endpoints: KObject = {
     apiVersion: 'v1', kind: 'Endpoints',
     metadata: { name: 'kubernetes', namespace: 'default', labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } },

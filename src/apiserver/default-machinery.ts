@@ -1,6 +1,6 @@
 // Wires the pure API machinery (src/api/*) into the one interface the HTTP layer uses.
-// PENDING-HELPER4 import { applyDefaults } from '../api/defaults/index.ts';
-// PENDING-HELPER4 import { convertIngress, ingressDeprecationWarning } from '../api/conversion/index.ts';
+import { applyDefaults } from '../api/defaults/index.ts';
+import { convertIngress, ingressWarningHeader } from '../api/conversion/index.ts';
 import type { KObject } from '../api/object.ts';
 import { applyPatch } from '../api/patch/index.ts';
 import { toTable } from '../api/printers/table.ts';
@@ -8,11 +8,7 @@ import { decodeKubernetesProtobuf } from '../api/protobuf/decode-kubernetes-prot
 import { lookupKind } from '../api/resources.ts';
 import { findUnknownFields, strictDecodingMessage } from '../api/schema/field-validation.ts';
 import { openapiV3Document, openapiV3Root } from '../api/schema/openapi-v3.ts';
-// PENDING-HELPER4 import { validateObject } from '../api/validation/index.ts';
-const applyDefaults = (_k: string, _g: string, _o: KObject) => {};
-const validateObject = (_k: string, _g: string, _o: KObject, _old?: KObject) => [] as import('../api/errors.ts').FieldError[];
-const convertIngress = (o: KObject, v: string) => ({ ...o, apiVersion: v });
-const ingressDeprecationWarning = (_v: string) => undefined as string | undefined;
+import { validateObject } from '../api/validation/index.ts';
 import type { ApiMachinery } from './machinery.ts';
 
 function groupOf(obj: KObject): string {
@@ -33,7 +29,7 @@ export function defaultMachinery(): ApiMachinery {
       if (obj.kind === 'Ingress') return convertIngress(obj, toApiVersion);
       return { ...obj, apiVersion: toApiVersion };
     },
-    deprecationWarning: (apiVersion, kind) => (kind === 'Ingress' ? ingressDeprecationWarning(apiVersion) : undefined),
+    deprecationWarning: (apiVersion, kind) => (kind === 'Ingress' ? ingressWarningHeader(apiVersion) : undefined),
     openapiV3Root,
     openapiV3Document,
   };

@@ -125,7 +125,7 @@ describe('API server with the real kubectl', () => {
     assert.match(d, /Type:\s+ClusterIP/);
     assert.match(d, /TargetPort:\s+9090\/TCP/);
     assert.match(d, /Session Affinity:\s+None/);
-    expectOk(await pg.kubectl(['delete', 'svc', 'web', 'cm/cfg', 'secret/sec']), 'delete');
+    expectOk(await pg.kubectl(['delete', 'svc/web', 'cm/cfg', 'secret/sec']), 'delete');
     const gone = await pg.kubectl(['get', 'svc', 'web']);
     assert.equal(gone.code, 1);
     assert.match(gone.stderr, /Error from server \(NotFound\): services "web" not found/);

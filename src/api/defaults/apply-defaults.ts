@@ -150,8 +150,8 @@ export function defaultPod(obj: KObject): void {
 export function defaultNamespace(obj: KObject): void {
   const name = obj.metadata.name;
   if (name) obj.metadata.labels = { ...(obj.metadata.labels ?? {}), 'kubernetes.io/metadata.name': name };
-  const spec = isRecord(obj.spec) ? obj.spec : (obj.spec = {});
-  if (!Array.isArray(spec.finalizers) || spec.finalizers.length === 0) spec.finalizers = ['kubernetes'];
+  // spec.finalizers [kubernetes] is set on create by the namespace strategy, not by defaulting:
+  // defaulting runs on every write, and would bring the finalizer back after /finalize removed it.
   const status = isRecord(obj.status) ? obj.status : (obj.status = {});
   if (!status.phase) status.phase = 'Active';
 }

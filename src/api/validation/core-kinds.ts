@@ -3,7 +3,7 @@ import type { ConfigMap, Endpoints, EndpointPort, EndpointAddress, Event, Namesp
 import type { FieldError } from '../errors.ts';
 import type { KObject } from '../object.ts';
 import { isConfigMapKey, isDNS1123Label, isDNS1123Subdomain, isLabelValue, isQualifiedName, isValidIP, isValidPortNum, nonSpecialIPErrors } from './format.ts';
-import { child, duplicate, forbidden, goSlice, index, invalid, key, notSupported, required, tooLong } from './field-errors.ts';
+import { child, forbidden, index, invalid, key, notSupported, required, tooLong } from './field-errors.ts';
 import { nameIsDNSLabel, nameIsDNSSubdomain, validateObjectMeta, validateObjectMetaUpdate } from './object-meta.ts';
 import { jsonEqual } from './pod.ts';
 

@@ -42,7 +42,7 @@ const cases: { name: string; obj: () => KObject; want: string[] }[] = [
   { name: 'bad externalTrafficPolicy value', obj: () => makeService('np', (o) => { o.spec.type = 'NodePort'; o.spec.externalTrafficPolicy = 'Global'; }),
     want: ['spec.externalTrafficPolicy: Unsupported value: "Global": supported values: "Cluster", "Local"'] },
   { name: 'sessionAffinity timeout out of range', obj: () => makeService('web', (o) => { o.spec.sessionAffinity = 'ClientIP'; o.spec.sessionAffinityConfig = { clientIP: { timeoutSeconds: 0 } }; }),
-    want: [] /* 0 is defaulted to 10800 only when absent; see next case */ },
+    want: ['spec.sessionAffinityConfig.clientIP.timeoutSeconds: Invalid value: 0: must be greater than 0 and less than 86400'] },
   { name: 'sessionAffinity timeout too large', obj: () => makeService('web', (o) => { o.spec.sessionAffinity = 'ClientIP'; o.spec.sessionAffinityConfig = { clientIP: { timeoutSeconds: 90000 } }; }),
     want: ['spec.sessionAffinityConfig.clientIP.timeoutSeconds: Invalid value: 90000: must be greater than 0 and less than 86400'] },
   { name: 'unsupported sessionAffinity', obj: () => makeService('web', (o) => { o.spec.sessionAffinity = 'Sticky'; }),
@@ -158,7 +158,7 @@ const cases: { name: string; obj: () => KObject; want: string[] }[] = [
     want: ['metadata.taints[0].effect: Unsupported value: "Sometimes": supported values: "NoSchedule", "PreferNoSchedule", "NoExecute"'] },
   { name: 'event namespace mismatch', obj: () => make('v1', 'Event', 'default', 'e1', { involvedObject: { kind: 'Pod', name: 'p', namespace: 'other' } }),
     want: ['involvedObject.namespace: Invalid value: "other": does not match event.namespace'] },
-  { name: 'serviceaccount name', obj: () => make('v1', 'ServiceAccount', 'default', 'Bad'),
+  { name: 'serviceaccount name', obj: () => make('v1', 'ServiceAccount', 'default', 'Bad', {}),
     want: ["metadata.name: Invalid value: \"Bad\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"] },
 ];
 
