@@ -3,6 +3,8 @@ import { CompactedError, type StoreEvent, type Watch, type WatchListener } from 
 interface Watcher {
   prefix: string;
   listener: WatchListener;
+  /** Events up to this revision were replayed from history already. */
+  after: number;
 }
 
 /**
@@ -15,6 +17,7 @@ export class EventLog {
   readonly #ring: StoreEvent[] = [];
   #start = 0; // index of the oldest event in #ring once full
   #watchers = new Set<Watcher>();
+  #pending: StoreEvent[] = [];
   /** Events at or below this revision are not in the log (before start-up, or dropped). */
   #floor: number;
 
@@ -32,19 +35,32 @@ export class EventLog {
       this.#ring[this.#start] = ev;
       this.#start = (this.#start + 1) % this.#capacity;
     }
-    for (const w of this.#watchers) {
-      if (ev.key.startsWith(w.prefix)) w.listener(ev);
+    // Fan-out happens after the write has returned, so a write never waits for its watchers.
+    this.#pending.push(ev);
+    if (this.#pending.length === 1) setImmediate(() => this.#flush());
+  }
+
+  #flush(): void {
+    const batch = this.#pending;
+    this.#pending = [];
+    for (const ev of batch) {
+      for (const w of this.#watchers) {
+        if (ev.revision > w.after && ev.key.startsWith(w.prefix)) w.listener(ev);
+      }
     }
   }
 
   watch(prefix: string, afterRevision: number, listener: WatchListener): Watch {
     if (afterRevision < this.#floor) throw new CompactedError(afterRevision, this.#floor + 1);
     const n = this.#ring.length;
+    let replayedTo = afterRevision;
     for (let i = 0; i < n; i++) {
       const ev = this.#ring[(this.#start + i) % n]!;
       if (ev.revision > afterRevision && ev.key.startsWith(prefix)) listener(ev);
+      if (ev.revision > replayedTo) replayedTo = ev.revision;
     }
-    const w: Watcher = { prefix, listener };
+    // Events still waiting for fan-out were just replayed; the flush must not send them twice.
+    const w: Watcher = { prefix, listener, after: replayedTo };
     this.#watchers.add(w);
     return { stop: () => { this.#watchers.delete(w); } };
   }

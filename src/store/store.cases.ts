@@ -76,6 +76,8 @@ export function runStoreCases(name: string, open: () => Promise<{ store: Store; 
       const w = store.watch('/w/', r0, (ev) => seen.push(ev));
       await store.create('/w/b', '3');
       await store.delete('/w/a');
+      // Live events are fanned out after the write returns (never inside it).
+      await new Promise((r) => setImmediate(r));
       w.stop();
       await store.create('/w/c', 'after stop');
       assert.deepEqual(seen.map((e) => [e.type, e.key, e.value]), [

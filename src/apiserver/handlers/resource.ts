@@ -12,6 +12,7 @@ import { parseMediaTypes, readBody, responseStyle, sendError, sendJson, type Res
 import type { ApiMachinery } from '../machinery.ts';
 import type { ResourceRequest } from '../request-info.ts';
 import type { Registry } from '../registry/registry.ts';
+import { handleBinding } from './binding.ts';
 import { serveWatch } from './watch.ts';
 
 export interface ResourceContext {
@@ -42,6 +43,7 @@ export async function handleResource(ctx: ResourceContext, req: IncomingMessage,
     }
     const method = req.method ?? 'GET';
     const sub = info.subresource;
+    if (sub === 'binding' && r.resource === 'pods') return await handleBinding(ctx, req, res, info, r, style);
     if (sub && !['status', 'finalize'].includes(sub)) {
       throw errors.notFound({ group: r.group, resource: `${r.resource}/${sub}` }, info.name ?? '');
     }

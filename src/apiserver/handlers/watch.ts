@@ -9,6 +9,23 @@ import { responseStyle, sendError } from '../http.ts';
 import type { RegistryEvent } from '../registry/registry.ts';
 import { type ResourceContext, selectorFilter, wantsTable } from './resource.ts';
 
+/**
+ * The JSON line of a plain event, encoded once per (type, object) and shared by every watcher,
+ * as kube-apiserver's watch cache does.
+ */
+const encoded = new WeakMap<KObject, Map<string, string>>();
+
+function encodedEvent(type: string, obj: KObject): string {
+  let byType = encoded.get(obj);
+  if (!byType) encoded.set(obj, (byType = new Map()));
+  let line = byType.get(type);
+  if (line === undefined) {
+    line = JSON.stringify({ type, object: obj }) + '\n';
+    byType.set(type, line);
+  }
+  return line;
+}
+
 /** kube-apiserver ends a watch between --min-request-timeout (1800 s) and twice that. */
 const defaultTimeoutSeconds = 1800;
 
@@ -43,6 +60,10 @@ export async function serveWatch(ctx: ResourceContext, req: IncomingMessage, res
     res.write(JSON.stringify({ type, object }) + '\n');
   };
   const emit = (type: string, obj: KObject) => {
+    if (!table && obj.apiVersion === apiVersion) {
+      res.write(encodedEvent(type, obj));
+      return;
+    }
     const o = present(obj);
     if (table) {
       const t = ctx.machinery.toTable([o], r.kind, {

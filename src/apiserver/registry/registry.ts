@@ -54,6 +54,24 @@ export interface RegistryEvent {
   revision: number;
 }
 
+/**
+ * Store events are decoded once and shared by every watcher of the resource (watchers must not
+ * mutate them): with 100 watchers, one write is one JSON.parse, not a hundred.
+ */
+const decodedEvents = new WeakMap<StoreEvent, RegistryEvent>();
+
+function translateEvent(r: ResourceInfo, ev: StoreEvent): RegistryEvent {
+  let out = decodedEvents.get(ev);
+  if (!out) {
+    const object = decodeStored(r, ev.value, ev.revision);
+    const prev = ev.prevValue !== undefined ? decodeStored(r, ev.prevValue, ev.revision) : undefined;
+    const type: WatchEventType = ev.type === 'create' ? 'ADDED' : ev.type === 'update' ? 'MODIFIED' : 'DELETED';
+    out = { type, object, prev, revision: ev.revision };
+    decodedEvents.set(ev, out);
+  }
+  return out;
+}
+
 const generateNameChars = 'bcdfghjklmnpqrstvwxz2456789';
 
 export class Registry {
@@ -128,13 +146,7 @@ export class Registry {
   watch(r: ResourceInfo, namespace: string | undefined, resourceVersion: number | undefined,
     onEvent: (ev: RegistryEvent) => void): Promise<Watch> {
     const prefix = storageKey(r, namespace);
-    const translate = (ev: StoreEvent): RegistryEvent => {
-      const object = decodeStored(r, ev.value, ev.revision);
-      const prev = ev.prevValue !== undefined ? decodeStored(r, ev.prevValue, ev.revision) : undefined;
-      const type: WatchEventType = ev.type === 'create' ? 'ADDED' : ev.type === 'update' ? 'MODIFIED' : 'DELETED';
-      return { type, object, prev, revision: ev.revision };
-    };
-    return this.#watchFrom(r, prefix, resourceVersion, translate, onEvent);
+    return this.#watchFrom(r, prefix, resourceVersion, (ev) => translateEvent(r, ev), onEvent);
   }
 
   async #watchFrom(r: ResourceInfo, prefix: string, resourceVersion: number | undefined,
