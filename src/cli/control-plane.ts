@@ -13,7 +13,10 @@ import { defaultStrategies } from '../apiserver/registry/strategies.ts';
 import { storageKey } from '../apiserver/object-meta.ts';
 import { ApiServer } from '../apiserver/server.ts';
 import { KubeClient } from '../client/rest-client.ts';
+import { EventRecorder } from '../client/event-recorder.ts';
 import { NamespaceController } from '../controllers/namespace/namespace-controller.ts';
+import { NodeIpamController } from '../controllers/nodeipam/node-ipam-controller.ts';
+import { Scheduler } from '../controllers/scheduler/scheduler.ts';
 import { Authenticator, ensurePki, writeKubeconfig } from '../pki/index.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
 import type { ControlPlaneFlags } from './flags.ts';
@@ -22,6 +25,8 @@ export interface RunningControlPlane {
   readonly kubeconfig: string;
   readonly url: string;
   readonly client: KubeClient;
+  /** Credentials for in-process components (the node agent) to build their own clients. */
+  readonly pki: { ca: string; adminCert: string; adminKey: string };
   stop(): Promise<void>;
 }
 
@@ -70,11 +75,18 @@ export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: str
   const kubeconfig = flags.kubeconfig ?? join(flags.dataDir, 'kubeconfig');
   await writeKubeconfig(kubeconfig, { server: url, caPem: pki.ca, user: { certPem: pki.adminCert, keyPem: pki.adminKey } });
   const client = new KubeClient({ server: url, caPem: pki.ca, certPem: pki.adminCert, keyPem: pki.adminKey, userAgent: 'podgate-controller-manager' });
+  const events = new EventRecorder({ client, source: { component: 'podgate-controller-manager' }, log });
   const namespaces = new NamespaceController({ client, log });
   namespaces.start();
+  const nodeIpam = new NodeIpamController({ client, events, clusterCIDR: flags.clusterCidr, log });
+  await nodeIpam.start();
+  const scheduler = new Scheduler({ client, events: new EventRecorder({ client, source: { component: 'default-scheduler' }, log }), log });
+  await scheduler.start();
   return {
-    kubeconfig, url, client,
+    kubeconfig, url, client, pki: { ca: pki.ca, adminCert: pki.adminCert, adminKey: pki.adminKey },
     async stop() {
+      await scheduler.stop();
+      await nodeIpam.stop();
       await namespaces.stop();
       client.close();
       await server.close();

@@ -11,6 +11,12 @@ export interface ControlPlaneFlags {
   serviceClusterIpRange: string;
   serviceNodePortRange: string;
   kubeconfig?: string;
+  clusterCidr: string;
+}
+
+export interface NodeFlags {
+  nodeName?: string;
+  imageConfig?: string;
 }
 
 export function defaultDataDir(): string {
@@ -25,7 +31,14 @@ export function addControlPlaneFlags(cmd: Command): Command {
     .option('--node-ip <ip>', 'the node address (default: the address of the interface holding the default route)')
     .option('--service-cluster-ip-range <cidr>', 'range clusterIPs are allocated from', '10.96.0.0/12')
     .option('--service-node-port-range <range>', 'range nodePorts are allocated from', '30000-32767')
-    .option('--kubeconfig <file>', 'where to write the admin kubeconfig (default: DATA_DIR/kubeconfig)');
+    .option('--kubeconfig <file>', 'where to write the admin kubeconfig (default: DATA_DIR/kubeconfig)')
+    .option('--cluster-cidr <cidr>', 'pod address range; each node gets a /24 of it', '10.244.0.0/16');
+}
+
+export function addNodeFlags(cmd: Command): Command {
+  return cmd
+    .option('--node-name <name>', 'this node\'s name (default: the host name)')
+    .option('--image-config <file>', 'YAML mapping image names to commands (default: DATA_DIR/images.yaml)');
 }
 
 function parsePort(v: string, flag: string): number {

@@ -261,6 +261,8 @@ export class Registry {
     delete obj.metadata.selfLink;
     if (opts.subresource === 'status' || opts.subresource === 'finalize') {
       keepAllButStatus(obj, old, opts.subresource);
+    } else if (opts.subresource === 'binding') {
+      // pods/binding hands over the whole pod with nodeName and PodScheduled set.
     } else {
       strategy.prepareForUpdate?.(obj, old, opts.subresource);
       if (r.hasStatus && strategy.prepareForUpdate === undefined && 'status' in old) obj.status = cloneJson(old.status);
@@ -273,7 +275,8 @@ export class Registry {
     }
     const reservation = strategy.reserve?.(obj, old);
     if (reservation?.errors.length) throw errors.invalid(r.kind, r.group, name, reservation.errors);
-    const errs = this.#validate(reservation?.object ?? obj, old);
+    // A binding sets nodeName, which pod updates may not change: check it as a new pod instead.
+    const errs = this.#validate(reservation?.object ?? obj, opts.subresource === 'binding' ? undefined : old);
     if (errs.length) throw errors.invalid(r.kind, r.group, name, errs);
     const final = reservation?.object ?? obj;
     // Removing the last finalizer of an object being deleted completes the delete.

@@ -1,0 +1,42 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Pod } from 'kubernetes-types/core/v1.d.ts';
+import { expandVars, resolveEnv, type EnvContext } from './container-env.ts';
+
+const ctx: EnvContext = {
+  podIP: '10.244.0.5', hostIP: '192.0.2.10', nodeName: 'node1',
+  configMaps: new Map([['cfg', { data: { mode: 'fast' } }]]),
+  secrets: new Map([['sec', { data: { pw: Buffer.from('s3cret').toString('base64') } }]]),
+  serviceEnv: { KUBERNETES_SERVICE_HOST: '10.96.0.1' },
+};
+const pod: Pod = { metadata: { name: 'web', namespace: 'prod', labels: { app: 'a' } }, spec: { nodeName: 'node1', containers: [] } };
+
+describe('resolveEnv', () => {
+  it('resolves fieldRef, configMapKeyRef, secretKeyRef, envFrom and $(VAR)', () => {
+    const r = resolveEnv(pod, {
+      name: 'c',
+      envFrom: [{ configMapRef: { name: 'cfg' }, prefix: 'CFG_' }],
+      env: [
+        { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+        { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+        { name: 'APP', valueFrom: { fieldRef: { fieldPath: "metadata.labels['app']" } } },
+        { name: 'MODE', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'mode' } } },
+        { name: 'PW', valueFrom: { secretKeyRef: { name: 'sec', key: 'pw' } } },
+        { name: 'URL', value: 'http://$(POD_IP):80/$$(POD_IP)' },
+      ],
+    }, ctx);
+    assert.deepEqual(r, { env: {
+      KUBERNETES_SERVICE_HOST: '10.96.0.1', CFG_mode: 'fast', POD_NAME: 'web', POD_IP: '10.244.0.5', APP: 'a',
+      MODE: 'fast', PW: 's3cret', URL: 'http://10.244.0.5:80/$(POD_IP)',
+    } });
+  });
+  it('fails with kubelet\'s words for a missing ConfigMap or key', () => {
+    assert.deepEqual(resolveEnv(pod, { name: 'c', env: [{ name: 'X', valueFrom: { configMapKeyRef: { name: 'nope', key: 'k' } } }] }, ctx),
+      { reason: 'CreateContainerConfigError', message: 'configmap "nope" not found' });
+    assert.deepEqual(resolveEnv(pod, { name: 'c', env: [{ name: 'X', valueFrom: { secretKeyRef: { name: 'sec', key: 'k' } } }] }, ctx),
+      { reason: 'CreateContainerConfigError', message: "couldn't find key k in Secret prod/sec" });
+  });
+  it('leaves unknown references alone', () => {
+    assert.equal(expandVars('$(NOPE) $(A)', { A: '1' }), '$(NOPE) 1');
+  });
+});

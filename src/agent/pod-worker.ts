@@ -1,0 +1,331 @@
+// One pod on this node: sets up its network, starts its containers in order, restarts them by
+// restartPolicy with CrashLoopBackOff, runs probes, reports status, and tears everything down
+// when the pod is deleted. Driven by `sync()`, which the agent calls on every change; it is
+// level-triggered (each call compares what should run with what runs).
+import type { Container, Pod, Probe } from 'kubernetes-types/core/v1.d.ts';
+import { computePodStatus, type ContainerRecord, type ContainerState } from './pod-status.ts';
+import type { ExitEvent, PodNetworkPort, RuntimePort } from './ports.ts';
+import { resolveEnv, type EnvContext } from './container-env.ts';
+
+export interface PodWorkerDeps {
+  nodeName: string;
+  nodeIP: string;
+  network: PodNetworkPort;
+  runtime: RuntimePort;
+  /** ConfigMaps, Secrets and service env of the pod's namespace. */
+  envContext(namespace: string): Omit<EnvContext, 'podIP' | 'hostIP' | 'nodeName'>;
+  writeStatus(pod: Pod, status: NonNullable<Pod['status']>): Promise<void>;
+  /** Removes the API object once everything is stopped (grace 0, uid precondition). */
+  finalizeDelete(pod: Pod): Promise<void>;
+  event(pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string, fieldPath?: string): void;
+  /** Asks for another sync of this pod after `ms`. */
+  requeue(ms: number): void;
+  now(): Date;
+  log(m: string): void;
+}
+
+const backoffBaseMs = 10_000;
+const backoffMaxMs = 300_000;
+const backoffResetMs = 600_000;
+
+function k8sTime(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+interface Runtime {
+  record: ContainerRecord;
+  /** The wait before the next restart after the next exit (kubelet's back-off). */
+  backoffMs: number;
+  /** The wait that applies to the current restart. */
+  waitMs: number;
+  nextStartAt: number;
+  probeTimers: NodeJS.Timeout[];
+  readinessOk: boolean;
+  startupOk: boolean;
+  livenessFailures: number;
+  readinessFailures: number;
+  startupFailures: number;
+  readinessSuccesses: number;
+  starting: boolean;
+}
+
+export class PodWorker {
+  readonly #deps: PodWorkerDeps;
+  #pod: Pod;
+  #ip: string | undefined;
+  #netnsPath: string | undefined;
+  #startTime: string | undefined;
+  readonly #containers = new Map<string, Runtime>();
+  #terminating: Promise<void> | undefined;
+  #lastStatus = '';
+  #stopped = false;
+
+  constructor(pod: Pod, deps: PodWorkerDeps) {
+    this.#pod = pod;
+    this.#deps = deps;
+  }
+
+  get uid(): string {
+    return this.#pod.metadata!.uid!;
+  }
+
+  get podIP(): string | undefined {
+    return this.#ip;
+  }
+
+  get pod(): Pod {
+    return this.#pod;
+  }
+
+  update(pod: Pod): void {
+    this.#pod = pod;
+  }
+
+  #hostNetwork(): boolean {
+    return this.#pod.spec?.hostNetwork === true;
+  }
+
+  async sync(): Promise<void> {
+    if (this.#stopped) return;
+    if (this.#pod.metadata?.deletionTimestamp) {
+      await this.terminate(this.#pod.metadata.deletionGracePeriodSeconds ?? 30, true);
+      return;
+    }
+    const phase = this.#pod.status?.phase;
+    if ((phase === 'Succeeded' || phase === 'Failed') && this.#containers.size === 0) return;
+    if (!this.#ip) {
+      try {
+        if (this.#hostNetwork()) {
+          this.#ip = this.#deps.nodeIP;
+        } else {
+          const n = await this.#deps.network.addPod({ namespace: this.#pod.metadata!.namespace!, name: this.#pod.metadata!.name!, uid: this.uid });
+          this.#ip = n.ip;
+          this.#netnsPath = n.netnsPath;
+        }
+        this.#startTime ??= k8sTime(this.#deps.now());
+      } catch (err) {
+        this.#deps.event(this.#pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(err as Error).message}`);
+        this.#deps.requeue(5000);
+        return;
+      }
+    }
+    for (const c of this.#pod.spec?.containers ?? []) await this.#syncContainer(c);
+    await this.#reportStatus();
+  }
+
+  #policyRestarts(exitCode: number): boolean {
+    const p = this.#pod.spec?.restartPolicy ?? 'Always';
+    return p === 'Always' || (p === 'OnFailure' && exitCode !== 0);
+  }
+
+  #fieldPath(c: Container): string {
+    return `spec.containers{${c.name}}`;
+  }
+
+  async #syncContainer(c: Container): Promise<void> {
+    let rt = this.#containers.get(c.name);
+    if (!rt) {
+      rt = {
+        record: { name: c.name, image: c.image ?? '', state: { kind: 'waiting', reason: 'ContainerCreating' }, restartCount: 0, ready: false, started: false, done: false },
+        backoffMs: 0, waitMs: 0, nextStartAt: 0, probeTimers: [], readinessOk: false, startupOk: !c.startupProbe,
+        livenessFailures: 0, readinessFailures: 0, startupFailures: 0, readinessSuccesses: 0, starting: false,
+      };
+      this.#containers.set(c.name, rt);
+    }
+    const rec = rt.record;
+    if (rec.state.kind === 'running' || rt.starting || rec.done) return;
+    if (rec.state.kind === 'terminated') {
+      if (!this.#policyRestarts(rec.state.exitCode)) { rec.done = true; return; }
+      const wait = rt.nextStartAt - this.#deps.now().getTime();
+      if (wait > 0) {
+        const ns = this.#pod.metadata!.namespace;
+        rec.lastTerminated = rec.state;
+        rec.state = { kind: 'waiting', reason: 'CrashLoopBackOff',
+          message: `back-off ${Math.round(rt.waitMs / 1000)}s restarting failed container=${c.name} pod=${this.#pod.metadata!.name}_${ns}(${this.uid})` };
+        this.#deps.event(this.#pod, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${this.#pod.metadata!.name}_${ns}(${this.uid})`, this.#fieldPath(c));
+        this.#deps.requeue(wait);
+        return;
+      }
+      rec.lastTerminated = rec.state;
+    } else if (rec.state.kind === 'waiting' && rec.state.reason === 'CrashLoopBackOff') {
+      if (rt.nextStartAt > this.#deps.now().getTime()) return;
+    }
+    await this.#start(c, rt);
+  }
+
+  async #start(c: Container, rt: Runtime): Promise<void> {
+    const rec = rt.record;
+    const envCtx: EnvContext = { ...this.#deps.envContext(this.#pod.metadata!.namespace!), podIP: this.#ip!, hostIP: this.#deps.nodeIP, nodeName: this.#deps.nodeName };
+    const env = resolveEnv(this.#pod, c, envCtx);
+    if ('reason' in env) {
+      rec.state = { kind: 'waiting', reason: env.reason, message: env.message };
+      this.#deps.event(this.#pod, 'Warning', 'Failed', `Error: ${env.message}`, this.#fieldPath(c));
+      this.#deps.requeue(5000);
+      return;
+    }
+    const podEnv = { ...env.env, PODGATE_POD_NAME: this.#pod.metadata!.name!, PODGATE_POD_NAMESPACE: this.#pod.metadata!.namespace!, PODGATE_POD_IP: this.#ip!, PODGATE_NODE_NAME: this.#deps.nodeName,
+      PODGATE_CONTAINER_PORTS: (c.ports ?? []).filter((p) => (p.protocol ?? 'TCP') === 'TCP').map((p) => p.containerPort).join(',') };
+    const resolved = this.#deps.runtime.resolve(c, podEnv);
+    if ('reason' in resolved) {
+      const first = !(rec.state.kind === 'waiting' && rec.state.reason === resolved.reason);
+      rec.state = { kind: 'waiting', reason: resolved.reason, message: resolved.message };
+      if (first) this.#deps.event(this.#pod, 'Warning', 'Failed', `Failed to pull image "${c.image}": ${resolved.message}`, this.#fieldPath(c));
+      this.#deps.requeue(10_000);
+      return;
+    }
+    if (rec.restartCount === 0 && !rec.lastTerminated) {
+      this.#deps.event(this.#pod, 'Normal', 'Pulled', `Container image "${c.image}" already present on machine`, this.#fieldPath(c));
+    }
+    rt.starting = true;
+    try {
+      const sc = this.#pod.spec?.securityContext;
+      const csc = c.securityContext;
+      const started = await this.#deps.runtime.start({
+        podUid: this.uid, containerName: c.name, argv: resolved.argv, env: { ...podEnv, ...resolved.env },
+        workingDir: c.workingDir, runAsUser: csc?.runAsUser ?? sc?.runAsUser, runAsGroup: csc?.runAsGroup ?? sc?.runAsGroup,
+        netnsPath: this.#netnsPath, restartCount: rec.restartCount,
+      });
+      if (rec.lastTerminated) rec.restartCount++;
+      rec.state = { kind: 'running', startedAt: k8sTime(started.startedAt) };
+      rec.containerID = `podgate://${this.uid}/${c.name}/${rec.restartCount}`;
+      rec.started = !c.startupProbe;
+      rec.ready = !c.readinessProbe && rt.startupOk;
+      rt.readinessOk = false;
+      rt.startupOk = !c.startupProbe;
+      rt.livenessFailures = rt.readinessFailures = rt.startupFailures = rt.readinessSuccesses = 0;
+      this.#deps.event(this.#pod, 'Normal', 'Created', `Created container: ${c.name}`, this.#fieldPath(c));
+      this.#deps.event(this.#pod, 'Normal', 'Started', `Started container ${c.name}`, this.#fieldPath(c));
+      this.#startProbes(c, rt);
+    } catch (err) {
+      rec.state = { kind: 'waiting', reason: 'CreateContainerError', message: (err as Error).message };
+      this.#deps.event(this.#pod, 'Warning', 'Failed', `Error: ${(err as Error).message}`, this.#fieldPath(c));
+      this.#deps.requeue(5000);
+    } finally {
+      rt.starting = false;
+    }
+  }
+
+  /** Called by the agent when the runtime reports this pod's container gone. */
+  onExit(e: ExitEvent): void {
+    const rt = this.#containers.get(e.containerName);
+    if (!rt) return;
+    this.#clearProbes(rt);
+    const rec = rt.record;
+    const ranMs = e.finishedAt.getTime() - e.startedAt.getTime();
+    rec.state = {
+      kind: 'terminated', exitCode: e.exitCode, reason: e.reason, startedAt: k8sTime(e.startedAt), finishedAt: k8sTime(e.finishedAt),
+      ...(e.signal ? { signal: e.signal } : {}),
+    } as ContainerState;
+    rec.ready = false;
+    rec.started = false;
+    if (this.#terminating || this.#stopped) return;
+    // kubelet: the first restart is immediate; then it waits 10 s, doubling to 300 s; a container
+    // that ran for 10 minutes starts over.
+    if (ranMs >= backoffResetMs || rt.backoffMs === 0) {
+      rt.waitMs = 0;
+      rt.backoffMs = backoffBaseMs;
+    } else {
+      rt.waitMs = rt.backoffMs;
+      rt.backoffMs = Math.min(rt.backoffMs * 2, backoffMaxMs);
+    }
+    rt.nextStartAt = e.finishedAt.getTime() + rt.waitMs;
+    this.#deps.requeue(0);
+  }
+
+  #probeLoop(c: Container, rt: Runtime, kind: 'readiness' | 'liveness' | 'startup', probe: Probe): void {
+    const period = (probe.periodSeconds ?? 10) * 1000;
+    const initial = (probe.initialDelaySeconds ?? 0) * 1000;
+    const success = probe.successThreshold ?? 1;
+    const failure = probe.failureThreshold ?? 3;
+    const run = async () => {
+      if (rt.record.state.kind !== 'running' || this.#terminating || this.#stopped) return;
+      if (kind !== 'startup' && !rt.startupOk) { schedule(period); return; }
+      if (kind === 'startup' && rt.startupOk) return;
+      const r = await this.#deps.runtime.probe(probe, { podUid: this.uid, containerName: c.name, podIP: this.#ip!, netnsPath: this.#netnsPath });
+      if (rt.record.state.kind !== 'running' || this.#terminating) return;
+      const label = kind === 'readiness' ? 'Readiness' : kind === 'liveness' ? 'Liveness' : 'Startup';
+      if (r.ok) {
+        if (kind === 'readiness') {
+          rt.readinessFailures = 0;
+          if (++rt.readinessSuccesses >= success && !rt.record.ready) { rt.record.ready = true; void this.#reportStatus(); }
+        } else if (kind === 'liveness') {
+          rt.livenessFailures = 0;
+        } else {
+          rt.startupOk = true;
+          rt.record.started = true;
+          rt.record.ready = !c.readinessProbe;
+          void this.#reportStatus();
+        }
+      } else {
+        this.#deps.event(this.#pod, 'Warning', 'Unhealthy', `${label} probe failed: ${r.message}`, this.#fieldPath(c));
+        if (kind === 'readiness') {
+          rt.readinessSuccesses = 0;
+          if (++rt.readinessFailures >= failure && rt.record.ready) { rt.record.ready = false; void this.#reportStatus(); }
+        } else {
+          const n = kind === 'liveness' ? ++rt.livenessFailures : ++rt.startupFailures;
+          if (n >= failure) {
+            this.#deps.event(this.#pod, 'Normal', 'Killing', `Container ${c.name} failed ${kind} probe, will be restarted`, this.#fieldPath(c));
+            rt.livenessFailures = rt.startupFailures = 0;
+            await this.#deps.runtime.stop(this.uid, c.name, this.#pod.spec?.terminationGracePeriodSeconds ?? 30);
+            return;
+          }
+        }
+      }
+      schedule(period);
+    };
+    const schedule = (ms: number) => {
+      const t = setTimeout(() => { rt.probeTimers = rt.probeTimers.filter((x) => x !== t); void run().catch((e: unknown) => this.#deps.log(`probe ${c.name}: ${String(e)}`)); }, ms);
+      rt.probeTimers.push(t);
+    };
+    schedule(initial);
+  }
+
+  #startProbes(c: Container, rt: Runtime): void {
+    if (c.startupProbe) this.#probeLoop(c, rt, 'startup', c.startupProbe);
+    if (c.readinessProbe) this.#probeLoop(c, rt, 'readiness', c.readinessProbe);
+    if (c.livenessProbe) this.#probeLoop(c, rt, 'liveness', c.livenessProbe);
+  }
+
+  #clearProbes(rt: Runtime): void {
+    for (const t of rt.probeTimers) clearTimeout(t);
+    rt.probeTimers = [];
+  }
+
+  async #reportStatus(): Promise<void> {
+    if (this.#stopped) return;
+    const status = computePodStatus(this.#pod, {
+      podIP: this.#ip, hostIP: this.#deps.nodeIP, startTime: this.#startTime, sandboxReady: Boolean(this.#ip),
+      containers: (this.#pod.spec?.containers ?? []).map((c) => this.#containers.get(c.name)?.record ?? {
+        name: c.name, image: c.image ?? '', state: { kind: 'waiting', reason: 'ContainerCreating' }, restartCount: 0, ready: false, started: false, done: false,
+      }),
+    }, k8sTime(this.#deps.now()));
+    // Transition times must not make an unchanged status look new.
+    const key = JSON.stringify(status, (k, v: unknown) => (k === 'lastTransitionTime' || k === 'lastProbeTime' ? undefined : v));
+    if (key === this.#lastStatus) return;
+    this.#lastStatus = key;
+    await this.#deps.writeStatus(this.#pod, status);
+  }
+
+  /**
+   * Stops every container (SIGTERM, then SIGKILL after the grace period), removes the network,
+   * and, when the API asked for the deletion, removes the object.
+   */
+  terminate(graceSeconds: number, deleteObject: boolean): Promise<void> {
+    this.#terminating ??= (async () => {
+      for (const rt of this.#containers.values()) this.#clearProbes(rt);
+      const running = [...this.#containers.values()].filter((rt) => rt.record.state.kind === 'running');
+      for (const rt of running) {
+        const c = (this.#pod.spec?.containers ?? []).find((x) => x.name === rt.record.name);
+        this.#deps.event(this.#pod, 'Normal', 'Killing', `Stopping container ${rt.record.name}`, c ? this.#fieldPath(c) : undefined);
+      }
+      await Promise.all(running.map((rt) => this.#deps.runtime.stop(this.uid, rt.record.name, graceSeconds)));
+      if (!this.#hostNetwork() && this.#ip) await this.#deps.network.removePod(this.uid);
+      this.#stopped = true;
+      if (deleteObject) {
+        await this.#deps.runtime.forget(this.uid);
+        await this.#deps.finalizeDelete(this.#pod);
+      }
+    })();
+    return this.#terminating;
+  }
+}

@@ -1,0 +1,58 @@
+// What the node agent needs from the pod network and the process runtime: small interfaces
+// so the pod worker's logic is tested with fakes and the real parts plug in at the edge.
+import type { Container, Probe } from 'kubernetes-types/core/v1.d.ts';
+
+export interface HostPortMapping {
+  hostIP?: string;
+  hostPort: number;
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+  podIP: string;
+  containerPort: number;
+}
+
+export interface PodNetworkPort {
+  setupNode(): Promise<void>;
+  addPod(pod: { namespace: string; name: string; uid: string }): Promise<{ ip: string; netnsPath: string }>;
+  removePod(uid: string): Promise<void>;
+  setHostPorts(mappings: HostPortMapping[]): Promise<void>;
+  /** Pod uids whose network is set up (to clean up after a crash). */
+  listPods(): Promise<string[]>;
+  teardownNode(): Promise<void>;
+}
+
+export interface StartSpec {
+  podUid: string;
+  containerName: string;
+  argv: string[];
+  env: Record<string, string>;
+  workingDir?: string;
+  runAsUser?: number;
+  runAsGroup?: number;
+  netnsPath?: string;
+  restartCount: number;
+}
+
+export interface ExitEvent {
+  podUid: string;
+  containerName: string;
+  exitCode: number;
+  signal?: number;
+  reason: string;
+  startedAt: Date;
+  finishedAt: Date;
+}
+
+export type Resolved = { argv: string[]; env?: Record<string, string> } | { reason: string; message: string };
+
+export interface RuntimePort {
+  resolve(container: Container, env: Readonly<Record<string, string>>): Resolved;
+  start(spec: StartSpec): Promise<{ pid: number; startedAt: Date }>;
+  /** SIGTERM, then SIGKILL after the grace period; resolves when the process is gone. */
+  stop(podUid: string, containerName: string, gracePeriodSeconds: number): Promise<void>;
+  onExit(cb: (e: ExitEvent) => void): void;
+  probe(probe: Probe, ctx: { podUid: string; containerName: string; podIP: string; netnsPath?: string }): Promise<{ ok: boolean; message: string }>;
+  /** Kills what a crashed podgate left running. */
+  killOrphans(): Promise<void>;
+  /** Removes a deleted pod's logs. */
+  forget(podUid: string): Promise<void>;
+}

@@ -1,0 +1,371 @@
+// Runs containers as plain processes: each in its own process group (so the whole tree can be
+// signalled), inside the pod's network namespace via `nsenter --net=`, as another user via
+// `setpriv`, with stdout/stderr captured into CRI-format log files.
+//
+// After a crash podgate restarts containers cleanly instead of adopting them. podgate owns the
+// read end of every container's stdout/stderr pipe; when podgate dies those pipes die with it, so a
+// surviving process has lost its log stream (and gets SIGPIPE on its next write) and podgate could
+// never again report its exit code, since it is no longer the parent that reaps it. Each start
+// therefore records pid + kernel start time in a pid file; `killOrphans()` at the next start kills
+// exactly the process groups those files name (the start time guards against pid reuse) and the
+// agent starts the pods again as a kubelet would after a node reboot.
+
+import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants as fsConstants, mkdirSync } from 'node:fs';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { CriLineSplitter, wallClockNs } from './cri-log.ts';
+import { RotatingLogFile } from './log-store.ts';
+import { realProcFs, type ProcFs } from './proc-stat.ts';
+
+export interface ContainerSpec {
+  podUid: string;
+  containerName: string;
+  argv: string[];
+  env: Record<string, string>;
+  workingDir?: string;
+  runAsUser?: number;
+  runAsGroup?: number;
+  /** Network namespace to run in (`/run/netns/NAME`); undefined = the node's (hostNetwork). */
+  netnsPath?: string;
+  logFile: string;
+  logMaxBytes?: number;
+}
+
+export interface RunningContainer {
+  pid: number;
+  startedAt: Date;
+}
+
+export type ExitReason = 'Completed' | 'Error' | 'OOMKilled';
+
+export interface ExitInfo {
+  podUid: string;
+  containerName: string;
+  pid: number;
+  /** As a container runtime reports it: the exit status, or 128 + signal number. */
+  exitCode: number;
+  signal: NodeJS.Signals | null;
+  startedAt: Date;
+  finishedAt: Date;
+  reason: ExitReason;
+}
+
+/** The process could not be started (kubelet's StartError; exit code 128). */
+export class StartError extends Error {
+  readonly reason = 'StartError';
+}
+
+/** Docker's default PATH, used when the container's env has none. */
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export interface ProcessRuntimeOptions {
+  /** Where pid files live (one per running container). */
+  stateDir: string;
+  spawn?: typeof nodeSpawn;
+  /** Wall clock for startedAt/finishedAt. */
+  now?: () => Date;
+  /** Wall clock in ns for log timestamps. */
+  nowNs?: () => bigint;
+  /** Signal a pid (negative: a process group). */
+  kill?: (pid: number, signal: NodeJS.Signals) => void;
+  proc?: ProcFs;
+  isExecutable?: (path: string) => boolean;
+  nsenterPath?: string;
+  setprivPath?: string;
+  /** How long to wait for output pipes to drain after the main process exits. */
+  drainMs?: number;
+}
+
+interface Entry {
+  spec: ContainerSpec;
+  child: ChildProcess;
+  pid: number;
+  startedAt: Date;
+  pidFile: string;
+  exited: Promise<ExitInfo>;
+  execs: Set<ChildProcess>;
+}
+
+interface PidRecord {
+  pid: number;
+  startTicks: number;
+  podUid: string;
+  containerName: string;
+}
+
+export class ProcessRuntime {
+  readonly #stateDir: string;
+  readonly #spawn: typeof nodeSpawn;
+  readonly #now: () => Date;
+  readonly #nowNs: () => bigint;
+  readonly #kill: (pid: number, signal: NodeJS.Signals) => void;
+  readonly #proc: ProcFs;
+  readonly #isExecutable: (path: string) => boolean;
+  readonly #nsenter: string;
+  readonly #setpriv: string;
+  readonly #drainMs: number;
+  readonly #running = new Map<string, Entry>();
+  readonly #starting = new Set<string>();
+  readonly #listeners = new Set<(exit: ExitInfo) => void>();
+
+  constructor(opts: ProcessRuntimeOptions) {
+    this.#stateDir = opts.stateDir;
+    this.#spawn = opts.spawn ?? nodeSpawn;
+    this.#now = opts.now ?? (() => new Date());
+    this.#nowNs = opts.nowNs ?? wallClockNs;
+    this.#kill = opts.kill ?? ((pid, sig) => process.kill(pid, sig));
+    this.#proc = opts.proc ?? realProcFs;
+    this.#isExecutable = opts.isExecutable ?? isExecutableFile;
+    this.#nsenter = opts.nsenterPath ?? '/usr/bin/nsenter';
+    this.#setpriv = opts.setprivPath ?? '/usr/bin/setpriv';
+    this.#drainMs = opts.drainMs ?? 2000;
+  }
+
+  /** Subscribes to container exits (every exit, whether stopped or on its own); returns an unsubscribe function. */
+  onExit(cb: (exit: ExitInfo) => void): () => void {
+    this.#listeners.add(cb);
+    return () => this.#listeners.delete(cb);
+  }
+
+  isRunning(podUid: string, containerName: string): boolean {
+    return this.#running.has(key(podUid, containerName));
+  }
+
+  /** Running containers, sorted by pod and name. */
+  list(): { podUid: string; containerName: string; pid: number; startedAt: Date }[] {
+    return [...this.#running.values()]
+      .map((e) => ({ podUid: e.spec.podUid, containerName: e.spec.containerName, pid: e.pid, startedAt: e.startedAt }))
+      .sort((a, b) => (a.podUid === b.podUid ? cmp(a.containerName, b.containerName) : cmp(a.podUid, b.podUid)));
+  }
+
+  /**
+   * Starts a container's process. Rejects with StartError when the program is not found or cannot
+   * be spawned, and with a plain Error when the container is already running.
+   */
+  async start(spec: ContainerSpec): Promise<RunningContainer> {
+    const k = key(spec.podUid, spec.containerName);
+    if (this.#running.has(k) || this.#starting.has(k)) throw new Error(`container "${spec.containerName}" of pod ${spec.podUid} is already running`);
+    this.#starting.add(k);
+    try {
+      return await this.#start(spec, k);
+    } finally {
+      this.#starting.delete(k);
+    }
+  }
+
+  async #start(spec: ContainerSpec, k: string): Promise<RunningContainer> {
+    const env = { PATH: DEFAULT_PATH, ...spec.env };
+    const argv = this.#wrap(spec, spec.argv, env);
+    if (spec.workingDir) mkdirSync(spec.workingDir, { recursive: true });
+    await mkdir(this.#stateDir, { recursive: true });
+
+    const log = new RotatingLogFile({ path: spec.logFile, ...(spec.logMaxBytes !== undefined ? { maxBytes: spec.logMaxBytes } : {}) });
+    const child = this.#spawn(argv[0]!, argv.slice(1), {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+      ...(spec.workingDir ? { cwd: spec.workingDir } : {}),
+    });
+    // Listen for the exit at once: a short-lived process may be gone before the pid file is written.
+    const execs = new Set<ChildProcess>();
+    const rawExit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; finishedAt: Date }>((resolve) => {
+      child.once('exit', (code, signal) => {
+        const finishedAt = this.#now();
+        // A container ends when its first process does: take the rest of the tree with it.
+        if (child.pid) this.#signalGroup(child.pid, 'SIGKILL');
+        for (const e of execs) if (e.pid) this.#signalGroup(e.pid, 'SIGKILL');
+        resolve({ code, signal, finishedAt });
+      });
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.once('spawn', resolve);
+        child.once('error', reject);
+      });
+    } catch (err) {
+      log.close();
+      throw new StartError(`failed to start container "${spec.containerName}": ${(err as Error).message}`);
+    }
+    const pid = child.pid!;
+    const startedAt = this.#now();
+    const pidFile = join(this.#stateDir, `${spec.podUid}_${spec.containerName}.json`);
+    const stat = this.#proc.readStat(pid);
+    if (stat) {
+      const record: PidRecord = { pid, startTicks: stat.startTicks, podUid: spec.podUid, containerName: spec.containerName };
+      await writeFile(pidFile, JSON.stringify(record));
+    }
+
+    const streams = (['stdout', 'stderr'] as const).map((stream) => {
+      const splitter = new CriLineSplitter({ stream, now: this.#nowNs, emit: (r) => log.write(r) });
+      const readable = child[stream]!;
+      readable.on('data', (chunk: Buffer) => splitter.write(chunk));
+      const ended = new Promise<void>((resolve) => { readable.once('close', resolve); readable.once('error', () => resolve()); });
+      return { splitter, readable, ended };
+    });
+
+    const exited = rawExit.then(async ({ code, signal, finishedAt }) => {
+      const drained = Promise.all(streams.map((s) => s.ended));
+      await Promise.race([drained, new Promise<void>((r) => setTimeout(r, this.#drainMs).unref())]);
+      for (const s of streams) { s.readable.destroy(); s.splitter.end(); }
+      log.close();
+      await rm(pidFile, { force: true });
+      const exitCode = code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0);
+      const info: ExitInfo = {
+        podUid: spec.podUid, containerName: spec.containerName, pid, exitCode, signal,
+        startedAt, finishedAt, reason: exitCode === 0 ? 'Completed' : 'Error',
+      };
+      this.#running.delete(k);
+      for (const cb of this.#listeners) {
+        try { cb(info); } catch { /* a listener's bug must not stop the others */ }
+      }
+      return info;
+    });
+    const entry: Entry = { spec, child, pid, startedAt, pidFile, execs, exited };
+    this.#running.set(k, entry);
+    return { pid, startedAt };
+  }
+
+  /**
+   * Stops a container: SIGTERM to its process group, then SIGKILL after the grace period.
+   * Resolves with its exit, or undefined when it was not running.
+   */
+  async stop(podUid: string, containerName: string, gracePeriodSeconds: number): Promise<ExitInfo | undefined> {
+    const entry = this.#running.get(key(podUid, containerName));
+    if (!entry) return undefined;
+    if (gracePeriodSeconds > 0) {
+      this.#signalGroup(entry.pid, 'SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), gracePeriodSeconds * 1000); });
+      const first = await Promise.race([entry.exited, timedOut]);
+      clearTimeout(timer);
+      if (first !== 'timeout') return first;
+    }
+    this.#signalGroup(entry.pid, 'SIGKILL');
+    return entry.exited;
+  }
+
+  /** Stops every container (podgate shutdown), each with the given grace period. */
+  async stopAll(gracePeriodSeconds: number): Promise<ExitInfo[]> {
+    const all = await Promise.all([...this.#running.values()].map((e) => this.stop(e.spec.podUid, e.spec.containerName, gracePeriodSeconds)));
+    return all.filter((x) => x !== undefined);
+  }
+
+  /**
+   * Runs a command in a running container's context (network namespace, user, env, workingDir),
+   * as exec probes and `kubectl exec` need. The child is killed when the container exits.
+   * Throws when the container is not running or the program does not exist. No TTY: output is piped.
+   */
+  exec(podUid: string, containerName: string | undefined, argv: string[], opts: { stdin?: boolean; tty?: boolean } = {}): ChildProcess {
+    const entry = containerName !== undefined
+      ? this.#running.get(key(podUid, containerName))
+      : [...this.#running.values()].find((e) => e.spec.podUid === podUid);
+    if (!entry) throw new Error(`container not found (${JSON.stringify(containerName ?? '')})`);
+    const env = { PATH: DEFAULT_PATH, ...entry.spec.env };
+    const wrapped = this.#wrap(entry.spec, argv, env);
+    const child = this.#spawn(wrapped[0]!, wrapped.slice(1), {
+      detached: true,
+      stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      env,
+      ...(entry.spec.workingDir ? { cwd: entry.spec.workingDir } : {}),
+    });
+    entry.execs.add(child);
+    child.once('exit', () => entry.execs.delete(child));
+    child.once('error', () => entry.execs.delete(child));
+    return child;
+  }
+
+  /**
+   * Kills what a crashed podgate left running: every process group named by a pid file in
+   * `pidDir` whose leader (or surviving members) started no earlier than recorded, then removes the
+   * files. Returns what was killed, sorted.
+   */
+  async killOrphans(pidDir: string = this.#stateDir): Promise<{ podUid: string; containerName: string; pids: number[] }[]> {
+    let files: string[];
+    try {
+      files = (await readdir(pidDir)).filter((f) => f.endsWith('.json')).sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const killed: { podUid: string; containerName: string; pids: number[] }[] = [];
+    for (const file of files) {
+      const path = join(pidDir, file);
+      let rec: PidRecord | undefined;
+      try {
+        rec = JSON.parse(await readFile(path, 'utf8')) as PidRecord;
+      } catch { /* a torn write from the crash: nothing to trust */ }
+      if (rec && Number.isInteger(rec.pid) && rec.pid > 1 && rec.pid !== process.pid) {
+        const pids = this.#orphanPids(rec);
+        for (const pid of pids) this.#signal(pid, 'SIGKILL');
+        if (pids.length > 0) killed.push({ podUid: rec.podUid, containerName: rec.containerName, pids });
+      }
+      await rm(path, { force: true });
+    }
+    return killed;
+  }
+
+  // The recorded process group, if it is still the one podgate started: a leader with the recorded
+  // start time, or (leader gone) members that started after it. A reused pid fails both tests.
+  #orphanPids(rec: PidRecord): number[] {
+    const leader = this.#proc.readStat(rec.pid);
+    if (leader && leader.startTicks !== rec.startTicks) return [];
+    return this.#proc.listPids()
+      .map((pid) => this.#proc.readStat(pid))
+      .filter((s) => s !== undefined && s.pgrp === rec.pid && s.startTicks >= rec.startTicks && s.pid !== process.pid)
+      .map((s) => s!.pid)
+      .sort((a, b) => a - b);
+  }
+
+  #wrap(spec: ContainerSpec, argv: string[], env: Record<string, string>): string[] {
+    const program = argv[0];
+    if (program === undefined || program === '') throw new StartError('no command to run');
+    if (!this.#lookPath(program, env['PATH'] ?? DEFAULT_PATH)) {
+      throw new StartError(`exec: ${JSON.stringify(program)}: ${program.includes('/') ? 'stat ' + program + ': no such file or directory' : 'executable file not found in $PATH'}`);
+    }
+    const prefix: string[] = [];
+    if (spec.netnsPath !== undefined) prefix.push(this.#nsenter, `--net=${spec.netnsPath}`, '--');
+    if (spec.runAsUser !== undefined || spec.runAsGroup !== undefined) {
+      prefix.push(this.#setpriv);
+      if (spec.runAsUser !== undefined) prefix.push(`--reuid=${spec.runAsUser}`);
+      if (spec.runAsGroup !== undefined) prefix.push(`--regid=${spec.runAsGroup}`);
+      prefix.push('--clear-groups', '--');
+    }
+    return [...prefix, ...argv];
+  }
+
+  #lookPath(program: string, path: string): boolean {
+    if (program.includes('/')) return this.#isExecutable(program);
+    return path.split(':').some((dir) => dir !== '' && isAbsolute(dir) && this.#isExecutable(join(dir, program)));
+  }
+
+  #signalGroup(pid: number, signal: NodeJS.Signals): void {
+    this.#signal(-pid, signal);
+  }
+
+  #signal(pid: number, signal: NodeJS.Signals): void {
+    try {
+      this.#kill(pid, signal);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  }
+}
+
+function key(podUid: string, containerName: string): string {
+  return `${podUid}/${containerName}`;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function isExecutableFile(path: string): boolean {
+  try {
+    accessSync(path, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
