@@ -3,11 +3,14 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { errors } from '../api/errors.ts';
 import { lookupResource } from '../api/resources.ts';
 import { handleDiscovery, serverVersion } from './handlers/discovery.ts';
+import type { KubeletClientConfig } from './handlers/kubelet-proxy.ts';
 import { handleResource, type ResourceContext, type SubresourceHandler } from './handlers/resource.ts';
+import { proxyPodUpgrade, refuseUpgrade } from './handlers/upgrade-proxy.ts';
 import { responseStyle, sendError, sendJson } from './http.ts';
 import type { ApiMachinery } from './machinery.ts';
 import { parseRequestPath } from './request-info.ts';
@@ -27,6 +30,8 @@ export interface ApiServerOptions {
   port: number;
   /** host:port advertised in /api's serverAddressByClientCIDRs. */
   advertiseAddress: string;
+  /** How the API server reaches kubelets (pods/log, exec, attach, portforward). */
+  kubelet?: KubeletClientConfig;
   /** Handlers for `pods/log`, `services/proxy`… keyed `resource/subresource`. */
   subresources?: Map<string, SubresourceHandler>;
   now?: () => Date;
@@ -57,6 +62,7 @@ export class ApiServer {
       : http.createServer(handler);
     this.#server.on('connection', (s: Socket) => { this.#sockets.add(s); s.on('close', () => this.#sockets.delete(s)); });
     this.#server.on('secureConnection', (s: TLSSocket) => { this.#sockets.add(s); s.on('close', () => this.#sockets.delete(s)); });
+    this.#server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => { void this.#upgrade(req, socket, head); });
     this.#server.keepAliveTimeout = 65_000;
     this.#server.requestTimeout = 0; // watches and streams are long-lived
   }
@@ -76,6 +82,25 @@ export class ApiServer {
       this.#server.close(() => resolve());
       for (const s of this.#sockets) s.destroy();
     });
+  }
+
+  /** Upgrade requests: the pod streaming subresources, proxied to the pod's kubelet. */
+  async #upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(req.url ?? '/', 'https://localhost');
+    try {
+      if (this.#opts.authenticator && !this.#opts.authenticator.authenticate({ headers: req.headers, socket: req.socket as TLSSocket })) {
+        throw errors.unauthorized();
+      }
+      const info = parseRequestPath(url.pathname);
+      const streaming = info.kind === 'resource' && info.group === '' && info.resource === 'pods' && info.namespace && info.name &&
+        (info.subresource === 'portforward' || info.subresource === 'exec' || info.subresource === 'attach');
+      if (!streaming || info.kind !== 'resource') throw errors.badRequest(`the server does not support upgrades on ${url.pathname}`);
+      if (!this.#opts.kubelet) throw errors.serviceUnavailable('no node agent is configured to serve pod streams');
+      await proxyPodUpgrade(this.#opts.registry, this.#opts.kubelet, req, socket, head, info, url);
+    } catch (err) {
+      refuseUpgrade(socket, err);
+    }
   }
 
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

@@ -6,6 +6,7 @@ import type { Service } from 'kubernetes-types/core/v1.d.ts';
 import { resources } from '../api/resources.ts';
 import { bootstrapCluster } from '../apiserver/bootstrap.ts';
 import { defaultMachinery } from '../apiserver/default-machinery.ts';
+import { podLogHandler } from '../apiserver/handlers/kubelet-proxy.ts';
 import { Registry } from '../apiserver/registry/registry.ts';
 import { formatIpv4, parseCidr } from '../apiserver/registry/cidr.ts';
 import { ServiceAllocator } from '../apiserver/registry/service-allocator.ts';
@@ -26,7 +27,7 @@ export interface RunningControlPlane {
   readonly url: string;
   readonly client: KubeClient;
   /** Credentials for in-process components (the node agent) to build their own clients. */
-  readonly pki: { ca: string; adminCert: string; adminKey: string };
+  readonly pki: { ca: string; caKey: string; adminCert: string; adminKey: string };
   stop(): Promise<void>;
 }
 
@@ -58,6 +59,8 @@ export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: str
     hosts: { ips: [...new Set(['127.0.0.1', flags.nodeIp, apiAddress])], dnsNames: ['localhost'] },
     serviceIp: serviceIP,
   });
+  // kube-apiserver's kubelet client: the admin certificate, which every kubelet accepts.
+  const kubelet = { ca: pki.ca, cert: pki.adminCert, key: pki.adminKey };
   const server = new ApiServer({
     registry, machinery,
     tls: { key: pki.serverKey, cert: pki.serverCert, ca: pki.ca },
@@ -65,6 +68,8 @@ export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: str
     bindAddress: flags.bindAddress,
     port: flags.securePort,
     advertiseAddress: `${apiAddress}:${flags.securePort}`,
+    kubelet,
+    subresources: new Map([['pods/log', podLogHandler(registry, kubelet)]]),
     log,
   });
   await bootstrapCluster(registry, { serviceIP, apiAddress: loopbackOnly ? flags.nodeIp : apiAddress, apiPort: flags.securePort });
@@ -83,7 +88,7 @@ export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: str
   const scheduler = new Scheduler({ client, events: new EventRecorder({ client, source: { component: 'default-scheduler' }, log }), log });
   await scheduler.start();
   return {
-    kubeconfig, url, client, pki: { ca: pki.ca, adminCert: pki.adminCert, adminKey: pki.adminKey },
+    kubeconfig, url, client, pki: { ca: pki.ca, caKey: pki.caKey, adminCert: pki.adminCert, adminKey: pki.adminKey },
     async stop() {
       await scheduler.stop();
       await nodeIpam.stop();

@@ -50,25 +50,41 @@ export interface Podgate {
   stop(): Promise<void>;
 }
 
-export async function startPodgate(opts: { extraArgs?: string[] } = {}): Promise<Podgate> {
+export interface StartOptions {
+  /** `server` (control plane only, the default) or `up` (with the node agent: needs a netns). */
+  verb?: 'server' | 'up';
+  /** Run podgate and kubectl inside this network namespace (a test host's). */
+  netns?: string;
+  nodeIP?: string;
+  nodeName?: string;
+  extraArgs?: string[];
+}
+
+export async function startPodgate(opts: StartOptions = {}): Promise<Podgate> {
   requireKubectl();
   const dataDir = mkdtempSync(join(tmpdir(), 'podgate-e2e-'));
   const home = join(dataDir, 'home');
-  const port = await freePort();
+  // Inside a test host's netns the port space is the host's own.
+  const port = opts.netns ? 6443 : await freePort();
+  // nsenter --net, not `ip netns exec`: the latter gives podgate a private mount namespace, and the
+  // pod netns it creates would be invisible outside it (and to itself after a restart).
+  const inNetns = (argv: string[]) => (opts.netns ? ['nsenter', `--net=/run/netns/${opts.netns}`, '--', ...argv] : argv);
   const kubeconfig = join(dataDir, 'kubeconfig');
   let proc: ChildProcess | undefined;
   let out = '';
 
   const launch = async () => {
     out = '';
-    proc = spawn(join(repo, 'bin/podgate'), ['up', '--data-dir', dataDir, '--secure-port', String(port), '--bind-address', '127.0.0.1',
-      '--node-ip', '127.0.0.1', ...(opts.extraArgs ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = inNetns([join(repo, 'bin/podgate'), opts.verb ?? 'server', '--data-dir', dataDir, '--secure-port', String(port),
+      '--bind-address', opts.netns ? '0.0.0.0' : '127.0.0.1', '--node-ip', opts.nodeIP ?? '127.0.0.1',
+      ...(opts.nodeName ? ['--node-name', opts.nodeName] : []), ...(opts.extraArgs ?? [])]);
+    proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     const p = proc;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`podgate did not become ready in 20 s:\n${out}`)), 20_000);
       const onData = (d: Buffer) => {
         out += d.toString();
-        if (out.includes('kubeconfig:')) { clearTimeout(timer); resolve(); }
+        if (out.includes('kubeconfig:') && (opts.verb !== 'up' || out.includes('node agent'))) { clearTimeout(timer); resolve(); }
       };
       p.stdout!.on('data', onData);
       p.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
@@ -80,7 +96,8 @@ export async function startPodgate(opts: { extraArgs?: string[] } = {}): Promise
   await launch();
   const kubectl = (args: string[], o: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {}) =>
     new Promise<CommandResult>((resolve) => {
-      const child = execFile(kubectlPath, args, {
+      const argv = inNetns([kubectlPath, ...args]);
+      const child = execFile(argv[0]!, argv.slice(1), {
         env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, KUBECONFIG: kubeconfig, ...o.env },
         timeout: o.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024,
       }, (err, stdout, stderr) => {
@@ -107,7 +124,7 @@ export async function startPodgate(opts: { extraArgs?: string[] } = {}): Promise
     async stop() {
       if (proc) {
         proc.kill('SIGTERM');
-        const t = setTimeout(() => proc?.kill('SIGKILL'), 5000);
+        const t = setTimeout(() => proc?.kill('SIGKILL'), 15_000);
         await waitExit(proc);
         clearTimeout(t);
         proc = undefined;

@@ -1,7 +1,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { type TestLan, createLan, echoClientSource, echoServerSource, nodeBin, requireNetTools, sweepStaleTestNetns, waitForOutput } from './netns-hosts.ts';
 
 const netnsNames = () => readdirSync('/run/netns').sort();
@@ -77,12 +77,18 @@ describe('netns test hosts', () => {
   it('sweeps namespaces left by a test process that died', async () => {
     const dead = spawnSync('true').pid!;
     const stale = `pgt-${dead}-abcdef-lan`;
+    const tracked = `pgx-${dead}-abcdef-pod1`;
     execFileSync('ip', ['netns', 'add', stale]);
+    execFileSync('ip', ['netns', 'add', tracked]);
+    mkdirSync('/run/podgate-test-netns', { recursive: true });
+    writeFileSync(`/run/podgate-test-netns/pgt-${dead}-abcdef-`, `pgx-${dead}-abcdef-\n`);
     try {
-      assert.ok(sweepStaleTestNetns().includes(stale));
-      assert.ok(!netnsNames().includes(stale));
+      assert.deepEqual(sweepStaleTestNetns().filter((n) => n.includes(`-${dead}-`)).sort(), [tracked, stale].sort());
+      assert.ok(!netnsNames().includes(stale) && !netnsNames().includes(tracked));
+      assert.ok(!existsSync(`/run/podgate-test-netns/pgt-${dead}-abcdef-`));
     } finally {
       spawnSync('ip', ['netns', 'del', stale]);
+      spawnSync('ip', ['netns', 'del', tracked]);
     }
   });
 });

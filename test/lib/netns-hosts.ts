@@ -12,7 +12,7 @@
 //   try { await lan.exec('client', ['curl', `http://${lan.host('node').ip}:8080/`]); } finally { await lan.destroy(); }
 import { type ChildProcess, type SpawnOptions, execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const repoRoot = join(import.meta.dirname, '../..');
@@ -20,6 +20,8 @@ export const repoRoot = join(import.meta.dirname, '../..');
 export const nodeBin = join(repoRoot, 'node_modules/.bin/node');
 
 const NETNS_DIR = '/run/netns';
+/** One file per live LAN (named by its prefix, so by pid) listing prefixes given to trackNetnsPrefix, for sweeping after a kill -9. */
+const REGISTRY_DIR = '/run/podgate-test-netns';
 const NAME_RE = /^pgt-(\d+)-[0-9a-f]+-/;
 const BIN_DIRS = ['/usr/sbin', '/sbin', '/usr/bin', '/bin'];
 
@@ -128,14 +130,20 @@ export class TestLan {
     return host;
   }
 
-  /** Runs argv inside the host's netns (a host name, 'lan', a TestHost, or any `{ netns }`, e.g. a pod's) (`ip netns exec`); rejects on a non-zero exit unless allowFailure. */
+  /**
+   * Runs argv inside the host's netns (a host name, 'lan', a TestHost, or any `{ netns }`, e.g. a
+   * pod's); rejects on a non-zero exit unless allowFailure. Uses `nsenter --net=` rather than
+   * `ip netns exec`: the latter also puts the command in a private (slave) mount namespace, where
+   * network namespaces it creates with `ip netns add` (a podgate node making pod netns) stay
+   * invisible to everyone else and vanish with it.
+   */
   exec(host: string | { readonly netns: string }, argv: readonly string[], opts: ExecOptions = {}): Promise<RunResult> {
-    return run(['ip', 'netns', 'exec', this.#netnsOf(host), ...argv], opts);
+    return run(['nsenter', `--net=${NETNS_DIR}/${this.#netnsOf(host)}`, '--', ...argv], opts);
   }
 
-  /** Starts argv inside the host's netns; the process is killed (by pid) on destroy(). `ip netns exec` execs, so child.pid is the command's pid. */
+  /** Starts argv inside the host's netns (as exec does); the process is killed (by pid) on destroy(). nsenter execs, so child.pid is the command's pid. */
   spawn(host: string | { readonly netns: string }, argv: readonly string[], opts: SpawnOptions = {}): ChildProcess {
-    const child = spawn('ip', ['netns', 'exec', this.#netnsOf(host), ...argv], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    const child = spawn('nsenter', [`--net=${NETNS_DIR}/${this.#netnsOf(host)}`, '--', ...argv], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
     this.#children.add(child);
     child.once('exit', () => this.#children.delete(child));
     return child;
@@ -148,6 +156,8 @@ export class TestLan {
   trackNetnsPrefix(prefix: string): void {
     if (prefix.length < 4) throw new Error(`test LAN: prefix "${prefix}" is too broad`);
     this.#extraPrefixes.add(prefix);
+    mkdirSync(REGISTRY_DIR, { recursive: true, mode: 0o700 });
+    appendFileSync(join(REGISTRY_DIR, this.prefix), `${prefix}\n`);
   }
 
   /** Kills what runs in the LAN's namespaces (by pid) and removes them. Idempotent; never throws for what is already gone. */
@@ -167,6 +177,7 @@ export class TestLan {
     // Hosts first, the LAN last: removing a host netns takes its veth pair with it.
     names.sort((a, b) => Number(a === this.netns) - Number(b === this.netns) || a.localeCompare(b));
     for (const n of names) removeNetnsSync(n);
+    rmSync(join(REGISTRY_DIR, this.prefix), { force: true });
   }
 
   #netnsOf(host: string | { readonly netns: string }): string {
@@ -191,12 +202,29 @@ export async function createLan(opts: { hosts?: readonly (HostSpec | string)[] }
   return lan;
 }
 
-/** Removes the netns (and processes in them) of test runs whose process is gone, e.g. after a kill -9. Returns what it removed. */
+/**
+ * Removes the netns (and processes in them) of test runs whose process is gone, e.g. after a
+ * kill -9, including those under prefixes they tracked. Returns what it removed.
+ */
 export function sweepStaleTestNetns(): string[] {
+  const deadPrefixes: string[] = [];
+  let registered: string[] = [];
+  try {
+    registered = readdirSync(REGISTRY_DIR);
+  } catch { /* none yet */ }
+  for (const f of registered) {
+    const m = NAME_RE.exec(f);
+    if (!m || isAlive(Number(m[1]))) continue;
+    try {
+      deadPrefixes.push(...readFileSync(join(REGISTRY_DIR, f), 'utf8').split('\n').filter((p) => p.length >= 4));
+    } catch { /* raced with another sweeper */ }
+    rmSync(join(REGISTRY_DIR, f), { force: true });
+  }
   const removed: string[] = [];
   for (const n of listNetns()) {
     const m = NAME_RE.exec(n);
-    if (!m || isAlive(Number(m[1]))) continue;
+    const stale = (m && !isAlive(Number(m[1]))) || deadPrefixes.some((p) => n.startsWith(p));
+    if (!stale) continue;
     removeNetnsSync(n);
     removed.push(n);
   }

@@ -39,9 +39,14 @@ export const runCommand: Exec = (argv, opts) => new Promise((resolve, reject) =>
   child.stdin.end(opts?.input ?? '');
 });
 
-/** An Exec that runs every command inside the named network namespace (`ip netns exec NAME ...`). */
+/**
+ * An Exec that runs every command inside the named network namespace, switching the network
+ * namespace only (`nsenter --net=/run/netns/NAME`). Not `ip netns exec`: that also gives each
+ * command a private (slave) mount namespace, so a pod netns that `ip netns add` mounts inside it
+ * vanishes with the command and is never visible to anyone else.
+ */
 export function inNetns(exec: Exec, netns: string): Exec {
-  return (argv, opts) => exec(['ip', 'netns', 'exec', netns, ...argv], opts);
+  return (argv, opts) => exec(['nsenter', `--net=/run/netns/${netns}`, '--', ...argv], opts);
 }
 
 /** True when the command failed because what it creates already exists / what it deletes is already gone. */

@@ -6,6 +6,7 @@
 //   const { ip, netns, netnsPath } = await net.addPod({ namespace, name, uid });   // idempotent per uid
 //   await net.setHostPorts([{ hostIP?, hostPort, protocol: 'TCP'|'UDP'|'SCTP', podIP, containerPort }]);  // the whole set, every time
 //   await net.removePod(uid);                    // stop the pod's processes first: this kills nothing
+//   await net.listPods();                        // uids that have an address (state file)
 //   await net.listPodNetns();                    // this node's pod netns that exist now
 //   await net.collectGarbage(liveUids);          // after a restart: drop netns/addresses of pods no longer wanted
 //   await net.teardownNode();                    // every pod netns, the bridge, the table, the state file
@@ -17,6 +18,11 @@
 // State: the IPAM file `<stateDir>/pod-network.json` (written atomically) maps uid → ip + netns
 // and keeps the last hostPort mappings, so a restarted agent gets the same addresses and the
 // same rules before it resyncs.
+//
+// Run a node that lives in a named netns with `nsenter --net=/run/netns/<node> podgate ...`, not
+// `ip netns exec`: the latter puts podgate in a private (slave) mount namespace, where the pod
+// netns it mounts are invisible to other processes and to a restarted podgate (setupNode logs a
+// warning when it detects this).
 //
 // Seam: every system change is a command run through `exec` (default: the real `ip`, `nft`,
 // `sysctl`). A node that lives in a named netns (tests) passes `inNetns(runCommand, nodeNetns)`.

@@ -106,28 +106,30 @@ export function renderNodeRuleset(plan: NodePlan, mappings: readonly HostPortMap
     ...body.map((r) => `\t\t${r}`),
     '\t}',
   ];
+  // Numeric priorities (dstnat -100, srcnat 100, filter 0): nft 1.0.6 (Debian 12) rejects the
+  // name `dstnat` on the output hook.
   const lines = [
     `table ${t}`,
     `delete table ${t}`,
     `table ${t} {`,
-    ...chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', ['fib daddr type local jump hostports']),
-    ...chain('output', 'type nat hook output priority dstnat; policy accept;', ['fib daddr type local jump hostports']),
+    ...chain('prerouting', 'type nat hook prerouting priority -100; policy accept;', ['fib daddr type local jump hostports']),
+    ...chain('output', 'type nat hook output priority -100; policy accept;', ['fib daddr type local jump hostports']),
     ...chain('hostports', null, renderHostPortRules(plan, sorted)),
-    ...chain('postrouting', 'type nat hook postrouting priority srcnat; policy accept;', [
+    ...chain('postrouting', 'type nat hook postrouting priority 100; policy accept;', [
       `meta mark & ${MARK} == ${MARK} masquerade`,
       // Pods keep their own address inside the cluster and borrow the node's outside it.
       `ip saddr ${podCIDR} ip daddr != ${clusterCIDR} masquerade`,
     ]),
     // Accepting here does not override a drop in another table (every base chain must accept);
     // it documents that podgate forwards pod traffic and is where a pod firewall would go.
-    ...chain('forward', 'type filter hook forward priority filter; policy accept;', [
+    ...chain('forward', 'type filter hook forward priority 0; policy accept;', [
       `iifname "${BRIDGE_NAME}" accept`,
       `oifname "${BRIDGE_NAME}" accept`,
     ]),
     // route_localnet on the bridge would otherwise let a pod open connections to services the
     // node binds to 127.0.0.1 (CVE-2020-8558); replies to masqueraded localhost hostPort
     // connections are established, not new, and still pass.
-    ...chain('input', 'type filter hook input priority filter; policy accept;', [
+    ...chain('input', 'type filter hook input priority 0; policy accept;', [
       `iifname "${BRIDGE_NAME}" ip daddr 127.0.0.0/8 ct state new drop`,
     ]),
     '}',

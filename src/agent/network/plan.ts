@@ -134,3 +134,21 @@ export function planPodWiring(plan: NodePlan, w: PodWiring): { createVeth: strin
 export function describePlan(plan: NodePlan): string {
   return `podCIDR ${formatCidr(plan.podCIDR)}, cluster ${formatCidr(plan.clusterCIDR)}, bridge ${BRIDGE_NAME} ${plan.gateway}`;
 }
+
+/**
+ * A warning when /run/netns is a pure slave mount in this process's mount namespace (podgate
+ * started with `ip netns exec`): pod netns mounted from here would be invisible outside it, to
+ * other tools and to a restarted podgate. `mountinfo` is /proc/self/mountinfo.
+ */
+export function netnsMountWarning(mountinfo: string): string | undefined {
+  for (const line of mountinfo.split('\n')) {
+    const [left] = line.split(' - ');
+    const f = (left ?? '').split(' ');
+    if (f[4] !== NETNS_DIR) continue;
+    const optional = f.slice(6);
+    if (optional.some((o) => o.startsWith('master:')) && !optional.some((o) => o.startsWith('shared:'))) {
+      return `${NETNS_DIR} is a slave mount here (started under \`ip netns exec\`?): pod network namespaces created by this process are invisible outside it; run the node with \`nsenter --net=/run/netns/<node>\` instead`;
+    }
+  }
+  return undefined;
+}

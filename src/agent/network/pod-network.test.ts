@@ -1,5 +1,5 @@
 // Real packets: a node host and a client host on a throwaway LAN (test/lib/netns-hosts.ts), the
-// node's pod network built by PodNetwork through `ip netns exec <node>`, echo servers in pods.
+// node's pod network built by PodNetwork through `nsenter --net=/run/netns/<node>` (inNetns), echo servers in pods.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -112,8 +112,6 @@ describe('PodNetwork in a node netns', () => {
     assert.equal(await ask(b, 'tcp', node.ip, 8080), `a ${GATEWAY}`);
     assert.equal(await ask(b, 'udp', node.ip, 8080), `a ${GATEWAY}`);
     assert.equal(await ask(a, 'tcp', node.ip, 8081), `b ${GATEWAY}`);
-    // A pod cannot reach the node's localhost-only services through route_localnet.
-    await serve('node', 7300, 'local-only').catch(() => undefined);
 
     await net.setHostPorts([{ hostPort: 8080, protocol: 'TCP', podIP: b.ip, containerPort: 7000 }]);
     assert.equal(await ask('client', 'tcp', node.ip, 8080), `b ${client.ip}`);
@@ -143,6 +141,29 @@ describe('PodNetwork in a node netns', () => {
     assert.equal(c.ip, '10.244.7.4');
     assert.deepEqual(await net.collectGarbage(['uid-a']), [c.netns]);
     assert.deepEqual(await net.listPodNetns(), [pods.a!.netns]);
+  });
+
+  it('a second node on the same machine has its own names and its own teardown', async () => {
+    const other = await lan.addHost('node2');
+    const otherName = `node2-${lan.prefix}`;
+    lan.trackNetnsPrefix(netnsPrefix(otherName));
+    const otherDir = mkdtempSync(join(tmpdir(), 'podgate-net-'));
+    try {
+      const net2 = new PodNetwork({
+        nodeName: otherName, nodeIP: other.ip, podCIDR: POD_CIDR, clusterCIDR: '10.244.0.0/16', stateDir: otherDir,
+        log: () => {}, exec: inNetns(runCommand, other.netns),
+      });
+      await net2.setupNode();
+      const twin = await net2.addPod({ namespace: 'default', name: 'a', uid: 'uid-a' });
+      assert.equal(twin.ip, pods.a!.ip);
+      assert.notEqual(twin.netns, pods.a!.netns);
+      assert.deepEqual(await net2.listPodNetns(), [twin.netns]);
+      await net2.teardownNode();
+      assert.ok(existsSync(pods.a!.netnsPath));
+      assert.equal(await ask('node', 'tcp', pods.a!.ip, 7000), `a ${GATEWAY}`);
+    } finally {
+      rmSync(otherDir, { recursive: true, force: true });
+    }
   });
 
   it('teardownNode leaves nothing behind', async () => {

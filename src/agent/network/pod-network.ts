@@ -3,11 +3,11 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatCidr } from './cidr.ts';
-import { type Exec, CommandError, isExistsError, isNotFoundError, runCommand } from './exec.ts';
+import { type Exec, isExistsError, isNotFoundError, runCommand } from './exec.ts';
 import { type NetworkState, type PodAllocation, allocate, emptyState, parseState, release, serializeState } from './ipam.ts';
 import { type HostPortMapping, findHostPortConflicts, renderDeleteRuleset, renderNodeRuleset, validateHostPorts } from './node-ruleset.ts';
 import {
-  BRIDGE_NAME, NETNS_DIR, type NodePlan, describePlan, hostVethName, planBridge, planNode, planPodWiring, planSysctls, podNetnsName,
+  BRIDGE_NAME, NETNS_DIR, type NodePlan, describePlan, hostVethName, netnsMountWarning, planBridge, planNode, planPodWiring, planSysctls, podNetnsName,
 } from './plan.ts';
 import { writeFileAtomic } from './write-file-atomic.ts';
 
@@ -34,7 +34,7 @@ export interface PodRef {
 
 export interface PodAttachment {
   readonly ip: string;
-  /** Name under /run/netns (for `ip netns exec`). */
+  /** Name under /run/netns (for `ip netns exec` / `ip -n`). */
   readonly netns: string;
   /** Path for setns(2) / `nsenter --net=`. */
   readonly netnsPath: string;
@@ -84,6 +84,8 @@ export class PodNetwork {
     await this.#exec(['sysctl', '-q', '-w', ...planSysctls()]);
     this.#appliedRuleset = undefined;
     await this.#applyRuleset();
+    const warning = netnsMountWarning(await readFile('/proc/self/mountinfo', 'utf8').catch(() => ''));
+    if (warning) this.#log(`pod network: warning: ${warning}`);
     this.#log(`pod network ready on node ${this.#plan.nodeName} (${this.#nodeIP}): ${describePlan(this.#plan)}`);
   }
 
@@ -144,6 +146,12 @@ export class PodNetwork {
     await this.#applyRuleset();
   }
 
+  /** Uids of the pods that have an address (as recorded in the state file), sorted. */
+  async listPods(): Promise<string[]> {
+    const state = await this.#ipam(() => this.#load());
+    return Object.keys(state.pods).sort();
+  }
+
   /** Names of this node's pod netns that exist now (also those the state file lost track of), sorted. */
   async listPodNetns(): Promise<string[]> {
     const { stdout } = await this.#exec(['ip', 'netns', 'list']);
@@ -176,9 +184,16 @@ export class PodNetwork {
   async teardownNode(): Promise<void> {
     const state = await this.#ipam(() => this.#load());
     const names = new Set([...Object.values(state.pods).map((p) => p.netns), ...(await this.listPodNetns())]);
-    for (const uid of Object.keys(state.pods)) await this.#deleteLink(hostVethName(uid));
-    for (const netns of [...names].sort()) await this.#deleteNetns(netns);
-    await this.#deleteLink(BRIDGE_NAME);
+    // One `ip -force -batch` for every deletion (one process instead of two per pod); lines for
+    // what is already gone fail harmlessly, so success is judged by what is left afterwards.
+    const lines = [
+      ...Object.keys(state.pods).sort().map((uid) => `link del dev ${hostVethName(uid)}`),
+      ...[...names].sort().map((n) => `netns del ${n}`),
+      `link del dev ${BRIDGE_NAME}`,
+    ];
+    await this.#exec(['ip', '-force', '-batch', '-'], { input: `${lines.join('\n')}\n` }).catch(() => undefined);
+    const left = await this.listPodNetns();
+    if (left.length) throw new Error(`pod network: teardown left network namespaces behind: ${left.join(', ')}`);
     await this.#enqueueNft(() => this.#exec(['nft', '-f', '-'], { input: renderDeleteRuleset() }));
     this.#appliedRuleset = undefined;
     await this.#ipam(async () => {
@@ -303,5 +318,3 @@ export class PodNetwork {
     this.#state = state;
   }
 }
-
-export { CommandError };

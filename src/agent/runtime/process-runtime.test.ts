@@ -36,8 +36,14 @@ async function sh(podUid: string, name: string, script: string, extra: { env?: R
   const { pid } = await runtime.start({ podUid, containerName: name, argv: ['sh', '-c', script], env: extra.env ?? {}, logFile, ...extra });
   return pid;
 }
+// Zombies count as dead: this machine's pid 1 may be slow to reap re-parented processes.
 function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 describe('ProcessRuntime', () => {
@@ -113,6 +119,7 @@ describe('ProcessRuntime', () => {
     execFileSync('mkdir', ['-p', state]);
     // A "container" started by a previous podgate: its own process group with a child.
     const leader = spawn('sh', ['-c', 'sleep 300 & wait'], { detached: true, stdio: 'ignore' });
+    const leaderExited = new Promise((r) => leader.once('exit', r));
     await new Promise((r) => setTimeout(r, 100));
     const stat = realProcFs.readStat(leader.pid!)!;
     writeFileSync(join(state, 'podX_app.json'), JSON.stringify({ pid: leader.pid, startTicks: stat.startTicks, podUid: 'podX', containerName: 'app' }));
@@ -125,7 +132,7 @@ describe('ProcessRuntime', () => {
       assert.equal(killed.length, 1);
       assert.equal(killed[0]?.podUid, 'podX');
       assert.equal(killed[0]?.pids.length, 2, 'leader and its child');
-      await new Promise((r) => leader.once('exit', r));
+      await leaderExited;
       assert.ok(alive(bystander.pid!));
       assert.ok(!existsSync(join(state, 'podX_app.json')) && !existsSync(join(state, 'podY_app.json')));
     } finally {
@@ -150,7 +157,7 @@ describe('ProcessRuntime in a network namespace', () => {
 
   it('runs the container inside the namespace: its ports are not the host\'s, exec shares them', async () => {
     const netnsPath = `/run/netns/${ns}`;
-    await sh('n1', 'c', 'ip -o link show | cut -d: -f2 | tr -d " " | sort | tr "\\n" " "; exec sleep 300', { netnsPath });
+    await sh('n1', 'c', 'ip -o link show | cut -d: -f2 | tr -d " " | sort | tr "\\n" " "; echo; exec sleep 300', { netnsPath });
     await new Promise((r) => setTimeout(r, 200));
     assert.equal((await logText('n1', 'c')).trim(), 'lo');
     const child = runtime.exec('n1', undefined, ['sh', '-c', 'readlink /proc/self/ns/net']);

@@ -168,7 +168,16 @@ export class ProcessRuntime {
       env,
       ...(spec.workingDir ? { cwd: spec.workingDir } : {}),
     });
-    // Listen for the exit at once: a short-lived process may be gone before the pid file is written.
+    // Listen at once: a short-lived process may be gone before the pid file is written, and Node
+    // discards output nobody was listening for when the child exits.
+    const streams = (['stdout', 'stderr'] as const).map((stream) => {
+      const splitter = new CriLineSplitter({ stream, now: this.#nowNs, emit: (r) => log.write(r) });
+      const readable = child[stream]!;
+      readable.on('data', (chunk: Buffer) => splitter.write(chunk));
+      const ended = new Promise<void>((resolve) => { readable.once('close', resolve); readable.once('error', () => resolve()); });
+      return { splitter, readable, ended };
+    });
+
     const execs = new Set<ChildProcess>();
     const rawExit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; finishedAt: Date }>((resolve) => {
       child.once('exit', (code, signal) => {
@@ -196,14 +205,6 @@ export class ProcessRuntime {
       const record: PidRecord = { pid, startTicks: stat.startTicks, podUid: spec.podUid, containerName: spec.containerName };
       await writeFile(pidFile, JSON.stringify(record));
     }
-
-    const streams = (['stdout', 'stderr'] as const).map((stream) => {
-      const splitter = new CriLineSplitter({ stream, now: this.#nowNs, emit: (r) => log.write(r) });
-      const readable = child[stream]!;
-      readable.on('data', (chunk: Buffer) => splitter.write(chunk));
-      const ended = new Promise<void>((resolve) => { readable.once('close', resolve); readable.once('error', () => resolve()); });
-      return { splitter, readable, ended };
-    });
 
     const exited = rawExit.then(async ({ code, signal, finishedAt }) => {
       const drained = Promise.all(streams.map((s) => s.ended));

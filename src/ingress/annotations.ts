@@ -1,0 +1,267 @@
+// Parses and validates ingress-nginx's `nginx.ingress.kubernetes.io/*` annotations into
+// RouteOptions. Defaults are ingress-nginx's (its ConfigMap defaults): ssl-redirect true,
+// proxy-body-size 1m, connect 5 s, read and send 60 s, limit-burst-multiplier 5, cookie
+// INGRESSCOOKIE, the CORS defaults of its docs. An invalid value is reported and the default kept;
+// an unusable security annotation (auth, whitelist) denies the route instead of opening it.
+import { isIPv4, isIPv6 } from 'node:net';
+import type { Secret } from 'kubernetes-types/core/v1.d.ts';
+import { hashScheme, parseHtpasswd } from './htpasswd.ts';
+import type { BasicAuth, CookieAffinity, Cors, RouteOptions } from './route-table.ts';
+
+export const ANNOTATION_PREFIX = 'nginx.ingress.kubernetes.io/';
+
+export const defaultRouteOptions: RouteOptions = {
+  useRegex: false,
+  sslRedirect: true,
+  forceSslRedirect: false,
+  backendProtocol: 'HTTP',
+  maxBodyBytes: 1024 * 1024,
+  connectTimeoutMs: 5000,
+  readTimeoutMs: 60_000,
+  sendTimeoutMs: 60_000,
+  limitBurstMultiplier: 5,
+  sslPassthrough: false,
+};
+
+const CORS_DEFAULTS: Cors = {
+  allowOrigins: ['*'],
+  allowMethods: 'GET, PUT, POST, DELETE, PATCH, OPTIONS',
+  allowHeaders: 'DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization',
+  exposeHeaders: '',
+  allowCredentials: true,
+  maxAgeSeconds: 1728000,
+};
+
+export interface AnnotationProblem {
+  readonly reason: string;
+  readonly message: string;
+}
+
+export interface ParsedAnnotations {
+  readonly options: RouteOptions;
+  readonly problems: readonly AnnotationProblem[];
+}
+
+/** Finds a Secret by namespace and name (from the informer cache). */
+export type SecretLookup = (namespace: string, name: string) => Secret | undefined;
+
+/** Never throws: every bad value becomes a problem and the default stays. */
+export function parseAnnotations(annotations: Readonly<Record<string, string>> | undefined, namespace: string, secret: SecretLookup): ParsedAnnotations {
+  const a = new Map<string, string>();
+  for (const [k, v] of Object.entries(annotations ?? {})) if (k.startsWith(ANNOTATION_PREFIX)) a.set(k.slice(ANNOTATION_PREFIX.length), v.trim());
+  const problems: AnnotationProblem[] = [];
+  const bad = (name: string, value: string, why: string) =>
+    problems.push({ reason: 'InvalidAnnotation', message: `annotation ${ANNOTATION_PREFIX}${name}: ${JSON.stringify(value)} ${why}` });
+  const o: { -readonly [K in keyof RouteOptions]: RouteOptions[K] } = { ...defaultRouteOptions };
+
+  const bool = (name: string): boolean | undefined => {
+    const v = a.get(name);
+    if (v === undefined) return undefined;
+    if (v === 'true' || v === 'false') return v === 'true';
+    bad(name, v, 'is not "true" or "false"');
+    return undefined;
+  };
+  const int = (name: string, min: number): number | undefined => {
+    const v = a.get(name);
+    if (v === undefined) return undefined;
+    if (/^\d+$/.test(v) && Number(v) >= min) return Number(v);
+    bad(name, v, `is not an integer ≥ ${min}`);
+    return undefined;
+  };
+  const num = (name: string): number | undefined => {
+    const v = a.get(name);
+    if (v === undefined) return undefined;
+    if (/^\d+(\.\d+)?$/.test(v) && Number(v) > 0) return Number(v);
+    bad(name, v, 'is not a positive number');
+    return undefined;
+  };
+
+  const target = a.get('rewrite-target');
+  if (target !== undefined && target !== '') o.rewriteTarget = target;
+  o.useRegex = bool('use-regex') ?? false;
+  o.sslRedirect = bool('ssl-redirect') ?? true;
+  o.forceSslRedirect = bool('force-ssl-redirect') ?? false;
+  const proto = a.get('backend-protocol');
+  if (proto !== undefined) {
+    const p = proto.toUpperCase();
+    if (p === 'HTTP' || p === 'HTTPS') o.backendProtocol = p;
+    else bad('backend-protocol', proto, 'is not supported (HTTP or HTTPS)');
+  }
+
+  const body = a.get('proxy-body-size');
+  if (body !== undefined) {
+    const n = parseNginxSize(body);
+    if (n === undefined) bad('proxy-body-size', body, 'is not an nginx size (like 8m, 512k or 0)');
+    else o.maxBodyBytes = n;
+  }
+  for (const [name, field] of [['proxy-connect-timeout', 'connectTimeoutMs'], ['proxy-read-timeout', 'readTimeoutMs'], ['proxy-send-timeout', 'sendTimeoutMs']] as const) {
+    const s = int(name, 1);
+    if (s !== undefined) o[field] = s * 1000;
+  }
+
+  const ranges = a.get('whitelist-source-range') ?? a.get('allowlist-source-range');
+  if (ranges !== undefined) {
+    const list = ranges.split(',').map((s) => s.trim()).filter(Boolean);
+    const wrong = list.filter((c) => !isCidr(c));
+    if (wrong.length) {
+      bad('whitelist-source-range', ranges, `has invalid CIDR ${wrong.join(', ')}; the location is denied`);
+      o.denied = 'invalid whitelist-source-range';
+    } else o.allowSourceRanges = list.map(normalizeCidr);
+  }
+
+  for (const [name, field, dflt] of [['permanent-redirect', 'permanentRedirect', 301], ['temporal-redirect', 'temporalRedirect', 302]] as const) {
+    const url = a.get(name);
+    if (url === undefined || url === '') continue;
+    if (!/^(https?:\/\/|\/)/.test(url)) { bad(name, url, 'is not an http(s) URL or absolute path'); continue; }
+    let code: number = dflt;
+    const c = a.get(`${name}-code`);
+    if (c !== undefined) {
+      // ingress-nginx falls back to the default code when the given one is not a 3xx redirect code.
+      if (/^30[0-8]$/.test(c)) code = Number(c);
+      else bad(`${name}-code`, c, `is not a redirect status code; using ${dflt}`);
+    }
+    o[field] = { url, code };
+  }
+
+  const appRoot = a.get('app-root');
+  if (appRoot !== undefined) {
+    if (appRoot.startsWith('/')) o.appRoot = appRoot;
+    else bad('app-root', appRoot, 'must start with "/"');
+  }
+
+  if (bool('enable-cors')) o.cors = parseCors(a, bad);
+
+  if (a.has('affinity')) {
+    const aff = a.get('affinity')!;
+    if (aff === 'cookie') o.affinity = parseAffinity(a, bad, int);
+    else bad('affinity', aff, 'is not supported (only "cookie")');
+  }
+
+  const authType = a.get('auth-type');
+  if (authType !== undefined) {
+    const r = parseBasicAuth(a, authType, namespace, secret);
+    if ('denied' in r) {
+      problems.push({ reason: r.reason, message: r.denied });
+      o.denied = r.denied;
+    } else o.basicAuth = r;
+  }
+
+  const rps = num('limit-rps');
+  if (rps !== undefined) o.limitRps = rps;
+  const burst = num('limit-burst-multiplier');
+  if (burst !== undefined) o.limitBurstMultiplier = burst;
+  const conns = int('limit-connections', 1);
+  if (conns !== undefined) o.limitConnections = conns;
+  o.sslPassthrough = bool('ssl-passthrough') ?? false;
+
+  return { options: o, problems };
+}
+
+/** nginx sizes: bytes, k/K, m/M, g/G; "0" disables the limit. */
+export function parseNginxSize(v: string): number | undefined {
+  const m = /^(\d+)([kKmMgG]?)$/.exec(v);
+  if (!m) return undefined;
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase()]!;
+  return Number(m[1]) * mult;
+}
+
+function isCidr(c: string): boolean {
+  const [ip, bits, extra] = c.split('/');
+  if (extra !== undefined || ip === undefined) return false;
+  const max = isIPv4(ip) ? 32 : isIPv6(ip) ? 128 : -1;
+  if (max < 0) return false;
+  return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= max);
+}
+
+function normalizeCidr(c: string): string {
+  if (c.includes('/')) return c;
+  return isIPv4(c) ? `${c}/32` : `${c}/128`;
+}
+
+function parseCors(a: Map<string, string>, bad: (n: string, v: string, why: string) => void): Cors {
+  const c: { -readonly [K in keyof Cors]: Cors[K] } = { ...CORS_DEFAULTS };
+  const origin = a.get('cors-allow-origin');
+  if (origin !== undefined) {
+    const list = origin.split(',').map((s) => s.trim()).filter(Boolean);
+    const wrong = list.filter((o) => o !== '*' && !/^https?:\/\/[^/\s]+$/.test(o));
+    if (wrong.length) bad('cors-allow-origin', origin, `has invalid origins ${wrong.join(', ')}`);
+    const ok = list.filter((o) => !wrong.includes(o));
+    if (ok.length) c.allowOrigins = ok;
+  }
+  const methods = a.get('cors-allow-methods');
+  if (methods !== undefined) {
+    if (/^[A-Za-z, ]+$/.test(methods)) c.allowMethods = methods;
+    else bad('cors-allow-methods', methods, 'is not a list of methods');
+  }
+  const headers = a.get('cors-allow-headers');
+  if (headers !== undefined) {
+    if (/^[A-Za-z0-9_\-, *]+$/.test(headers)) c.allowHeaders = headers;
+    else bad('cors-allow-headers', headers, 'is not a list of header names');
+  }
+  const expose = a.get('cors-expose-headers');
+  if (expose !== undefined) {
+    if (/^[A-Za-z0-9_\-, *]*$/.test(expose)) c.exposeHeaders = expose;
+    else bad('cors-expose-headers', expose, 'is not a list of header names');
+  }
+  const cred = a.get('cors-allow-credentials');
+  if (cred !== undefined) {
+    if (cred === 'true' || cred === 'false') c.allowCredentials = cred === 'true';
+    else bad('cors-allow-credentials', cred, 'is not "true" or "false"');
+  }
+  const maxAge = a.get('cors-max-age');
+  if (maxAge !== undefined) {
+    if (/^\d+$/.test(maxAge)) c.maxAgeSeconds = Number(maxAge);
+    else bad('cors-max-age', maxAge, 'is not a number of seconds');
+  }
+  return c;
+}
+
+function parseAffinity(a: Map<string, string>, bad: (n: string, v: string, why: string) => void,
+  int: (n: string, min: number) => number | undefined): CookieAffinity {
+  let name = a.get('session-cookie-name') ?? 'INGRESSCOOKIE';
+  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) { bad('session-cookie-name', name, 'is not a cookie name'); name = 'INGRESSCOOKIE'; }
+  const path = a.get('session-cookie-path');
+  let sameSite: CookieAffinity['sameSite'];
+  const ss = a.get('session-cookie-samesite');
+  if (ss !== undefined) {
+    if (ss === 'None' || ss === 'Lax' || ss === 'Strict') sameSite = ss;
+    else bad('session-cookie-samesite', ss, 'is not None, Lax or Strict');
+  }
+  const secure = a.get('session-cookie-secure');
+  const change = a.get('session-cookie-change-on-failure');
+  return {
+    name,
+    ...(path !== undefined && path.startsWith('/') ? { path } : {}),
+    ...(int('session-cookie-max-age', 0) !== undefined ? { maxAgeSeconds: int('session-cookie-max-age', 0)! } : {}),
+    ...(int('session-cookie-expires', 0) !== undefined ? { expiresSeconds: int('session-cookie-expires', 0)! } : {}),
+    ...(sameSite ? { sameSite } : {}),
+    // SameSite=None requires Secure in browsers; ingress-nginx adds it for the same reason.
+    secure: secure === 'true' || sameSite === 'None',
+    changeOnFailure: change === 'true',
+  };
+}
+
+function parseBasicAuth(a: Map<string, string>, type: string, namespace: string, secret: SecretLookup): BasicAuth | { denied: string; reason: string } {
+  if (type !== 'basic') return { denied: `auth-type ${JSON.stringify(type)} is not supported (only "basic"); the location is denied`, reason: 'InvalidAnnotation' };
+  const ref = a.get('auth-secret');
+  if (!ref) return { denied: 'auth-type basic without auth-secret; the location is denied', reason: 'InvalidAnnotation' };
+  const [ns, name] = ref.includes('/') ? ref.split('/', 2) as [string, string] : [namespace, ref];
+  const s = secret(ns, name);
+  if (!s) return { denied: `auth-secret ${ns}/${name} not found; the location is denied`, reason: 'MissingSecret' };
+  const data = s.data ?? {};
+  const users: Record<string, string> = {};
+  const secretType = a.get('auth-secret-type') ?? 'auth-file';
+  if (secretType === 'auth-map') {
+    for (const [u, h] of Object.entries(data)) users[u] = Buffer.from(h, 'base64').toString('utf8').trim();
+  } else {
+    const auth = data.auth;
+    if (auth === undefined) return { denied: `auth-secret ${ns}/${name} has no "auth" key; the location is denied`, reason: 'InvalidSecret' };
+    Object.assign(users, parseHtpasswd(Buffer.from(auth, 'base64').toString('utf8')));
+  }
+  const unsupported = Object.entries(users).filter(([, h]) => hashScheme(h) === 'unsupported').map(([u]) => u);
+  if (Object.keys(users).length === 0) return { denied: `auth-secret ${ns}/${name} lists no users; the location is denied`, reason: 'InvalidSecret' };
+  if (unsupported.length === Object.keys(users).length) {
+    return { denied: `auth-secret ${ns}/${name}: no usable password hash (supported: $apr1$/$1$ MD5, {SHA}, {SSHA}, {PLAIN}); the location is denied`, reason: 'InvalidSecret' };
+  }
+  return { realm: a.get('auth-realm') ?? 'Authentication Required', users };
+}

@@ -1,0 +1,119 @@
+// HTTP/2 (negotiated by ALPN on the TLS listener): node:http2 parses the streams and node:http
+// carries each request to the endpoint over HTTP/1.1 with keep-alive agents. This is the
+// general, slower path; the same request policy decides as on the HTTP/1.1 fast path.
+import http from 'node:http';
+import https from 'node:https';
+import type http2 from 'node:http2';
+import { randomBytes } from 'node:crypto';
+import { affinityCookie, decideAction, type RequestFacts } from './request-policy.ts';
+import type { LimitState } from './request-policy.ts';
+import type { Endpoint } from './route-table.ts';
+import type { Router } from './router.ts';
+
+export interface H2Context {
+  readonly router: Router;
+  readonly limits: LimitState;
+  readonly httpsPort: number;
+  now(): number;
+}
+
+const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer',
+  'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-proto', 'x-forwarded-scheme', 'x-scheme', 'x-real-ip', 'host']);
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+export class H2Handler {
+  readonly #ctx: H2Context;
+  readonly #httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  readonly #httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256, rejectUnauthorized: false });
+
+  constructor(ctx: H2Context) {
+    this.#ctx = ctx;
+  }
+
+  close(): void {
+    this.#httpAgent.destroy();
+    this.#httpsAgent.destroy();
+  }
+
+  handle(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    stream.on('error', () => {});
+    const method = String(headers[':method'] ?? 'GET');
+    const target = String(headers[':path'] ?? '/');
+    const host = String(headers[':authority'] ?? headers.host ?? '');
+    const q = target.indexOf('?');
+    const path = q < 0 ? target : target.slice(0, q);
+    const query = q < 0 ? '' : target.slice(q);
+    const remote = stream.session?.socket?.remoteAddress ?? '';
+    const cl = headers['content-length'] !== undefined ? Number(headers['content-length']) : -1;
+    const facts: RequestFacts = {
+      method, path, query, host, secure: true, remoteAddress: remote, contentLength: Number.isFinite(cl) ? cl : -1,
+      header: (n) => { const v = headers[n]; return Array.isArray(v) ? v.join(', ') : v; },
+    };
+    const action = decideAction(this.#ctx.router.decide(host, path), facts, this.#ctx.limits, this.#ctx.httpsPort);
+    if (action.kind === 'respond') {
+      if (stream.closed) return;
+      const h: http2.OutgoingHttpHeaders = { ':status': action.status, server: 'podgate' };
+      for (const [k, v] of action.headers) h[k.toLowerCase()] = v;
+      stream.respond(h);
+      stream.end(method === 'HEAD' ? undefined : action.body);
+      return;
+    }
+    const out: http.OutgoingHttpHeaders = {};
+    for (const [k, v] of Object.entries(headers)) {
+      if (k.startsWith(':') || HOP.has(k) || v === undefined) continue;
+      if (k === 'cookie' && Array.isArray(v)) { out[k] = v.join('; '); continue; }
+      out[k] = v;
+    }
+    out.host = host;
+    out['x-request-id'] ??= randomBytes(16).toString('hex');
+    Object.assign(out, {
+      'x-real-ip': remote, 'x-forwarded-for': remote, 'x-forwarded-host': host, 'x-forwarded-port': String(stream.session?.socket?.localPort ?? ''),
+      'x-forwarded-proto': 'https', 'x-forwarded-scheme': 'https', 'x-scheme': 'https',
+    });
+    const o = action.route.route.options;
+    const tried: Endpoint[] = [];
+    const attempt = (ep: Endpoint) => {
+      tried.push(ep);
+      const mod = o.backendProtocol === 'HTTPS' ? https : http;
+      const req = mod.request({
+        host: ep.address, port: ep.port, method, path: action.target, headers: out,
+        agent: o.backendProtocol === 'HTTPS' ? this.#httpsAgent : this.#httpAgent, timeout: o.readTimeoutMs,
+      });
+      let responded = false;
+      req.on('response', (res) => {
+        responded = true;
+        const h: http2.OutgoingHttpHeaders = { ':status': res.statusCode ?? 502 };
+        for (const [k, v] of Object.entries(res.headers)) if (!HOP.has(k) && v !== undefined) h[k] = v;
+        for (const [k, v] of action.responseHeaders) h[k.toLowerCase()] = v;
+        if (o.affinity && action.sticky !== ep) {
+          const c = affinityCookie(action.route, action.route.pool.cookieOf.get(ep) ?? '', true, this.#ctx.now());
+          const prev = h['set-cookie'];
+          h['set-cookie'] = prev === undefined ? [c] : Array.isArray(prev) ? [...prev, c] : [String(prev), c];
+        }
+        if (stream.closed) { res.destroy(); return; }
+        stream.respond(h);
+        res.pipe(stream);
+        res.on('end', () => action.release?.());
+      });
+      req.on('timeout', () => req.destroy(new Error('upstream timeout')));
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (responded) { stream.close(); action.release?.(); return; }
+        const retry = (err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH' || IDEMPOTENT.has(method)) && tried.length < Math.min(3, action.route.pool.endpoints.length) && bodyless;
+        if (retry) {
+          for (let i = 0; i < action.route.pool.endpoints.length; i++) {
+            const e = action.route.pool.next()!;
+            if (!tried.includes(e)) { attempt(e); return; }
+          }
+        }
+        action.release?.();
+        if (stream.closed || stream.headersSent) { stream.close(); return; }
+        stream.respond({ ':status': err.message === 'upstream timeout' ? 504 : 502, 'content-type': 'text/html' });
+        stream.end();
+      });
+      if (bodyless) req.end();
+      else stream.pipe(req);
+    };
+    const bodyless = stream.endAfterHeaders;
+    attempt(action.sticky ?? action.route.pool.next()!);
+  }
+}

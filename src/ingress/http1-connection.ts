@@ -1,0 +1,543 @@
+// The HTTP/1.1 fast path: one client connection, one request at a time. Only heads are parsed
+// (http-head.ts); bodies are counted and passed through as bytes between the client socket and a
+// pooled upstream socket, and an upstream response that needs no added header goes to the client
+// in the very buffers it arrived in. This is what lets a Node proxy approach nginx: node:http's
+// request/response objects, header maps and re-chunking are never built.
+import { randomBytes } from 'node:crypto';
+import type net from 'node:net';
+import { ChunkedScanner, HeadError, findHeadEnd, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from './http-head.ts';
+import { affinityCookie, decideAction, errorBody, reasonPhrase, type Action, type LimitState, type RequestFacts } from './request-policy.ts';
+import type { Endpoint } from './route-table.ts';
+import type { Router } from './router.ts';
+import type { UpstreamOwner, UpstreamPool, UpstreamSocket } from './upstream-pool.ts';
+
+/** What a connection needs from its server; `router` is read once per request. */
+export interface ProxyContext {
+  readonly router: Router;
+  readonly pool: UpstreamPool;
+  readonly limits: LimitState;
+  readonly httpsPort: number;
+  readonly maxHeadBytes: number;
+  /** ingress-nginx keep-alive 75 s. */
+  readonly clientIdleTimeoutMs: number;
+  now(): number;
+  onAccess?(entry: AccessEntry): void;
+}
+
+export interface AccessEntry {
+  readonly remoteAddress: string;
+  readonly method: string;
+  readonly host: string;
+  readonly target: string;
+  readonly status: number;
+  readonly ingress?: string;
+  readonly backend?: string;
+  readonly upstream?: string;
+  readonly durationMs: number;
+}
+
+// nginx retries a failed upstream on the next one up to proxy-next-upstream-tries (3 in ingress-nginx).
+const MAX_TRIES = 3;
+const MAX_RESPONSE_HEAD = 64 * 1024;
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+// Headers the proxy owns: hop-by-hop ones (RFC 9110 §7.6.1) and the X-Forwarded family it sets itself.
+const DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade',
+  'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-proto', 'x-forwarded-scheme', 'x-scheme', 'x-real-ip', 'x-request-id']);
+
+let idPool = randomBytes(0);
+let idOffset = 0;
+/** 16 random bytes as hex, like nginx's $request_id; drawn from a pool to keep it cheap. */
+function requestId(): string {
+  if (idOffset + 16 > idPool.length) { idPool = randomBytes(4096); idOffset = 0; }
+  const s = idPool.toString('hex', idOffset, idOffset + 16);
+  idOffset += 16;
+  return s;
+}
+
+function header(headers: readonly string[], lower: string): string | undefined {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.length === lower.length && headers[i]!.toLowerCase() === lower) return headers[i + 1];
+  return undefined;
+}
+
+const ST_HEAD = 0, ST_PROXY = 1, ST_TUNNEL = 2, ST_CLOSED = 3;
+
+export class Http1Connection implements UpstreamOwner {
+  readonly #ctx: ProxyContext;
+  readonly #sock: net.Socket;
+  readonly #secure: boolean;
+  readonly #remote: string;
+  readonly #localPort: string;
+  #state = ST_HEAD;
+  /** Client bytes not yet handled (a partial head, or a pipelined request waiting its turn). */
+  #buf: Buffer | undefined;
+
+  // The request in flight.
+  #req: RequestHead | undefined;
+  #action: Extract<Action, { kind: 'proxy' }> | undefined;
+  #keepAlive = true;
+  #started = 0;
+  #reqLeft = 0;
+  #reqChunks: ChunkedScanner | undefined;
+  #reqDone = true;
+  #isUpgrade = false;
+  /** Head and first body bytes, kept until the upstream answers so a failed connect can be retried. */
+  #replay: Buffer | undefined;
+  #tried: Endpoint[] = [];
+  #up: UpstreamSocket | undefined;
+  #resBuf: Buffer | undefined;
+  #res: ResponseHead | undefined;
+  #resLeft = 0;
+  #resChunks: ChunkedScanner | undefined;
+  #resUntilClose = false;
+  #resBytesOut = 0;
+  #upReusable = true;
+  #extraResponse = '';
+
+  constructor(ctx: ProxyContext, sock: net.Socket, secure: boolean) {
+    this.#ctx = ctx;
+    this.#sock = sock;
+    this.#secure = secure;
+    this.#remote = sock.remoteAddress ?? '';
+    this.#localPort = String(sock.localPort ?? '');
+    sock.setNoDelay(true);
+    sock.setTimeout(ctx.clientIdleTimeoutMs);
+    sock.on('data', (c: Buffer) => this.#onData(c));
+    sock.on('drain', () => { if (this.#up?.socket.isPaused()) this.#up.socket.resume(); });
+    sock.on('timeout', () => { if (this.#state === ST_HEAD) sock.destroy(); });
+    sock.on('error', () => {});
+    sock.on('end', () => { if (this.#state === ST_HEAD) sock.end(); else this.#keepAlive = false; });
+    sock.on('close', () => this.#onClientClose());
+  }
+
+  #onData(chunk: Buffer): void {
+    switch (this.#state) {
+      case ST_HEAD:
+        this.#buf = this.#buf ? Buffer.concat([this.#buf, chunk]) : chunk;
+        this.#processHeads();
+        return;
+      case ST_PROXY:
+        if (!this.#reqDone) { this.#forwardBody(chunk); return; }
+        // Pipelined: hold it until the response is done, and stop reading meanwhile.
+        this.#buf = this.#buf ? Buffer.concat([this.#buf, chunk]) : chunk;
+        this.#sock.pause();
+        return;
+      case ST_TUNNEL:
+        if (this.#up && !this.#up.socket.write(chunk)) this.#sock.pause();
+        return;
+    }
+  }
+
+  #processHeads(): void {
+    while (this.#state === ST_HEAD && this.#buf) {
+      let head: RequestHead;
+      try {
+        const end = findHeadEnd(this.#buf, this.#ctx.maxHeadBytes);
+        if (end < 0) return;
+        head = parseRequestHead(this.#buf, end);
+      } catch (err) {
+        this.#buf = undefined;
+        this.#localResponse(err instanceof HeadError ? err.status : 400, [], '', false, 'GET');
+        return;
+      }
+      const rest = head.length < this.#buf.length ? this.#buf.subarray(head.length) : undefined;
+      this.#buf = undefined;
+      this.#handleRequest(head, rest);
+    }
+  }
+
+  #handleRequest(head: RequestHead, rest: Buffer | undefined): void {
+    this.#started = this.#ctx.now();
+    this.#req = head;
+    this.#keepAlive = head.minorVersion === 1 ? !head.connection.includes('close') : head.connection.includes('keep-alive');
+    let target = head.target;
+    let host = head.host ?? '';
+    if (target.charCodeAt(0) !== 47 /* / */) {
+      // absolute-form (RFC 9112 §3.2.2): its authority replaces Host.
+      const m = /^https?:\/\/([^/?#]*)(.*)$/i.exec(target);
+      if (m) { host = m[1]!; target = m[2] || '/'; }
+    }
+    const q = target.indexOf('?');
+    const path = q < 0 ? target : target.slice(0, q);
+    const query = q < 0 ? '' : target.slice(q);
+    const facts: RequestFacts = {
+      method: head.method, path, query, host, secure: this.#secure, remoteAddress: this.#remote,
+      contentLength: head.chunked ? -1 : head.contentLength, header: (n) => header(head.headers, n),
+    };
+    const router = this.#ctx.router;
+    const action = decideAction(router.decide(host, path), facts, this.#ctx.limits, this.#ctx.httpsPort);
+    const hasBody = head.chunked || head.contentLength > 0;
+    if (action.kind === 'respond') {
+      // The unread body would be taken for the next request: close instead of draining it.
+      if (hasBody) this.#keepAlive = false;
+      if (!this.#keepAlive) this.#sock.pause();
+      this.#buf = rest;
+      this.#access(action.status, host, target);
+      this.#localResponse(action.status, action.headers, action.body, this.#keepAlive, head.method);
+      return;
+    }
+    this.#state = ST_PROXY;
+    this.#action = action;
+    this.#isUpgrade = head.upgrade !== undefined && head.connection.includes('upgrade');
+    // Request framing, and the first body bytes that came with the head.
+    let first: Buffer | undefined;
+    this.#reqChunks = undefined;
+    if (head.chunked) {
+      this.#reqChunks = new ChunkedScanner();
+      this.#reqLeft = -1;
+      this.#reqDone = false;
+      if (rest) {
+        let end: number;
+        try { end = this.#reqChunks.feed(rest); } catch { this.#fail(400); return; }
+        if (end >= 0) { first = rest.subarray(0, end); this.#buf = end < rest.length ? rest.subarray(end) : undefined; this.#reqDone = true; }
+        else first = rest;
+      }
+    } else {
+      this.#reqLeft = Math.max(0, head.contentLength);
+      if (rest && this.#reqLeft > 0) {
+        const take = Math.min(rest.length, this.#reqLeft);
+        first = take === rest.length ? rest : rest.subarray(0, take);
+        this.#reqLeft -= take;
+        if (take < rest.length) this.#buf = rest.subarray(take);
+      } else this.#buf = rest;
+      this.#reqDone = this.#reqLeft === 0;
+    }
+    if (this.#buf && !this.#isUpgrade) this.#sock.pause();
+
+    const headText = this.#upstreamHead(head, action.target, host);
+    this.#replay = first ? Buffer.concat([Buffer.from(headText, 'latin1'), first]) : Buffer.from(headText, 'latin1');
+    this.#tried = [];
+    const maxBody = action.route.route.options.maxBodyBytes;
+    if (this.#reqChunks && maxBody > 0 && this.#reqChunks.dataBytes > maxBody) { this.#fail(413); return; }
+    this.#connect(action.sticky ?? action.route.pool.next()!);
+  }
+
+  #upstreamHead(head: RequestHead, target: string, host: string): string {
+    const h = head.headers;
+    let s = `${head.method} ${target} HTTP/1.1\r\n`;
+    const extraDrop = head.connection.length ? head.connection.filter((t) => t !== 'close' && t !== 'keep-alive' && t !== 'upgrade') : undefined;
+    let reqId: string | undefined;
+    for (let i = 0; i < h.length; i += 2) {
+      const name = h[i]!;
+      const lower = name.toLowerCase();
+      if (DROP.has(lower) || (extraDrop && extraDrop.includes(lower))) {
+        if (lower === 'x-request-id') reqId = h[i + 1];
+        continue;
+      }
+      s += `${name}: ${h[i + 1]}\r\n`;
+    }
+    if (head.minorVersion === 0 && head.host === undefined) s += `Host: ${host}\r\n`;
+    const scheme = this.#secure ? 'https' : 'http';
+    // ingress-nginx keeps a client's X-Request-ID and otherwise makes one; X-Forwarded-For is the peer address (use-forwarded-headers off).
+    s += `X-Request-ID: ${reqId || requestId()}\r\nX-Real-IP: ${this.#remote}\r\nX-Forwarded-For: ${this.#remote}\r\n` +
+      `X-Forwarded-Host: ${host}\r\nX-Forwarded-Port: ${this.#localPort}\r\nX-Forwarded-Proto: ${scheme}\r\nX-Forwarded-Scheme: ${scheme}\r\nX-Scheme: ${scheme}\r\n`;
+    if (this.#isUpgrade) s += `Connection: upgrade\r\nUpgrade: ${head.upgrade}\r\n`;
+    return s + '\r\n';
+  }
+
+  #connect(ep: Endpoint): void {
+    const o = this.#action!.route.route.options;
+    this.#tried.push(ep);
+    this.#resBuf = undefined;
+    this.#res = undefined;
+    this.#resBytesOut = 0;
+    this.#upReusable = true;
+    const up = this.#ctx.pool.acquire(ep, o.backendProtocol, this, o.connectTimeoutMs);
+    this.#up = up;
+    if (up.connected) up.setTimeout(o.readTimeoutMs);
+    else this.#sock.pause(); // no more body until we know this endpoint answers
+    up.socket.write(this.#replay!);
+  }
+
+  onUpstreamConnect(up: UpstreamSocket): void {
+    if (up !== this.#up) return;
+    up.setTimeout(this.#action!.route.route.options.readTimeoutMs);
+    if (!this.#reqDone) this.#sock.resume();
+  }
+
+  #forwardBody(chunk: Buffer): void {
+    let body = chunk;
+    if (this.#reqChunks) {
+      let end: number;
+      try { end = this.#reqChunks.feed(chunk); } catch { this.#fail(400); return; }
+      const maxBody = this.#action!.route.route.options.maxBodyBytes;
+      if (maxBody > 0 && this.#reqChunks.dataBytes > maxBody) { this.#fail(413); return; }
+      if (end >= 0) {
+        body = chunk.subarray(0, end);
+        if (end < chunk.length) { this.#buf = chunk.subarray(end); this.#sock.pause(); }
+        this.#reqDone = true;
+      }
+    } else {
+      if (chunk.length > this.#reqLeft) {
+        body = chunk.subarray(0, this.#reqLeft);
+        this.#buf = chunk.subarray(this.#reqLeft);
+        this.#sock.pause();
+      }
+      this.#reqLeft -= body.length;
+      if (this.#reqLeft === 0) this.#reqDone = true;
+    }
+    // Once body bytes beyond the first ones are sent, a failure can no longer be replayed.
+    this.#replay = undefined;
+    const up = this.#up!;
+    if (!up.socket.write(body)) this.#sock.pause();
+    if (this.#reqDone && this.#res && this.#resDoneFlag) this.#finish();
+  }
+
+  #resDoneFlag = false;
+
+  onUpstreamDrain(up: UpstreamSocket): void {
+    if (up === this.#up && (!this.#reqDone || this.#state === ST_TUNNEL)) this.#sock.resume();
+  }
+
+  onUpstreamData(up: UpstreamSocket, chunk: Buffer): void {
+    if (up !== this.#up) return;
+    if (this.#state === ST_TUNNEL) { if (!this.#sock.write(chunk)) up.socket.pause(); return; }
+    this.#replay = undefined;
+    if (!this.#res) {
+      const buf = this.#resBuf ? Buffer.concat([this.#resBuf, chunk]) : chunk;
+      this.#resBuf = undefined;
+      this.#onResponseHead(up, buf);
+      return;
+    }
+    this.#onResponseBody(up, chunk);
+  }
+
+  #onResponseHead(up: UpstreamSocket, buf: Buffer): void {
+    let end: number;
+    let res: ResponseHead;
+    try {
+      end = findHeadEnd(buf, MAX_RESPONSE_HEAD);
+      if (end < 0) { this.#resBuf = buf; return; }
+      res = parseResponseHead(buf, end);
+    } catch {
+      this.#upReusable = false;
+      this.#fail(502);
+      return;
+    }
+    const req = this.#req!;
+    if (res.status >= 100 && res.status < 200 && res.status !== 101) {
+      // Interim responses (100 Continue, 103) go through as they are; the final head follows.
+      this.#sock.write(buf.subarray(0, end));
+      if (end < buf.length) this.#onResponseHead(up, buf.subarray(end));
+      return;
+    }
+    if (res.status === 101) {
+      if (!this.#isUpgrade) { this.#upReusable = false; this.#fail(502); return; }
+      this.#res = res;
+      this.#state = ST_TUNNEL;
+      this.#sock.setTimeout(0);
+      up.setTimeout(0);
+      this.#sock.write(buf);
+      this.#access(101);
+      const pending = this.#buf;
+      this.#buf = undefined;
+      if (pending) up.socket.write(pending);
+      this.#sock.resume();
+      return;
+    }
+    this.#res = res;
+    this.#resDoneFlag = false;
+    const noBody = req.method === 'HEAD' || res.status === 204 || res.status === 304;
+    this.#resChunks = undefined;
+    this.#resUntilClose = false;
+    if (noBody) this.#resLeft = 0;
+    else if (res.chunked) { this.#resChunks = new ChunkedScanner(); this.#resLeft = -1; }
+    else if (res.contentLength >= 0) this.#resLeft = res.contentLength;
+    else { this.#resUntilClose = true; this.#resLeft = -1; }
+    if (res.connection.includes('close') || res.minorVersion === 0 || this.#resUntilClose) this.#upReusable = false;
+    // A body delimited by the connection's end can only reach the client the same way.
+    if (this.#resUntilClose) this.#keepAlive = false;
+
+    const extra = this.#responseExtras(up, res);
+    this.#access(res.status);
+    if (extra) {
+      // Insert our headers before the blank line; the rest of the head stays byte for byte.
+      const head = buf.toString('latin1', 0, end - 2) + extra + '\r\n';
+      this.#sock.cork();
+      this.#sock.write(head, 'latin1');
+      this.#onResponseBody(up, buf.subarray(end));
+      this.#sock.uncork();
+    } else {
+      this.#resBytesOut += end;
+      this.#onResponseBody(up, buf, end);
+    }
+  }
+
+  #responseExtras(up: UpstreamSocket, res: ResponseHead): string {
+    const a = this.#action!;
+    let extra = '';
+    for (const [k, v] of a.responseHeaders) extra += `${k}: ${v}\r\n`;
+    const aff = a.route.route.options.affinity;
+    if (aff && a.sticky !== up.endpoint) {
+      extra += `Set-Cookie: ${affinityCookie(a.route, a.route.pool.cookieOf.get(up.endpoint) ?? '', this.#secure, this.#ctx.now())}\r\n`;
+    }
+    const req = this.#req!;
+    if (req.minorVersion === 0 && this.#keepAlive && !res.connection.includes('keep-alive')) extra += 'Connection: keep-alive\r\n';
+    if (!this.#keepAlive && !res.connection.includes('close') && req.minorVersion === 1) extra += 'Connection: close\r\n';
+    return extra;
+  }
+
+  /** Writes response bytes from buf[from..] and notices the end of the message. */
+  #onResponseBody(up: UpstreamSocket, buf: Buffer, from = 0): void {
+    let out = buf;
+    let done = false;
+    if (this.#resUntilClose) {
+      // ends when the upstream closes
+    } else if (this.#resChunks) {
+      let end: number;
+      try { end = this.#resChunks.feed(buf, from); } catch { this.#upReusable = false; this.#sock.destroy(); return; }
+      if (end >= 0) { done = true; if (end < buf.length) { out = buf.subarray(0, end); this.#upReusable = false; } }
+    } else {
+      const avail = buf.length - from;
+      if (avail >= this.#resLeft) {
+        done = true;
+        if (avail > this.#resLeft) { out = buf.subarray(0, from + this.#resLeft); this.#upReusable = false; }
+        this.#resLeft = 0;
+      } else this.#resLeft -= avail;
+    }
+    if (out.length) {
+      this.#resBytesOut += out.length;
+      if (!this.#sock.write(out) && !done) up.socket.pause();
+    }
+    if (done) {
+      this.#resDoneFlag = true;
+      this.#finish();
+    }
+  }
+
+  onUpstreamTimeout(up: UpstreamSocket): void {
+    if (up !== this.#up) return;
+    this.#upReusable = false;
+    up.socket.destroy();
+    this.#up = undefined;
+    if (!this.#res && this.#resBytesOut === 0) this.#fail(504);
+    else this.#sock.destroy();
+  }
+
+  onUpstreamClose(up: UpstreamSocket, err: Error | undefined): void {
+    if (up !== this.#up) return;
+    this.#up = undefined;
+    if (this.#state === ST_TUNNEL) { this.#sock.end(); return; }
+    if (this.#state !== ST_PROXY) return;
+    if (this.#res && this.#resUntilClose && !err) {
+      this.#resDoneFlag = true;
+      this.#finish();
+      return;
+    }
+    if (!this.#res && this.#resBytesOut === 0 && this.#replay) {
+      // Retry: always when the connect failed (nothing was sent, as nginx's proxy_next_upstream
+      // error), and for idempotent methods when a reused keep-alive connection was closed under us.
+      const connectFailed = !up.connected;
+      if (!connectFailed && up.uses > 1 && IDEMPOTENT.has(this.#req!.method)) {
+        // A cached keep-alive connection the endpoint had already closed: not the endpoint's
+        // fault, so it costs no try (nginx's peer.cached rule); the pool drops dead sockets.
+        this.#tried.pop();
+        this.#connect(up.endpoint);
+        return;
+      }
+      if (connectFailed || IDEMPOTENT.has(this.#req!.method)) {
+        const next = this.#nextEndpoint();
+        if (next) { this.#connect(next); return; }
+      }
+    }
+    if (!this.#res && this.#resBytesOut === 0) { this.#fail(502); return; }
+    this.#sock.destroy();
+  }
+
+  #nextEndpoint(): Endpoint | undefined {
+    const a = this.#action!;
+    const eps = a.route.pool.endpoints;
+    if (this.#tried.length >= Math.min(MAX_TRIES, eps.length)) return undefined;
+    for (let i = 0; i < eps.length; i++) {
+      const e = a.route.pool.next()!;
+      if (!this.#tried.includes(e)) return e;
+    }
+    return undefined;
+  }
+
+  /** The response (and the request) is over: recycle the upstream, then serve the next request. */
+  #finish(): void {
+    if (!this.#reqDone) {
+      // The upstream answered before reading the whole body: neither side can be reused.
+      this.#upReusable = false;
+      this.#keepAlive = false;
+    }
+    const up = this.#up;
+    this.#up = undefined;
+    if (up) {
+      if (this.#upReusable && up.usable) this.#ctx.pool.release(up);
+      else { up.owner = undefined; up.socket.destroy(); }
+    }
+    this.#endRequest();
+  }
+
+  #endRequest(): void {
+    this.#action?.release?.();
+    this.#action = undefined;
+    this.#req = undefined;
+    this.#res = undefined;
+    this.#replay = undefined;
+    if (!this.#keepAlive) {
+      this.#state = ST_CLOSED;
+      this.#buf = undefined;
+      this.#sock.end();
+      return;
+    }
+    this.#state = ST_HEAD;
+    if (this.#buf) this.#processHeads();
+    if (this.#state === ST_HEAD && this.#sock.isPaused()) this.#sock.resume();
+  }
+
+  /** A locally generated error while proxying: answer it if nothing went out yet, then close. */
+  #fail(status: number): void {
+    const up = this.#up;
+    this.#up = undefined;
+    if (up) { up.owner = undefined; up.socket.destroy(); }
+    const method = this.#req?.method ?? 'GET';
+    this.#access(status);
+    this.#action?.release?.();
+    this.#action = undefined;
+    if (this.#resBytesOut > 0) { this.#sock.destroy(); return; }
+    this.#localResponse(status, [['Content-Type', 'text/html']], errorBody(status), false, method);
+  }
+
+  #localResponse(status: number, headers: readonly (readonly [string, string])[], body: string, keepAlive: boolean, method: string): void {
+    let s = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nServer: podgate\r\nDate: ${new Date(this.#ctx.now()).toUTCString()}\r\n`;
+    for (const [k, v] of headers) s += `${k}: ${v}\r\n`;
+    const len = Buffer.byteLength(body);
+    s += `Content-Length: ${len}\r\nConnection: ${keepAlive ? 'keep-alive' : 'close'}\r\n\r\n`;
+    if (method !== 'HEAD') s += body;
+    this.#req = undefined;
+    if (keepAlive) {
+      this.#sock.write(s);
+      this.#state = ST_HEAD;
+      if (this.#buf) this.#processHeads();
+      else if (this.#sock.isPaused()) this.#sock.resume();
+    } else {
+      this.#state = ST_CLOSED;
+      this.#buf = undefined;
+      this.#sock.end(s);
+    }
+  }
+
+  #access(status: number, host?: string, target?: string): void {
+    const cb = this.#ctx.onAccess;
+    if (!cb) return;
+    const req = this.#req;
+    const a = this.#action;
+    cb({
+      remoteAddress: this.#remote, method: req?.method ?? '-', host: host ?? req?.host ?? '', target: target ?? req?.target ?? '',
+      status, durationMs: this.#ctx.now() - this.#started,
+      ...(a ? { ingress: a.route.route.ingress, backend: a.route.route.backend.name } : {}),
+      ...(this.#up ? { upstream: `${this.#up.endpoint.address}:${this.#up.endpoint.port}` } : {}),
+    });
+  }
+
+  #onClientClose(): void {
+    this.#state = ST_CLOSED;
+    this.#action?.release?.();
+    this.#action = undefined;
+    const up = this.#up;
+    this.#up = undefined;
+    if (up) { up.owner = undefined; up.socket.destroy(); }
+  }
+}

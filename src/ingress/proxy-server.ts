@@ -1,0 +1,198 @@
+// The L7 proxy's I/O edge: the HTTP and HTTPS listeners, TLS by SNI from the current route table,
+// HTTP/2 by ALPN, ssl-passthrough by peeking at the ClientHello, and the tcp/udp-services
+// listeners. setRoutes() swaps the router in one assignment: each request reads the router once,
+// so requests in flight finish on the table they started with.
+import http2 from 'node:http2';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { CertKeyPem } from '../pki/certificates.ts';
+import { readClientHelloSni } from './client-hello.ts';
+import { H2Handler } from './h2-handler.ts';
+import { Http1Connection, type AccessEntry, type ProxyContext } from './http1-connection.ts';
+import { LimitState } from './request-policy.ts';
+import { emptyRouteTable, type RouteTable } from './route-table.ts';
+import { Router } from './router.ts';
+import { StreamProxy } from './stream-proxy.ts';
+import { generateDefaultCertificate, TlsStore, CIPHERS } from './tls-store.ts';
+import { UpstreamPool, type Connector } from './upstream-pool.ts';
+
+export interface ProxyServerOptions {
+  /** 0 picks a free port (tests); undefined or null disables the listener. */
+  readonly httpPort?: number | null;
+  readonly httpsPort?: number | null;
+  /** Address to listen on; all addresses when omitted. */
+  readonly bindAddress?: string;
+  /** Port written into HTTPS redirects (defaults to the HTTPS listener's port). */
+  readonly publicHttpsPort?: number;
+  readonly defaultCertificate?: CertKeyPem;
+  readonly now?: () => number;
+  readonly connector?: Connector;
+  readonly maxHeadBytes?: number;
+  readonly clientIdleTimeoutMs?: number;
+  readonly upstreamIdleTimeoutMs?: number;
+  readonly onAccess?: (e: AccessEntry) => void;
+  readonly log?: (msg: string) => void;
+}
+
+const PEEK_TIMEOUT_MS = 10_000;
+
+export class ProxyServer {
+  readonly #opts: ProxyServerOptions;
+  readonly #now: () => number;
+  #router = new Router(emptyRouteTable);
+  readonly #limits: LimitState;
+  readonly #pool: UpstreamPool;
+  readonly #streams: StreamProxy;
+  #tlsStore: TlsStore | undefined;
+  #http: net.Server | undefined;
+  #https: net.Server | undefined;
+  #tlsServer: tls.Server | undefined;
+  #h2Server: http2.Http2Server | undefined;
+  #h2: H2Handler | undefined;
+  readonly #clients = new Set<net.Socket>();
+  readonly #h2Sessions = new Set<http2.Http2Session>();
+  #ctx: ProxyContext;
+
+  constructor(opts: ProxyServerOptions) {
+    this.#opts = opts;
+    this.#now = opts.now ?? Date.now;
+    this.#limits = new LimitState(this.#now);
+    this.#pool = new UpstreamPool({ ...(opts.connector ? { connector: opts.connector } : {}), ...(opts.upstreamIdleTimeoutMs ? { idleTimeoutMs: opts.upstreamIdleTimeoutMs } : {}) });
+    this.#streams = new StreamProxy({ ...(opts.bindAddress ? { bindAddress: opts.bindAddress } : {}), ...(opts.log ? { log: opts.log } : {}) });
+    const self = this;
+    this.#ctx = {
+      get router() { return self.#router; },
+      pool: this.#pool,
+      limits: this.#limits,
+      get httpsPort() { return self.#opts.publicHttpsPort ?? self.httpsPort ?? 443; },
+      maxHeadBytes: opts.maxHeadBytes ?? 32 * 1024,
+      clientIdleTimeoutMs: opts.clientIdleTimeoutMs ?? 75_000,
+      now: this.#now,
+      ...(opts.onAccess ? { onAccess: opts.onAccess } : {}),
+    };
+  }
+
+  /** The router new requests use. */
+  get router(): Router {
+    return this.#router;
+  }
+
+  /** Installs a new route table: certificates, stream listeners, then the router in one assignment. */
+  async setRoutes(table: RouteTable): Promise<void> {
+    this.#tlsStore?.update(table.certificates);
+    this.#router = new Router(table);
+    await this.#streams.update(table.streams);
+  }
+
+  get httpPort(): number | undefined {
+    const a = this.#http?.address();
+    return a && typeof a === 'object' ? a.port : undefined;
+  }
+
+  get httpsPort(): number | undefined {
+    const a = this.#https?.address();
+    return a && typeof a === 'object' ? a.port : undefined;
+  }
+
+  /** Bound port of a tcp-services entry (for tests). */
+  tcpServicePort(port: number): number | undefined {
+    return this.#streams.tcpPort(port);
+  }
+
+  get pool(): UpstreamPool {
+    return this.#pool;
+  }
+
+  /** Listens on the configured ports; rejects when a port cannot be bound. */
+  async start(): Promise<void> {
+    const { httpPort, httpsPort, bindAddress } = this.#opts;
+    if (httpPort !== undefined && httpPort !== null) {
+      this.#http = net.createServer({ noDelay: true }, (sock) => this.#track(sock) && new Http1Connection(this.#ctx, sock, false));
+      await listen(this.#http, httpPort, bindAddress);
+    }
+    if (httpsPort !== undefined && httpsPort !== null) {
+      const cert = this.#opts.defaultCertificate ?? await generateDefaultCertificate(new Date(this.#now()));
+      this.#tlsStore = new TlsStore(cert);
+      this.#tlsStore.update(this.#router.table.certificates);
+      const store = this.#tlsStore;
+      this.#tlsServer = tls.createServer({
+        cert: cert.certPem, key: cert.keyPem, minVersion: 'TLSv1.2', ciphers: CIPHERS, honorCipherOrder: true,
+        ALPNProtocols: ['h2', 'http/1.1'],
+        SNICallback: (name, cb) => cb(null, store.contextFor(name)),
+      });
+      this.#tlsServer.on('secureConnection', (s) => this.#onSecure(s));
+      this.#tlsServer.on('tlsClientError', (_err, s) => s.destroy());
+      this.#h2 = new H2Handler(this.#ctx);
+      this.#h2Server = http2.createServer({ settings: { enableConnectProtocol: false } });
+      this.#h2Server.on('session', (s) => { this.#h2Sessions.add(s); s.on('close', () => this.#h2Sessions.delete(s)); });
+      this.#h2Server.on('stream', (stream, headers) => this.#h2!.handle(stream, headers));
+      this.#https = net.createServer({ noDelay: true }, (sock) => { if (this.#track(sock)) this.#onTlsConnection(sock); });
+      await listen(this.#https, httpsPort, bindAddress);
+    }
+  }
+
+  /** Stops listening and closes every connection it holds. */
+  async stop(): Promise<void> {
+    const closing = [this.#http, this.#https].filter((s): s is net.Server => !!s).map((s) => new Promise<void>((r) => s.close(() => r())));
+    for (const s of this.#h2Sessions) s.destroy();
+    for (const c of this.#clients) c.destroy();
+    this.#pool.destroy();
+    this.#h2?.close();
+    await this.#streams.close();
+    await Promise.all(closing);
+  }
+
+  #track(sock: net.Socket): boolean {
+    this.#clients.add(sock);
+    sock.on('close', () => this.#clients.delete(sock));
+    return true;
+  }
+
+  #onTlsConnection(sock: net.Socket): void {
+    if (!this.#router.hasPassthrough) { this.#tlsServer!.emit('connection', sock); return; }
+    // ssl-passthrough: read the ClientHello's SNI first; then either splice to the backend or terminate here.
+    let buf: Buffer | undefined;
+    sock.setTimeout(PEEK_TIMEOUT_MS, () => sock.destroy());
+    const onData = (c: Buffer) => {
+      buf = buf ? Buffer.concat([buf, c]) : c;
+      const r = readClientHelloSni(buf);
+      if (r.kind === 'incomplete' && buf.length < 16 * 1024 + 5) return;
+      sock.removeListener('data', onData);
+      sock.pause();
+      sock.setTimeout(0);
+      const pool = r.kind === 'done' && r.serverName ? this.#router.passthrough(r.serverName) : undefined;
+      if (pool) { this.#passthrough(sock, buf, pool.next()); return; }
+      sock.unshift(buf);
+      this.#tlsServer!.emit('connection', sock);
+      sock.resume();
+    };
+    sock.on('data', onData);
+    sock.on('error', () => {});
+  }
+
+  #passthrough(client: net.Socket, first: Buffer, ep: { address: string; port: number } | undefined): void {
+    if (!ep) { client.destroy(); return; }
+    const up = net.connect({ host: ep.address, port: ep.port, noDelay: true });
+    up.on('error', () => client.destroy());
+    client.on('close', () => up.destroy());
+    up.on('close', () => client.destroy());
+    up.once('connect', () => {
+      up.write(first);
+      client.pipe(up);
+      up.pipe(client);
+      client.resume();
+    });
+  }
+
+  #onSecure(s: tls.TLSSocket): void {
+    if (s.alpnProtocol === 'h2') { this.#h2Server!.emit('connection', s); return; }
+    new Http1Connection(this.#ctx, s, true);
+  }
+}
+
+function listen(server: net.Server, port: number, host: string | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, ...(host ? { host } : {}) }, () => { server.removeListener('error', reject); resolve(); });
+  });
+}

@@ -1,0 +1,219 @@
+// What to do with one request once its head is known: the annotation behaviour of
+// ingress-nginx, in nginx's phase order (body size at find-config, then the rewrite phase's
+// redirects and CORS preflight, then limit_req/limit_conn, then allow/deny and auth_basic), and
+// the upstream URI after rewrite-target. Shared by the HTTP/1.1 fast path and the HTTP/2 path.
+import { verifyPassword } from './htpasswd.ts';
+import type { CompiledRoute, Decision } from './router.ts';
+import type { Endpoint } from './route-table.ts';
+
+export interface RequestFacts {
+  readonly method: string;
+  /** Path without the query. */
+  readonly path: string;
+  /** '' or '?…'. */
+  readonly query: string;
+  /** The Host header as sent (port included). */
+  readonly host: string;
+  readonly secure: boolean;
+  readonly remoteAddress: string;
+  /** -1 when unknown (chunked or absent). */
+  readonly contentLength: number;
+  /** A request header by lowercase name. */
+  header(name: string): string | undefined;
+}
+
+export type Action =
+  | { readonly kind: 'respond'; readonly status: number; readonly headers: readonly (readonly [string, string])[]; readonly body: string }
+  | {
+    readonly kind: 'proxy';
+    readonly route: CompiledRoute;
+    /** Path and query to send upstream. */
+    readonly target: string;
+    /** The endpoint named by a valid affinity cookie. */
+    readonly sticky?: Endpoint;
+    /** Headers added to the response (CORS). */
+    readonly responseHeaders: readonly (readonly [string, string])[];
+    /** Must be called when the request ends (releases limit-connections). */
+    readonly release?: () => void;
+  };
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request', 401: 'Authorization Required', 403: 'Forbidden', 404: 'Not Found', 408: 'Request Time-out',
+  413: 'Request Entity Too Large', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 501: 'Not Implemented',
+  502: 'Bad Gateway', 503: 'Service Temporarily Unavailable', 504: 'Gateway Time-out', 505: 'HTTP Version Not Supported',
+  301: 'Moved Permanently', 302: 'Moved Temporarily', 307: 'Temporary Redirect', 308: 'Permanent Redirect',
+};
+
+export function reasonPhrase(status: number): string {
+  return REASONS[status] ?? (status < 400 ? 'Redirect' : 'Error');
+}
+
+/** nginx's built-in error page, which ingress-nginx's default backend answers with too. */
+export function errorBody(status: number): string {
+  const t = `${status} ${reasonPhrase(status)}`;
+  return `<html>\r\n<head><title>${t}</title></head>\r\n<body>\r\n<center><h1>${t}</h1></center>\r\n<hr><center>podgate</center>\r\n</body>\r\n</html>\r\n`;
+}
+
+function respond(status: number, headers: (readonly [string, string])[] = []): Action {
+  return { kind: 'respond', status, headers: [['Content-Type', 'text/html'], ...headers], body: errorBody(status) };
+}
+
+function redirect(status: number, location: string): Action {
+  return respond(status, [['Location', location]]);
+}
+
+interface LeakyBucket { excess: number; last: number }
+
+/** Per-route, per-client state that must outlive router swaps (rate and connection limits). */
+export class LimitState {
+  readonly #now: () => number;
+  readonly #buckets = new Map<string, LeakyBucket>();
+  readonly #conns = new Map<string, number>();
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  /**
+   * nginx's limit_req with `burst=rps×multiplier nodelay`, as ingress-nginx configures it: excess
+   * drains at `rps` per second, each request adds one, past `burst` the request is refused.
+   */
+  allowRequest(key: string, rps: number, burst: number): boolean {
+    const now = this.#now();
+    const b = this.#buckets.get(key);
+    if (!b) {
+      if (this.#buckets.size > 100_000) this.#sweep(now, rps);
+      this.#buckets.set(key, { excess: 0, last: now });
+      return true;
+    }
+    const excess = Math.max(0, b.excess - rps * (now - b.last) + 1000);
+    if (excess > burst * 1000) return false;
+    b.excess = excess;
+    b.last = now;
+    return true;
+  }
+
+  /** limit_conn: at most `max` requests in flight per key; returns a release function or undefined when over. */
+  acquireConnection(key: string, max: number): (() => void) | undefined {
+    const n = this.#conns.get(key) ?? 0;
+    if (n >= max) return undefined;
+    this.#conns.set(key, n + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const m = (this.#conns.get(key) ?? 1) - 1;
+      if (m <= 0) this.#conns.delete(key);
+      else this.#conns.set(key, m);
+    };
+  }
+
+  #sweep(now: number, rps: number): void {
+    for (const [k, b] of this.#buckets) if (b.excess - rps * (now - b.last) <= 0) this.#buckets.delete(k);
+  }
+}
+
+/** Decides one request: a ready-made response, or where and how to proxy it. */
+export function decideAction(d: Decision, req: RequestFacts, limits: LimitState, httpsPort: number): Action {
+  if (d.kind === 'not-found') return respond(404);
+  const r = d.route;
+  const o = r.route.options;
+  if (o.maxBodyBytes > 0 && req.contentLength > o.maxBodyBytes) return respond(413);
+  if (o.denied) return respond(503);
+  if (!req.secure && r.redirectToHttps) {
+    const host = req.host.replace(/:\d+$/, '');
+    return redirect(308, `https://${host}${httpsPort === 443 ? '' : `:${httpsPort}`}${req.path}${req.query}`);
+  }
+  if (o.permanentRedirect) return redirect(o.permanentRedirect.code, o.permanentRedirect.url);
+  if (o.temporalRedirect) return redirect(o.temporalRedirect.code, o.temporalRedirect.url);
+  if (o.appRoot && req.path === '/') return redirect(302, `${req.secure ? 'https' : 'http'}://${req.host}${o.appRoot}`);
+  let corsHeaders: (readonly [string, string])[] = [];
+  if (o.cors) {
+    corsHeaders = corsResponseHeaders(o.cors, req.header('origin'));
+    if (req.method === 'OPTIONS') {
+      return { kind: 'respond', status: 204, headers: [...corsHeaders, ['Access-Control-Max-Age', String(o.cors.maxAgeSeconds)], ['Content-Type', 'text/plain charset=UTF-8']], body: '' };
+    }
+  }
+  if (o.limitRps !== undefined && !limits.allowRequest(`${r.route.id}|${req.remoteAddress}`, o.limitRps, Math.floor(o.limitRps * o.limitBurstMultiplier))) return respond(503);
+  let release: (() => void) | undefined;
+  if (o.limitConnections !== undefined) {
+    release = limits.acquireConnection(`${r.route.id}|${req.remoteAddress}`, o.limitConnections);
+    if (!release) return respond(503);
+  }
+  const refuse = (a: Action): Action => { release?.(); return a; };
+  if (r.allow && !r.allow.check(stripV4Mapped(req.remoteAddress), req.remoteAddress.includes(':') && !req.remoteAddress.startsWith('::ffff:') ? 'ipv6' : 'ipv4')) return refuse(respond(403));
+  if (o.basicAuth && !isAuthorized(o.basicAuth.users, req.header('authorization'))) {
+    return refuse(respond(401, [['WWW-Authenticate', `Basic realm="${o.basicAuth.realm.replace(/"/g, '')}"`]]));
+  }
+  if (r.pool.endpoints.length === 0) return refuse(respond(503));
+  let sticky: Endpoint | undefined;
+  if (o.affinity) {
+    const v = cookieValue(req.header('cookie'), o.affinity.name);
+    if (v) sticky = r.pool.byCookie(v);
+  }
+  return {
+    kind: 'proxy', route: r, target: upstreamTarget(r, d.match, req.path, req.query), responseHeaders: corsHeaders,
+    ...(sticky ? { sticky } : {}), ...(release ? { release } : {}),
+  };
+}
+
+function stripV4Mapped(a: string): string {
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
+}
+
+/** The URI sent upstream: nginx's `rewrite "(?i)^path" target break;` replaces the whole URI and appends the arguments. */
+export function upstreamTarget(r: CompiledRoute, match: RegExpExecArray | undefined, path: string, query: string): string {
+  const target = r.route.options.rewriteTarget;
+  if (target === undefined) return path + query;
+  const m = match ?? new RegExp(`^${r.route.path}`, 'i').exec(path);
+  if (!m) return path + query;
+  const out = target.replace(/\$(\d)/g, (_, n: string) => m[Number(n)] ?? '');
+  if (out.includes('?')) return query ? `${out}&${query.slice(1)}` : out;
+  return out + query;
+}
+
+function corsResponseHeaders(c: NonNullable<CompiledRoute['route']['options']['cors']>, origin: string | undefined): (readonly [string, string])[] {
+  let allow: string | undefined;
+  if (c.allowOrigins.includes('*')) allow = '*';
+  else if (origin && c.allowOrigins.includes(origin)) allow = origin;
+  if (!allow) return [];
+  const h: [string, string][] = [
+    ['Access-Control-Allow-Origin', allow],
+    ['Access-Control-Allow-Methods', c.allowMethods],
+    ['Access-Control-Allow-Headers', c.allowHeaders],
+  ];
+  if (c.allowCredentials) h.push(['Access-Control-Allow-Credentials', 'true']);
+  if (c.exposeHeaders) h.push(['Access-Control-Expose-Headers', c.exposeHeaders]);
+  return h;
+}
+
+function isAuthorized(users: Readonly<Record<string, string>>, authorization: string | undefined): boolean {
+  if (!authorization || !/^basic /i.test(authorization)) return false;
+  const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return false;
+  const hash = Object.hasOwn(users, decoded.slice(0, colon)) ? users[decoded.slice(0, colon)] : undefined;
+  return hash !== undefined && verifyPassword(decoded.slice(colon + 1), hash);
+}
+
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/** The Set-Cookie value for sticky sessions (ingress-nginx: HttpOnly, path of the location unless set). */
+export function affinityCookie(r: CompiledRoute, value: string, secure: boolean, now: number): string {
+  const a = r.route.options.affinity!;
+  const path = a.path ?? (r.regex ? '/' : r.route.path);
+  let s = `${a.name}=${value}; Path=${path}; HttpOnly`;
+  if (a.expiresSeconds !== undefined) s += `; Expires=${new Date(now + a.expiresSeconds * 1000).toUTCString()}`;
+  if (a.maxAgeSeconds !== undefined) s += `; Max-Age=${a.maxAgeSeconds}`;
+  if (a.secure || (secure && a.sameSite === 'None')) s += '; Secure';
+  if (a.sameSite) s += `; SameSite=${a.sameSite}`;
+  return s;
+}

@@ -1,0 +1,138 @@
+// The route table: the whole desired state of the L7 proxy as one plain, immutable value.
+// translate() builds it from API objects; the router compiles it; the controller compares two of
+// them with isSameRouteTable() and skips the swap when nothing changed (Traefik's pattern).
+import { isDeepStrictEqual } from 'node:util';
+
+export type PathType = 'Exact' | 'Prefix' | 'ImplementationSpecific';
+
+/** One ready endpoint of a backend (a pod IP and the resolved target port). */
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface Backend {
+  /** "namespace/service:port" as written in the Ingress; names the backend in logs and limits. */
+  readonly name: string;
+  /** Ready endpoints, sorted; empty means 503. */
+  readonly endpoints: readonly Endpoint[];
+}
+
+export interface CookieAffinity {
+  readonly name: string;
+  readonly path?: string;
+  readonly maxAgeSeconds?: number;
+  readonly expiresSeconds?: number;
+  readonly sameSite?: 'None' | 'Lax' | 'Strict';
+  readonly secure: boolean;
+  readonly changeOnFailure: boolean;
+}
+
+export interface Cors {
+  readonly allowOrigins: readonly string[]; // ['*'] or explicit origins
+  readonly allowMethods: string;
+  readonly allowHeaders: string;
+  readonly exposeHeaders: string;
+  readonly allowCredentials: boolean;
+  readonly maxAgeSeconds: number;
+}
+
+export interface BasicAuth {
+  readonly realm: string;
+  /** user → htpasswd hash, from the auth Secret. */
+  readonly users: Readonly<Record<string, string>>;
+}
+
+/** Per-route behaviour from `nginx.ingress.kubernetes.io/*` annotations, validated. */
+export interface RouteOptions {
+  readonly rewriteTarget?: string;
+  readonly useRegex: boolean;
+  readonly sslRedirect: boolean;
+  readonly forceSslRedirect: boolean;
+  readonly backendProtocol: 'HTTP' | 'HTTPS';
+  readonly affinity?: CookieAffinity;
+  /** Bytes; 0 means unlimited. */
+  readonly maxBodyBytes: number;
+  readonly connectTimeoutMs: number;
+  readonly readTimeoutMs: number;
+  readonly sendTimeoutMs: number;
+  readonly allowSourceRanges?: readonly string[];
+  readonly permanentRedirect?: { readonly url: string; readonly code: number };
+  readonly temporalRedirect?: { readonly url: string; readonly code: number };
+  readonly appRoot?: string;
+  readonly cors?: Cors;
+  readonly basicAuth?: BasicAuth;
+  readonly limitRps?: number;
+  readonly limitBurstMultiplier: number;
+  readonly limitConnections?: number;
+  readonly sslPassthrough: boolean;
+  /** Set when a security annotation (auth, source ranges) is unusable: the route answers 503, as ingress-nginx's denied locations do. */
+  readonly denied?: string;
+}
+
+export interface Route {
+  /** Stable identity: "namespace/ingress|host|pathType|path"; keys rate limits and metrics. */
+  readonly id: string;
+  /** "namespace/name" of the Ingress it came from. */
+  readonly ingress: string;
+  readonly host: string; // '' = any host
+  readonly path: string;
+  readonly pathType: PathType;
+  readonly backend: Backend;
+  readonly options: RouteOptions;
+}
+
+export interface HostRoutes {
+  readonly host: string; // exact, "*.suffix" or '' (rules without a host)
+  /** In the order Ingresses were created; the router orders them for matching. */
+  readonly routes: readonly Route[];
+  /** Route for requests on this host that match no path (the host's Ingress defaultBackend). */
+  readonly fallback?: Route;
+  /** Listed in some Ingress's spec.tls: plain HTTP is redirected unless ssl-redirect is false. */
+  readonly tls: boolean;
+}
+
+export interface Certificate {
+  /** "namespace/secret". */
+  readonly secret: string;
+  readonly hosts: readonly string[];
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+export interface Passthrough {
+  readonly host: string;
+  readonly backend: Backend;
+}
+
+export interface StreamService {
+  readonly protocol: 'TCP' | 'UDP';
+  readonly port: number;
+  readonly backend: Backend;
+}
+
+export interface Problem {
+  /** "Kind/namespace/name" of the object the event goes on. */
+  readonly object: { readonly kind: string; readonly namespace: string; readonly name: string };
+  readonly reason: string;
+  readonly message: string;
+}
+
+export interface RouteTable {
+  readonly hosts: readonly HostRoutes[];
+  /** For hosts no rule names: the oldest Ingress's spec.defaultBackend. */
+  readonly defaultRoute?: Route;
+  readonly certificates: readonly Certificate[];
+  readonly passthrough: readonly Passthrough[];
+  readonly streams: readonly StreamService[];
+  /** "namespace/name" of every Ingress this controller serves (their status gets our address). */
+  readonly served: readonly string[];
+  readonly problems: readonly Problem[];
+}
+
+export const emptyRouteTable: RouteTable = { hosts: [], certificates: [], passthrough: [], streams: [], served: [], problems: [] };
+
+/** Whether two tables would route every request the same way (problems included). */
+export function isSameRouteTable(a: RouteTable, b: RouteTable): boolean {
+  return isDeepStrictEqual(a, b);
+}

@@ -1,0 +1,197 @@
+// The request-time view of a RouteTable: built once per table (maps of exact and wildcard hosts,
+// per-host maps of Exact and Prefix paths, regex lists ordered as ingress-nginx orders its
+// locations), then answering host+path in O(path depth) map lookups. Immutable once built; the
+// proxy swaps whole routers, so a request keeps the router it started with.
+import { createHash } from 'node:crypto';
+import { BlockList, isIPv6 } from 'node:net';
+import type { Backend, Endpoint, HostRoutes, Route, RouteTable } from './route-table.ts';
+import { usesRegex } from './translate.ts';
+
+/** A backend with its round-robin cursor and sticky-cookie index. */
+export class BackendPool {
+  readonly backend: Backend;
+  readonly endpoints: readonly Endpoint[];
+  /** ingress-nginx's cookie value names the endpoint by a hash, so any replica resolves it. */
+  readonly #byCookie = new Map<string, Endpoint>();
+  readonly cookieOf = new Map<Endpoint, string>();
+  #next = 0;
+
+  constructor(backend: Backend) {
+    this.backend = backend;
+    this.endpoints = backend.endpoints;
+    for (const e of backend.endpoints) {
+      const h = createHash('sha1').update(`${e.address}:${e.port}`).digest('hex').slice(0, 32);
+      this.#byCookie.set(h, e);
+      this.cookieOf.set(e, h);
+    }
+  }
+
+  /** Next endpoint in round-robin order; undefined when none is ready. */
+  next(): Endpoint | undefined {
+    const n = this.endpoints.length;
+    if (n === 0) return undefined;
+    const e = this.endpoints[this.#next % n]!;
+    this.#next = (this.#next + 1) % n;
+    return e;
+  }
+
+  byCookie(value: string): Endpoint | undefined {
+    return this.#byCookie.get(value);
+  }
+}
+
+export interface CompiledRoute {
+  readonly route: Route;
+  readonly pool: BackendPool;
+  /** Case-insensitive `^path` when the host is in regex mode. */
+  readonly regex?: RegExp;
+  readonly allow?: BlockList;
+  /** Whether plain-HTTP requests go to https (ssl-redirect on a TLS host, or force-ssl-redirect). */
+  readonly redirectToHttps: boolean;
+}
+
+interface CompiledHost {
+  readonly exact: Map<string, CompiledRoute>;
+  readonly prefix: Map<string, CompiledRoute>;
+  /** ImplementationSpecific without regex: nginx's plain `location /path` (string prefix), longest first. */
+  readonly stringPrefix: CompiledRoute[];
+  /** Regex mode: every non-Exact path as `~* ^path`, longest path first. */
+  readonly regex: CompiledRoute[];
+  readonly fallback?: CompiledRoute;
+}
+
+export type Decision =
+  | { readonly kind: 'route'; readonly route: CompiledRoute; readonly match?: RegExpExecArray }
+  | { readonly kind: 'not-found' };
+
+export class Router {
+  readonly table: RouteTable;
+  readonly #exact = new Map<string, CompiledHost>();
+  readonly #wildcard = new Map<string, CompiledHost>();
+  readonly #anyHost: CompiledHost | undefined;
+  readonly #default: CompiledRoute | undefined;
+  readonly #passthrough = new Map<string, BackendPool>();
+  readonly #pools = new Map<string, BackendPool>();
+
+  constructor(table: RouteTable) {
+    this.table = table;
+    let anyHost: CompiledHost | undefined;
+    for (const h of table.hosts) {
+      const c = this.#compileHost(h);
+      if (h.host === '') anyHost = c;
+      else if (h.host.startsWith('*.')) this.#wildcard.set(h.host.slice(2), c);
+      else this.#exact.set(h.host, c);
+    }
+    this.#anyHost = anyHost;
+    this.#default = table.defaultRoute ? this.#compileRoute(table.defaultRoute, false) : undefined;
+    for (const p of table.passthrough) this.#passthrough.set(p.host, this.#pool(p.backend));
+  }
+
+  /** Routes a request: exact host, then `*.` wildcard (one label), then rules without a host, then the default backend. */
+  decide(hostHeader: string, path: string): Decision {
+    const host = normalizeHost(hostHeader);
+    let h = this.#exact.get(host);
+    if (!h) {
+      const dot = host.indexOf('.');
+      if (dot > 0) h = this.#wildcard.get(host.slice(dot + 1));
+    }
+    h ??= this.#anyHost;
+    if (h) {
+      const d = matchHost(h, path);
+      if (d) return d;
+      if (h.fallback) return { kind: 'route', route: h.fallback };
+      if (h !== this.#anyHost) return { kind: 'not-found' };
+    }
+    return this.#default ? { kind: 'route', route: this.#default } : { kind: 'not-found' };
+  }
+
+  /** The backend for an ssl-passthrough host (SNI), if any. */
+  passthrough(serverName: string): BackendPool | undefined {
+    return this.#passthrough.get(serverName.toLowerCase());
+  }
+
+  get hasPassthrough(): boolean {
+    return this.#passthrough.size > 0;
+  }
+
+  #compileHost(h: HostRoutes): CompiledHost {
+    const regexMode = h.routes.some((r) => usesRegex(r.options));
+    const host: CompiledHost = {
+      exact: new Map(), prefix: new Map(), stringPrefix: [], regex: [],
+      ...(h.fallback ? { fallback: this.#compileRoute(h.fallback, h.tls) } : {}),
+    };
+    for (const r of h.routes) {
+      if (r.pathType === 'Exact') { if (!host.exact.has(r.path)) host.exact.set(r.path, this.#compileRoute(r, h.tls)); continue; }
+      if (regexMode) { host.regex.push(this.#compileRoute(r, h.tls, new RegExp(`^${r.path}`, 'i'))); continue; }
+      const c = this.#compileRoute(r, h.tls);
+      if (r.pathType === 'Prefix') { const k = r.path.replace(/\/+$/, ''); if (!host.prefix.has(k)) host.prefix.set(k, c); }
+      else host.stringPrefix.push(c);
+    }
+    // ingress-nginx sorts locations by path length, longest first; a stable sort keeps older Ingresses first on ties.
+    host.stringPrefix.sort((a, b) => b.route.path.length - a.route.path.length);
+    host.regex.sort((a, b) => b.route.path.length - a.route.path.length);
+    return host;
+  }
+
+  #pool(b: Backend): BackendPool {
+    // Routes naming the same Service port share one round-robin cursor.
+    let p = this.#pools.get(b.name);
+    if (!p) this.#pools.set(b.name, (p = new BackendPool(b)));
+    return p;
+  }
+
+  #compileRoute(r: Route, hostHasTls: boolean, regex?: RegExp): CompiledRoute {
+    let allow: BlockList | undefined;
+    if (r.options.allowSourceRanges) {
+      allow = new BlockList();
+      for (const c of r.options.allowSourceRanges) {
+        const [ip, bits] = c.split('/') as [string, string];
+        allow.addSubnet(ip, Number(bits), isIPv6(ip) ? 'ipv6' : 'ipv4');
+      }
+    }
+    return {
+      route: r, pool: this.#pool(r.backend),
+      ...(regex ? { regex } : {}), ...(allow ? { allow } : {}),
+      redirectToHttps: r.options.forceSslRedirect || (hostHasTls && r.options.sslRedirect),
+    };
+  }
+}
+
+function matchHost(h: CompiledHost, path: string): Decision | undefined {
+  const exact = h.exact.get(path);
+  if (exact) return { kind: 'route', route: exact };
+  if (h.regex.length) {
+    for (const r of h.regex) {
+      const m = r.regex!.exec(path);
+      if (m) return { kind: 'route', route: r, match: m };
+    }
+    return undefined;
+  }
+  // Prefix by whole path elements: try the path, then each parent, down to the root ("").
+  let best: CompiledRoute | undefined;
+  let bestLen = -1;
+  if (h.prefix.size) {
+    let key = path.endsWith('/') ? path.replace(/\/+$/, '') : path;
+    for (;;) {
+      const r = h.prefix.get(key);
+      if (r) { best = r; bestLen = key.length; break; }
+      if (key === '') break;
+      key = key.slice(0, key.lastIndexOf('/'));
+    }
+  }
+  for (const r of h.stringPrefix) {
+    if (r.route.path.length <= bestLen) break;
+    if (path.startsWith(r.route.path)) { best = r; break; }
+  }
+  return best ? { kind: 'route', route: best } : undefined;
+}
+
+/** Lowercases and drops the port (and IPv6 brackets stay as they are). */
+export function normalizeHost(h: string): string {
+  let s = h;
+  if (s.startsWith('[')) { const end = s.indexOf(']'); s = end > 0 ? s.slice(0, end + 1) : s; }
+  else { const colon = s.lastIndexOf(':'); if (colon >= 0) s = s.slice(0, colon); }
+  if (s.endsWith('.')) s = s.slice(0, -1);
+  // Most Host headers are already lowercase; avoid the copy then.
+  return /[A-Z]/.test(s) ? s.toLowerCase() : s;
+}

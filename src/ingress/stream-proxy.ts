@@ -1,0 +1,136 @@
+// TCP and UDP services from ingress-nginx's tcp-services / udp-services ConfigMaps: one listener
+// per configured port, round robin over the Service's ready endpoints, the next endpoint tried when
+// a TCP connect fails. Bytes are passed through untouched.
+import dgram from 'node:dgram';
+import net from 'node:net';
+import type { StreamService } from './route-table.ts';
+import { BackendPool } from './router.ts';
+
+const UDP_SESSION_IDLE_MS = 60_000;
+
+interface TcpEntry { server: net.Server; pool: BackendPool; key: string }
+interface UdpEntry { socket: dgram.Socket; pool: BackendPool; key: string; sessions: Map<string, { up: dgram.Socket; timer: NodeJS.Timeout }> }
+
+export class StreamProxy {
+  readonly #bind: string | undefined;
+  readonly #tcp = new Map<number, TcpEntry>();
+  readonly #udp = new Map<number, UdpEntry>();
+  readonly #log: (m: string) => void;
+  readonly #sockets = new Set<net.Socket>();
+
+  constructor(opts: { bindAddress?: string; log?: (m: string) => void }) {
+    this.#bind = opts.bindAddress;
+    this.#log = opts.log ?? (() => {});
+  }
+
+  /** Opens, updates and closes listeners to match `streams`. */
+  async update(streams: readonly StreamService[]): Promise<void> {
+    const wantTcp = new Map(streams.filter((s) => s.protocol === 'TCP').map((s) => [s.port, s]));
+    const wantUdp = new Map(streams.filter((s) => s.protocol === 'UDP').map((s) => [s.port, s]));
+    for (const [port, e] of this.#tcp) if (!wantTcp.has(port)) { e.server.close(); this.#tcp.delete(port); }
+    for (const [port, e] of this.#udp) if (!wantUdp.has(port)) { this.#closeUdp(e); this.#udp.delete(port); }
+    for (const [port, s] of wantTcp) {
+      const key = JSON.stringify(s.backend);
+      const cur = this.#tcp.get(port);
+      if (cur) { if (cur.key !== key) { cur.pool = new BackendPool(s.backend); cur.key = key; } continue; }
+      const entry: TcpEntry = { server: net.createServer((c) => this.#onTcp(entry, c)), pool: new BackendPool(s.backend), key };
+      this.#tcp.set(port, entry);
+      await new Promise<void>((resolve) => {
+        entry.server.once('error', (err) => { this.#log(`tcp-services: cannot listen on ${port}: ${err.message}`); this.#tcp.delete(port); resolve(); });
+        entry.server.listen(port, this.#bind, () => resolve());
+      });
+    }
+    for (const [port, s] of wantUdp) {
+      const key = JSON.stringify(s.backend);
+      const cur = this.#udp.get(port);
+      if (cur) { if (cur.key !== key) { cur.pool = new BackendPool(s.backend); cur.key = key; } continue; }
+      const socket = dgram.createSocket(this.#bind && net.isIPv6(this.#bind) ? 'udp6' : 'udp4');
+      const entry: UdpEntry = { socket, pool: new BackendPool(s.backend), key, sessions: new Map() };
+      socket.on('message', (msg, rinfo) => this.#onUdp(entry, msg, rinfo));
+      this.#udp.set(port, entry);
+      await new Promise<void>((resolve) => {
+        socket.once('error', (err) => { this.#log(`udp-services: cannot bind ${port}: ${err.message}`); this.#udp.delete(port); resolve(); });
+        socket.bind(port, this.#bind, () => resolve());
+      });
+    }
+  }
+
+  /** Bound TCP ports (for tests). */
+  tcpPort(port: number): number | undefined {
+    const a = this.#tcp.get(port)?.server.address();
+    return a && typeof a === 'object' ? a.port : undefined;
+  }
+
+  async close(): Promise<void> {
+    for (const e of this.#tcp.values()) e.server.close();
+    for (const s of this.#sockets) s.destroy();
+    for (const e of this.#udp.values()) this.#closeUdp(e);
+    this.#tcp.clear();
+    this.#udp.clear();
+  }
+
+  #onTcp(entry: TcpEntry, client: net.Socket): void {
+    this.#sockets.add(client);
+    client.on('close', () => this.#sockets.delete(client));
+    client.on('error', () => {});
+    client.pause();
+    const tried = new Set<string>();
+    const tryNext = () => {
+      const ep = entry.pool.next();
+      if (!ep || tried.has(`${ep.address}:${ep.port}`) || tried.size >= 3) { client.destroy(); return; }
+      tried.add(`${ep.address}:${ep.port}`);
+      const up = net.connect({ host: ep.address, port: ep.port, noDelay: true });
+      this.#sockets.add(up);
+      up.on('close', () => this.#sockets.delete(up));
+      let connected = false;
+      up.setTimeout(5000, () => up.destroy(new Error('connect timeout')));
+      up.once('connect', () => {
+        connected = true;
+        up.setTimeout(0);
+        client.pipe(up);
+        up.pipe(client);
+        client.resume();
+      });
+      up.on('error', () => { if (!connected) tryNext(); else client.destroy(); });
+      client.on('close', () => up.destroy());
+      up.on('close', () => { if (connected) client.destroy(); });
+    };
+    tryNext();
+  }
+
+  #onUdp(entry: UdpEntry, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const k = `${rinfo.address}|${rinfo.port}`;
+    let s = entry.sessions.get(k);
+    if (!s) {
+      const ep = entry.pool.next();
+      if (!ep) return;
+      const up = dgram.createSocket(net.isIPv6(ep.address) ? 'udp6' : 'udp4');
+      up.on('error', () => {});
+      up.on('message', (reply) => entry.socket.send(reply, rinfo.port, rinfo.address));
+      up.connect(ep.port, ep.address);
+      const session = { up, timer: setTimeout(() => {}, 0) };
+      entry.sessions.set(k, session);
+      s = session;
+      const pending = msg;
+      up.once('connect', () => up.send(pending));
+      this.#touch(entry, k);
+      return;
+    }
+    this.#touch(entry, k);
+    s.up.send(msg);
+  }
+
+  #touch(entry: UdpEntry, k: string): void {
+    const s = entry.sessions.get(k);
+    if (!s) return;
+    clearTimeout(s.timer);
+    s.timer = setTimeout(() => { s.up.close(); entry.sessions.delete(k); }, UDP_SESSION_IDLE_MS);
+    s.timer.unref();
+  }
+
+  #closeUdp(e: UdpEntry): void {
+    for (const s of e.sessions.values()) { clearTimeout(s.timer); s.up.close(); }
+    e.sessions.clear();
+    e.socket.close();
+  }
+}

@@ -1,0 +1,305 @@
+// translate(): API objects in, one RouteTable out. Pure: no I/O, no clock, deterministic order
+// (Ingresses by creation time then namespace/name, as ingress-nginx breaks ties; everything that
+// reaches the table sorted), so the controller can compare two results and skip equal ones.
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import type { ConfigMap, Secret, Service, ServicePort } from 'kubernetes-types/core/v1.d.ts';
+import type { EndpointSlice } from 'kubernetes-types/discovery/v1.d.ts';
+import type { Ingress, IngressBackend, IngressClass } from 'kubernetes-types/networking/v1.d.ts';
+import { parseAnnotations } from './annotations.ts';
+import type { Backend, Certificate, Endpoint, HostRoutes, Passthrough, PathType, Problem, Route, RouteOptions, RouteTable, StreamService } from './route-table.ts';
+
+export const CONTROLLER_NAME = 'podgate.io/ingress';
+const DEFAULT_CLASS_ANNOTATION = 'ingressclass.kubernetes.io/is-default-class';
+const LEGACY_CLASS_ANNOTATION = 'kubernetes.io/ingress.class';
+const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+export interface TranslateInput {
+  readonly ingresses: readonly Ingress[];
+  readonly ingressClasses: readonly IngressClass[];
+  readonly services: readonly Service[];
+  readonly endpointSlices: readonly EndpointSlice[];
+  readonly secrets: readonly Secret[];
+  readonly configMaps?: readonly ConfigMap[];
+}
+
+export interface TranslateOptions {
+  /** spec.controller of the IngressClasses we own (default podgate.io/ingress). */
+  readonly controllerName?: string;
+  /** Class names served even without an IngressClass object (default ["nginx"]). */
+  readonly classes?: readonly string[];
+  /** Serve Ingresses with no class at all (ingress-nginx's --watch-ingress-without-class). */
+  readonly watchWithoutClass?: boolean;
+  /** "namespace/name" of the tcp-services / udp-services ConfigMaps. */
+  readonly tcpServicesConfigMap?: string;
+  readonly udpServicesConfigMap?: string;
+}
+
+interface Indexes {
+  services: Map<string, Service>;
+  slices: Map<string, EndpointSlice[]>;
+  secrets: Map<string, Secret>;
+}
+
+/** Builds the whole route table; bad input becomes `problems`, never an exception. */
+export function translate(input: TranslateInput, opts: TranslateOptions = {}): RouteTable {
+  const idx = buildIndexes(input);
+  const problems: Problem[] = [];
+  const classes = servedClasses(input.ingressClasses, opts);
+  const ingresses = input.ingresses.filter((ing) => isServed(ing, classes, opts)).sort(byAge);
+
+  const hosts = new Map<string, { routes: Route[]; fallback?: Route; tls: boolean }>();
+  const hostEntry = (h: string) => {
+    let e = hosts.get(h);
+    if (!e) hosts.set(h, (e = { routes: [], tls: false }));
+    return e;
+  };
+  const certs = new Map<string, Certificate>();
+  const passthrough = new Map<string, Passthrough>();
+  const seenRoute = new Set<string>();
+  let defaultRoute: Route | undefined;
+
+  for (const ing of ingresses) {
+    const ns = ing.metadata?.namespace ?? 'default';
+    const name = ing.metadata?.name ?? '';
+    const key = `${ns}/${name}`;
+    const obj = { kind: 'Ingress', namespace: ns, name };
+    const report = (reason: string, message: string) => problems.push({ object: obj, reason, message });
+    const parsed = parseAnnotations(ing.metadata?.annotations, ns, (n, s) => idx.secrets.get(`${n}/${s}`));
+    for (const p of parsed.problems) report(p.reason, p.message);
+    const options = parsed.options;
+
+    const toBackend = (b: IngressBackend, where: string): Backend | undefined => {
+      if (b.resource) {
+        report('UnsupportedBackend', `${where}: resource backends (${b.resource.kind} ${b.resource.name}) are not supported; only service backends are`);
+        return undefined;
+      }
+      if (!b.service) { report('InvalidBackend', `${where}: backend has no service`); return undefined; }
+      const r = resolveBackend(idx, ns, b.service.name, b.service.port?.number ?? b.service.port?.name ?? '');
+      if (r.problem) report('BackendProblem', `${where}: ${r.problem}`);
+      return r.backend;
+    };
+    const makeRoute = (host: string, path: string, pathType: PathType, backend: Backend): Route =>
+      ({ id: `${key}|${host}|${pathType}|${path}`, ingress: key, host, path, pathType, backend, options });
+
+    const spec = ing.spec ?? {};
+    let ingFallback: Route | undefined;
+    if (spec.defaultBackend) {
+      const b = toBackend(spec.defaultBackend, 'spec.defaultBackend');
+      if (b) {
+        ingFallback = makeRoute('', '/', 'Prefix', b);
+        // The oldest Ingress's defaultBackend serves hosts no rule names, as ingress-nginx's catch-all server.
+        defaultRoute ??= { ...ingFallback, id: `${key}|*|default` };
+      }
+    }
+
+    const tlsHosts: string[] = [];
+    for (const [i, t] of (spec.tls ?? []).entries()) {
+      const names = (t.hosts?.length ? t.hosts : (spec.rules ?? []).map((r) => r.host ?? '').filter(Boolean)).map((h) => h.toLowerCase());
+      tlsHosts.push(...names);
+      if (!t.secretName) continue; // served with the default certificate
+      const c = loadCertificate(idx, ns, t.secretName, names);
+      if ('problem' in c) { report(c.reason, `spec.tls[${i}]: ${c.problem}; the default certificate is served instead`); continue; }
+      for (const h of names) if (!certs.has(h)) certs.set(h, c);
+    }
+
+    for (const [ri, rule] of (spec.rules ?? []).entries()) {
+      const host = (rule.host ?? '').toLowerCase();
+      const entry = hostEntry(host);
+      if (ingFallback && !entry.fallback) entry.fallback = { ...ingFallback, host, id: `${key}|${host}|default` };
+      if (options.sslPassthrough && host) {
+        // ingress-nginx hands the whole TLS connection for the host to the backend of the "/" path (or the first one).
+        const paths = rule.http?.paths ?? [];
+        const chosen = paths.find((p) => (p.path ?? '/') === '/') ?? paths[0];
+        const b = chosen ? toBackend(chosen.backend, `spec.rules[${ri}]`) : ingFallback?.backend;
+        if (b && !passthrough.has(host)) passthrough.set(host, { host, backend: b });
+        continue;
+      }
+      for (const [pi, p] of (rule.http?.paths ?? []).entries()) {
+        const where = `spec.rules[${ri}].http.paths[${pi}]`;
+        const pathType = (p.pathType ?? 'ImplementationSpecific') as PathType;
+        if (pathType !== 'Exact' && pathType !== 'Prefix' && pathType !== 'ImplementationSpecific') { report('InvalidPath', `${where}: unknown pathType ${String(p.pathType)}`); continue; }
+        const path = p.path || '/';
+        if (!path.startsWith('/')) { report('InvalidPath', `${where}: path ${JSON.stringify(path)} must start with "/"`); continue; }
+        if (usesRegex(options)) {
+          try { new RegExp(`^${path}`, 'i'); } catch { report('InvalidPath', `${where}: path ${JSON.stringify(path)} is not a valid regular expression`); continue; }
+        }
+        const b = toBackend(p.backend, where);
+        if (!b) continue;
+        const route = makeRoute(host, path, pathType, b);
+        // The same host+path in two Ingresses: the older one keeps it, as ingress-nginx does.
+        const dup = `${host}|${pathType}|${pathKey(path, pathType)}`;
+        if (seenRoute.has(dup)) { report('DuplicatePath', `${where}: host ${JSON.stringify(host)} path ${path} is already served by an older Ingress`); continue; }
+        seenRoute.add(dup);
+        entry.routes.push(route);
+      }
+    }
+    for (const h of tlsHosts) if (hosts.has(h)) hostEntry(h).tls = true;
+    // A wildcard TLS host covers the concrete hosts below it.
+    for (const h of tlsHosts) if (h.startsWith('*.')) for (const [name, e] of hosts) if (wildcardCovers(h, name)) e.tls = true;
+  }
+
+  const hostList: HostRoutes[] = [...hosts.entries()].sort(([a], [b]) => cmp(a, b)).map(([host, e]) => ({
+    host, routes: e.routes, tls: e.tls, ...(e.fallback ? { fallback: e.fallback } : {}),
+  }));
+  const certificates = dedupeCertificates([...certs.entries()]);
+  const streams = [
+    ...streamServices(input.configMaps ?? [], opts.tcpServicesConfigMap, 'TCP', idx, problems),
+    ...streamServices(input.configMaps ?? [], opts.udpServicesConfigMap, 'UDP', idx, problems),
+  ];
+  return {
+    hosts: hostList,
+    ...(defaultRoute ? { defaultRoute } : {}),
+    certificates,
+    passthrough: [...passthrough.values()].sort((a, b) => cmp(a.host, b.host)),
+    streams,
+    served: ingresses.map((i) => `${i.metadata?.namespace ?? 'default'}/${i.metadata?.name ?? ''}`).sort(),
+    problems,
+  };
+}
+
+/** rewrite-target implies regex paths in ingress-nginx ("enforceRegex"), as use-regex does. */
+export function usesRegex(o: RouteOptions): boolean {
+  return o.useRegex || o.rewriteTarget !== undefined;
+}
+
+function pathKey(path: string, t: PathType): string {
+  return t === 'Prefix' ? path.replace(/\/+$/, '') : path;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function byAge(a: Ingress, b: Ingress): number {
+  const ta = a.metadata?.creationTimestamp ?? '';
+  const tb = b.metadata?.creationTimestamp ?? '';
+  if (ta !== tb) return cmp(ta, tb);
+  return cmp(`${a.metadata?.namespace}/${a.metadata?.name}`, `${b.metadata?.namespace}/${b.metadata?.name}`);
+}
+
+function buildIndexes(input: TranslateInput): Indexes {
+  const services = new Map<string, Service>();
+  for (const s of input.services) services.set(`${s.metadata?.namespace ?? 'default'}/${s.metadata?.name}`, s);
+  const slices = new Map<string, EndpointSlice[]>();
+  for (const es of input.endpointSlices) {
+    const svc = es.metadata?.labels?.[SERVICE_NAME_LABEL];
+    if (!svc) continue;
+    const k = `${es.metadata?.namespace ?? 'default'}/${svc}`;
+    let l = slices.get(k);
+    if (!l) slices.set(k, (l = []));
+    l.push(es);
+  }
+  const secrets = new Map<string, Secret>();
+  for (const s of input.secrets) secrets.set(`${s.metadata?.namespace ?? 'default'}/${s.metadata?.name}`, s);
+  return { services, slices, secrets };
+}
+
+/** Class names this controller serves, and whether it owns the default class. */
+function servedClasses(classes: readonly IngressClass[], opts: TranslateOptions): { names: Set<string>; isDefault: boolean } {
+  const controller = opts.controllerName ?? CONTROLLER_NAME;
+  const names = new Set(opts.classes ?? ['nginx']);
+  let isDefault = false;
+  for (const c of classes) {
+    if (c.spec?.controller !== controller || !c.metadata?.name) continue;
+    names.add(c.metadata.name);
+    if (c.metadata.annotations?.[DEFAULT_CLASS_ANNOTATION] === 'true') isDefault = true;
+  }
+  return { names, isDefault };
+}
+
+function isServed(ing: Ingress, classes: { names: Set<string>; isDefault: boolean }, opts: TranslateOptions): boolean {
+  // The legacy annotation still wins over spec.ingressClassName in ingress-nginx when both are set.
+  const cls = ing.metadata?.annotations?.[LEGACY_CLASS_ANNOTATION] ?? ing.spec?.ingressClassName;
+  if (cls === undefined || cls === '') return classes.isDefault || opts.watchWithoutClass === true;
+  return classes.names.has(cls);
+}
+
+/** Resolves a Service port (number or name) to ready pod endpoints through its EndpointSlices. */
+function resolveBackend(idx: Indexes, ns: string, svcName: string, port: number | string): { backend?: Backend; problem?: string } {
+  const name = `${ns}/${svcName}:${port}`;
+  const svc = idx.services.get(`${ns}/${svcName}`);
+  if (!svc) return { backend: { name, endpoints: [] }, problem: `service ${ns}/${svcName} not found` };
+  const sp: ServicePort | undefined = (svc.spec?.ports ?? []).find((p) => (typeof port === 'number' ? p.port === port : p.name === port));
+  if (svc.spec?.type === 'ExternalName' && svc.spec.externalName) {
+    // ingress-nginx proxies to the external name itself (resolved when connecting).
+    const p = typeof port === 'number' ? port : sp?.port;
+    if (p === undefined) return { backend: { name, endpoints: [] }, problem: `service ${ns}/${svcName} has no port ${port}` };
+    return { backend: { name, endpoints: [{ address: svc.spec.externalName, port: p }] } };
+  }
+  if (!sp) return { backend: { name, endpoints: [] }, problem: `service ${ns}/${svcName} has no port ${JSON.stringify(port)}` };
+  const portName = sp.name ?? '';
+  const seen = new Set<string>();
+  const endpoints: Endpoint[] = [];
+  for (const es of idx.slices.get(`${ns}/${svcName}`) ?? []) {
+    const ep = (es.ports ?? []).find((p) => (p.name ?? '') === portName);
+    if (ep?.port === undefined) continue;
+    for (const e of es.endpoints ?? []) {
+      // A nil ready condition means ready (discovery.k8s.io/v1 semantics); terminating pods are not ready.
+      if (e.conditions?.ready === false) continue;
+      const address = e.addresses[0];
+      if (!address) continue;
+      const k = `${address}|${ep.port}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      endpoints.push({ address, port: ep.port });
+    }
+  }
+  endpoints.sort((a, b) => cmp(a.address, b.address) || a.port - b.port);
+  return { backend: { name, endpoints } };
+}
+
+function loadCertificate(idx: Indexes, ns: string, secretName: string, hosts: string[]): Certificate | { problem: string; reason: string } {
+  const s = idx.secrets.get(`${ns}/${secretName}`);
+  if (!s) return { problem: `secret ${ns}/${secretName} not found`, reason: 'MissingSecret' };
+  const crt = s.data?.['tls.crt'];
+  const key = s.data?.['tls.key'];
+  if (!crt || !key) return { problem: `secret ${ns}/${secretName} has no tls.crt/tls.key`, reason: 'InvalidSecret' };
+  const certPem = Buffer.from(crt, 'base64').toString('utf8');
+  const keyPem = Buffer.from(key, 'base64').toString('utf8');
+  try {
+    const x = new X509Certificate(certPem);
+    if (!x.checkPrivateKey(createPrivateKey(keyPem))) return { problem: `secret ${ns}/${secretName}: tls.key does not match tls.crt`, reason: 'InvalidSecret' };
+  } catch (err) {
+    return { problem: `secret ${ns}/${secretName}: ${err instanceof Error ? err.message : String(err)}`, reason: 'InvalidSecret' };
+  }
+  return { secret: `${ns}/${secretName}`, hosts: [...hosts].sort(), certPem, keyPem };
+}
+
+function dedupeCertificates(entries: [string, Certificate][]): Certificate[] {
+  const bySecret = new Map<string, { c: Certificate; hosts: Set<string> }>();
+  for (const [host, c] of entries) {
+    const k = `${c.secret}|${c.certPem}`;
+    let e = bySecret.get(k);
+    if (!e) bySecret.set(k, (e = { c, hosts: new Set() }));
+    e.hosts.add(host);
+  }
+  return [...bySecret.values()].map(({ c, hosts }) => ({ ...c, hosts: [...hosts].sort() })).sort((a, b) => cmp(a.secret, b.secret) || cmp(a.hosts[0] ?? '', b.hosts[0] ?? ''));
+}
+
+/** "*.foo.com" covers "bar.foo.com" but not "foo.com" or "a.bar.foo.com" (one label, as the Ingress spec says). */
+export function wildcardCovers(wildcard: string, host: string): boolean {
+  if (!wildcard.startsWith('*.')) return false;
+  const dot = host.indexOf('.');
+  return dot > 0 && host.slice(dot + 1) === wildcard.slice(2);
+}
+
+/** ingress-nginx's tcp-services / udp-services ConfigMap: "port": "namespace/service:port[:PROXY]". */
+function streamServices(cms: readonly ConfigMap[], ref: string | undefined, protocol: 'TCP' | 'UDP', idx: Indexes, problems: Problem[]): StreamService[] {
+  if (!ref) return [];
+  const [ns, name] = ref.includes('/') ? ref.split('/', 2) as [string, string] : ['default', ref];
+  const cm = cms.find((c) => c.metadata?.namespace === ns && c.metadata?.name === name);
+  if (!cm) return [];
+  const out: StreamService[] = [];
+  const report = (message: string) => problems.push({ object: { kind: 'ConfigMap', namespace: ns, name }, reason: 'InvalidStreamService', message });
+  for (const [k, v] of Object.entries(cm.data ?? {}).sort(([a], [b]) => Number(a) - Number(b))) {
+    const port = Number(k);
+    if (!/^\d+$/.test(k) || port < 1 || port > 65535) { report(`key ${JSON.stringify(k)} is not a port`); continue; }
+    const m = /^([^/\s]+)\/([^:\s]+):([^:\s]+)(:.*)?$/.exec(v.trim());
+    if (!m) { report(`${k}: ${JSON.stringify(v)} is not "namespace/service:port"`); continue; }
+    const svcPort = /^\d+$/.test(m[3]!) ? Number(m[3]) : m[3]!;
+    const r = resolveBackend(idx, m[1]!, m[2]!, svcPort);
+    if (r.problem) report(`${k}: ${r.problem}`);
+    if (r.backend) out.push({ protocol, port, backend: r.backend });
+  }
+  return out;
+}

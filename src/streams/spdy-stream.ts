@@ -1,0 +1,96 @@
+import { Duplex } from 'node:stream';
+import type { SpdyHeaders } from './spdy-header-codec.ts';
+
+/** What a stream needs from its session; SpdySession implements it. */
+export interface SpdyStreamHost {
+  sendData(stream: SpdyStream, data: Buffer, fin: boolean, done: (err?: Error | null) => void): void;
+  sendReset(stream: SpdyStream, status: number): void;
+  readResumed(stream: SpdyStream): void;
+}
+
+/**
+ * One SPDY stream as a Node Duplex: writes become DATA frames, end() sends FIN (half-close, the
+ * readable side stays open), the readable side ends at the peer's FIN. destroy() before both
+ * sides have finished sends RST_STREAM CANCEL, as spdystream's Reset does.
+ */
+export class SpdyStream extends Duplex {
+  readonly id: number;
+  /** Headers of the SYN_STREAM that opened the stream. */
+  readonly headers: SpdyHeaders;
+  /** The RST_STREAM status the peer sent, if it reset the stream. */
+  resetStatus: number | undefined;
+  #host: SpdyStreamHost;
+  #remoteFin = false;
+  #localFin = false;
+
+  constructor(options: { id: number; headers: SpdyHeaders; host: SpdyStreamHost }) {
+    super({ allowHalfOpen: true });
+    this.id = options.id;
+    this.headers = options.headers;
+    this.#host = options.host;
+  }
+
+  get isRemoteFinished(): boolean { return this.#remoteFin; }
+  get isLocalFinished(): boolean { return this.#localFin; }
+
+  /** Sends RST_STREAM with the status and tears the stream down. */
+  reset(status: number): void {
+    if (this.destroyed) return;
+    if (!(this.#remoteFin && this.#localFin) && this.resetStatus === undefined) this.#host.sendReset(this, status);
+    this.resetStatus ??= status;
+    this.destroy();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.#host.sendData(this, chunk, false, cb);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    this.#host.sendData(this, Buffer.concat(chunks.map((c) => c.chunk)), false, cb);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.#host.sendData(this, Buffer.alloc(0), true, (err) => {
+      if (!err) this.#localFin = true;
+      cb(err);
+    });
+  }
+
+  override _read(): void {
+    this.#host.readResumed(this);
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (!(this.#remoteFin && this.#localFin) && this.resetStatus === undefined) {
+      this.resetStatus = 5; // CANCEL
+      this.#host.sendReset(this, 5);
+    }
+    cb(err);
+  }
+
+  /** Session side: a DATA payload arrived. Returns false when the reader is behind. */
+  deliver(data: Buffer): boolean {
+    if (this.#remoteFin || this.destroyed) return true;
+    return this.push(data);
+  }
+
+  /** Session side: the peer half-closed. */
+  deliverFin(): void {
+    if (this.#remoteFin) return;
+    this.#remoteFin = true;
+    if (!this.destroyed) this.push(null);
+  }
+
+  /** Session side: our FIN went out (also used when the session sends FIN for us). */
+  markLocalFin(): void {
+    this.#localFin = true;
+  }
+
+  /** Session side: the peer reset the stream or the session went away. */
+  deliverReset(status: number): void {
+    this.resetStatus ??= status;
+    this.#remoteFin = true;
+    this.#localFin = true;
+    this.destroy();
+  }
+}
