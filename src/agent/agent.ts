@@ -104,6 +104,19 @@ export class NodeAgent {
     });
   }
 
+  /** A pod bound to this node by namespace/name, with where it runs (for logs, exec, port-forward). */
+  findPod(namespace: string, name: string): { pod: Pod; podIP?: string; netnsPath?: string } | undefined {
+    const o = this.#pods.get(`${namespace}/${name}`) as unknown as Pod | undefined;
+    if (!o) return undefined;
+    const w = this.#workers.get(o.metadata!.uid!);
+    return { pod: o, podIP: w?.podIP, netnsPath: w?.netnsPath };
+  }
+
+  /** A container spec by pod uid (for probes' named ports). */
+  container(podUid: string, name: string): import('kubernetes-types/core/v1.d.ts').Container | undefined {
+    return this.#workers.get(podUid)?.pod.spec?.containers.find((c) => c.name === name);
+  }
+
   /** Registers the Node, waits for its podCIDR, sets up the network, and starts running pods. */
   async start(): Promise<void> {
     await this.#register();
@@ -199,6 +212,7 @@ export class NodeAgent {
         envContext: (ns) => this.#envContext(ns),
         writeStatus: (p, status) => this.#writeStatus(p, status),
         finalizeDelete: (p) => this.#finalizeDelete(p),
+        networkReady: () => this.#syncHostPorts(),
         event: (p, type, reason, message, fieldPath) => this.#o.events.event(p as unknown as KObject, type, reason, message, fieldPath),
         requeue: (ms) => (ms <= 0 ? this.#queue.add(uid) : this.#queue.addAfter(uid, ms)),
         now: this.#now, log: this.#log,

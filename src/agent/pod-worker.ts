@@ -18,6 +18,8 @@ export interface PodWorkerDeps {
   /** Removes the API object once everything is stopped (grace 0, uid precondition). */
   finalizeDelete(pod: Pod): Promise<void>;
   event(pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string, fieldPath?: string): void;
+  /** The pod has its address: program what depends on it (hostPorts) before containers start. */
+  networkReady(): Promise<void>;
   /** Asks for another sync of this pod after `ms`. */
   requeue(ms: number): void;
   now(): Date;
@@ -77,6 +79,11 @@ export class PodWorker {
     return this.#pod;
   }
 
+  /** The pod's network namespace (undefined for hostNetwork pods or before set-up). */
+  get netnsPath(): string | undefined {
+    return this.#netnsPath;
+  }
+
   update(pod: Pod): void {
     this.#pod = pod;
   }
@@ -103,6 +110,8 @@ export class PodWorker {
           this.#netnsPath = n.netnsPath;
         }
         this.#startTime ??= k8sTime(this.#deps.now());
+        // hostPorts reach the pod before anything reports it running.
+        await this.#deps.networkReady();
       } catch (err) {
         this.#deps.event(this.#pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(err as Error).message}`);
         this.#deps.requeue(5000);
@@ -163,8 +172,9 @@ export class PodWorker {
       this.#deps.requeue(5000);
       return;
     }
-    const podEnv = { ...env.env, PODGATE_POD_NAME: this.#pod.metadata!.name!, PODGATE_POD_NAMESPACE: this.#pod.metadata!.namespace!, PODGATE_POD_IP: this.#ip!, PODGATE_NODE_NAME: this.#deps.nodeName,
-      PODGATE_CONTAINER_PORTS: (c.ports ?? []).filter((p) => (p.protocol ?? 'TCP') === 'TCP').map((p) => p.containerPort).join(',') };
+    // The built-in images report who they are from these (the downward API needs no YAML changes).
+    const podEnv = { ...env.env, PODGATE_POD_NAME: this.#pod.metadata!.name!, PODGATE_POD_NAMESPACE: this.#pod.metadata!.namespace!,
+      PODGATE_POD_IP: this.#ip!, PODGATE_NODE_NAME: this.#deps.nodeName };
     const resolved = this.#deps.runtime.resolve(c, podEnv);
     if ('reason' in resolved) {
       const first = !(rec.state.kind === 'waiting' && rec.state.reason === resolved.reason);
@@ -181,7 +191,7 @@ export class PodWorker {
       const sc = this.#pod.spec?.securityContext;
       const csc = c.securityContext;
       const started = await this.#deps.runtime.start({
-        podUid: this.uid, containerName: c.name, argv: resolved.argv, env: { ...podEnv, ...resolved.env },
+        podUid: this.uid, containerName: c.name, argv: resolved.argv, env: { ...resolved.env, ...podEnv },
         workingDir: c.workingDir, runAsUser: csc?.runAsUser ?? sc?.runAsUser, runAsGroup: csc?.runAsGroup ?? sc?.runAsGroup,
         netnsPath: this.#netnsPath, restartCount: rec.restartCount,
       });
@@ -241,9 +251,9 @@ export class PodWorker {
       if (rt.record.state.kind !== 'running' || this.#terminating || this.#stopped) return;
       if (kind !== 'startup' && !rt.startupOk) { schedule(period); return; }
       if (kind === 'startup' && rt.startupOk) return;
-      const r = await this.#deps.runtime.probe(probe, { podUid: this.uid, containerName: c.name, podIP: this.#ip!, netnsPath: this.#netnsPath });
-      if (rt.record.state.kind !== 'running' || this.#terminating) return;
       const label = kind === 'readiness' ? 'Readiness' : kind === 'liveness' ? 'Liveness' : 'Startup';
+      const r = await this.#deps.runtime.probe(probe, { podUid: this.uid, containerName: c.name, podIP: this.#ip!, netnsPath: this.#netnsPath, kind: label });
+      if (rt.record.state.kind !== 'running' || this.#terminating) return;
       if (r.ok) {
         if (kind === 'readiness') {
           rt.readinessFailures = 0;

@@ -50,7 +50,7 @@ export interface RuntimePort {
   /** SIGTERM, then SIGKILL after the grace period; resolves when the process is gone. */
   stop(podUid: string, containerName: string, gracePeriodSeconds: number): Promise<void>;
   onExit(cb: (e: ExitEvent) => void): void;
-  probe(probe: Probe, ctx: { podUid: string; containerName: string; podIP: string; netnsPath?: string }): Promise<{ ok: boolean; message: string }>;
+  probe(probe: Probe, ctx: { podUid: string; containerName: string; podIP: string; netnsPath?: string; kind: 'Liveness' | 'Readiness' | 'Startup' }): Promise<{ ok: boolean; message: string }>;
   /** Kills what a crashed podgate left running. */
   killOrphans(): Promise<void>;
   /** Removes a deleted pod's logs. */

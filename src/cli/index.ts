@@ -1,6 +1,8 @@
 // The `podgate` command line: verbs, their flags and help.
 import { Command } from 'commander';
-import { addControlPlaneFlags, type ControlPlaneFlags } from './flags.ts';
+import { hostname } from 'node:os';
+import { addControlPlaneFlags, addNodeFlags, type ControlPlaneFlags, type NodeFlags } from './flags.ts';
+import { startNode, type RunningNode } from './node.ts';
 import { detectNodeIP } from './node-address.ts';
 import { startControlPlane } from './control-plane.ts';
 
@@ -10,14 +12,31 @@ function log(msg: string): void {
   process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
 }
 
-async function run(what: 'up' | 'server', flags: ControlPlaneFlags): Promise<void> {
+async function run(what: 'up' | 'server', flags: ControlPlaneFlags & NodeFlags): Promise<void> {
   const t0 = performance.now();
   const nodeIp = flags.nodeIp ?? detectNodeIP();
   const cp = await startControlPlane({ ...flags, nodeIp }, log);
+  let node: RunningNode | undefined;
+  let nodeLine = '';
+  if (what === 'up') {
+    if (process.getuid?.() !== 0) {
+      nodeLine = '  node agent:  not started: running pods needs root (network namespaces, nftables); run `sudo podgate up`\n';
+    } else {
+      const nodeName = (flags.nodeName ?? hostname()).toLowerCase();
+      try {
+        node = await startNode({ client: cp.client, dataDir: flags.dataDir, nodeName, nodeIP: nodeIp, clusterCIDR: flags.clusterCidr,
+          imageConfig: flags.imageConfig, pki: cp.pki, log });
+      } catch (err) {
+        await cp.stop();
+        throw err;
+      }
+      nodeLine = `  node agent:  ready (node ${nodeName}, pods in ${node.podCIDR})\n`;
+    }
+  }
   const ms = Math.round(performance.now() - t0);
   process.stdout.write(
     `podgate ${what === 'up' ? 'is up' : 'control plane is up'} (ready in ${ms} ms)\n` +
-    `  API server:  ${cp.url}  (node address ${nodeIp})\n` +
+    `  API server:  ${cp.url}  (node address ${nodeIp})\n` + nodeLine +
     `  kubeconfig:  ${cp.kubeconfig}\n` +
     `  try:         export KUBECONFIG=${cp.kubeconfig}; kubectl get svc\n`);
   let stopping = false;
@@ -25,7 +44,11 @@ async function run(what: 'up' | 'server', flags: ControlPlaneFlags): Promise<voi
     if (stopping) return;
     stopping = true;
     log(`${sig}: stopping`);
-    await cp.stop();
+    try {
+      await node?.stop();
+    } finally {
+      await cp.stop();
+    }
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
@@ -37,9 +60,9 @@ export async function runCli(argv: string[]): Promise<void> {
     .description('A Kubernetes-compatible cluster in one program, for every way of reaching pods from outside')
     .version(version)
     .showHelpAfterError();
-  addControlPlaneFlags(program.command('up')
-    .description('start everything on this machine (API server, controllers, and the node parts that exist) in one process'))
-    .action((opts: ControlPlaneFlags) => run('up', opts));
+  addNodeFlags(addControlPlaneFlags(program.command('up')
+    .description('start everything on this machine in one process: API server, controllers and the node agent (needs root)')))
+    .action((opts: ControlPlaneFlags & NodeFlags) => run('up', opts));
   addControlPlaneFlags(program.command('server')
     .description('start only the control plane (API server and controllers)'))
     .action((opts: ControlPlaneFlags) => run('server', opts));

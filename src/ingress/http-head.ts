@@ -6,9 +6,6 @@
 // is rejected, as nginx rejects it.
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// Field values: visible ASCII, obs-text, space and tab; no CR, LF or NUL.
-const BAD_VALUE = /[\0\r\n]/;
 
 export class HeadError extends Error {
   readonly status: number;
@@ -21,8 +18,8 @@ export class HeadError extends Error {
 interface CommonHead {
   /** Bytes taken by the head, CRLFCRLF included. */
   readonly length: number;
-  /** Flat [name, value, name, value, …], names as sent. */
-  readonly headers: string[];
+  /** The head as latin1 text (one byte per char), CRLFCRLF included. */
+  readonly text: string;
   /** -1 when absent. */
   readonly contentLength: number;
   readonly chunked: boolean;
@@ -36,6 +33,15 @@ export interface RequestHead extends CommonHead {
   readonly target: string;
   readonly host: string | undefined;
   readonly upgrade: string | undefined;
+  /** Offset where the header lines start (just past the request line's CRLF). */
+  readonly fieldsStart: number;
+  /**
+   * [start, end) pairs of header lines the proxy replaces (hop-by-hop and X-Forwarded-*), in
+   * order; undefined when there are none, so the head can be forwarded as it came.
+   */
+  readonly drops: number[] | undefined;
+  /** The client's X-Request-ID, kept as ingress-nginx keeps it. */
+  readonly requestId: string | undefined;
 }
 
 export interface ResponseHead extends CommonHead {
@@ -53,110 +59,145 @@ export function findHeadEnd(buf: Buffer, max: number): number {
   return i + 4;
 }
 
-function parseFields(lines: string[], from: number): { headers: string[]; contentLength: number; chunked: boolean; connection: string[]; host: string | undefined; upgrade: string | undefined; te: boolean } {
-  const headers: string[] = [];
-  let contentLength = -1;
-  let chunked = false;
-  let te = false;
-  let host: string | undefined;
-  let upgrade: string | undefined;
-  const connection: string[] = [];
-  for (let i = from; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (line === '') continue;
-    const c0 = line.charCodeAt(0);
-    if (c0 === 32 || c0 === 9) throw new HeadError(400, 'obsolete line folding');
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new HeadError(400, 'malformed header line');
-    const name = line.slice(0, colon);
-    if (!TOKEN.test(name)) throw new HeadError(400, 'invalid header name');
-    const value = line.slice(colon + 1).trim();
-    if (BAD_VALUE.test(value)) throw new HeadError(400, 'invalid header value');
-    headers.push(name, value);
-    // Dispatch on length first: most headers need no lowercasing.
-    switch (name.length) {
-      case 4:
-        if (name.toLowerCase() === 'host') {
-          if (host !== undefined) throw new HeadError(400, 'duplicate Host');
-          host = value;
-        }
-        break;
-      case 7:
-        if (name.toLowerCase() === 'upgrade') upgrade = value;
-        break;
-      case 10:
-        if (name.toLowerCase() === 'connection') for (const t of value.split(',')) { const s = t.trim().toLowerCase(); if (s) connection.push(s); }
-        break;
-      case 14:
-        if (name.toLowerCase() === 'content-length') {
-          if (!/^\d{1,15}$/.test(value)) throw new HeadError(400, 'invalid Content-Length');
-          const n = Number(value);
-          if (contentLength !== -1 && contentLength !== n) throw new HeadError(400, 'conflicting Content-Length');
-          contentLength = n;
-        }
-        break;
-      case 17:
-        if (name.toLowerCase() === 'transfer-encoding') {
-          te = true;
-          const codings = value.toLowerCase().split(',').map((s) => s.trim());
-          chunked = codings[codings.length - 1] === 'chunked';
-        }
-        break;
-    }
+// RFC 9110 tchar, as a lookup table: validating a name is one array read per character.
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+
+function isToken(s: string, from: number, to: number): boolean {
+  if (to <= from) return false;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 127 || TCHAR[c] === 0) return false;
   }
-  return { headers, contentLength, chunked, connection, host, upgrade, te };
+  return true;
 }
 
-function splitLines(buf: Buffer, end: number): string[] {
-  const text = buf.toString('latin1', 0, end - 4);
-  const lines = text.split('\r\n');
-  for (const l of lines) if (l.includes('\n') || l.includes('\r')) throw new HeadError(400, 'bare CR or LF in head');
-  return lines;
+/** Lowercase names of the request headers the proxy sets or strips itself. */
+const OWNED = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'x-forwarded-for',
+  'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-proto', 'x-forwarded-scheme', 'x-scheme', 'x-real-ip', 'x-request-id']);
+const OWNED_LENGTHS = new Set([...OWNED].map((n) => n.length));
+
+interface Fields {
+  contentLength: number; chunked: boolean; te: boolean; connection: string[];
+  host: string | undefined; upgrade: string | undefined; drops: number[] | undefined; requestId: string | undefined;
+}
+
+/**
+ * Walks header lines from `pos` to the blank line without splitting the text. `request` adds the
+ * strict name checks and records the lines the proxy owns.
+ */
+function scanFields(t: string, pos: number, bodyStart: number, request: boolean): Fields {
+  const f: Fields = { contentLength: -1, chunked: false, te: false, connection: [], host: undefined, upgrade: undefined, drops: undefined, requestId: undefined };
+  const last = bodyStart - 2; // the blank line's CRLF
+  while (pos < last) {
+    const eol = t.indexOf('\r\n', pos);
+    // A CR or LF anywhere but in the CRLF is a bare one: smuggling material.
+    if (t.indexOf('\n', pos) !== eol + 1 || t.indexOf('\r', pos) !== eol) throw new HeadError(400, 'bare CR or LF in head');
+    const c0 = t.charCodeAt(pos);
+    if (c0 === 32 || c0 === 9) throw new HeadError(400, 'obsolete line folding');
+    const colon = t.indexOf(':', pos);
+    if (colon < 0 || colon > eol) throw new HeadError(400, 'malformed header line');
+    if (request ? !isToken(t, pos, colon) : colon === pos || t.charCodeAt(colon - 1) === 32 || t.charCodeAt(colon - 1) === 9) throw new HeadError(400, 'invalid header name');
+    const nameLen = colon - pos;
+    let lower: string | undefined;
+    if (nameLen === 4 || nameLen === 7 || nameLen === 10 || nameLen === 14 || nameLen === 17 || (request && OWNED_LENGTHS.has(nameLen))) {
+      lower = t.slice(pos, colon).toLowerCase();
+      const value = t.slice(colon + 1, eol).trim();
+      switch (lower) {
+        case 'host':
+          if (request) {
+            if (f.host !== undefined) throw new HeadError(400, 'duplicate Host');
+            f.host = value;
+          }
+          break;
+        case 'upgrade': f.upgrade = value; break;
+        case 'connection':
+          for (const tok of value.split(',')) { const x = tok.trim().toLowerCase(); if (x) f.connection.push(x); }
+          break;
+        case 'content-length': {
+          if (!/^\d{1,15}$/.test(value)) throw new HeadError(400, 'invalid Content-Length');
+          const n = Number(value);
+          if (f.contentLength !== -1 && f.contentLength !== n) throw new HeadError(400, 'conflicting Content-Length');
+          f.contentLength = n;
+          break;
+        }
+        case 'transfer-encoding': {
+          f.te = true;
+          const codings = value.toLowerCase().split(',');
+          f.chunked = codings[codings.length - 1]!.trim() === 'chunked';
+          break;
+        }
+        case 'x-request-id': if (request) f.requestId = value; break;
+      }
+      if (request && OWNED.has(lower)) (f.drops ??= []).push(pos, eol + 2);
+    }
+    pos = eol + 2;
+  }
+  return f;
 }
 
 /** Parses a request head of `end` bytes (from findHeadEnd). Throws HeadError (400, 501, 505). */
 export function parseRequestHead(buf: Buffer, end: number): RequestHead {
-  const lines = splitLines(buf, end);
+  const t = buf.toString('latin1', 0, end);
+  if (t.indexOf('\0') >= 0) throw new HeadError(400, 'NUL in head');
   // RFC 9112: a server SHOULD ignore at least one empty line before the request line.
-  let first = 0;
-  while (lines[first] === '') first++;
-  const rl = lines[first] ?? '';
-  const sp1 = rl.indexOf(' ');
-  const sp2 = rl.lastIndexOf(' ');
-  if (sp1 <= 0 || sp2 === sp1) throw new HeadError(400, 'malformed request line');
-  const method = rl.slice(0, sp1);
-  const target = rl.slice(sp1 + 1, sp2);
-  const version = rl.slice(sp2 + 1);
-  if (!TOKEN.test(method)) throw new HeadError(400, 'invalid method');
+  let start = 0;
+  while (t.startsWith('\r\n', start)) start += 2;
+  const eol = t.indexOf('\r\n', start);
+  if (t.indexOf('\n', start) !== eol + 1 || t.indexOf('\r', start) !== eol) throw new HeadError(400, 'bare CR or LF in head');
+  const sp1 = t.indexOf(' ', start);
+  const sp2 = t.lastIndexOf(' ', eol);
+  if (sp1 <= start || sp2 <= sp1 || sp1 > eol) throw new HeadError(400, 'malformed request line');
+  if (!isToken(t, start, sp1)) throw new HeadError(400, 'invalid method');
+  const method = t.slice(start, sp1);
+  const target = t.slice(sp1 + 1, sp2);
   if (target === '' || target.includes(' ')) throw new HeadError(400, 'invalid request target');
   let minorVersion: number;
-  if (version === 'HTTP/1.1') minorVersion = 1;
-  else if (version === 'HTTP/1.0') minorVersion = 0;
-  else if (/^HTTP\/\d\.\d$/.test(version)) throw new HeadError(505, 'HTTP version not supported');
+  if (eol - sp2 === 9 && t.startsWith('HTTP/1.', sp2 + 1) && (t.charCodeAt(eol - 1) === 49 || t.charCodeAt(eol - 1) === 48)) minorVersion = t.charCodeAt(eol - 1) - 48;
+  else if (/^HTTP\/\d\.\d$/.test(t.slice(sp2 + 1, eol))) throw new HeadError(505, 'HTTP version not supported');
   else throw new HeadError(400, 'malformed request line');
-  const f = parseFields(lines, first + 1);
+  const f = scanFields(t, eol + 2, end, true);
   if (f.te) {
     if (f.contentLength !== -1) throw new HeadError(400, 'both Content-Length and Transfer-Encoding');
     if (!f.chunked) throw new HeadError(501, 'unsupported Transfer-Encoding');
     if (minorVersion === 0) throw new HeadError(400, 'Transfer-Encoding in HTTP/1.0');
   }
   if (minorVersion === 1 && f.host === undefined) throw new HeadError(400, 'missing Host');
-  return { length: end, method, target, minorVersion, headers: f.headers, contentLength: f.contentLength, chunked: f.chunked, connection: f.connection, host: f.host, upgrade: f.upgrade };
+  return {
+    length: end, text: t, method, target, minorVersion, fieldsStart: eol + 2, contentLength: f.contentLength, chunked: f.chunked,
+    connection: f.connection, host: f.host, upgrade: f.upgrade, drops: f.drops, requestId: f.requestId,
+  };
+}
+
+/** A request header's value by lowercase name (first occurrence); for the rarely needed ones. */
+export function requestHeader(head: RequestHead, lowerName: string): string | undefined {
+  const t = head.text;
+  let pos = head.fieldsStart;
+  const last = head.length - 2;
+  while (pos < last) {
+    const eol = t.indexOf('\r\n', pos);
+    const colon = t.indexOf(':', pos);
+    if (colon - pos === lowerName.length && t.slice(pos, colon).toLowerCase() === lowerName) return t.slice(colon + 1, eol).trim();
+    pos = eol + 2;
+  }
+  return undefined;
 }
 
 /** Parses a response head of `end` bytes. Throws HeadError(502) on anything malformed. */
 export function parseResponseHead(buf: Buffer, end: number): ResponseHead {
-  let lines: string[];
-  try { lines = splitLines(buf, end); } catch { throw new HeadError(502, 'upstream sent a malformed head'); }
-  const sl = lines[0] ?? '';
-  if (!/^HTTP\/1\.[01] \d{3}( |$)/.test(sl)) throw new HeadError(502, 'upstream sent an invalid status line');
-  const status = Number(sl.slice(9, 12));
-  let f: ReturnType<typeof parseFields>;
-  try { f = parseFields(lines, 1); } catch { throw new HeadError(502, 'upstream sent an invalid header'); }
-  if (f.te && !f.chunked) return { length: end, status, minorVersion: sl.charCodeAt(7) - 48, headers: f.headers, contentLength: -1, chunked: false, connection: ['close'] };
-  // With both, Transfer-Encoding wins and the message is not reusable (RFC 9112 §6.3).
+  const t = buf.toString('latin1', 0, end);
+  const eol = t.indexOf('\r\n');
+  // "HTTP/1.x NNN" then a space or the end of the line.
+  if (eol < 12 || !t.startsWith('HTTP/1.') || t.charCodeAt(8) !== 32 || (eol > 12 && t.charCodeAt(12) !== 32)) throw new HeadError(502, 'upstream sent an invalid status line');
+  const minor = t.charCodeAt(7) - 48;
+  const status = Number(t.slice(9, 12));
+  if ((minor !== 0 && minor !== 1) || !(status >= 100 && status <= 999)) throw new HeadError(502, 'upstream sent an invalid status line');
+  let f: Fields;
+  try { f = scanFields(t, eol + 2, end, false); } catch { throw new HeadError(502, 'upstream sent an invalid header'); }
+  if (f.te && !f.chunked) return { length: end, text: t, status, minorVersion: minor, contentLength: -1, chunked: false, connection: ['close'] };
+  // With both, Transfer-Encoding wins and the connection is not reusable (RFC 9112 §6.3).
   const connection = f.te && f.contentLength !== -1 ? [...f.connection, 'close'] : f.connection;
-  return { length: end, status, minorVersion: sl.charCodeAt(7) - 48, headers: f.headers, contentLength: f.chunked ? -1 : f.contentLength, chunked: f.chunked, connection };
+  return { length: end, text: t, status, minorVersion: minor, contentLength: f.chunked ? -1 : f.contentLength, chunked: f.chunked, connection };
 }
 
 const S_SIZE = 0, S_EXT = 1, S_SIZE_LF = 2, S_DATA = 3, S_DATA_CR = 4, S_DATA_LF = 5, S_TRAILER = 6, S_TRAILER_LINE = 7, S_END_LF = 8, S_DONE = 9;

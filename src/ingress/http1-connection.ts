@@ -5,7 +5,7 @@
 // request/response objects, header maps and re-chunking are never built.
 import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
-import { ChunkedScanner, HeadError, findHeadEnd, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from './http-head.ts';
+import { ChunkedScanner, HeadError, findHeadEnd, parseRequestHead, parseResponseHead, requestHeader, type RequestHead, type ResponseHead } from './http-head.ts';
 import { affinityCookie, decideAction, errorBody, reasonPhrase, type Action, type LimitState, type RequestFacts } from './request-policy.ts';
 import type { Endpoint } from './route-table.ts';
 import type { Router } from './router.ts';
@@ -40,10 +40,6 @@ export interface AccessEntry {
 const MAX_TRIES = 3;
 const MAX_RESPONSE_HEAD = 64 * 1024;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-// Headers the proxy owns: hop-by-hop ones (RFC 9110 §7.6.1) and the X-Forwarded family it sets itself.
-const DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade',
-  'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-proto', 'x-forwarded-scheme', 'x-scheme', 'x-real-ip', 'x-request-id']);
-
 let idPool = randomBytes(0);
 let idOffset = 0;
 /** 16 random bytes as hex, like nginx's $request_id; drawn from a pool to keep it cheap. */
@@ -54,9 +50,28 @@ function requestId(): string {
   return s;
 }
 
-function header(headers: readonly string[], lower: string): string | undefined {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.length === lower.length && headers[i]!.toLowerCase() === lower) return headers[i + 1];
-  return undefined;
+/** [start, end) of the header lines whose lowercase names are in `names`. */
+function lineRanges(head: RequestHead, names: readonly string[]): number[] {
+  const t = head.text;
+  const out: number[] = [];
+  let pos = head.fieldsStart;
+  while (pos < head.length - 2) {
+    const eol = t.indexOf('\r\n', pos);
+    const colon = t.indexOf(':', pos);
+    if (names.includes(t.slice(pos, colon).toLowerCase())) out.push(pos, eol + 2);
+    pos = eol + 2;
+  }
+  return out;
+}
+
+function mergeRanges(a: number[] | undefined, b: number[]): number[] | undefined {
+  if (!b.length) return a;
+  const pairs: [number, number][] = [];
+  for (const r of [a ?? [], b]) for (let i = 0; i < r.length; i += 2) pairs.push([r[i]!, r[i + 1]!]);
+  pairs.sort((x, y) => x[0] - y[0]);
+  const out: number[] = [];
+  for (const [s, e] of pairs) if (!out.length || s >= out[out.length - 1]!) out.push(s, e);
+  return out;
 }
 
 const ST_HEAD = 0, ST_PROXY = 1, ST_TUNNEL = 2, ST_CLOSED = 3;
@@ -161,7 +176,7 @@ export class Http1Connection implements UpstreamOwner {
     const query = q < 0 ? '' : target.slice(q);
     const facts: RequestFacts = {
       method: head.method, path, query, host, secure: this.#secure, remoteAddress: this.#remote,
-      contentLength: head.chunked ? -1 : head.contentLength, header: (n) => header(head.headers, n),
+      contentLength: head.chunked ? -1 : head.contentLength, header: (n) => requestHeader(head, n),
     };
     const router = this.#ctx.router;
     const action = decideAction(router.decide(host, path), facts, this.#ctx.limits, this.#ctx.httpsPort);
@@ -212,23 +227,26 @@ export class Http1Connection implements UpstreamOwner {
   }
 
   #upstreamHead(head: RequestHead, target: string, host: string): string {
-    const h = head.headers;
-    let s = `${head.method} ${target} HTTP/1.1\r\n`;
-    const extraDrop = head.connection.length ? head.connection.filter((t) => t !== 'close' && t !== 'keep-alive' && t !== 'upgrade') : undefined;
-    let reqId: string | undefined;
-    for (let i = 0; i < h.length; i += 2) {
-      const name = h[i]!;
-      const lower = name.toLowerCase();
-      if (DROP.has(lower) || (extraDrop && extraDrop.includes(lower))) {
-        if (lower === 'x-request-id') reqId = h[i + 1];
-        continue;
-      }
-      s += `${name}: ${h[i + 1]}\r\n`;
+    const t = head.text;
+    const bodyless = head.length - 2;
+    let drops = head.drops;
+    // Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1); rare, so found by a second scan.
+    const named = head.connection.filter((x) => x !== 'close' && x !== 'keep-alive' && x !== 'upgrade');
+    if (named.length) drops = mergeRanges(drops, lineRanges(head, named));
+    let s: string;
+    if (target === head.target && head.minorVersion === 1 && !drops) {
+      // The common case: the client's head as it came, our headers appended.
+      s = t.slice(0, bodyless);
+    } else {
+      s = `${head.method} ${target} HTTP/1.1\r\n`;
+      let pos = head.fieldsStart;
+      if (drops) for (let i = 0; i < drops.length; i += 2) { s += t.slice(pos, drops[i]); pos = drops[i + 1]!; }
+      s += t.slice(pos, bodyless);
+      if (head.host === undefined) s += `Host: ${host}\r\n`;
     }
-    if (head.minorVersion === 0 && head.host === undefined) s += `Host: ${host}\r\n`;
     const scheme = this.#secure ? 'https' : 'http';
     // ingress-nginx keeps a client's X-Request-ID and otherwise makes one; X-Forwarded-For is the peer address (use-forwarded-headers off).
-    s += `X-Request-ID: ${reqId || requestId()}\r\nX-Real-IP: ${this.#remote}\r\nX-Forwarded-For: ${this.#remote}\r\n` +
+    s += `X-Request-ID: ${head.requestId || requestId()}\r\nX-Real-IP: ${this.#remote}\r\nX-Forwarded-For: ${this.#remote}\r\n` +
       `X-Forwarded-Host: ${host}\r\nX-Forwarded-Port: ${this.#localPort}\r\nX-Forwarded-Proto: ${scheme}\r\nX-Forwarded-Scheme: ${scheme}\r\nX-Scheme: ${scheme}\r\n`;
     if (this.#isUpgrade) s += `Connection: upgrade\r\nUpgrade: ${head.upgrade}\r\n`;
     return s + '\r\n';

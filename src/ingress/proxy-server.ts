@@ -52,6 +52,7 @@ export class ProxyServer {
   readonly #clients = new Set<net.Socket>();
   readonly #h2Sessions = new Set<http2.Http2Session>();
   #ctx: ProxyContext;
+  #redirectPort = 443;
 
   constructor(opts: ProxyServerOptions) {
     this.#opts = opts;
@@ -64,7 +65,8 @@ export class ProxyServer {
       get router() { return self.#router; },
       pool: this.#pool,
       limits: this.#limits,
-      get httpsPort() { return self.#opts.publicHttpsPort ?? self.httpsPort ?? 443; },
+      // Read per request: cached at start, since Server.address() is a getsockname(2) call.
+      get httpsPort() { return self.#redirectPort; },
       maxHeadBytes: opts.maxHeadBytes ?? 32 * 1024,
       clientIdleTimeoutMs: opts.clientIdleTimeoutMs ?? 75_000,
       now: this.#now,
@@ -129,6 +131,7 @@ export class ProxyServer {
       this.#https = net.createServer({ noDelay: true }, (sock) => { if (this.#track(sock)) this.#onTlsConnection(sock); });
       await listen(this.#https, httpsPort, bindAddress);
     }
+    this.#redirectPort = this.#opts.publicHttpsPort ?? this.httpsPort ?? 443;
   }
 
   /** Stops listening and closes every connection it holds. */

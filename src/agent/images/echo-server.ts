@@ -17,11 +17,11 @@ const INFLUX_VERSION = '1.8.10';
 const argv = process.argv.slice(2);
 const textArg = argv.map((a) => /^--?text=(.*)$/s.exec(a)).find((m) => m)?.[1];
 const pod = {
-  name: env['POD_NAME'] ?? env['MY_POD_NAME'] ?? hostname(),
-  namespace: env['POD_NAMESPACE'] ?? env['MY_POD_NAMESPACE'] ?? '',
-  ip: env['POD_IP'] ?? env['MY_POD_IP'] ?? '',
+  name: env['POD_NAME'] ?? env['MY_POD_NAME'] ?? env['PODGATE_POD_NAME'] ?? hostname(),
+  namespace: env['POD_NAMESPACE'] ?? env['MY_POD_NAMESPACE'] ?? env['PODGATE_POD_NAMESPACE'] ?? '',
+  ip: env['POD_IP'] ?? env['MY_POD_IP'] ?? env['PODGATE_POD_IP'] ?? '',
 };
-const node = env['NODE_NAME'] ?? env['MY_NODE_NAME'] ?? '';
+const node = env['NODE_NAME'] ?? env['MY_NODE_NAME'] ?? env['PODGATE_NODE_NAME'] ?? '';
 
 function describe(req: IncomingMessage): object {
   const url = new URL(req.url ?? '/', 'http://x');

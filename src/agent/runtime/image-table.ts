@@ -114,18 +114,20 @@ function redisArgv(podArgs: string[] | undefined): string[] {
 
 // nginx as the official image runs it: in the foreground, serving the default page on port 80.
 // Debian's /etc/nginx/nginx.conf would daemonize and log to /var/log; this writes a minimal config
-// into a private directory and logs to the container's stdout/stderr instead.
+// into a private directory and logs to the container's stdout/stderr instead. The container's
+// stdout is a socket (Node's pipes are socketpairs), which nginx cannot open as /dev/stdout, so the
+// access log goes through a FIFO copied to stdout by `cat` in the same process group.
 const NGINX_START = `set -e
 d=$(mktemp -d /tmp/podgate-nginx.XXXXXX)
 cat > "$d/nginx.conf" <<CONF
 worker_processes 1;
 pid $d/nginx.pid;
-error_log /dev/stderr notice;
+error_log stderr notice;
 events { worker_connections 1024; }
 http {
   include /etc/nginx/mime.types;
   default_type application/octet-stream;
-  access_log /dev/stdout;
+  access_log $d/access.log;
   client_body_temp_path $d/body;
   proxy_temp_path $d/proxy;
   fastcgi_temp_path $d/fastcgi;
@@ -140,6 +142,8 @@ http {
 }
 CONF
 if [ "$#" -gt 0 ]; then exec "$@"; fi
+mkfifo "$d/access.log"
+cat "$d/access.log" &
 exec ${NGINX} -c "$d/nginx.conf" -g 'daemon off;'`;
 
 /** Parses the user image file (`images: { NAME: { command, args, env, workingDir } }`); throws with the offending key. */

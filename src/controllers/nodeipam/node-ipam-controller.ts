@@ -17,6 +17,7 @@ export class NodeIpamController {
   readonly #informer: Informer;
   readonly #queue: WorkQueue;
   readonly #alloc: PodCidrAllocator;
+  readonly #assigned = new Map<string, string>();
 
   constructor(opts: { client: KubeClient; events: EventRecorder; clusterCIDR: string; nodeMaskSize?: number; log?: (m: string) => void }) {
     this.#client = opts.client;
@@ -28,7 +29,7 @@ export class NodeIpamController {
     const add = (o: KObject) => this.#queue.add(o.metadata.name!);
     this.#informer.addHandlers({
       onAdd: add, onUpdate: add,
-      onDelete: (o) => { const c = (o as unknown as Node).spec?.podCIDR; if (c) this.#alloc.release(c); },
+      onDelete: (o) => { const c = (o as unknown as Node).spec?.podCIDR; if (c) this.#alloc.release(c); this.#assigned.delete(o.metadata.name!); },
     });
   }
 
@@ -49,7 +50,8 @@ export class NodeIpamController {
       if (c) this.#alloc.occupy(c);
     }
     const node = this.#informer.get(name);
-    if (!node || (node as unknown as Node).spec?.podCIDR) return;
+    // The informer may not show our own write yet: remember what we assigned.
+    if (!node || (node as unknown as Node).spec?.podCIDR || this.#assigned.has(name)) return;
     const cidr = this.#alloc.allocate();
     if (!cidr) {
       this.#events.event(node, 'Warning', 'CIDRNotAvailable', `Node ${name} status is now: CIDRNotAvailable`);
@@ -57,6 +59,7 @@ export class NodeIpamController {
     }
     try {
       await this.#client.patch(nodesInfo, undefined, name, { spec: { podCIDR: cidr, podCIDRs: [cidr] } }, 'merge');
+      this.#assigned.set(name, cidr);
       this.#events.event(node, 'Normal', 'CIDRAssignmentSucceeded', `Node ${name} was assigned podCIDR ${cidr}`);
     } catch (err) {
       this.#alloc.release(cidr);

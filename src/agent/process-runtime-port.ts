@@ -1,0 +1,90 @@
+// The node agent's RuntimePort on top of the process runtime (src/agent/runtime): image table,
+// per-run log files, probes with named ports resolved, and exec in the pod's namespace.
+import type { ChildProcess } from 'node:child_process';
+import type { Container, Probe } from 'kubernetes-types/core/v1.d.ts';
+import type { ExitEvent, Resolved, RuntimePort, StartSpec } from './ports.ts';
+import { resolveContainerCommand, type ImageTable } from './runtime/image-table.ts';
+import type { LogStore } from './runtime/log-store.ts';
+import { runProbe } from './runtime/probe.ts';
+import type { ProcessRuntime } from './runtime/process-runtime.ts';
+
+/** A probe's port by number, or by the container's port name (kubelet's findPortByName). */
+function resolveProbePort(probe: Probe, container: Container | undefined): Probe {
+  const named = (port: number | string | undefined) => {
+    if (typeof port !== 'string' || /^\d+$/.test(port)) return port === undefined ? undefined : Number(port);
+    return container?.ports?.find((p) => p.name === port)?.containerPort ?? port;
+  };
+  const p = structuredClone(probe) as Probe & { httpGet?: { port: number | string }; tcpSocket?: { port: number | string } };
+  if (p.httpGet) (p.httpGet as { port: number | string }).port = named(p.httpGet.port) ?? p.httpGet.port;
+  if (p.tcpSocket) (p.tcpSocket as { port: number | string }).port = named(p.tcpSocket.port) ?? p.tcpSocket.port;
+  return p;
+}
+
+export class ProcessRuntimePort implements RuntimePort {
+  readonly #runtime: ProcessRuntime;
+  readonly #logs: LogStore;
+  readonly #images: ImageTable;
+  readonly #containers: (podUid: string, name: string) => Container | undefined;
+
+  constructor(o: { runtime: ProcessRuntime; logs: LogStore; images: ImageTable; container: (podUid: string, name: string) => Container | undefined }) {
+    this.#runtime = o.runtime;
+    this.#logs = o.logs;
+    this.#images = o.images;
+    this.#containers = o.container;
+  }
+
+  resolve(container: Container, env: Readonly<Record<string, string>>): Resolved {
+    const r = resolveContainerCommand(container, this.#images, { ...env });
+    if ('reason' in r) return { reason: r.reason, message: r.message };
+    const out: { argv: string[]; env?: Record<string, string>; workingDir?: string } = { argv: r.argv, env: { ...r.image.env } };
+    return out;
+  }
+
+  async start(spec: StartSpec): Promise<{ pid: number; startedAt: Date }> {
+    const logFile = await this.#logs.prepare(spec.podUid, spec.containerName, spec.restartCount);
+    const c = await this.#runtime.start({
+      podUid: spec.podUid, containerName: spec.containerName, argv: spec.argv, env: spec.env, workingDir: spec.workingDir,
+      runAsUser: spec.runAsUser, runAsGroup: spec.runAsGroup, netnsPath: spec.netnsPath, logFile,
+    });
+    return { pid: c.pid, startedAt: c.startedAt };
+  }
+
+  async stop(podUid: string, containerName: string, gracePeriodSeconds: number): Promise<void> {
+    await this.#runtime.stop(podUid, containerName, gracePeriodSeconds);
+  }
+
+  onExit(cb: (e: ExitEvent) => void): void {
+    this.#runtime.onExit((x) => cb({
+      podUid: x.podUid, containerName: x.containerName, exitCode: x.exitCode, reason: x.reason,
+      startedAt: x.startedAt, finishedAt: x.finishedAt, ...(x.signal ? { signal: signalNumber(x.signal) } : {}),
+    }));
+  }
+
+  async probe(probe: Probe, ctx: { podUid: string; containerName: string; podIP: string; netnsPath?: string; kind: 'Liveness' | 'Readiness' | 'Startup' }): Promise<{ ok: boolean; message: string }> {
+    const resolved = resolveProbePort(probe, this.#containers(ctx.podUid, ctx.containerName));
+    const r = await runProbe(resolved, {
+      probeType: ctx.kind, podIP: ctx.podIP, hostNetwork: ctx.netnsPath === undefined,
+      exec: (argv) => this.exec(ctx.podUid, ctx.containerName, argv),
+    });
+    // The pod worker adds "<Kind> probe failed: " itself.
+    return { ok: r.result === 'Success', message: r.output || r.message };
+  }
+
+  exec(podUid: string, containerName: string | undefined, argv: string[], opts: { stdin?: boolean } = {}): ChildProcess {
+    return this.#runtime.exec(podUid, containerName, argv, opts);
+  }
+
+  async killOrphans(): Promise<void> {
+    await this.#runtime.killOrphans();
+  }
+
+  async forget(podUid: string): Promise<void> {
+    await this.#logs.removePod(podUid);
+  }
+}
+
+function signalNumber(sig: string | number): number {
+  if (typeof sig === 'number') return sig;
+  const table: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
+  return table[sig] ?? 0;
+}

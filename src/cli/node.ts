@@ -1,0 +1,165 @@
+// The node half of `podgate up`: pod network, process runtime, node agent and its kubelet
+// endpoint (logs, exec, port-forward), wired from the pieces in src/agent and src/streams.
+import { join } from 'node:path';
+import net from 'node:net';
+import { spawn } from 'node:child_process';
+import { Duplex } from 'node:stream';
+import { NodeAgent } from '../agent/agent.ts';
+import { KubeletServer } from '../agent/kubelet-server.ts';
+import { PodNetwork } from '../agent/network/index.ts';
+import { ProcessRuntimePort } from '../agent/process-runtime-port.ts';
+import { loadImageTable } from '../agent/runtime/image-table.ts';
+import { LogNotFoundError, LogStore } from '../agent/runtime/log-store.ts';
+import { ProcessRuntime } from '../agent/runtime/process-runtime.ts';
+import { EventRecorder } from '../client/event-recorder.ts';
+import type { KubeClient } from '../client/rest-client.ts';
+import { issueCertificate, loadCertificateAuthority } from '../pki/index.ts';
+import { servePortForward } from '../streams/port-forward.ts';
+import { serveRemoteCommand } from '../streams/remote-command.ts';
+
+export interface NodeOptions {
+  client: KubeClient;
+  dataDir: string;
+  nodeName: string;
+  nodeIP: string;
+  clusterCIDR: string;
+  imageConfig?: string;
+  pki: { ca: string; caKey: string };
+  kubeletPort?: number;
+  log: (m: string) => void;
+}
+
+export interface RunningNode {
+  readonly podCIDR: string;
+  stop(): Promise<void>;
+}
+
+/** Connects to a port of a pod: its IP from the node, or (for servers bound to loopback) from inside its netns. */
+function dialPod(podIP: string, netnsPath: string | undefined, port: number): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: podIP, port, allowHalfOpen: true });
+    s.once('connect', () => resolve(s));
+    s.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ECONNREFUSED' || !netnsPath) { reject(err); return; }
+      // kubelet connects to localhost inside the pod's netns; a helper process there does the same.
+      const relay = `const s=require('net').connect(${port},'127.0.0.1');s.on('error',e=>{process.stderr.write(e.message);process.exit(1)});` +
+        `s.on('connect',()=>process.stderr.write('ok\\n'));process.stdin.pipe(s);s.pipe(process.stdout);`;
+      const child = spawn('nsenter', [`--net=${netnsPath}`, '--', process.execPath, '-e', relay], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let err2 = '';
+      child.stderr.on('data', (d: Buffer) => {
+        const t = d.toString();
+        if (t.startsWith('ok')) {
+          resolve(Duplex.from({ readable: child.stdout, writable: child.stdin }));
+        } else err2 += t;
+      });
+      child.once('exit', () => { if (err2) reject(new Error(`dial tcp 127.0.0.1:${port}: ${err2.trim()}`)); });
+    });
+  });
+}
+
+export async function startNode(o: NodeOptions): Promise<RunningNode> {
+  const events = new EventRecorder({ client: o.client, source: { component: 'kubelet', host: o.nodeName }, log: o.log });
+  const runtime = new ProcessRuntime({ stateDir: join(o.dataDir, 'node', 'pids') });
+  const logs = new LogStore({ dir: join(o.dataDir, 'node', 'logs'), isRunning: (uid, c) => runtime.isRunning(uid, c) });
+  const images = await loadImageTable({ configFile: o.imageConfig ?? join(o.dataDir, 'images.yaml') });
+  let agent!: NodeAgent;
+  const port = new ProcessRuntimePort({ runtime, logs, images, container: (uid, name) => agent.container(uid, name) });
+  let podCIDR = '';
+  agent = new NodeAgent({
+    client: o.client, events, nodeName: o.nodeName, nodeIP: o.nodeIP, runtime: port, log: o.log,
+    network: (cidr) => {
+      podCIDR = cidr;
+      return new PodNetwork({ nodeName: o.nodeName, nodeIP: o.nodeIP, podCIDR: cidr, clusterCIDR: o.clusterCIDR, stateDir: join(o.dataDir, 'node'), log: o.log });
+    },
+  });
+  const ca = await loadCertificateAuthority(o.pki.ca, o.pki.caKey);
+  const serving = await issueCertificate(ca, {
+    commonName: o.nodeName, usage: 'server', now: new Date(),
+    hosts: { ips: [...new Set([o.nodeIP, '127.0.0.1'])], dnsNames: [o.nodeName, 'localhost'] },
+  });
+  const kubelet = new KubeletServer({
+    bindAddress: o.nodeIP === '127.0.0.1' ? '127.0.0.1' : '0.0.0.0',
+    port: o.kubeletPort ?? 10250,
+    tls: { cert: serving.certPem, key: serving.keyPem, ca: o.pki.ca },
+    log: o.log,
+    logs: async (req) => {
+      const found = agent.findPod(req.namespace, req.pod);
+      if (!found) return { code: 404, message: `pod ${req.namespace}/${req.pod} not found on this node` };
+      try {
+        const it = logs.read({
+          podUid: found.pod.metadata!.uid!, container: req.container, previous: req.previous, tailLines: req.tailLines,
+          sinceSeconds: req.sinceSeconds, sinceTime: req.sinceTime, timestamps: req.timestamps, follow: req.follow,
+          limitBytes: req.limitBytes, signal: req.signal,
+        })[Symbol.asyncIterator]();
+        const first = await it.next();
+        return (async function* () {
+          if (!first.done) yield first.value;
+          for (;;) { const n = await it.next(); if (n.done) return; yield n.value; }
+        })();
+      } catch (err) {
+        if (err instanceof LogNotFoundError) {
+          return { code: 400, message: req.previous
+            ? `previous terminated container "${req.container}" in pod "${req.pod}" not found`
+            : `container "${req.container}" in pod "${req.pod}" is waiting to start: ContainerCreating` };
+        }
+        throw err;
+      }
+    },
+    upgrades: new Map([
+      ['portForward', (req, socket, head) => {
+        const [, , ns, name] = new URL(req.url ?? '/', 'https://x').pathname.split('/').map(decodeURIComponent);
+        const found = agent.findPod(ns ?? '', name ?? '');
+        void servePortForward({ req, socket, head }, {
+          pod: name ?? '', uid: found?.pod.metadata?.uid, log: o.log,
+          dial: (p) => {
+            if (!found) return Promise.reject(new Error(`pod ${ns}/${name} not found`));
+            const ip = found.pod.spec?.hostNetwork ? '127.0.0.1' : found.podIP;
+            if (!ip) return Promise.reject(new Error('pod has no IP yet'));
+            return dialPod(ip, found.netnsPath, p);
+          },
+        });
+      }],
+      ...(['exec', 'attach'] as const).map((verb) => [verb, (req: import('node:http').IncomingMessage, socket: Duplex, head: Buffer) => {
+        const url = new URL(req.url ?? '/', 'https://x');
+        const [, , ns, name, container] = url.pathname.split('/').map(decodeURIComponent);
+        const q = url.searchParams;
+        const flag = (k: string) => q.get(k) === 'true' || q.get(k) === '1';
+        const found = agent.findPod(ns ?? '', name ?? '');
+        const command = q.getAll('command');
+        const tty = flag('tty');
+        void serveRemoteCommand({ req, socket, head }, {
+          stdin: flag('stdin'), stdout: flag('stdout'), stderr: flag('stderr') && !tty, tty, command, log: o.log,
+          run: async (io) => {
+            if (!found) return { error: `pod ${ns}/${name} not found` };
+            if (verb === 'attach') return { error: 'attach is not supported by podgate\'s process runtime; use exec' };
+            // Without a pty library, `script` gives an interactive command its terminal.
+            const argv = tty ? ['script', '-qfec', command.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' '), '/dev/null'] : command;
+            let child;
+            try {
+              child = port.exec(found.pod.metadata!.uid!, container, argv, { stdin: Boolean(io.stdin) });
+            } catch (err) {
+              return { error: (err as Error).message };
+            }
+            if (io.stdin && child.stdin) io.stdin.pipe(child.stdin); else child.stdin?.end();
+            if (io.stdout) child.stdout?.pipe(io.stdout, { end: false });
+            if (io.stderr) child.stderr?.pipe(io.stderr, { end: false }); else if (io.stdout) child.stderr?.pipe(io.stdout, { end: false });
+            io.signal.addEventListener('abort', () => child.kill('SIGKILL'));
+            return await new Promise((resolve) => {
+              child.once('error', (e) => resolve({ error: e.message }));
+              child.once('close', (code, sig) => resolve({ exitCode: code ?? (sig ? 128 + 9 : 1) }));
+            });
+          },
+        });
+      }] as const),
+    ]),
+  });
+  await kubelet.listen();
+  await agent.start();
+  return {
+    get podCIDR() { return podCIDR; },
+    async stop() {
+      await kubelet.close();
+      await agent.stop();
+    },
+  };
+}

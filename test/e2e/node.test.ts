@@ -1,0 +1,137 @@
+// The node agent end to end: `podgate up` inside a throwaway node host on a test LAN, the real
+// kubectl, and an outside client reaching the seeds' hostNetwork and hostPort pods.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { netnsPrefix } from '../../src/agent/network/index.ts';
+import { createLan, requireNetTools, type TestLan } from '../lib/netns-hosts.ts';
+import { expectOk, type Podgate, startPodgate } from './harness.ts';
+
+const seed = (name: string) => readFileSync(join(import.meta.dirname, 'seeds', name), 'utf8');
+
+describe('node agent on a test LAN', () => {
+  let lan: TestLan;
+  let pg: Podgate;
+  let nodeIP: string;
+
+  before(async () => {
+    requireNetTools();
+    lan = await createLan({ hosts: ['node', 'client'] });
+    nodeIP = lan.host('node').ip;
+    const nodeName = `${lan.prefix}node`.toLowerCase();
+    lan.trackNetnsPrefix(netnsPrefix(nodeName));
+    pg = await startPodgate({ verb: 'up', netns: lan.host('node').netns, nodeIP, nodeName });
+  });
+  after(async () => {
+    await pg?.stop();
+    await lan?.destroy();
+  });
+
+  const client = (argv: string[]) => lan.exec('client', argv, { allowFailure: true, timeoutMs: 15_000 });
+  const waitReady = async (pod: string) => expectOk(await pg.kubectl(['wait', '--for=condition=Ready', `pod/${pod}`, '--timeout=30s']), `wait ${pod}`);
+  const deletePod = async (pod: string) => expectOk(await pg.kubectl(['delete', 'pod', pod, '--timeout=30s']), `delete ${pod}`);
+
+  it('runs the seeds\' hostNetwork pod and answers the outside client at NODE_IP:8086', async () => {
+    expectOk(await pg.apply(seed('000-01.yaml')), 'apply hostNetwork seed');
+    await waitReady('influxdb');
+    const wide = expectOk(await pg.kubectl(['get', 'pod', 'influxdb', '-o', 'wide']), 'get -o wide');
+    assert.match(wide, new RegExp(`influxdb\\s+1/1\\s+Running\\s+0\\s+\\S+\\s+${nodeIP.replace(/\./g, '\\.')}\\s`), 'pod IP is the node IP');
+    const r = await client(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', `http://${nodeIP}:8086/ping`]);
+    assert.equal(r.stdout, '204');
+    await deletePod('influxdb');
+  });
+
+  it('maps the seeds\' hostPort to the pod, with the client\'s own address seen by the pod', async () => {
+    expectOk(await pg.apply(seed('000-02.yaml')), 'apply hostPort seed');
+    await waitReady('influxdb');
+    const podIP = expectOk(await pg.kubectl(['get', 'pod', 'influxdb', '-o', 'jsonpath={.status.podIP}']), 'podIP');
+    assert.match(podIP, /^10\.244\.\d+\.\d+$/);
+    assert.equal((await client(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', `http://${nodeIP}:8086/ping`])).stdout, '204');
+    const echo = JSON.parse((await client(['curl', '-s', `http://${nodeIP}:8086/whoami`])).stdout) as { client: { address: string }; server: { address: string }; pod: { name: string; namespace: string } };
+    assert.equal(echo.client.address, lan.host('client').ip);
+    assert.equal(echo.server.address, podIP);
+    assert.deepEqual([echo.pod.name, echo.pod.namespace], ['influxdb', 'default']);
+  });
+
+  it('keeps a second pod wanting the same hostPort Pending until the first is deleted', async () => {
+    const second = seed('000-02.yaml').replace('name: influxdb\n', 'name: influxdb-two\n');
+    expectOk(await pg.apply(second), 'apply second');
+    let described = '';
+    for (let i = 0; i < 50 && !described.includes('FailedScheduling'); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      described = expectOk(await pg.kubectl(['describe', 'pod', 'influxdb-two']), 'describe');
+    }
+    assert.match(described, /Status:\s+Pending/);
+    assert.match(described, /FailedScheduling .*0\/1 nodes are available: 1 node\(s\) didn't have free ports for the requested pod ports/);
+    await deletePod('influxdb');
+    await waitReady('influxdb-two');
+    assert.equal((await client(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', `http://${nodeIP}:8086/ping`])).stdout, '204');
+    await deletePod('influxdb-two');
+  });
+
+  it('runs the seeds\' redis pod unchanged and answers redis-cli from the client', async () => {
+    expectOk(await pg.apply(seed('002-01.yaml')), 'apply redis seed');
+    await waitReady('redis-demo');
+    const r = await client(['redis-cli', '-h', nodeIP, '-p', '6379', 'PING']);
+    assert.equal(r.stdout.trim(), 'PONG', r.stderr);
+    await deletePod('redis-demo');
+  });
+
+  it('flips Ready with a readiness probe, shows CrashLoopBackOff and logs', async () => {
+    const yaml = `apiVersion: v1
+kind: Pod
+metadata:
+  name: probed
+spec:
+  containers:
+    - name: web
+      image: podgate/echo
+      ports: [{ containerPort: 8080 }]
+      readinessProbe:
+        exec: { command: [sh, -c, 'test -e /tmp/podgate-ready-probed'] }
+        periodSeconds: 1
+    - name: crasher
+      image: busybox
+      command: [sh, -c, 'echo crashing now; exit 1']
+`;
+    expectOk(await pg.apply(yaml), 'apply probed');
+    const ready = async () => expectOk(await pg.kubectl(['get', 'pod', 'probed', '-o', 'jsonpath={.status.containerStatuses[?(@.name=="web")].ready}']), 'ready');
+    let restarts = 0;
+    let waiting = '';
+    for (let i = 0; i < 100 && !(restarts >= 2 && waiting === 'CrashLoopBackOff'); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      const cs = JSON.parse(expectOk(await pg.kubectl(['get', 'pod', 'probed', '-o', 'jsonpath={.status.containerStatuses[?(@.name=="crasher")]}']), 'status') || '{}') as { restartCount?: number; state?: { waiting?: { reason: string } } };
+      restarts = cs.restartCount ?? 0;
+      waiting = cs.state?.waiting?.reason ?? '';
+    }
+    assert.ok(restarts >= 1, `restartCount grows (${restarts})`);
+    assert.equal(waiting, 'CrashLoopBackOff');
+    const table = expectOk(await pg.kubectl(['get', 'pod', 'probed']), 'get');
+    assert.match(table, /probed\s+0\/2\s+(CrashLoopBackOff|Error|NotReady)/);
+    assert.equal(await ready(), 'false');
+    const logs = expectOk(await pg.kubectl(['logs', 'probed', '-c', 'crasher']), 'logs');
+    assert.match(logs, /crashing now/);
+    // The probe's file is in the node's /tmp (pods share the host's files); creating it makes the pod ready.
+    expectOk(await pg.kubectl(['exec', 'probed', '-c', 'web', '--', 'sh', '-c', 'touch /tmp/podgate-ready-probed']), 'exec touch');
+    try {
+      let r = '';
+      for (let i = 0; i < 50 && r !== 'true'; i++) { await new Promise((res) => setTimeout(res, 200)); r = await ready(); }
+      assert.equal(r, 'true');
+    } finally {
+      await lan.exec('node', ['rm', '-f', '/tmp/podgate-ready-probed'], { allowFailure: true });
+    }
+    await deletePod('probed');
+  });
+
+  it('leaves no process, namespace or rule behind when it stops', async () => {
+    expectOk(await pg.apply(seed('000-02.yaml')), 'apply hostPort seed');
+    await waitReady('influxdb');
+    const uid = expectOk(await pg.kubectl(['get', 'pod', 'influxdb', '-o', 'jsonpath={.metadata.uid}']), 'uid');
+    await pg.stop();
+    const left = await lan.exec('node', ['sh', '-c', `ip netns list | grep -c '^${netnsPrefix(`${lan.prefix}node`.toLowerCase())}' ; nft list tables`], { allowFailure: true });
+    assert.equal(left.stdout.trim(), '0', `left behind: ${left.stdout}`);
+    const procs = await lan.exec('node', ['sh', '-c', `grep -l ${uid} /proc/[0-9]*/environ 2>/dev/null | wc -l`], { allowFailure: true });
+    assert.equal(procs.stdout.trim(), '0');
+  });
+});
