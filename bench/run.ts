@@ -6,11 +6,12 @@ import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { apiserverBench } from './apiserver.bench.ts';
+import { ingressBench } from './ingress.bench.ts';
 import type { BenchModule, BenchOutput } from './bench-module.ts';
 import { cleanupAll } from './processes.ts';
 import { type ModuleResult, renderMarkdown, renderText } from './report.ts';
 
-const modules: BenchModule[] = [apiserverBench];
+const modules: BenchModule[] = [apiserverBench, ingressBench];
 
 function log(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);

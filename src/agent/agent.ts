@@ -72,6 +72,7 @@ export class NodeAgent {
   readonly #workers = new Map<string, PodWorker>();
   #network: PodNetworkPort | undefined;
   #hostPorts = '';
+  #hostPortsChain: Promise<void> = Promise.resolve();
   #heartbeat: NodeJS.Timeout | undefined;
   #stopping = false;
 
@@ -241,8 +242,17 @@ export class NodeAgent {
     }
   }
 
-  /** hostPort mappings of every running pod on the node, programmed in one transaction when they change. */
-  async #syncHostPorts(): Promise<void> {
+  /**
+   * hostPort mappings of every running pod on the node, programmed in one transaction when they
+   * change. Serialized: two pods syncing at once must not program in the wrong order.
+   */
+  #syncHostPorts(): Promise<void> {
+    const next = this.#hostPortsChain.then(() => this.#programHostPorts());
+    this.#hostPortsChain = next.catch(() => {});
+    return next;
+  }
+
+  async #programHostPorts(): Promise<void> {
     const mappings: HostPortMapping[] = [];
     for (const w of this.#workers.values()) {
       const ip = w.podIP;

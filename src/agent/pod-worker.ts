@@ -139,6 +139,15 @@ export class PodWorker {
         backoffMs: 0, waitMs: 0, nextStartAt: 0, probeTimers: [], readinessOk: false, startupOk: !c.startupProbe,
         livenessFailures: 0, readinessFailures: 0, startupFailures: 0, readinessSuccesses: 0, starting: false,
       };
+      // A container this node ran before podgate restarted was stopped with it (the runtime
+      // restarts rather than adopts): it comes back as a restart, as after a kubelet restart.
+      const before = this.#pod.status?.containerStatuses?.find((x) => x.name === c.name);
+      if (before && (before.state?.running || before.state?.terminated)) {
+        rt.record.restartCount = before.restartCount ?? 0;
+        const now = k8sTime(this.#deps.now());
+        rt.record.lastTerminated = { kind: 'terminated', exitCode: 137, reason: 'Error', message: 'stopped when podgate restarted',
+          startedAt: before.state.running?.startedAt ?? before.state.terminated?.startedAt ?? now, finishedAt: now };
+      }
       this.#containers.set(c.name, rt);
     }
     const rec = rt.record;

@@ -86,7 +86,7 @@ export class H2Handler {
         for (const [k, v] of Object.entries(res.headers)) if (!HOP.has(k) && v !== undefined) h[k] = v;
         for (const [k, v] of action.responseHeaders) h[k.toLowerCase()] = v;
         if (o.affinity && action.sticky !== ep) {
-          const c = affinityCookie(action.route, action.route.pool.cookieOf.get(ep) ?? '', true, this.#ctx.now());
+          const c = affinityCookie(action.route, action.route.pool.cookieFor(ep), true, this.#ctx.now());
           const prev = h['set-cookie'];
           h['set-cookie'] = prev === undefined ? [c] : Array.isArray(prev) ? [...prev, c] : [String(prev), c];
         }

@@ -40,14 +40,13 @@ export interface AccessEntry {
 const MAX_TRIES = 3;
 const MAX_RESPONSE_HEAD = 64 * 1024;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-let idPool = randomBytes(0);
-let idOffset = 0;
-/** 16 random bytes as hex, like nginx's $request_id; drawn from a pool to keep it cheap. */
+// Unique request IDs without a random draw per request: a random per-process prefix and a counter
+// (32 hex digits, the shape of nginx's $request_id).
+const idPrefix = randomBytes(8).toString('hex');
+let idCounter = 0;
 function requestId(): string {
-  if (idOffset + 16 > idPool.length) { idPool = randomBytes(4096); idOffset = 0; }
-  const s = idPool.toString('hex', idOffset, idOffset + 16);
-  idOffset += 16;
-  return s;
+  idCounter = (idCounter + 1) % 0x10000000000000;
+  return idPrefix + idCounter.toString(16).padStart(16, '0');
 }
 
 /** [start, end) of the header lines whose lowercase names are in `names`. */
@@ -96,7 +95,8 @@ export class Http1Connection implements UpstreamOwner {
   #reqDone = true;
   #isUpgrade = false;
   /** Head and first body bytes, kept until the upstream answers so a failed connect can be retried. */
-  #replay: Buffer | undefined;
+  #replay: string | undefined;
+  #replayBody: Buffer | undefined;
   #tried: Endpoint[] = [];
   #up: UpstreamSocket | undefined;
   #resBuf: Buffer | undefined;
@@ -219,7 +219,8 @@ export class Http1Connection implements UpstreamOwner {
     if (this.#buf && !this.#isUpgrade) this.#sock.pause();
 
     const headText = this.#upstreamHead(head, action.target, host);
-    this.#replay = first ? Buffer.concat([Buffer.from(headText, 'latin1'), first]) : Buffer.from(headText, 'latin1');
+    this.#replay = headText;
+    this.#replayBody = first;
     this.#tried = [];
     const maxBody = action.route.route.options.maxBodyBytes;
     if (this.#reqChunks && maxBody > 0 && this.#reqChunks.dataBytes > maxBody) { this.#fail(413); return; }
@@ -263,7 +264,13 @@ export class Http1Connection implements UpstreamOwner {
     this.#up = up;
     if (up.connected) up.setTimeout(o.readTimeoutMs);
     else this.#sock.pause(); // no more body until we know this endpoint answers
-    up.socket.write(this.#replay!);
+    // Strings go to the socket without an intermediate Buffer (Node writes latin1 straight from the string).
+    if (this.#replayBody) {
+      up.socket.cork();
+      up.socket.write(this.#replay!, 'latin1');
+      up.socket.write(this.#replayBody);
+      up.socket.uncork();
+    } else up.socket.write(this.#replay!, 'latin1');
   }
 
   onUpstreamConnect(up: UpstreamSocket): void {
@@ -295,6 +302,7 @@ export class Http1Connection implements UpstreamOwner {
     }
     // Once body bytes beyond the first ones are sent, a failure can no longer be replayed.
     this.#replay = undefined;
+    this.#replayBody = undefined;
     const up = this.#up!;
     if (!up.socket.write(body)) this.#sock.pause();
     if (this.#reqDone && this.#res && this.#resDoneFlag) this.#finish();
@@ -385,8 +393,8 @@ export class Http1Connection implements UpstreamOwner {
     let extra = '';
     for (const [k, v] of a.responseHeaders) extra += `${k}: ${v}\r\n`;
     const aff = a.route.route.options.affinity;
-    if (aff && a.sticky !== up.endpoint) {
-      extra += `Set-Cookie: ${affinityCookie(a.route, a.route.pool.cookieOf.get(up.endpoint) ?? '', this.#secure, this.#ctx.now())}\r\n`;
+    if (aff && !(a.sticky && a.sticky.address === up.endpoint.address && a.sticky.port === up.endpoint.port)) {
+      extra += `Set-Cookie: ${affinityCookie(a.route, a.route.pool.cookieFor(up.endpoint), this.#secure, this.#ctx.now())}\r\n`;
     }
     const req = this.#req!;
     if (req.minorVersion === 0 && this.#keepAlive && !res.connection.includes('keep-alive')) extra += 'Connection: keep-alive\r\n';

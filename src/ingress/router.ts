@@ -13,7 +13,7 @@ export class BackendPool {
   readonly endpoints: readonly Endpoint[];
   /** ingress-nginx's cookie value names the endpoint by a hash, so any replica resolves it. */
   readonly #byCookie = new Map<string, Endpoint>();
-  readonly cookieOf = new Map<Endpoint, string>();
+  readonly #cookieOf = new Map<string, string>();
   #next = 0;
 
   constructor(backend: Backend) {
@@ -22,7 +22,7 @@ export class BackendPool {
     for (const e of backend.endpoints) {
       const h = createHash('sha1').update(`${e.address}:${e.port}`).digest('hex').slice(0, 32);
       this.#byCookie.set(h, e);
-      this.cookieOf.set(e, h);
+      this.#cookieOf.set(`${e.address}:${e.port}`, h);
     }
   }
 
@@ -33,6 +33,11 @@ export class BackendPool {
     const e = this.endpoints[this.#next % n]!;
     this.#next = (this.#next + 1) % n;
     return e;
+  }
+
+  /** The cookie value naming an endpoint (by address and port: sockets outlive route tables). */
+  cookieFor(ep: Endpoint): string {
+    return this.#cookieOf.get(`${ep.address}:${ep.port}`) ?? '';
   }
 
   byCookie(value: string): Endpoint | undefined {

@@ -29,6 +29,15 @@ describe('node agent on a test LAN', () => {
   });
 
   const client = (argv: string[]) => lan.exec('client', argv, { allowFailure: true, timeoutMs: 15_000 });
+  /** The HTTP status the client gets; a pod without a readiness probe is Ready before its server listens, so retry briefly. */
+  const httpCode = async (url: string): Promise<string> => {
+    let code = '000';
+    for (let i = 0; i < 30 && code === '000'; i++) {
+      if (i) await new Promise((r) => setTimeout(r, 100));
+      code = (await client(['curl', '-s', '-m', '2', '-o', '/dev/null', '-w', '%{http_code}', url])).stdout;
+    }
+    return code;
+  };
   const waitReady = async (pod: string) => expectOk(await pg.kubectl(['wait', '--for=condition=Ready', `pod/${pod}`, '--timeout=30s']), `wait ${pod}`);
   const deletePod = async (pod: string) => expectOk(await pg.kubectl(['delete', 'pod', pod, '--timeout=30s']), `delete ${pod}`);
 
@@ -37,8 +46,7 @@ describe('node agent on a test LAN', () => {
     await waitReady('influxdb');
     const wide = expectOk(await pg.kubectl(['get', 'pod', 'influxdb', '-o', 'wide']), 'get -o wide');
     assert.match(wide, new RegExp(`influxdb\\s+1/1\\s+Running\\s+0\\s+\\S+\\s+${nodeIP.replace(/\./g, '\\.')}\\s`), 'pod IP is the node IP');
-    const r = await client(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', `http://${nodeIP}:8086/ping`]);
-    assert.equal(r.stdout, '204');
+    assert.equal(await httpCode(`http://${nodeIP}:8086/ping`), '204');
     await deletePod('influxdb');
   });
 
@@ -47,7 +55,7 @@ describe('node agent on a test LAN', () => {
     await waitReady('influxdb');
     const podIP = expectOk(await pg.kubectl(['get', 'pod', 'influxdb', '-o', 'jsonpath={.status.podIP}']), 'podIP');
     assert.match(podIP, /^10\.244\.\d+\.\d+$/);
-    assert.equal((await client(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', `http://${nodeIP}:8086/ping`])).stdout, '204');
+    assert.equal(await httpCode(`http://${nodeIP}:8086/ping`), '204');
     const echo = JSON.parse((await client(['curl', '-s', `http://${nodeIP}:8086/whoami`])).stdout) as { client: { address: string }; server: { address: string }; pod: { name: string; namespace: string } };
     assert.equal(echo.client.address, lan.host('client').ip);
     assert.equal(echo.server.address, podIP);
@@ -66,7 +74,7 @@ describe('node agent on a test LAN', () => {
     assert.match(described, /FailedScheduling .*0\/1 nodes are available: 1 node\(s\) didn't have free ports for the requested pod ports/);
     await deletePod('influxdb');
     await waitReady('influxdb-two');
-    assert.equal((await client(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', `http://${nodeIP}:8086/ping`])).stdout, '204');
+    assert.equal(await httpCode(`http://${nodeIP}:8086/ping`), '204');
     await deletePod('influxdb-two');
   });
 
@@ -124,8 +132,31 @@ spec:
     await deletePod('probed');
   });
 
-  it('leaves no process, namespace or rule behind when it stops', async () => {
+  it('restarts its pods cleanly after podgate is killed, keeping their addresses', async () => {
     expectOk(await pg.apply(seed('000-02.yaml')), 'apply hostPort seed');
+    await waitReady('influxdb');
+    const before = expectOk(await pg.kubectl(['get', 'pod', 'influxdb', '-o', 'jsonpath={.status.podIP} {.status.containerStatuses[0].restartCount}']), 'status');
+    const [ipBefore, restartsBefore] = before.split(' ');
+    await pg.crash();
+    await pg.restart();
+    let after = '';
+    for (let i = 0; i < 100; i++) {
+      after = expectOk(await pg.kubectl(['get', 'pod', 'influxdb', '-o', 'jsonpath={.status.podIP} {.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].ready}']), 'status');
+      if (after.endsWith(' true') && after.split(' ')[1] !== restartsBefore) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const [ipAfter, restartsAfter, ready] = after.split(' ');
+    assert.equal(ipAfter, ipBefore, 'the pod keeps its IP');
+    assert.equal(Number(restartsAfter), Number(restartsBefore) + 1, 'the container was restarted once');
+    assert.equal(ready, 'true');
+    assert.equal(await httpCode(`http://${nodeIP}:8086/ping`), '204');
+    // Exactly one process serves the pod: the one from before the crash was killed.
+    const uid = expectOk(await pg.kubectl(['get', 'pod', 'influxdb', '-o', 'jsonpath={.metadata.uid}']), 'uid');
+    const procs = await lan.exec('node', ['sh', '-c', `grep -l "PODGATE_POD_IP=${ipAfter}" /proc/[0-9]*/environ 2>/dev/null | wc -l`], { allowFailure: true });
+    assert.equal(procs.stdout.trim(), '1', `processes for pod ${uid}`);
+  });
+
+  it('leaves no process, namespace or rule behind when it stops', async () => {
     await waitReady('influxdb');
     const uid = expectOk(await pg.kubectl(['get', 'pod', 'influxdb', '-o', 'jsonpath={.metadata.uid}']), 'uid');
     await pg.stop();

@@ -1,0 +1,131 @@
+// The Ingress proxy against nginx from Debian, side by side in one run: the same route
+// (Host foo.example.com, / → one backend), the same backend (a separate single-worker nginx
+// answering a fixed 19-byte body), the same load generator (wrk, 64 connections). podgate's
+// ProxyServer runs in this process, which sits idle in a child-process wait while wrk runs.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ProxyServer } from '../src/ingress/proxy-server.ts';
+import { generateDefaultCertificate } from '../src/ingress/tls-store.ts';
+import { translate } from '../src/ingress/translate.ts';
+import { makeIngress, makeService, makeSlice, makeTlsSecret, path, rule } from '../src/ingress/test-builders.ts';
+import type { BenchModule } from './bench-module.ts';
+import { makeTempDir, removeTempDir } from './processes.ts';
+import { withRatios, type Row } from './report.ts';
+
+const run = promisify(execFile);
+const CONNECTIONS = 64;
+const DURATION_S = 5;
+const HOST = 'foo.example.com';
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const p = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return p;
+}
+
+interface WrkResult { rps: number; p50: number; p99: number; errors: number }
+
+function ms(v: string, unit: string): number {
+  const n = Number(v);
+  return unit === 'us' ? n / 1000 : unit === 's' ? n * 1000 : n;
+}
+
+async function wrk(url: string, extraHeaders: string[] = []): Promise<WrkResult> {
+  const args = ['-t2', `-c${CONNECTIONS}`, `-d${DURATION_S}s`, '--latency', '-H', `Host: ${HOST}`, ...extraHeaders.flatMap((h) => ['-H', h]), url];
+  const { stdout } = await run('wrk', args, { maxBuffer: 1 << 20 });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);
+  const lat = (p: string) => { const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(stdout); return m ? ms(m[1]!, m[2]!) : NaN; };
+  const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
+  return { rps, p50: lat('50'), p99: lat('99'), errors: non2xx + (errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0) };
+}
+
+function startNginx(dir: string, name: string, conf: string): Promise<ChildProcess> {
+  const file = join(dir, `${name}.conf`);
+  writeFileSync(file, conf);
+  const p = spawn('nginx', ['-c', file, '-p', dir, '-e', join(dir, `${name}-error.log`)], { stdio: 'ignore' });
+  return new Promise((resolve, reject) => {
+    p.once('error', reject);
+    setTimeout(() => (p.exitCode === null ? resolve(p) : reject(new Error(`nginx ${name} exited with ${p.exitCode}`))), 300);
+  });
+}
+
+async function stop(p: ChildProcess | undefined): Promise<void> {
+  if (!p || p.exitCode !== null || p.signalCode !== null) return;
+  const done = new Promise<void>((r) => p.once('exit', () => r()));
+  p.kill('SIGQUIT');
+  const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+  await done;
+  clearTimeout(t);
+}
+
+export const ingressBench: BenchModule = {
+  name: 'ingress',
+  description: 'podgate Ingress proxy vs nginx (Debian) proxying the same route to the same backend, wrk with 64 connections',
+  async run(ctx) {
+    const { out } = ctx;
+    await run('wrk', ['--version']).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw new Error('wrk is not installed (apt-get install -y wrk)');
+    });
+    out.peers.nginx = `nginx from Debian, 2 worker processes, upstream keepalive 320, the same proxy_set_header set podgate sends; backend: a separate 1-worker nginx answering "return 200" (19 bytes); wrk -t2 -c${CONNECTIONS} -d${DURATION_S}s on 127.0.0.1`;
+    out.notes.push('podgate\'s proxy is one Node.js thread; nginx runs two workers. Load generator, backend and both proxies share this machine\'s CPUs, so figures include contention; compare ratios, not absolutes.');
+    const dir = makeTempDir('podgate-ingress-bench-');
+    const cert = await generateDefaultCertificate();
+    writeFileSync(join(dir, 'tls.crt'), cert.certPem);
+    writeFileSync(join(dir, 'tls.key'), cert.keyPem);
+    const [backendPort, nginxHttp, nginxHttps] = [await freePort(), await freePort(), await freePort()];
+    const common = `daemon off; master_process on; events { worker_connections 8192; }`;
+    let backend: ChildProcess | undefined;
+    let nginx: ChildProcess | undefined;
+    let proxy: ProxyServer | undefined;
+    try {
+      backend = await startNginx(dir, 'backend', `worker_processes 1; pid ${dir}/backend.pid; ${common}
+        http { access_log off; server { listen 127.0.0.1:${backendPort} backlog=4096; keepalive_requests 1000000; location / { return 200 "hello from backend\\n"; } } }`);
+      nginx = await startNginx(dir, 'proxy', `worker_processes 2; pid ${dir}/proxy.pid; ${common}
+        http { access_log off; upstream be { server 127.0.0.1:${backendPort}; keepalive 320; keepalive_requests 1000000; }
+          server { listen 127.0.0.1:${nginxHttp} backlog=4096; listen 127.0.0.1:${nginxHttps} ssl http2 backlog=4096; server_name ${HOST};
+            ssl_certificate ${dir}/tls.crt; ssl_certificate_key ${dir}/tls.key; ssl_protocols TLSv1.2 TLSv1.3; keepalive_requests 1000000;
+            location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host;
+              proxy_set_header X-Request-ID $request_id; proxy_set_header X-Real-IP $remote_addr; proxy_set_header X-Forwarded-For $remote_addr;
+              proxy_set_header X-Forwarded-Host $host; proxy_set_header X-Forwarded-Port $server_port; proxy_set_header X-Forwarded-Proto $scheme;
+              proxy_set_header X-Forwarded-Scheme $scheme; proxy_set_header X-Scheme $scheme; } } }`);
+      proxy = new ProxyServer({ httpPort: 0, httpsPort: 0, bindAddress: '127.0.0.1', defaultCertificate: cert });
+      await proxy.start();
+      await proxy.setRoutes(translate({
+        ingresses: [makeIngress('default', 'bench', (i) => {
+          i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/ssl-redirect': 'false' };
+          i.spec!.tls = [{ hosts: [HOST], secretName: 'bench-tls' }];
+          i.spec!.rules = [rule(HOST, path('/', 'backend', 80))];
+        })],
+        ingressClasses: [], services: [makeService('default', 'backend')],
+        endpointSlices: [makeSlice('default', 'backend', ['127.0.0.1'], [{ port: backendPort }])],
+        secrets: [makeTlsSecret('default', 'bench-tls', cert.certPem, cert.keyPem)],
+      }));
+      const scenarios: [string, string, string, string[]][] = [
+        ['HTTP keep-alive', `http://127.0.0.1:${proxy.httpPort}/`, `http://127.0.0.1:${nginxHttp}/`, []],
+        ['HTTP without keep-alive', `http://127.0.0.1:${proxy.httpPort}/`, `http://127.0.0.1:${nginxHttp}/`, ['Connection: close']],
+        ['HTTPS keep-alive (HTTP/1.1)', `https://127.0.0.1:${proxy.httpsPort}/`, `https://127.0.0.1:${nginxHttps}/`, []],
+      ];
+      for (const [label, ours, theirs, headers] of scenarios) {
+        ctx.log(label);
+        await wrk(ours, headers); // warm-up (JIT, pools)
+        const a = await wrk(ours, headers);
+        const b = await wrk(theirs, headers);
+        const add = (row: Row) => out.rows.push(withRatios(row));
+        add({ name: `${label}: requests/s`, value: a.rps, unit: 'req/s', better: 'higher', peer: b.rps, peerName: 'nginx', ...(a.errors ? { note: `${a.errors} errors` } : {}) });
+        add({ name: `${label}: latency p50`, value: a.p50, unit: 'ms', better: 'lower', peer: b.p50, peerName: 'nginx' });
+        add({ name: `${label}: latency p99`, value: a.p99, unit: 'ms', better: 'lower', peer: b.p99, peerName: 'nginx' });
+      }
+    } finally {
+      await proxy?.stop();
+      await stop(nginx);
+      await stop(backend);
+      removeTempDir(dir);
+    }
+  },
+};

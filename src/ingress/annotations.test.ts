@@ -1,0 +1,48 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { parseAnnotations, parseNginxSize } from './annotations.ts';
+import { verifyPassword } from './htpasswd.ts';
+import { makeSecret } from './test-builders.ts';
+
+const P = 'nginx.ingress.kubernetes.io/';
+const parse = (a: Record<string, string>, secrets = {}) => parseAnnotations(Object.fromEntries(Object.entries(a).map(([k, v]) => [P + k, v])), 'default',
+  (ns, n) => (secrets as Record<string, ReturnType<typeof makeSecret>>)[`${ns}/${n}`]);
+
+describe('annotations', () => {
+  it('defaults are ingress-nginx\'s', () => {
+    const o = parse({}).options;
+    assert.equal(o.sslRedirect, true);
+    assert.equal(o.maxBodyBytes, 1024 * 1024);
+    assert.equal(o.connectTimeoutMs, 5000);
+    assert.equal(o.readTimeoutMs, 60000);
+  });
+  it('bad values become problems and keep the default', () => {
+    const r = parse({ 'proxy-body-size': 'huge', 'ssl-redirect': 'yes', 'proxy-read-timeout': '-1', 'backend-protocol': 'GRPC' });
+    assert.equal(r.problems.length, 4);
+    assert.equal(r.options.maxBodyBytes, 1024 * 1024);
+    assert.equal(r.options.sslRedirect, true);
+  });
+  it('an unusable whitelist or auth secret denies the route instead of opening it', () => {
+    assert.ok(parse({ 'whitelist-source-range': '10.0.0.0/33' }).options.denied);
+    assert.ok(parse({ 'auth-type': 'basic', 'auth-secret': 'nope' }).options.denied);
+  });
+  it('sizes', () => {
+    assert.deepEqual(['0', '8m', '512k', '1g', '100', 'm'].map(parseNginxSize), [0, 8 * 1024 ** 2, 512 * 1024, 1024 ** 3, 100, undefined]);
+  });
+});
+
+describe('htpasswd', () => {
+  for (const [name, args] of [['apr1 (htpasswd -m)', ['htpasswd', '-nbm', 'u', 'pw']], ['sha (htpasswd -s)', ['htpasswd', '-nbs', 'u', 'pw']], ['md5-crypt (openssl passwd -1)', ['openssl', 'passwd', '-1', 'pw']], ['apr1 (openssl passwd -apr1)', ['openssl', 'passwd', '-apr1', 'pw']]] as const) {
+    it(name, (t) => {
+      let out: string;
+      try { out = execFileSync(args[0], args.slice(1), { encoding: 'utf8' }).trim(); } catch { t.skip(`${args[0]} not installed`); return; }
+      const hash = out.includes(':') ? out.split(':')[1]! : out;
+      assert.equal(verifyPassword('pw', hash), true);
+      assert.equal(verifyPassword('wrong', hash), false);
+    });
+  }
+  it('bcrypt is not supported (reported, never accepted)', () => {
+    assert.equal(verifyPassword('pw', '$2y$05$abcdefghijklmnopqrstuuJ4Gf3D3lG4J9Vw1N1M8bS1aV7p1xG6e'), false);
+  });
+});

@@ -1,0 +1,126 @@
+// The controller against podgate's API server in-process (the same client a real cluster would
+// get): routes appear after the caches sync, change with the objects, status.loadBalancer is
+// written once, problems become events.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import type { KObject } from '../api/object.ts';
+import { resources } from '../api/resources.ts';
+import { bootstrapCluster } from '../apiserver/bootstrap.ts';
+import { defaultMachinery } from '../apiserver/default-machinery.ts';
+import { Registry } from '../apiserver/registry/registry.ts';
+import { ServiceAllocator } from '../apiserver/registry/service-allocator.ts';
+import { defaultStrategies } from '../apiserver/registry/strategies.ts';
+import { ApiServer } from '../apiserver/server.ts';
+import { EventRecorder } from '../client/event-recorder.ts';
+import { KubeClient } from '../client/rest-client.ts';
+import { SqliteStore } from '../store/sqlite-store.ts';
+import { IngressController } from './controller.ts';
+import { makeIngress, makeService, makeSlice, path, rule } from './test-builders.ts';
+
+const r = (name: string) => resources.find((x) => x.resource === name)!;
+/** Drops what the API server assigns itself. */
+function fresh<T extends { metadata?: unknown }>(o: T): T {
+  const m = o.metadata as Record<string, unknown>;
+  delete m.uid;
+  delete m.creationTimestamp;
+  return o;
+}
+
+function get(port: number, host: string, p: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: p, headers: { host }, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function eventually<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 3000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (ok(v) || Date.now() > end) return v;
+    await new Promise((res) => setTimeout(res, 20));
+  }
+}
+
+describe('IngressController', () => {
+  let store: SqliteStore;
+  let server: ApiServer;
+  let client: KubeClient;
+  let controller: IngressController;
+  let backend: http.Server;
+  let backendPort: number;
+  let patches = 0;
+
+  before(async () => {
+    store = new SqliteStore({ path: ':memory:', historyCapacity: 200 });
+    const machinery = defaultMachinery();
+    const registry = new Registry({ store, strategies: defaultStrategies({ serviceAllocator: new ServiceAllocator({ random: Math.random }) }), applyDefaults: machinery.applyDefaults, validate: machinery.validate });
+    await bootstrapCluster(registry, { serviceIP: '10.96.0.1', apiAddress: '192.0.2.1', apiPort: 6443 });
+    server = new ApiServer({ registry, machinery, bindAddress: '127.0.0.1', port: 0, advertiseAddress: '127.0.0.1:0', bookmarkIntervalMs: 50 });
+    const addr = await server.listen();
+    client = new KubeClient({ server: `http://127.0.0.1:${addr.port}` });
+    const realPatch = client.patch.bind(client);
+    client.patch = (...args: Parameters<KubeClient['patch']>) => { if (args[5] === 'status') patches++; return realPatch(...args); };
+    backend = http.createServer((req, res) => res.end(`backend ${req.url}`));
+    await new Promise<void>((res) => backend.listen(0, '127.0.0.1', res));
+    backendPort = (backend.address() as net.AddressInfo).port;
+    controller = new IngressController({
+      client, addresses: ['192.0.2.10'], httpPort: 0, httpsPort: null, bindAddress: '127.0.0.1',
+      events: new EventRecorder({ client, source: { component: 'podgate-ingress' } }),
+      // The API server refuses loopback endpoints, so pod IPs are mapped to the local backend here.
+      proxy: { connector: (ep) => net.connect({ host: '127.0.0.1', port: ep.port }) },
+    });
+    await controller.start();
+  });
+
+  after(async () => {
+    await controller.stop();
+    client.close();
+    backend.close();
+    await server.close();
+    await store.close();
+  });
+
+  it('serves an Ingress created after start and writes its status once', async () => {
+    await client.create(r('services'), 'default', makeService('default', 'web', [{ name: 'http', port: 80, targetPort: 8080 }]) as unknown as KObject);
+    await client.create(r('endpointslices'), 'default', makeSlice('default', 'web', ['10.244.0.5'], [{ name: 'http', port: backendPort }]) as unknown as KObject);
+    await client.create(r('ingresses'), 'default', fresh(makeIngress('default', 'web', (i) => {
+      i.metadata!.annotations = { 'kubernetes.io/ingress.class': 'nginx' };
+      delete i.spec!.ingressClassName;
+      i.spec!.rules = [rule('web.example.com', path('/', 'web', 'http'))];
+    })) as unknown as KObject);
+    await controller.ready();
+    const port = controller.proxy.httpPort!;
+    const res = await eventually(() => get(port, 'web.example.com', '/hello'), (v) => v.status === 200);
+    assert.deepEqual(res, { status: 200, body: 'backend /hello' });
+    const ing = await eventually(() => client.get(r('ingresses'), 'default', 'web'), (o) => !!(o as { status?: { loadBalancer?: { ingress?: unknown[] } } }).status?.loadBalancer?.ingress?.length);
+    assert.deepEqual((ing as { status?: unknown }).status, { loadBalancer: { ingress: [{ ip: '192.0.2.10' }] } });
+    const before = patches;
+    // An unrelated change rebuilds an equal table: no swap matters, and no second status write.
+    await client.create(r('configmaps'), 'default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'noise' } });
+    await client.create(r('services'), 'default', makeService('default', 'other') as unknown as KObject);
+    await controller.ready();
+    assert.equal(patches, before);
+  });
+
+  it('follows endpoint changes and reports a missing Service as an event', async () => {
+    await client.delete(r('endpointslices'), 'default', 'web-abc');
+    const port = controller.proxy.httpPort!;
+    assert.equal((await eventually(() => get(port, 'web.example.com', '/'), (v) => v.status === 503)).status, 503);
+    await client.create(r('ingresses'), 'default', fresh(makeIngress('default', 'broken', (i) => {
+      i.spec!.rules = [rule('broken.example.com', path('/', 'missing', 80))];
+      i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/proxy-body-size': 'lots' };
+    })) as unknown as KObject);
+    const events = await eventually(() => client.list(r('events'), 'default'), (l) => l.items.filter((e) => (e as { involvedObject?: { name?: string } }).involvedObject?.name === 'broken').length >= 2);
+    const reasons = events.items.filter((e) => (e as { involvedObject?: { name?: string } }).involvedObject?.name === 'broken').map((e) => (e as { reason?: string }).reason).sort();
+    assert.deepEqual(reasons, ['BackendProblem', 'InvalidAnnotation']);
+    assert.equal((await get(port, 'broken.example.com', '/')).status, 503);
+  });
+});

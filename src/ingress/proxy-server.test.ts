@@ -1,0 +1,423 @@
+// The proxy on 127.0.0.1 with real backends (plain Node servers started here): routing, headers,
+// keep-alive, retries, TLS by SNI, HTTP/2, WebSocket, redirects and each implemented annotation.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import http from 'node:http';
+import http2 from 'node:http2';
+import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Ingress } from 'kubernetes-types/networking/v1.d.ts';
+import type { ConfigMap, Secret } from 'kubernetes-types/core/v1.d.ts';
+import WebSocket, { WebSocketServer } from 'ws';
+import { createCertificateAuthority, issueCertificate, type CertKeyPem } from '../pki/certificates.ts';
+import { ProxyServer } from './proxy-server.ts';
+import { translate } from './translate.ts';
+import { makeIngress, makeSecret, makeService, makeSlice, makeTlsSecret, path, rule } from './test-builders.ts';
+
+interface Backend { name: string; port: number; server: http.Server; connections: number; close(): Promise<void> }
+
+async function startBackend(name: string, handler?: http.RequestListener): Promise<Backend> {
+  const server = http.createServer(handler ?? ((req, res) => {
+    const body = JSON.stringify({ backend: name, url: req.url, method: req.method, headers: req.headers });
+    res.setHeader('content-type', 'application/json');
+    res.end(body);
+  }));
+  const b: Backend = { name, port: 0, server, connections: 0, close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+  server.on('connection', () => b.connections++);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  b.port = (server.address() as net.AddressInfo).port;
+  return b;
+}
+
+interface Reply { status: number; headers: http.IncomingHttpHeaders; body: string }
+
+function request(port: number, host: string, p: string, opts: { method?: string; headers?: Record<string, string>; body?: string; agent?: http.Agent } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: p, method: opts.method ?? 'GET', headers: { host, ...opts.headers }, agent: opts.agent ?? false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+const json = (r: Reply) => JSON.parse(r.body) as { backend: string; url: string; method: string; headers: Record<string, string> };
+
+describe('proxy server', () => {
+  const backends: Backend[] = [];
+  let proxy: ProxyServer;
+  let ca: Awaited<ReturnType<typeof createCertificateAuthority>>;
+  let fooCert: CertKeyPem;
+  let wildCert: CertKeyPem;
+  let deadPort: number;
+  const now = { t: 1_000_000 };
+
+  async function routes(ingresses: Ingress[], opts: { secrets?: Secret[]; configMaps?: ConfigMap[]; dead?: string[] } = {}): Promise<void> {
+    const services = backends.map((b) => makeService('default', b.name, [{ name: 'http', port: 80, targetPort: 'http' }]));
+    const slices = backends.map((b) => makeSlice('default', b.name, ['127.0.0.1'], [{ name: 'http', port: b.port }]));
+    services.push(makeService('default', 'mixed', [{ name: 'http', port: 80 }]));
+    // "mixed": one endpoint that refuses connections, one that answers.
+    slices.push(makeSlice('default', 'mixed', ['127.0.0.1'], [{ name: 'http', port: deadPort }], [], 'mixed-dead'));
+    slices.push(makeSlice('default', 'mixed', ['127.0.0.1'], [{ name: 'http', port: backends[0]!.port }], [], 'mixed-live'));
+    services.push(makeService('default', 'empty'));
+    const t = translate({ ingresses, ingressClasses: [], services, endpointSlices: slices, secrets: opts.secrets ?? [], configMaps: opts.configMaps ?? [] }, { tcpServicesConfigMap: 'ingress/tcp-services' });
+    await proxy.setRoutes(t);
+  }
+
+  before(async () => {
+    for (const n of ['a', 'b']) backends.push(await startBackend(n));
+    // A port nobody listens on.
+    const s = net.createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    deadPort = (s.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => s.close(() => r()));
+    const d = new Date();
+    ca = await createCertificateAuthority({ commonName: 'test-ca', now: d });
+    fooCert = await issueCertificate(ca, { commonName: 'foo.example.com', usage: 'server', hosts: { dnsNames: ['foo.example.com'], ips: [] }, now: d });
+    wildCert = await issueCertificate(ca, { commonName: '*.wild.example.com', usage: 'server', hosts: { dnsNames: ['*.wild.example.com'], ips: [] }, now: d });
+    proxy = new ProxyServer({ httpPort: 0, httpsPort: 0, bindAddress: '127.0.0.1', now: () => now.t });
+    await proxy.start();
+  });
+
+  after(async () => {
+    await proxy.stop();
+    for (const b of backends) await b.close();
+  });
+
+  it('proxies by host and path and sets the forwarding headers', async () => {
+    await routes([makeIngress('default', 'i', (i) => { i.spec!.rules = [rule('foo.com', path('/a', 'a', 80), path('/b', 'b', 'http'))]; })]);
+    const r = await request(proxy.httpPort!, 'foo.com', '/b/x?q=1', { headers: { 'x-forwarded-for': '6.6.6.6', 'x-request-id': 'abc', connection: 'keep-alive, x-hop', 'x-hop': 'secret' } });
+    assert.equal(r.status, 200);
+    const j = json(r);
+    assert.equal(j.backend, 'b');
+    assert.equal(j.url, '/b/x?q=1');
+    assert.equal(j.headers['x-forwarded-for'], '127.0.0.1');
+    assert.equal(j.headers['x-real-ip'], '127.0.0.1');
+    assert.equal(j.headers['x-forwarded-host'], 'foo.com');
+    assert.equal(j.headers['x-forwarded-proto'], 'http');
+    assert.equal(j.headers['x-forwarded-port'], String(proxy.httpPort));
+    assert.equal(j.headers['x-request-id'], 'abc');
+    assert.equal(j.headers['x-hop'], undefined);
+    const r2 = await request(proxy.httpPort!, 'foo.com', '/a');
+    assert.equal(json(r2).backend, 'a');
+    assert.match(json(r2).headers['x-request-id']!, /^[0-9a-f]{32}$/);
+  });
+
+  it('answers 404 when nothing matches and 503 when the backend has no endpoints', async () => {
+    await routes([makeIngress('default', 'i', (i) => { i.spec!.rules = [rule('foo.com', path('/none', 'empty', 80))]; })]);
+    const nf = await request(proxy.httpPort!, 'nothing.com', '/');
+    assert.equal(nf.status, 404);
+    assert.match(nf.body, /<title>404 Not Found<\/title>/);
+    const su = await request(proxy.httpPort!, 'foo.com', '/none');
+    assert.equal(su.status, 503);
+    assert.match(su.body, /503 Service Temporarily Unavailable/);
+  });
+
+  it('reuses upstream connections (keep-alive on both sides)', async () => {
+    await routes([makeIngress('default', 'i', (i) => { i.spec!.rules = [rule('ka.com', path('/', 'b', 80))]; })]);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    await request(proxy.httpPort!, 'ka.com', '/');
+    const before = backends[1]!.connections;
+    for (let i = 0; i < 20; i++) assert.equal((await request(proxy.httpPort!, 'ka.com', `/${i}`, { agent })).status, 200);
+    agent.destroy();
+    assert.ok(backends[1]!.connections - before <= 1, `opened ${backends[1]!.connections - before} upstream connections for 20 requests`);
+  });
+
+  it('passes request and response bodies through, chunked and by length', async () => {
+    const echo = await startBackend('echo', (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => { res.write(`got ${Buffer.concat(chunks).length}:`); res.end(Buffer.concat(chunks)); });
+    });
+    backends.push(echo);
+    await routes([makeIngress('default', 'i', (i) => { i.spec!.rules = [rule('echo.com', path('/', 'echo', 80))]; })]);
+    const body = 'y'.repeat(300_000);
+    const r = await request(proxy.httpPort!, 'echo.com', '/', { method: 'POST', body });
+    assert.equal(r.status, 200);
+    assert.equal(r.body, `got 300000:${body}`);
+    // Chunked request body (no Content-Length).
+    const chunked = await new Promise<string>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: proxy.httpPort, method: 'PUT', path: '/', headers: { host: 'echo.com' }, agent: false }, (res) => {
+        let s = '';
+        res.on('data', (c: Buffer) => (s += c));
+        res.on('end', () => resolve(s));
+      });
+      req.on('error', reject);
+      req.write('hello ');
+      setTimeout(() => req.end('world'), 20);
+    });
+    assert.equal(chunked, 'got 11:hello world');
+    backends.pop();
+    await echo.close();
+  });
+
+  it('tries another endpoint when a connect fails', async () => {
+    await routes([makeIngress('default', 'i', (i) => { i.spec!.rules = [rule('retry.com', path('/', 'mixed', 80))]; })]);
+    for (let i = 0; i < 4; i++) {
+      const r = await request(proxy.httpPort!, 'retry.com', '/', { method: i % 2 ? 'POST' : 'GET', body: i % 2 ? 'x' : undefined });
+      assert.equal(r.status, 200, `attempt ${i}`);
+    }
+  });
+
+  it('serves TLS by SNI (exact and wildcard), the default certificate otherwise, and HTTP/2 by ALPN', async () => {
+    const secrets = [makeTlsSecret('default', 'foo-tls', fooCert.certPem, fooCert.keyPem), makeTlsSecret('default', 'wild-tls', wildCert.certPem, wildCert.keyPem)];
+    await routes([makeIngress('default', 'i', (i) => {
+      i.spec!.tls = [{ hosts: ['foo.example.com'], secretName: 'foo-tls' }, { hosts: ['*.wild.example.com'], secretName: 'wild-tls' }];
+      i.spec!.rules = [rule('foo.example.com', path('/', 'a', 80)), rule('*.wild.example.com', path('/', 'b', 80))];
+    })], { secrets });
+    const peer = (servername: string) => new Promise<tls.PeerCertificate>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port: proxy.httpsPort!, servername, ca: ca.certPem, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => { const c = s.getPeerCertificate(); s.destroy(); resolve(c); });
+      s.on('error', reject);
+    });
+    assert.equal((await peer('foo.example.com')).subject.CN, 'foo.example.com');
+    assert.equal((await peer('x.wild.example.com')).subject.CN, '*.wild.example.com');
+    assert.equal((await peer('other.com')).subject.CN, 'Kubernetes Ingress Controller Fake Certificate');
+    // HTTPS over HTTP/1.1, verified against the CA.
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = https.request({ host: '127.0.0.1', port: proxy.httpsPort, servername: 'foo.example.com', path: '/p', headers: { host: 'foo.example.com' }, ca: ca.certPem, agent: false }, (res) => {
+        let s = ''; res.on('data', (c: Buffer) => (s += c)); res.on('end', () => resolve(s));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(JSON.parse(body).headers['x-forwarded-proto'], 'https');
+    // HTTP/2.
+    const session = http2.connect(`https://foo.example.com:${proxy.httpsPort}`, { ca: ca.certPem, servername: 'foo.example.com', createConnection: () => tls.connect({ host: '127.0.0.1', port: proxy.httpsPort!, servername: 'foo.example.com', ca: ca.certPem, ALPNProtocols: ['h2'] }) });
+    const h2body = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const st = session.request({ ':path': '/h2?x=1', ':authority': 'x.wild.example.com' });
+      let status = 0; let s = '';
+      st.on('response', (h) => { status = Number(h[':status']); });
+      st.on('data', (c: Buffer) => (s += c));
+      st.on('end', () => resolve({ status, body: s }));
+      st.on('error', reject);
+      st.end();
+    });
+    session.close();
+    assert.equal(h2body.status, 200);
+    assert.equal(JSON.parse(h2body.body).backend, 'b');
+    assert.equal(JSON.parse(h2body.body).url, '/h2?x=1');
+  });
+
+  it('redirects plain HTTP to HTTPS with 308 for TLS hosts unless ssl-redirect is false; force-ssl-redirect without TLS', async () => {
+    await routes([
+      makeIngress('default', 'tls', (i) => { i.spec!.tls = [{ hosts: ['secure.com'] }]; i.spec!.rules = [rule('secure.com', path('/', 'a', 80))]; }),
+      makeIngress('default', 'off', (i) => { i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/ssl-redirect': 'false' }; i.spec!.tls = [{ hosts: ['lax.com'] }]; i.spec!.rules = [rule('lax.com', path('/', 'a', 80))]; }),
+      makeIngress('default', 'force', (i) => { i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/force-ssl-redirect': 'true' }; i.spec!.rules = [rule('force.com', path('/', 'a', 80))]; }),
+    ]);
+    const r = await request(proxy.httpPort!, 'secure.com', '/x?y=1');
+    assert.equal(r.status, 308);
+    assert.equal(r.headers.location, `https://secure.com:${proxy.httpsPort}/x?y=1`);
+    assert.equal((await request(proxy.httpPort!, 'lax.com', '/')).status, 200);
+    assert.equal((await request(proxy.httpPort!, 'force.com', '/')).status, 308);
+  });
+
+  it('passes WebSocket upgrades through', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise<void>((r) => wss.once('listening', () => r()));
+    wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo:${String(m)}`)));
+    const wsPort = (wss.address() as net.AddressInfo).port;
+    try {
+      const t = translate({
+        ingresses: [makeIngress('default', 'ws', (i) => { i.spec!.rules = [rule('ws.com', path('/', 'ws', 80))]; })],
+        ingressClasses: [], secrets: [], services: [makeService('default', 'ws')], endpointSlices: [makeSlice('default', 'ws', ['127.0.0.1'], [{ port: wsPort }])],
+      });
+      await proxy.setRoutes(t);
+      const ws = new WebSocket(`ws://127.0.0.1:${proxy.httpPort}/socket`, { headers: { host: 'ws.com' } });
+      const msg = await new Promise<string>((resolve, reject) => {
+        ws.on('open', () => ws.send('hi'));
+        ws.on('message', (m) => resolve(String(m)));
+        ws.on('error', reject);
+      });
+      assert.equal(msg, 'echo:hi');
+      ws.close();
+    } finally {
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((r) => wss.close(() => r()));
+    }
+  });
+
+  it('rewrite-target with capture groups, app-root, permanent-redirect', async () => {
+    await routes([
+      makeIngress('default', 'rw', (i) => {
+        i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/use-regex': 'true', 'nginx.ingress.kubernetes.io/rewrite-target': '/$2' };
+        i.spec!.rules = [rule('rw.com', path('/something(/|$)(.*)', 'a', 80, 'ImplementationSpecific'))];
+      }),
+      makeIngress('default', 'root', (i) => { i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/app-root': '/app1' }; i.spec!.rules = [rule('root.com', path('/', 'a', 80))]; }),
+      makeIngress('default', 'perm', (i) => { i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/permanent-redirect': 'https://www.google.com' }; i.spec!.rules = [rule('perm.com', path('/', 'a', 80))]; }),
+    ]);
+    assert.equal(json(await request(proxy.httpPort!, 'rw.com', '/something/new?x=1')).url, '/new?x=1');
+    assert.equal(json(await request(proxy.httpPort!, 'rw.com', '/something')).url, '/');
+    const root = await request(proxy.httpPort!, 'root.com', '/');
+    assert.equal(root.status, 302);
+    assert.equal(root.headers.location, 'http://root.com/app1');
+    assert.equal((await request(proxy.httpPort!, 'root.com', '/other')).status, 200);
+    const perm = await request(proxy.httpPort!, 'perm.com', '/x');
+    assert.equal(perm.status, 301);
+    assert.equal(perm.headers.location, 'https://www.google.com');
+  });
+
+  it('sticky sessions with the affinity cookie', async () => {
+    const c = await startBackend('c');
+    backends.push(c);
+    try {
+      const t = translate({
+        ingresses: [makeIngress('default', 'st', (i) => {
+          i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/affinity': 'cookie', 'nginx.ingress.kubernetes.io/session-cookie-name': 'route', 'nginx.ingress.kubernetes.io/session-cookie-max-age': '172800' };
+          i.spec!.rules = [rule('sticky.com', path('/', 'pair', 80))];
+        })],
+        ingressClasses: [], secrets: [], services: [makeService('default', 'pair')],
+        endpointSlices: [makeSlice('default', 'pair', ['127.0.0.1'], [{ port: backends[0]!.port }], [], 's1'), makeSlice('default', 'pair', ['127.0.0.1'], [{ port: c.port }], [], 's2')],
+      });
+      await proxy.setRoutes(t);
+      const first = await request(proxy.httpPort!, 'sticky.com', '/');
+      const setCookie = first.headers['set-cookie']?.[0] ?? '';
+      assert.match(setCookie, /^route=[0-9a-f]{32}; Path=\/; HttpOnly; Max-Age=172800$/);
+      const cookie = setCookie.split(';')[0]!;
+      const seen = new Set<string>();
+      for (let i = 0; i < 6; i++) {
+        const r = await request(proxy.httpPort!, 'sticky.com', '/', { headers: { cookie } });
+        seen.add(json(r).backend);
+        assert.equal(r.headers['set-cookie'], undefined);
+      }
+      assert.deepEqual([...seen], [json(first).backend]);
+    } finally {
+      backends.pop();
+      await c.close();
+    }
+  });
+
+  it('proxy-body-size (413), whitelist-source-range (403), enable-cors, basic auth (401)', async () => {
+    const htpasswd = execFileSync('htpasswd', ['-nbm', 'foo', 'bar'], { encoding: 'utf8' }).trim() + '\n';
+    await routes([
+      makeIngress('default', 'size', (i) => { i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/proxy-body-size': '1k' }; i.spec!.rules = [rule('size.com', path('/', 'a', 80))]; }),
+      makeIngress('default', 'wl', (i) => { i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/whitelist-source-range': '10.0.0.0/8' }; i.spec!.rules = [rule('wl.com', path('/', 'a', 80))]; }),
+      makeIngress('default', 'wlok', (i) => { i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/whitelist-source-range': '10.0.0.0/8, 127.0.0.1' }; i.spec!.rules = [rule('wlok.com', path('/', 'a', 80))]; }),
+      makeIngress('default', 'cors', (i) => { i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/enable-cors': 'true' }; i.spec!.rules = [rule('cors.com', path('/', 'a', 80))]; }),
+      makeIngress('default', 'auth', (i) => {
+        i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/auth-type': 'basic', 'nginx.ingress.kubernetes.io/auth-secret': 'basic-auth', 'nginx.ingress.kubernetes.io/auth-realm': 'Authentication Required - foo' };
+        i.spec!.rules = [rule('auth.com', path('/', 'a', 80))];
+      }),
+    ], { secrets: [makeSecret('default', 'basic-auth', { auth: htpasswd })] });
+    assert.equal((await request(proxy.httpPort!, 'size.com', '/', { method: 'POST', body: 'x'.repeat(2000) })).status, 413);
+    assert.equal((await request(proxy.httpPort!, 'size.com', '/', { method: 'POST', body: 'x'.repeat(500) })).status, 200);
+    assert.equal((await request(proxy.httpPort!, 'wl.com', '/')).status, 403);
+    assert.equal((await request(proxy.httpPort!, 'wlok.com', '/')).status, 200);
+    const pre = await request(proxy.httpPort!, 'cors.com', '/', { method: 'OPTIONS', headers: { origin: 'https://x.com' } });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers['access-control-allow-origin'], '*');
+    assert.equal(pre.headers['access-control-max-age'], '1728000');
+    const get = await request(proxy.httpPort!, 'cors.com', '/');
+    assert.equal(get.headers['access-control-allow-credentials'], 'true');
+    const denied = await request(proxy.httpPort!, 'auth.com', '/');
+    assert.equal(denied.status, 401);
+    assert.equal(denied.headers['www-authenticate'], 'Basic realm="Authentication Required - foo"');
+    const wrong = await request(proxy.httpPort!, 'auth.com', '/', { headers: { authorization: `Basic ${Buffer.from('foo:baz').toString('base64')}` } });
+    assert.equal(wrong.status, 401);
+    const ok = await request(proxy.httpPort!, 'auth.com', '/', { headers: { authorization: `Basic ${Buffer.from('foo:bar').toString('base64')}` } });
+    assert.equal(ok.status, 200);
+  });
+
+  it('limit-rps refuses requests past rps × burst multiplier with 503; limit-connections too', async () => {
+    await routes([makeIngress('default', 'rl', (i) => { i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/limit-rps': '1' }; i.spec!.rules = [rule('rl.com', path('/', 'a', 80))]; })]);
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await request(proxy.httpPort!, 'rl.com', '/')).status);
+    // burst = 1 × 5: the first request plus 5 of excess pass at once, the rest are refused.
+    assert.deepEqual(statuses, [200, 200, 200, 200, 200, 200, 503, 503]);
+    now.t += 2000; // the clock seam: two seconds drain two requests' worth
+    assert.equal((await request(proxy.httpPort!, 'rl.com', '/')).status, 200);
+
+    const slow = await startBackend('slow', (_req, res) => setTimeout(() => res.end('slow'), 150));
+    backends.push(slow);
+    try {
+      await routes([makeIngress('default', 'lc', (i) => { i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/limit-connections': '1' }; i.spec!.rules = [rule('lc.com', path('/', 'slow', 80))]; })]);
+      const both = await Promise.all([request(proxy.httpPort!, 'lc.com', '/'), request(proxy.httpPort!, 'lc.com', '/')]);
+      assert.deepEqual(both.map((r) => r.status).sort(), [200, 503]);
+    } finally {
+      backends.pop();
+      await slow.close();
+    }
+  });
+
+  it('ssl-passthrough hands the TLS connection to the backend by SNI', async () => {
+    const tlsBackend = tls.createServer({ cert: fooCert.certPem, key: fooCert.keyPem }, (s) => { s.end('from tls backend\n'); });
+    await new Promise<void>((r) => tlsBackend.listen(0, '127.0.0.1', r));
+    try {
+      const t = translate({
+        ingresses: [makeIngress('default', 'pt', (i) => { i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/ssl-passthrough': 'true' }; i.spec!.rules = [rule('pass.example.com', path('/', 'tb', 443))]; })],
+        ingressClasses: [], secrets: [], services: [makeService('default', 'tb', [{ port: 443 }])],
+        endpointSlices: [makeSlice('default', 'tb', ['127.0.0.1'], [{ port: (tlsBackend.address() as net.AddressInfo).port }])],
+      });
+      await proxy.setRoutes(t);
+      const got = await new Promise<{ cn: string; data: string }>((resolve, reject) => {
+        const s = tls.connect({ host: '127.0.0.1', port: proxy.httpsPort!, servername: 'pass.example.com', rejectUnauthorized: false });
+        let data = '';
+        s.on('data', (c: Buffer) => (data += c));
+        s.on('end', () => resolve({ cn: String(s.getPeerCertificate().subject?.CN), data }));
+        s.on('error', reject);
+      });
+      assert.deepEqual(got, { cn: 'foo.example.com', data: 'from tls backend\n' });
+    } finally {
+      await new Promise<void>((r) => tlsBackend.close(() => r()));
+    }
+  });
+
+  it('tcp-services ConfigMap exposes a Service port as raw TCP', async () => {
+    const echo = net.createServer((s) => s.pipe(s));
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    const free = net.createServer();
+    await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
+    const port = (free.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => free.close(() => r()));
+    try {
+      const cm: ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: 'ingress', name: 'tcp-services' }, data: { [String(port)]: 'default/redis:6379' } };
+      const t = translate({
+        ingresses: [], ingressClasses: [], secrets: [], configMaps: [cm], services: [makeService('default', 'redis', [{ port: 6379 }])],
+        endpointSlices: [makeSlice('default', 'redis', ['127.0.0.1'], [{ port: (echo.address() as net.AddressInfo).port }])],
+      }, { tcpServicesConfigMap: 'ingress/tcp-services' });
+      await proxy.setRoutes(t);
+      const reply = await new Promise<string>((resolve, reject) => {
+        const s = net.connect({ host: '127.0.0.1', port }, () => s.write('PING\r\n'));
+        s.on('data', (c: Buffer) => { resolve(String(c)); s.destroy(); });
+        s.on('error', reject);
+      });
+      assert.equal(reply, 'PING\r\n');
+      await proxy.setRoutes(translate({ ingresses: [], ingressClasses: [], secrets: [], services: [], endpointSlices: [] }));
+    } finally {
+      await new Promise<void>((r) => echo.close(() => r()));
+    }
+  });
+
+  it('a swap does not fail requests in flight', async () => {
+    const slow = await startBackend('slow2', (_req, res) => setTimeout(() => res.end('done'), 100));
+    backends.push(slow);
+    try {
+      await routes([makeIngress('default', 'sw', (i) => { i.spec!.rules = [rule('swap.com', path('/', 'slow2', 80))]; })]);
+      const inflight = request(proxy.httpPort!, 'swap.com', '/');
+      await new Promise((r) => setTimeout(r, 20));
+      await routes([]);
+      assert.equal((await inflight).body, 'done');
+      assert.equal((await request(proxy.httpPort!, 'swap.com', '/')).status, 404);
+    } finally {
+      backends.pop();
+      await slow.close();
+    }
+  });
+
+  it('rejects smuggling-shaped heads with 400', async () => {
+    await routes([makeIngress('default', 'i', (i) => { i.spec!.rules = [rule('foo.com', path('/', 'a', 80))]; })]);
+    const raw = (text: string) => new Promise<string>((resolve, reject) => {
+      const s = net.connect({ host: '127.0.0.1', port: proxy.httpPort! }, () => s.write(text));
+      let data = '';
+      s.on('data', (c: Buffer) => (data += c));
+      s.on('end', () => resolve(data));
+      s.on('error', reject);
+    });
+    assert.match(await raw('POST / HTTP/1.1\r\nHost: foo.com\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'), /^HTTP\/1\.1 400 /);
+    assert.match(await raw('GET / HTTP/1.1\r\nHost : foo.com\r\n\r\n'), /^HTTP\/1\.1 400 /);
+    assert.match(await raw('GET / HTTP/1.1\r\n\r\n'), /^HTTP\/1\.1 400 /);
+  });
+});
