@@ -15,6 +15,7 @@ import { storageKey } from '../apiserver/object-meta.ts';
 import { ApiServer } from '../apiserver/server.ts';
 import { KubeClient } from '../client/rest-client.ts';
 import { EventRecorder } from '../client/event-recorder.ts';
+import { EndpointSliceController } from '../controllers/endpointslice/endpointslice-controller.ts';
 import { NamespaceController } from '../controllers/namespace/namespace-controller.ts';
 import { NodeIpamController } from '../controllers/nodeipam/node-ipam-controller.ts';
 import { Scheduler } from '../controllers/scheduler/scheduler.ts';
@@ -83,6 +84,8 @@ export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: str
   const events = new EventRecorder({ client, source: { component: 'podgate-controller-manager' }, log });
   const namespaces = new NamespaceController({ client, log });
   namespaces.start();
+  const endpointSlices = new EndpointSliceController({ client, log });
+  await endpointSlices.start();
   const nodeIpam = new NodeIpamController({ client, events, clusterCIDR: flags.clusterCidr, log });
   await nodeIpam.start();
   const scheduler = new Scheduler({ client, events: new EventRecorder({ client, source: { component: 'default-scheduler' }, log }), log });
@@ -92,6 +95,7 @@ export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: str
     async stop() {
       await scheduler.stop();
       await nodeIpam.stop();
+      await endpointSlices.stop();
       await namespaces.stop();
       client.close();
       await server.close();

@@ -17,6 +17,11 @@ export interface ControlPlaneFlags {
 export interface NodeFlags {
   nodeName?: string;
   imageConfig?: string;
+  ingressHttpPort: number;
+  ingressHttpsPort: number;
+  ingressClass: string[];
+  tcpServicesConfigmap?: string;
+  udpServicesConfigmap?: string;
 }
 
 export function defaultDataDir(): string {
@@ -38,7 +43,12 @@ export function addControlPlaneFlags(cmd: Command): Command {
 export function addNodeFlags(cmd: Command): Command {
   return cmd
     .option('--node-name <name>', 'this node\'s name (default: the host name)')
-    .option('--image-config <file>', 'YAML mapping image names to commands (default: DATA_DIR/images.yaml)');
+    .option('--image-config <file>', 'YAML mapping image names to commands (default: DATA_DIR/images.yaml)')
+    .option('--ingress-http-port <port>', 'HTTP port of the ingress proxy on every node address (0: off)', (v) => parsePort(v, '--ingress-http-port'), 80)
+    .option('--ingress-https-port <port>', 'HTTPS port of the ingress proxy (0: off)', (v) => parsePort(v, '--ingress-https-port'), 443)
+    .option('--ingress-class <name...>', 'Ingress classes served besides podgate.io/ingress IngressClasses', ['nginx'])
+    .option('--tcp-services-configmap <ns/name>', 'ingress-nginx style ConfigMap of TCP ports to expose (port: ns/svc:port)')
+    .option('--udp-services-configmap <ns/name>', 'ingress-nginx style ConfigMap of UDP ports to expose');
 }
 
 function parsePort(v: string, flag: string): number {

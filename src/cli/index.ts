@@ -25,7 +25,9 @@ async function run(what: 'up' | 'server', flags: ControlPlaneFlags & NodeFlags):
       const nodeName = (flags.nodeName ?? hostname()).toLowerCase();
       try {
         node = await startNode({ client: cp.client, dataDir: flags.dataDir, nodeName, nodeIP: nodeIp, clusterCIDR: flags.clusterCidr,
-          imageConfig: flags.imageConfig, pki: cp.pki, log });
+          imageConfig: flags.imageConfig, pki: cp.pki, log,
+          ingress: { httpPort: flags.ingressHttpPort, httpsPort: flags.ingressHttpsPort, classes: flags.ingressClass,
+            tcpServicesConfigMap: flags.tcpServicesConfigmap, udpServicesConfigMap: flags.udpServicesConfigmap } });
       } catch (err) {
         await cp.stop();
         throw err;

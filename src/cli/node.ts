@@ -12,6 +12,7 @@ import { loadImageTable } from '../agent/runtime/image-table.ts';
 import { LogNotFoundError, LogStore } from '../agent/runtime/log-store.ts';
 import { ProcessRuntime } from '../agent/runtime/process-runtime.ts';
 import { EventRecorder } from '../client/event-recorder.ts';
+import { IngressController } from '../ingress/index.ts';
 import type { KubeClient } from '../client/rest-client.ts';
 import { issueCertificate, loadCertificateAuthority } from '../pki/index.ts';
 import { servePortForward } from '../streams/port-forward.ts';
@@ -26,6 +27,7 @@ export interface NodeOptions {
   imageConfig?: string;
   pki: { ca: string; caKey: string };
   kubeletPort?: number;
+  ingress: { httpPort: number; httpsPort: number; classes: string[]; tcpServicesConfigMap?: string; udpServicesConfigMap?: string };
   log: (m: string) => void;
 }
 
@@ -155,9 +157,17 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   });
   await kubelet.listen();
   await agent.start();
+  const ingress = new IngressController({
+    client: o.client, addresses: [o.nodeIP], bindAddress: '0.0.0.0',
+    httpPort: o.ingress.httpPort || null, httpsPort: o.ingress.httpsPort || null, classes: o.ingress.classes,
+    tcpServicesConfigMap: o.ingress.tcpServicesConfigMap, udpServicesConfigMap: o.ingress.udpServicesConfigMap,
+    events: new EventRecorder({ client: o.client, source: { component: 'podgate-ingress' }, log: o.log }), log: o.log,
+  });
+  await ingress.start();
   return {
     get podCIDR() { return podCIDR; },
     async stop() {
+      await ingress.stop();
       await kubelet.close();
       await agent.stop();
     },

@@ -72,6 +72,8 @@ export class H2Handler {
     });
     const o = action.route.route.options;
     const tried: Endpoint[] = [];
+    // Only bodyless requests are retried on another endpoint: a streamed body cannot be replayed.
+    const bodyless = stream.endAfterHeaders;
     const attempt = (ep: Endpoint) => {
       tried.push(ep);
       const mod = o.backendProtocol === 'HTTPS' ? https : http;
@@ -113,7 +115,6 @@ export class H2Handler {
       if (bodyless) req.end();
       else stream.pipe(req);
     };
-    const bodyless = stream.endAfterHeaders;
     attempt(action.sticky ?? action.route.pool.next()!);
   }
 }
