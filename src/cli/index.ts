@@ -12,7 +12,7 @@ function log(msg: string): void {
   process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
 }
 
-async function run(what: 'up' | 'server', flags: ControlPlaneFlags & NodeFlags): Promise<void> {
+async function run(what: 'up' | 'server', flags: ControlPlaneFlags & Partial<NodeFlags>): Promise<void> {
   const t0 = performance.now();
   const nodeIp = flags.nodeIp ?? detectNodeIP();
   const cp = await startControlPlane({ ...flags, nodeIp }, log);
@@ -26,7 +26,7 @@ async function run(what: 'up' | 'server', flags: ControlPlaneFlags & NodeFlags):
       try {
         node = await startNode({ client: cp.client, dataDir: flags.dataDir, nodeName, nodeIP: nodeIp, clusterCIDR: flags.clusterCidr,
           imageConfig: flags.imageConfig, pki: cp.pki, log,
-          ingress: { httpPort: flags.ingressHttpPort, httpsPort: flags.ingressHttpsPort, classes: flags.ingressClass,
+          ingress: { httpPort: flags.ingressHttpPort ?? 80, httpsPort: flags.ingressHttpsPort ?? 443, classes: flags.ingressClass ?? ['nginx'],
             tcpServicesConfigMap: flags.tcpServicesConfigmap, udpServicesConfigMap: flags.udpServicesConfigmap } });
       } catch (err) {
         await cp.stop();

@@ -34,7 +34,7 @@ describe('endpoints planning', () => {
       [[['10.244.0.2'], ['10.244.0.3'], [{ name: 'http', port: 8080, protocol: 'TCP' }]]]);
   });
   it('marks terminating pods, drops them from Endpoints, and honours publishNotReadyAddresses', () => {
-    const eps = podEndpoints(svc(), [pod('a', '10.244.0.2', true, (p) => { p.metadata!.deletionTimestamp = '2026-01-01T00:00:00Z'; })]);
+    const eps = podEndpoints(svc(), [pod('a', '10.244.0.2', true, (p) => { (p.metadata as { deletionTimestamp?: string }).deletionTimestamp = '2026-01-01T00:00:00Z'; })]);
     assert.deepEqual(eps.map((e) => [e.ready, e.serving, e.terminating]), [[false, true, true]]);
     assert.equal(desiredEndpoints(svc(), eps).subsets, undefined);
     const pub = svc((s) => { s.spec!.publishNotReadyAddresses = true; });
