@@ -10,6 +10,7 @@ import { lookupResource } from '../api/resources.ts';
 import { handleDiscovery, serverVersion } from './handlers/discovery.ts';
 import type { KubeletClientConfig } from './handlers/kubelet-proxy.ts';
 import { handleResource, type ResourceContext, type SubresourceHandler } from './handlers/resource.ts';
+import { proxyUpgrade } from './handlers/proxy.ts';
 import { proxyPodUpgrade, refuseUpgrade } from './handlers/upgrade-proxy.ts';
 import { responseStyle, sendError, sendJson } from './http.ts';
 import type { ApiMachinery } from './machinery.ts';
@@ -93,6 +94,12 @@ export class ApiServer {
         throw errors.unauthorized();
       }
       const info = parseRequestPath(url.pathname);
+      if (info.kind === 'resource' && info.group === '' && info.subresource === 'proxy' && info.name &&
+        (info.resource === 'services' || info.resource === 'pods' || info.resource === 'nodes')) {
+        if (!this.#opts.kubelet) throw errors.serviceUnavailable('proxying is not configured');
+        await proxyUpgrade(this.#opts.registry, this.#opts.kubelet, req, socket, head, info, url);
+        return;
+      }
       const streaming = info.kind === 'resource' && info.group === '' && info.resource === 'pods' && info.namespace && info.name &&
         (info.subresource === 'portforward' || info.subresource === 'exec' || info.subresource === 'attach');
       if (!streaming || info.kind !== 'resource') throw errors.badRequest(`the server does not support upgrades on ${url.pathname}`);

@@ -6,7 +6,11 @@ import type { Service } from 'kubernetes-types/core/v1.d.ts';
 import { resources } from '../api/resources.ts';
 import { bootstrapCluster } from '../apiserver/bootstrap.ts';
 import { defaultMachinery } from '../apiserver/default-machinery.ts';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { podLogHandler } from '../apiserver/handlers/kubelet-proxy.ts';
+import { proxyHandler } from '../apiserver/handlers/proxy.ts';
+import { responseStyle } from '../apiserver/http.ts';
+import type { ResourceRequest } from '../apiserver/request-info.ts';
 import { Registry } from '../apiserver/registry/registry.ts';
 import { formatIpv4, parseCidr } from '../apiserver/registry/cidr.ts';
 import { ServiceAllocator } from '../apiserver/registry/service-allocator.ts';
@@ -62,6 +66,8 @@ export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: str
   });
   // kube-apiserver's kubelet client: the admin certificate, which every kubelet accepts.
   const kubelet = { ca: pki.ca, cert: pki.adminCert, key: pki.adminKey };
+  const proxyHttp = proxyHandler(registry, kubelet);
+  const proxy = (req: IncomingMessage, res: ServerResponse, info: ResourceRequest, url: URL) => proxyHttp(req, res, info, url, responseStyle(req, url));
   const server = new ApiServer({
     registry, machinery,
     tls: { key: pki.serverKey, cert: pki.serverCert, ca: pki.ca },
@@ -70,7 +76,10 @@ export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: str
     port: flags.securePort,
     advertiseAddress: `${apiAddress}:${flags.securePort}`,
     kubelet,
-    subresources: new Map([['pods/log', podLogHandler(registry, kubelet)]]),
+    subresources: new Map([
+      ['pods/log', podLogHandler(registry, kubelet)],
+      ...(['services/proxy', 'pods/proxy', 'nodes/proxy'] as const).map((k) => [k, proxy] as const),
+    ]),
     log,
   });
   await bootstrapCluster(registry, { serviceIP, apiAddress: loopbackOnly ? flags.nodeIp : apiAddress, apiPort: flags.securePort });

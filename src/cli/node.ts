@@ -160,6 +160,8 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   const ingress = new IngressController({
     client: o.client, addresses: [o.nodeIP], bindAddress: '0.0.0.0',
     httpPort: o.ingress.httpPort || null, httpsPort: o.ingress.httpsPort || null, classes: o.ingress.classes,
+    // The seeds' Ingresses name no class; podgate is the only controller, so it serves them.
+    watchWithoutClass: true,
     tcpServicesConfigMap: o.ingress.tcpServicesConfigMap, udpServicesConfigMap: o.ingress.udpServicesConfigMap,
     events: new EventRecorder({ client: o.client, source: { component: 'podgate-ingress' }, log: o.log }), log: o.log,
   });

@@ -91,12 +91,22 @@ export class EndpointSliceController {
     const eps = podEndpoints(svc, pods);
     const plan = planSlices(svc, eps, ours);
     const errors: string[] = [];
-    const attempt = async (p: Promise<unknown>) => { try { await p; } catch (err) { if (!(err instanceof StatusError && err.code === 404)) errors.push(String(err)); } };
+    let conflict = false;
+    const attempt = async (p: Promise<unknown>) => {
+      try {
+        await p;
+      } catch (err) {
+        // Our cache was behind our own last write: look again shortly, it is not an error.
+        if (err instanceof StatusError && err.code === 409) conflict = true;
+        else if (!(err instanceof StatusError && err.code === 404)) errors.push(String(err));
+      }
+    };
     for (const s of plan.create) await attempt(this.#client.create(r('endpointslices'), namespace, s as unknown as KObject));
     for (const s of plan.update) await attempt(this.#client.update(r('endpointslices'), s as unknown as KObject));
     for (const s of plan.delete) await attempt(this.#client.delete(r('endpointslices'), namespace, s.metadata!.name!));
     await attempt(this.#syncEndpoints(svc, desiredEndpoints(svc, eps)));
     if (errors.length) throw new Error(errors.join('; '));
+    if (conflict) this.#queue.addAfter(key, 100);
   }
 
   async #syncEndpoints(svc: Service, want: Endpoints): Promise<void> {
