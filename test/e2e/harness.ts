@@ -41,6 +41,10 @@ export interface Podgate {
   readonly url: string;
   readonly output: () => string;
   kubectl(args: string[], opts?: { input?: string; env?: Record<string, string>; timeoutMs?: number }): Promise<CommandResult>;
+  /** Starts a long-running kubectl (port-forward, proxy, logs -f); stop it with kill(). */
+  spawnKubectl(args: string[], opts?: { wrap?: (argv: string[]) => string[] }): ChildProcess;
+  /** Runs a command in podgate's network namespace (the node's), e.g. curl to a port-forward. */
+  run(argv: string[], opts?: { input?: string; timeoutMs?: number }): Promise<CommandResult>;
   /** Applies YAML text with `kubectl apply -f -`. */
   apply(yaml: string, extra?: string[]): Promise<CommandResult>;
   /** kill -9, as a crash. */
@@ -106,10 +110,24 @@ export async function startPodgate(opts: StartOptions = {}): Promise<Podgate> {
       });
       child.stdin?.end(o.input ?? '');
     });
+  const env = () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, KUBECONFIG: kubeconfig });
+  const run = (argv0: string[], o: { input?: string; timeoutMs?: number } = {}) => new Promise<CommandResult>((resolve) => {
+    const argv = inNetns(argv0);
+    const child = execFile(argv[0]!, argv.slice(1), { env: env(), timeout: o.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin?.end(o.input ?? '');
+  });
   return {
     dataDir, home, port, kubeconfig, url: `https://127.0.0.1:${port}`,
     output: () => out,
     kubectl,
+    run,
+    spawnKubectl(args, o = {}) {
+      const argv = inNetns((o.wrap ?? ((a) => a))([kubectlPath, ...args]));
+      return spawn(argv[0]!, argv.slice(1), { env: env(), stdio: ['pipe', 'pipe', 'pipe'] });
+    },
     apply: (yaml, extra = []) => kubectl(['apply', '-f', '-', ...extra], { input: yaml }),
     async crash() {
       if (!proc) return;
