@@ -76,6 +76,10 @@ export const resources: readonly ResourceInfo[] = [
     alsoServedAs: [{ group: 'networking.k8s.io', version: 'v1beta1' }, { group: 'extensions', version: 'v1beta1' }],
     subresources: [statusSub('Ingress')] }),
   res({ group: 'networking.k8s.io', version: 'v1', kind: 'IngressClass', resource: 'ingressclasses', namespaced: false }),
+  // MetalLB's own configuration kinds, so existing MetalLB address pools apply unchanged.
+  res({ group: 'metallb.io', version: 'v1beta1', kind: 'IPAddressPool', resource: 'ipaddresspools', namespaced: true,
+    subresources: [statusSub('IPAddressPool')] }),
+  res({ group: 'metallb.io', version: 'v1beta1', kind: 'L2Advertisement', resource: 'l2advertisements', namespaced: true }),
 ];
 
 export function apiVersionOf(group: string, version: string): string {

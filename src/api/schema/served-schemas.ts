@@ -2,12 +2,14 @@
 
 import { servedGroupVersions } from '../resources.ts';
 import { addListExtensions } from './kube-extensions.ts';
+import { metallbSchemaDependencies, metallbSchemaName, metallbSchemas } from './metallb-schemas.ts';
 import { loadModelSchemas, refPrefix, type Schema } from './models-schema-source.ts';
 
 export const metaV1 = 'io.k8s.apimachinery.pkg.apis.meta.v1';
 
-/** kube's schema name for a kind: ('', 'v1', 'Service') → `io.k8s.api.core.v1.Service`. */
+/** kube's schema name for a kind: ('', 'v1', 'Service') → `io.k8s.api.core.v1.Service`; MetalLB's as a CRD's. */
 export function schemaNameFor(group: string, version: string, kind: string): string {
+  if (group === 'metallb.io') return metallbSchemaName(version, kind);
   return `io.k8s.api.${group === '' ? 'core' : group.split('.')[0]}.${version}.${kind}`;
 }
 
@@ -33,7 +35,10 @@ export function servedSchemas(): ReadonlyMap<string, Schema> {
       }
     }
   }
-  const schemas = loadModelSchemas(roots);
+  // Kinds that are not Kubernetes' own carry their schemas with them; the rest come from the models.
+  const extra = metallbSchemas();
+  const schemas = loadModelSchemas([...roots.filter((n) => !extra.has(n)), ...metallbSchemaDependencies]);
+  for (const [name, s] of extra) schemas.set(name, s);
   addListExtensions(schemas);
   for (const [name, gvk] of gvks) {
     const s = schemas.get(name)!;
