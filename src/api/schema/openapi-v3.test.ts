@@ -5,7 +5,7 @@ import { resources, servedGroupVersions } from '../resources.ts';
 import { kubeListExtensions } from './kube-extensions.ts';
 import type { Schema } from './models-schema-source.ts';
 import { groupVersionPath, openapiV2Served, openapiV3Document, openapiV3Root, patchContentTypes } from './openapi-v3.ts';
-import { servedSchemas } from './served-schemas.ts';
+import { schemaNameFor, servedSchemas } from './served-schemas.ts';
 
 interface Doc {
   openapi: string;
@@ -26,7 +26,7 @@ describe('openapiV3Root', () => {
     const root = openapiV3Root();
     const want = servedGroupVersions().map((gv) => groupVersionPath(gv.group, gv.version)).sort();
     assert.deepEqual(Object.keys(root.paths).sort(), want);
-    assert.deepEqual(want, ['api/v1', 'apis/discovery.k8s.io/v1', 'apis/extensions/v1beta1', 'apis/networking.k8s.io/v1', 'apis/networking.k8s.io/v1beta1']);
+    assert.deepEqual(want, ['api/v1', 'apis/discovery.k8s.io/v1', 'apis/extensions/v1beta1', 'apis/metallb.io/v1beta1', 'apis/networking.k8s.io/v1', 'apis/networking.k8s.io/v1beta1']);
     for (const [path, { serverRelativeURL }] of Object.entries(root.paths)) {
       const d = openapiV3Document(path)!;
       assert.equal(serverRelativeURL, `/openapi/v3/${path}?hash=${d.hash}`);
@@ -76,10 +76,10 @@ describe('openapiV3Document', () => {
       const d = doc(groupVersionPath(gv.group, gv.version));
       const schemas = d.components.schemas;
       for (const r of gv.resources) {
-        const prefix = gv.group === '' ? 'io.k8s.api.core' : `io.k8s.api.${gv.group.split('.')[0]}`;
         for (const kind of [r.kind, r.listKind]) {
-          const s = schemas[`${prefix}.${gv.version}.${kind}`];
-          assert.ok(s, `${prefix}.${gv.version}.${kind}`);
+          const name = schemaNameFor(gv.group, gv.version, kind);
+          const s = schemas[name];
+          assert.ok(s, name);
           assert.deepEqual(s['x-kubernetes-group-version-kind'], [{ group: gv.group, kind, version: gv.version }]);
         }
       }
