@@ -17,6 +17,8 @@ for (const file of readdirSync(seedsDir).sort()) {
   const prefix = basename(file).slice(0, 3);
   const blocks: string[] = [];
   for (const m of text.matchAll(/```ya?ml\n([\s\S]*?)```/g)) blocks.push(m[1]!);
+  // Unlabelled fences that hold a Kubernetes object are YAML too.
+  for (const m of text.matchAll(/```\n((?:apiVersion|kind):[\s\S]*?)```/g)) blocks.push(m[1]!);
   // The HTML post appends its copy button's label (复制代码) to each block.
   for (const m of text.matchAll(/<code[^>]*language-yaml[^>]*>([\s\S]*?)<\/code>/g)) blocks.push(unhtml(m[1]!).replace(/复制代码\s*$/, ''));
   blocks.forEach((b, i) => writeFileSync(join(outDir, `${prefix}-${String(i + 1).padStart(2, '0')}.yaml`), b));

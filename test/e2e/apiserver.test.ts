@@ -94,6 +94,10 @@ describe('API server with the real kubectl', () => {
     }
     const l = expectOk(await pg.kubectl(['get', 'svc', 'my-service', '--ignore-not-found']), 'get');
     assert.equal(l.trim(), '', 'nothing was stored');
+    // Seed 003's ClusterIP my-nginx puts targetPort/protocol under spec and splits its one port in two.
+    const nginx = await pg.apply(seed('003-01.yaml'));
+    assert.notEqual(nginx.code, 0);
+    assert.match(nginx.stderr, /strict decoding error: unknown field "spec\.protocol", unknown field "spec\.targetPort"/);
   });
 
   it('refuses nodePort 80 and a duplicate nodePort with kube-apiserver\'s messages', async () => {
