@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Pod } from 'kubernetes-types/core/v1.d.ts';
-import { expandVars, resolveEnv, type EnvContext } from './container-env.ts';
+import { resolveEnv, type EnvContext } from './container-env.ts';
 
 const ctx: EnvContext = {
   podIP: '10.244.0.5', hostIP: '192.0.2.10', nodeName: 'node1',
@@ -37,6 +37,7 @@ describe('resolveEnv', () => {
       { reason: 'CreateContainerConfigError', message: "couldn't find key k in Secret prod/sec" });
   });
   it('leaves unknown references alone', () => {
-    assert.equal(expandVars('$(NOPE) $(A)', { A: '1' }), '$(NOPE) 1');
+    const r = resolveEnv(pod, { name: 'c', env: [{ name: 'A', value: '1' }, { name: 'B', value: '$(NOPE) $(A)' }] }, ctx);
+    assert.equal('env' in r && r.env.B, '$(NOPE) 1');
   });
 });

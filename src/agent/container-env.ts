@@ -2,6 +2,7 @@
 // `kubernetes` Service, envFrom, then env with $(VAR) expansion and valueFrom (fieldRef,
 // configMapKeyRef, secretKeyRef). A missing ConfigMap/Secret is CreateContainerConfigError.
 import type { ConfigMap, Container, Pod, Secret } from 'kubernetes-types/core/v1.d.ts';
+import { expandVars } from './runtime/env-expansion.ts';
 
 export interface EnvContext {
   podIP: string;
@@ -14,14 +15,6 @@ export interface EnvContext {
 }
 
 export type EnvResult = { env: Record<string, string> } | { reason: 'CreateContainerConfigError'; message: string };
-
-/** Expands $(VAR) from `vars`; $$(VAR) is an escaped literal; unknown references stay as written. */
-export function expandVars(s: string, vars: Readonly<Record<string, string>>): string {
-  return s.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name: string | undefined) => {
-    if (m === '$$') return '$';
-    return name !== undefined && Object.hasOwn(vars, name) ? vars[name]! : m;
-  });
-}
 
 function fieldRef(pod: Pod, path: string, ctx: EnvContext): string | undefined {
   const m = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);
@@ -70,7 +63,7 @@ export function resolveEnv(pod: Pod, container: Container, ctx: EnvContext): Env
   }
   for (const e of container.env ?? []) {
     if (e.valueFrom === undefined) {
-      env[e.name] = expandVars(e.value ?? '', env);
+      env[e.name] = expandVars(e.value ?? '', (name) => env[name]);
       continue;
     }
     const vf = e.valueFrom;

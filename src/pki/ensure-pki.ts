@@ -14,7 +14,7 @@ import {
 } from './certificates.ts';
 import type { CertificateAuthority, CertKeyPem, HostNames } from './certificates.ts';
 import { formatTokenLine, parseTokenFile } from './token-file.ts';
-import { writeFileAtomic } from './write-file-atomic.ts';
+import { writeFileAtomic } from '../util/write-file-atomic.ts';
 
 /** The first address of the default --service-cluster-ip-range 10.96.0.0/12: the `kubernetes` Service. */
 export const DEFAULT_SERVICE_IP = '10.96.0.1';

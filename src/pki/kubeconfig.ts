@@ -3,7 +3,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { stringify } from 'yaml';
-import { writeFileAtomic } from './write-file-atomic.ts';
+import { writeFileAtomic } from '../util/write-file-atomic.ts';
 
 export interface KubeconfigUser {
   readonly token?: string;

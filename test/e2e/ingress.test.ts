@@ -7,9 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { netnsPrefix } from '../../src/agent/network/index.ts';
-import { createLan, requireNetTools, type TestLan } from '../lib/netns-hosts.ts';
-import { expectOk, type Podgate, startPodgate } from './harness.ts';
+import type { TestLan } from '../lib/netns-hosts.ts';
+import { expectOk, type Podgate } from './harness.ts';
+import { type LanCluster, startLanCluster } from './lan-cluster.ts';
 
 const seed = (name: string) => readFileSync(join(import.meta.dirname, 'seeds', name), 'utf8');
 
@@ -35,18 +35,15 @@ spec:
 }
 
 describe('ingress controller on a test LAN', () => {
+  let cluster: LanCluster;
   let lan: TestLan;
   let pg: Podgate;
   let nodeIP: string;
   let certDir: string;
 
   before(async () => {
-    requireNetTools();
-    lan = await createLan({ hosts: ['node', 'client'] });
-    nodeIP = lan.host('node').ip;
-    const nodeName = `${lan.prefix}node`.toLowerCase();
-    lan.trackNetnsPrefix(netnsPrefix(nodeName));
-    pg = await startPodgate({ verb: 'up', netns: lan.host('node').netns, nodeIP, nodeName, extraArgs: ['--tcp-services-configmap', 'ingress-nginx/tcp-services'] });
+    cluster = await startLanCluster({ extraArgs: ['--tcp-services-configmap', 'ingress-nginx/tcp-services'] });
+    ({ lan, pg, nodeIP } = cluster);
     const all = [
       backend('influxdb', 8086, 8086, 1, 'influxdb:1.8'), backend('grafana', 3000, 3000), backend('my-service', 80), backend('second-service', 80),
       backend('service1', 4200), backend('service2', 8080), backend('sticky', 80, 8080, 2), backend('redis-demo', 6379, 6379, 1, 'redis'),
@@ -60,8 +57,7 @@ describe('ingress controller on a test LAN', () => {
     expectOk(await pg.kubectl(['create', 'secret', 'tls', 'api-tls', `--cert=${join(certDir, 'tls.crt')}`, `--key=${join(certDir, 'tls.key')}`]), 'tls secret');
   });
   after(async () => {
-    await pg?.stop();
-    await lan?.destroy();
+    await cluster?.stop();
     if (certDir) rmSync(certDir, { recursive: true, force: true });
   });
 

@@ -5,28 +5,23 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { netnsPrefix } from '../../src/agent/network/index.ts';
-import { createLan, requireNetTools, type TestLan } from '../lib/netns-hosts.ts';
-import { expectOk, type Podgate, startPodgate } from './harness.ts';
+import type { TestLan } from '../lib/netns-hosts.ts';
+import { expectOk, type Podgate } from './harness.ts';
+import { type LanCluster, startLanCluster } from './lan-cluster.ts';
 
 const seed = (name: string) => readFileSync(join(import.meta.dirname, 'seeds', name), 'utf8');
 
 describe('node agent on a test LAN', () => {
+  let cluster: LanCluster;
   let lan: TestLan;
   let pg: Podgate;
   let nodeIP: string;
 
   before(async () => {
-    requireNetTools();
-    lan = await createLan({ hosts: ['node', 'client'] });
-    nodeIP = lan.host('node').ip;
-    const nodeName = `${lan.prefix}node`.toLowerCase();
-    lan.trackNetnsPrefix(netnsPrefix(nodeName));
-    pg = await startPodgate({ verb: 'up', netns: lan.host('node').netns, nodeIP, nodeName });
+    cluster = await startLanCluster();
+    ({ lan, pg, nodeIP } = cluster);
   });
-  after(async () => {
-    await pg?.stop();
-    await lan?.destroy();
-  });
+  after(async () => { await cluster?.stop(); });
 
   const client = (argv: string[]) => lan.exec('client', argv, { allowFailure: true, timeoutMs: 15_000 });
   /** The HTTP status the client gets; a pod without a readiness probe is Ready before its server listens, so retry briefly. */

@@ -4,9 +4,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { netnsPrefix } from '../../src/agent/network/index.ts';
-import { createLan, nodeBin, requireNetTools, type TestLan } from '../lib/netns-hosts.ts';
-import { expectOk, freePort, type Podgate, startPodgate } from './harness.ts';
+import { nodeBin } from '../lib/netns-hosts.ts';
+import { expectOk, freePort, type Podgate } from './harness.ts';
+import { type LanCluster, startLanCluster } from './lan-cluster.ts';
 
 const pods = `apiVersion: v1
 kind: Pod
@@ -88,24 +88,19 @@ function one(bytes) {
 `;
 
 describe('tunnels through the API server', () => {
-  let lan: TestLan;
+  let cluster: LanCluster;
   let pg: Podgate;
   const children: ChildProcess[] = [];
 
   before(async () => {
-    requireNetTools();
-    lan = await createLan({ hosts: ['node'] });
-    const nodeName = `${lan.prefix}node`.toLowerCase();
-    lan.trackNetnsPrefix(netnsPrefix(nodeName));
-    pg = await startPodgate({ verb: 'up', netns: lan.host('node').netns, nodeIP: lan.host('node').ip, nodeName,
-      extraArgs: ['--ingress-http-port', '0', '--ingress-https-port', '0'] });
+    cluster = await startLanCluster({ hosts: [], extraArgs: ['--ingress-http-port', '0', '--ingress-https-port', '0'] });
+    pg = cluster.pg;
     expectOk(await pg.apply(pods), 'apply pods');
     expectOk(await pg.kubectl(['wait', '--for=condition=Ready', 'pod/echo', 'pod/redis', 'pod/ticker', '--timeout=60s']), 'wait');
   });
   after(async () => {
     for (const c of children) c.kill('SIGKILL');
-    await pg?.stop();
-    await lan?.destroy();
+    await cluster?.stop();
   });
 
   const spawn = (args: string[], wrap?: (argv: string[]) => string[]) => {

@@ -9,7 +9,7 @@ import { type HostPortMapping, findHostPortConflicts, renderDeleteRuleset, rende
 import {
   BRIDGE_NAME, NETNS_DIR, type NodePlan, describePlan, hostVethName, netnsMountWarning, planBridge, planNode, planPodWiring, planSysctls, podNetnsName,
 } from './plan.ts';
-import { writeFileAtomic } from './write-file-atomic.ts';
+import { writeFileAtomic } from '../../util/write-file-atomic.ts';
 
 export interface PodNetworkOptions {
   readonly nodeName: string;

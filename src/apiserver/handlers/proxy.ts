@@ -15,7 +15,7 @@ import { sendError, type ResponseStyle } from '../http.ts';
 import type { ResourceRequest } from '../request-info.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { KubeletClientConfig } from './kubelet-proxy.ts';
-import { refuseUpgrade } from './upgrade-proxy.ts';
+import { refuseUpgrade, replayUpgrade } from './upgrade-proxy.ts';
 
 const r = (name: string) => resources.find((x) => x.resource === name)!;
 
@@ -157,18 +157,6 @@ export async function proxyUpgrade(registry: Registry, kubelet: KubeletClientCon
   upstream.once('error', (err) => refuseUpgrade(socket, new StatusError(503, 'ServiceUnavailable', `error trying to reach service: ${err.message}`)));
   upstream.once(target.scheme === 'https' ? 'secureConnect' : 'connect', () => {
     upstream.removeAllListeners('error');
-    const lines = [`${req.method} /${info.rest}${url.search} HTTP/1.1`, `Host: ${target.host}:${target.port}`];
-    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-      const k = req.rawHeaders[i]!.toLowerCase();
-      if (k === 'authorization' || k === 'host') continue;
-      lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-    }
-    upstream.write(lines.join('\r\n') + '\r\n\r\n');
-    if (head.length) upstream.write(head);
-    socket.pipe(upstream);
-    upstream.pipe(socket);
-    const close = () => { socket.destroy(); upstream.destroy(); };
-    socket.on('error', close);
-    upstream.on('error', close);
+    replayUpgrade(req, socket, head, upstream, `/${info.rest}${url.search}`, `${target.host}:${target.port}`);
   });
 }

@@ -52,23 +52,31 @@ export async function proxyPodUpgrade(registry: Registry, kubelet: KubeletClient
   });
   upstream.once('secureConnect', () => {
     upstream.removeAllListeners('error');
-    const lines = [`${req.method} ${target.path} HTTP/1.1`, `Host: ${target.loc.host}:${target.loc.port}`];
-    const raw = req.rawHeaders;
-    for (let i = 0; i + 1 < raw.length; i += 2) {
-      const name = raw[i]!;
-      const lower = name.toLowerCase();
-      // Credentials stay here (kube-apiserver removes them too); Host is the kubelet's.
-      if (lower === 'authorization' || lower === 'host') continue;
-      lines.push(`${name}: ${raw[i + 1]}`);
-    }
-    upstream.write(lines.join('\r\n') + '\r\n\r\n');
-    if (head.length) upstream.write(head);
-    socket.pipe(upstream);
-    upstream.pipe(socket);
-    const close = () => { socket.destroy(); upstream.destroy(); };
-    socket.on('error', close);
-    upstream.on('error', close);
-    socket.on('close', () => upstream.end());
-    upstream.on('close', () => socket.end());
+    replayUpgrade(req, socket, head, upstream, target.path, `${target.loc.host}:${target.loc.port}`);
   });
+}
+
+/**
+ * Sends the client's upgrade request to an already connected backend (with `path` and `host`, and
+ * without the API server's credentials), then copies bytes both ways until either side closes.
+ * The backend's own answer (101, or an error) goes back to the client as it is.
+ */
+export function replayUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, upstream: Duplex, path: string, host: string): void {
+  const lines = [`${req.method} ${path} HTTP/1.1`, `Host: ${host}`];
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    // Credentials stay here (kube-apiserver removes them too); Host is the backend's.
+    if (lower === 'authorization' || lower === 'host') continue;
+    lines.push(`${raw[i]}: ${raw[i + 1]}`);
+  }
+  upstream.write(lines.join('\r\n') + '\r\n\r\n');
+  if (head.length) upstream.write(head);
+  socket.pipe(upstream);
+  upstream.pipe(socket);
+  const close = () => { socket.destroy(); upstream.destroy(); };
+  socket.on('error', close);
+  upstream.on('error', close);
+  socket.on('close', () => upstream.end());
+  upstream.on('close', () => socket.end());
 }

@@ -1,0 +1,33 @@
+// A one-node podgate cluster on a throwaway test LAN: the node host runs `podgate up`, the other
+// hosts (a client by default) are outside machines. Everything is removed by stop(), even after
+// a failed test.
+import { netnsPrefix } from '../../src/agent/network/index.ts';
+import { createLan, requireNetTools, type TestLan } from '../lib/netns-hosts.ts';
+import { type Podgate, startPodgate } from './harness.ts';
+
+export interface LanCluster {
+  readonly lan: TestLan;
+  readonly pg: Podgate;
+  readonly nodeIP: string;
+  stop(): Promise<void>;
+}
+
+export async function startLanCluster(opts: { hosts?: string[]; extraArgs?: string[] } = {}): Promise<LanCluster> {
+  requireNetTools();
+  const lan = await createLan({ hosts: ['node', ...(opts.hosts ?? ['client'])] });
+  try {
+    const nodeIP = lan.host('node').ip;
+    const nodeName = `${lan.prefix}node`.toLowerCase();
+    lan.trackNetnsPrefix(netnsPrefix(nodeName));
+    const pg = await startPodgate({ verb: 'up', netns: lan.host('node').netns, nodeIP, nodeName, extraArgs: opts.extraArgs });
+    return {
+      lan, pg, nodeIP,
+      async stop() {
+        try { await pg.stop(); } finally { await lan.destroy(); }
+      },
+    };
+  } catch (err) {
+    await lan.destroy();
+    throw err;
+  }
+}
