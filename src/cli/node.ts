@@ -1,5 +1,6 @@
 // The node half of `podgate up`: pod network, process runtime, node agent and its kubelet
 // endpoint (logs, exec, port-forward), wired from the pieces in src/agent and src/streams.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
@@ -59,7 +60,20 @@ function dialPod(podIP: string, netnsPath: string | undefined, port: number): Pr
   });
 }
 
+/** The programs the node parts run, with the Debian package that has each. */
+const requiredPrograms: [string, string][] = [['ip', 'iproute2'], ['nft', 'nftables'], ['nsenter', 'util-linux'], ['setpriv', 'util-linux']];
+
+/** Fails at start, with what to install, rather than at the first pod. */
+export function checkNodePrograms(): void {
+  const dirs = (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').concat(['/usr/sbin', '/sbin']);
+  const missing = requiredPrograms.filter(([p]) => !dirs.some((d) => existsSync(join(d, p))));
+  if (missing.length) {
+    throw new Error(`the node agent needs ${missing.map(([p]) => p).join(', ')}: apt-get install ${[...new Set(missing.map(([, pkg]) => pkg))].join(' ')}`);
+  }
+}
+
 export async function startNode(o: NodeOptions): Promise<RunningNode> {
+  checkNodePrograms();
   const events = new EventRecorder({ client: o.client, source: { component: 'kubelet', host: o.nodeName }, log: o.log });
   const runtime = new ProcessRuntime({ stateDir: join(o.dataDir, 'node', 'pids') });
   const logs = new LogStore({ dir: join(o.dataDir, 'node', 'logs'), isRunning: (uid, c) => runtime.isRunning(uid, c) });

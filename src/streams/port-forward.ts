@@ -1,3 +1,5 @@
+import { createSocket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { SpdySession } from './spdy-session.ts';
 import type { SpdyStream } from './spdy-stream.ts';
@@ -13,6 +15,82 @@ export const portForwardProtocol = 'portforward.k8s.io';
 /** The WebSocket subprotocol of the SPDY tunnel kubectl 1.30+ tries first (KEP-4006). */
 export const portForwardTunnelProtocol = `SPDY/3.1+${portForwardProtocol}`;
 
+/**
+ * podgate's extension for UDP: a stream pair whose headers carry `protocol: udp` forwards datagrams
+ * instead of a TCP connection. The kubelet protocol has no UDP; kubectl never sends this header, and
+ * a kubelet that does not know it would dial TCP, so only `podgate port-forward` uses it, against
+ * podgate's own node agent. On the data stream each datagram travels as a 2-byte big-endian length
+ * followed by that many bytes, both ways.
+ */
+export const protocolHeader = 'protocol';
+/** Largest datagram the 2-byte length prefix can carry. */
+export const maxDatagram = 0xffff;
+/** Datagrams queued for a slow data stream beyond this are dropped, as a full socket buffer would. */
+const maxQueuedUdpBytes = 1024 * 1024;
+
+/** A datagram path to one port of the pod, as `dialUdp` returns it. */
+export interface DatagramTarget {
+  send(datagram: Buffer): void;
+  close(): void;
+}
+
+/** Prefixes a datagram with its 2-byte length for the data stream. */
+export function encodeDatagram(datagram: Buffer): Buffer {
+  if (datagram.length > maxDatagram) throw new RangeError(`datagram of ${datagram.length} bytes exceeds ${maxDatagram}`);
+  const head = Buffer.allocUnsafe(2);
+  head.writeUInt16BE(datagram.length, 0);
+  return Buffer.concat([head, datagram]);
+}
+
+/** Splits a data stream's bytes back into datagrams, across any chunking. */
+export class DatagramDecoder {
+  #pending: Buffer = Buffer.alloc(0);
+
+  /** Feeds bytes; returns every datagram they complete. */
+  push(chunk: Buffer): Buffer[] {
+    let buf = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
+    const out: Buffer[] = [];
+    while (buf.length >= 2) {
+      const n = buf.readUInt16BE(0);
+      if (buf.length < 2 + n) break;
+      // Copy: the datagram may outlive the chunk, which the stream may reuse.
+      out.push(Buffer.from(buf.subarray(2, 2 + n)));
+      buf = buf.subarray(2 + n);
+    }
+    this.#pending = buf.length === 0 ? Buffer.alloc(0) : Buffer.from(buf);
+    return out;
+  }
+
+  /** Bytes of an incomplete datagram still waiting for the rest. */
+  get pendingBytes(): number { return this.#pending.length; }
+}
+
+/**
+ * A connected UDP socket to host:port (the pod's IP), for `dialUdp`. Connected, so only the pod's
+ * answers arrive and each client address gets its own source port at the pod.
+ */
+export function connectUdp(host: string, port: number, onMessage: (datagram: Buffer) => void,
+  log?: (message: string) => void): Promise<DatagramTarget> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
+    let connected = false;
+    let closed = false;
+    socket.on('message', (msg) => onMessage(msg));
+    socket.on('error', (err) => {
+      if (!connected) { reject(err); socket.close(); return; }
+      // ICMP port unreachable and the like: UDP loses the datagram, the pair stays.
+      log?.(`port-forward: udp ${host}:${port}: ${err.message}`);
+    });
+    socket.connect(port, host, () => {
+      connected = true;
+      resolve({
+        send: (d) => { if (!closed) socket.send(d); },
+        close: () => { if (!closed) { closed = true; socket.close(); } },
+      });
+    });
+  });
+}
+
 export interface PortForwardOptions {
   /**
    * Connects to a port inside the pod's network namespace. Give the socket `allowHalfOpen: true`
@@ -20,6 +98,11 @@ export interface PortForwardOptions {
    * the client on the error stream.
    */
   dial(port: number): Promise<Duplex>;
+  /**
+   * Opens a datagram path to a UDP port of the pod (for stream pairs with `protocol: udp`);
+   * `onMessage` receives the pod's answers. Without it such pairs are refused on the error stream.
+   */
+  dialUdp?(port: number, onMessage: (datagram: Buffer) => void): Promise<DatagramTarget>;
   /** How error texts name the pod; the kubelet puts the sandbox id or pod name here. */
   pod: string;
   uid?: string;
@@ -111,6 +194,13 @@ async function forward(errorStream: SpdyStream, data: SpdyStream, options: PortF
   errorStream.resume(); // kubectl half-closes it at once and never writes on it
   const portText = data.headers.port ?? '';
   const port = /^\d+$/.test(portText) ? Number(portText) : 0;
+  const protocol = data.headers[protocolHeader] ?? 'tcp';
+  if (protocol === 'udp') return forwardUdp(errorStream, data, port, portText, options);
+  if (protocol !== 'tcp') {
+    errorStream.end(`error forwarding port ${port} to pod ${options.pod}, uid ${options.uid ?? ''}: unsupported protocol ${JSON.stringify(protocol)}`);
+    data.end();
+    return;
+  }
   let target: Duplex;
   try {
     if (port < 1 || port > 65535) throw new Error(`invalid port ${JSON.stringify(portText)}`);
@@ -145,4 +235,43 @@ async function forward(errorStream: SpdyStream, data: SpdyStream, options: PortF
   });
   data.pipe(target);
   target.pipe(data);
+}
+
+/** One UDP stream pair: datagrams from the data stream go to the pod, the pod's answers come back. */
+async function forwardUdp(errorStream: SpdyStream, data: SpdyStream, port: number, portText: string, options: PortForwardOptions): Promise<void> {
+  let target: DatagramTarget;
+  try {
+    if (port < 1 || port > 65535) throw new Error(`invalid port ${JSON.stringify(portText)}`);
+    if (!options.dialUdp) throw new Error('UDP forwarding is not supported by this node');
+    target = await options.dialUdp(port, (datagram) => {
+      if (data.destroyed || data.writableEnded || datagram.length > maxDatagram) return;
+      if (data.writableLength > maxQueuedUdpBytes) return; // the client is not keeping up: drop, as UDP may
+      data.write(encodeDatagram(datagram));
+    });
+  } catch (err) {
+    const message = `error forwarding port ${port}/udp to pod ${options.pod}, uid ${options.uid ?? ''}: ${(err as Error).message}`;
+    options.log?.(message);
+    errorStream.end(message);
+    data.end();
+    return;
+  }
+  if (data.destroyed) {
+    target.close();
+    errorStream.end();
+    return;
+  }
+  const decoder = new DatagramDecoder();
+  data.on('data', (chunk: Buffer) => {
+    for (const d of decoder.push(chunk)) target.send(d);
+  });
+  // The client half-closes the data stream when its flow goes idle: that ends the pair.
+  data.once('end', () => {
+    target.close();
+    if (!data.writableEnded && !data.destroyed) data.end();
+    if (!errorStream.writableEnded && !errorStream.destroyed) errorStream.end();
+  });
+  data.once('close', () => {
+    target.close();
+    if (!errorStream.writableEnded && !errorStream.destroyed) errorStream.end();
+  });
 }
