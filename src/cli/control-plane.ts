@@ -20,6 +20,8 @@ import { ApiServer } from '../apiserver/server.ts';
 import { KubeClient } from '../client/rest-client.ts';
 import { EventRecorder } from '../client/event-recorder.ts';
 import { EndpointSliceController } from '../controllers/endpointslice/endpointslice-controller.ts';
+import { ensureDefaultPool } from '../controllers/lbipam/default-pool.ts';
+import { LbIpamController } from '../controllers/lbipam/lbipam-controller.ts';
 import { NamespaceController } from '../controllers/namespace/namespace-controller.ts';
 import { NodeIpamController } from '../controllers/nodeipam/node-ipam-controller.ts';
 import { Scheduler } from '../controllers/scheduler/scheduler.ts';
@@ -97,12 +99,16 @@ export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: str
   await endpointSlices.start();
   const nodeIpam = new NodeIpamController({ client, events, clusterCIDR: flags.clusterCidr, log });
   await nodeIpam.start();
+  const lbIpam = new LbIpamController({ client, log });
+  await lbIpam.start();
+  if (flags.lbPool?.length) await ensureDefaultPool(client, flags.lbPool);
   const scheduler = new Scheduler({ client, events: new EventRecorder({ client, source: { component: 'default-scheduler' }, log }), log });
   await scheduler.start();
   return {
     kubeconfig, url, client, pki: { ca: pki.ca, caKey: pki.caKey, adminCert: pki.adminCert, adminKey: pki.adminKey },
     async stop() {
       await scheduler.stop();
+      await lbIpam.stop();
       await nodeIpam.stop();
       await endpointSlices.stop();
       await namespaces.stop();

@@ -12,6 +12,7 @@ export interface ControlPlaneFlags {
   serviceNodePortRange: string;
   kubeconfig?: string;
   clusterCidr: string;
+  lbPool?: string[];
 }
 
 export interface NodeFlags {
@@ -37,7 +38,8 @@ export function addControlPlaneFlags(cmd: Command): Command {
     .option('--service-cluster-ip-range <cidr>', 'range clusterIPs are allocated from', '10.96.0.0/12')
     .option('--service-node-port-range <range>', 'range nodePorts are allocated from', '30000-32767')
     .option('--kubeconfig <file>', 'where to write the admin kubeconfig (default: DATA_DIR/kubeconfig)')
-    .option('--cluster-cidr <cidr>', 'pod address range; each node gets a /24 of it', '10.244.0.0/16');
+    .option('--cluster-cidr <cidr>', 'pod address range; each node gets a /24 of it', '10.244.0.0/16')
+    .option('--lb-pool <cidr-or-range...>', 'addresses for LoadBalancer Services (a MetalLB IPAddressPool "default" in metallb-system); without a pool they get the node address');
 }
 
 export function addNodeFlags(cmd: Command): Command {

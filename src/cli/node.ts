@@ -14,9 +14,10 @@ import { LogNotFoundError, LogStore } from '../agent/runtime/log-store.ts';
 import { ProcessRuntime } from '../agent/runtime/process-runtime.ts';
 import { EventRecorder } from '../client/event-recorder.ts';
 import { IngressController } from '../ingress/index.ts';
+import { L2Announcer } from '../lb/l2-announcer.ts';
 import type { KubeClient } from '../client/rest-client.ts';
 import { issueCertificate, loadCertificateAuthority } from '../pki/index.ts';
-import { servePortForward } from '../streams/port-forward.ts';
+import { connectUdp, servePortForward } from '../streams/port-forward.ts';
 import { serveRemoteCommand } from '../streams/remote-command.ts';
 
 export interface NodeOptions {
@@ -133,6 +134,13 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
             if (!ip) return Promise.reject(new Error('pod has no IP yet'));
             return dialPod(ip, found.netnsPath, p);
           },
+          // podgate port-forward's UDP (`PORT/udp`): a connected UDP socket from the node to the pod.
+          dialUdp: (p, onMessage) => {
+            if (!found) return Promise.reject(new Error(`pod ${ns}/${name} not found`));
+            const ip = found.pod.spec?.hostNetwork ? '127.0.0.1' : found.podIP;
+            if (!ip) return Promise.reject(new Error('pod has no IP yet'));
+            return connectUdp(ip, p, onMessage, o.log);
+          },
         });
       }],
       ...(['exec', 'attach'] as const).map((verb) => [verb, (req: import('node:http').IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -180,9 +188,12 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     events: new EventRecorder({ client: o.client, source: { component: 'podgate-ingress' }, log: o.log }), log: o.log,
   });
   await ingress.start();
+  const announcer = new L2Announcer({ client: o.client, nodeName: o.nodeName, stateDir: join(o.dataDir, 'node'), log: o.log });
+  await announcer.start();
   return {
     get podCIDR() { return podCIDR; },
     async stop() {
+      await announcer.stop();
       await ingress.stop();
       await kubelet.close();
       await agent.stop();

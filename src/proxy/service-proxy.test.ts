@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
+import { writeFileSync } from 'node:fs';
 import type { Service } from 'kubernetes-types/core/v1.d.ts';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.d.ts';
 import type { KObject } from '../api/object.ts';
@@ -24,6 +25,7 @@ import { createLan, echoServerSource, nodeBin, requireNetTools, type TestLan, wa
 import { inNetns, runCommand } from './exec.ts';
 import { renderNft } from './render-nft.ts';
 import { ServiceProxy } from './service-proxy.ts';
+import { SERVICE_IPS, effectiveValue } from './ruleset.ts';
 
 const r = (name: string) => resources.find((x) => x.resource === name)!;
 const NODE = 'node1';
@@ -84,15 +86,21 @@ describe('ServiceProxy in network namespaces', () => {
   let clientIP: string;
   const pods: Pod[] = [];
   const logs: string[] = [];
+  const scripts: string[] = [];
 
   const newProxy = () => new ServiceProxy({
     client, nodeName: NODE, nodeAddresses: [nodeIP], clusterCIDR: POD_CIDR,
-    exec: inNetns(runCommand, lan.host('node').netns), healthCheckBindAddress: '127.0.0.1', log: (m) => logs.push(m),
+    exec: (argv, o) => { scripts.push(`${argv.join(' ')}\n${o?.input ?? ''}`); return inNetns(runCommand, lan.host('node').netns)(argv, o); }, healthCheckBindAddress: '127.0.0.1', log: (m) => logs.push(m),
   });
 
   async function connect(from: string | Pod, proto: 'tcp' | 'udp', host: string, port: number, count = 1, timeoutMs = 2000, durationMs = 0): Promise<{ replies: string[]; errors: { code: string; ms: number }[] }> {
     const res = await lan.exec(typeof from === 'string' ? from : from, [nodeBin, '-e', multiClientSource, proto, host, String(port), String(count), String(durationMs), String(timeoutMs)], { timeoutMs: 60_000 });
     return JSON.parse(res.stdout) as { replies: string[]; errors: { code: string; ms: number }[] };
+  }
+
+  /** Waits until the applied ruleset sends `ip . proto . port` (a service-ips key) to a verdict matching `re`. */
+  async function programmed(key: string, re: RegExp): Promise<void> {
+    await eventually(async () => effectiveValue(proxy.applied!, SERVICE_IPS, key) ?? '', (v) => re.test(v), 5000, `${key} ~ ${re}`);
   }
 
   async function get(kind: string, name: string): Promise<KObject> {
@@ -127,6 +135,8 @@ describe('ServiceProxy in network namespaces', () => {
       await runCommand(['ip', 'netns', 'add', pod.netns]);
       await runCommand(['ip', '-n', node, 'link', 'add', `vpod${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', pod.netns]);
       await runCommand(['ip', '-n', node, 'link', 'set', `vpod${i}`, 'master', 'podgate0', 'up']);
+      // As the node agent does: with br_netfilter a hairpin DNAT is bridged back out of the port it came in on.
+      await runCommand(['ip', '-n', node, 'link', 'set', `vpod${i}`, 'type', 'bridge_slave', 'hairpin', 'on']);
       await runCommand(['ip', '-n', pod.netns, '-batch', '-'], { input: ['link set dev lo up', `address add ${pod.ip}/24 dev eth0`, 'link set dev eth0 up', 'route add default via 10.244.0.1'].join('\n') + '\n' });
       const echo = lan.spawn(pod, [nodeBin, '-e', echoServerSource, '8080', pod.name]);
       await waitForOutput(echo, /listening/);
@@ -189,11 +199,11 @@ describe('ServiceProxy in network namespaces', () => {
       s.spec.sessionAffinityConfig = { clientIP: { timeoutSeconds: 60 } };
     }));
     await client.create(r('endpointslices'), 'default', makeSlice('sticky', pods, [{ name: 'http', port: 8080 }]));
-    await proxy.synced();
+    const svc = await get('services', 'sticky') as unknown as Service;
+    await programmed(`${svc.spec!.clusterIP} . tcp . 80`, /goto svc-/);
     const res = await connect('client', 'tcp', nodeIP, 30081, 40);
     assert.deepEqual(res.errors, []);
     assert.equal(new Set(res.replies.map((x) => x.split(' ')[0])).size, 1, res.replies.join());
-    const svc = await get('services', 'sticky') as unknown as Service;
     const fromPod = await connect(pods[2]!, 'tcp', svc.spec!.clusterIP!, 80, 20);
     assert.equal(new Set(fromPod.replies.map((x) => x.split(' ')[0])).size, 1, fromPod.replies.join());
   });
@@ -209,7 +219,7 @@ describe('ServiceProxy in network namespaces', () => {
     const slice = makeSlice('local', [pods[0]!], [{ name: 'http', port: 8080 }]) as unknown as EndpointSlice;
     const remote = (makeSlice('local', [pods[1]!], [{ name: 'http', port: 8080 }], 'node2') as unknown as EndpointSlice).endpoints;
     await client.create(r('endpointslices'), 'default', { ...slice, endpoints: [...slice.endpoints, ...remote] } as unknown as KObject);
-    await proxy.synced();
+    await programmed(`${LB_IP} . tcp . 80`, /goto ext-/);
     for (const target of [nodeIP, LB_IP]) {
       const port = target === LB_IP ? 80 : 30082;
       const res = await connect('client', 'tcp', target, port, 20);
@@ -221,21 +231,21 @@ describe('ServiceProxy in network namespaces', () => {
     const body = await httpGet(hc);
     assert.deepEqual(body, { status: 200, json: { service: { namespace: 'default', name: 'local' }, localEndpoints: 1 } });
     await client.delete(r('endpointslices'), 'default', 'local-abcde');
-    await proxy.synced();
-    assert.deepEqual(await httpGet(hc), { status: 503, json: { service: { namespace: 'default', name: 'local' }, localEndpoints: 0 } });
+    const down = await eventually(() => httpGet(hc), (v) => v.status === 503, 5000, 'health check 503');
+    assert.deepEqual(down, { status: 503, json: { service: { namespace: 'default', name: 'local' }, localEndpoints: 0 } });
   });
 
   it('refuses connections to a service without endpoints at once (TCP reset, ICMP for UDP)', async () => {
-    await client.create(r('services'), 'default', makeService('empty', [{ name: 'http', port: 80, nodePort: 30083 }, { name: 'dns', port: 53, nodePort: 30083, protocol: 'UDP' }]));
-    await proxy.synced();
+    await client.create(r('services'), 'default', makeService('empty', [{ name: 'http', port: 80, nodePort: 30083 }, { name: 'dns', port: 53, nodePort: 30085, protocol: 'UDP' }]));
     const svc = await get('services', 'empty') as unknown as Service;
+    await programmed(`${svc.spec!.clusterIP} . udp . 53`, /reject-service/);
     const tcp = await connect('client', 'tcp', nodeIP, 30083, 5);
     assert.deepEqual(tcp.replies, []);
     for (const e of tcp.errors) { assert.equal(e.code, 'ECONNREFUSED'); assert.ok(e.ms < 100, `${e.ms} ms`); }
     const fromPod = await connect(pods[0]!, 'tcp', svc.spec!.clusterIP!, 80, 5);
     for (const e of fromPod.errors) { assert.equal(e.code, 'ECONNREFUSED'); assert.ok(e.ms < 100, `${e.ms} ms`); }
     assert.equal(fromPod.errors.length, 5);
-    const udp = await connect('client', 'udp', nodeIP, 30083, 3);
+    const udp = await connect('client', 'udp', nodeIP, 30085, 3);
     assert.deepEqual(udp.errors.map((e) => e.code), ['ECONNREFUSED', 'ECONNREFUSED', 'ECONNREFUSED']);
     logs.push(`refusals took ${JSON.stringify([...tcp.errors, ...fromPod.errors, ...udp.errors].map((e) => e.ms))} ms`);
   });
@@ -243,8 +253,8 @@ describe('ServiceProxy in network namespaces', () => {
   it('forwards UDP through NodePort and ClusterIP, and clears stale UDP conntrack entries', async () => {
     await client.create(r('services'), 'default', makeService('udp', [{ name: 'dns', port: 53, nodePort: 30084, protocol: 'UDP' }]));
     await client.create(r('endpointslices'), 'default', makeSlice('udp', [pods[1]!], [{ name: 'dns', port: 8080, protocol: 'UDP' }]));
-    await proxy.synced();
     const svc = await get('services', 'udp') as unknown as Service;
+    await programmed(`${svc.spec!.clusterIP} . udp . 53`, /goto svc-/);
     const res = await connect('client', 'udp', nodeIP, 30084, 3);
     assert.deepEqual(res.errors, []);
     assert.deepEqual([...new Set(res.replies)], ['pod2 10.244.0.1']);
@@ -254,8 +264,8 @@ describe('ServiceProxy in network namespaces', () => {
     assert.ok(await flows() > 0, 'UDP flows to pod2 exist');
     const slice = await get('endpointslices', 'udp-abcde');
     await client.update(r('endpointslices'), { ...makeSlice('udp', [pods[2]!], [{ name: 'dns', port: 8080, protocol: 'UDP' }]), metadata: slice.metadata });
-    await proxy.synced();
-    assert.equal(await flows(), 0, 'stale flows to pod2 were deleted');
+    await eventually(async () => proxy.applied!.ports.get('default/udp')?.[0]?.endpoints.map((e) => e.ip).join() ?? '', (v) => v === pods[2]!.ip, 5000, 'pod3 programmed');
+    await eventually(flows, (n) => n === 0, 2000, 'stale flows to pod2 deleted');
     const after = await connect('client', 'udp', nodeIP, 30084, 2);
     assert.deepEqual([...new Set(after.replies)], ['pod3 10.244.0.1']);
   });
@@ -278,15 +288,17 @@ describe('ServiceProxy in network namespaces', () => {
   });
 
   it('a restarted proxy replaces the table atomically while a long-lived TCP connection keeps working', async () => {
-    await client.create(r('services'), 'default', makeService('long', [{ name: 'echo', port: 9090, nodePort: 30090 }], (s) => { s.spec.ports![0]!.targetPort = 9090; }));
+    const created = await client.create(r('services'), 'default', makeService('long', [{ name: 'echo', port: 9090 }], (s) => { s.spec.ports![0]!.targetPort = 9090; })) as unknown as Service;
+    const nodePort = created.spec!.ports![0]!.nodePort!;
     await client.create(r('endpointslices'), 'default', makeSlice('long', [pods[0]!], [{ name: 'echo', port: 9090 }]));
-    await proxy.synced();
-    const long = lan.spawn('client', [nodeBin, '-e', longClientSource, nodeIP, '30090']);
+    await programmed(`${created.spec!.clusterIP} . tcp . 9090`, /goto svc-/);
+    const long = lan.spawn('client', [nodeBin, '-e', longClientSource, nodeIP, String(nodePort)]);
     let out = '';
     long.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
     await waitForOutput(long, /echo 3\b/);
-    // A new process takes over: its first sync replaces the whole table in one transaction.
-    await proxy.stop();
+    // The process goes away leaving its rules in the kernel (as a crash or restart would); a new
+    // one takes over: its first sync replaces the whole table in one transaction.
+    await proxy.stop({ keepTable: true });
     const before = out.length;
     proxy = newProxy();
     await proxy.start();
@@ -309,8 +321,19 @@ describe('ServiceProxy in network namespaces', () => {
     assert.doesNotMatch(tables, /podgate_proxy/);
     assert.match(tables, /someone_else/);
     for (const l of logs) console.log(`# ${l}`);
+    if (process.env.PROXY_TEST_SCRIPTS) writeFileSync(process.env.PROXY_TEST_SCRIPTS, scripts.join('\n----\n'));
   });
 });
+
+async function eventually<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 5000, what = 'condition'): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: last ${JSON.stringify(v)}`);
+    await new Promise((res) => setTimeout(res, 20));
+  }
+}
 
 function httpGet(port: number): Promise<{ status: number; json: unknown }> {
   return new Promise((resolve, reject) => {

@@ -74,6 +74,7 @@ export class ServiceProxy {
   #started = false;
   #stopped = false;
   #conntrackMissingLogged = false;
+  #scheduled = false;
   #lastSync: SyncStats | undefined;
   #syncWaiters: (() => void)[] = [];
 
@@ -115,18 +116,23 @@ export class ServiceProxy {
     // is programmed before both caches are complete.
     await Promise.all([this.#services.waitForSync(), this.#slices.waitForSync()]);
     await this.#runSync();
-    this.#queue.add(SYNC_KEY);
+    // Events that arrived during the first sync.
+    if (this.#dirty.size) this.#queue.add(SYNC_KEY);
   }
 
-  /** Stops watching and removes the proxy's table (established connections keep their conntrack NAT). */
-  async stop(): Promise<void> {
+  /**
+   * Stops watching and removes the proxy's table (established connections keep their conntrack
+   * NAT). `keepTable` leaves the rules in the kernel for a successor (a restart), which replaces
+   * them atomically on its first sync.
+   */
+  async stop(opts: { keepTable?: boolean } = {}): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#queue.stop();
     await Promise.all([this.#services.stop(), this.#slices.stop()]);
     await this.#queue.idle();
     await this.#health?.close();
-    if (this.#applied) {
+    if (this.#applied && !opts.keepTable) {
       try {
         await this.#exec(['nft', '-f', '-'], { input: renderDelete() });
       } catch (err) {
@@ -155,7 +161,14 @@ export class ServiceProxy {
 
   #markDirty(key: string): void {
     this.#dirty.add(key);
-    if (this.#started && this.#applied) this.#queue.add(SYNC_KEY);
+    if (!this.#started || !this.#applied || this.#scheduled) return;
+    // The queue starts a sync synchronously; deferring lets the handler finish (a slice update is
+    // a removal then an addition) and coalesces every event of this tick into one sync.
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#queue.add(SYNC_KEY);
+    });
   }
 
   #indexSlice(cur: KObject | undefined, old: KObject | undefined): void {

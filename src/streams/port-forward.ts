@@ -44,25 +44,41 @@ export function encodeDatagram(datagram: Buffer): Buffer {
 
 /** Splits a data stream's bytes back into datagrams, across any chunking. */
 export class DatagramDecoder {
-  #pending: Buffer = Buffer.alloc(0);
+  // Chunks are kept apart until a whole datagram is there, so a datagram that arrives in many small
+  // pieces costs one copy, not one per piece.
+  #chunks: Buffer[] = [];
+  #length = 0;
 
   /** Feeds bytes; returns every datagram they complete. */
   push(chunk: Buffer): Buffer[] {
-    let buf = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
-    const out: Buffer[] = [];
-    while (buf.length >= 2) {
-      const n = buf.readUInt16BE(0);
-      if (buf.length < 2 + n) break;
-      // Copy: the datagram may outlive the chunk, which the stream may reuse.
-      out.push(Buffer.from(buf.subarray(2, 2 + n)));
-      buf = buf.subarray(2 + n);
+    if (chunk.length > 0) {
+      this.#chunks.push(chunk);
+      this.#length += chunk.length;
     }
-    this.#pending = buf.length === 0 ? Buffer.alloc(0) : Buffer.from(buf);
+    const out: Buffer[] = [];
+    while (this.#length >= 2) {
+      let first = this.#chunks[0]!;
+      if (first.length < 2) first = this.#merge();
+      const need = 2 + first.readUInt16BE(0);
+      if (this.#length < need) break;
+      if (first.length < need) first = this.#merge();
+      // Copy: the datagram may outlive the chunk, which the stream may reuse.
+      out.push(Buffer.from(first.subarray(2, need)));
+      const rest = first.subarray(need);
+      this.#length -= need;
+      if (rest.length > 0) this.#chunks[0] = rest; else this.#chunks.shift();
+    }
     return out;
   }
 
+  #merge(): Buffer {
+    const all = Buffer.concat(this.#chunks, this.#length);
+    this.#chunks = [all];
+    return all;
+  }
+
   /** Bytes of an incomplete datagram still waiting for the rest. */
-  get pendingBytes(): number { return this.#pending.length; }
+  get pendingBytes(): number { return this.#length; }
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   serviceAccountPrinter, servicePrinter,
 } from './core.ts';
 import { descriptions } from './descriptions.ts';
+import { ipAddressPoolPrinter, l2AdvertisementPrinter } from './metallb.ts';
 import { endpointSlicePrinter, ingressClassPrinter, ingressPrinter } from './networking.ts';
 import { podPrinter } from './pod.ts';
 import { column, nameColumn, type KindPrinter, type Table, type TableColumnDefinition, type TableRow } from './types.ts';
@@ -30,6 +31,7 @@ const printers: ReadonlyMap<string, KindPrinter> = new Map([
   ['ReplicaSet', replicaSetPrinter],
   ['DaemonSet', daemonSetPrinter],
   ['Lease', leasePrinter],
+  ['IPAddressPool', ipAddressPoolPrinter], ['L2Advertisement', l2AdvertisementPrinter],
 ]);
 
 // k8s.io/apiserver/pkg/registry/rest/table.go defaultTableConvertor: kinds without a printer get
