@@ -337,7 +337,18 @@ export class PodWorker {
         const c = (this.#pod.spec?.containers ?? []).find((x) => x.name === rt.record.name);
         this.#deps.event(this.#pod, 'Normal', 'Killing', `Stopping container ${rt.record.name}`, c ? this.#fieldPath(c) : undefined);
       }
-      await Promise.all(running.map((rt) => this.#deps.runtime.stop(this.uid, rt.record.name, graceSeconds)));
+      // preStop hooks run first, within the grace period; what is left of it goes to SIGTERM.
+      const started = this.#deps.now().getTime();
+      await Promise.all(running.map(async (rt) => {
+        const c = (this.#pod.spec?.containers ?? []).find((x) => x.name === rt.record.name);
+        const hook = c?.lifecycle?.preStop;
+        if (hook && graceSeconds > 0) {
+          const r = await this.#deps.runtime.runHook(hook, { podUid: this.uid, containerName: rt.record.name, podIP: this.#ip ?? '', timeoutSeconds: graceSeconds });
+          if (!r.ok) this.#deps.event(this.#pod, 'Warning', 'FailedPreStopHook', `PreStopHook failed: ${r.message}`, c ? this.#fieldPath(c) : undefined);
+        }
+        const left = Math.max(0, graceSeconds - Math.floor((this.#deps.now().getTime() - started) / 1000));
+        await this.#deps.runtime.stop(this.uid, rt.record.name, left);
+      }));
       if (!this.#hostNetwork() && this.#ip) await this.#deps.network.removePod(this.uid);
       this.#stopped = true;
       if (deleteObject) {

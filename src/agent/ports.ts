@@ -1,6 +1,6 @@
 // What the node agent needs from the pod network and the process runtime: small interfaces
 // so the pod worker's logic is tested with fakes and the real parts plug in at the edge.
-import type { Container, Probe } from 'kubernetes-types/core/v1.d.ts';
+import type { Container, LifecycleHandler, Probe } from 'kubernetes-types/core/v1.d.ts';
 
 export interface HostPortMapping {
   hostIP?: string;
@@ -51,6 +51,8 @@ export interface RuntimePort {
   stop(podUid: string, containerName: string, gracePeriodSeconds: number): Promise<void>;
   onExit(cb: (e: ExitEvent) => void): void;
   probe(probe: Probe, ctx: { podUid: string; containerName: string; podIP: string; netnsPath?: string; kind: 'Liveness' | 'Readiness' | 'Startup' }): Promise<{ ok: boolean; message: string }>;
+  /** Runs a lifecycle hook (preStop): exec in the container, httpGet to the pod, or sleep. */
+  runHook(handler: LifecycleHandler, ctx: { podUid: string; containerName: string; podIP: string; timeoutSeconds: number }): Promise<{ ok: boolean; message: string }>;
   /** Kills what a crashed podgate left running. */
   killOrphans(): Promise<void>;
   /** Removes a deleted pod's logs. */

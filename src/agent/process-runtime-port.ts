@@ -1,7 +1,7 @@
 // The node agent's RuntimePort on top of the process runtime (src/agent/runtime): image table,
 // per-run log files, probes with named ports resolved, and exec in the pod's namespace.
 import type { ChildProcess } from 'node:child_process';
-import type { Container, Probe } from 'kubernetes-types/core/v1.d.ts';
+import type { Container, LifecycleHandler, Probe } from 'kubernetes-types/core/v1.d.ts';
 import type { ExitEvent, Resolved, RuntimePort, StartSpec } from './ports.ts';
 import { resolveContainerCommand, type ImageTable } from './runtime/image-table.ts';
 import type { LogStore } from './runtime/log-store.ts';
@@ -68,6 +68,20 @@ export class ProcessRuntimePort implements RuntimePort {
     });
     // The pod worker adds "<Kind> probe failed: " itself.
     return { ok: r.result === 'Success', message: r.output || r.message };
+  }
+
+  async runHook(handler: LifecycleHandler, ctx: { podUid: string; containerName: string; podIP: string; timeoutSeconds: number }): Promise<{ ok: boolean; message: string }> {
+    if (handler.sleep) {
+      await new Promise((r) => setTimeout(r, Math.min(handler.sleep!.seconds, ctx.timeoutSeconds) * 1000));
+      return { ok: true, message: '' };
+    }
+    // exec and httpGet hooks behave as probes of the same kind, bounded by the grace period.
+    const probe: Probe = { timeoutSeconds: Math.max(1, ctx.timeoutSeconds) };
+    if (handler.exec) probe.exec = handler.exec;
+    else if (handler.httpGet) probe.httpGet = handler.httpGet;
+    else if (handler.tcpSocket) probe.tcpSocket = handler.tcpSocket;
+    else return { ok: true, message: '' };
+    return this.probe(probe, { ...ctx, kind: 'Liveness' });
   }
 
   exec(podUid: string, containerName: string | undefined, argv: string[], opts: { stdin?: boolean } = {}): ChildProcess {

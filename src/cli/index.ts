@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { hostname } from 'node:os';
 import { addControlPlaneFlags, addNodeFlags, type ControlPlaneFlags, type NodeFlags } from './flags.ts';
 import { startNode, type RunningNode } from './node.ts';
+import { registerPortForward } from './port-forward-command.ts';
 import { detectNodeIP } from './node-address.ts';
 import { startControlPlane } from './control-plane.ts';
 
@@ -25,7 +26,7 @@ async function run(what: 'up' | 'server', flags: ControlPlaneFlags & Partial<Nod
       const nodeName = (flags.nodeName ?? hostname()).toLowerCase();
       try {
         node = await startNode({ client: cp.client, dataDir: flags.dataDir, nodeName, nodeIP: nodeIp, clusterCIDR: flags.clusterCidr,
-          imageConfig: flags.imageConfig, pki: cp.pki, log,
+          imageConfig: flags.imageConfig, pki: cp.pki, log, serviceCIDR: flags.serviceClusterIpRange,
           ingress: { httpPort: flags.ingressHttpPort ?? 80, httpsPort: flags.ingressHttpsPort ?? 443, classes: flags.ingressClass ?? ['nginx'],
             tcpServicesConfigMap: flags.tcpServicesConfigmap, udpServicesConfigMap: flags.udpServicesConfigmap } });
       } catch (err) {
@@ -68,6 +69,7 @@ export async function runCli(argv: string[]): Promise<void> {
   addControlPlaneFlags(program.command('server')
     .description('start only the control plane (API server and controllers)'))
     .action((opts: ControlPlaneFlags) => run('server', opts));
+  registerPortForward(program);
   try {
     await program.parseAsync(argv);
   } catch (err) {

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { Duplex } from 'node:stream';
 import { NodeAgent } from '../agent/agent.ts';
 import { KubeletServer } from '../agent/kubelet-server.ts';
-import { PodNetwork } from '../agent/network/index.ts';
+import { BRIDGE_NAME, PodNetwork } from '../agent/network/index.ts';
 import { ProcessRuntimePort } from '../agent/process-runtime-port.ts';
 import { loadImageTable } from '../agent/runtime/image-table.ts';
 import { LogNotFoundError, LogStore } from '../agent/runtime/log-store.ts';
@@ -15,6 +15,7 @@ import { ProcessRuntime } from '../agent/runtime/process-runtime.ts';
 import { EventRecorder } from '../client/event-recorder.ts';
 import { IngressController } from '../ingress/index.ts';
 import { L2Announcer } from '../lb/l2-announcer.ts';
+import { ServiceProxy } from '../proxy/index.ts';
 import type { KubeClient } from '../client/rest-client.ts';
 import { issueCertificate, loadCertificateAuthority } from '../pki/index.ts';
 import { connectUdp, servePortForward } from '../streams/port-forward.ts';
@@ -30,6 +31,8 @@ export interface NodeOptions {
   pki: { ca: string; caKey: string };
   kubeletPort?: number;
   ingress: { httpPort: number; httpsPort: number; classes: string[]; tcpServicesConfigMap?: string; udpServicesConfigMap?: string };
+  /** The Service cluster IP range (for the node's route to it). */
+  serviceCIDR: string;
   log: (m: string) => void;
 }
 
@@ -71,6 +74,23 @@ export function checkNodePrograms(): void {
   if (missing.length) {
     throw new Error(`the node agent needs ${missing.map(([p]) => p).join(', ')}: apt-get install ${[...new Set(missing.map(([, pkg]) => pkg))].join(' ')}`);
   }
+}
+
+/** Adds a route for the Service range via the pod bridge when the node has none; undone on stop. */
+async function ensureServiceRoute(serviceCIDR: string, log: (m: string) => void): Promise<{ remove(): Promise<void> }> {
+  const run = (argv: string[]) => new Promise<{ code: number; out: string }>((resolve) => {
+    const c = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    c.on('close', (code) => resolve({ code: code ?? 1, out }));
+  });
+  const first = serviceCIDR.split('/')[0]!;
+  const route = await run(['ip', 'route', 'get', first]);
+  if (route.code === 0) return { remove: async () => {} };
+  const add = await run(['ip', 'route', 'add', serviceCIDR, 'dev', BRIDGE_NAME]);
+  if (add.code !== 0) { log(`node: could not add a route for ${serviceCIDR} via ${BRIDGE_NAME}`); return { remove: async () => {} }; }
+  log(`node: routing ${serviceCIDR} via ${BRIDGE_NAME} (no other route to the Service range)`);
+  return { remove: async () => { await run(['ip', 'route', 'del', serviceCIDR, 'dev', BRIDGE_NAME]); } };
 }
 
 export async function startNode(o: NodeOptions): Promise<RunningNode> {
@@ -179,6 +199,12 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   });
   await kubelet.listen();
   await agent.start();
+  // kube-proxy's part: ClusterIP, NodePort, LoadBalancer and external IPs in the kernel.
+  const proxy = new ServiceProxy({ client: o.client, nodeName: o.nodeName, nodeAddresses: [o.nodeIP], clusterCIDR: o.clusterCIDR, log: o.log });
+  await proxy.start();
+  // The node reaches cluster IPs through the bridge when nothing else routes them (a real
+  // machine's default route does; a test host may have none). The output hook DNATs them to pods.
+  const serviceRoute = await ensureServiceRoute(o.serviceCIDR, o.log);
   const ingress = new IngressController({
     client: o.client, addresses: [o.nodeIP], bindAddress: '0.0.0.0',
     httpPort: o.ingress.httpPort || null, httpsPort: o.ingress.httpsPort || null, classes: o.ingress.classes,
@@ -195,6 +221,8 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     async stop() {
       await announcer.stop();
       await ingress.stop();
+      await proxy.stop();
+      await serviceRoute.remove();
       await kubelet.close();
       await agent.stop();
     },

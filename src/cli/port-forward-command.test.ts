@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Pod, Service } from 'kubernetes-types/core/v1.d.ts';
-import { choosePod, parsePortSpec, parseTarget, remotePortsFor } from './port-forward-command.ts';
+import { choosePod, defaultLocalPort, parsePortSpec, parseTarget, remotePortsFor } from './port-forward-command.ts';
 
 const pod = (name: string, o: { ready?: boolean; phase?: string; created?: string; deleting?: boolean } = {}): Pod => ({
   metadata: { name, uid: `uid-${name}`, creationTimestamp: o.created ?? '2025-01-01T00:00:00Z', ...(o.deleting ? { deletionTimestamp: '2025-01-02T00:00:00Z' } : {}) },
@@ -40,6 +40,11 @@ describe('podgate port-forward arguments', () => {
     assert.deepEqual(remotePortsFor([parsePortSpec('80'), parsePortSpec('web'), parsePortSpec('53/udp'), parsePortSpec('53'), parsePortSpec('9000')], p, svc),
       [8080, 8080, 5353, 5354, 9000]);
     assert.throws(() => remotePortsFor([parsePortSpec('81')], p, svc), /Service echo does not have a service port 81/);
+    // kubectl's local port when none is given: the number given, else the named port's number.
+    assert.equal(defaultLocalPort(parsePortSpec('80'), 8080, svc), 80);
+    assert.equal(defaultLocalPort(parsePortSpec('web'), 8080, svc), 80);
+    assert.equal(defaultLocalPort(parsePortSpec('http'), 8080), 8080);
+    assert.equal(defaultLocalPort(parsePortSpec(':web'), 8080, svc), 0);
   });
 
   test('a Service forward picks a Running, Ready, not terminating pod, the oldest, avoiding the one just lost', () => {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Pod, Container } from 'kubernetes-types/core/v1.d.ts';
-import type { Service } from 'kubernetes-types/core/v1.d.ts';
+import type { Service, ServicePort } from 'kubernetes-types/core/v1.d.ts';
 import { parse as parseYaml } from 'yaml';
 import { StatusError } from '../api/errors.ts';
 import type { KObject } from '../api/object.ts';
@@ -78,11 +78,7 @@ export function remotePortsFor(specs: readonly PortSpec[], pod: Pod, service?: S
   return specs.map((spec) => {
     let want: number | string = spec.remote;
     if (service) {
-      const proto = spec.protocol.toUpperCase();
-      const ports = service.spec?.ports ?? [];
-      const matching = ports.filter((p) => (typeof want === 'number' ? p.port === want : p.name === want));
-      const sp = matching.find((p) => (p.protocol ?? 'TCP') === proto) ?? matching[0];
-      if (!sp) throw new Error(`Service ${service.metadata?.name ?? ''} does not have a service port ${spec.remote}`);
+      const sp = servicePortOf(spec, service);
       want = sp.targetPort === undefined || sp.targetPort === 0 || sp.targetPort === '' ? sp.port : sp.targetPort;
       if (typeof want === 'string' && /^\d+$/.test(want)) want = Number(want);
     }
@@ -91,6 +87,24 @@ export function remotePortsFor(specs: readonly PortSpec[], pod: Pod, service?: S
     if (n === undefined) throw new Error(`Pod '${podName}' does not have a named port '${want}'`);
     return n;
   });
+}
+
+function servicePortOf(spec: PortSpec, service: Service): ServicePort {
+  const proto = spec.protocol.toUpperCase();
+  const matching = (service.spec?.ports ?? []).filter((p) => (typeof spec.remote === 'number' ? p.port === spec.remote : p.name === spec.remote));
+  const sp = matching.find((p) => (p.protocol ?? 'TCP') === proto) ?? matching[0];
+  if (!sp) throw new Error(`Service ${service.metadata?.name ?? ''} does not have a service port ${spec.remote}`);
+  return sp;
+}
+
+/**
+ * The local port when the spec gives none, as kubectl picks it: the number given, else for a
+ * Service the named service port's number, for a pod the named container port's number.
+ */
+export function defaultLocalPort(spec: PortSpec, remote: number, service?: Service): number {
+  if (spec.local !== undefined) return spec.local;
+  if (typeof spec.remote === 'number') return spec.remote;
+  return service ? servicePortOf(spec, service).port : remote;
 }
 
 /** The pod a Service forward uses: Running and Ready, not terminating; the oldest first, as stable. */
@@ -136,6 +150,7 @@ export interface PortForwardRunOptions {
 interface Resolved {
   pod: Pod;
   remotePorts: number[];
+  service?: Service;
 }
 
 /**
@@ -173,7 +188,7 @@ export async function runPortForward(o: PortForwardRunOptions): Promise<void> {
     const list = await client.list(pods, o.namespace, { labelSelector: selectorText(selector) });
     const pod = choosePod(list.items as unknown as Pod[], avoidUid);
     if (!pod) throw new NotReadyError(`no ready pod for service ${o.target.name} (selector ${selectorText(selector)})`);
-    return { pod, remotePorts: remotePortsFor(o.specs, pod, svc) };
+    return { pod, remotePorts: remotePortsFor(o.specs, pod, svc), service: svc };
   };
 
   const connect = async (avoidUid?: string): Promise<Resolved & { session: PortForwardClient }> => {
@@ -209,7 +224,7 @@ export async function runPortForward(o: PortForwardRunOptions): Promise<void> {
 
   const forwarder = new LocalForwarder({
     addresses: o.addresses,
-    ports: o.specs.map((s, i) => ({ protocol: s.protocol, localPort: s.local ?? current.remotePorts[i] ?? 0 })),
+    ports: o.specs.map((s, i) => ({ protocol: s.protocol, localPort: defaultLocalPort(s, current.remotePorts[i] ?? 0, current.service) })),
     out: o.out, err: o.err, udpIdleMs: o.udpIdleMs,
   });
   try {
@@ -281,10 +296,13 @@ async function watchSession(client: KubeClient, pods: ResourceInfo, o: PortForwa
     if (needReady && !isPodReady(pod)) return `pod ${name} is not ready`;
     return undefined;
   };
+  // Forward the run's abort to this session's watchers (removed again below: one per session).
+  const onAbort = () => stop.abort();
+  o.signal.addEventListener('abort', onAbort, { once: true });
+  if (o.signal.aborted) stop.abort();
   try {
     return await new Promise<string>((resolve) => {
       stop.signal.addEventListener('abort', () => resolve('stopped'));
-      o.signal.addEventListener('abort', () => resolve('stopped'), { once: true });
       if (current.session.isClosed) resolve('the connection closed');
       current.session.once('close', () => resolve('the connection closed'));
       // A session can die without a FIN (a node or API server gone from the network).
@@ -326,6 +344,7 @@ async function watchSession(client: KubeClient, pods: ResourceInfo, o: PortForwa
       })();
     });
   } finally {
+    o.signal.removeEventListener('abort', onAbort);
     stop.abort();
   }
 }

@@ -390,10 +390,18 @@ export class LocalForwarder {
     try {
       for (const [index, spec] of this.#o.ports.entries()) {
         let port = spec.localPort;
+        const failures: string[] = [];
         for (const address of this.#o.addresses) {
-          port = spec.protocol === 'tcp' ? await this.#listenTcp(address, port, index) : await this.#bindUdp(address, port, index);
-          bound.push({ address, localPort: port, index, protocol: spec.protocol });
+          try {
+            port = spec.protocol === 'tcp' ? await this.#listenTcp(address, port, index) : await this.#bindUdp(address, port, index);
+            bound.push({ address, localPort: port, index, protocol: spec.protocol });
+          } catch (err) {
+            failures.push((err as Error).message);
+          }
         }
+        // Like kubectl: one address failing (no IPv6 for `localhost`) is a warning, all failing an error.
+        if (failures.length === this.#o.addresses.length) throw new Error(failures.join('; '));
+        for (const f of failures) this.#o.err(`Unable to listen: ${f}`);
         this.#boundPorts[index] = port;
       }
     } catch (err) {

@@ -276,18 +276,20 @@ async function forwardUdp(errorStream: SpdyStream, data: SpdyStream, port: numbe
     errorStream.end();
     return;
   }
+  let open = true;
+  const closeTarget = () => { if (open) { open = false; target.close(); } };
   const decoder = new DatagramDecoder();
   data.on('data', (chunk: Buffer) => {
-    for (const d of decoder.push(chunk)) target.send(d);
+    if (open) for (const d of decoder.push(chunk)) target.send(d);
   });
   // The client half-closes the data stream when its flow goes idle: that ends the pair.
   data.once('end', () => {
-    target.close();
+    closeTarget();
     if (!data.writableEnded && !data.destroyed) data.end();
     if (!errorStream.writableEnded && !errorStream.destroyed) errorStream.end();
   });
   data.once('close', () => {
-    target.close();
+    closeTarget();
     if (!errorStream.writableEnded && !errorStream.destroyed) errorStream.end();
   });
 }

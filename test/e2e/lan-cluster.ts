@@ -12,14 +12,15 @@ export interface LanCluster {
   stop(): Promise<void>;
 }
 
-export async function startLanCluster(opts: { hosts?: string[]; extraArgs?: string[] } = {}): Promise<LanCluster> {
+export async function startLanCluster(opts: { hosts?: string[]; extraArgs?: string[] | ((lan: TestLan) => string[]) } = {}): Promise<LanCluster> {
   requireNetTools();
   const lan = await createLan({ hosts: ['node', ...(opts.hosts ?? ['client'])] });
   try {
     const nodeIP = lan.host('node').ip;
     const nodeName = `${lan.prefix}node`.toLowerCase();
     lan.trackNetnsPrefix(netnsPrefix(nodeName));
-    const pg = await startPodgate({ verb: 'up', netns: lan.host('node').netns, nodeIP, nodeName, extraArgs: opts.extraArgs });
+    const extraArgs = typeof opts.extraArgs === 'function' ? opts.extraArgs(lan) : opts.extraArgs;
+    const pg = await startPodgate({ verb: 'up', netns: lan.host('node').netns, nodeIP, nodeName, extraArgs });
     return {
       lan, pg, nodeIP,
       async stop() {
