@@ -88,6 +88,17 @@ describe('services through the nftables proxy', () => {
     assert.equal(await curlCode('client', `http://${nodeIP}:${port}/ping`), '204');
   });
 
+  it('gives a LoadBalancer Service the node address when no pool is configured (as k3s\'s ServiceLB)', async () => {
+    expectOk(await pg.apply(seed('000-04.yaml').replace('name: influxdb\n', 'name: influxdb-lb\n')), 'apply LoadBalancer seed');
+    let ip = '';
+    for (let i = 0; i < 50 && !ip; i++) {
+      ip = expectOk(await pg.kubectl(['get', 'svc', 'influxdb-lb', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}']), 'get');
+      if (!ip) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(ip, nodeIP);
+    assert.equal(await curlCode('client', `http://${nodeIP}:8086/ping`), '204');
+  });
+
   it('answers a ClusterIP from the node and from another pod', async () => {
     const ip = await clusterIP('influxdb');
     assert.equal(await curlCode('node', `http://${ip}:8086/ping`), '204');
