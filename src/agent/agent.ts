@@ -90,7 +90,8 @@ export class NodeAgent {
     this.#secrets = new Informer({ client: o.client, resource: r('secrets'), onError: onErr('secrets') });
     this.#services = new Informer({ client: o.client, resource: r('services'), fieldSelector: 'metadata.name=kubernetes', namespace: 'default', onError: onErr('services') });
     this.#node = new Informer({ client: o.client, resource: r('nodes'), fieldSelector: `metadata.name=${o.nodeName}`, onError: onErr('node') });
-    this.#queue = new WorkQueue({ process: (uid) => this.#syncPod(uid), workers: 4, baseDelayMs: 200, maxDelayMs: 10_000, onError: (k, e) => this.#log(`pod ${k}: ${e instanceof Error ? e.message : String(e)}`) });
+    // Pods start in parallel: most of a sync is waiting for `ip`, `nsenter` and the new process.
+    this.#queue = new WorkQueue({ process: (uid) => this.#syncPod(uid), workers: 16, baseDelayMs: 200, maxDelayMs: 10_000, onError: (k, e) => this.#log(`pod ${k}: ${e instanceof Error ? e.message : String(e)}`) });
     const onPod = (o: KObject) => {
       const uid = o.metadata.uid!;
       const w = this.#workers.get(uid);

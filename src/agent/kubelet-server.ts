@@ -46,6 +46,8 @@ export class KubeletServer {
     this.#server = https.createServer({ cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, requestCert: true, rejectUnauthorized: true },
       (req, res) => { void this.#handle(req, res); });
     this.#server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
+      // Stream frames are small and interactive: no Nagle delay.
+      (socket as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
       const first = new URL(req.url ?? '/', 'https://x').pathname.split('/')[1] ?? '';
       const h = this.#o.upgrades?.get(first);
       if (!h) { socket.end('HTTP/1.1 404 Not Found\r\n\r\n'); return; }

@@ -44,7 +44,7 @@ export interface RunningNode {
 /** Connects to a port of a pod: its IP from the node, or (for servers bound to loopback) from inside its netns. */
 function dialPod(podIP: string, netnsPath: string | undefined, port: number): Promise<Duplex> {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host: podIP, port, allowHalfOpen: true });
+    const s = net.connect({ host: podIP, port, allowHalfOpen: true, noDelay: true });
     s.once('connect', () => resolve(s));
     s.once('error', (err: NodeJS.ErrnoException) => {
       if (err.code !== 'ECONNREFUSED' || !netnsPath) { reject(err); return; }

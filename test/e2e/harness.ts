@@ -16,6 +16,13 @@ export function requireKubectl(): void {
   }
 }
 
+/** The `--timeout=` a kubectl command carries, in seconds (0 when none). */
+function waitSeconds(args: readonly string[]): number {
+  const t = args.find((a) => a.startsWith('--timeout='))?.slice('--timeout='.length) ?? '';
+  const m = /^(\d+)(s|m)?$/.exec(t);
+  return m ? Number(m[1]) * (m[2] === 'm' ? 60 : 1) : 0;
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -103,7 +110,8 @@ export async function startPodgate(opts: StartOptions = {}): Promise<Podgate> {
       const argv = inNetns([kubectlPath, ...args]);
       const child = execFile(argv[0]!, argv.slice(1), {
         env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, KUBECONFIG: kubeconfig, ...o.env },
-        timeout: o.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024,
+        // `kubectl wait --timeout=Ns` must not be cut short by this limit.
+        timeout: o.timeoutMs ?? Math.max(30_000, waitSeconds(args) * 1000 + 10_000), maxBuffer: 64 * 1024 * 1024,
       }, (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
         resolve({ code, stdout, stderr });
