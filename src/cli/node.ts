@@ -9,7 +9,8 @@ import { NodeAgent } from '../agent/agent.ts';
 import { KubeletServer } from '../agent/kubelet-server.ts';
 import { BRIDGE_NAME, PodNetwork } from '../agent/network/index.ts';
 import { ProcessRuntimePort } from '../agent/process-runtime-port.ts';
-import { loadImageTable } from '../agent/runtime/image-table.ts';
+import { compileBuiltinImages } from '../agent/images/compile-images.ts';
+import { BUILTIN_IMAGES_DIR, loadImageTable } from '../agent/runtime/image-table.ts';
 import { LogNotFoundError, LogStore } from '../agent/runtime/log-store.ts';
 import { ProcessRuntime } from '../agent/runtime/process-runtime.ts';
 import { EventRecorder } from '../client/event-recorder.ts';
@@ -98,7 +99,10 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   const events = new EventRecorder({ client: o.client, source: { component: 'kubelet', host: o.nodeName }, log: o.log });
   const runtime = new ProcessRuntime({ stateDir: join(o.dataDir, 'node', 'pids') });
   const logs = new LogStore({ dir: join(o.dataDir, 'node', 'logs'), isRunning: (uid, c) => runtime.isRunning(uid, c) });
-  const images = await loadImageTable({ configFile: o.imageConfig ?? join(o.dataDir, 'images.yaml') });
+  const images = await loadImageTable({
+    configFile: o.imageConfig ?? join(o.dataDir, 'images.yaml'),
+    imagesDir: compileBuiltinImages(BUILTIN_IMAGES_DIR, join(o.dataDir, 'node', 'images')), scriptExtension: '.cjs',
+  });
   let agent!: NodeAgent;
   const port = new ProcessRuntimePort({ runtime, logs, images, container: (uid, name) => agent.container(uid, name) });
   let podCIDR = '';

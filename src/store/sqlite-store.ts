@@ -30,6 +30,7 @@ export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #log: EventLog;
   #revision: number;
+  #pending: PendingWrite[] = [];
   readonly #q: {
     get: StatementSync; list: StatementSync; listLimit: StatementSync; insert: StatementSync;
     update: StatementSync; delete: StatementSync; setRev: StatementSync;
@@ -106,7 +107,7 @@ export class SqliteStore implements Store {
 
   async delete(key: string, expectedRevision?: number): Promise<{ revision: number; prev: Entry }> {
     let prev: Entry | undefined;
-    const revision = this.#write(() => {
+    const revision = await this.#write(() => {
       const cur = this.#q.get.get(key) as Row | undefined;
       if (!cur) throw new KeyNotFoundError(key);
       if (expectedRevision !== undefined && Number(cur.mod_rev) !== expectedRevision) {
@@ -125,26 +126,68 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    if (this.#pending.length) this.#flush();
     this.#log.closeAll();
     this.#db.close();
   }
 
-  /** Runs one write in a transaction with the revision bump; publishes the event after commit. */
-  #write(fn: () => StoreEvent): number {
-    this.#db.exec('BEGIN IMMEDIATE');
-    let ev: StoreEvent;
+  /**
+   * Queues one write; writes queued in the same turn of the event loop are committed together in
+   * one transaction (group commit: one fsync for the batch instead of one per write, which would
+   * otherwise block the event loop for every write). Each write runs in its own savepoint, so a
+   * failing one (conflict, exists) changes nothing and the others still land. Resolves with the
+   * write's revision once the batch is durable.
+   */
+  #write(fn: () => StoreEvent): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ fn, resolve, reject });
+      if (this.#pending.length === 1) setImmediate(() => this.#flush());
+    });
+  }
+
+  #flush(): void {
+    const batch = this.#pending;
+    this.#pending = [];
+    const before = this.#revision;
+    const done: { op: PendingWrite; ev?: StoreEvent; err?: unknown }[] = [];
     try {
-      ev = fn();
-      this.#q.setRev.run(ev.revision);
+      this.#db.exec('BEGIN IMMEDIATE');
+      for (const op of batch) {
+        this.#db.exec('SAVEPOINT write');
+        try {
+          const ev = op.fn();
+          this.#revision = ev.revision;
+          this.#db.exec('RELEASE write');
+          done.push({ op, ev });
+        } catch (err) {
+          this.#db.exec('ROLLBACK TO write');
+          this.#db.exec('RELEASE write');
+          done.push({ op, err });
+        }
+      }
+      if (this.#revision !== before) this.#q.setRev.run(this.#revision);
       this.#db.exec('COMMIT');
     } catch (err) {
-      this.#db.exec('ROLLBACK');
-      throw err;
+      try { this.#db.exec('ROLLBACK'); } catch { /* the transaction is already gone */ }
+      this.#revision = before;
+      for (const op of batch) op.reject(err);
+      return;
     }
-    this.#revision = ev.revision;
-    this.#log.append(ev);
-    return ev.revision;
+    for (const d of done) {
+      if (d.ev) {
+        this.#log.append(d.ev);
+        d.op.resolve(d.ev.revision);
+      } else {
+        d.op.reject(d.err);
+      }
+    }
   }
+}
+
+interface PendingWrite {
+  fn: () => StoreEvent;
+  resolve: (revision: number) => void;
+  reject: (err: unknown) => void;
 }
 
 function toEntry(row: Row): Entry {

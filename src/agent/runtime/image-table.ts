@@ -51,8 +51,10 @@ export type ResolveResult =
 export interface BuiltinImageOptions {
   /** The Node binary that runs podgate (process.execPath). */
   nodePath: string;
-  /** Directory holding the built-in image scripts (src/agent/images). */
+  /** Directory holding the built-in image scripts (src/agent/images, or their compiled copies). */
   imagesDir: string;
+  /** The scripts' extension there: `.ts` (sources) or `.cjs` (compiled by compileBuiltinImages). */
+  scriptExtension?: '.ts' | '.cjs';
   hasFile: (path: string) => boolean;
 }
 
@@ -66,7 +68,7 @@ export function builtinImages(opts: BuiltinImageOptions): Map<string, ImageEntry
   const add = (names: string[], e: Omit<ImageEntry, 'name' | 'builtin'>): void => {
     for (const name of names) entries.set(name, { ...e, name, builtin: true });
   };
-  const script = (file: string): string[] => [opts.nodePath, `${opts.imagesDir}/${file}`];
+  const script = (file: string): string[] => [opts.nodePath, `${opts.imagesDir}/${file.replace(/\.ts$/, opts.scriptExtension ?? '.ts')}`];
 
   add(['podgate/echo', 'echoserver', 'registry.k8s.io/echoserver', 'k8s.gcr.io/echoserver', 'gcr.io/google_containers/echoserver'], {
     command: script('echo-server.ts'), args: [], env: {},
@@ -241,10 +243,10 @@ export const BUILTIN_IMAGES_DIR = new URL('../images', import.meta.url).pathname
  * Loads the image table for this node: built-ins (checking which Debian programs exist) plus the
  * user file when it exists. Throws when the user file exists but is malformed.
  */
-export async function loadImageTable(opts: { configFile: string; nodePath?: string; imagesDir?: string }): Promise<ImageTable> {
+export async function loadImageTable(opts: { configFile: string; nodePath?: string; imagesDir?: string; scriptExtension?: '.ts' | '.cjs' }): Promise<ImageTable> {
   const { existsSync } = await import('node:fs');
   const { readFile } = await import('node:fs/promises');
-  const builtins = builtinImages({ nodePath: opts.nodePath ?? process.execPath, imagesDir: opts.imagesDir ?? BUILTIN_IMAGES_DIR, hasFile: existsSync });
+  const builtins = builtinImages({ nodePath: opts.nodePath ?? process.execPath, imagesDir: opts.imagesDir ?? BUILTIN_IMAGES_DIR, scriptExtension: opts.scriptExtension, hasFile: existsSync });
   let text: string | undefined;
   try {
     text = await readFile(opts.configFile, 'utf8');

@@ -37,7 +37,9 @@ export class Scheduler {
     const log = opts.log ?? (() => {});
     this.#pods = new Informer({ client: opts.client, resource: podsInfo, onError: (e) => log(`scheduler pods: ${String(e)}`) });
     this.#nodes = new Informer({ client: opts.client, resource: nodesInfo, onError: (e) => log(`scheduler nodes: ${String(e)}`) });
-    this.#queue = new WorkQueue({ process: (k) => this.#schedule(k), baseDelayMs: 100, maxDelayMs: 10_000, onError: (k, e) => log(`schedule ${k}: ${String(e)}`) });
+    // Several binds in flight: choosing a node and recording the assumption happen in one turn of
+    // the event loop, so two pods never get the same host port.
+    this.#queue = new WorkQueue({ process: (k) => this.#schedule(k), workers: 8, baseDelayMs: 100, maxDelayMs: 10_000, onError: (k, e) => log(`schedule ${k}: ${String(e)}`) });
     const onPod = (o: KObject) => {
       const k = objectKey(o);
       if ((o as unknown as Pod).spec?.nodeName) this.#assumed.delete(k);
