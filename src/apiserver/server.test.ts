@@ -60,6 +60,19 @@ describe('API server REST semantics', () => {
     assert.match(o.metadata.creationTimestamp!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   });
 
+  it('answers requests while many watches are open on the same client (regression: a 32-socket limit queued them forever)', async () => {
+    const ac = new AbortController();
+    const watches = Array.from({ length: 40 }, () => client.watch(r('configmaps'), 'default', {}, () => {}, ac.signal));
+    try {
+      await new Promise((res) => setTimeout(res, 100));
+      const got = await client.get(r('namespaces'), undefined, 'default');
+      assert.equal(got.metadata.name, 'default');
+    } finally {
+      ac.abort();
+      await Promise.all(watches);
+    }
+  });
+
   it('refuses a stale update with 409 Conflict and kube\'s words', async () => {
     const o = await client.create(r('configmaps'), 'default', cm('cas'));
     await client.update(r('configmaps'), { ...o, data: { a: 'c' } });

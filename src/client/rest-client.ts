@@ -90,9 +90,11 @@ export class KubeClient {
     this.#url = new URL(cfg.server);
     const isHttps = this.#url.protocol === 'https:';
     this.#mod = isHttps ? https : http;
+    // No socket limit: every informer holds a watch open for minutes, and in `podgate up` all the
+    // components share one client; a limit would leave requests queued behind watches forever.
     this.#agent = isHttps
-      ? new https.Agent({ keepAlive: true, maxSockets: 32, ca: cfg.caPem, cert: cfg.certPem, key: cfg.keyPem, rejectUnauthorized: !cfg.insecureSkipVerify })
-      : new http.Agent({ keepAlive: true, maxSockets: 32 });
+      ? new https.Agent({ keepAlive: true, ca: cfg.caPem, cert: cfg.certPem, key: cfg.keyPem, rejectUnauthorized: !cfg.insecureSkipVerify })
+      : new http.Agent({ keepAlive: true });
     this.#headers = { 'User-Agent': cfg.userAgent ?? 'podgate' };
     if (cfg.token) this.#headers.Authorization = `Bearer ${cfg.token}`;
   }
