@@ -98,7 +98,8 @@ describe('L2 announcer on a throwaway LAN', () => {
     const ip = await until('an LB address', async () => ((await client.get(r('services'), 'default', 'influxdb')) as unknown as Service).status?.loadBalancer?.ingress?.[0]?.ip);
     assert.equal(ip, `${base}.200`);
     await until('the address on eth0', async () => ((await nodeAddrs()).includes(`${ip}/32`) ? true : undefined));
-    assert.ok(logs.some((l) => l.includes(`announcing ${ip} on eth0`)), logs.join('\n'));
+    // The address shows on the link a moment before the announcer saves its state and logs.
+    await until('the announcement logged', async () => (logs.some((l) => l.includes(`announcing ${ip} on eth0`)) ? true : undefined));
 
     // The gratuitous ARP reached the client before it sent anything to the address.
     const mac = (JSON.parse((await lan.exec('node', ['ip', '-j', 'link', 'show', 'eth0'])).stdout) as { address: string }[])[0]!.address;

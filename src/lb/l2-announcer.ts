@@ -3,7 +3,6 @@
 // a gratuitous ARP when it takes the address over (so neighbours forget the previous owner), and
 // takes it away when the Service goes or another node wins it. What it added is kept in a state
 // file so a restart removes leftovers, and never an address it did not add.
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Service } from 'kubernetes-types/core/v1.d.ts';
@@ -13,6 +12,7 @@ import { resources } from '../api/resources.ts';
 import { Informer } from '../client/informer.ts';
 import type { KubeClient } from '../client/rest-client.ts';
 import { WorkQueue } from '../client/work-queue.ts';
+import { type Exec, inNetns, runCommand, tryCommand } from '../util/exec.ts';
 import { desiredAddresses } from './announce.ts';
 import { parseIp } from './ip.ts';
 import { planLinks, type Link, type Placement } from './link-plan.ts';
@@ -20,31 +20,9 @@ import { l2FromObject, readPools } from './pools.ts';
 
 const r = (name: string) => resources.find((x) => x.resource === name)!;
 
-export interface ExecResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs argv and resolves with its exit code and output (never rejects for a non-zero exit). */
-export type Exec = (argv: readonly string[]) => Promise<ExecResult>;
-
-/** Runs commands on this machine's network namespace. */
-export const hostExec: Exec = (argv) => new Promise((resolve) => {
-  const [file, ...args] = argv;
-  const child = spawn(file!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-  child.once('error', (err) => resolve({ code: 127, stdout, stderr: `${stderr}${String(err)}` }));
-  child.once('close', (code) => resolve({ code, stdout, stderr }));
-});
-
-/** Runs commands inside a named network namespace (`/run/netns/NAME` or a path), for nodes living in one. */
-export function netnsExec(netns: string, base: Exec = hostExec): Exec {
-  const path = netns.includes('/') ? netns : `/run/netns/${netns}`;
-  return (argv) => base(['nsenter', `--net=${path}`, '--', ...argv]);
+/** Runs commands inside a named network namespace (`/run/netns/NAME`), for nodes living in one. */
+export function netnsExec(netns: string): Exec {
+  return inNetns(runCommand, netns);
 }
 
 export interface L2AnnouncerOptions {
@@ -91,7 +69,7 @@ export class L2Announcer {
     this.#nodeName = opts.nodeName;
     this.#stateDir = opts.stateDir;
     this.#statePath = join(opts.stateDir, STATE_FILE);
-    this.#exec = opts.exec ?? hostExec;
+    this.#exec = opts.exec ?? runCommand;
     this.#log = opts.log ?? (() => {});
     this.#releaseOnStop = opts.releaseOnStop ?? true;
     const informer = (resource: string) => new Informer({ client: opts.client, resource: r(resource), onError: (e) => this.#log(`l2 announcer ${resource}: ${String(e)}`) });
@@ -153,7 +131,7 @@ export class L2Announcer {
 
   /** The only I/O: list links, add and remove addresses, announce, save what we hold. */
   async #apply(desired: ReadonlyMap<string, readonly string[]>): Promise<void> {
-    const listed = await this.#exec(['ip', '-j', 'addr', 'show']);
+    const listed = await tryCommand(this.#exec, ['ip', '-j', 'addr', 'show']);
     if (listed.code !== 0) throw new Error(`ip -j addr show: exit ${listed.code}: ${listed.stderr.trim()}${listed.code === 127 ? ' (apt-get install -y iproute2)' : ''}`);
     const plan = planLinks(desired, parseIpAddrJson(listed.stdout), this.#owned);
     const skipped = plan.skipped.map((s) => `${s.ip}: ${s.reason}`).join('; ');
@@ -162,7 +140,7 @@ export class L2Announcer {
     const errors: string[] = [];
     let owned = [...this.#owned];
     for (const p of plan.remove) {
-      const res = await this.#exec(['ip', 'addr', 'del', `${p.ip}/${hostBits(p.ip)}`, 'dev', p.iface]);
+      const res = await tryCommand(this.#exec, ['ip', 'addr', 'del', `${p.ip}/${hostBits(p.ip)}`, 'dev', p.iface]);
       // Gone already (someone else removed it) is as good as removed.
       if (res.code !== 0 && !/Cannot assign requested address|No such device/.test(res.stderr)) errors.push(`remove ${p.ip} from ${p.iface}: ${res.stderr.trim()}`);
       else this.#log(`l2 announcer: released ${p.ip} from ${p.iface}`);
@@ -171,7 +149,7 @@ export class L2Announcer {
     for (const p of plan.add) {
       const v6 = parseIp(p.ip)?.family === 6;
       // nodad: an IPv6 address must answer at once, not after duplicate address detection.
-      const res = await this.#exec(['ip', 'addr', 'add', `${p.ip}/${hostBits(p.ip)}`, 'dev', p.iface, ...(v6 ? ['nodad'] : [])]);
+      const res = await tryCommand(this.#exec, ['ip', 'addr', 'add', `${p.ip}/${hostBits(p.ip)}`, 'dev', p.iface, ...(v6 ? ['nodad'] : [])]);
       if (res.code !== 0 && !/File exists/.test(res.stderr)) {
         errors.push(`add ${p.ip} to ${p.iface}: ${res.stderr.trim()}`);
         continue;
@@ -191,7 +169,7 @@ export class L2Announcer {
   // owner at once instead of when their cache entry for the old one expires.
   async #gratuitousArp(p: Placement): Promise<void> {
     if (this.#arpingMissing) return;
-    const res = await this.#exec(['arping', '-U', '-c', '1', '-I', p.iface, p.ip]);
+    const res = await tryCommand(this.#exec, ['arping', '-U', '-c', '1', '-I', p.iface, p.ip]);
     if (res.code === 127 || /No such file|not found|ENOENT/.test(res.stderr)) {
       this.#arpingMissing = true;
       this.#log('l2 announcer: arping not found, no gratuitous ARP will be sent (apt-get install -y iputils-arping)');

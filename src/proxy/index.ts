@@ -9,4 +9,4 @@ export { renderNft, renderDiff, renderDelete, NeedsFullSyncError } from './rende
 export { servicePortsOf, shouldSkipService, SERVICE_NAME_LABEL, type ServicePortInfo, type ProxyEndpoint, type Protocol } from './service-ports.ts';
 export { staleConntrackCommands } from './conntrack.ts';
 export { computeHealthChecks, HealthCheckServers, type HealthCheck } from './health-check.ts';
-export { runCommand, inNetns, CommandError, type Exec, type ExecResult } from './exec.ts';
+export { runCommand, inNetns, CommandError, type Exec, type ExecResult } from '../util/exec.ts';

@@ -22,7 +22,7 @@ import { ApiServer } from '../apiserver/server.ts';
 import { KubeClient } from '../client/rest-client.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
 import { createLan, echoServerSource, nodeBin, requireNetTools, type TestLan, waitForOutput } from '../../test/lib/netns-hosts.ts';
-import { inNetns, runCommand } from './exec.ts';
+import { inNetns, runCommand } from '../util/exec.ts';
 import { renderNft } from './render-nft.ts';
 import { ServiceProxy } from './service-proxy.ts';
 import { SERVICE_IPS, effectiveValue } from './ruleset.ts';

@@ -13,7 +13,7 @@ import { Informer, objectKey } from '../client/informer.ts';
 import type { KubeClient } from '../client/rest-client.ts';
 import { WorkQueue } from '../client/work-queue.ts';
 import { staleConntrackCommands } from './conntrack.ts';
-import { CommandError, type Exec, runCommand } from './exec.ts';
+import { CommandError, type Exec, runCommand } from '../util/exec.ts';
 import { computeHealthChecks, HealthCheckServers } from './health-check.ts';
 import { NeedsFullSyncError, renderDelete, renderDiff, renderNft } from './render-nft.ts';
 import {

@@ -28,7 +28,7 @@
 // `sysctl`). A node that lives in a named netns (tests) passes `inNetns(runCommand, nodeNetns)`.
 // Pure parts: cidr.ts, plan.ts (names, addresses, ip batches), ipam.ts, node-ruleset.ts (the nft script).
 export { PodNetwork, STATE_FILE, type PodAttachment, type PodNetworkOptions, type PodRef } from './pod-network.ts';
-export { type Exec, type ExecResult, CommandError, inNetns, runCommand } from './exec.ts';
+export { type Exec, type ExecResult, CommandError, inNetns, runCommand } from '../../util/exec.ts';
 export { type HostPortMapping, type HostPortProtocol, HOSTPORT_PROTOCOLS } from './node-ruleset.ts';
 export { PoolExhaustedError } from './ipam.ts';
 export { BRIDGE_NAME, NFT_FAMILY, NFT_TABLE, hostVethName, netnsPrefix, podNetnsName } from './plan.ts';

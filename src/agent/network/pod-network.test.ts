@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestLan, createLan, echoClientSource, echoServerSource, nodeBin, requireNetTools, waitForOutput } from '../../../test/lib/netns-hosts.ts';
-import { inNetns, runCommand } from './exec.ts';
+import { inNetns, runCommand } from '../../util/exec.ts';
 import { PodNetwork, STATE_FILE } from './pod-network.ts';
 import { netnsPrefix } from './plan.ts';
 

@@ -3,7 +3,7 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatCidr } from './cidr.ts';
-import { type Exec, isExistsError, isNotFoundError, runCommand } from './exec.ts';
+import { type Exec, isExistsError, isNotFoundError, runCommand } from '../../util/exec.ts';
 import { type NetworkState, type PodAllocation, allocate, emptyState, parseState, release, serializeState } from './ipam.ts';
 import { type HostPortMapping, findHostPortConflicts, renderDeleteRuleset, renderNodeRuleset, validateHostPorts } from './node-ruleset.ts';
 import {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CommandError, type Exec } from './exec.ts';
+import { CommandError, type Exec } from '../../util/exec.ts';
 import { PodNetwork, STATE_FILE } from './pod-network.ts';
 import { hostVethName, podNetnsName } from './plan.ts';
 import type { PodNetworkPort } from '../ports.ts';
