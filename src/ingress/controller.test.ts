@@ -7,17 +7,11 @@ import http from 'node:http';
 import net from 'node:net';
 import type { KObject } from '../api/object.ts';
 import { resources } from '../api/resources.ts';
-import { bootstrapCluster } from '../apiserver/bootstrap.ts';
-import { defaultMachinery } from '../apiserver/default-machinery.ts';
-import { Registry } from '../apiserver/registry/registry.ts';
-import { ServiceAllocator } from '../apiserver/registry/service-allocator.ts';
-import { defaultStrategies } from '../apiserver/registry/strategies.ts';
-import { ApiServer } from '../apiserver/server.ts';
 import { EventRecorder } from '../client/event-recorder.ts';
 import { KubeClient } from '../client/rest-client.ts';
-import { SqliteStore } from '../store/sqlite-store.ts';
 import { IngressController } from './controller.ts';
 import { makeIngress, makeService, makeSlice, path, rule } from './test-builders.ts';
+import { type InProcessApiServer, startInProcessApiServer } from '../apiserver/in-process.ts';
 
 const r = (name: string) => resources.find((x) => x.resource === name)!;
 /** Drops what the API server assigns itself. */
@@ -50,8 +44,7 @@ async function eventually<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 30
 }
 
 describe('IngressController', () => {
-  let store: SqliteStore;
-  let server: ApiServer;
+  let api: InProcessApiServer;
   let client: KubeClient;
   let controller: IngressController;
   let backend: http.Server;
@@ -59,13 +52,8 @@ describe('IngressController', () => {
   let patches = 0;
 
   before(async () => {
-    store = new SqliteStore({ path: ':memory:', historyCapacity: 200 });
-    const machinery = defaultMachinery();
-    const registry = new Registry({ store, strategies: defaultStrategies({ serviceAllocator: new ServiceAllocator({ random: Math.random }) }), applyDefaults: machinery.applyDefaults, validate: machinery.validate });
-    await bootstrapCluster(registry, { serviceIP: '10.96.0.1', apiAddress: '192.0.2.1', apiPort: 6443 });
-    server = new ApiServer({ registry, machinery, bindAddress: '127.0.0.1', port: 0, advertiseAddress: '127.0.0.1:0', bookmarkIntervalMs: 50 });
-    const addr = await server.listen();
-    client = new KubeClient({ server: `http://127.0.0.1:${addr.port}` });
+    api = await startInProcessApiServer({ historyCapacity: 200 });
+    client = api.client;
     const realPatch = client.patch.bind(client);
     client.patch = (...args: Parameters<KubeClient['patch']>) => { if (args[5] === 'status') patches++; return realPatch(...args); };
     backend = http.createServer((req, res) => res.end(`backend ${req.url}`));
@@ -82,10 +70,8 @@ describe('IngressController', () => {
 
   after(async () => {
     await controller.stop();
-    client.close();
     backend.close();
-    await server.close();
-    await store.close();
+    await api.stop();
   });
 
   it('serves an Ingress created after start and writes its status once', async () => {

@@ -106,7 +106,6 @@ export class Http1Connection implements UpstreamOwner {
   #resUntilClose = false;
   #resBytesOut = 0;
   #upReusable = true;
-  #extraResponse = '';
 
   constructor(ctx: ProxyContext, sock: net.Socket, secure: boolean) {
     this.#ctx = ctx;

@@ -13,19 +13,13 @@ import type { Service } from 'kubernetes-types/core/v1.d.ts';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.d.ts';
 import type { KObject } from '../api/object.ts';
 import { resources } from '../api/resources.ts';
-import { bootstrapCluster } from '../apiserver/bootstrap.ts';
-import { defaultMachinery } from '../apiserver/default-machinery.ts';
-import { Registry } from '../apiserver/registry/registry.ts';
-import { ServiceAllocator } from '../apiserver/registry/service-allocator.ts';
-import { defaultStrategies } from '../apiserver/registry/strategies.ts';
-import { ApiServer } from '../apiserver/server.ts';
 import { KubeClient } from '../client/rest-client.ts';
-import { SqliteStore } from '../store/sqlite-store.ts';
 import { createLan, echoServerSource, nodeBin, requireNetTools, type TestLan, waitForOutput } from '../../test/lib/netns-hosts.ts';
 import { inNetns, runCommand } from '../util/exec.ts';
 import { renderNft } from './render-nft.ts';
 import { ServiceProxy } from './service-proxy.ts';
 import { SERVICE_IPS, effectiveValue } from './ruleset.ts';
+import { type InProcessApiServer, startInProcessApiServer } from '../apiserver/in-process.ts';
 
 const r = (name: string) => resources.find((x) => x.resource === name)!;
 const NODE = 'node1';
@@ -77,8 +71,7 @@ function makeSlice(service: string, pods: readonly Pod[], ports: { name: string;
 }
 
 describe('ServiceProxy in network namespaces', () => {
-  let store: SqliteStore;
-  let server: ApiServer;
+  let api: InProcessApiServer;
   let client: KubeClient;
   let lan: TestLan;
   let proxy: ServiceProxy;
@@ -112,13 +105,8 @@ describe('ServiceProxy in network namespaces', () => {
     for (const tool of ['nsenter', 'conntrack']) {
       try { execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }); } catch { throw new Error(`${tool} is missing (apt-get install -y ${tool === 'nsenter' ? 'util-linux' : 'conntrack'})`); }
     }
-    store = new SqliteStore({ path: ':memory:', historyCapacity: 500 });
-    const machinery = defaultMachinery();
-    const registry = new Registry({ store, strategies: defaultStrategies({ serviceAllocator: new ServiceAllocator({ random: Math.random }) }), applyDefaults: machinery.applyDefaults, validate: machinery.validate });
-    await bootstrapCluster(registry, { serviceIP: '10.96.0.1', apiAddress: '192.0.2.1', apiPort: 6443 });
-    server = new ApiServer({ registry, machinery, bindAddress: '127.0.0.1', port: 0, advertiseAddress: '127.0.0.1:0', bookmarkIntervalMs: 50 });
-    const addr = await server.listen();
-    client = new KubeClient({ server: `http://127.0.0.1:${addr.port}` });
+    api = await startInProcessApiServer({ historyCapacity: 500 });
+    client = api.client;
 
     lan = await createLan({ hosts: ['node', 'client'] });
     nodeIP = lan.host('node').ip;
@@ -154,9 +142,7 @@ describe('ServiceProxy in network namespaces', () => {
 
   after(async () => {
     await proxy?.stop();
-    client?.close();
-    await server?.close();
-    await store?.close();
+    await api?.stop();
     await lan?.destroy();
   });
 

@@ -57,7 +57,6 @@ const resource = (plural: string, group: string): ResourceInfo => {
 };
 
 export class ServiceProxy {
-  readonly #opts: ServiceProxyOptions;
   readonly #exec: Exec;
   readonly #log: (msg: string) => void;
   readonly #node: ProxyNode;
@@ -79,7 +78,6 @@ export class ServiceProxy {
   #syncWaiters: (() => void)[] = [];
 
   constructor(opts: ServiceProxyOptions) {
-    this.#opts = opts;
     this.#exec = opts.exec ?? runCommand;
     this.#log = opts.log ?? (() => {});
     this.#node = { name: opts.nodeName, addresses: opts.nodeAddresses, ...(opts.nodePortAddresses ? { nodePortAddresses: opts.nodePortAddresses } : {}) };

@@ -5,17 +5,11 @@ import assert from 'node:assert/strict';
 import type { Event, Service } from 'kubernetes-types/core/v1.d.ts';
 import type { KObject } from '../../api/object.ts';
 import { resources } from '../../api/resources.ts';
-import { bootstrapCluster } from '../../apiserver/bootstrap.ts';
-import { defaultMachinery } from '../../apiserver/default-machinery.ts';
-import { Registry } from '../../apiserver/registry/registry.ts';
-import { ServiceAllocator } from '../../apiserver/registry/service-allocator.ts';
-import { defaultStrategies } from '../../apiserver/registry/strategies.ts';
-import { ApiServer } from '../../apiserver/server.ts';
 import { columnDefinitions, printRow } from '../../api/printers/table.ts';
 import { KubeClient } from '../../client/rest-client.ts';
-import { SqliteStore } from '../../store/sqlite-store.ts';
 import { ensureDefaultPool } from './default-pool.ts';
 import { LbIpamController } from './lbipam-controller.ts';
+import { type InProcessApiServer, startInProcessApiServer } from '../../apiserver/in-process.ts';
 
 const r = (name: string) => resources.find((x) => x.resource === name)!;
 
@@ -33,8 +27,7 @@ async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs
 }
 
 describe('LB IPAM controller', () => {
-  let store: SqliteStore;
-  let server: ApiServer;
+  let api: InProcessApiServer;
   let client: KubeClient;
   let controller: LbIpamController;
   const logs: string[] = [];
@@ -53,14 +46,8 @@ describe('LB IPAM controller', () => {
   const waitEvent = (name: string, text: string) => until(`event "${text}" on ${name}`, async () => ((await eventsOf(name)).includes(text) ? true : undefined));
 
   before(async () => {
-    store = new SqliteStore({ path: ':memory:', historyCapacity: 1000 });
-    const machinery = defaultMachinery();
-    const allocator = new ServiceAllocator({ random: Math.random });
-    const registry = new Registry({ store, strategies: defaultStrategies({ serviceAllocator: allocator }), applyDefaults: machinery.applyDefaults, validate: machinery.validate });
-    await bootstrapCluster(registry, { serviceIP: '10.96.0.1', apiAddress: '192.0.2.1', apiPort: 6443 });
-    server = new ApiServer({ registry, machinery, bindAddress: '127.0.0.1', port: 0, advertiseAddress: '127.0.0.1:0', bookmarkIntervalMs: 50 });
-    const addr = await server.listen();
-    client = new KubeClient({ server: `http://127.0.0.1:${addr.port}` });
+    api = await startInProcessApiServer({ historyCapacity: 1000 });
+    client = api.client;
     await client.create(r('nodes'), undefined, { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-1' } });
     await client.patch(r('nodes'), undefined, 'node-1', { status: { addresses: [{ type: 'InternalIP', address: '192.168.50.11' }, { type: 'Hostname', address: 'node-1' }], conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady' }] } }, 'merge', 'status');
     controller = new LbIpamController({ client, log: (m) => logs.push(m) });
@@ -68,9 +55,7 @@ describe('LB IPAM controller', () => {
   });
   after(async () => {
     await controller.stop();
-    client.close();
-    await server.close();
-    await store.close();
+    await api.stop();
   });
 
   it('without pools gives the node address, and a port taken there leaves the next Service pending until it frees', async () => {

@@ -1,0 +1,38 @@
+// A complete API server on 127.0.0.1 over plain HTTP with an in-memory store, for tests of the
+// components that talk to it (controllers, the proxy, ingress) through a real KubeClient.
+import { KubeClient } from '../client/rest-client.ts';
+import { SqliteStore } from '../store/sqlite-store.ts';
+import { bootstrapCluster } from './bootstrap.ts';
+import { defaultMachinery } from './default-machinery.ts';
+import { Registry } from './registry/registry.ts';
+import { ServiceAllocator } from './registry/service-allocator.ts';
+import { defaultStrategies } from './registry/strategies.ts';
+import { ApiServer } from './server.ts';
+
+export interface InProcessApiServer {
+  readonly client: KubeClient;
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+export async function startInProcessApiServer(opts: { historyCapacity?: number; bookmarkIntervalMs?: number } = {}): Promise<InProcessApiServer> {
+  const store = new SqliteStore({ path: ':memory:', historyCapacity: opts.historyCapacity ?? 1000 });
+  const machinery = defaultMachinery();
+  const registry = new Registry({
+    store, strategies: defaultStrategies({ serviceAllocator: new ServiceAllocator({ random: Math.random }) }),
+    applyDefaults: machinery.applyDefaults, validate: machinery.validate,
+  });
+  await bootstrapCluster(registry, { serviceIP: '10.96.0.1', apiAddress: '192.0.2.1', apiPort: 6443 });
+  const server = new ApiServer({ registry, machinery, bindAddress: '127.0.0.1', port: 0, advertiseAddress: '127.0.0.1:0', bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 50 });
+  const addr = await server.listen();
+  const url = `http://127.0.0.1:${addr.port}`;
+  const client = new KubeClient({ server: url });
+  return {
+    client, url,
+    async stop() {
+      client.close();
+      await server.close();
+      await store.close();
+    },
+  };
+}
