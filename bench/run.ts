@@ -8,13 +8,14 @@ import { join } from 'node:path';
 import { apiserverBench } from './apiserver.bench.ts';
 import { ingressBench } from './ingress.bench.ts';
 import { proxyBench } from './proxy.bench.ts';
+import { servicesBench } from './services.bench.ts';
 import { nodeBench } from './node.bench.ts';
 import { tunnelsBench } from './tunnels.bench.ts';
 import type { BenchModule, BenchOutput } from './bench-module.ts';
 import { cleanupAll } from './processes.ts';
 import { type ModuleResult, renderMarkdown, renderText } from './report.ts';
 
-const modules: BenchModule[] = [apiserverBench, ingressBench, nodeBench, tunnelsBench, proxyBench];
+const modules: BenchModule[] = [apiserverBench, ingressBench, nodeBench, tunnelsBench, proxyBench, servicesBench];
 
 function log(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);

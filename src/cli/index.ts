@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { hostname } from 'node:os';
 import { addControlPlaneFlags, addNodeFlags, type ControlPlaneFlags, type NodeFlags } from './flags.ts';
 import { startNode, type RunningNode } from './node.ts';
+import { registerComponents } from './components.ts';
 import { registerPortForward } from './port-forward-command.ts';
 import { detectNodeIP } from './node-address.ts';
 import { startControlPlane } from './control-plane.ts';
@@ -70,6 +71,7 @@ export async function runCli(argv: string[]): Promise<void> {
     .description('start only the control plane (API server and controllers)'))
     .action((opts: ControlPlaneFlags) => run('server', opts));
   registerPortForward(program);
+  registerComponents(program);
   try {
     await program.parseAsync(argv);
   } catch (err) {

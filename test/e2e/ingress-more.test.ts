@@ -91,6 +91,11 @@ describe('ingress controller on a test LAN: passthrough and churn', () => {
       '-subj', `/CN=${cn}`, '-addext', `subjectAltName=DNS:${cn}`, '-keyout', key, '-out', crt], { stdio: 'ignore' });
     return { key, crt };
   };
+  /** Waits for pods to be Ready; on failure the error carries what kubectl describes. */
+  const waitReady = async (pods: string[]) => {
+    const r = await pg.kubectl(['wait', '--for=condition=Ready', 'pod', ...pods, '--timeout=30s']);
+    if (r.code !== 0) assert.fail(`pods not Ready: ${r.stderr}\n${(await pg.kubectl(['describe', 'pod', ...pods])).stdout}`);
+  };
   /** The certificate the node's port 443 presents for `sni`, as the outside client sees it. */
   const servedCert = async (sni: string) => {
     const r = await lan.exec('client', ['sh', '-c', `openssl s_client -servername ${sni} -connect ${nodeIP}:443 </dev/null 2>/dev/null | openssl x509`], { allowFailure: true, timeoutMs: 5000 });
@@ -156,7 +161,7 @@ spec:
     - host: term.example.com
       http: { paths: [{ path: /, pathType: Prefix, backend: { service: { name: plain-backend, port: { number: 80 } } } }] }
 `), 'apply');
-    expectOk(await pg.kubectl(['wait', '--for=condition=Ready', 'pod', 'tls-backend', 'plain-backend', '--timeout=30s']), 'wait pods');
+    await waitReady(['tls-backend', 'plain-backend']);
 
     const curl = (host: string, ca: string) => lan.exec('client', ['curl', '-sS', '-m', '5', '--resolve', `${host}:443:${nodeIP}`, '--cacert', ca, '-w', '\n%{http_code}', `https://${host}/`], { allowFailure: true });
     await eventually(async () => (await curl('pass.example.com', backendCert.crt)).stdout.endsWith('\n200'), 'pass.example.com answers through passthrough');
@@ -223,7 +228,7 @@ spec:
     const oldPods = ['load-0', 'load-1', 'load-2'];
     const newPods = ['load-3', 'load-4', 'load-5'];
     expectOk(await pg.apply([...oldPods.map(pod), service('load-a'), service('load-b'), loadIngress('load-a', 0)].join('---\n')), 'apply');
-    expectOk(await pg.kubectl(['wait', '--for=condition=Ready', 'pod', ...oldPods, '--timeout=30s']), 'wait pods');
+    await waitReady(oldPods);
     await eventually(async () => {
       const r = await lan.exec('client', ['curl', '-s', '-m', '2', '-o', '/dev/null', '-w', '%{http_code}', '--resolve', `load.example.com:80:${nodeIP}`, 'http://load.example.com/'], { allowFailure: true });
       return r.stdout === '200';

@@ -1,0 +1,58 @@
+// `podgate ingress --kubeconfig FILE` runs one part against any API server (here podgate's own
+// control plane, reached only through the kubeconfig, as a real cluster would be).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { expectOk, freePort, type Podgate, startPodgate } from './harness.ts';
+
+describe('podgate ingress against a cluster by kubeconfig', () => {
+  let pg: Podgate;
+  let ingress: ChildProcess | undefined;
+  let port: number;
+
+  before(async () => {
+    pg = await startPodgate();
+    port = await freePort();
+    ingress = spawn(join(import.meta.dirname, '../../bin/podgate'), ['ingress', '--kubeconfig', pg.kubeconfig, '--node-ip', '127.0.0.1',
+      '--http-port', String(port), '--https-port', '0', '--data-dir', join(pg.dataDir, 'ingress')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      const t = setTimeout(() => reject(new Error(`podgate ingress did not start: ${out}`)), 20_000);
+      const on = (d: Buffer) => { out += d.toString(); if (out.includes('is running')) { clearTimeout(t); resolve(); } };
+      ingress!.stdout!.on('data', on);
+      ingress!.stderr!.on('data', on);
+      ingress!.once('exit', (code) => { clearTimeout(t); reject(new Error(`podgate ingress exited ${code}: ${out}`)); });
+    });
+  });
+  after(async () => {
+    if (ingress && ingress.exitCode === null) {
+      ingress.kill('SIGTERM');
+      await new Promise((r) => ingress!.once('exit', r));
+    }
+    await pg?.stop();
+  });
+
+  it('serves and reports the Ingresses of the cluster', async () => {
+    expectOk(await pg.apply(`apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: { name: web }
+spec:
+  ingressClassName: nginx
+  defaultBackend: { service: { name: nothing-here, port: { number: 80 } } }
+  rules:
+    - host: web.example.com
+      http: { paths: [{ path: /, pathType: Prefix, backend: { service: { name: nothing-here, port: { number: 80 } } } }] }
+`), 'apply');
+    let address = '';
+    for (let i = 0; i < 50 && !address; i++) {
+      address = expectOk(await pg.kubectl(['get', 'ingress', 'web', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}']), 'get');
+      if (!address) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(address, '127.0.0.1');
+    // The Service does not exist: the route is there but has no endpoints (503); other hosts get 404.
+    const code = async (host: string) => (await fetch(`http://127.0.0.1:${port}/`, { headers: { host } })).status;
+    assert.equal(await code('web.example.com'), 503);
+    assert.equal(await code('other.example.com'), 503, 'the default backend answers other hosts');
+  });
+});
