@@ -67,7 +67,6 @@ spec:
       image: nginx
       command: ["/usr/sbin/nginx", "-c", "${conf}"]
       ports: [{ containerPort: ${opts.port} }]
-      readinessProbe: { tcpSocket: { port: ${opts.port} }, periodSeconds: 1 }
 `;
 }
 

@@ -7,6 +7,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { apiserverBench } from './apiserver.bench.ts';
 import { ingressBench } from './ingress.bench.ts';
+import { ingressRoutesBench } from './ingress-routes.bench.ts';
 import { proxyBench } from './proxy.bench.ts';
 import { servicesBench } from './services.bench.ts';
 import { nodeBench } from './node.bench.ts';
@@ -15,7 +16,7 @@ import type { BenchModule, BenchOutput } from './bench-module.ts';
 import { cleanupAll } from './processes.ts';
 import { type ModuleResult, renderMarkdown, renderText } from './report.ts';
 
-const modules: BenchModule[] = [apiserverBench, ingressBench, nodeBench, tunnelsBench, proxyBench, servicesBench];
+const modules: BenchModule[] = [apiserverBench, ingressBench, nodeBench, tunnelsBench, proxyBench, servicesBench, ingressRoutesBench];
 
 function log(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);

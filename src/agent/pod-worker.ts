@@ -60,6 +60,7 @@ export class PodWorker {
   readonly #containers = new Map<string, Runtime>();
   #terminating: Promise<void> | undefined;
   #lastStatus = '';
+  #statusChain: Promise<void> = Promise.resolve();
   #stopped = false;
 
   constructor(pod: Pod, deps: PodWorkerDeps) {
@@ -310,7 +311,17 @@ export class PodWorker {
     rt.probeTimers = [];
   }
 
-  async #reportStatus(): Promise<void> {
+  /**
+   * Writes the pod's status. Serialized, and computed when its turn comes: two writes in flight
+   * could otherwise land out of order and leave an older status (e.g. not Ready) as the last word.
+   */
+  #reportStatus(): Promise<void> {
+    const next = this.#statusChain.then(() => this.#writeLatestStatus());
+    this.#statusChain = next;
+    return next;
+  }
+
+  async #writeLatestStatus(): Promise<void> {
     if (this.#stopped) return;
     const status = computePodStatus(this.#pod, {
       podIP: this.#ip, hostIP: this.#deps.nodeIP, startTime: this.#startTime, sandboxReady: Boolean(this.#ip),
@@ -321,8 +332,14 @@ export class PodWorker {
     // Transition times must not make an unchanged status look new.
     const key = JSON.stringify(status, (k, v: unknown) => (k === 'lastTransitionTime' || k === 'lastProbeTime' ? undefined : v));
     if (key === this.#lastStatus) return;
-    this.#lastStatus = key;
-    await this.#deps.writeStatus(this.#pod, status);
+    try {
+      await this.#deps.writeStatus(this.#pod, status);
+      // Remembered only once written: a failed write is retried, never taken as done.
+      this.#lastStatus = key;
+    } catch (err) {
+      this.#deps.log(`pod ${this.#pod.metadata?.namespace}/${this.#pod.metadata?.name}: status not written: ${String(err)}`);
+      this.#deps.requeue(1000);
+    }
   }
 
   /**

@@ -365,6 +365,43 @@ describe('proxy server', () => {
     }
   });
 
+  it('with ssl-passthrough on, other hosts are still terminated here (the peeked ClientHello is replayed)', async () => {
+    // Regression: the peeking path resumed the socket after handing it to TLS, which dropped the
+    // unshifted ClientHello, so every non-passthrough HTTPS handshake hung while any passthrough host existed.
+    await routes([
+      makeIngress('default', 'pt', (i) => { i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/ssl-passthrough': 'true' }; i.spec!.rules = [rule('pass.example.com', path('/', 'a', 80))]; }),
+      makeIngress('default', 'term', (i) => { i.spec!.tls = [{ hosts: ['foo.example.com'], secretName: 'foo-tls' }]; i.spec!.rules = [rule('foo.example.com', path('/', 'b', 80))]; }),
+    ], { secrets: [makeTlsSecret('default', 'foo-tls', fooCert.certPem, fooCert.keyPem)] });
+    assert.ok(proxy.router.hasPassthrough);
+    const get = () => new Promise<{ cn: string; body: string }>((resolve, reject) => {
+      const req = https.request({ host: '127.0.0.1', port: proxy.httpsPort, servername: 'foo.example.com', path: '/t', headers: { host: 'foo.example.com' }, ca: ca.certPem, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c));
+        res.on('end', () => resolve({ cn: String((res.socket as tls.TLSSocket).getPeerCertificate().subject?.CN), body }));
+      });
+      req.setTimeout(3000, () => req.destroy(new Error('handshake hung')));
+      req.on('error', reject);
+      req.end();
+    });
+    const r = await get();
+    assert.equal(r.cn, 'foo.example.com');
+    assert.equal(json({ status: 200, headers: {}, body: r.body }).backend, 'b');
+    const session = http2.connect(`https://foo.example.com:${proxy.httpsPort}`, { createConnection: () => tls.connect({ host: '127.0.0.1', port: proxy.httpsPort!, servername: 'foo.example.com', ca: ca.certPem, ALPNProtocols: ['h2'] }) });
+    try {
+      const body = await new Promise<string>((resolve, reject) => {
+        const st = session.request({ ':path': '/h2', ':authority': 'foo.example.com' });
+        let b = '';
+        st.on('data', (c: Buffer) => (b += c));
+        st.on('end', () => resolve(b));
+        st.on('error', reject);
+        session.on('error', reject);
+      });
+      assert.equal((JSON.parse(body) as { backend: string }).backend, 'b');
+    } finally {
+      session.close();
+    }
+  });
+
   it('tcp-services ConfigMap exposes a Service port as raw TCP', async () => {
     const echo = net.createServer((s) => s.pipe(s));
     await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));

@@ -165,9 +165,11 @@ export class ProxyServer {
       sock.setTimeout(0);
       const pool = r.kind === 'done' && r.serverName ? this.#router.passthrough(r.serverName) : undefined;
       if (pool) { this.#passthrough(sock, buf, pool.next()); return; }
+      // Terminated here: the TLS socket takes over the paused socket and first reads what is
+      // buffered in it. No resume(): a flowing socket with no 'data' listener would drop the
+      // unshifted ClientHello before TLS sees it, and the handshake would hang.
       sock.unshift(buf);
       this.#tlsServer!.emit('connection', sock);
-      sock.resume();
     };
     sock.on('data', onData);
     sock.on('error', () => {});

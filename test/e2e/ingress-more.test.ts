@@ -13,10 +13,10 @@ import { nodeBin, type TestLan, waitForOutput } from '../lib/netns-hosts.ts';
 import { expectOk, type Podgate } from './harness.ts';
 import { type LanCluster, startLanCluster } from './lan-cluster.ts';
 
-/** An HTTPS server (args: PORT CERT KEY) answering `backend <pod name>`: TLS terminated by the pod itself. */
+/** An HTTPS server script (args: PORT CERT KEY) answering `backend <pod name>`: TLS terminated by the pod itself. */
 const httpsServerSource = `
 const https = require('node:https'); const fs = require('node:fs');
-const [port, cert, key] = process.argv.slice(1);
+const [port, cert, key] = process.argv.slice(2);
 https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) }, (req, res) => {
   res.writeHead(200, { 'content-type': 'text/plain' }).end('backend ' + (process.env.POD_NAME || '') + ' ' + req.headers.host + '\\n');
 }).listen(+port, () => console.log('listening'));
@@ -27,13 +27,14 @@ process.on('SIGTERM', () => process.exit(0));
  * A load generator (args: URL HOST KEEPALIVE_WORKERS FRESH_WORKERS): keep-alive workers reuse one
  * connection each, fresh workers open a new connection per request. Each worker sends requests
  * back to back until SIGTERM; then the in-flight ones finish and it prints one JSON line of counts:
- * ok (2xx), bad (other status, by code), errors (by error code), and the first few failures.
+ * ok (2xx, also by the pod that answered), bad (other status, by code), errors (by error code), and
+ * the first few failures.
  */
 const loadSource = `
 const http = require('node:http');
 const [url, host, ka, fresh] = process.argv.slice(1);
 const u = new URL(url);
-const stats = { ok: 0, bad: {}, errors: {}, samples: [], keepAliveOk: 0, freshOk: 0 };
+const stats = { ok: 0, bad: {}, errors: {}, samples: [], keepAliveOk: 0, freshOk: 0, byPod: {} };
 let stopping = false;
 const fail = (kind, what, detail) => { stats[kind][what] = (stats[kind][what] || 0) + 1; if (stats.samples.length < 10) stats.samples.push(kind + ' ' + what + ' ' + detail + ' at ' + new Date().toISOString()); };
 const once = (agent, keepAlive) => new Promise((resolve) => {
@@ -42,7 +43,11 @@ const once = (agent, keepAlive) => new Promise((resolve) => {
     res.setEncoding('utf8');
     res.on('data', (d) => { body += d; });
     res.on('end', () => {
-      if (res.statusCode >= 200 && res.statusCode < 300) { stats.ok++; if (keepAlive) stats.keepAliveOk++; else stats.freshOk++; }
+      if (res.statusCode >= 200 && res.statusCode < 300) {
+        stats.ok++; if (keepAlive) stats.keepAliveOk++; else stats.freshOk++;
+        let pod = '?'; try { pod = JSON.parse(body).pod.name; } catch {}
+        stats.byPod[pod] = (stats.byPod[pod] || 0) + 1;
+      }
       else fail('bad', String(res.statusCode), body.slice(0, 200).replace(/\\s+/g, ' '));
       resolve();
     });
@@ -94,11 +99,13 @@ describe('ingress controller on a test LAN: passthrough and churn', () => {
   /** Waits for pods to be Ready; on failure the error carries what kubectl describes. */
   const waitReady = async (pods: string[]) => {
     const r = await pg.kubectl(['wait', '--for=condition=Ready', 'pod', ...pods, '--timeout=30s']);
-    if (r.code !== 0) assert.fail(`pods not Ready: ${r.stderr}\n${(await pg.kubectl(['describe', 'pod', ...pods])).stdout}`);
+    if (r.code === 0) return;
+    const logs = await Promise.all(pods.map(async (p) => `${p}: ${(await pg.kubectl(['logs', p, '--previous'])).stdout}${(await pg.kubectl(['logs', p])).stdout}`));
+    assert.fail(`pods not Ready: ${r.stderr}\n${(await pg.kubectl(['describe', 'pod', ...pods])).stdout}\n${logs.join('\n')}`);
   };
   /** The certificate the node's port 443 presents for `sni`, as the outside client sees it. */
   const servedCert = async (sni: string) => {
-    const r = await lan.exec('client', ['sh', '-c', `openssl s_client -servername ${sni} -connect ${nodeIP}:443 </dev/null 2>/dev/null | openssl x509`], { allowFailure: true, timeoutMs: 5000 });
+    const r = await lan.exec('client', ['sh', '-c', `timeout 5 openssl s_client -servername ${sni} -connect ${nodeIP}:443 </dev/null 2>/dev/null | openssl x509`], { allowFailure: true, timeoutMs: 8000 });
     return r.stdout.includes('BEGIN CERTIFICATE') ? new X509Certificate(r.stdout) : undefined;
   };
 
@@ -163,10 +170,10 @@ spec:
 `), 'apply');
     await waitReady(['tls-backend', 'plain-backend']);
 
-    const curl = (host: string, ca: string) => lan.exec('client', ['curl', '-sS', '-m', '5', '--resolve', `${host}:443:${nodeIP}`, '--cacert', ca, '-w', '\n%{http_code}', `https://${host}/`], { allowFailure: true });
+    const curl = (host: string, ca: string) => lan.exec('client', ['curl', '-sS', '-m', '3', '--resolve', `${host}:443:${nodeIP}`, '--cacert', ca, '-w', '\n%{http_code}', `https://${host}/`], { allowFailure: true });
     await eventually(async () => (await curl('pass.example.com', backendCert.crt)).stdout.endsWith('\n200'), 'pass.example.com answers through passthrough');
     const r = await curl('pass.example.com', backendCert.crt);
-    assert.match(r.stdout, /^backend tls-backend pass\.example\.com\n200$/, 'the pod itself answered, over TLS it terminated');
+    assert.match(r.stdout, /^backend tls-backend pass\.example\.com\n\n200$/, 'the pod itself answered, over TLS it terminated');
 
     const want = new X509Certificate(readFileSync(backendCert.crt));
     const seen = await servedCert('pass.example.com');
@@ -265,19 +272,22 @@ spec:
     }
     assert.equal(changes.length, 100);
 
+    let applied = 0;
     const churn = (async () => {
-      for (const c of changes) await c();
+      for (const c of changes) { await c(); applied++; }
     })();
     const replace = (async () => {
-      // A rolling replacement: a new pod, Ready, then one old pod deleted (preStop, then SIGTERM).
+      // A rolling replacement spread over the churn: a new pod, Ready, then one old pod deleted
+      // (preStop, then SIGTERM), starting after 10, 35 and 60 of the Ingress changes.
       for (const [i, name] of newPods.entries()) {
+        while (applied < 10 + 25 * i) await new Promise((r) => setTimeout(r, 50));
         expectOk(await pg.apply(pod(name)), `create ${name}`);
         expectOk(await pg.kubectl(['wait', '--for=condition=Ready', 'pod', name, '--timeout=30s']), `wait ${name}`);
         expectOk(await pg.kubectl(['delete', 'pod', oldPods[i]!, '--wait=false']), `delete ${oldPods[i]}`);
       }
       expectOk(await pg.kubectl(['wait', '--for=delete', 'pod', ...oldPods, '--timeout=30s']), 'old pods gone');
     })();
-    let stats: { ok: number; bad: Record<string, number>; errors: Record<string, number>; samples: string[]; keepAliveOk: number; freshOk: number };
+    let stats: { ok: number; bad: Record<string, number>; errors: Record<string, number>; samples: string[]; keepAliveOk: number; freshOk: number; byPod: Record<string, number> };
     try {
       await Promise.all([churn, replace]);
       await new Promise((r) => setTimeout(r, 1000));
@@ -291,9 +301,11 @@ spec:
     const table = expectOk(await pg.kubectl(['get', 'pods', '-l', 'app=load', '-o', 'jsonpath={.items[*].metadata.name}']), 'get pods');
     assert.deepEqual(table.split(' ').sort(), newPods, 'every backend pod was replaced');
     const failed = Object.values(stats.bad).reduce((a, b) => a + b, 0) + Object.values(stats.errors).reduce((a, b) => a + b, 0);
-    const summary = `${stats.ok} ok (${stats.keepAliveOk} keep-alive, ${stats.freshOk} new connections) in ${seconds.toFixed(1)} s, ${failed} failed: ${JSON.stringify({ bad: stats.bad, errors: stats.errors, samples: stats.samples })}`;
+    const summary = `${stats.ok} ok (${stats.keepAliveOk} keep-alive, ${stats.freshOk} new connections) in ${seconds.toFixed(1)} s, ${failed} failed: ${JSON.stringify({ byPod: stats.byPod, bad: stats.bad, errors: stats.errors, samples: stats.samples })}`;
     console.log(`ingress churn: ${summary}`);
     assert.equal(failed, 0, summary);
     assert.ok(stats.keepAliveOk > 1000 && stats.freshOk > 200, `a meaningful number of requests: ${summary}`);
+    // The load really moved from the old pods to the new ones while it ran.
+    assert.deepEqual(Object.keys(stats.byPod).sort(), [...oldPods, ...newPods], `every old and new pod answered: ${summary}`);
   });
 });
