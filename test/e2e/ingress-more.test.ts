@@ -292,12 +292,16 @@ spec:
       await Promise.all([churn, replace]);
       await new Promise((r) => setTimeout(r, 1000));
     } finally {
-      const exited = new Promise<void>((r) => load.once('exit', () => r()));
-      load.kill('SIGTERM');
-      await exited;
+      if (load.exitCode === null && load.signalCode === null) {
+        const exited = new Promise<void>((r) => load.once('exit', () => r()));
+        load.kill('SIGTERM');
+        await exited;
+      }
     }
     const seconds = (Date.now() - t0) / 1000;
-    stats = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as typeof stats;
+    const last = out.trim().split('\n').at(-1) ?? '';
+    assert.ok(last.startsWith('{'), `the load generator reported: ${out}`);
+    stats = JSON.parse(last) as typeof stats;
     const table = expectOk(await pg.kubectl(['get', 'pods', '-l', 'app=load', '-o', 'jsonpath={.items[*].metadata.name}']), 'get pods');
     assert.deepEqual(table.split(' ').sort(), newPods, 'every backend pod was replaced');
     const failed = Object.values(stats.bad).reduce((a, b) => a + b, 0) + Object.values(stats.errors).reduce((a, b) => a + b, 0);
