@@ -12,7 +12,7 @@ import { proxyHandler } from '../apiserver/handlers/proxy.ts';
 import { responseStyle } from '../apiserver/http.ts';
 import type { ResourceRequest } from '../apiserver/request-info.ts';
 import { Registry } from '../apiserver/registry/registry.ts';
-import { formatIpv4, parseCidr } from '../apiserver/registry/cidr.ts';
+import { formatIpv4, parseCidr } from '../api/net/cidr.ts';
 import { ServiceAllocator } from '../apiserver/registry/service-allocator.ts';
 import { defaultStrategies } from '../apiserver/registry/strategies.ts';
 import { storageKey } from '../apiserver/object-meta.ts';

@@ -4,7 +4,7 @@ import type { Node, Service } from 'kubernetes-types/core/v1.d.ts';
 import type { KObject } from '../api/object.ts';
 import { desiredAddresses, electionOrder, shouldAnnounce, type AnnounceWorld } from './announce.ts';
 import { planLinks, type Link } from './link-plan.ts';
-import { l2FromObject, readPools, type L2AdvertisementSpec } from './pools.ts';
+import { l2FromObject, readPools, type L2AdvertisementSpec } from '../api/net/metallb-pools.ts';
 
 const node = (name: string, labels: Record<string, string> = {}, ready = 'True'): Node =>
   ({ metadata: { name, labels }, status: { conditions: [{ type: 'Ready', status: ready }] } });

@@ -5,8 +5,8 @@
 import { createHash } from 'node:crypto';
 import type { Node, Service } from 'kubernetes-types/core/v1.d.ts';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.d.ts';
-import { canonicalIp } from './ip.ts';
-import { l2SelectsNode, l2SelectsPool, poolFor, type L2Config, type PoolConfig } from './pools.ts';
+import { canonicalIp } from '../api/net/ip.ts';
+import { l2SelectsNode, l2SelectsPool, poolFor, type L2Config, type PoolConfig } from '../api/net/metallb-pools.ts';
 
 /** '' means announce; anything else says why not (MetalLB's "notOwner" among them). */
 export type AnnounceReason =

@@ -14,9 +14,9 @@ import type { KubeClient } from '../client/rest-client.ts';
 import { WorkQueue } from '../client/work-queue.ts';
 import { type Exec, inNetns, runCommand, tryCommand } from '../util/exec.ts';
 import { desiredAddresses } from './announce.ts';
-import { parseIp } from './ip.ts';
+import { parseIp } from '../api/net/ip.ts';
 import { planLinks, type Link, type Placement } from './link-plan.ts';
-import { l2FromObject, readPools } from './pools.ts';
+import { l2FromObject, readPools } from '../api/net/metallb-pools.ts';
 
 const r = (name: string) => resources.find((x) => x.resource === name)!;
 

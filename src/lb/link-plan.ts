@@ -1,7 +1,7 @@
 // From "addresses this node should hold" to the `ip addr` changes that get there. Pure: the links
 // as `ip -j addr show` lists them and what we added before come in, add/remove lists go out.
 // Addresses we did not add are never removed, and never added twice.
-import { parseIp, rangeContains, parseRange } from './ip.ts';
+import { parseIp, rangeContains, parseRange } from '../api/net/ip.ts';
 
 export interface LinkAddress {
   readonly ip: string;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatIpv4, formatPortRange, parseCidr, parseIpv4, parsePortRange } from './cidr.ts';
+import { formatIpv4, formatPortRange, parseCidr, parseIpv4, parsePortRange } from '../../api/net/cidr.ts';
 import { Bitmap } from './bitmap.ts';
 
 test('parseCidr masks host bits and counts addresses', () => {

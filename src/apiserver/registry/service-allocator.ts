@@ -20,7 +20,7 @@ import {
   parsePortRange,
   type Ipv4Cidr,
   type PortRange,
-} from './cidr.ts';
+} from '../../api/net/cidr.ts';
 
 export interface ServiceAllocatorOptions {
   /** --service-cluster-ip-range; IPv4 only. Default 10.96.0.0/12. */

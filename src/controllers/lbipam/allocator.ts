@@ -4,8 +4,8 @@
 // address is never handed out twice across restarts. Every decision returns a reason in
 // MetalLB's words instead of a bare boolean.
 import { matchesLabels } from '../../api/selectors.ts';
-import { formatIp, isBuggyIp, parseIp, type Family } from '../../lb/ip.ts';
-import { poolFor, type PoolConfig } from '../../lb/pools.ts';
+import { formatIp, isBuggyIp, parseIp, type Family } from '../../api/net/ip.ts';
+import { poolFor, type PoolConfig } from '../../api/net/metallb-pools.ts';
 
 /** One port a Service uses on its address: two Services on one address may not share one. */
 export interface Port {

@@ -5,7 +5,7 @@ import { StatusError } from '../../api/errors.ts';
 import type { KObject } from '../../api/object.ts';
 import { resources } from '../../api/resources.ts';
 import type { KubeClient } from '../../client/rest-client.ts';
-import { parseRange } from '../../lb/ip.ts';
+import { parseRange } from '../../api/net/ip.ts';
 
 const r = (name: string) => resources.find((x) => x.resource === name)!;
 

@@ -12,8 +12,8 @@ import { EventRecorder } from '../../client/event-recorder.ts';
 import { Informer, objectKey } from '../../client/informer.ts';
 import type { KubeClient } from '../../client/rest-client.ts';
 import { WorkQueue } from '../../client/work-queue.ts';
-import { parseIp } from '../../lb/ip.ts';
-import { poolFor, readPools } from '../../lb/pools.ts';
+import { parseIp } from '../../api/net/ip.ts';
+import { poolFor, readPools } from '../../api/net/metallb-pools.ts';
 import { LbAllocator } from './allocator.ts';
 import { candidateNodes, hostPortsByNode, NodeAddressAllocator, nodeAddresses, nodesWithAddresses } from './node-addresses.ts';
 import {

@@ -6,7 +6,7 @@
 // In memory, rebuilt from Service status on start like the pool allocator.
 import type { Node, Pod, Service } from 'kubernetes-types/core/v1.d.ts';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.d.ts';
-import { parseIp, type Family } from '../../lb/ip.ts';
+import { parseIp, type Family } from '../../api/net/ip.ts';
 import type { Port } from './allocator.ts';
 
 // k3s: when any node carries this label, only nodes labelled "true" run svclb pods.

@@ -2,7 +2,7 @@
 // MetalLB's controller/service.go convergeBalancer for pool addresses. Pure apart from the
 // allocator it is handed; the controller writes the result (status, events).
 import type { Service } from 'kubernetes-types/core/v1.d.ts';
-import { canonicalIp, parseIp, type Family } from '../../lb/ip.ts';
+import { canonicalIp, parseIp, type Family } from '../../api/net/ip.ts';
 import { quoteIps, type Claim, type LbAllocator, type Port } from './allocator.ts';
 
 /** podgate's loadBalancerClass; Services without a class are served too. */

@@ -1,7 +1,7 @@
 // Pod CIDRs for nodes: one /24 (by default) per node out of the cluster pod range (default
 // 10.244.0.0/16), as kube-controller-manager's node IPAM range allocator hands them out.
 // Pure and in-memory; rebuilt from the Nodes' spec.podCIDR on start.
-import { formatIpv4, parseCidr } from '../../apiserver/registry/cidr.ts';
+import { formatIpv4, parseCidr } from '../../api/net/cidr.ts';
 
 export class PodCidrAllocator {
   readonly #base: number;

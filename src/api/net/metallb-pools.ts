@@ -1,7 +1,7 @@
 // MetalLB's configuration kinds (metallb.io/v1beta1 IPAddressPool and L2Advertisement) read into
 // the plain shapes the allocator and the announcer work with. Pure.
-import type { KObject } from '../api/object.ts';
-import { fromLabelSelectorObject, matchesLabels, type LabelSelector } from '../api/selectors.ts';
+import type { KObject } from '../object.ts';
+import { fromLabelSelectorObject, matchesLabels, type LabelSelector } from '../selectors.ts';
 import { isBuggyIp, parseIp, parseRange, rangeContains, type IpRange } from './ip.ts';
 
 type SelectorObject = Parameters<typeof fromLabelSelectorObject>[0];
