@@ -1,4 +1,4 @@
-// Child processes the benchmarks start: `bin/podgate up` (launched the way test/e2e/harness.ts
+// Child processes the benchmarks start: `bin/podgate server` (launched the way test/e2e/harness.ts
 // does, but keeping the pid and the spawn time) and the trivial peer server. Every child and temp
 // dir is tracked so run.ts can remove them even when a benchmark throws or the run is interrupted.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -74,14 +74,18 @@ export interface PodgateProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `bin/podgate up` on 127.0.0.1 with a fresh (or the given) data dir and a free port. */
+/**
+ * Starts `bin/podgate server` (the control plane: these benches measure the API server) on
+ * 127.0.0.1 with a fresh (or the given) data dir and a free port. Not `up`: as root that would
+ * also start the node parts in this machine's own network namespace.
+ */
 export async function launchPodgate(opts: { dataDir?: string; port?: number; timeoutMs?: number } = {}): Promise<PodgateProcess> {
   const ownDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? makeTempDir('podgate-bench-');
   const port = opts.port ?? await freePort();
   let out = '';
   const t0 = performance.now();
-  const proc = spawn(join(repo, 'bin/podgate'), ['up', '--data-dir', dataDir, '--secure-port', String(port),
+  const proc = spawn(join(repo, 'bin/podgate'), ['server', '--data-dir', dataDir, '--secure-port', String(port),
     '--bind-address', '127.0.0.1', '--node-ip', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
   let readyAt: number;
