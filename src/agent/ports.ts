@@ -1,6 +1,7 @@
 // What the node agent needs from the pod network and the process runtime: small interfaces
 // so the pod worker's logic is tested with fakes and the real parts plug in at the edge.
 import type { Container, LifecycleHandler, Probe } from 'kubernetes-types/core/v1.d.ts';
+import type { ContainerSpec } from './runtime/process-runtime.ts';
 
 export interface HostPortMapping {
   hostIP?: string;
@@ -20,17 +21,8 @@ export interface PodNetworkPort {
   teardownNode(): Promise<void>;
 }
 
-export interface StartSpec {
-  podUid: string;
-  containerName: string;
-  argv: string[];
-  env: Record<string, string>;
-  workingDir?: string;
-  runAsUser?: number;
-  runAsGroup?: number;
-  netnsPath?: string;
-  restartCount: number;
-}
+/** What the runtime starts: a container spec without its log file (the runtime port picks it per run). */
+export type StartSpec = Omit<ContainerSpec, 'logFile' | 'logMaxBytes'> & { restartCount: number };
 
 export interface ExitEvent {
   podUid: string;

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeBin, type TestLan, waitForOutput } from '../lib/netns-hosts.ts';
 import { expectOk, type Podgate } from './harness.ts';
-import { type LanCluster, startLanCluster } from './lan-cluster.ts';
+import { type LanCluster, startLanCluster, echoPod } from './lan-cluster.ts';
 
 /** An HTTPS server script (args: PORT CERT KEY) answering `backend <pod name>`: TLS terminated by the pod itself. */
 const httpsServerSource = `
@@ -190,18 +190,7 @@ spec:
   });
 
   it('100 Ingress changes and every backend pod replaced under load: zero failed requests', async () => {
-    const pod = (name: string) => `apiVersion: v1
-kind: Pod
-metadata: { name: ${name}, labels: { app: load } }
-spec:
-  terminationGracePeriodSeconds: 5
-  containers:
-    - name: web
-      image: podgate/echo
-      ports: [{ containerPort: 8080 }]
-      readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 }
-      lifecycle: { preStop: { sleep: { seconds: 2 } } }
-`;
+    const pod = (name: string) => echoPod(name, { app: 'load' });
     const service = (name: string) => `apiVersion: v1
 kind: Service
 metadata: { name: ${name} }

@@ -32,3 +32,23 @@ export async function startLanCluster(opts: { hosts?: string[]; extraArgs?: stri
     throw err;
   }
 }
+
+/**
+ * A `podgate/echo` pod as the data-plane tests use it: a readiness probe on its port and a preStop
+ * sleep, so a deleted pod leaves the endpoints before it stops serving (as on a real cluster).
+ */
+export function echoPod(name: string, labels: Record<string, string>, port = 8080): string {
+  const l = Object.entries(labels).map(([k, v]) => `${k}: ${v}`).join(', ');
+  return `apiVersion: v1
+kind: Pod
+metadata: { name: ${name}, labels: { ${l} } }
+spec:
+  terminationGracePeriodSeconds: 5
+  containers:
+    - name: web
+      image: podgate/echo
+      ports: [{ containerPort: ${port} }]
+      readinessProbe: { tcpSocket: { port: ${port} }, periodSeconds: 1 }
+      lifecycle: { preStop: { sleep: { seconds: 2 } } }
+`;
+}

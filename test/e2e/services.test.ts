@@ -7,23 +7,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nodeBin, type TestLan } from '../lib/netns-hosts.ts';
 import { expectOk, type Podgate } from './harness.ts';
-import { type LanCluster, startLanCluster } from './lan-cluster.ts';
+import { echoPod, type LanCluster, startLanCluster } from './lan-cluster.ts';
 
 const seed = (name: string) => readFileSync(join(import.meta.dirname, 'seeds', name), 'utf8');
 
-function webPods(n: number, extra = ''): string {
-  return Array.from({ length: n }, (_, i) => `apiVersion: v1
-kind: Pod
-metadata: { name: web-${i}, labels: { app: web } }
-spec:
-  terminationGracePeriodSeconds: 5
-  containers:
-    - name: web
-      image: podgate/echo
-      ports: [{ containerPort: 8080 }]
-      readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 }
-      lifecycle: { preStop: { sleep: { seconds: 2 } } }
-${extra}`).join('---\n');
+function webPods(n: number): string {
+  return Array.from({ length: n }, (_, i) => echoPod(`web-${i}`, { app: 'web' })).join('---\n');
 }
 
 /** Makes `count` HTTP requests on new connections and tallies the answering pods and failures. */
