@@ -174,8 +174,12 @@ export const proxyBench: BenchModule = {
     }
     out.peers['kube-proxy-layout'] = `the ruleset kube-proxy's nftables mode (v1.31 proxier.go) writes for the same services: service + external + one chain per endpoint, no-endpoint/cluster-ip filter maps; generated here and loaded with the same nft ${execFileSync('nft', ['--version'], { encoding: 'utf8' }).trim()}`;
     out.notes.push(`Each service: one TCP port, ${EPS} ready endpoints; the first ${NODEPORTS} are NodePorts (the port range holds 2768). Times include computing and rendering the script in this process and nft -f reading it; podgate's table is one inet table, kube-proxy's one ip table, each loaded into an empty namespace.`);
+    // One namespace per layout: nft loads every table of the namespace into its cache on each
+    // run, so a neighbour's 40,000 chains would slow the other layout's changes down.
     const netns = `pgb-${process.pid}-proxy`;
+    const kpNetns = `pgb-${process.pid}-kproxy`;
     execFileSync('ip', ['netns', 'add', netns]);
+    execFileSync('ip', ['netns', 'add', kpNetns]);
     try {
       for (const n of [1000, 10000]) {
         const { services, slices } = makeServices(n);
@@ -192,7 +196,7 @@ export const proxyBench: BenchModule = {
           }));
           kq.push(await timed(async () => {
             kpScript = kpFullScript(kp);
-            await nft(netns, kpScript);
+            await nft(kpNetns, kpScript);
           }));
         }
         const pgScript = renderNft(ruleset);
@@ -214,7 +218,7 @@ export const proxyBench: BenchModule = {
           kpChanges.push(await timed(async () => {
             const prev = kp[i]!;
             const next = { ...prev, eps: moved };
-            await nft(netns, kpChangeScript(prev, next));
+            await nft(kpNetns, kpChangeScript(prev, next));
             kp[i] = next;
           }));
         }
@@ -222,7 +226,7 @@ export const proxyBench: BenchModule = {
         out.rows.push(withRatios({ name: 'one service change at 10,000 services (compute + nft -f)', value: median(changes), unit: 'ms', better: 'lower', peer: median(kpChanges), peerName: 'kube-proxy-layout', target: 50, note: 'median of 5; excludes the watch delivery from the API server' }));
       }
     } finally {
-      try { execFileSync('ip', ['netns', 'del', netns], { stdio: 'ignore' }); } catch { /* already gone */ }
+      for (const ns of [netns, kpNetns]) try { execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' }); } catch { /* already gone */ }
     }
   },
 };

@@ -51,16 +51,25 @@ export function tracePacket(r: Ruleset, p: TracePacket, opts: { pick?: (n: numbe
   const isLocal = (ip: string) => p.localAddresses.includes(ip) || ip.startsWith('127.');
 
   type Outcome = 'continue' | 'return' | 'stop';
+  let current = 0;
+  let chainRuns = 0;
+  let cascade: { chain: number; choice: number; pos: number } | undefined;
   const runChain = (name: string): Outcome => {
     const chain = chains.get(name);
     if (!chain) throw new Error(`trace: no chain ${name}`);
     visited.push(name);
-    for (const rule of chain.rules) {
-      const o = runRule(rule);
-      if (o === 'stop') return 'stop';
-      if (o === 'return') return 'return';
+    const outer = current;
+    current = ++chainRuns;
+    try {
+      for (const rule of chain.rules) {
+        const o = runRule(rule);
+        if (o === 'stop') return 'stop';
+        if (o === 'return') return 'return';
+      }
+      return 'continue';
+    } finally {
+      current = outer;
     }
-    return 'continue';
   };
 
   /** Applies a verdict text (`goto X`, `jump X`, `drop`). 'return' means the calling chain ends (goto). */
@@ -133,6 +142,13 @@ export function tracePacket(r: Ruleset, p: TracePacket, opts: { pick?: (n: numbe
         if (!dnat) throw new Error(`trace: numgen ${i} not in map`);
         final = 'dnat';
         return 'stop';
+      }
+      // A cascade: rule i of n reads `numgen random mod n-i == 0`; pick(n) on the first names the winner.
+      if ((m = take(/^numgen random mod (\d+) == 0/))) {
+        const k = Number(m[1]);
+        if (!cascade || cascade.chain !== current) cascade = { chain: current, choice: pick(k), pos: 0 };
+        if (cascade.choice !== cascade.pos++) return 'continue';
+        continue;
       }
       if ((m = take(/^numgen random mod (\d+) vmap \{ (.*) \}$/))) {
         const entries = new Map(m[2]!.split(', ').map((e) => { const [i, v] = e.split(' : '); return [Number(i), v!]; }));

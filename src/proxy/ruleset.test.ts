@@ -93,7 +93,8 @@ table inet podgate_proxy {
 	chain svc-ns/web/tcp/http {
 		ip daddr != 10.96.0.10 meta mark set meta mark | 0x4000
 		ip saddr != 10.244.0.0/16 meta mark set meta mark | 0x4000
-		meta l4proto tcp dnat ip to numgen random mod 2 map { 0 : 10.244.0.2 . 8080, 1 : 10.244.0.3 . 8080 }
+		numgen random mod 2 == 0 meta l4proto tcp dnat ip to 10.244.0.2:8080
+		meta l4proto tcp dnat ip to 10.244.0.3:8080
 	}
 }
 `);
@@ -211,7 +212,8 @@ describe('renderDiff', () => {
     assert.equal(renderDiff(base, next), `flush chain inet podgate_proxy svc-ns/s7/tcp/http
 add rule inet podgate_proxy svc-ns/s7/tcp/http ip daddr != 10.96.1.7 meta mark set meta mark | 0x4000
 add rule inet podgate_proxy svc-ns/s7/tcp/http ip saddr != 10.244.0.0/16 meta mark set meta mark | 0x4000
-add rule inet podgate_proxy svc-ns/s7/tcp/http meta l4proto tcp dnat ip to numgen random mod 2 map { 0 : 10.244.2.7 . 8080, 1 : 10.244.4.7 . 8080 }
+add rule inet podgate_proxy svc-ns/s7/tcp/http numgen random mod 2 == 0 meta l4proto tcp dnat ip to 10.244.2.7:8080
+add rule inet podgate_proxy svc-ns/s7/tcp/http meta l4proto tcp dnat ip to 10.244.4.7:8080
 delete element inet podgate_proxy hairpin { 10.244.3.7 . 10.244.3.7 }
 add element inet podgate_proxy hairpin { 10.244.4.7 . 10.244.4.7 }
 `);
