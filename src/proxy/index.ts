@@ -7,6 +7,7 @@ export {
 } from './ruleset.ts';
 export { renderNft, renderDiff, renderDelete, NeedsFullSyncError } from './render-nft.ts';
 export { servicePortsOf, shouldSkipService, SERVICE_NAME_LABEL, type ServicePortInfo, type ProxyEndpoint, type Protocol } from './service-ports.ts';
+export { NftSession, NftSessionUnavailableError, NftTransactionError, type NftSessionOptions } from './nft-session.ts';
 export { staleConntrackCommands } from './conntrack.ts';
 export { computeHealthChecks, HealthCheckServers, type HealthCheck } from './health-check.ts';
 export { runCommand, inNetns, CommandError, type Exec, type ExecResult } from '../util/exec.ts';

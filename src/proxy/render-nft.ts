@@ -1,6 +1,6 @@
 // Rulesets to `nft -f` scripts (knftables' transaction-as-value: the string is exactly what the
 // kernel gets, in one transaction). Pure.
-import { type Chain, type Fragment, type Ruleset, type SetDecl, TABLE_FAMILY, TABLE_NAME, allChains, allSets, effectiveValue } from './ruleset.ts';
+import { type Chain, type Fragment, type Ruleset, type SetDecl, TABLE_FAMILY, TABLE_NAME, allChains, allSets, changedServiceCandidates, effectiveValue } from './ruleset.ts';
 
 const T = `${TABLE_FAMILY} ${TABLE_NAME}`;
 
@@ -45,7 +45,7 @@ export class NeedsFullSyncError extends Error {
 export function renderDiff(prev: Ruleset, next: Ruleset): string {
   const touched: [Fragment | undefined, Fragment | undefined][] = [];
   if (prev.base !== next.base && prev.base.signature !== next.base.signature) touched.push([prev.base, next.base]);
-  for (const k of new Set([...prev.services.keys(), ...next.services.keys()])) {
+  for (const k of changedServiceCandidates(prev, next)) {
     const a = prev.services.get(k);
     const b = next.services.get(k);
     if (a !== b && a?.signature !== b?.signature) touched.push([a, b]);

@@ -207,6 +207,27 @@ describe('renderDiff', () => {
     return new Map([[key, { ports, fragment: computeServiceFragment(ports, OPTS) }]]);
   };
 
+  it('many successive updates (past the copy-on-write fold) equal a full computation and leave older versions intact', () => {
+    let r = base;
+    let cur = slices;
+    let present = services.map(() => true);
+    const versions: [ReturnType<typeof updateRuleset>, string][] = [[base, renderNft(base)]];
+    for (let k = 0; k < 300; k++) {
+      const i = (k * 7) % 50;
+      const drop = k % 11 === 0;
+      const sl = makeSlice(`s${i}`, [`10.244.${4 + (k % 3)}.${i}`, `10.244.7.${k % 200}`]);
+      r = updateRuleset(r, change(`ns/s${i}`, drop ? undefined : services[i], [sl]));
+      present = present.map((p, j) => (j === i ? !drop : p));
+      cur = cur.map((x, j) => (j === i ? sl : x));
+      if (k % 50 === 0) versions.push([r, renderNft(r)]);
+    }
+    const full = computeRuleset(services.filter((_, j) => present[j]), cur.filter((_, j) => present[j]), NODE, OPTS);
+    assert.equal(renderNft(r), renderNft(full));
+    assert.equal(r.services.size, full.services.size);
+    assert.deepEqual([...r.services.keys()].sort(), [...full.services.keys()].sort());
+    for (const [v, text] of versions) assert.equal(renderNft(v), text);
+  });
+
   it('a changed endpoint rewrites one chain and nothing else', () => {
     const next = updateRuleset(base, change('ns/s7', services[7], [makeSlice('s7', ['10.244.2.7', '10.244.4.7'])]));
     assert.equal(renderDiff(base, next), `flush chain inet podgate_proxy svc-ns/s7/tcp/http

