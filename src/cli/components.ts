@@ -6,9 +6,6 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { EventRecorder } from '../client/event-recorder.ts';
 import { configFromKubeconfig, KubeClient } from '../client/rest-client.ts';
-import { IngressController } from '../ingress/index.ts';
-import { L2Announcer } from '../lb/l2-announcer.ts';
-import { ServiceProxy } from '../proxy/index.ts';
 import { defaultDataDir } from './flags.ts';
 import { detectNodeIP } from './node-address.ts';
 
@@ -50,6 +47,8 @@ export function registerComponents(program: Command): void {
     .option('--https-port <port>', 'HTTPS port', '443')
     .option('--ingress-class <name...>', 'classes served besides podgate.io/ingress', ['nginx'])
     .action((f: ComponentFlags & { httpPort: string; httpsPort: string; ingressClass: string[] }) => runUntilSignal('ingress', async () => {
+      // Each part is loaded only when its verb runs, so `podgate server` starts without them.
+      const { IngressController } = await import('../ingress/index.ts');
       const client = new KubeClient(configFromKubeconfig(f.kubeconfig));
       const ingress = new IngressController({
         client, addresses: [f.nodeIp ?? detectNodeIP()], bindAddress: '0.0.0.0', httpPort: Number(f.httpPort) || null,
@@ -62,6 +61,7 @@ export function registerComponents(program: Command): void {
   common(program.command('proxy').description('run only the nftables service proxy (kube-proxy) against a cluster; needs root'))
     .option('--cluster-cidr <cidr>', 'the pod range (traffic from outside it is masqueraded)')
     .action((f: ComponentFlags & { clusterCidr?: string }) => runUntilSignal('proxy', async () => {
+      const { ServiceProxy } = await import('../proxy/index.ts');
       const client = new KubeClient(configFromKubeconfig(f.kubeconfig));
       const proxy = new ServiceProxy({ client, nodeName: (f.nodeName ?? hostname()).toLowerCase(), nodeAddresses: [f.nodeIp ?? detectNodeIP()], clusterCIDR: f.clusterCidr, log });
       await proxy.start();
@@ -69,6 +69,7 @@ export function registerComponents(program: Command): void {
     }));
   common(program.command('lb').description('run only the LoadBalancer address announcer (L2) for this node against a cluster; needs root'))
     .action((f: ComponentFlags) => runUntilSignal('lb', async () => {
+      const { L2Announcer } = await import('../lb/l2-announcer.ts');
       const client = new KubeClient(configFromKubeconfig(f.kubeconfig));
       const announcer = new L2Announcer({ client, nodeName: (f.nodeName ?? hostname()).toLowerCase(), stateDir: join(f.dataDir, 'node'), log });
       await announcer.start();

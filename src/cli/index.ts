@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { hostname } from 'node:os';
 import { addControlPlaneFlags, addNodeFlags, type ControlPlaneFlags, type NodeFlags } from './flags.ts';
-import { startNode, type RunningNode } from './node.ts';
+import type { RunningNode } from './node.ts';
 import { registerComponents } from './components.ts';
 import { registerPortForward } from './port-forward-command.ts';
 import { detectNodeIP } from './node-address.ts';
@@ -26,6 +26,8 @@ async function run(what: 'up' | 'server', flags: ControlPlaneFlags & Partial<Nod
     } else {
       const nodeName = (flags.nodeName ?? hostname()).toLowerCase();
       try {
+        // Loaded only for `up`: the node parts are most of podgate's code, and `server` needs none of it.
+        const { startNode } = await import('./node.ts');
         node = await startNode({ client: cp.client, dataDir: flags.dataDir, nodeName, nodeIP: nodeIp, clusterCIDR: flags.clusterCidr,
           imageConfig: flags.imageConfig, pki: cp.pki, log, serviceCIDR: flags.serviceClusterIpRange,
           ingress: { httpPort: flags.ingressHttpPort ?? 80, httpsPort: flags.ingressHttpsPort ?? 443, classes: flags.ingressClass ?? ['nginx'],

@@ -56,9 +56,11 @@ export interface RegistryEvent {
 
 /**
  * Store events are decoded once and shared by every watcher of the resource (watchers must not
- * mutate them): with 100 watchers, one write is one JSON.parse, not a hundred.
+ * mutate them): with 100 watchers, one write is one JSON.parse, not a hundred. Only the most
+ * recent events are kept decoded; the store's longer history stays as compact JSON strings.
  */
-const decodedEvents = new WeakMap<StoreEvent, RegistryEvent>();
+const decodedEvents = new Map<StoreEvent, RegistryEvent>();
+const decodedEventsKept = 1024;
 
 function translateEvent(r: ResourceInfo, ev: StoreEvent): RegistryEvent {
   let out = decodedEvents.get(ev);
@@ -68,6 +70,7 @@ function translateEvent(r: ResourceInfo, ev: StoreEvent): RegistryEvent {
     const type: WatchEventType = ev.type === 'create' ? 'ADDED' : ev.type === 'update' ? 'MODIFIED' : 'DELETED';
     out = { type, object, prev, revision: ev.revision };
     decodedEvents.set(ev, out);
+    if (decodedEvents.size > decodedEventsKept) decodedEvents.delete(decodedEvents.keys().next().value!);
   }
   return out;
 }
