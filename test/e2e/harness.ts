@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ProcessRuntime } from '../../src/agent/runtime/process-runtime.ts';
 
 export const kubectlPath = process.env.KUBECTL ?? '/usr/bin/kubectl';
 const repo = join(import.meta.dirname, '../..');
@@ -155,6 +156,9 @@ export async function startPodgate(opts: StartOptions = {}): Promise<Podgate> {
         clearTimeout(t);
         proc = undefined;
       }
+      // A podgate that had to be killed leaves its pods' processes running (it restarts them on its
+      // next start); there is none here, so end them from the runtime's pid files.
+      await new ProcessRuntime({ stateDir: join(dataDir, 'node', 'pids') }).killOrphans().catch(() => []);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
