@@ -7,6 +7,7 @@ import { errors } from '../errors.ts';
 import type { KObject } from '../object.ts';
 import { applyDefaults } from '../defaults/apply-defaults.ts';
 import { validateObject } from './validate-object.ts';
+import { applyJsonMergePatch } from '../patch/index.ts';
 
 const dir = '/work/shared/notes/apiserver-golden';
 
@@ -64,15 +65,8 @@ function storedWeb(): KObject {
   return structuredClone(g.response) as unknown as KObject;
 }
 
-function mergePatch(target: unknown, patch: unknown): unknown {
-  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
-  const out: Record<string, unknown> = typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k], v);
-  }
-  return out;
-}
+/** The project's RFC 7386 merge patch, as the server applies it. */
+const mergePatch = applyJsonMergePatch;
 
 /** What the server validates: the request body, namespaced from the URL and defaulted, or the patched stored object. */
 function objectsFor(g: Golden): { obj: KObject; old?: KObject } {

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { Service } from 'kubernetes-types/core/v1.d.ts';
 import { errors, type Status } from '../../api/errors.ts';
 import { ServiceAllocator, type ServicePlanResult } from './service-allocator.ts';
+import { applyJsonMergePatch } from '../../api/patch/index.ts';
 
 const GOLDEN = '/work/shared/notes/apiserver-golden';
 
@@ -57,15 +58,8 @@ function statusOf(name: string, r: ServicePlanResult): Status {
   return errors.invalid('Service', '', name, r.errors).toStatus();
 }
 
-function mergePatch(target: unknown, patch: unknown): unknown {
-  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
-  const out: Record<string, unknown> = typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k], v);
-  }
-  return out;
-}
+/** The project's RFC 7386 merge patch, as the server applies it. */
+const mergePatch = applyJsonMergePatch;
 
 // ---- every golden 422 reproduced exactly -------------------------------------------------
 
