@@ -1,7 +1,7 @@
 // Ingress version conversion between networking.k8s.io/v1 (stored) and the older
 // networking.k8s.io/v1beta1 and extensions/v1beta1 that the seeds use, following
 // pkg/apis/networking/v1beta1 and pkg/apis/extensions/v1beta1 conversion and defaults.
-import type { HTTPIngressPath, IngressBackend, IngressSpec } from 'kubernetes-types/networking/v1.d.ts';
+import type { IngressBackend, IngressSpec } from 'kubernetes-types/networking/v1.d.ts';
 import type { KObject } from '../object.ts';
 import { cloneJson, isRecord } from '../object.ts';
 
@@ -67,22 +67,21 @@ function specToV1(spec: SpecV1beta1): IngressSpec {
   const out: IngressSpec = { ...rest };
   const db = backendToV1(backend);
   if (db) out.defaultBackend = db;
-  if (rules) {
-    out.rules = rules.map((r) => {
-      if (!r.http) return { ...r } as NonNullable<IngressSpec['rules']>[number];
-      return {
-        ...r,
-        http: {
-          ...r.http,
-          paths: (r.http.paths ?? []).map((p) => {
-            const { backend: pb, ...prest } = p;
-            return { ...prest, backend: backendToV1(pb) ?? {} } as HTTPIngressPath;
-          }),
-        },
-      };
-    });
-  }
+  if (rules) out.rules = mapPathBackends(rules, backendToV1) as IngressSpec['rules'];
   return out;
+}
+
+type RuleLike<B> = { http?: { paths?: { backend?: B }[] } };
+
+/** Rules with every path's backend converted (the one difference between the versions' rules). */
+function mapPathBackends<A, B>(rules: readonly RuleLike<A>[], convert: (b: A | undefined) => B | undefined): RuleLike<B>[] {
+  return rules.map((r) => {
+    if (!r.http) return { ...r } as RuleLike<B>;
+    return {
+      ...r,
+      http: { ...r.http, paths: (r.http.paths ?? []).map(({ backend, ...rest }) => ({ ...rest, backend: convert(backend) ?? ({} as B) })) },
+    };
+  });
 }
 
 function specFromV1(spec: IngressSpec): SpecV1beta1 {
@@ -90,21 +89,7 @@ function specFromV1(spec: IngressSpec): SpecV1beta1 {
   const out: SpecV1beta1 = { ...rest } as SpecV1beta1;
   const b = backendFromV1(defaultBackend);
   if (b) out.backend = b;
-  if (rules) {
-    out.rules = rules.map((r) => {
-      if (!r.http) return { ...r } as RuleV1beta1;
-      return {
-        ...r,
-        http: {
-          ...r.http,
-          paths: (r.http.paths ?? []).map((p) => {
-            const { backend: pb, ...prest } = p;
-            return { ...prest, backend: backendFromV1(pb) ?? {} } as PathV1beta1;
-          }),
-        },
-      };
-    });
-  }
+  if (rules) out.rules = mapPathBackends(rules as RuleLike<IngressBackend>[], backendFromV1) as SpecV1beta1['rules'];
   return out;
 }
 
