@@ -85,12 +85,26 @@ function waitFinished(w: Writable | undefined): Promise<void> {
   });
 }
 
-async function runSafely(options: RemoteCommandOptions, io: RemoteCommandIO): Promise<RemoteCommandResult> {
+/**
+ * Runs the command with whichever streams the transport opened, waits for its output to drain,
+ * and returns the final status bytes for the error channel (both transports end the same way).
+ */
+async function runToStatus(options: RemoteCommandOptions, signal: AbortSignal, jsonStatus: boolean,
+  streams: { stdin?: Readable; stdout?: Writable; stderr?: Writable; resize?: TerminalSizeQueue }): Promise<Buffer> {
+  const io: RemoteCommandIO = { signal };
+  if (streams.stdin) io.stdin = streams.stdin;
+  if (streams.stdout) io.stdout = streams.stdout;
+  if (streams.stderr) io.stderr = streams.stderr;
+  if (streams.resize) io.resize = streams.resize;
+  let result: RemoteCommandResult;
   try {
-    return await options.run(io);
+    result = await options.run(io);
   } catch (err) {
-    return { error: (err as Error).message };
+    result = { error: (err as Error).message };
   }
+  await Promise.all([waitFinished(streams.stdout), waitFinished(streams.stderr)]);
+  streams.resize?.end();
+  return encodeExecStatus(result, options.command ?? [], jsonStatus);
 }
 
 function rawToBuffer(data: RawData): Buffer {
@@ -149,15 +163,7 @@ async function serveOverWebSocket(ws: WebSocket, protocol: string, options: Remo
   ws.on('error', (err: Error) => options.log?.(`exec websocket: ${err.message}`));
   const stdout = options.stdout ? channelWriter(channel.stdout) : undefined;
   const stderr = options.stderr ? channelWriter(channel.stderr) : undefined;
-  const io: RemoteCommandIO = { signal: abort.signal };
-  if (stdin) io.stdin = stdin;
-  if (stdout) io.stdout = stdout;
-  if (stderr) io.stderr = stderr;
-  if (resize) io.resize = resize;
-  const result = await runSafely(options, io);
-  await Promise.all([waitFinished(stdout), waitFinished(stderr)]);
-  resize?.end();
-  const status = encodeExecStatus(result, options.command ?? [], jsonStatus);
+  const status = await runToStatus(options, abort.signal, jsonStatus, { stdin, stdout, stderr, resize });
   if (ws.readyState === ws.OPEN) {
     if (status.length > 0) await new Promise<void>((resolve) => send(channel.error, status, () => resolve()));
     // client-go websocket.go readDemuxLoop treats close code 1000 as EOF, anything else as an error.
@@ -218,18 +224,8 @@ async function serveOverSpdy(upgrade: StreamUpgrade, protocol: string, options: 
     resizeStream.on('close', () => resize.end());
   }
   for (const t of ['stdout', 'stderr'] as const) streams.get(t)?.resume();
-  const io: RemoteCommandIO = { signal: abort.signal };
-  const stdin = streams.get('stdin');
-  const stdout = streams.get('stdout');
-  const stderr = streams.get('stderr');
-  if (stdin) io.stdin = stdin;
-  if (stdout) io.stdout = stdout;
-  if (stderr) io.stderr = stderr;
-  if (resize) io.resize = resize;
-  const result = await runSafely(options, io);
-  await Promise.all([waitFinished(stdout), waitFinished(stderr)]);
-  resize?.end();
-  const status = encodeExecStatus(result, options.command ?? [], jsonStatus);
+  const status = await runToStatus(options, abort.signal, jsonStatus,
+    { stdin: streams.get('stdin'), stdout: streams.get('stdout'), stderr: streams.get('stderr'), resize });
   if (!errorStream.destroyed) {
     if (status.length > 0) errorStream.write(status);
     await waitFinished(errorStream);
