@@ -9,9 +9,10 @@ import type { CertKeyPem } from '../pki/certificates.ts';
 import { readClientHelloSni } from './client-hello.ts';
 import { H2Handler } from './h2-handler.ts';
 import { Http1Connection, type AccessEntry, type ProxyContext } from './http1-connection.ts';
-import { LimitState } from './request-policy.ts';
+import type { LimitState } from './request-policy.ts';
 import { emptyRouteTable, type RouteTable } from './route-table.ts';
 import { Router } from './router.ts';
+import { type Limits, SharedLimits } from './shared-limits.ts';
 import { StreamProxy } from './stream-proxy.ts';
 import { generateDefaultCertificate, TlsStore, CIPHERS } from './tls-store.ts';
 import { UpstreamPool, type Connector } from './upstream-pool.ts';
@@ -32,6 +33,10 @@ export interface ProxyServerOptions {
   readonly upstreamIdleTimeoutMs?: number;
   readonly onAccess?: (e: AccessEntry) => void;
   readonly log?: (msg: string) => void;
+  /** SO_REUSEPORT on the listeners, so several threads can each listen on the same ports. */
+  readonly reusePort?: boolean;
+  /** limit-rps / limit-connections state; shared between worker threads (shared-limits.ts). */
+  readonly limits?: Limits;
 }
 
 const PEEK_TIMEOUT_MS = 10_000;
@@ -40,7 +45,7 @@ export class ProxyServer {
   readonly #opts: ProxyServerOptions;
   readonly #now: () => number;
   #router = new Router(emptyRouteTable);
-  readonly #limits: LimitState;
+  readonly #limits: Limits;
   readonly #pool: UpstreamPool;
   readonly #streams: StreamProxy;
   #tlsStore: TlsStore | undefined;
@@ -57,14 +62,14 @@ export class ProxyServer {
   constructor(opts: ProxyServerOptions) {
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
-    this.#limits = new LimitState(this.#now);
+    this.#limits = opts.limits ?? new SharedLimits({ now: this.#now });
     this.#pool = new UpstreamPool({ ...(opts.connector ? { connector: opts.connector } : {}), ...(opts.upstreamIdleTimeoutMs ? { idleTimeoutMs: opts.upstreamIdleTimeoutMs } : {}) });
     this.#streams = new StreamProxy({ ...(opts.bindAddress ? { bindAddress: opts.bindAddress } : {}), ...(opts.log ? { log: opts.log } : {}) });
     const self = this;
     this.#ctx = {
       get router() { return self.#router; },
       pool: this.#pool,
-      limits: this.#limits,
+      limits: this.#limits as LimitState,
       // Read per request: cached at start, since Server.address() is a getsockname(2) call.
       get httpsPort() { return self.#redirectPort; },
       maxHeadBytes: opts.maxHeadBytes ?? 32 * 1024,
@@ -110,7 +115,7 @@ export class ProxyServer {
     const { httpPort, httpsPort, bindAddress } = this.#opts;
     if (httpPort !== undefined && httpPort !== null) {
       this.#http = net.createServer({ noDelay: true }, (sock) => this.#track(sock) && new Http1Connection(this.#ctx, sock, false));
-      await listen(this.#http, httpPort, bindAddress);
+      await listen(this.#http, httpPort, bindAddress, this.#opts.reusePort);
     }
     if (httpsPort !== undefined && httpsPort !== null) {
       const cert = this.#opts.defaultCertificate ?? await generateDefaultCertificate(new Date(this.#now()));
@@ -129,7 +134,7 @@ export class ProxyServer {
       this.#h2Server.on('session', (s) => { this.#h2Sessions.add(s); s.on('close', () => this.#h2Sessions.delete(s)); });
       this.#h2Server.on('stream', (stream, headers) => this.#h2!.handle(stream, headers));
       this.#https = net.createServer({ noDelay: true }, (sock) => { if (this.#track(sock)) this.#onTlsConnection(sock); });
-      await listen(this.#https, httpsPort, bindAddress);
+      await listen(this.#https, httpsPort, bindAddress, this.#opts.reusePort);
     }
     this.#redirectPort = this.#opts.publicHttpsPort ?? this.httpsPort ?? 443;
   }
@@ -195,9 +200,9 @@ export class ProxyServer {
   }
 }
 
-function listen(server: net.Server, port: number, host: string | undefined): Promise<void> {
+function listen(server: net.Server, port: number, host: string | undefined, reusePort = false): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ port, ...(host ? { host } : {}) }, () => { server.removeListener('error', reject); resolve(); });
+    server.listen({ port, ...(host ? { host } : {}), ...(reusePort ? { reusePort } : {}) }, () => { server.removeListener('error', reject); resolve(); });
   });
 }

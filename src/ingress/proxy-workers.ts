@@ -1,0 +1,200 @@
+// The L7 proxy on every core: N worker threads, each a ProxyServer listening with SO_REUSEPORT on
+// the same HTTP and HTTPS ports, as nginx runs `worker_processes auto`. The kernel spreads new
+// connections over the workers; a route table is posted to every worker and setRoutes() resolves
+// once all of them serve it (each swaps its router in one assignment, so requests in flight finish
+// on the table they started with). limit-rps/limit-connections live in one SharedArrayBuffer
+// (shared-limits.ts) so a client is limited once, whichever worker holds its connection. The
+// tcp/udp-services listeners stay on the main thread: one listener per port. A worker that dies is
+// started again on the same ports with the current table.
+import { Worker } from 'node:worker_threads';
+import type { CertKeyPem } from '../pki/certificates.ts';
+import type { AccessEntry } from './http1-connection.ts';
+import type { ProxyServerOptions } from './proxy-server.ts';
+import { emptyRouteTable, type RouteTable } from './route-table.ts';
+import { SharedLimits } from './shared-limits.ts';
+import { StreamProxy } from './stream-proxy.ts';
+import { generateDefaultCertificate } from './tls-store.ts';
+
+/** What the controller needs of a proxy, in one thread (ProxyServer) or several (ProxyWorkers). */
+export interface L7Proxy {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  setRoutes(table: RouteTable): Promise<void>;
+  readonly httpPort: number | undefined;
+  readonly httpsPort: number | undefined;
+  tcpServicePort(port: number): number | undefined;
+}
+
+/** workerData of proxy-worker.ts. */
+export interface WorkerConfig {
+  readonly httpPort: number | null;
+  readonly httpsPort: number | null;
+  readonly bindAddress?: string;
+  readonly publicHttpsPort?: number;
+  readonly defaultCertificate: CertKeyPem;
+  readonly limits: SharedArrayBuffer;
+  readonly maxHeadBytes?: number;
+  readonly clientIdleTimeoutMs?: number;
+  readonly upstreamIdleTimeoutMs?: number;
+  readonly accessLog: boolean;
+  /** Routes to serve from the first connection (a replacement worker starts with the current table). */
+  readonly table?: RouteTable;
+}
+
+export type ToWorker = { type: 'routes'; seq: number; table: RouteTable } | { type: 'stop'; seq: number };
+export type ToMain =
+  | { type: 'listening'; httpPort: number | null; httpsPort: number | null }
+  | { type: 'start-failed'; message: string; code?: string }
+  | { type: 'done'; seq: number }
+  | { type: 'failed'; seq: number; message: string }
+  | { type: 'access'; entries: AccessEntry[] }
+  | { type: 'log'; msg: string };
+
+export interface ProxyWorkersOptions extends Pick<ProxyServerOptions,
+  'httpPort' | 'httpsPort' | 'bindAddress' | 'publicHttpsPort' | 'defaultCertificate' | 'maxHeadBytes' | 'clientIdleTimeoutMs' | 'upstreamIdleTimeoutMs' | 'onAccess' | 'log'> {
+  /** Worker threads (at least 1). */
+  readonly workers: number;
+}
+
+const WORKER_URL = new URL('./proxy-worker.ts', import.meta.url);
+
+interface Running {
+  readonly worker: Worker;
+  readonly pending: Map<number, { resolve: () => void; reject: (err: Error) => void }>;
+}
+
+export class ProxyWorkers implements L7Proxy {
+  readonly #opts: ProxyWorkersOptions;
+  readonly #log: (msg: string) => void;
+  readonly #limits = new SharedLimits();
+  readonly #streams: StreamProxy;
+  readonly #running: Running[] = [];
+  #config: WorkerConfig | undefined;
+  #table: RouteTable = emptyRouteTable;
+  #seq = 0;
+  #stopping = false;
+
+  constructor(opts: ProxyWorkersOptions) {
+    if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new Error(`ingress proxy workers must be a positive integer, got ${opts.workers}`);
+    this.#opts = opts;
+    this.#log = opts.log ?? (() => {});
+    this.#streams = new StreamProxy({ ...(opts.bindAddress ? { bindAddress: opts.bindAddress } : {}), log: this.#log });
+  }
+
+  get httpPort(): number | undefined {
+    return this.#config?.httpPort ?? undefined;
+  }
+
+  get httpsPort(): number | undefined {
+    return this.#config?.httpsPort ?? undefined;
+  }
+
+  get workers(): number {
+    return this.#running.length;
+  }
+
+  tcpServicePort(port: number): number | undefined {
+    return this.#streams.tcpPort(port);
+  }
+
+  /** Starts the first worker on the configured ports (0 picks free ones), then the rest on the ports it bound. */
+  async start(): Promise<void> {
+    const o = this.#opts;
+    const cert = o.httpsPort === undefined || o.httpsPort === null ? undefined : o.defaultCertificate ?? await generateDefaultCertificate();
+    let config: WorkerConfig = {
+      httpPort: o.httpPort ?? null, httpsPort: o.httpsPort ?? null,
+      ...(o.bindAddress ? { bindAddress: o.bindAddress } : {}),
+      ...(o.publicHttpsPort ? { publicHttpsPort: o.publicHttpsPort } : {}),
+      ...(o.maxHeadBytes ? { maxHeadBytes: o.maxHeadBytes } : {}),
+      ...(o.clientIdleTimeoutMs ? { clientIdleTimeoutMs: o.clientIdleTimeoutMs } : {}),
+      ...(o.upstreamIdleTimeoutMs ? { upstreamIdleTimeoutMs: o.upstreamIdleTimeoutMs } : {}),
+      defaultCertificate: cert ?? { certPem: '', keyPem: '' },
+      limits: this.#limits.buffer, accessLog: !!o.onAccess,
+    };
+    try {
+      const first = await this.#spawn(config);
+      this.#running.push(first.running);
+      config = { ...config, httpPort: first.httpPort, httpsPort: first.httpsPort };
+      this.#config = config;
+      const rest = await Promise.all(Array.from({ length: o.workers - 1 }, () => this.#spawn(config)));
+      this.#running.push(...rest.map((r) => r.running));
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  async setRoutes(table: RouteTable): Promise<void> {
+    this.#table = table;
+    // Workers need only what routes requests; streams are served here, problems and statuses are the controller's.
+    const forWorkers = workerTable(table);
+    await Promise.all(this.#running.map((r) => this.#call(r, (seq) => ({ type: 'routes', seq, table: forWorkers }))));
+    await this.#streams.update(table.streams);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    const running = this.#running.splice(0);
+    await Promise.all(running.map(async (r) => {
+      await this.#call(r, (seq) => ({ type: 'stop', seq })).catch(() => {});
+      await r.worker.terminate();
+    }));
+    await this.#streams.close();
+  }
+
+  #call(r: Running, msg: (seq: number) => ToWorker): Promise<void> {
+    const seq = ++this.#seq;
+    return new Promise((resolve, reject) => {
+      r.pending.set(seq, { resolve, reject });
+      r.worker.postMessage(msg(seq));
+    });
+  }
+
+  /** One worker, resolved once it listens; rejected with its bind error. */
+  #spawn(config: WorkerConfig): Promise<{ running: Running; httpPort: number | null; httpsPort: number | null }> {
+    const worker = new Worker(WORKER_URL, { workerData: config, name: 'podgate-ingress-proxy' });
+    const running: Running = { worker, pending: new Map() };
+    return new Promise((resolve, reject) => {
+      let listening = false;
+      worker.on('message', (m: ToMain) => {
+        switch (m.type) {
+          case 'listening': listening = true; resolve({ running, httpPort: m.httpPort, httpsPort: m.httpsPort }); return;
+          case 'start-failed': reject(Object.assign(new Error(m.message), m.code ? { code: m.code } : {})); return;
+          case 'done': r(m.seq)?.resolve(); return;
+          case 'failed': r(m.seq)?.reject(new Error(m.message)); return;
+          case 'access': for (const e of m.entries) this.#opts.onAccess?.(e); return;
+          case 'log': this.#log(m.msg); return;
+        }
+      });
+      const r = (seq: number) => { const p = running.pending.get(seq); running.pending.delete(seq); return p; };
+      worker.on('error', (err) => this.#log(`ingress proxy worker ${worker.threadId} failed: ${err.stack ?? err.message}`));
+      worker.on('exit', (code) => {
+        for (const p of running.pending.values()) p.reject(new Error(`ingress proxy worker exited with code ${code}`));
+        running.pending.clear();
+        if (!listening) { reject(new Error(`ingress proxy worker exited with code ${code} before listening`)); return; }
+        const i = this.#running.indexOf(running);
+        if (this.#stopping || i < 0) return;
+        this.#log(`ingress proxy worker ${worker.threadId} exited with code ${code}; starting another`);
+        this.#running.splice(i, 1);
+        void this.#replace(config);
+      });
+    });
+  }
+
+  async #replace(config: WorkerConfig): Promise<void> {
+    try {
+      const table = this.#table;
+      const { running } = await this.#spawn({ ...config, table: workerTable(table) });
+      if (this.#stopping) { await running.worker.terminate(); return; }
+      this.#running.push(running);
+      if (this.#table !== table) await this.#call(running, (seq) => ({ type: 'routes', seq, table: workerTable(this.#table) }));
+    } catch (err) {
+      this.#log(`ingress proxy: could not start a replacement worker: ${String(err)}`);
+    }
+  }
+}
+
+/** Workers need only what routes requests: streams are served by the main thread, problems and statuses are the controller's. */
+function workerTable(table: RouteTable): RouteTable {
+  return { ...table, streams: [], served: [], problems: [] };
+}
