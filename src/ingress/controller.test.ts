@@ -96,6 +96,27 @@ describe('IngressController', () => {
     assert.equal(patches, before);
   });
 
+  it('a status-only update does not rebuild the route table; a status someone else changed is written back', async () => {
+    await client.create(r('services'), 'default', makeService('default', 'quiet', [{ name: 'http', port: 80 }]) as unknown as KObject);
+    await client.create(r('endpointslices'), 'default', makeSlice('default', 'quiet', ['10.244.0.6'], [{ name: 'http', port: backendPort }]) as unknown as KObject);
+    await client.create(r('ingresses'), 'default', fresh(makeIngress('default', 'quiet', (i) => { i.spec!.rules = [rule('quiet.example.com', path('/', 'quiet', 'http'))]; })) as unknown as KObject);
+    const lbIp = (o: unknown) => (o as { status?: { loadBalancer?: { ingress?: { ip?: string }[] } } }).status?.loadBalancer?.ingress?.[0]?.ip;
+    // Its route answering means every earlier Service, slice and Ingress event has arrived (each watch is ordered).
+    assert.equal((await eventually(() => get(controller.proxy.httpPort!, 'quiet.example.com', '/'), (v) => v.status === 200)).status, 200);
+    await eventually(() => client.get(r('ingresses'), 'default', 'quiet'), (o) => lbIp(o) === '192.0.2.10');
+    const rebuilds = controller.rebuilds;
+    const writes = patches;
+    await client.patch(r('ingresses'), 'default', 'quiet', { status: { loadBalancer: { ingress: [{ ip: '198.51.100.7' }] } } }, 'merge', 'status');
+    const ing = await eventually(() => client.get(r('ingresses'), 'default', 'quiet'), (o) => lbIp(o) === '192.0.2.10');
+    assert.deepEqual((ing as { status?: unknown }).status, { loadBalancer: { ingress: [{ ip: '192.0.2.10' }] } });
+    // The foreign write, ours putting it back, and ours coming back: status-only updates, no rebuild.
+    assert.equal(patches, writes + 2);
+    assert.equal(controller.rebuilds, rebuilds);
+    // A change that translate reads still rebuilds.
+    await client.patch(r('ingresses'), 'default', 'quiet', { metadata: { annotations: { 'nginx.ingress.kubernetes.io/proxy-read-timeout': '30' } } }, 'merge');
+    assert.ok(await eventually(async () => controller.rebuilds, (n) => n > rebuilds) > rebuilds);
+  });
+
   it('follows endpoint changes and reports a missing Service as an event', async () => {
     await client.delete(r('endpointslices'), 'default', 'web-abc');
     const port = controller.proxy.httpPort!;

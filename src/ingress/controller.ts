@@ -4,7 +4,10 @@
 // equals the last one, swaps it into the proxy, then writes each served Ingress's
 // status.loadBalancer (only when it differs) and reports new problems as events. Nothing is
 // served before every cache has synced (kube-proxy's rule against programming partial data).
+// An Ingress update that changes nothing translate() reads (our own status writes: status,
+// resourceVersion, managedFields) does not rebuild; it only re-checks that Ingress's status.
 import { isIP } from 'node:net';
+import { isDeepStrictEqual } from 'node:util';
 import type { ConfigMap, Secret, Service } from 'kubernetes-types/core/v1.d.ts';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.d.ts';
 import type { Ingress, IngressClass, IngressLoadBalancerIngress } from 'kubernetes-types/networking/v1.d.ts';
@@ -39,6 +42,10 @@ export interface IngressControllerOptions {
 }
 
 const SYNC_KEY = 'routes';
+/** Re-checks the status of the served Ingresses against the installed table, without a rebuild. */
+const STATUS_KEY = 'status';
+/** Status PATCHes in flight at once: enough to hide the round trip, few enough not to flood the API server. */
+const STATUS_WRITE_CONCURRENCY = 16;
 
 function resource(group: string, plural: string): ResourceInfo {
   const r = resources.find((x) => x.group === group && x.resource === plural);
@@ -59,22 +66,40 @@ export class IngressController {
   readonly #configMaps: Informer | undefined;
   readonly #ingressInfo = resource('networking.k8s.io', 'ingresses');
   #last: RouteTable = emptyRouteTable;
+  #lastServed: ReadonlySet<string> = new Set();
   #installed = false;
   #reported = new Set<string>();
   #stopped = false;
+  #rebuilds = 0;
+  /** What every served Ingress's status.loadBalancer.ingress should be. */
+  readonly #desired: IngressLoadBalancerIngress[];
 
   constructor(opts: IngressControllerOptions) {
     this.#opts = opts;
     this.#log = opts.log ?? (() => {});
+    this.#desired = [...new Set(opts.addresses)].sort().map((a) => (isIP(a) ? { ip: a } : { hostname: a }));
     this.#proxy = new ProxyServer({ ...opts.proxy, httpPort: opts.httpPort === undefined ? 80 : opts.httpPort, httpsPort: opts.httpsPort === undefined ? 443 : opts.httpsPort, ...(opts.bindAddress ? { bindAddress: opts.bindAddress } : {}), log: this.#log });
-    this.#queue = new WorkQueue({ process: () => this.#sync(), onError: (_k, err) => this.#log(`ingress sync failed (will retry): ${String(err)}`) });
+    this.#queue = new WorkQueue({
+      process: (key) => (key === STATUS_KEY ? this.#syncStatuses() : this.#sync()),
+      onError: (_k, err) => this.#log(`ingress sync failed (will retry): ${String(err)}`),
+    });
     const informer = (r: ResourceInfo, namespace?: string) => {
       const inf = new Informer({ client: opts.client, resource: r, ...(namespace ? { namespace } : {}), onError: (err) => this.#log(`ingress: watching ${r.resource}: ${String(err)}`) });
       const dirty = () => this.#queue.add(SYNC_KEY);
       inf.addHandlers({ onAdd: dirty, onUpdate: dirty, onDelete: dirty });
       return inf;
     };
-    this.#ingresses = informer(this.#ingressInfo);
+    this.#ingresses = new Informer({ client: opts.client, resource: this.#ingressInfo, onError: (err) => this.#log(`ingress: watching ingresses: ${String(err)}`) });
+    this.#ingresses.addHandlers({
+      onAdd: () => this.#queue.add(SYNC_KEY),
+      onDelete: () => this.#queue.add(SYNC_KEY),
+      onUpdate: (obj, old) => {
+        if (!isSameForTranslate(obj, old)) { this.#queue.add(SYNC_KEY); return; }
+        // Our own status write coming back: nothing to rebuild, and nothing to write unless
+        // someone else changed the status to something other than what we want.
+        if (this.#installed && this.#wantedStatus(obj as unknown as Ingress, this.#lastServed) !== undefined) this.#queue.add(STATUS_KEY);
+      },
+    });
     this.#classes = informer(resource('networking.k8s.io', 'ingressclasses'));
     this.#services = informer(resource('', 'services'));
     this.#slices = informer(resource('discovery.k8s.io', 'endpointslices'));
@@ -91,6 +116,11 @@ export class IngressController {
   /** The route table being served. */
   get routeTable(): RouteTable {
     return this.#last;
+  }
+
+  /** How many times the route table was computed from the caches (for tests and metrics). */
+  get rebuilds(): number {
+    return this.#rebuilds;
   }
 
   /** Binds the listeners, then starts the informers; routes appear once every cache has synced. */
@@ -126,6 +156,7 @@ export class IngressController {
       ...(o.tcpServicesConfigMap ? { tcpServicesConfigMap: o.tcpServicesConfigMap } : {}),
       ...(o.udpServicesConfigMap ? { udpServicesConfigMap: o.udpServicesConfigMap } : {}),
     };
+    this.#rebuilds++;
     const table = translate({
       ingresses: this.#ingresses.list() as unknown as Ingress[],
       ingressClasses: this.#classes.list() as unknown as IngressClass[],
@@ -137,6 +168,7 @@ export class IngressController {
     if (!this.#installed || !isSameRouteTable(table, this.#last)) {
       await this.#proxy.setRoutes(table);
       this.#last = table;
+      this.#lastServed = new Set(table.served);
       this.#installed = true;
     }
     this.#reportProblems(table.problems);
@@ -156,28 +188,58 @@ export class IngressController {
     this.#reported = now;
   }
 
+  async #syncStatuses(): Promise<void> {
+    if (this.#stopped || !this.#installed) return;
+    await this.#writeStatuses(this.#last);
+  }
+
+  /** The status.loadBalancer.ingress this Ingress should get, or undefined when it already has it. */
+  #wantedStatus(ing: Ingress, served: ReadonlySet<string>): IngressLoadBalancerIngress[] | undefined {
+    const key = `${ing.metadata?.namespace}/${ing.metadata?.name}`;
+    const current = ing.status?.loadBalancer?.ingress ?? [];
+    let want: IngressLoadBalancerIngress[] | undefined;
+    if (served.has(key)) want = this.#desired;
+    // An Ingress that left our class loses the addresses we wrote, and only those.
+    else if (current.length && sameAddresses(current, this.#desired)) want = [];
+    if (!want || sameAddresses(current, want)) return undefined;
+    return want;
+  }
+
+  /** PATCHes every status that differs, several at a time; errors are collected, not stopped at. */
   async #writeStatuses(table: RouteTable): Promise<void> {
-    const desired: IngressLoadBalancerIngress[] = [...new Set(this.#opts.addresses)].sort().map((a) => (isIP(a) ? { ip: a } : { hostname: a }));
     const served = new Set(table.served);
-    const errors: unknown[] = [];
+    const todo: { ns: string | undefined; name: string; want: IngressLoadBalancerIngress[] }[] = [];
     for (const obj of this.#ingresses.list()) {
       const ing = obj as unknown as Ingress;
-      const key = `${ing.metadata?.namespace}/${ing.metadata?.name}`;
-      const current = ing.status?.loadBalancer?.ingress ?? [];
-      let want: IngressLoadBalancerIngress[] | undefined;
-      if (served.has(key)) want = desired;
-      // An Ingress that left our class loses the addresses we wrote, and only those.
-      else if (current.length && sameAddresses(current, desired)) want = [];
-      if (!want || sameAddresses(current, want)) continue;
-      try {
-        await this.#opts.client.patch(this.#ingressInfo, ing.metadata?.namespace, ing.metadata?.name ?? '', { status: { loadBalancer: { ingress: want } } }, 'merge', 'status');
-      } catch (err) {
-        if (err instanceof StatusError && err.code === 404) continue; // deleted meanwhile
-        errors.push(err);
-      }
+      const want = this.#wantedStatus(ing, served);
+      if (want) todo.push({ ns: ing.metadata?.namespace, name: ing.metadata?.name ?? '', want });
     }
+    const errors: unknown[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < todo.length && !this.#stopped) {
+        const t = todo[next++]!;
+        try {
+          await this.#opts.client.patch(this.#ingressInfo, t.ns, t.name, { status: { loadBalancer: { ingress: t.want } } }, 'merge', 'status');
+        } catch (err) {
+          if (err instanceof StatusError && err.code === 404) continue; // deleted meanwhile
+          errors.push(err);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(STATUS_WRITE_CONCURRENCY, todo.length) }, worker));
     if (errors.length) throw new AggregateError(errors, `writing ${errors.length} Ingress status(es) failed`);
   }
+}
+
+/** Whether two versions of an Ingress differ only where translate() never looks (status, resourceVersion, managedFields). */
+export function isSameForTranslate(a: unknown, b: unknown): boolean {
+  const strip = (o: unknown) => {
+    const { status: _s, metadata, ...rest } = o as { status?: unknown; metadata?: Record<string, unknown> };
+    const { resourceVersion: _rv, managedFields: _mf, ...meta } = metadata ?? {};
+    return { ...rest, metadata: meta };
+  };
+  return isDeepStrictEqual(strip(a), strip(b));
 }
 
 function sameAddresses(a: readonly IngressLoadBalancerIngress[], b: readonly IngressLoadBalancerIngress[]): boolean {
