@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { parseAnnotations, parseNginxSize } from './annotations.ts';
-import { verifyPassword } from './htpasswd.ts';
+import { bcryptCacheEntries, hashScheme, verifyPassword } from './htpasswd.ts';
 import { makeSecret } from './test-builders.ts';
 
 const P = 'nginx.ingress.kubernetes.io/';
@@ -47,7 +47,30 @@ describe('htpasswd', () => {
       assert.equal(verifyPassword('wrong', hash), false);
     });
   }
-  it('bcrypt is not supported (reported, never accepted)', () => {
-    assert.equal(verifyPassword('pw', '$2y$05$abcdefghijklmnopqrstuuJ4Gf3D3lG4J9Vw1N1M8bS1aV7p1xG6e'), false);
+  it('bcrypt (htpasswd -B) in its $2y$, $2a$ and $2b$ spellings, checked once per credentials', () => {
+    let out: string;
+    try {
+      out = execFileSync('htpasswd', ['-nbB', '-C', '4', 'u', 'pw'], { encoding: 'utf8' }).trim();
+    } catch (err) {
+      throw new Error(`htpasswd is needed: apt-get install apache2-utils (${String(err)})`);
+    }
+    const hash = out.split(':')[1]!;
+    assert.match(hash, /^\$2y\$04\$/);
+    assert.equal(hashScheme(hash), 'bcrypt');
+    for (const h of [hash, hash.replace('$2y$', '$2a$'), hash.replace('$2y$', '$2b$')]) {
+      assert.equal(verifyPassword('pw', h), true);
+      assert.equal(verifyPassword('wrong', h), false);
+    }
+    const n = bcryptCacheEntries();
+    assert.equal(verifyPassword('pw', hash), true);
+    assert.equal(verifyPassword('wrong', hash), false);
+    assert.equal(bcryptCacheEntries(), n);
+    assert.equal(hashScheme('$2y$05$short'), 'unsupported');
+  });
+  it('an auth secret with a bcrypt user is served, not denied', () => {
+    const hash = execFileSync('htpasswd', ['-nbB', '-C', '4', 'u', 'pw'], { encoding: 'utf8' }).trim();
+    const r = parse({ 'auth-type': 'basic', 'auth-secret': 'creds' }, { 'default/creds': makeSecret('default', 'creds', { auth: `${hash}\n` }) });
+    assert.equal(r.options.denied, undefined);
+    assert.equal(r.options.basicAuth?.users.u, hash.split(':')[1]);
   });
 });

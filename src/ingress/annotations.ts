@@ -261,7 +261,7 @@ function parseBasicAuth(a: Map<string, string>, type: string, namespace: string,
   const unsupported = Object.entries(users).filter(([, h]) => hashScheme(h) === 'unsupported').map(([u]) => u);
   if (Object.keys(users).length === 0) return { denied: `auth-secret ${ns}/${name} lists no users; the location is denied`, reason: 'InvalidSecret' };
   if (unsupported.length === Object.keys(users).length) {
-    return { denied: `auth-secret ${ns}/${name}: no usable password hash (supported: $apr1$/$1$ MD5, {SHA}, {SSHA}, {PLAIN}); the location is denied`, reason: 'InvalidSecret' };
+    return { denied: `auth-secret ${ns}/${name}: no usable password hash (supported: $apr1$/$1$ MD5, $2y$/$2a$/$2b$ bcrypt, {SHA}, {SSHA}, {PLAIN}); the location is denied`, reason: 'InvalidSecret' };
   }
   return { realm: a.get('auth-realm') ?? 'Authentication Required', users };
 }

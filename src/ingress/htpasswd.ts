@@ -1,10 +1,12 @@
 // htpasswd files for auth-type basic. nginx's auth_basic_user_file (what ingress-nginx uses)
-// accepts $apr1$ / $1$ (MD5-crypt, `htpasswd -m`, `openssl passwd -apr1`), {SHA} (`htpasswd -s`),
-// {SSHA} and {PLAIN}; those are the forms verified here. bcrypt ($2y$, `htpasswd -B`) and DES
-// crypt need libc's crypt() and are reported as unsupported instead of silently failing.
+// accepts what its libc's crypt() does plus its own schemes: $apr1$ / $1$ (MD5-crypt, `htpasswd -m`,
+// `openssl passwd -apr1`), bcrypt $2y$/$2a$/$2b$ (`htpasswd -B`; glibc's crypt in the
+// ingress-nginx image is libxcrypt, which has it), {SHA} (`htpasswd -s`), {SSHA} and {PLAIN}.
+// Those are the forms verified here; DES crypt is reported as unsupported instead of silently failing.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import bcrypt from 'bcryptjs';
 
-export type HashScheme = 'md5-crypt' | 'sha1' | 'ssha' | 'plain' | 'unsupported';
+export type HashScheme = 'md5-crypt' | 'bcrypt' | 'sha1' | 'ssha' | 'plain' | 'unsupported';
 
 /** Parses "user:hash" lines (comments and blank lines skipped). */
 export function parseHtpasswd(text: string): Record<string, string> {
@@ -23,16 +25,40 @@ export function parseHtpasswd(text: string): Record<string, string> {
 
 export function hashScheme(hash: string): HashScheme {
   if (hash.startsWith('$apr1$') || hash.startsWith('$1$')) return 'md5-crypt';
+  if (/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/.test(hash)) return 'bcrypt';
   if (hash.startsWith('{SHA}')) return 'sha1';
   if (hash.startsWith('{SSHA}')) return 'ssha';
   if (hash.startsWith('{PLAIN}')) return 'plain';
   return 'unsupported';
 }
 
+// bcrypt is slow on purpose (2^cost rounds, milliseconds each check), and a browser sends the same
+// credentials with every request: results are remembered, keyed by a digest of hash and password
+// (no password kept in memory), so only the first request with given credentials pays for it.
+const BCRYPT_CACHE_SIZE = 4096;
+const bcryptResults = new Map<string, boolean>();
+
+function verifyBcrypt(password: string, hash: string): boolean {
+  const key = createHash('sha256').update(hash).update('\0').update(password).digest('base64');
+  const known = bcryptResults.get(key);
+  if (known !== undefined) return known;
+  const ok = bcrypt.compareSync(password, hash);
+  if (bcryptResults.size >= BCRYPT_CACHE_SIZE) bcryptResults.delete(bcryptResults.keys().next().value!);
+  bcryptResults.set(key, ok);
+  return ok;
+}
+
+/** How many bcrypt results are remembered (for tests). */
+export function bcryptCacheEntries(): number {
+  return bcryptResults.size;
+}
+
 /** Whether `password` matches the htpasswd `hash`; false for unsupported schemes. */
 export function verifyPassword(password: string, hash: string): boolean {
   const pw = Buffer.from(password, 'utf8');
   switch (hashScheme(hash)) {
+    case 'bcrypt':
+      return verifyBcrypt(password, hash);
     case 'md5-crypt': {
       const magic = hash.startsWith('$apr1$') ? '$apr1$' : '$1$';
       const salt = hash.slice(magic.length).split('$')[0]!;
