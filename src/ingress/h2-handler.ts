@@ -3,7 +3,7 @@
 // general, slower path; the same request policy decides as on the HTTP/1.1 fast path.
 import http from 'node:http';
 import https from 'node:https';
-import type http2 from 'node:http2';
+import http2 from 'node:http2';
 import { randomBytes } from 'node:crypto';
 import { affinityCookie, decideAction, type RequestFacts } from './request-policy.ts';
 import type { LimitState } from './request-policy.ts';
@@ -111,10 +111,38 @@ export class H2Handler {
         if (stream.closed || stream.headersSent) { stream.close(); return; }
         stream.respond({ ':status': err.message === 'upstream timeout' ? 504 : 502, 'content-type': 'text/html' });
         stream.end();
+        // Answered before the client finished its body: RST_STREAM(NO_ERROR) tells it to stop
+        // sending (RFC 9113 §8.1), instead of letting it fill the session's memory.
+        if (!stream.readableEnded) stream.once('finish', () => stream.close(http2.constants.NGHTTP2_NO_ERROR));
       });
       if (bodyless) req.end();
-      else stream.pipe(req);
+      else pipeBody(stream, req, o.sendTimeoutMs, o.readTimeoutMs);
     };
     attempt(action.sticky ?? action.route.pool.next()!);
   }
+}
+
+/**
+ * stream.pipe(req) with nginx's proxy_send_timeout: while the upstream takes no bytes (a write
+ * returned false) for `sendTimeoutMs`, the request fails as an upstream timeout (504); the read
+ * timeout is off meanwhile, as nginx starts proxy_read_timeout only once the request is sent.
+ */
+function pipeBody(src: http2.ServerHttp2Stream, req: http.ClientRequest, sendTimeoutMs: number, readTimeoutMs: number): void {
+  let timer: NodeJS.Timeout | undefined;
+  const stop = () => { if (timer) { clearTimeout(timer); timer = undefined; } };
+  src.on('data', (c: Buffer) => {
+    // Once the upstream request is gone the rest of the body is read and dropped, so the client's
+    // flow-control window keeps moving and it reads our answer instead of a stream error.
+    if (req.destroyed || req.write(c) || timer) return;
+    src.pause();
+    req.setTimeout(0);
+    timer = setTimeout(() => { timer = undefined; req.destroy(new Error('upstream timeout')); }, sendTimeoutMs);
+  });
+  req.on('drain', () => {
+    if (timer) { stop(); req.setTimeout(readTimeoutMs); }
+    src.resume();
+  });
+  src.on('end', () => req.end());
+  src.on('close', () => { if (!src.readableEnded) req.destroy(); });
+  req.on('close', () => { stop(); src.resume(); });
 }

@@ -39,6 +39,8 @@ export interface AccessEntry {
 // nginx retries a failed upstream on the next one up to proxy-next-upstream-tries (3 in ingress-nginx).
 const MAX_TRIES = 3;
 const MAX_RESPONSE_HEAD = 64 * 1024;
+// nginx's lingering_timeout.
+const LINGERING_TIMEOUT_MS = 5000;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 // Unique request IDs without a random draw per request: a random per-process prefix and a counter
 // (32 hex digits, the shape of nginx's $request_id).
@@ -106,6 +108,8 @@ export class Http1Connection implements UpstreamOwner {
   #resUntilClose = false;
   #resBytesOut = 0;
   #upReusable = true;
+  /** proxy-send-timeout: armed only while the upstream is not taking request bytes (a write returned false). */
+  #sendTimer: NodeJS.Timeout | undefined;
 
   constructor(ctx: ProxyContext, sock: net.Socket, secure: boolean) {
     this.#ctx = ctx;
@@ -117,7 +121,7 @@ export class Http1Connection implements UpstreamOwner {
     sock.setTimeout(ctx.clientIdleTimeoutMs);
     sock.on('data', (c: Buffer) => this.#onData(c));
     sock.on('drain', () => { if (this.#up?.socket.isPaused()) this.#up.socket.resume(); });
-    sock.on('timeout', () => { if (this.#state === ST_HEAD) sock.destroy(); });
+    sock.on('timeout', () => { if (this.#state === ST_HEAD || this.#state === ST_CLOSED) sock.destroy(); });
     sock.on('error', () => {});
     sock.on('end', () => { if (this.#state === ST_HEAD) sock.end(); else this.#keepAlive = false; });
     sock.on('close', () => this.#onClientClose());
@@ -303,14 +307,41 @@ export class Http1Connection implements UpstreamOwner {
     this.#replay = undefined;
     this.#replayBody = undefined;
     const up = this.#up!;
-    if (!up.socket.write(body)) this.#sock.pause();
+    if (!up.socket.write(body)) {
+      this.#sock.pause();
+      if (up.connected) this.#armSendTimeout(up);
+    }
     if (this.#reqDone && this.#res && this.#resDoneFlag) this.#finish();
+  }
+
+  /**
+   * nginx's proxy_send_timeout: the time allowed between two successive writes to the upstream,
+   * counted while it takes nothing. The read timeout does not run meanwhile, as in nginx, where
+   * proxy_read_timeout starts once the request is sent.
+   */
+  #armSendTimeout(up: UpstreamSocket): void {
+    if (this.#sendTimer) return;
+    up.setTimeout(0);
+    this.#sendTimer = setTimeout(() => {
+      this.#sendTimer = undefined;
+      if (up !== this.#up) return;
+      this.#upReusable = false;
+      // "upstream timed out while sending request to upstream": 504 if nothing was answered yet.
+      if (!this.#res && this.#resBytesOut === 0) this.#fail(504);
+      else { up.owner = undefined; up.socket.destroy(); this.#up = undefined; this.#sock.destroy(); }
+    }, this.#action!.route.route.options.sendTimeoutMs);
+  }
+
+  #clearSendTimeout(): void {
+    if (this.#sendTimer) { clearTimeout(this.#sendTimer); this.#sendTimer = undefined; }
   }
 
   #resDoneFlag = false;
 
   onUpstreamDrain(up: UpstreamSocket): void {
-    if (up === this.#up && (!this.#reqDone || this.#state === ST_TUNNEL)) this.#sock.resume();
+    if (up !== this.#up) return;
+    if (this.#sendTimer) { this.#clearSendTimeout(); up.setTimeout(this.#action!.route.route.options.readTimeoutMs); }
+    if (!this.#reqDone || this.#state === ST_TUNNEL) this.#sock.resume();
   }
 
   onUpstreamData(up: UpstreamSocket, chunk: Buffer): void {
@@ -481,6 +512,7 @@ export class Http1Connection implements UpstreamOwner {
 
   /** The response (and the request) is over: recycle the upstream, then serve the next request. */
   #finish(): void {
+    this.#clearSendTimeout();
     if (!this.#reqDone) {
       // The upstream answered before reading the whole body: neither side can be reused.
       this.#upReusable = false;
@@ -514,6 +546,7 @@ export class Http1Connection implements UpstreamOwner {
 
   /** A locally generated error while proxying: answer it if nothing went out yet, then close. */
   #fail(status: number): void {
+    this.#clearSendTimeout();
     const up = this.#up;
     this.#up = undefined;
     if (up) { up.owner = undefined; up.socket.destroy(); }
@@ -541,6 +574,10 @@ export class Http1Connection implements UpstreamOwner {
       this.#state = ST_CLOSED;
       this.#buf = undefined;
       this.#sock.end(s);
+      // nginx's lingering close: read and drop what the client still sends (an unread body), so
+      // closing with unread bytes does not reset the connection before the answer is read.
+      this.#sock.setTimeout(LINGERING_TIMEOUT_MS);
+      this.#sock.resume();
     }
   }
 
@@ -559,6 +596,7 @@ export class Http1Connection implements UpstreamOwner {
 
   #onClientClose(): void {
     this.#state = ST_CLOSED;
+    this.#clearSendTimeout();
     this.#action?.release?.();
     this.#action = undefined;
     const up = this.#up;
