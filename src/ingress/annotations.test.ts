@@ -27,6 +27,21 @@ describe('annotations', () => {
     assert.ok(parse({ 'whitelist-source-range': '10.0.0.0/33' }).options.denied);
     assert.ok(parse({ 'auth-type': 'basic', 'auth-secret': 'nope' }).options.denied);
   });
+  it('auth-url: an unusable URL, method or header list denies the route; a bad auth-signin is dropped with a problem', () => {
+    for (const a of [{ 'auth-url': 'auth.example.com/check' } as Record<string, string>, { 'auth-url': 'ftp://auth/check' }, { 'auth-url': 'http:///check' }, { 'auth-url': 'https://$host/oauth2/auth' },
+      { 'auth-url': 'http://auth/check', 'auth-method': 'get' }, { 'auth-url': 'http://auth/check', 'auth-response-headers': 'X-User, X User' }]) {
+      const r = parse(a);
+      assert.ok(r.options.denied, JSON.stringify(a));
+      assert.equal(r.options.externalAuth, undefined);
+      assert.equal(r.problems.length, 1);
+    }
+    const r = parse({ 'auth-url': 'https://auth.example.com:8443/oauth2/auth?x=$host', 'auth-signin': 'not a url', 'auth-response-headers': 'X-Auth-Request-User, X-Auth-Request-Email' });
+    assert.equal(r.options.denied, undefined);
+    assert.deepEqual(r.problems.map((p) => p.reason), ['InvalidAnnotation']);
+    const ea = r.options.externalAuth!;
+    assert.deepEqual([ea.protocol, ea.host, ea.target, ea.backend.endpoints, ea.signinUrl, ea.responseHeaders],
+      ['HTTPS', 'auth.example.com', '/oauth2/auth?x=$host', [{ address: 'auth.example.com', port: 8443 }], undefined, ['X-Auth-Request-User', 'X-Auth-Request-Email']]);
+  });
   it('sizes', () => {
     assert.deepEqual(['0', '8m', '512k', '1g', '100', 'm'].map(parseNginxSize), [0, 8 * 1024 ** 2, 512 * 1024, 1024 ** 3, 100, undefined]);
   });

@@ -6,7 +6,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Secret } from 'kubernetes-types/core/v1.d.ts';
 import { hashScheme, parseHtpasswd } from './htpasswd.ts';
-import type { BasicAuth, CookieAffinity, Cors, RouteOptions } from './route-table.ts';
+import type { BasicAuth, CookieAffinity, Cors, ExternalAuth, RouteOptions } from './route-table.ts';
 
 export const ANNOTATION_PREFIX = 'nginx.ingress.kubernetes.io/';
 
@@ -146,6 +146,14 @@ export function parseAnnotations(annotations: Readonly<Record<string, string>> |
     } else o.basicAuth = r;
   }
 
+  if (a.get('auth-url')) {
+    const r = parseExternalAuth(a, bad);
+    if ('denied' in r) {
+      problems.push({ reason: 'InvalidAnnotation', message: r.denied });
+      o.denied = r.denied;
+    } else o.externalAuth = r;
+  }
+
   const rps = num('limit-rps');
   if (rps !== undefined) o.limitRps = rps;
   const burst = num('limit-burst-multiplier');
@@ -155,6 +163,60 @@ export function parseAnnotations(annotations: Readonly<Record<string, string>> |
   o.sslPassthrough = bool('ssl-passthrough') ?? false;
 
   return { options: o, problems };
+}
+
+const AUTH_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE']);
+
+/**
+ * ingress-nginx's authreq parser: an unusable auth-url or auth-method, or a bad header list,
+ * denies the location (LocationDenied); a bad auth-signin is dropped with a warning.
+ */
+function parseExternalAuth(a: Map<string, string>, bad: (n: string, v: string, why: string) => void): ExternalAuth | { denied: string } {
+  const raw = a.get('auth-url')!;
+  const deny = (why: string) => ({ denied: `annotation ${ANNOTATION_PREFIX}auth-url: ${JSON.stringify(raw)}: ${why}; the location is denied` });
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^#]*)$/.exec(raw);
+  if (!m) return deny(/^[A-Za-z][A-Za-z0-9+.-]*:/.test(raw) ? 'could not parse auth-url annotation: url host is empty' : 'could not parse auth-url annotation: url scheme is empty');
+  const scheme = m[1]!.toLowerCase();
+  const authority = m[2]!;
+  if (scheme !== 'http' && scheme !== 'https') return deny(`could not parse auth-url annotation: url scheme ${JSON.stringify(scheme)} is not http or https`);
+  if (authority === '') return deny('could not parse auth-url annotation: url host is empty');
+  if (authority.includes('..')) return deny('could not parse auth-url annotation: invalid url host');
+  if (authority.includes('$')) return deny('nginx variables in the host of auth-url are not supported by podgate');
+  if (authority.includes('@')) return deny('could not parse auth-url annotation: user information in the url is not supported');
+  let url: URL;
+  try { url = new URL(`${scheme}://${authority}/`); } catch { return deny('could not parse auth-url annotation: invalid url host'); }
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const port = url.port ? Number(url.port) : scheme === 'https' ? 443 : 80;
+  const target = m[3] === '' ? '/' : m[3]!.startsWith('?') ? `/${m[3]}` : m[3]!;
+  if (/[\s"]/.test(target)) return deny('could not parse auth-url annotation: invalid characters in the path');
+
+  const method = a.get('auth-method');
+  if (method !== undefined && !AUTH_METHODS.has(method)) return { denied: `annotation ${ANNOTATION_PREFIX}auth-method: ${JSON.stringify(method)}: invalid HTTP method; the location is denied` };
+  const responseHeaders: string[] = [];
+  const hs = a.get('auth-response-headers');
+  if (hs !== undefined) {
+    for (const h of hs.split(',').map((x) => x.trim()).filter(Boolean)) {
+      if (!/^[A-Za-z0-9_-]+$/.test(h)) return { denied: `annotation ${ANNOTATION_PREFIX}auth-response-headers: ${JSON.stringify(hs)}: invalid headers list; the location is denied` };
+      responseHeaders.push(h);
+    }
+  }
+  let signinUrl = a.get('auth-signin') || undefined;
+  if (signinUrl !== undefined && !/^(https?:\/\/[^\s"]+|\/[^\s"]*|\$[a-z_]+[^\s"]*)$/.test(signinUrl)) {
+    bad('auth-signin', signinUrl, 'is not a URL; it is ignored');
+    signinUrl = undefined;
+  }
+  let param = a.get('auth-signin-redirect-param') || 'rd';
+  if (!/^[A-Za-z0-9_.~-]+$/.test(param)) { bad('auth-signin-redirect-param', param, 'is not a URL parameter name; using "rd"'); param = 'rd'; }
+  const requestRedirect = a.get('auth-request-redirect') || undefined;
+  const always = a.get('auth-always-set-cookie');
+  if (always !== undefined && always !== 'true' && always !== 'false') bad('auth-always-set-cookie', always, 'is not "true" or "false"');
+  return {
+    url: raw, protocol: scheme === 'https' ? 'HTTPS' : 'HTTP', host, target,
+    backend: { name: `${host}:${port}`, endpoints: [{ address: host, port }] },
+    ...(method !== undefined ? { method } : {}), responseHeaders,
+    ...(signinUrl !== undefined ? { signinUrl } : {}), signinRedirectParam: param,
+    ...(requestRedirect !== undefined ? { requestRedirect } : {}), alwaysSetCookie: always === 'true',
+  };
 }
 
 /** nginx sizes: bytes, k/K, m/M, g/G; "0" disables the limit. */

@@ -5,15 +5,20 @@ import http from 'node:http';
 import https from 'node:https';
 import http2 from 'node:http2';
 import { randomBytes } from 'node:crypto';
-import { affinityCookie, decideAction, type RequestFacts } from './request-policy.ts';
+import type net from 'node:net';
+import { checkExternalAuth, shouldSetAuthCookie, type AuthOutcome } from './external-auth.ts';
+import { affinityCookie, decideAction, proxyAction, type Action, type ProxyAction, type RequestFacts } from './request-policy.ts';
 import type { LimitState } from './request-policy.ts';
 import type { Endpoint } from './route-table.ts';
 import type { Router } from './router.ts';
+import { defaultConnector } from './upstream-pool.ts';
 
 export interface H2Context {
   readonly router: Router;
   readonly limits: LimitState;
   readonly httpsPort: number;
+  /** Opens auth-url subrequest sockets (the proxy's connector seam); the default connector without it. */
+  readonly pool?: { connect(ep: Endpoint, protocol: 'HTTP' | 'HTTPS'): net.Socket };
   now(): number;
 }
 
@@ -50,14 +55,35 @@ export class H2Handler {
       header: (n) => { const v = headers[n]; return Array.isArray(v) ? v.join(', ') : v; },
     };
     const action = decideAction(this.#ctx.router.decide(host, path), facts, this.#ctx.limits, this.#ctx.httpsPort);
-    if (action.kind === 'respond') {
-      if (stream.closed) return;
-      const h: http2.OutgoingHttpHeaders = { ':status': action.status, server: 'podgate' };
-      for (const [k, v] of action.headers) h[k.toLowerCase()] = v;
-      stream.respond(h);
-      stream.end(method === 'HEAD' ? undefined : action.body);
-      return;
+    if (action.kind === 'respond') { respondStream(stream, method, action); return; }
+    if (action.kind === 'auth') { this.#authenticate(stream, headers, facts, target, remote, action); return; }
+    this.#proxy(stream, headers, facts, remote, action, undefined);
+  }
+
+  /** auth-url: the subrequest first (the request body waits in the stream), then answer or proxy. */
+  #authenticate(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, facts: RequestFacts, target: string, remote: string, action: Extract<Action, { kind: 'auth' }>): void {
+    const auth = action.decision.route.auth!;
+    const list: [string, string][] = [];
+    for (const [k, v] of Object.entries(headers)) {
+      if (k.startsWith(':') || v === undefined) continue;
+      for (const x of Array.isArray(v) ? v : [String(v)]) list.push([k, x]);
     }
+    const rid = headers['x-request-id'];
+    const requestId = typeof rid === 'string' && rid ? rid : randomBytes(16).toString('hex');
+    const input = { method: facts.method, requestUri: target, host: facts.host, secure: true, remoteAddress: remote, requestId, headers: list };
+    const connect = this.#ctx.pool ? (ep: Endpoint, p: 'HTTP' | 'HTTPS') => this.#ctx.pool!.connect(ep, p) : defaultConnector;
+    void checkExternalAuth(auth.spec, auth.pool, input, connect).then((outcome) => {
+      if (stream.closed || stream.destroyed) { action.release?.(); return; }
+      if (outcome.kind === 'deny') { action.release?.(); respondStream(stream, facts.method, outcome.action); return; }
+      const next = proxyAction(action.decision, facts, action.responseHeaders, action.release);
+      if (next.kind !== 'proxy') { respondStream(stream, facts.method, next as Extract<Action, { kind: 'respond' }>); return; }
+      this.#proxy(stream, headers, facts, remote, next, { requestId, outcome });
+    });
+  }
+
+  #proxy(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, facts: RequestFacts, remote: string, action: ProxyAction,
+    grant: { readonly requestId: string; readonly outcome: Extract<AuthOutcome, { kind: 'allow' }> } | undefined): void {
+    const { method, host } = facts;
     const out: http.OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(headers)) {
       if (k.startsWith(':') || HOP.has(k) || v === undefined) continue;
@@ -65,6 +91,12 @@ export class H2Handler {
       out[k] = v;
     }
     out.host = host;
+    if (grant) {
+      // auth-response-headers replace the client's own (proxy_set_header, set even when empty).
+      for (const name of grant.outcome.drop) delete out[name];
+      for (const [k, v] of grant.outcome.upstreamHeaders) out[k.toLowerCase()] = v;
+      out['x-request-id'] = grant.requestId;
+    }
     out['x-request-id'] ??= randomBytes(16).toString('hex');
     Object.assign(out, {
       'x-real-ip': remote, 'x-forwarded-for': remote, 'x-forwarded-host': host, 'x-forwarded-port': String(stream.session?.socket?.localPort ?? ''),
@@ -87,6 +119,10 @@ export class H2Handler {
         const h: http2.OutgoingHttpHeaders = { ':status': res.statusCode ?? 502 };
         for (const [k, v] of Object.entries(res.headers)) if (!HOP.has(k) && v !== undefined) h[k] = v;
         for (const [k, v] of action.responseHeaders) h[k.toLowerCase()] = v;
+        if (grant && grant.outcome.cookies.length && shouldSetAuthCookie(action.route.auth!.spec, res.statusCode ?? 502)) {
+          const prev = h['set-cookie'];
+          h['set-cookie'] = [...(prev === undefined ? [] : Array.isArray(prev) ? prev : [String(prev)]), ...grant.outcome.cookies];
+        }
         if (o.affinity && action.sticky !== ep) {
           const c = affinityCookie(action.route, action.route.pool.cookieFor(ep), true, this.#ctx.now());
           const prev = h['set-cookie'];
@@ -120,6 +156,19 @@ export class H2Handler {
     };
     attempt(action.sticky ?? action.route.pool.next()!);
   }
+}
+
+function respondStream(stream: http2.ServerHttp2Stream, method: string, action: Extract<Action, { kind: 'respond' }>): void {
+  if (stream.closed) return;
+  const h: http2.OutgoingHttpHeaders = { ':status': action.status, server: 'podgate' };
+  for (const [k, v] of action.headers) {
+    const name = k.toLowerCase();
+    const prev = h[name];
+    // Set-Cookie and WWW-Authenticate may come more than once.
+    h[name] = prev === undefined ? v : [...(Array.isArray(prev) ? prev : [String(prev)]), v];
+  }
+  stream.respond(h);
+  stream.end(method === 'HEAD' ? undefined : action.body);
 }
 
 /**

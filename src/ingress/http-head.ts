@@ -181,6 +181,20 @@ export function requestHeader(head: RequestHead, lowerName: string): string | un
   return undefined;
 }
 
+/** Every header field of the head as [name, value], in order (names as sent). */
+export function requestHeaderList(head: RequestHead): [string, string][] {
+  const t = head.text;
+  const out: [string, string][] = [];
+  let pos = head.fieldsStart;
+  while (pos < head.length - 2) {
+    const eol = t.indexOf('\r\n', pos);
+    const colon = t.indexOf(':', pos);
+    if (colon > pos && colon < eol) out.push([t.slice(pos, colon), t.slice(colon + 1, eol).trim()]);
+    pos = eol + 2;
+  }
+  return out;
+}
+
 /** Parses a response head of `end` bytes. Throws HeadError(502) on anything malformed. */
 export function parseResponseHead(buf: Buffer, end: number): ResponseHead {
   const t = buf.toString('latin1', 0, end);

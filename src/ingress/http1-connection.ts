@@ -5,8 +5,9 @@
 // request/response objects, header maps and re-chunking are never built.
 import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
-import { ChunkedScanner, HeadError, findHeadEnd, parseRequestHead, parseResponseHead, requestHeader, type RequestHead, type ResponseHead } from './http-head.ts';
-import { affinityCookie, decideAction, errorBody, reasonPhrase, type Action, type LimitState, type RequestFacts } from './request-policy.ts';
+import { checkExternalAuth, shouldSetAuthCookie, type AuthOutcome } from './external-auth.ts';
+import { ChunkedScanner, HeadError, findHeadEnd, parseRequestHead, parseResponseHead, requestHeader, requestHeaderList, type RequestHead, type ResponseHead } from './http-head.ts';
+import { affinityCookie, decideAction, errorBody, proxyAction, reasonPhrase, type Action, type LimitState, type ProxyAction, type RequestFacts } from './request-policy.ts';
 import type { Endpoint } from './route-table.ts';
 import type { Router } from './router.ts';
 import type { UpstreamOwner, UpstreamPool, UpstreamSocket } from './upstream-pool.ts';
@@ -46,7 +47,7 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 // (32 hex digits, the shape of nginx's $request_id).
 const idPrefix = randomBytes(8).toString('hex');
 let idCounter = 0;
-function requestId(): string {
+function requestIdFor(): string {
   idCounter = (idCounter + 1) % 0x10000000000000;
   return idPrefix + idCounter.toString(16).padStart(16, '0');
 }
@@ -75,7 +76,13 @@ function mergeRanges(a: number[] | undefined, b: number[]): number[] | undefined
   return out;
 }
 
-const ST_HEAD = 0, ST_PROXY = 1, ST_TUNNEL = 2, ST_CLOSED = 3;
+const ST_HEAD = 0, ST_PROXY = 1, ST_TUNNEL = 2, ST_CLOSED = 3, ST_AUTH = 4;
+
+/** What a passed auth-url check adds to the proxied request and its response. */
+interface AuthGrant {
+  readonly requestId: string;
+  readonly outcome: Extract<AuthOutcome, { kind: 'allow' }>;
+}
 
 export class Http1Connection implements UpstreamOwner {
   readonly #ctx: ProxyContext;
@@ -89,7 +96,9 @@ export class Http1Connection implements UpstreamOwner {
 
   // The request in flight.
   #req: RequestHead | undefined;
-  #action: Extract<Action, { kind: 'proxy' }> | undefined;
+  #action: ProxyAction | undefined;
+  /** Set only for routes with auth-url. */
+  #grant: AuthGrant | undefined;
   #keepAlive = true;
   #started = 0;
   #reqLeft = 0;
@@ -132,6 +141,11 @@ export class Http1Connection implements UpstreamOwner {
       case ST_HEAD:
         this.#buf = this.#buf ? Buffer.concat([this.#buf, chunk]) : chunk;
         this.#processHeads();
+        return;
+      case ST_AUTH:
+        // The auth subrequest is out: keep what comes and read no more.
+        this.#buf = this.#buf ? Buffer.concat([this.#buf, chunk]) : chunk;
+        this.#sock.pause();
         return;
       case ST_PROXY:
         if (!this.#reqDone) { this.#forwardBody(chunk); return; }
@@ -183,16 +197,41 @@ export class Http1Connection implements UpstreamOwner {
     };
     const router = this.#ctx.router;
     const action = decideAction(router.decide(host, path), facts, this.#ctx.limits, this.#ctx.httpsPort);
-    const hasBody = head.chunked || head.contentLength > 0;
-    if (action.kind === 'respond') {
-      // The unread body would be taken for the next request: close instead of draining it.
-      if (hasBody) this.#keepAlive = false;
-      if (!this.#keepAlive) this.#sock.pause();
-      this.#buf = rest;
-      this.#access(action.status, host, target);
-      this.#localResponse(action.status, action.headers, action.body, this.#keepAlive, head.method);
-      return;
-    }
+    if (action.kind === 'respond') { this.#respond(action, head, rest, host, target); return; }
+    if (action.kind === 'auth') { this.#authenticate(action, head, rest, facts, target); return; }
+    this.#proxy(action, head, rest, host, undefined);
+  }
+
+  #respond(action: Extract<Action, { kind: 'respond' }>, head: RequestHead, rest: Buffer | undefined, host: string, target: string): void {
+    // The unread body would be taken for the next request: close instead of draining it.
+    if (head.chunked || head.contentLength > 0) this.#keepAlive = false;
+    if (!this.#keepAlive) this.#sock.pause();
+    this.#buf = rest;
+    this.#access(action.status, host, target);
+    this.#localResponse(action.status, action.headers, action.body, this.#keepAlive, head.method);
+  }
+
+  /** auth-url: the subrequest first (client reads paused), then answer or proxy as it says. */
+  #authenticate(action: Extract<Action, { kind: 'auth' }>, head: RequestHead, rest: Buffer | undefined, facts: RequestFacts, target: string): void {
+    this.#state = ST_AUTH;
+    this.#buf = rest;
+    this.#sock.pause();
+    const auth = action.decision.route.auth!;
+    const requestId = head.requestId || requestIdFor();
+    const input = { method: head.method, requestUri: target, host: facts.host, secure: this.#secure, remoteAddress: this.#remote, requestId, headers: requestHeaderList(head) };
+    void checkExternalAuth(auth.spec, auth.pool, input, (ep, p) => this.#ctx.pool.connect(ep, p)).then((outcome) => {
+      if (this.#state !== ST_AUTH || this.#req !== head) { action.release?.(); return; } // the client left meanwhile
+      const pending = this.#buf;
+      this.#buf = undefined;
+      if (outcome.kind === 'deny') { action.release?.(); this.#respond(outcome.action, head, pending, facts.host, target); return; }
+      const next = proxyAction(action.decision, facts, action.responseHeaders, action.release);
+      if (next.kind !== 'proxy') { this.#respond(next as Extract<Action, { kind: 'respond' }>, head, pending, facts.host, target); return; }
+      this.#proxy(next, head, pending, facts.host, { requestId, outcome });
+    });
+  }
+
+  #proxy(action: ProxyAction, head: RequestHead, rest: Buffer | undefined, host: string, grant: AuthGrant | undefined): void {
+    this.#grant = grant;
     this.#state = ST_PROXY;
     this.#action = action;
     this.#isUpgrade = head.upgrade !== undefined && head.connection.includes('upgrade');
@@ -221,7 +260,7 @@ export class Http1Connection implements UpstreamOwner {
     }
     if (this.#buf && !this.#isUpgrade) this.#sock.pause();
 
-    const headText = this.#upstreamHead(head, action.target, host);
+    const headText = this.#upstreamHead(head, action.target, host, grant);
     this.#replay = headText;
     this.#replayBody = first;
     this.#tried = [];
@@ -230,13 +269,15 @@ export class Http1Connection implements UpstreamOwner {
     this.#connect(action.sticky ?? action.route.pool.next()!);
   }
 
-  #upstreamHead(head: RequestHead, target: string, host: string): string {
+  #upstreamHead(head: RequestHead, target: string, host: string, grant: AuthGrant | undefined): string {
     const t = head.text;
     const bodyless = head.length - 2;
     let drops = head.drops;
     // Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1); rare, so found by a second scan.
     const named = head.connection.filter((x) => x !== 'close' && x !== 'keep-alive' && x !== 'upgrade');
     if (named.length) drops = mergeRanges(drops, lineRanges(head, named));
+    // auth-response-headers replace the client's own (proxy_set_header, set even when empty).
+    if (grant && grant.outcome.drop.length) drops = mergeRanges(drops, lineRanges(head, grant.outcome.drop));
     let s: string;
     if (target === head.target && head.minorVersion === 1 && !drops) {
       // The common case: the client's head as it came, our headers appended.
@@ -250,7 +291,8 @@ export class Http1Connection implements UpstreamOwner {
     }
     const scheme = this.#secure ? 'https' : 'http';
     // ingress-nginx keeps a client's X-Request-ID and otherwise makes one; X-Forwarded-For is the peer address (use-forwarded-headers off).
-    s += `X-Request-ID: ${head.requestId || requestId()}\r\nX-Real-IP: ${this.#remote}\r\nX-Forwarded-For: ${this.#remote}\r\n` +
+    if (grant) for (const [k, v] of grant.outcome.upstreamHeaders) s += `${k}: ${v}\r\n`;
+    s += `X-Request-ID: ${grant ? grant.requestId : head.requestId || requestIdFor()}\r\nX-Real-IP: ${this.#remote}\r\nX-Forwarded-For: ${this.#remote}\r\n` +
       `X-Forwarded-Host: ${host}\r\nX-Forwarded-Port: ${this.#localPort}\r\nX-Forwarded-Proto: ${scheme}\r\nX-Forwarded-Scheme: ${scheme}\r\nX-Scheme: ${scheme}\r\n`;
     if (this.#isUpgrade) s += `Connection: upgrade\r\nUpgrade: ${head.upgrade}\r\n`;
     return s + '\r\n';
@@ -426,6 +468,8 @@ export class Http1Connection implements UpstreamOwner {
     if (aff && !(a.sticky && a.sticky.address === up.endpoint.address && a.sticky.port === up.endpoint.port)) {
       extra += `Set-Cookie: ${affinityCookie(a.route, a.route.pool.cookieFor(up.endpoint), this.#secure, this.#ctx.now())}\r\n`;
     }
+    const grant = this.#grant;
+    if (grant && grant.outcome.cookies.length && shouldSetAuthCookie(a.route.auth!.spec, res.status)) for (const c of grant.outcome.cookies) extra += `Set-Cookie: ${c}\r\n`;
     const req = this.#req!;
     if (req.minorVersion === 0 && this.#keepAlive && !res.connection.includes('keep-alive')) extra += 'Connection: keep-alive\r\n';
     if (!this.#keepAlive && !res.connection.includes('close') && req.minorVersion === 1) extra += 'Connection: close\r\n';
@@ -530,6 +574,7 @@ export class Http1Connection implements UpstreamOwner {
   #endRequest(): void {
     this.#action?.release?.();
     this.#action = undefined;
+    this.#grant = undefined;
     this.#req = undefined;
     this.#res = undefined;
     this.#replay = undefined;

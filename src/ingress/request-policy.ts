@@ -35,7 +35,16 @@ export type Action =
     readonly responseHeaders: readonly (readonly [string, string])[];
     /** Must be called when the request ends (releases limit-connections). */
     readonly release?: () => void;
+  }
+  | {
+    /** auth-url: ask the auth service first (external-auth.ts), then proxyAction() decides. */
+    readonly kind: 'auth';
+    readonly decision: Extract<Decision, { kind: 'route' }>;
+    readonly responseHeaders: readonly (readonly [string, string])[];
+    readonly release?: () => void;
   };
+
+export type ProxyAction = Extract<Action, { kind: 'proxy' }>;
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request', 401: 'Authorization Required', 403: 'Forbidden', 404: 'Not Found', 408: 'Request Time-out',
@@ -54,7 +63,7 @@ export function errorBody(status: number): string {
   return `<html>\r\n<head><title>${t}</title></head>\r\n<body>\r\n<center><h1>${t}</h1></center>\r\n<hr><center>podgate</center>\r\n</body>\r\n</html>\r\n`;
 }
 
-function respond(status: number, headers: (readonly [string, string])[] = []): Action {
+export function respond(status: number, headers: (readonly [string, string])[] = []): Extract<Action, { kind: 'respond' }> {
   return { kind: 'respond', status, headers: [['Content-Type', 'text/html'], ...headers], body: errorBody(status) };
 }
 
@@ -145,14 +154,23 @@ export function decideAction(d: Decision, req: RequestFacts, limits: LimitState,
   if (o.basicAuth && !isAuthorized(o.basicAuth.users, req.header('authorization'))) {
     return refuse(respond(401, [['WWW-Authenticate', `Basic realm="${o.basicAuth.realm.replace(/"/g, '')}"`]]));
   }
-  if (r.pool.endpoints.length === 0) return refuse(respond(503));
+  // auth_request runs in nginx's access phase with allow/deny and auth_basic (satisfy all).
+  if (r.auth) return { kind: 'auth', decision: d, responseHeaders: corsHeaders, ...(release ? { release } : {}) };
+  return proxyAction(d, req, corsHeaders, release);
+}
+
+/** The content phase: which endpoint and URI, or 503 when the backend has no ready endpoint. */
+export function proxyAction(d: Extract<Decision, { kind: 'route' }>, req: RequestFacts, responseHeaders: readonly (readonly [string, string])[], release: (() => void) | undefined): Action {
+  const r = d.route;
+  const o = r.route.options;
+  if (r.pool.endpoints.length === 0) { release?.(); return respond(503); }
   let sticky: Endpoint | undefined;
   if (o.affinity) {
     const v = cookieValue(req.header('cookie'), o.affinity.name);
     if (v) sticky = r.pool.byCookie(v);
   }
   return {
-    kind: 'proxy', route: r, target: upstreamTarget(r, d.match, req.path, req.query), responseHeaders: corsHeaders,
+    kind: 'proxy', route: r, target: upstreamTarget(r, d.match, req.path, req.query), responseHeaders,
     ...(sticky ? { sticky } : {}), ...(release ? { release } : {}),
   };
 }

@@ -43,6 +43,33 @@ export interface BasicAuth {
   readonly users: Readonly<Record<string, string>>;
 }
 
+/**
+ * auth-url: a subrequest before proxying, as ingress-nginx's auth_request location. Strings may
+ * hold nginx variables ($host, $request_uri, $escaped_request_uri, …), expanded per request.
+ */
+export interface ExternalAuth {
+  /** The auth-url as written. */
+  readonly url: string;
+  readonly protocol: 'HTTP' | 'HTTPS';
+  /** The Host header sent: the URL's host name, without the port (as ingress-nginx sets it). */
+  readonly host: string;
+  /** Path and query of the URL. */
+  readonly target: string;
+  /** Where the subrequest connects: a cluster Service's endpoints when the host names one, else the host and port. */
+  readonly backend: Backend;
+  /** auth-method; the subrequest is a GET without it (nginx subrequests are GETs). */
+  readonly method?: string;
+  /** auth-response-headers: copied from the auth response into the upstream request. */
+  readonly responseHeaders: readonly string[];
+  /** auth-signin: a 401 becomes a 302 to it, with `<redirect param>=<original URL>` added. */
+  readonly signinUrl?: string;
+  readonly signinRedirectParam: string;
+  /** auth-request-redirect: the X-Auth-Request-Redirect value (default: the request URI). */
+  readonly requestRedirect?: string;
+  /** auth-always-set-cookie: the auth response's Set-Cookie on every response, not only 2xx/3xx. */
+  readonly alwaysSetCookie: boolean;
+}
+
 /** Per-route behaviour from `nginx.ingress.kubernetes.io/*` annotations, validated. */
 export interface RouteOptions {
   readonly rewriteTarget?: string;
@@ -62,6 +89,7 @@ export interface RouteOptions {
   readonly appRoot?: string;
   readonly cors?: Cors;
   readonly basicAuth?: BasicAuth;
+  readonly externalAuth?: ExternalAuth;
   readonly limitRps?: number;
   readonly limitBurstMultiplier: number;
   readonly limitConnections?: number;

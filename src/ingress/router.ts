@@ -4,7 +4,7 @@
 // proxy swaps whole routers, so a request keeps the router it started with.
 import { createHash } from 'node:crypto';
 import { BlockList, isIPv6 } from 'node:net';
-import type { Backend, Endpoint, HostRoutes, Route, RouteTable } from './route-table.ts';
+import type { Backend, Endpoint, ExternalAuth, HostRoutes, Route, RouteTable } from './route-table.ts';
 import { usesRegex } from './translate.ts';
 
 /** A backend with its round-robin cursor and sticky-cookie index. */
@@ -53,6 +53,8 @@ export interface CompiledRoute {
   readonly allow?: BlockList;
   /** Whether plain-HTTP requests go to https (ssl-redirect on a TLS host, or force-ssl-redirect). */
   readonly redirectToHttps: boolean;
+  /** auth-url and the endpoints its subrequests go to. */
+  readonly auth?: { readonly spec: ExternalAuth; readonly pool: BackendPool };
 }
 
 interface CompiledHost {
@@ -157,6 +159,7 @@ export class Router {
     return {
       route: r, pool: this.#pool(r.backend),
       ...(regex ? { regex } : {}), ...(allow ? { allow } : {}),
+      ...(r.options.externalAuth ? { auth: { spec: r.options.externalAuth, pool: this.#pool(r.options.externalAuth.backend) } } : {}),
       redirectToHttps: r.options.forceSslRedirect || (hostHasTls && r.options.sslRedirect),
     };
   }

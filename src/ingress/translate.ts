@@ -66,7 +66,15 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
     const report = (reason: string, message: string) => problems.push({ object: obj, reason, message });
     const parsed = parseAnnotations(ing.metadata?.annotations, ns, (n, s) => idx.secrets.get(`${n}/${s}`));
     for (const p of parsed.problems) report(p.reason, p.message);
-    const options = parsed.options;
+    let options = parsed.options;
+    const auth = options.externalAuth;
+    const authService = auth ? clusterService(auth.host) : undefined;
+    if (auth && authService) {
+      // podgate has no cluster DNS: "NAME.NAMESPACE.svc[.cluster.local]" goes to the Service's ready endpoints.
+      const r = resolveBackend(idx, authService.namespace, authService.name, auth.backend.endpoints[0]!.port);
+      if (r.problem) report('BackendProblem', `auth-url: ${r.problem}`);
+      if (r.backend) options = { ...options, externalAuth: { ...auth, backend: r.backend } };
+    }
 
     const toBackend = (b: IngressBackend, where: string): Backend | undefined => {
       if (b.resource) {
@@ -155,6 +163,12 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
     served: ingresses.map((i) => `${i.metadata?.namespace ?? 'default'}/${i.metadata?.name ?? ''}`).sort(),
     problems,
   };
+}
+
+/** "NAME.NAMESPACE.svc" and "NAME.NAMESPACE.svc.<cluster domain>": the DNS names of a Service. */
+export function clusterService(host: string): { namespace: string; name: string } | undefined {
+  const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(\.[a-z0-9.-]+)?\.?$/.exec(host.toLowerCase());
+  return m ? { name: m[1]!, namespace: m[3]! } : undefined;
 }
 
 /** rewrite-target implies regex paths in ingress-nginx ("enforceRegex"), as use-regex does. */

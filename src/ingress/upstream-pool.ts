@@ -101,6 +101,11 @@ export class UpstreamPool {
     this.#maxRequests = opts.maxRequestsPerConnection ?? 10_000;
   }
 
+  /** A new socket to `ep` through the connector, outside the pool (auth-url subrequests). */
+  connect(ep: Endpoint, protocol: 'HTTP' | 'HTTPS'): net.Socket {
+    return this.#connector(ep, protocol);
+  }
+
   /** An idle socket to `ep` or a new, connecting one; `owner` receives its events from now on. */
   acquire(ep: Endpoint, protocol: 'HTTP' | 'HTTPS', owner: UpstreamOwner, connectTimeoutMs: number): UpstreamSocket {
     const key = `${protocol}|${ep.address}|${ep.port}`;
