@@ -1,13 +1,14 @@
 // The Ingress proxy against nginx from Debian, side by side in one run: the same route
 // (Host foo.example.com, / → one backend), the same backend (a separate single-worker nginx
 // answering a fixed 19-byte body), the same load generator (wrk, 64 connections). podgate's
-// ProxyServer runs in this process, which sits idle in a child-process wait while wrk runs.
+// proxy runs as it does in `podgate up`: ProxyWorkers with as many worker threads as nginx has
+// worker processes, started from this process, which sits idle in a child-process wait while wrk runs.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ProxyServer } from '../src/ingress/proxy-server.ts';
+import { ProxyWorkers } from '../src/ingress/proxy-workers.ts';
 import { generateDefaultCertificate } from '../src/ingress/tls-store.ts';
 import { translate } from '../src/ingress/translate.ts';
 import { makeIngress, makeService, makeSlice, makeTlsSecret, path, rule } from '../src/ingress/test-builders.ts';
@@ -19,6 +20,7 @@ const run = promisify(execFile);
 const CONNECTIONS = 64;
 const DURATION_S = 5;
 const HOST = 'foo.example.com';
+const WORKERS = 2;
 
 async function freePort(): Promise<number> {
   const s = net.createServer();
@@ -72,8 +74,8 @@ export const ingressBench: BenchModule = {
     await run('wrk', ['--version']).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') throw new Error('wrk is not installed (apt-get install -y wrk)');
     });
-    out.peers.nginx = `nginx from Debian, 2 worker processes, upstream keepalive 320, the same proxy_set_header set podgate sends; backend: a separate 1-worker nginx answering "return 200" (19 bytes); wrk -t2 -c${CONNECTIONS} -d${DURATION_S}s on 127.0.0.1`;
-    out.notes.push('podgate\'s proxy is one Node.js thread; nginx runs two workers. Load generator, backend and both proxies share this machine\'s CPUs, so figures include contention; compare ratios, not absolutes.');
+    out.peers.nginx = `nginx from Debian, ${WORKERS} worker processes, upstream keepalive 320, the same proxy_set_header set podgate sends; backend: a separate 1-worker nginx answering "return 200" (19 bytes); wrk -t2 -c${CONNECTIONS} -d${DURATION_S}s on 127.0.0.1`;
+    out.notes.push(`podgate's proxy runs ${WORKERS} worker threads (--ingress-workers), nginx ${WORKERS} worker processes. Load generator, backend and both proxies share this machine's CPUs, so figures include contention; compare ratios, not absolutes.`);
     const dir = makeTempDir('podgate-ingress-bench-');
     const cert = await generateDefaultCertificate();
     writeFileSync(join(dir, 'tls.crt'), cert.certPem);
@@ -82,11 +84,11 @@ export const ingressBench: BenchModule = {
     const common = `daemon off; master_process on; events { worker_connections 8192; }`;
     let backend: ChildProcess | undefined;
     let nginx: ChildProcess | undefined;
-    let proxy: ProxyServer | undefined;
+    let proxy: ProxyWorkers | undefined;
     try {
       backend = await startNginx(dir, 'backend', `worker_processes 1; pid ${dir}/backend.pid; ${common}
         http { access_log off; server { listen 127.0.0.1:${backendPort} backlog=4096; keepalive_requests 1000000; location / { return 200 "hello from backend\\n"; } } }`);
-      nginx = await startNginx(dir, 'proxy', `worker_processes 2; pid ${dir}/proxy.pid; ${common}
+      nginx = await startNginx(dir, 'proxy', `worker_processes ${WORKERS}; pid ${dir}/proxy.pid; ${common}
         http { access_log off; upstream be { server 127.0.0.1:${backendPort}; keepalive 320; keepalive_requests 1000000; }
           server { listen 127.0.0.1:${nginxHttp} backlog=4096; listen 127.0.0.1:${nginxHttps} ssl http2 backlog=4096; server_name ${HOST};
             ssl_certificate ${dir}/tls.crt; ssl_certificate_key ${dir}/tls.key; ssl_protocols TLSv1.2 TLSv1.3; keepalive_requests 1000000;
@@ -94,7 +96,7 @@ export const ingressBench: BenchModule = {
               proxy_set_header X-Request-ID $request_id; proxy_set_header X-Real-IP $remote_addr; proxy_set_header X-Forwarded-For $remote_addr;
               proxy_set_header X-Forwarded-Host $host; proxy_set_header X-Forwarded-Port $server_port; proxy_set_header X-Forwarded-Proto $scheme;
               proxy_set_header X-Forwarded-Scheme $scheme; proxy_set_header X-Scheme $scheme; } } }`);
-      proxy = new ProxyServer({ httpPort: 0, httpsPort: 0, bindAddress: '127.0.0.1', defaultCertificate: cert });
+      proxy = new ProxyWorkers({ workers: WORKERS, httpPort: 0, httpsPort: 0, bindAddress: '127.0.0.1', defaultCertificate: cert });
       await proxy.start();
       await proxy.setRoutes(translate({
         ingresses: [makeIngress('default', 'bench', (i) => {

@@ -12,6 +12,7 @@ import { Http1Connection, type AccessEntry, type ProxyContext } from './http1-co
 import type { LimitState } from './request-policy.ts';
 import { emptyRouteTable, type RouteTable } from './route-table.ts';
 import { Router } from './router.ts';
+import { RequestMetrics, type MetricsSnapshot } from './metrics.ts';
 import { type Limits, SharedLimits } from './shared-limits.ts';
 import { StreamProxy } from './stream-proxy.ts';
 import { generateDefaultCertificate, TlsStore, CIPHERS } from './tls-store.ts';
@@ -46,6 +47,7 @@ export class ProxyServer {
   readonly #now: () => number;
   #router = new Router(emptyRouteTable);
   readonly #limits: Limits;
+  readonly #metrics = new RequestMetrics();
   readonly #pool: UpstreamPool;
   readonly #streams: StreamProxy;
   #tlsStore: TlsStore | undefined;
@@ -75,7 +77,7 @@ export class ProxyServer {
       maxHeadBytes: opts.maxHeadBytes ?? 32 * 1024,
       clientIdleTimeoutMs: opts.clientIdleTimeoutMs ?? 75_000,
       now: this.#now,
-      ...(opts.onAccess ? { onAccess: opts.onAccess } : {}),
+      onAccess: opts.onAccess ? (e) => { this.#metrics.record(e); opts.onAccess!(e); } : (e) => this.#metrics.record(e),
     };
   }
 
@@ -99,6 +101,11 @@ export class ProxyServer {
   get httpsPort(): number | undefined {
     const a = this.#https?.address();
     return a && typeof a === 'object' ? a.port : undefined;
+  }
+
+  /** Request counts and durations per Ingress and Service since start. */
+  async metrics(): Promise<MetricsSnapshot> {
+    return this.#metrics.snapshot();
   }
 
   /** Bound port of a tcp-services entry (for tests). */

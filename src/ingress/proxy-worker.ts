@@ -48,6 +48,7 @@ port.on('message', (m: ToWorker) => {
   const done = () => post({ type: 'done', seq: m.seq });
   const failed = (err: unknown) => post({ type: 'failed', seq: m.seq, message: err instanceof Error ? err.message : String(err) });
   if (m.type === 'routes') server.setRoutes(m.table).then(done, failed);
+  else if (m.type === 'metrics') server.metrics().then((snapshot) => post({ type: 'metrics', seq: m.seq, snapshot }), failed);
   else if (m.type === 'stop') {
     if (flushTimer) clearTimeout(flushTimer);
     flush();

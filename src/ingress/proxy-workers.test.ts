@@ -9,6 +9,7 @@ import https from 'node:https';
 import net from 'node:net';
 import type { Ingress } from 'kubernetes-types/networking/v1.d.ts';
 import type { AccessEntry } from './http1-connection.ts';
+import { startMetricsServer } from './metrics-server.ts';
 import { ProxyWorkers } from './proxy-workers.ts';
 import { translate } from './translate.ts';
 import { makeIngress, makeService, makeSlice, path, rule } from './test-builders.ts';
@@ -121,6 +122,22 @@ describe('proxy workers', () => {
     for (let i = 0; i < 50 && !access.some((e) => e.target === '/access-probe'); i++) await new Promise((r) => setTimeout(r, 20));
     const e = access.find((x) => x.target === '/access-probe');
     assert.equal(e?.status, 404);
+  });
+
+  it('metrics add up every worker\'s counts, served at /metrics in the Prometheus format', async () => {
+    const snap = await proxy.metrics();
+    const web = snap.find((x) => x.labels[1] === 'web' && x.labels[3] === 'web.example.com' && x.labels[5] === '200');
+    // 60 + 10 (HTTPS) requests answered 200 on web.example.com before its route moved.
+    assert.equal(web?.count, 70);
+    const server = await startMetricsServer({ proxy, port: 0, bindAddress: '127.0.0.1', controllerClass: 'podgate.io/ingress' });
+    try {
+      const r = await get(server.port, 'metrics', '/metrics');
+      assert.equal(r.status, 200);
+      assert.match(r.body, /nginx_ingress_controller_requests\{controller_class="podgate.io\/ingress",namespace="default",ingress="web",service="web",host="web.example.com",method="GET",status="200"\} 70\n/);
+      assert.equal((await get(server.port, 'metrics', '/healthz')).status, 200);
+    } finally {
+      await server.close();
+    }
   });
 
   it('stop() closes every listener', async () => {

@@ -9,6 +9,7 @@
 import { Worker } from 'node:worker_threads';
 import type { CertKeyPem } from '../pki/certificates.ts';
 import type { AccessEntry } from './http1-connection.ts';
+import { mergeSnapshots, type MetricsSnapshot } from './metrics.ts';
 import type { ProxyServerOptions } from './proxy-server.ts';
 import { emptyRouteTable, type RouteTable } from './route-table.ts';
 import { SharedLimits } from './shared-limits.ts';
@@ -23,6 +24,8 @@ export interface L7Proxy {
   readonly httpPort: number | undefined;
   readonly httpsPort: number | undefined;
   tcpServicePort(port: number): number | undefined;
+  /** Request counts and durations per Ingress and Service, over every thread serving requests. */
+  metrics(): Promise<MetricsSnapshot>;
 }
 
 /** workerData of proxy-worker.ts. */
@@ -41,12 +44,13 @@ export interface WorkerConfig {
   readonly table?: RouteTable;
 }
 
-export type ToWorker = { type: 'routes'; seq: number; table: RouteTable } | { type: 'stop'; seq: number };
+export type ToWorker = { type: 'routes'; seq: number; table: RouteTable } | { type: 'metrics'; seq: number } | { type: 'stop'; seq: number };
 export type ToMain =
   | { type: 'listening'; httpPort: number | null; httpsPort: number | null }
   | { type: 'start-failed'; message: string; code?: string }
   | { type: 'done'; seq: number }
   | { type: 'failed'; seq: number; message: string }
+  | { type: 'metrics'; seq: number; snapshot: MetricsSnapshot }
   | { type: 'access'; entries: AccessEntry[] }
   | { type: 'log'; msg: string };
 
@@ -60,7 +64,7 @@ const WORKER_URL = new URL('./proxy-worker.ts', import.meta.url);
 
 interface Running {
   readonly worker: Worker;
-  readonly pending: Map<number, { resolve: () => void; reject: (err: Error) => void }>;
+  readonly pending: Map<number, { resolve: (snapshot?: MetricsSnapshot) => void; reject: (err: Error) => void }>;
 }
 
 export class ProxyWorkers implements L7Proxy {
@@ -132,6 +136,11 @@ export class ProxyWorkers implements L7Proxy {
     await this.#streams.update(table.streams);
   }
 
+  async metrics(): Promise<MetricsSnapshot> {
+    const snaps = await Promise.all(this.#running.map((r) => this.#call(r, (seq) => ({ type: 'metrics', seq }))));
+    return mergeSnapshots(snaps.filter((s): s is MetricsSnapshot => !!s));
+  }
+
   async stop(): Promise<void> {
     this.#stopping = true;
     const running = this.#running.splice(0);
@@ -142,7 +151,7 @@ export class ProxyWorkers implements L7Proxy {
     await this.#streams.close();
   }
 
-  #call(r: Running, msg: (seq: number) => ToWorker): Promise<void> {
+  #call(r: Running, msg: (seq: number) => ToWorker): Promise<MetricsSnapshot | undefined> {
     const seq = ++this.#seq;
     return new Promise((resolve, reject) => {
       r.pending.set(seq, { resolve, reject });
@@ -161,6 +170,7 @@ export class ProxyWorkers implements L7Proxy {
           case 'listening': listening = true; resolve({ running, httpPort: m.httpPort, httpsPort: m.httpsPort }); return;
           case 'start-failed': reject(Object.assign(new Error(m.message), m.code ? { code: m.code } : {})); return;
           case 'done': r(m.seq)?.resolve(); return;
+          case 'metrics': r(m.seq)?.resolve(m.snapshot); return;
           case 'failed': r(m.seq)?.reject(new Error(m.message)); return;
           case 'access': for (const e of m.entries) this.#opts.onAccess?.(e); return;
           case 'log': this.#log(m.msg); return;

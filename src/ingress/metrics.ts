@@ -1,0 +1,112 @@
+// Prometheus metrics per Ingress and Service, under ingress-nginx's metric names and labels so
+// existing dashboards and alerts keep working: nginx_ingress_controller_requests (counter) and
+// nginx_ingress_controller_request_duration_seconds (histogram). Each proxy worker counts into its
+// own RequestMetrics (a Map increment per request); a scrape merges the workers' snapshots, which
+// are plain data. The text format is written here: merging per-thread snapshots is not something
+// prom-client's registries do, and two metric families need no more than this.
+import type { AccessEntry } from './http1-connection.ts';
+
+/** Prometheus' default buckets, as ingress-nginx uses for request durations (seconds). */
+export const DURATION_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'CONNECT', 'TRACE']);
+const LABELS = ['namespace', 'ingress', 'service', 'host', 'method', 'status'] as const;
+
+export interface Series {
+  /** Values of LABELS, in order. */
+  readonly labels: readonly string[];
+  count: number;
+  sumSeconds: number;
+  /** Cumulative counts per DURATION_BUCKETS entry are computed at render; these are per bucket (last one is +Inf). */
+  readonly buckets: number[];
+}
+
+export type MetricsSnapshot = readonly Series[];
+
+export class RequestMetrics {
+  readonly #series = new Map<string, Series>();
+
+  record(e: AccessEntry): void {
+    const [ns, ing] = e.ingress ? splitName(e.ingress) : ['', ''];
+    // Backend names are "namespace/service:port".
+    const svc = e.backend ? splitName(e.backend)[1].replace(/:[^:]*$/, '') : '';
+    // Only hosts some Ingress names become label values (scanners send any Host).
+    const host = e.ingress ? e.host.replace(/:\d+$/, '').toLowerCase() : '';
+    const method = METHODS.has(e.method) ? e.method : 'OTHER';
+    const key = `${ns}\0${ing}\0${svc}\0${host}\0${method}\0${e.status}`;
+    let s = this.#series.get(key);
+    if (!s) {
+      s = { labels: [ns, ing, svc, host, method, String(e.status)], count: 0, sumSeconds: 0, buckets: new Array<number>(DURATION_BUCKETS.length + 1).fill(0) };
+      this.#series.set(key, s);
+    }
+    const seconds = e.durationMs / 1000;
+    s.count++;
+    s.sumSeconds += seconds;
+    let i = 0;
+    while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++;
+    s.buckets[i]!++;
+  }
+
+  snapshot(): MetricsSnapshot {
+    return [...this.#series.values()].map((s) => ({ ...s, buckets: [...s.buckets] }));
+  }
+}
+
+/** Adds up snapshots from several workers (series with equal labels are summed). */
+export function mergeSnapshots(snapshots: readonly MetricsSnapshot[]): MetricsSnapshot {
+  const out = new Map<string, Series>();
+  for (const snap of snapshots) {
+    for (const s of snap) {
+      const key = s.labels.join('\0');
+      const cur = out.get(key);
+      if (!cur) { out.set(key, { ...s, buckets: [...s.buckets] }); continue; }
+      cur.count += s.count;
+      cur.sumSeconds += s.sumSeconds;
+      s.buckets.forEach((n, i) => { cur.buckets[i] = (cur.buckets[i] ?? 0) + n; });
+    }
+  }
+  return [...out.values()].sort((a, b) => a.labels.join('\0').localeCompare(b.labels.join('\0')));
+}
+
+/** The Prometheus text exposition format (version 0.0.4) of a merged snapshot. */
+export function renderPrometheus(snapshot: MetricsSnapshot, controllerClass: string): string {
+  const labelText = (s: Series, extra = '') => {
+    const pairs = [`controller_class="${escape(controllerClass)}"`, ...LABELS.map((l, i) => `${l}="${escape(s.labels[i] ?? '')}"`)];
+    if (extra) pairs.push(extra);
+    return `{${pairs.join(',')}}`;
+  };
+  const lines = [
+    '# HELP nginx_ingress_controller_requests The total number of client requests',
+    '# TYPE nginx_ingress_controller_requests counter',
+    ...snapshot.map((s) => `nginx_ingress_controller_requests${labelText(s)} ${s.count}`),
+    '# HELP nginx_ingress_controller_request_duration_seconds The request processing time in seconds (until the upstream answered)',
+    '# TYPE nginx_ingress_controller_request_duration_seconds histogram',
+  ];
+  for (const s of snapshot) {
+    let cumulative = 0;
+    DURATION_BUCKETS.forEach((le, i) => {
+      cumulative += s.buckets[i] ?? 0;
+      lines.push(`nginx_ingress_controller_request_duration_seconds_bucket${labelText(s, `le="${le}"`)} ${cumulative}`);
+    });
+    lines.push(`nginx_ingress_controller_request_duration_seconds_bucket${labelText(s, 'le="+Inf"')} ${s.count}`);
+    lines.push(`nginx_ingress_controller_request_duration_seconds_sum${labelText(s)} ${s.sumSeconds}`);
+    lines.push(`nginx_ingress_controller_request_duration_seconds_count${labelText(s)} ${s.count}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+function splitName(v: string): [string, string] {
+  const slash = v.indexOf('/');
+  return [v.slice(0, Math.max(0, slash)), v.slice(slash + 1)];
+}
+
+function escape(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+/** One access log line: JSON with ingress-nginx's log fields where they exist. */
+export function accessLogLine(e: AccessEntry, time: Date): string {
+  return JSON.stringify({
+    time: time.toISOString(), remote_addr: e.remoteAddress, method: e.method, host: e.host, request_uri: e.target, status: e.status,
+    request_time: Math.round(e.durationMs) / 1000, ingress: e.ingress ?? '', service: e.backend ?? '', upstream_addr: e.upstream ?? '',
+  });
+}
