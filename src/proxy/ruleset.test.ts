@@ -67,8 +67,8 @@ table inet podgate_proxy {
 		elements = { tcp . 30080 : goto svc-ns/web/tcp/http }
 	}
 	chain masquerading {
-		meta mark & 0x4000 == 0x4000 meta mark set meta mark ^ 0x4000 masquerade fully-random
-		ct status dnat ip saddr . ip daddr @hairpin masquerade fully-random
+		meta mark & 0x4000 == 0x4000 meta mark set meta mark ^ 0x4000 masquerade
+		ct status dnat ip saddr . ip daddr @hairpin masquerade
 	}
 	chain nat-output {
 		type nat hook output priority -100; policy accept;

@@ -10,7 +10,8 @@
 //   svc-<ns/name/proto/port>:  [mark rules]  numgen random mod N-i == 0 dnat ip to ip:port (one rule per endpoint)
 //   ext-<…>:   only when external traffic needs other endpoints than cluster traffic (a Local policy)
 //   aep-<…>/<ip>/<port>: only with ClientIP affinity (update the per-endpoint affinity set, DNAT)
-//   nat-postrouting: masquerade marked packets; masquerade hairpin (ip saddr . ip daddr @hairpin)
+//   nat-postrouting: masquerade marked packets; masquerade hairpin (ip saddr . ip daddr @hairpin);
+//                    source ports kept where free (kube-proxy: fully-random, see emitMasquerade)
 //
 // kube-proxy creates per service port a service chain, an external chain and one chain per
 // endpoint (mark-for-hairpin + DNAT), and rejects through separate filter-hook maps. Here a
@@ -170,13 +171,27 @@ function emitDispatch(f: FragmentBuilder, node: ProxyNode): void {
   ]);
 }
 
+/**
+ * Plain `masquerade` (keep the client's source port when it is free, a random one only when it is
+ * taken), not kube-proxy's `masquerade fully-random` (a random port for every connection).
+ * Masqueraded connections to one endpoint all come from the node address, so the pod tells them
+ * apart by source port alone, and it holds a TIME_WAIT socket per closed connection for 60 s,
+ * while conntrack frees a port as soon as the client reuses its own source port. With
+ * fully-random, ports soon land on other connections' TIME_WAIT sockets in the pod; the client's
+ * kernel gives every connection its own timestamp offset and initial sequence number (Linux 6.18
+ * does, per address and port pair), so about half of those SYNs look older than the TIME_WAIT and
+ * are refused (PAWS) until the client retransmits a second later: NodePort made 0.4 × the
+ * connections/s of the same client going straight to the pod. A kept port carries the client's
+ * own reuse through, and a reused connection (same addresses and ports) has a later timestamp and
+ * sequence number, which TIME_WAIT accepts.
+ */
 function emitMasquerade(f: FragmentBuilder): void {
   f.chain('masquerading', [
     // The mark is cleared before masquerading so a packet re-entering the stack is not masqueraded twice (kube-proxy does the same).
-    `meta mark & ${MARK} == ${MARK} meta mark set meta mark ^ ${MARK} masquerade fully-random`,
+    `meta mark & ${MARK} == ${MARK} meta mark set meta mark ^ ${MARK} masquerade`,
     // Hairpin: a pod sent to itself through a service would answer itself directly; one lookup
     // of the (source, destination) pair instead of kube-proxy's rule in every endpoint chain.
-    `ct status dnat ip saddr . ip daddr @${HAIRPIN} masquerade fully-random`,
+    `ct status dnat ip saddr . ip daddr @${HAIRPIN} masquerade`,
   ]);
 }
 

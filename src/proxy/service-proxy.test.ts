@@ -155,6 +155,16 @@ describe('ServiceProxy in network namespaces', () => {
     assert.match(res.replies[0]!, /^pod[123] 10\.244\.0\.1$/);
   });
 
+  it('masquerades NodePort traffic keeping the client source port (a reused port must not meet another connection\'s TIME_WAIT in the pod)', async () => {
+    const port = 40123;
+    const fromPort = `const s = require('node:net').connect({ host: process.argv[1], port: 30080, localPort: +process.argv[2] }); s.pipe(process.stdout); s.on('error', (e) => { console.error(e.message); process.exit(1); });`;
+    const r = await lan.exec('client', [nodeBin, '-e', fromPort, nodeIP, String(port)]);
+    assert.match(r.stdout, /^pod[123] 10\.244\.0\.1$/m);
+    const ct = await lan.exec('node', ['conntrack', '-L', '-p', 'tcp', '--orig-src', clientIP, '--orig-port-src', String(port), '--orig-port-dst', '30080']);
+    // The reply direction (pod → node address) goes to the port the client chose, not a random one.
+    assert.match(ct.stdout, new RegExp(`src=${clientIP.replace(/\./g, '\\.')} dst=${nodeIP.replace(/\./g, '\\.')} sport=${port} dport=30080 src=10\\.244\\.0\\.1[123] dst=10\\.244\\.0\\.1 sport=8080 dport=${port} `), ct.stdout);
+  });
+
   it('answers the ClusterIP from the node and from a pod, and a pod reaching itself (hairpin)', async () => {
     const svc = await get('services', 'web') as unknown as Service;
     const cip = svc.spec!.clusterIP!;
