@@ -23,6 +23,16 @@ https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) }, (
 process.on('SIGTERM', () => process.exit(0));
 `;
 
+/** An auth service script (args: PORT): 200 with X-User for `Authorization: Bearer letmein`, 401 otherwise. */
+const authServerSource = `
+const http = require('node:http');
+http.createServer((req, res) => {
+  if (req.headers.authorization === 'Bearer letmein') res.writeHead(200, { 'X-User': 'alice' }).end();
+  else res.writeHead(401, { 'WWW-Authenticate': 'Bearer realm="e2e"' }).end();
+}).listen(+process.argv[2], () => console.log('listening'));
+process.on('SIGTERM', () => process.exit(0));
+`;
+
 /**
  * A load generator (args: URL HOST KEEPALIVE_WORKERS FRESH_WORKERS): keep-alive workers reuse one
  * connection each, fresh workers open a new connection per request. Each worker sends requests
@@ -187,6 +197,60 @@ spec:
     // A host podgate terminates is still served beside the passthrough one (the peeked ClientHello is replayed).
     await eventually(async () => (await curl('term.example.com', termCert.crt)).stdout.endsWith('\n200'), 'term.example.com terminated by podgate');
     assert.equal((await servedCert('term.example.com'))?.fingerprint256, new X509Certificate(readFileSync(termCert.crt)).fingerprint256);
+  });
+
+  it('auth-url: an auth pod behind a Service decides by header; auth-response-headers reach the backend', async () => {
+    writeFileSync(join(dir!, 'auth-server.js'), authServerSource);
+    expectOk(await pg.apply(`apiVersion: v1
+kind: Pod
+metadata: { name: auth, labels: { app: auth } }
+spec:
+  containers:
+    - name: auth
+      image: podgate/custom
+      command: [${JSON.stringify(nodeBin)}, ${JSON.stringify(join(dir!, 'auth-server.js'))}, "9000"]
+      ports: [{ containerPort: 9000 }]
+      readinessProbe: { tcpSocket: { port: 9000 }, periodSeconds: 1 }
+---
+${echoPod('protected', { app: 'protected' })}---
+apiVersion: v1
+kind: Service
+metadata: { name: auth }
+spec:
+  selector: { app: auth }
+  ports: [{ port: 80, targetPort: 9000 }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: protected }
+spec:
+  selector: { app: protected }
+  ports: [{ port: 80, targetPort: 8080 }]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: protected
+  annotations:
+    nginx.ingress.kubernetes.io/auth-url: "http://auth.default.svc.cluster.local/check"
+    nginx.ingress.kubernetes.io/auth-response-headers: "X-User"
+spec:
+  ingressClassName: nginx
+  rules:
+    - host: protected.example.com
+      http: { paths: [{ path: /, pathType: Prefix, backend: { service: { name: protected, port: { number: 80 } } } }] }
+`), 'apply');
+    await waitReady(['auth', 'protected']);
+    const curl = (...args: string[]) => lan.exec('client', ['curl', '-sS', '-m', '3', '-H', 'Host: protected.example.com', ...args, '-w', '\n%{http_code}', `http://${nodeIP}/app`], { allowFailure: true });
+    await eventually(async () => (await curl()).stdout.endsWith('\n401'), 'protected.example.com asks for authentication');
+    const ok = await curl('-H', 'Authorization: Bearer letmein', '-H', 'X-User: mallory');
+    assert.match(ok.stdout, /\n200$/);
+    const echoed = JSON.parse(ok.stdout.slice(0, ok.stdout.lastIndexOf('\n'))) as { pod: { name: string }; request: { headers: Record<string, string> } };
+    assert.equal(echoed.pod.name, 'protected');
+    assert.equal(echoed.request.headers['x-user'], 'alice');
+    const denied = await lan.exec('client', ['curl', '-sS', '-m', '3', '-o', '/dev/null', '-D', '-', '-H', 'Host: protected.example.com', `http://${nodeIP}/app`], { allowFailure: true });
+    assert.match(denied.stdout, /^HTTP\/1\.1 401 /);
+    assert.match(denied.stdout, /WWW-Authenticate: Bearer realm="e2e"/i);
   });
 
   it('100 Ingress changes and every backend pod replaced under load: zero failed requests', async () => {
