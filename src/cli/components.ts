@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { EventRecorder } from '../client/event-recorder.ts';
 import { configFromKubeconfig, KubeClient } from '../client/rest-client.ts';
-import { defaultDataDir } from './flags.ts';
+import { defaultDataDir, parsePort } from './flags.ts';
+import { openAccessLog, parseWorkers } from './ingress-options.ts';
 import { detectNodeIP } from './node-address.ts';
 
 interface ComponentFlags {
@@ -46,17 +47,22 @@ export function registerComponents(program: Command): void {
     .option('--http-port <port>', 'HTTP port', '80')
     .option('--https-port <port>', 'HTTPS port', '443')
     .option('--ingress-class <name...>', 'classes served besides podgate.io/ingress', ['nginx'])
-    .action((f: ComponentFlags & { httpPort: string; httpsPort: string; ingressClass: string[] }) => runUntilSignal('ingress', async () => {
+    .option('--workers <n|auto>', 'proxy worker threads sharing the ports (auto: one per CPU)', (v) => parseWorkers(v, '--workers'), parseWorkers('auto', ''))
+    .option('--metrics-port <port>', 'port of /metrics and /healthz (0: off)', (v) => parsePort(v, '--metrics-port'), 10254)
+    .option('--access-log <file>', 'append one JSON line per request to FILE (- for standard output)')
+    .action((f: ComponentFlags & { httpPort: string; httpsPort: string; ingressClass: string[]; workers: number; metricsPort: number; accessLog?: string }) => runUntilSignal('ingress', async () => {
       // Each part is loaded only when its verb runs, so `podgate server` starts without them.
       const { IngressController } = await import('../ingress/index.ts');
       const client = new KubeClient(configFromKubeconfig(f.kubeconfig));
+      const accessLog = f.accessLog ? openAccessLog(f.accessLog) : undefined;
       const ingress = new IngressController({
+        workers: f.workers, metricsPort: f.metricsPort || null, ...(accessLog ? { proxy: { onAccess: accessLog.onAccess } } : {}),
         client, addresses: [f.nodeIp ?? detectNodeIP()], bindAddress: '0.0.0.0', httpPort: Number(f.httpPort) || null,
         httpsPort: Number(f.httpsPort) || null, classes: f.ingressClass, log,
         events: new EventRecorder({ client, source: { component: 'podgate-ingress' }, log }),
       });
       await ingress.start();
-      return async () => { await ingress.stop(); client.close(); };
+      return async () => { await ingress.stop(); await accessLog?.close(); client.close(); };
     }));
   common(program.command('proxy').description('run only the nftables service proxy (kube-proxy) against a cluster; needs root'))
     .option('--cluster-cidr <cidr>', 'the pod range (traffic from outside it is masqueraded)')

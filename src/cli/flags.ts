@@ -2,6 +2,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { parseWorkers } from './ingress-options.ts';
 
 export interface ControlPlaneFlags {
   dataDir: string;
@@ -21,6 +22,9 @@ export interface NodeFlags {
   ingressHttpPort: number;
   ingressHttpsPort: number;
   ingressClass: string[];
+  ingressWorkers: number;
+  ingressMetricsPort: number;
+  ingressAccessLog?: string;
   tcpServicesConfigmap?: string;
   udpServicesConfigmap?: string;
 }
@@ -49,11 +53,14 @@ export function addNodeFlags(cmd: Command): Command {
     .option('--ingress-http-port <port>', 'HTTP port of the ingress proxy on every node address (0: off)', (v) => parsePort(v, '--ingress-http-port'), 80)
     .option('--ingress-https-port <port>', 'HTTPS port of the ingress proxy (0: off)', (v) => parsePort(v, '--ingress-https-port'), 443)
     .option('--ingress-class <name...>', 'Ingress classes served besides podgate.io/ingress IngressClasses', ['nginx'])
+    .option('--ingress-workers <n|auto>', 'ingress proxy worker threads sharing its ports (auto: one per CPU)', (v) => parseWorkers(v, '--ingress-workers'), parseWorkers('auto', ''))
+    .option('--ingress-metrics-port <port>', 'port of the ingress controller\'s /metrics and /healthz (0: off)', (v) => parsePort(v, '--ingress-metrics-port'), 10254)
+    .option('--ingress-access-log <file>', 'append one JSON line per ingress request to FILE (- for standard output)')
     .option('--tcp-services-configmap <ns/name>', 'ingress-nginx style ConfigMap of TCP ports to expose (port: ns/svc:port)')
     .option('--udp-services-configmap <ns/name>', 'ingress-nginx style ConfigMap of UDP ports to expose');
 }
 
-function parsePort(v: string, flag: string): number {
+export function parsePort(v: string, flag: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag}: ${v} is not a port number`);
   return n;

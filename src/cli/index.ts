@@ -31,7 +31,8 @@ async function run(what: 'up' | 'server', flags: ControlPlaneFlags & Partial<Nod
         node = await startNode({ client: cp.client, dataDir: flags.dataDir, nodeName, nodeIP: nodeIp, clusterCIDR: flags.clusterCidr,
           imageConfig: flags.imageConfig, pki: cp.pki, log, serviceCIDR: flags.serviceClusterIpRange,
           ingress: { httpPort: flags.ingressHttpPort ?? 80, httpsPort: flags.ingressHttpsPort ?? 443, classes: flags.ingressClass ?? ['nginx'],
-            tcpServicesConfigMap: flags.tcpServicesConfigmap, udpServicesConfigMap: flags.udpServicesConfigmap } });
+            tcpServicesConfigMap: flags.tcpServicesConfigmap, udpServicesConfigMap: flags.udpServicesConfigmap,
+            workers: flags.ingressWorkers ?? 1, metricsPort: flags.ingressMetricsPort ?? 0, ...(flags.ingressAccessLog ? { accessLog: flags.ingressAccessLog } : {}) } });
       } catch (err) {
         await cp.stop();
         throw err;

@@ -13,6 +13,7 @@ import { LogStore } from '../agent/runtime/log-store.ts';
 import { ProcessRuntime } from '../agent/runtime/process-runtime.ts';
 import { EventRecorder } from '../client/event-recorder.ts';
 import { IngressController } from '../ingress/index.ts';
+import { type IngressRuntime, openAccessLog } from './ingress-options.ts';
 import { L2Announcer } from '../lb/l2-announcer.ts';
 import { ServiceProxy } from '../proxy/index.ts';
 import type { KubeClient } from '../client/rest-client.ts';
@@ -28,7 +29,7 @@ export interface NodeOptions {
   imageConfig?: string;
   pki: { ca: string; caKey: string };
   kubeletPort?: number;
-  ingress: { httpPort: number; httpsPort: number; classes: string[]; tcpServicesConfigMap?: string; udpServicesConfigMap?: string };
+  ingress: { httpPort: number; httpsPort: number; classes: string[]; tcpServicesConfigMap?: string; udpServicesConfigMap?: string } & IngressRuntime;
   /** The Service cluster IP range (for the node's route to it). */
   serviceCIDR: string;
   log: (m: string) => void;
@@ -103,8 +104,10 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   // The node reaches cluster IPs through the bridge when nothing else routes them (a real
   // machine's default route does; a test host may have none). The output hook DNATs them to pods.
   const serviceRoute = await ensureServiceRoute(o.serviceCIDR, o.log);
+  const accessLog = o.ingress.accessLog ? openAccessLog(o.ingress.accessLog) : undefined;
   const ingress = new IngressController({
     client: o.client, addresses: [o.nodeIP], bindAddress: '0.0.0.0',
+    workers: o.ingress.workers, metricsPort: o.ingress.metricsPort || null, ...(accessLog ? { proxy: { onAccess: accessLog.onAccess } } : {}),
     httpPort: o.ingress.httpPort || null, httpsPort: o.ingress.httpsPort || null, classes: o.ingress.classes,
     // The seeds' Ingresses name no class; podgate is the only controller, so it serves them.
     watchWithoutClass: true,
@@ -119,6 +122,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     async stop() {
       await announcer.stop();
       await ingress.stop();
+      await accessLog?.close();
       await proxy.stop();
       await serviceRoute.remove();
       await kubelet.close();

@@ -18,9 +18,11 @@ import type { EventRecorder } from '../client/event-recorder.ts';
 import { Informer } from '../client/informer.ts';
 import type { KubeClient } from '../client/rest-client.ts';
 import { WorkQueue } from '../client/work-queue.ts';
+import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
 import { ProxyServer, type ProxyServerOptions } from './proxy-server.ts';
+import { ProxyWorkers, type L7Proxy } from './proxy-workers.ts';
 import { emptyRouteTable, isSameRouteTable, type Problem, type RouteTable } from './route-table.ts';
-import { translate, type TranslateOptions } from './translate.ts';
+import { CONTROLLER_NAME, translate, type TranslateOptions } from './translate.ts';
 
 export interface IngressControllerOptions {
   readonly client: KubeClient;
@@ -37,8 +39,12 @@ export interface IngressControllerOptions {
   readonly udpServicesConfigMap?: string;
   readonly log?: (msg: string) => void;
   readonly events?: EventRecorder;
-  /** Seams and tuning for the proxy (clock, connector, default certificate, access log). */
+  /** Seams and tuning for the proxy (clock, connector, default certificate, access log); clock and connector only without workers. */
   readonly proxy?: Omit<ProxyServerOptions, 'httpPort' | 'httpsPort' | 'bindAddress'>;
+  /** Proxy worker threads sharing the ports (nginx's worker_processes); 0 or absent: the proxy runs on this thread. */
+  readonly workers?: number;
+  /** Port of /metrics and /healthz (ingress-nginx: 10254); absent or null: none. */
+  readonly metricsPort?: number | null;
 }
 
 const SYNC_KEY = 'routes';
@@ -56,7 +62,8 @@ function resource(group: string, plural: string): ResourceInfo {
 export class IngressController {
   readonly #opts: IngressControllerOptions;
   readonly #log: (msg: string) => void;
-  readonly #proxy: ProxyServer;
+  readonly #proxy: L7Proxy;
+  #metricsServer: MetricsServer | undefined;
   readonly #queue: WorkQueue;
   readonly #ingresses: Informer;
   readonly #classes: Informer;
@@ -78,7 +85,8 @@ export class IngressController {
     this.#opts = opts;
     this.#log = opts.log ?? (() => {});
     this.#desired = [...new Set(opts.addresses)].sort().map((a) => (isIP(a) ? { ip: a } : { hostname: a }));
-    this.#proxy = new ProxyServer({ ...opts.proxy, httpPort: opts.httpPort === undefined ? 80 : opts.httpPort, httpsPort: opts.httpsPort === undefined ? 443 : opts.httpsPort, ...(opts.bindAddress ? { bindAddress: opts.bindAddress } : {}), log: this.#log });
+    const proxyOpts: ProxyServerOptions = { ...opts.proxy, httpPort: opts.httpPort === undefined ? 80 : opts.httpPort, httpsPort: opts.httpsPort === undefined ? 443 : opts.httpsPort, ...(opts.bindAddress ? { bindAddress: opts.bindAddress } : {}), log: this.#log };
+    this.#proxy = opts.workers ? new ProxyWorkers({ ...proxyOpts, workers: opts.workers }) : new ProxyServer(proxyOpts);
     this.#queue = new WorkQueue({
       process: (key) => (key === STATUS_KEY ? this.#syncStatuses() : this.#sync()),
       onError: (_k, err) => this.#log(`ingress sync failed (will retry): ${String(err)}`),
@@ -109,7 +117,7 @@ export class IngressController {
   }
 
   /** The proxy (for its bound ports and router in tests). */
-  get proxy(): ProxyServer {
+  get proxy(): L7Proxy {
     return this.#proxy;
   }
 
@@ -126,6 +134,15 @@ export class IngressController {
   /** Binds the listeners, then starts the informers; routes appear once every cache has synced. */
   async start(): Promise<void> {
     await this.#proxy.start();
+    const mp = this.#opts.metricsPort;
+    if (mp !== undefined && mp !== null) {
+      try {
+        this.#metricsServer = await startMetricsServer({ proxy: this.#proxy, port: mp, ...(this.#opts.bindAddress ? { bindAddress: this.#opts.bindAddress } : {}), controllerClass: CONTROLLER_NAME });
+      } catch (err) {
+        await this.#proxy.stop();
+        throw new Error(`ingress metrics: cannot listen on port ${mp}: ${(err as Error).message}`);
+      }
+    }
     for (const inf of this.#informers()) inf.start();
     void Promise.all(this.#informers().map((i) => i.waitForSync())).then(() => { if (!this.#stopped) this.#queue.add(SYNC_KEY); });
   }
@@ -141,7 +158,13 @@ export class IngressController {
     this.#stopped = true;
     this.#queue.stop();
     await Promise.all(this.#informers().map((i) => i.stop()));
+    await this.#metricsServer?.close();
     await this.#proxy.stop();
+  }
+
+  /** Bound port of /metrics (for tests), when served. */
+  get metricsPort(): number | undefined {
+    return this.#metricsServer?.port;
   }
 
   #informers(): Informer[] {

@@ -8,14 +8,14 @@ import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import { checkExternalAuth, shouldSetAuthCookie, type AuthOutcome } from './external-auth.ts';
 import { affinityCookie, decideAction, proxyAction, type Action, type ProxyAction, type RequestFacts } from './request-policy.ts';
-import type { LimitState } from './request-policy.ts';
+import type { Limits } from './shared-limits.ts';
 import type { Endpoint } from './route-table.ts';
 import type { Router } from './router.ts';
 import { defaultConnector } from './upstream-pool.ts';
 
 export interface H2Context {
   readonly router: Router;
-  readonly limits: LimitState;
+  readonly limits: Limits;
   readonly httpsPort: number;
   /** Opens auth-url subrequest sockets (the proxy's connector seam); the default connector without it. */
   readonly pool?: { connect(ep: Endpoint, protocol: 'HTTP' | 'HTTPS'): net.Socket };

@@ -7,8 +7,9 @@ import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import { checkExternalAuth, shouldSetAuthCookie, type AuthOutcome } from './external-auth.ts';
 import { ChunkedScanner, HeadError, findHeadEnd, parseRequestHead, parseResponseHead, requestHeader, requestHeaderList, type RequestHead, type ResponseHead } from './http-head.ts';
-import { affinityCookie, decideAction, errorBody, proxyAction, reasonPhrase, type Action, type LimitState, type ProxyAction, type RequestFacts } from './request-policy.ts';
-import type { Endpoint } from './route-table.ts';
+import { affinityCookie, decideAction, errorBody, proxyAction, reasonPhrase, type Action, type ProxyAction, type RequestFacts } from './request-policy.ts';
+import type { Endpoint, Route } from './route-table.ts';
+import type { Limits } from './shared-limits.ts';
 import type { Router } from './router.ts';
 import type { UpstreamOwner, UpstreamPool, UpstreamSocket } from './upstream-pool.ts';
 
@@ -16,7 +17,7 @@ import type { UpstreamOwner, UpstreamPool, UpstreamSocket } from './upstream-poo
 export interface ProxyContext {
   readonly router: Router;
   readonly pool: UpstreamPool;
-  readonly limits: LimitState;
+  readonly limits: Limits;
   readonly httpsPort: number;
   readonly maxHeadBytes: number;
   /** ingress-nginx keep-alive 75 s. */
@@ -196,18 +197,19 @@ export class Http1Connection implements UpstreamOwner {
       contentLength: head.chunked ? -1 : head.contentLength, header: (n) => requestHeader(head, n),
     };
     const router = this.#ctx.router;
-    const action = decideAction(router.decide(host, path), facts, this.#ctx.limits, this.#ctx.httpsPort);
-    if (action.kind === 'respond') { this.#respond(action, head, rest, host, target); return; }
+    const decision = router.decide(host, path);
+    const action = decideAction(decision, facts, this.#ctx.limits, this.#ctx.httpsPort);
+    if (action.kind === 'respond') { this.#respond(action, head, rest, host, target, decision.kind === 'route' ? decision.route.route : undefined); return; }
     if (action.kind === 'auth') { this.#authenticate(action, head, rest, facts, target); return; }
     this.#proxy(action, head, rest, host, undefined);
   }
 
-  #respond(action: Extract<Action, { kind: 'respond' }>, head: RequestHead, rest: Buffer | undefined, host: string, target: string): void {
+  #respond(action: Extract<Action, { kind: 'respond' }>, head: RequestHead, rest: Buffer | undefined, host: string, target: string, route?: Route): void {
     // The unread body would be taken for the next request: close instead of draining it.
     if (head.chunked || head.contentLength > 0) this.#keepAlive = false;
     if (!this.#keepAlive) this.#sock.pause();
     this.#buf = rest;
-    this.#access(action.status, host, target);
+    this.#access(action.status, host, target, route);
     this.#localResponse(action.status, action.headers, action.body, this.#keepAlive, head.method);
   }
 
@@ -626,15 +628,16 @@ export class Http1Connection implements UpstreamOwner {
     }
   }
 
-  #access(status: number, host?: string, target?: string): void {
+  /** One access entry; `answeredRoute` names the route of a request answered here (redirect, 503, 401…). */
+  #access(status: number, host?: string, target?: string, answeredRoute?: Route): void {
     const cb = this.#ctx.onAccess;
     if (!cb) return;
     const req = this.#req;
-    const a = this.#action;
+    const route = this.#action?.route.route ?? answeredRoute;
     cb({
       remoteAddress: this.#remote, method: req?.method ?? '-', host: host ?? req?.host ?? '', target: target ?? req?.target ?? '',
       status, durationMs: this.#ctx.now() - this.#started,
-      ...(a ? { ingress: a.route.route.ingress, backend: a.route.route.backend.name } : {}),
+      ...(route ? { ingress: route.ingress, backend: route.backend.name } : {}),
       ...(this.#up ? { upstream: `${this.#up.endpoint.address}:${this.#up.endpoint.port}` } : {}),
     });
   }

@@ -9,7 +9,6 @@ import type { CertKeyPem } from '../pki/certificates.ts';
 import { readClientHelloSni } from './client-hello.ts';
 import { H2Handler } from './h2-handler.ts';
 import { Http1Connection, type AccessEntry, type ProxyContext } from './http1-connection.ts';
-import type { LimitState } from './request-policy.ts';
 import { emptyRouteTable, type RouteTable } from './route-table.ts';
 import { Router } from './router.ts';
 import { RequestMetrics, type MetricsSnapshot } from './metrics.ts';
@@ -71,7 +70,7 @@ export class ProxyServer {
     this.#ctx = {
       get router() { return self.#router; },
       pool: this.#pool,
-      limits: this.#limits as LimitState,
+      limits: this.#limits,
       // Read per request: cached at start, since Server.address() is a getsockname(2) call.
       get httpsPort() { return self.#redirectPort; },
       maxHeadBytes: opts.maxHeadBytes ?? 32 * 1024,

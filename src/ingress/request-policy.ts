@@ -4,6 +4,7 @@
 // the upstream URI after rewrite-target. Shared by the HTTP/1.1 fast path and the HTTP/2 path.
 import { verifyPassword } from './htpasswd.ts';
 import type { CompiledRoute, Decision } from './router.ts';
+import type { Limits } from './shared-limits.ts';
 import type { Endpoint } from './route-table.ts';
 
 export interface RequestFacts {
@@ -71,59 +72,8 @@ function redirect(status: number, location: string): Action {
   return respond(status, [['Location', location]]);
 }
 
-interface LeakyBucket { excess: number; last: number }
-
-/** Per-route, per-client state that must outlive router swaps (rate and connection limits). */
-export class LimitState {
-  readonly #now: () => number;
-  readonly #buckets = new Map<string, LeakyBucket>();
-  readonly #conns = new Map<string, number>();
-
-  constructor(now: () => number = Date.now) {
-    this.#now = now;
-  }
-
-  /**
-   * nginx's limit_req with `burst=rps×multiplier nodelay`, as ingress-nginx configures it: excess
-   * drains at `rps` per second, each request adds one, past `burst` the request is refused.
-   */
-  allowRequest(key: string, rps: number, burst: number): boolean {
-    const now = this.#now();
-    const b = this.#buckets.get(key);
-    if (!b) {
-      if (this.#buckets.size > 100_000) this.#sweep(now, rps);
-      this.#buckets.set(key, { excess: 0, last: now });
-      return true;
-    }
-    const excess = Math.max(0, b.excess - rps * (now - b.last) + 1000);
-    if (excess > burst * 1000) return false;
-    b.excess = excess;
-    b.last = now;
-    return true;
-  }
-
-  /** limit_conn: at most `max` requests in flight per key; returns a release function or undefined when over. */
-  acquireConnection(key: string, max: number): (() => void) | undefined {
-    const n = this.#conns.get(key) ?? 0;
-    if (n >= max) return undefined;
-    this.#conns.set(key, n + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const m = (this.#conns.get(key) ?? 1) - 1;
-      if (m <= 0) this.#conns.delete(key);
-      else this.#conns.set(key, m);
-    };
-  }
-
-  #sweep(now: number, rps: number): void {
-    for (const [k, b] of this.#buckets) if (b.excess - rps * (now - b.last) <= 0) this.#buckets.delete(k);
-  }
-}
-
 /** Decides one request: a ready-made response, or where and how to proxy it. */
-export function decideAction(d: Decision, req: RequestFacts, limits: LimitState, httpsPort: number): Action {
+export function decideAction(d: Decision, req: RequestFacts, limits: Limits, httpsPort: number): Action {
   if (d.kind === 'not-found') return respond(404);
   const r = d.route;
   const o = r.route.options;

@@ -12,7 +12,7 @@ const META = 4; // per slot, Int32: [keyHi, keyLo, conns, used]
 const VALS = 3; // per slot, Float64: [excess × 1000, last ms, idle-at ms]
 const MAX_PROBE = 32;
 
-/** The one API request-policy uses; LimitState in request-policy.ts has the same shape. */
+/** What request-policy asks of the limit state (one implementation: SharedLimits, in one thread or shared by several). */
 export interface Limits {
   /**
    * nginx's limit_req with `burst=rps×multiplier nodelay`, as ingress-nginx configures it: excess

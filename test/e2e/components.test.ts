@@ -3,6 +3,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import { join } from 'node:path';
 import { expectOk, freePort, type Podgate, startPodgate } from './harness.ts';
 
@@ -10,12 +12,17 @@ describe('podgate ingress against a cluster by kubeconfig', () => {
   let pg: Podgate;
   let ingress: ChildProcess | undefined;
   let port: number;
+  let metricsPort: number;
+  let accessLog: string;
 
   before(async () => {
     pg = await startPodgate();
     port = await freePort();
+    metricsPort = await freePort();
+    accessLog = join(pg.dataDir, 'ingress-access.log');
     ingress = spawn(join(import.meta.dirname, '../../bin/podgate'), ['ingress', '--kubeconfig', pg.kubeconfig, '--node-ip', '127.0.0.1',
-      '--http-port', String(port), '--https-port', '0', '--data-dir', join(pg.dataDir, 'ingress')], { stdio: ['ignore', 'pipe', 'pipe'] });
+      '--http-port', String(port), '--https-port', '0', '--data-dir', join(pg.dataDir, 'ingress'),
+      '--workers', '2', '--metrics-port', String(metricsPort), '--access-log', accessLog], { stdio: ['ignore', 'pipe', 'pipe'] });
     await new Promise<void>((resolve, reject) => {
       let out = '';
       const t = setTimeout(() => reject(new Error(`podgate ingress did not start: ${out}`)), 20_000);
@@ -51,8 +58,26 @@ spec:
     }
     assert.equal(address, '127.0.0.1');
     // The Service does not exist: the route is there but has no endpoints (503); other hosts get 404.
-    const code = async (host: string) => (await fetch(`http://127.0.0.1:${port}/`, { headers: { host } })).status;
+    // node:http, not fetch: fetch replaces a Host header with the URL's authority.
+    const code = (host: string) => new Promise<number>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false }, (res) => { res.resume(); resolve(res.statusCode!); }).on('error', reject);
+    });
     assert.equal(await code('web.example.com'), 503);
     assert.equal(await code('other.example.com'), 503, 'the default backend answers other hosts');
+  });
+
+  it('counts the requests in /metrics under ingress-nginx\'s names and logs each as a JSON line', async () => {
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    assert.match(metrics, /^nginx_ingress_controller_requests\{controller_class="podgate.io\/ingress",namespace="default",ingress="web",service="nothing-here",host="web.example.com",method="GET",status="503"\} 1$/m);
+    assert.match(metrics, /^nginx_ingress_controller_request_duration_seconds_count\{[^}]*ingress="web"[^}]*host="other.example.com"[^}]*\} 1$/m);
+    let lines: Record<string, unknown>[] = [];
+    for (let i = 0; i < 50 && lines.length < 2; i++) {
+      lines = readFileSync(accessLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+      if (lines.length < 2) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(lines.map((l) => [l.host, l.status, l.ingress, l.service]), [
+      [`web.example.com`, 503, 'default/web', 'default/nothing-here:80'],
+      [`other.example.com`, 503, 'default/web', 'default/nothing-here:80'],
+    ]);
   });
 });
