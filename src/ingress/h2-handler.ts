@@ -9,7 +9,9 @@ import type net from 'node:net';
 import { checkExternalAuth, shouldSetAuthCookie, type AuthOutcome } from './external-auth.ts';
 import { affinityCookie, decideAction, proxyAction, type Action, type ProxyAction, type RequestFacts } from './request-policy.ts';
 import type { Limits } from './shared-limits.ts';
-import type { Endpoint } from './route-table.ts';
+import type { AccessEntry } from './http1-connection.ts';
+import type { RequestMetrics } from './metrics.ts';
+import type { Endpoint, Route } from './route-table.ts';
 import type { Router } from './router.ts';
 import { defaultConnector } from './upstream-pool.ts';
 
@@ -20,6 +22,8 @@ export interface H2Context {
   /** Opens auth-url subrequest sockets (the proxy's connector seam); the default connector without it. */
   readonly pool?: { connect(ep: Endpoint, protocol: 'HTTP' | 'HTTPS'): net.Socket };
   now(): number;
+  readonly metrics?: RequestMetrics;
+  onAccess?(entry: AccessEntry): void;
 }
 
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer',
@@ -40,6 +44,19 @@ export class H2Handler {
     this.#httpsAgent.destroy();
   }
 
+  /** Metrics and the access log for one stream, once it is over (duration: until the stream closed). */
+  #observe(stream: http2.ServerHttp2Stream, route: Route | undefined, method: string, host: string, target: string, remote: string): void {
+    const { metrics, onAccess } = this.#ctx;
+    if (!metrics && !onAccess) return;
+    const started = this.#ctx.now();
+    stream.once('close', () => {
+      const status = Number(stream.sentHeaders?.[':status'] ?? 0) || 499;
+      const durationMs = this.#ctx.now() - started;
+      metrics?.observe(route, host, method, status, durationMs);
+      onAccess?.({ remoteAddress: remote, method, host, target, status, durationMs, ...(route ? { ingress: route.ingress, backend: route.backend.name } : {}) });
+    });
+  }
+
   handle(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
     stream.on('error', () => {});
     const method = String(headers[':method'] ?? 'GET');
@@ -54,7 +71,9 @@ export class H2Handler {
       method, path, query, host, secure: true, remoteAddress: remote, contentLength: Number.isFinite(cl) ? cl : -1,
       header: (n) => { const v = headers[n]; return Array.isArray(v) ? v.join(', ') : v; },
     };
-    const action = decideAction(this.#ctx.router.decide(host, path), facts, this.#ctx.limits, this.#ctx.httpsPort);
+    const decision = this.#ctx.router.decide(host, path);
+    this.#observe(stream, decision.kind === 'route' ? decision.route.route : undefined, method, host, target, remote);
+    const action = decideAction(decision, facts, this.#ctx.limits, this.#ctx.httpsPort);
     if (action.kind === 'respond') { respondStream(stream, method, action); return; }
     if (action.kind === 'auth') { this.#authenticate(stream, headers, facts, target, remote, action); return; }
     this.#proxy(stream, headers, facts, remote, action, undefined);

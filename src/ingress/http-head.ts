@@ -132,13 +132,21 @@ function scanFields(t: string, pos: number, bodyStart: number, request: boolean)
   return f;
 }
 
-// A CR not followed by LF, or an LF not preceded by CR: smuggling material, refused as nginx does.
-const BARE_CR_LF = /\r(?!\n)|(?<!\r)\n|\0/;
+/**
+ * A CR not followed by LF, an LF not preceded by CR, or a NUL: smuggling material, refused as
+ * nginx does. indexOf walks (a few per head) instead of a regular expression with look-behind,
+ * which cost more than the rest of the head parsing.
+ */
+function hasBareCrLfOrNul(t: string): boolean {
+  for (let i = t.indexOf('\n'); i >= 0; i = t.indexOf('\n', i + 1)) if (i === 0 || t.charCodeAt(i - 1) !== 13) return true;
+  for (let i = t.indexOf('\r'); i >= 0; i = t.indexOf('\r', i + 1)) if (t.charCodeAt(i + 1) !== 10) return true;
+  return t.indexOf('\0') >= 0;
+}
 
 /** Parses a request head of `end` bytes (from findHeadEnd). Throws HeadError (400, 501, 505). */
 export function parseRequestHead(buf: Buffer, end: number): RequestHead {
   const t = buf.toString('latin1', 0, end);
-  if (BARE_CR_LF.test(t)) throw new HeadError(400, 'bare CR or LF, or NUL, in head');
+  if (hasBareCrLfOrNul(t)) throw new HeadError(400, 'bare CR or LF, or NUL, in head');
   // RFC 9112: a server SHOULD ignore at least one empty line before the request line.
   let start = 0;
   while (t.startsWith('\r\n', start)) start += 2;
@@ -198,7 +206,7 @@ export function requestHeaderList(head: RequestHead): [string, string][] {
 /** Parses a response head of `end` bytes. Throws HeadError(502) on anything malformed. */
 export function parseResponseHead(buf: Buffer, end: number): ResponseHead {
   const t = buf.toString('latin1', 0, end);
-  if (BARE_CR_LF.test(t)) throw new HeadError(502, 'upstream sent a bare CR or LF');
+  if (hasBareCrLfOrNul(t)) throw new HeadError(502, 'upstream sent a bare CR or LF');
   const eol = t.indexOf('\r\n');
   // "HTTP/1.x NNN" then a space or the end of the line.
   if (eol < 12 || !t.startsWith('HTTP/1.') || t.charCodeAt(8) !== 32 || (eol > 12 && t.charCodeAt(12) !== 32)) throw new HeadError(502, 'upstream sent an invalid status line');

@@ -9,6 +9,7 @@ import { checkExternalAuth, shouldSetAuthCookie, type AuthOutcome } from './exte
 import { ChunkedScanner, HeadError, findHeadEnd, parseRequestHead, parseResponseHead, requestHeader, requestHeaderList, type RequestHead, type ResponseHead } from './http-head.ts';
 import { affinityCookie, decideAction, errorBody, proxyAction, reasonPhrase, type Action, type ProxyAction, type RequestFacts } from './request-policy.ts';
 import type { Endpoint, Route } from './route-table.ts';
+import type { RequestMetrics } from './metrics.ts';
 import type { Limits } from './shared-limits.ts';
 import type { Router } from './router.ts';
 import type { UpstreamOwner, UpstreamPool, UpstreamSocket } from './upstream-pool.ts';
@@ -23,6 +24,8 @@ export interface ProxyContext {
   /** ingress-nginx keep-alive 75 s. */
   readonly clientIdleTimeoutMs: number;
   now(): number;
+  /** Counts every request (per Ingress and Service). */
+  readonly metrics: RequestMetrics;
   onAccess?(entry: AccessEntry): void;
 }
 
@@ -630,13 +633,17 @@ export class Http1Connection implements UpstreamOwner {
 
   /** One access entry; `answeredRoute` names the route of a request answered here (redirect, 503, 401…). */
   #access(status: number, host?: string, target?: string, answeredRoute?: Route): void {
-    const cb = this.#ctx.onAccess;
-    if (!cb) return;
     const req = this.#req;
     const route = this.#action?.route.route ?? answeredRoute;
+    const method = req?.method ?? '-';
+    const h = host ?? req?.host ?? '';
+    const durationMs = this.#ctx.now() - this.#started;
+    this.#ctx.metrics.observe(route, h, method, status, durationMs);
+    const cb = this.#ctx.onAccess;
+    if (!cb) return;
     cb({
-      remoteAddress: this.#remote, method: req?.method ?? '-', host: host ?? req?.host ?? '', target: target ?? req?.target ?? '',
-      status, durationMs: this.#ctx.now() - this.#started,
+      remoteAddress: this.#remote, method, host: h, target: target ?? req?.target ?? '',
+      status, durationMs,
       ...(route ? { ingress: route.ingress, backend: route.backend.name } : {}),
       ...(this.#up ? { upstream: `${this.#up.endpoint.address}:${this.#up.endpoint.port}` } : {}),
     });

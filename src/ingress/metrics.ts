@@ -1,8 +1,8 @@
 // Prometheus metrics per Ingress and Service, under ingress-nginx's metric names and labels so
 // existing dashboards and alerts keep working: nginx_ingress_controller_requests (counter) and
 // nginx_ingress_controller_request_duration_seconds (histogram). Each proxy worker counts into its
-// own RequestMetrics (a Map increment per request); a scrape merges the workers' snapshots, which
-// are plain data. The text format is written here: merging per-thread snapshots is not something
+// own RequestMetrics (found through the route object, a few comparisons per request); a scrape
+// merges the workers' snapshots, which are plain data. The text format is written here: merging per-thread snapshots is not something
 // prom-client's registries do, and two metric families need no more than this.
 import type { AccessEntry } from './http1-connection.ts';
 
@@ -22,23 +22,66 @@ export interface Series {
 
 export type MetricsSnapshot = readonly Series[];
 
-export class RequestMetrics {
-  readonly #series = new Map<string, Series>();
+/** The labels of one route's series, and its series by host, method and status. */
+interface RouteSeries {
+  readonly namespace: string;
+  readonly ingress: string;
+  readonly service: string;
+  readonly byKey: Map<string, Series>;
+  /** The series of the previous request (most requests repeat host, method and status). */
+  last: Series | undefined;
+  lastHost: string;
+  lastMethod: string;
+  lastStatus: number;
+}
 
-  record(e: AccessEntry): void {
-    const [ns, ing] = e.ingress ? splitName(e.ingress) : ['', ''];
-    // Backend names are "namespace/service:port".
-    const svc = e.backend ? splitName(e.backend)[1].replace(/:[^:]*$/, '') : '';
-    // Only hosts some Ingress names become label values (scanners send any Host).
-    const host = e.ingress ? e.host.replace(/:\d+$/, '').toLowerCase() : '';
-    const method = METHODS.has(e.method) ? e.method : 'OTHER';
-    const key = `${ns}\0${ing}\0${svc}\0${host}\0${method}\0${e.status}`;
-    let s = this.#series.get(key);
-    if (!s) {
-      s = { labels: [ns, ing, svc, host, method, String(e.status)], count: 0, sumSeconds: 0, buckets: new Array<number>(DURATION_BUCKETS.length + 1).fill(0) };
-      this.#series.set(key, s);
+/** What identifies a route for metrics: the Ingress ("namespace/name") and backend ("namespace/service:port"). */
+export interface MetricsRoute {
+  readonly ingress: string;
+  readonly backend: { readonly name: string };
+}
+
+const NO_ROUTE: MetricsRoute = { ingress: '', backend: { name: '' } };
+
+export class RequestMetrics {
+  /** By "ingress\0backend": counts outlive route-table swaps. */
+  readonly #routes = new Map<string, RouteSeries>();
+  /** The same, found by the route object of the table in use (no key building per request). */
+  #byRoute = new WeakMap<MetricsRoute, RouteSeries>();
+
+  /** Counts one request; `route` is the route that answered it (undefined: no Ingress matched). */
+  observe(route: MetricsRoute | undefined, host: string, method: string, status: number, durationMs: number): void {
+    const r = route ?? NO_ROUTE;
+    let rs = this.#byRoute.get(r);
+    if (!rs) {
+      const key = `${r.ingress}\0${r.backend.name}`;
+      rs = this.#routes.get(key);
+      if (!rs) {
+        const [namespace, ingress] = splitName(r.ingress);
+        // Backend names are "namespace/service:port".
+        const service = splitName(r.backend.name)[1].replace(/:[^:]*$/, '');
+        rs = { namespace, ingress, service, byKey: new Map(), last: undefined, lastHost: '', lastMethod: '', lastStatus: 0 };
+        this.#routes.set(key, rs);
+      }
+      this.#byRoute.set(r, rs);
     }
-    const seconds = e.durationMs / 1000;
+    let s = rs.last;
+    if (!s || rs.lastStatus !== status || rs.lastHost !== host || rs.lastMethod !== method) {
+      // Only hosts some Ingress names become label values (scanners send any Host).
+      const hostLabel = route ? host.replace(/:\d+$/, '').toLowerCase() : '';
+      const methodLabel = METHODS.has(method) ? method : 'OTHER';
+      const key = `${hostLabel}\0${methodLabel}\0${status}`;
+      s = rs.byKey.get(key);
+      if (!s) {
+        s = { labels: [rs.namespace, rs.ingress, rs.service, hostLabel, methodLabel, String(status)], count: 0, sumSeconds: 0, buckets: new Array<number>(DURATION_BUCKETS.length + 1).fill(0) };
+        rs.byKey.set(key, s);
+      }
+      rs.last = s;
+      rs.lastHost = host;
+      rs.lastMethod = method;
+      rs.lastStatus = status;
+    }
+    const seconds = durationMs / 1000;
     s.count++;
     s.sumSeconds += seconds;
     let i = 0;
@@ -47,7 +90,9 @@ export class RequestMetrics {
   }
 
   snapshot(): MetricsSnapshot {
-    return [...this.#series.values()].map((s) => ({ ...s, buckets: [...s.buckets] }));
+    const out: Series[] = [];
+    for (const rs of this.#routes.values()) for (const s of rs.byKey.values()) out.push({ ...s, buckets: [...s.buckets] });
+    return out;
   }
 }
 

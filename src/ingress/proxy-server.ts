@@ -76,7 +76,8 @@ export class ProxyServer {
       maxHeadBytes: opts.maxHeadBytes ?? 32 * 1024,
       clientIdleTimeoutMs: opts.clientIdleTimeoutMs ?? 75_000,
       now: this.#now,
-      onAccess: opts.onAccess ? (e) => { this.#metrics.record(e); opts.onAccess!(e); } : (e) => this.#metrics.record(e),
+      metrics: this.#metrics,
+      ...(opts.onAccess ? { onAccess: opts.onAccess } : {}),
     };
   }
 
