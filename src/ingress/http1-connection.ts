@@ -124,12 +124,13 @@ export class Http1Connection implements UpstreamOwner {
   /** proxy-send-timeout: armed only while the upstream is not taking request bytes (a write returned false). */
   #sendTimer: NodeJS.Timeout | undefined;
 
-  constructor(ctx: ProxyContext, sock: net.Socket, secure: boolean) {
+  /** `localPort`: the listener's port (X-Forwarded-Port), known to the server, so no getsockname(2) per connection. */
+  constructor(ctx: ProxyContext, sock: net.Socket, secure: boolean, localPort: string) {
     this.#ctx = ctx;
     this.#sock = sock;
     this.#secure = secure;
     this.#remote = sock.remoteAddress ?? '';
-    this.#localPort = String(sock.localPort ?? '');
+    this.#localPort = localPort;
     sock.setNoDelay(true);
     sock.setTimeout(ctx.clientIdleTimeoutMs);
     sock.on('data', (c: Buffer) => this.#onData(c));

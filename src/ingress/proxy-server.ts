@@ -59,6 +59,8 @@ export class ProxyServer {
   readonly #h2Sessions = new Set<http2.Http2Session>();
   #ctx: ProxyContext;
   #redirectPort = 443;
+  #httpPortText = '';
+  #httpsPortText = '';
 
   constructor(opts: ProxyServerOptions) {
     this.#opts = opts;
@@ -121,8 +123,9 @@ export class ProxyServer {
   async start(): Promise<void> {
     const { httpPort, httpsPort, bindAddress } = this.#opts;
     if (httpPort !== undefined && httpPort !== null) {
-      this.#http = net.createServer({ noDelay: true }, (sock) => this.#track(sock) && new Http1Connection(this.#ctx, sock, false));
+      this.#http = net.createServer({ noDelay: true }, (sock) => this.#track(sock) && new Http1Connection(this.#ctx, sock, false, this.#httpPortText));
       await listen(this.#http, httpPort, bindAddress, this.#opts.reusePort);
+      this.#httpPortText = String(this.httpPort);
     }
     if (httpsPort !== undefined && httpsPort !== null) {
       const cert = this.#opts.defaultCertificate ?? await generateDefaultCertificate(new Date(this.#now()));
@@ -142,8 +145,10 @@ export class ProxyServer {
       this.#h2Server.on('stream', (stream, headers) => this.#h2!.handle(stream, headers));
       this.#https = net.createServer({ noDelay: true }, (sock) => { if (this.#track(sock)) this.#onTlsConnection(sock); });
       await listen(this.#https, httpsPort, bindAddress, this.#opts.reusePort);
+      this.#httpsPortText = String(this.httpsPort);
     }
     this.#redirectPort = this.#opts.publicHttpsPort ?? this.httpsPort ?? 443;
+
   }
 
   /** Stops listening and closes every connection it holds. */
@@ -203,7 +208,7 @@ export class ProxyServer {
 
   #onSecure(s: tls.TLSSocket): void {
     if (s.alpnProtocol === 'h2') { this.#h2Server!.emit('connection', s); return; }
-    new Http1Connection(this.#ctx, s, true);
+    new Http1Connection(this.#ctx, s, true, this.#httpsPortText);
   }
 }
 
