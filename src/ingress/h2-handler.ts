@@ -26,7 +26,7 @@ export interface H2Context {
   onAccess?(entry: AccessEntry): void;
 }
 
-const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer',
+const HOP = new Set(['connection', 'keep-alive', 'proxy', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer',
   'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-proto', 'x-forwarded-scheme', 'x-scheme', 'x-real-ip', 'host']);
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
@@ -110,6 +110,8 @@ export class H2Handler {
       out[k] = v;
     }
     out.host = host;
+    // Basic auth's credentials stay here (ingress-nginx: proxy_set_header Authorization "").
+    if (action.route.route.options.basicAuth) delete out.authorization;
     if (grant) {
       // auth-response-headers replace the client's own (proxy_set_header, set even when empty).
       for (const name of grant.outcome.drop) delete out[name];

@@ -72,8 +72,8 @@ function isToken(s: string, from: number, to: number): boolean {
   return true;
 }
 
-/** Lowercase names of the request headers the proxy sets or strips itself. */
-const OWNED = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'x-forwarded-for',
+/** Lowercase names of the request headers the proxy sets or strips itself (`proxy`: httpoxy, cleared as ingress-nginx does). */
+const OWNED = new Set(['connection', 'keep-alive', 'proxy', 'proxy-connection', 'te', 'trailer', 'upgrade', 'x-forwarded-for',
   'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-proto', 'x-forwarded-scheme', 'x-scheme', 'x-real-ip', 'x-request-id']);
 const OWNED_LENGTHS = new Set([...OWNED].map((n) => n.length));
 

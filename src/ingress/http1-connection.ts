@@ -266,7 +266,7 @@ export class Http1Connection implements UpstreamOwner {
     }
     if (this.#buf && !this.#isUpgrade) this.#sock.pause();
 
-    const headText = this.#upstreamHead(head, action.target, host, grant);
+    const headText = this.#upstreamHead(head, action.target, host, grant, action.route.route.options.basicAuth !== undefined);
     this.#replay = headText;
     this.#replayBody = first;
     this.#tried = [];
@@ -275,7 +275,7 @@ export class Http1Connection implements UpstreamOwner {
     this.#connect(action.sticky ?? action.route.pool.next()!);
   }
 
-  #upstreamHead(head: RequestHead, target: string, host: string, grant: AuthGrant | undefined): string {
+  #upstreamHead(head: RequestHead, target: string, host: string, grant: AuthGrant | undefined, basicAuth: boolean): string {
     const t = head.text;
     const bodyless = head.length - 2;
     let drops = head.drops;
@@ -284,6 +284,8 @@ export class Http1Connection implements UpstreamOwner {
     if (named.length) drops = mergeRanges(drops, lineRanges(head, named));
     // auth-response-headers replace the client's own (proxy_set_header, set even when empty).
     if (grant && grant.outcome.drop.length) drops = mergeRanges(drops, lineRanges(head, grant.outcome.drop));
+    // Basic auth's credentials stay here (ingress-nginx: proxy_set_header Authorization "").
+    if (basicAuth) drops = mergeRanges(drops, lineRanges(head, ['authorization']));
     let s: string;
     if (target === head.target && head.minorVersion === 1 && !drops) {
       // The common case: the client's head as it came, our headers appended.

@@ -317,8 +317,11 @@ describe('proxy server', () => {
     assert.equal(denied.headers['www-authenticate'], 'Basic realm="Authentication Required - foo"');
     const wrong = await request(proxy.httpPort!, 'auth.com', '/', { headers: { authorization: `Basic ${Buffer.from('foo:baz').toString('base64')}` } });
     assert.equal(wrong.status, 401);
-    const ok = await request(proxy.httpPort!, 'auth.com', '/', { headers: { authorization: `Basic ${Buffer.from('foo:bar').toString('base64')}` } });
+    const ok = await request(proxy.httpPort!, 'auth.com', '/', { headers: { authorization: `Basic ${Buffer.from('foo:bar').toString('base64')}`, proxy: 'http://evil:1' } });
     assert.equal(ok.status, 200);
+    // The credentials stay at the proxy (ingress-nginx clears Authorization), and so does Proxy (httpoxy).
+    assert.equal(json(ok).headers.authorization, undefined);
+    assert.equal(json(ok).headers.proxy, undefined);
   });
 
   it('limit-rps refuses requests past rps × burst multiplier with 503; limit-connections too', async () => {
