@@ -47,7 +47,7 @@ export function registerComponents(program: Command): void {
     .option('--http-port <port>', 'HTTP port', '80')
     .option('--https-port <port>', 'HTTPS port', '443')
     .option('--ingress-class <name...>', 'classes served besides podgate.io/ingress', ['nginx'])
-    .option('--workers <n|auto>', 'proxy worker threads sharing the ports (auto: one per CPU)', (v) => parseWorkers(v, '--workers'), parseWorkers('auto', ''))
+    .option('--workers <n|auto>', 'proxy worker threads sharing the ports (auto: one per CPU, at most 4)', (v) => parseWorkers(v, '--workers'), parseWorkers('auto', ''))
     .option('--metrics-port <port>', 'port of /metrics and /healthz (0: off)', (v) => parsePort(v, '--metrics-port'), 10254)
     .option('--access-log <file>', 'append one JSON line per request to FILE (- for standard output)')
     .action((f: ComponentFlags & { httpPort: string; httpsPort: string; ingressClass: string[]; workers: number; metricsPort: number; accessLog?: string }) => runUntilSignal('ingress', async () => {

@@ -53,7 +53,7 @@ export function addNodeFlags(cmd: Command): Command {
     .option('--ingress-http-port <port>', 'HTTP port of the ingress proxy on every node address (0: off)', (v) => parsePort(v, '--ingress-http-port'), 80)
     .option('--ingress-https-port <port>', 'HTTPS port of the ingress proxy (0: off)', (v) => parsePort(v, '--ingress-https-port'), 443)
     .option('--ingress-class <name...>', 'Ingress classes served besides podgate.io/ingress IngressClasses', ['nginx'])
-    .option('--ingress-workers <n|auto>', 'ingress proxy worker threads sharing its ports (auto: one per CPU)', (v) => parseWorkers(v, '--ingress-workers'), parseWorkers('auto', ''))
+    .option('--ingress-workers <n|auto>', 'ingress proxy worker threads sharing its ports (auto: one per CPU, at most 4)', (v) => parseWorkers(v, '--ingress-workers'), parseWorkers('auto', ''))
     .option('--ingress-metrics-port <port>', 'port of the ingress controller\'s /metrics and /healthz (0: off)', (v) => parsePort(v, '--ingress-metrics-port'), 10254)
     .option('--ingress-access-log <file>', 'append one JSON line per ingress request to FILE (- for standard output)')
     .option('--tcp-services-configmap <ns/name>', 'ingress-nginx style ConfigMap of TCP ports to expose (port: ns/svc:port)')

@@ -1,5 +1,5 @@
 // The ingress proxy's run-time flags, shared by `podgate up` and `podgate ingress`: worker
-// threads (nginx's worker_processes auto), the metrics port (ingress-nginx's 10254) and the access
+// threads (nginx's worker_processes auto, capped), the metrics port (ingress-nginx's 10254) and the access
 // log (JSON lines, a file or standard output).
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -15,9 +15,12 @@ export interface IngressRuntime {
   accessLog?: string;
 }
 
-/** `auto` (one per CPU, as nginx's worker_processes auto) or a positive integer. */
+/** Each worker thread is a V8 isolate with the proxy loaded: about 40 MiB of RSS. */
+const AUTO_MAX_WORKERS = 4;
+
+/** `auto` (one per CPU as nginx's worker_processes auto, at most 4) or a positive integer. */
 export function parseWorkers(v: string, flag: string): number {
-  if (v === 'auto') return availableParallelism();
+  if (v === 'auto') return Math.min(availableParallelism(), AUTO_MAX_WORKERS);
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`${flag}: ${v} is neither "auto" nor a number of threads from 1 to 64`);
   return n;
