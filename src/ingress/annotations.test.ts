@@ -29,7 +29,9 @@ describe('annotations', () => {
   });
   it('auth-url: an unusable URL, method or header list denies the route; a bad auth-signin is dropped with a problem', () => {
     for (const a of [{ 'auth-url': 'auth.example.com/check' } as Record<string, string>, { 'auth-url': 'ftp://auth/check' }, { 'auth-url': 'http:///check' }, { 'auth-url': 'https://$host/oauth2/auth' },
-      { 'auth-url': 'http://auth/check', 'auth-method': 'get' }, { 'auth-url': 'http://auth/check', 'auth-response-headers': 'X-User, X User' }]) {
+      { 'auth-url': 'http://auth/check', 'auth-method': 'get' }, { 'auth-url': 'http://auth/check', 'auth-response-headers': 'X-User, X User' },
+      // Framing headers from the auth service would re-frame the request upstream (smuggling).
+      { 'auth-url': 'http://auth/check', 'auth-response-headers': 'X-User, Content-Length' }, { 'auth-url': 'http://auth/check', 'auth-response-headers': 'transfer-encoding' }]) {
       const r = parse(a);
       assert.ok(r.options.denied, JSON.stringify(a));
       assert.equal(r.options.externalAuth, undefined);

@@ -165,6 +165,7 @@ export function parseAnnotations(annotations: Readonly<Record<string, string>> |
   return { options: o, problems };
 }
 
+const AUTH_RESPONSE_HEADERS_REFUSED = new Set(['content-length', 'transfer-encoding', 'host', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'expect']);
 const AUTH_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE']);
 
 /**
@@ -197,6 +198,9 @@ function parseExternalAuth(a: Map<string, string>, bad: (n: string, v: string, w
   if (hs !== undefined) {
     for (const h of hs.split(',').map((x) => x.trim()).filter(Boolean)) {
       if (!/^[A-Za-z0-9_-]+$/.test(h)) return { denied: `annotation ${ANNOTATION_PREFIX}auth-response-headers: ${JSON.stringify(hs)}: invalid headers list; the location is denied` };
+      // Framing, hop-by-hop and routing fields copied from the auth service would re-frame the
+      // client's request on a shared upstream connection (request smuggling).
+      if (AUTH_RESPONSE_HEADERS_REFUSED.has(h.toLowerCase())) return { denied: `annotation ${ANNOTATION_PREFIX}auth-response-headers: ${JSON.stringify(h)} cannot be copied into the upstream request (framing or hop-by-hop header); the location is denied` };
       responseHeaders.push(h);
     }
   }

@@ -48,6 +48,8 @@ const READ_TIMEOUT_MS = 60_000;
 const NOT_PASSED = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'te', 'upgrade', 'transfer-encoding', 'content-length', 'expect',
   'x-forwarded-proto', 'x-request-id', 'x-original-url', 'x-original-method', 'x-sent-from', 'x-real-ip', 'x-forwarded-for', 'x-auth-request-redirect',
   'x-original-uri', 'x-scheme']);
+/** What node:http refuses in a header value (its checkInvalidHeaderChar). */
+const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 /** add_header without `always` only adds to these statuses (nginx's ngx_http_headers_filter). */
 const ADD_HEADER_STATUSES = new Set([200, 201, 204, 206, 301, 302, 303, 304, 307, 308]);
 
@@ -100,7 +102,8 @@ export function authRequestHeaders(spec: ExternalAuth, input: AuthRequestInput):
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of input.headers) {
     const name = k.toLowerCase();
-    if (NOT_PASSED.has(name)) continue;
+    // Values Node would refuse to send (control characters) are left out rather than failing the check.
+    if (NOT_PASSED.has(name) || INVALID_VALUE.test(v)) continue;
     const prev = out[name];
     if (prev === undefined) out[name] = v;
     else if (name === 'cookie') out[name] = `${String(prev)}; ${v}`;
@@ -160,23 +163,32 @@ export function authOutcome(spec: ExternalAuth, status: number, headers: http.In
 }
 
 /** Sends the subrequest to one endpoint of the auth backend; never rejects (no answer is a 500). */
-export function checkExternalAuth(spec: ExternalAuth, pool: BackendPool, input: AuthRequestInput, connect: AuthConnector): Promise<AuthOutcome> {
+export function checkExternalAuth(spec: ExternalAuth, pool: BackendPool, input: AuthRequestInput, connect: AuthConnector,
+  timeouts: { readonly connectMs: number; readonly readMs: number } = { connectMs: CONNECT_TIMEOUT_MS, readMs: READ_TIMEOUT_MS }): Promise<AuthOutcome> {
   const ep = pool.next();
   if (!ep) return Promise.resolve(authOutcome(spec, 502, {}, input));
   return new Promise((resolve) => {
     let settled = false;
     const done = (o: AuthOutcome) => { if (!settled) { settled = true; resolve(o); } };
-    const req = http.request({
-      method: spec.method ?? 'GET', path: expandVariables(spec.target, input), headers: authRequestHeaders(spec, input),
-      // No agent: createConnection is used only then (one connection per check, as ingress-nginx's default auth-keepalive 0).
-      createConnection: () => {
-        const s = connect(ep, spec.protocol);
-        s.setTimeout(CONNECT_TIMEOUT_MS);
-        s.once(spec.protocol === 'HTTPS' ? 'secureConnect' : 'connect', () => s.setTimeout(READ_TIMEOUT_MS));
-        return s;
-      },
-    });
-    req.on('timeout', () => req.destroy(new Error('auth request timed out')));
+    let req: http.ClientRequest;
+    try {
+      req = http.request({
+        method: spec.method ?? 'GET', path: expandVariables(spec.target, input), headers: authRequestHeaders(spec, input),
+        // No agent: createConnection is used only then (one connection per check, as ingress-nginx's default auth-keepalive 0).
+        createConnection: () => {
+          const s = connect(ep, spec.protocol);
+          s.setTimeout(timeouts.connectMs);
+          s.once(spec.protocol === 'HTTPS' ? 'secureConnect' : 'connect', () => s.setTimeout(timeouts.readMs));
+          // A ClientRequest passes a socket's timeout on only after req.setTimeout(); end it here.
+          s.on('timeout', () => s.destroy(new Error('auth request timed out')));
+          return s;
+        },
+      });
+    } catch {
+      // Node refuses some header values it is given (ERR_INVALID_CHAR): no answer, so a 500.
+      done(authOutcome(spec, 502, {}, input));
+      return;
+    }
     req.on('response', (res) => {
       done(authOutcome(spec, res.statusCode ?? 502, res.headers, input));
       res.resume(); // the body is not used

@@ -52,7 +52,7 @@ export class H2Handler {
     stream.once('close', () => {
       const status = Number(stream.sentHeaders?.[':status'] ?? 0) || 499;
       const durationMs = this.#ctx.now() - started;
-      metrics?.observe(route, host, method, status, durationMs);
+      metrics?.observe(route, method, status, durationMs);
       onAccess?.({ remoteAddress: remote, method, host, target, status, durationMs, ...(route ? { ingress: route.ingress, backend: route.backend.name } : {}) });
     });
   }
@@ -97,6 +97,10 @@ export class H2Handler {
       const next = proxyAction(action.decision, facts, action.responseHeaders, action.release);
       if (next.kind !== 'proxy') { respondStream(stream, facts.method, next as Extract<Action, { kind: 'respond' }>); return; }
       this.#proxy(stream, headers, facts, remote, next, { requestId, outcome });
+    }).catch(() => {
+      // A bug on this path must cost this stream only, never the process.
+      action.release?.();
+      stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
     });
   }
 

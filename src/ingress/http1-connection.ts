@@ -44,8 +44,9 @@ export interface AccessEntry {
 // nginx retries a failed upstream on the next one up to proxy-next-upstream-tries (3 in ingress-nginx).
 const MAX_TRIES = 3;
 const MAX_RESPONSE_HEAD = 64 * 1024;
-// nginx's lingering_timeout.
+// nginx's lingering_timeout and lingering_time.
 const LINGERING_TIMEOUT_MS = 5000;
+const LINGERING_TIME_MS = 30_000;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 // Unique request IDs without a random draw per request: a random per-process prefix and a counter
 // (32 hex digits, the shape of nginx's $request_id).
@@ -229,10 +230,15 @@ export class Http1Connection implements UpstreamOwner {
       if (this.#state !== ST_AUTH || this.#req !== head) { action.release?.(); return; } // the client left meanwhile
       const pending = this.#buf;
       this.#buf = undefined;
-      if (outcome.kind === 'deny') { action.release?.(); this.#respond(outcome.action, head, pending, facts.host, target); return; }
+      const route = action.decision.route.route;
+      if (outcome.kind === 'deny') { action.release?.(); this.#respond(outcome.action, head, pending, facts.host, target, route); return; }
       const next = proxyAction(action.decision, facts, action.responseHeaders, action.release);
-      if (next.kind !== 'proxy') { this.#respond(next as Extract<Action, { kind: 'respond' }>, head, pending, facts.host, target); return; }
+      if (next.kind !== 'proxy') { this.#respond(next as Extract<Action, { kind: 'respond' }>, head, pending, facts.host, target, route); return; }
       this.#proxy(next, head, pending, facts.host, { requestId, outcome });
+    }).catch(() => {
+      // A bug on this path must cost this connection only, never the process.
+      action.release?.();
+      this.#sock.destroy();
     });
   }
 
@@ -630,6 +636,10 @@ export class Http1Connection implements UpstreamOwner {
       // nginx's lingering close: read and drop what the client still sends (an unread body), so
       // closing with unread bytes does not reset the connection before the answer is read.
       this.#sock.setTimeout(LINGERING_TIMEOUT_MS);
+      // lingering_time: a client trickling bytes cannot hold the socket longer than this in all.
+      const sock = this.#sock;
+      const cap = setTimeout(() => sock.destroy(), LINGERING_TIME_MS).unref();
+      sock.once('close', () => clearTimeout(cap));
       this.#sock.resume();
     }
   }
@@ -641,7 +651,7 @@ export class Http1Connection implements UpstreamOwner {
     const method = req?.method ?? '-';
     const h = host ?? req?.host ?? '';
     const durationMs = this.#ctx.now() - this.#started;
-    this.#ctx.metrics.observe(route, h, method, status, durationMs);
+    this.#ctx.metrics.observe(route, method, status, durationMs);
     const cb = this.#ctx.onAccess;
     if (!cb) return;
     cb({

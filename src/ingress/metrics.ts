@@ -22,15 +22,15 @@ export interface Series {
 
 export type MetricsSnapshot = readonly Series[];
 
-/** The labels of one route's series, and its series by host, method and status. */
+/** The labels of one route's series, and its series by method and status. */
 interface RouteSeries {
   readonly namespace: string;
   readonly ingress: string;
   readonly service: string;
+  readonly host: string;
   readonly byKey: Map<string, Series>;
-  /** The series of the previous request (most requests repeat host, method and status). */
+  /** The series of the previous request (most requests repeat method and status). */
   last: Series | undefined;
-  lastHost: string;
   lastMethod: string;
   lastStatus: number;
 }
@@ -38,46 +38,49 @@ interface RouteSeries {
 /** What identifies a route for metrics: the Ingress ("namespace/name") and backend ("namespace/service:port"). */
 export interface MetricsRoute {
   readonly ingress: string;
+  /** The rule's host as written: exact, `*.suffix`, or '' (any host). */
+  readonly host: string;
   readonly backend: { readonly name: string };
 }
 
-const NO_ROUTE: MetricsRoute = { ingress: '', backend: { name: '' } };
+const NO_ROUTE: MetricsRoute = { ingress: '', host: '', backend: { name: '' } };
 
 export class RequestMetrics {
-  /** By "ingress\0backend": counts outlive route-table swaps. */
+  /** By "ingress\0host\0backend": counts outlive route-table swaps. */
   readonly #routes = new Map<string, RouteSeries>();
   /** The same, found by the route object of the table in use (no key building per request). */
   #byRoute = new WeakMap<MetricsRoute, RouteSeries>();
 
-  /** Counts one request; `route` is the route that answered it (undefined: no Ingress matched). */
-  observe(route: MetricsRoute | undefined, host: string, method: string, status: number, durationMs: number): void {
+  /**
+   * Counts one request; `route` is the route that answered it (undefined: no Ingress matched). The
+   * host label is the rule's host as written (`*.example.com`, '' for rules without one), never
+   * the request's Host header, so label values stay bounded by the Ingresses (scanners send any Host).
+   */
+  observe(route: MetricsRoute | undefined, method: string, status: number, durationMs: number): void {
     const r = route ?? NO_ROUTE;
     let rs = this.#byRoute.get(r);
     if (!rs) {
-      const key = `${r.ingress}\0${r.backend.name}`;
+      const key = `${r.ingress}\0${r.host}\0${r.backend.name}`;
       rs = this.#routes.get(key);
       if (!rs) {
         const [namespace, ingress] = splitName(r.ingress);
         // Backend names are "namespace/service:port".
         const service = splitName(r.backend.name)[1].replace(/:[^:]*$/, '');
-        rs = { namespace, ingress, service, byKey: new Map(), last: undefined, lastHost: '', lastMethod: '', lastStatus: 0 };
+        rs = { namespace, ingress, service, host: r.host, byKey: new Map(), last: undefined, lastMethod: '', lastStatus: 0 };
         this.#routes.set(key, rs);
       }
       this.#byRoute.set(r, rs);
     }
     let s = rs.last;
-    if (!s || rs.lastStatus !== status || rs.lastHost !== host || rs.lastMethod !== method) {
-      // Only hosts some Ingress names become label values (scanners send any Host).
-      const hostLabel = route ? host.replace(/:\d+$/, '').toLowerCase() : '';
+    if (!s || rs.lastStatus !== status || rs.lastMethod !== method) {
       const methodLabel = METHODS.has(method) ? method : 'OTHER';
-      const key = `${hostLabel}\0${methodLabel}\0${status}`;
+      const key = `${methodLabel}\0${status}`;
       s = rs.byKey.get(key);
       if (!s) {
-        s = { labels: [rs.namespace, rs.ingress, rs.service, hostLabel, methodLabel, String(status)], count: 0, sumSeconds: 0, buckets: new Array<number>(DURATION_BUCKETS.length + 1).fill(0) };
+        s = { labels: [rs.namespace, rs.ingress, rs.service, rs.host, methodLabel, String(status)], count: 0, sumSeconds: 0, buckets: new Array<number>(DURATION_BUCKETS.length + 1).fill(0) };
         rs.byKey.set(key, s);
       }
       rs.last = s;
-      rs.lastHost = host;
       rs.lastMethod = method;
       rs.lastStatus = status;
     }

@@ -4,7 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type http from 'node:http';
 import net from 'node:net';
-import { authRequestHeaders, expandVariables, signinLocation, type AuthRequestInput } from './external-auth.ts';
+import { authRequestHeaders, checkExternalAuth, expandVariables, signinLocation, type AuthRequestInput } from './external-auth.ts';
+import { BackendPool } from './router.ts';
 import { ProxyServer } from './proxy-server.ts';
 import { install, request, requestH2, startBackend, type Reply, type TestBackend } from './proxy-test-kit.ts';
 import type { ExternalAuth } from './route-table.ts';
@@ -146,6 +147,22 @@ describe('auth-url', () => {
     assert.equal((await request(proxy.httpPort!, 'open.example.com', '/')).status, 200);
   });
 
+  it('a header value node:http would refuse (a control character) is left out of the subrequest, and the proxy lives on', async () => {
+    const raw = await new Promise<string>((resolve, reject) => {
+      const c = net.connect(proxy.httpPort!, '127.0.0.1', () => c.write('GET /odd HTTP/1.1\r\nHost: svc.example.com\r\nX-Test-Auth: ok\r\nX-Odd: a\x7fb\r\nConnection: close\r\n\r\n'));
+      let got = '';
+      c.on('data', (d: Buffer) => { got += d.toString('latin1'); });
+      c.on('close', () => resolve(got));
+      c.on('error', reject);
+    });
+    // The auth service allowed it without the odd header; the Node test backend itself answers 400 to such a value.
+    assert.match(raw, /^HTTP\/1\.1 400 /);
+    assert.equal(seen.at(-1)!.url, '/check?from=svc.example.com');
+    assert.equal(seen.at(-1)!.headers['x-test-auth'], 'ok');
+    assert.equal(seen.at(-1)!.headers['x-odd'], undefined);
+    assert.equal((await request(proxy.httpPort!, 'open.example.com', '/')).status, 200);
+  });
+
   it('HTTP/2: the same decisions', async () => {
     const ok = await requestH2(proxy.httpsPort!, 'svc.example.com', '/h2', { method: 'POST', body: 'h2 payload', headers: { 'x-test-auth': 'ok', 'x-user': 'mallory' } });
     assert.equal(ok.status, 200);
@@ -159,6 +176,26 @@ describe('auth-url', () => {
     assert.equal(signin.status, 302);
     assert.equal(signin.headers.location, 'https://login.example.com/start?rd=https://signin.example.com%2Fx');
     assert.equal((await requestH2(proxy.httpsPort!, 'dead.example.com', '/')).status, 500);
+  });
+});
+
+describe('auth-url subrequest timeouts', () => {
+  it('an auth service that accepts and never answers is a 500 once the read timeout passes', async () => {
+    const held: net.Socket[] = [];
+    const hung = net.createServer((c) => { held.push(c); });
+    await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
+    try {
+      const port = (hung.address() as net.AddressInfo).port;
+      const spec = { url: `http://127.0.0.1:${port}/check`, protocol: 'HTTP', host: '127.0.0.1', target: '/check', responseHeaders: [], signinRedirectParam: 'rd', alwaysSetCookie: false,
+        backend: { name: `127.0.0.1:${port}`, endpoints: [{ address: '127.0.0.1', port }] } } as unknown as ExternalAuth;
+      const input: AuthRequestInput = { method: 'GET', requestUri: '/', host: 'h', secure: false, remoteAddress: '127.0.0.1', requestId: 'r', headers: [] };
+      const outcome = await checkExternalAuth(spec, new BackendPool(spec.backend), input, (ep) => net.connect(ep.port, ep.address), { connectMs: 1000, readMs: 200 });
+      assert.equal(outcome.kind, 'deny');
+      assert.equal(outcome.kind === 'deny' && outcome.action.status, 500);
+    } finally {
+      for (const c of held) c.destroy();
+      await new Promise<void>((r) => hung.close(() => r()));
+    }
   });
 });
 

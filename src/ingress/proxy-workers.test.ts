@@ -146,3 +146,43 @@ describe('proxy workers', () => {
     await assert.rejects(get(p, 'web.example.com'), /ECONNREFUSED/);
   });
 });
+
+describe('proxy workers starting and stopping', () => {
+  async function freePort(): Promise<number> {
+    const s = net.createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const port = (s.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => s.close(() => r()));
+    return port;
+  }
+  const refused = (port: number) => new Promise<boolean>((resolve) => {
+    const c = net.connect(port, '127.0.0.1');
+    c.once('connect', () => { c.destroy(); resolve(false); });
+    c.once('error', () => resolve(true));
+  });
+
+  it('a port someone else holds fails the start with EADDRINUSE (SO_REUSEPORT does not hide it) and leaves nothing listening', async () => {
+    const httpPort = await freePort();
+    const holder = net.createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+    try {
+      const proxy = new ProxyWorkers({ workers: 2, httpPort, httpsPort: (holder.address() as net.AddressInfo).port, bindAddress: '127.0.0.1' });
+      await assert.rejects(proxy.start(), /EADDRINUSE/);
+      assert.equal(proxy.workers, 0);
+      assert.ok(await refused(httpPort), 'the HTTP port is free again');
+    } finally {
+      await new Promise<void>((r) => holder.close(() => r()));
+    }
+  });
+
+  it('stop() while start() runs ends every thread it started', async () => {
+    const httpPort = await freePort();
+    const proxy = new ProxyWorkers({ workers: 3, httpPort, httpsPort: null, bindAddress: '127.0.0.1' });
+    const starting = proxy.start();
+    await new Promise((r) => setTimeout(r, 20));
+    await proxy.stop();
+    await assert.rejects(starting);
+    assert.equal(proxy.workers, 0);
+    assert.ok(await refused(httpPort), 'nothing listens after stop');
+  });
+});

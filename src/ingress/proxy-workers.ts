@@ -6,6 +6,7 @@
 // (shared-limits.ts) so a client is limited once, whichever worker holds its connection. The
 // tcp/udp-services listeners stay on the main thread: one listener per port. A worker that dies is
 // started again on the same ports with the current table.
+import net from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { CertKeyPem } from '../pki/certificates.ts';
 import type { AccessEntry } from './http1-connection.ts';
@@ -73,6 +74,8 @@ export class ProxyWorkers implements L7Proxy {
   readonly #limits = new SharedLimits();
   readonly #streams: StreamProxy;
   readonly #running: Running[] = [];
+  /** Every worker thread started and not yet exited. */
+  readonly #threads = new Set<Worker>();
   #config: WorkerConfig | undefined;
   #table: RouteTable = emptyRouteTable;
   #seq = 0;
@@ -115,13 +118,18 @@ export class ProxyWorkers implements L7Proxy {
       defaultCertificate: cert ?? { certPem: '', keyPem: '' },
       limits: this.#limits.buffer, accessLog: !!o.onAccess,
     };
+    // SO_REUSEPORT would let a second podgate (or anything else binding with it) share these
+    // ports without a word: bind each once without it first, so a clash fails as EADDRINUSE.
+    for (const port of [config.httpPort, config.httpsPort]) if (port) await assertPortFree(port, config.bindAddress);
     try {
       const first = await this.#spawn(config);
-      this.#running.push(first.running);
       config = { ...config, httpPort: first.httpPort, httpsPort: first.httpsPort };
       this.#config = config;
-      const rest = await Promise.all(Array.from({ length: o.workers - 1 }, () => this.#spawn(config)));
-      this.#running.push(...rest.map((r) => r.running));
+      const rest = await Promise.allSettled(Array.from({ length: o.workers - 1 }, () => this.#spawn(config)));
+      const failed = rest.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      if (this.#stopping) throw new Error('the ingress proxy was stopped while starting');
+      this.#running.push(first.running, ...rest.map((r) => (r as PromiseFulfilledResult<{ running: Running }>).value.running));
     } catch (err) {
       await this.stop();
       throw err;
@@ -144,10 +152,9 @@ export class ProxyWorkers implements L7Proxy {
   async stop(): Promise<void> {
     this.#stopping = true;
     const running = this.#running.splice(0);
-    await Promise.all(running.map(async (r) => {
-      await this.#call(r, (seq) => ({ type: 'stop', seq })).catch(() => {});
-      await r.worker.terminate();
-    }));
+    await Promise.all(running.map((r) => this.#call(r, (seq) => ({ type: 'stop', seq })).catch(() => {})));
+    // Every thread ever started and not yet gone, including those a start() in progress spawned.
+    await Promise.all([...this.#threads].map((w) => w.terminate()));
     await this.#streams.close();
   }
 
@@ -162,13 +169,19 @@ export class ProxyWorkers implements L7Proxy {
   /** One worker, resolved once it listens; rejected with its bind error. */
   #spawn(config: WorkerConfig): Promise<{ running: Running; httpPort: number | null; httpsPort: number | null }> {
     const worker = new Worker(WORKER_URL, { workerData: config, name: 'podgate-ingress-proxy' });
+    const id = worker.threadId;
+    this.#threads.add(worker);
     const running: Running = { worker, pending: new Map() };
     return new Promise((resolve, reject) => {
       let listening = false;
       worker.on('message', (m: ToMain) => {
         switch (m.type) {
           case 'listening': listening = true; resolve({ running, httpPort: m.httpPort, httpsPort: m.httpsPort }); return;
-          case 'start-failed': reject(Object.assign(new Error(m.message), m.code ? { code: m.code } : {})); return;
+          case 'start-failed':
+            // It may hold one port already (HTTP bound, HTTPS refused): it must go.
+            void worker.terminate();
+            reject(Object.assign(new Error(m.message), m.code ? { code: m.code } : {}));
+            return;
           case 'done': r(m.seq)?.resolve(); return;
           case 'metrics': r(m.seq)?.resolve(m.snapshot); return;
           case 'failed': r(m.seq)?.reject(new Error(m.message)); return;
@@ -177,16 +190,18 @@ export class ProxyWorkers implements L7Proxy {
         }
       });
       const r = (seq: number) => { const p = running.pending.get(seq); running.pending.delete(seq); return p; };
-      worker.on('error', (err) => this.#log(`ingress proxy worker ${worker.threadId} failed: ${err.stack ?? err.message}`));
+      worker.on('error', (err) => this.#log(`ingress proxy worker ${id} failed: ${err.stack ?? err.message}`));
       worker.on('exit', (code) => {
+        this.#threads.delete(worker);
         for (const p of running.pending.values()) p.reject(new Error(`ingress proxy worker exited with code ${code}`));
         running.pending.clear();
         if (!listening) { reject(new Error(`ingress proxy worker exited with code ${code} before listening`)); return; }
         const i = this.#running.indexOf(running);
         if (this.#stopping || i < 0) return;
-        this.#log(`ingress proxy worker ${worker.threadId} exited with code ${code}; starting another`);
+        this.#log(`ingress proxy worker ${id} exited with code ${code}; starting another`);
         this.#running.splice(i, 1);
-        void this.#replace(config);
+        // On the ports the first worker bound (the configured ones may say 0).
+        void this.#replace(this.#config ?? config);
       });
     });
   }
@@ -199,7 +214,8 @@ export class ProxyWorkers implements L7Proxy {
       this.#running.push(running);
       if (this.#table !== table) await this.#call(running, (seq) => ({ type: 'routes', seq, table: workerTable(this.#table) }));
     } catch (err) {
-      this.#log(`ingress proxy: could not start a replacement worker: ${String(err)}`);
+      this.#log(`ingress proxy: could not start a replacement worker (trying again in 1 s): ${String(err)}`);
+      if (!this.#stopping) setTimeout(() => { if (!this.#stopping) void this.#replace(config); }, 1000).unref();
     }
   }
 }
@@ -207,4 +223,13 @@ export class ProxyWorkers implements L7Proxy {
 /** Workers need only what routes requests: streams are served by the main thread, problems and statuses are the controller's. */
 function workerTable(table: RouteTable): RouteTable {
   return { ...table, streams: [], served: [], problems: [] };
+}
+
+/** Rejects with EADDRINUSE when something already listens on the port (bound once, without SO_REUSEPORT). */
+function assertPortFree(port: number, host: string | undefined): Promise<void> {
+  const probe = net.createServer();
+  return new Promise((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen({ port, ...(host ? { host } : {}) }, () => probe.close(() => resolve()));
+  });
 }

@@ -47,6 +47,30 @@ describe('SharedLimits', () => {
     assert.equal(l.overflows, 1);
   });
 
+  it('acquires and releases from four threads at once leave the count at zero', async () => {
+    const l = new SharedLimits({ slots: 64 });
+    const src = `
+      const { workerData, parentPort } = require('node:worker_threads');
+      import(workerData.module).then(({ SharedLimits }) => {
+        const l = new SharedLimits({ buffer: workerData.buffer });
+        let refused = 0;
+        for (let i = 0; i < 200000; i++) { const r = l.acquireConnection('k', 1000); if (r) r(); else refused++; }
+        parentPort.postMessage(refused);
+      });`;
+    const module = new URL('./shared-limits.ts', import.meta.url).href;
+    const run = () => new Promise<number>((resolve, reject) => {
+      const w = new Worker(src, { eval: true, workerData: { buffer: l.buffer, module } });
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+    const refused = await Promise.all([run(), run(), run(), run()]);
+    assert.deepEqual(refused, [0, 0, 0, 0]);
+    // Every acquire was released: exactly `max` fit again.
+    const held = Array.from({ length: 1000 }, () => l.acquireConnection('k', 1000));
+    assert.ok(held.every(Boolean), 'a lost decrement would leave fewer than 1000 free');
+    assert.equal(l.acquireConnection('k', 1000), undefined);
+  });
+
   it('two worker threads count against one table', async () => {
     const l = new SharedLimits({ slots: 1024 });
     // Each thread tries 500 requests at rps 0.001 (burst 99): together they may pass exactly 100.

@@ -76,8 +76,9 @@ export class SharedLimits implements Limits {
       slot = this.#find(key, now);
       if (slot < 0) { Atomics.add(this.#header, 1, 1); return () => {}; }
       const m = slot * META;
-      if (this.#meta[m + 2]! >= max) return undefined;
-      this.#meta[m + 2]!++;
+      // Atomic even under the lock: releases decrement without it.
+      if (Atomics.load(this.#meta, m + 2) >= max) return undefined;
+      Atomics.add(this.#meta, m + 2, 1);
       this.#meta[m + 3] = 1;
     } finally {
       this.#unlock();
