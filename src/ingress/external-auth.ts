@@ -45,7 +45,7 @@ const CONNECT_TIMEOUT_MS = 5000;
 const READ_TIMEOUT_MS = 60_000;
 // Not passed on: framing and hop-by-hop fields (nginx's proxy module drops or replaces them) and
 // those the auth location sets itself.
-const NOT_PASSED = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'te', 'upgrade', 'transfer-encoding', 'content-length', 'expect',
+const NOT_PASSED = new Set(['host', 'connection', 'keep-alive', 'proxy', 'proxy-connection', 'te', 'upgrade', 'transfer-encoding', 'content-length', 'expect',
   'x-forwarded-proto', 'x-request-id', 'x-original-url', 'x-original-method', 'x-sent-from', 'x-real-ip', 'x-forwarded-for', 'x-auth-request-redirect',
   'x-original-uri', 'x-scheme']);
 /** What node:http refuses in a header value (its checkInvalidHeaderChar). */

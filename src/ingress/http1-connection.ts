@@ -314,6 +314,7 @@ export class Http1Connection implements UpstreamOwner {
 
   #connect(ep: Endpoint): void {
     const o = this.#action!.route.route.options;
+    this.#clearSendTimeout(); // a timer armed for the previous endpoint's socket
     this.#tried.push(ep);
     this.#resBuf = undefined;
     this.#res = undefined;
@@ -335,6 +336,8 @@ export class Http1Connection implements UpstreamOwner {
   onUpstreamConnect(up: UpstreamSocket): void {
     if (up !== this.#up) return;
     up.setTimeout(this.#action!.route.route.options.readTimeoutMs);
+    // Bytes written while it connected and still not taken: the send timeout runs from now.
+    if (up.socket.writableNeedDrain) this.#armSendTimeout(up);
     if (!this.#reqDone) this.#sock.resume();
   }
 
