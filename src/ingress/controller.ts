@@ -231,17 +231,17 @@ export class IngressController {
   /** PATCHes every status that differs, several at a time; errors are collected, not stopped at. */
   async #writeStatuses(table: RouteTable): Promise<void> {
     const served = new Set(table.served);
-    const todo: { ns: string | undefined; name: string; want: IngressLoadBalancerIngress[] }[] = [];
+    const writes: { ns: string | undefined; name: string; want: IngressLoadBalancerIngress[] }[] = [];
     for (const obj of this.#ingresses.list()) {
       const ing = obj as unknown as Ingress;
       const want = this.#wantedStatus(ing, served);
-      if (want) todo.push({ ns: ing.metadata?.namespace, name: ing.metadata?.name ?? '', want });
+      if (want) writes.push({ ns: ing.metadata?.namespace, name: ing.metadata?.name ?? '', want });
     }
     const errors: unknown[] = [];
     let next = 0;
     const worker = async () => {
-      while (next < todo.length && !this.#stopped) {
-        const t = todo[next++]!;
+      while (next < writes.length && !this.#stopped) {
+        const t = writes[next++]!;
         try {
           await this.#opts.client.patch(this.#ingressInfo, t.ns, t.name, { status: { loadBalancer: { ingress: t.want } } }, 'merge', 'status');
         } catch (err) {
@@ -250,7 +250,7 @@ export class IngressController {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(STATUS_WRITE_CONCURRENCY, todo.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(STATUS_WRITE_CONCURRENCY, writes.length) }, worker));
     if (errors.length) throw new AggregateError(errors, `writing ${errors.length} Ingress status(es) failed`);
   }
 }
