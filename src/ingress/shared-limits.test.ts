@@ -47,23 +47,31 @@ describe('SharedLimits', () => {
     assert.equal(l.overflows, 1);
   });
 
-  it('acquires and releases from four threads at once leave the count at zero', async () => {
-    const l = new SharedLimits({ slots: 64 });
+  /**
+   * Runs `body` in `threads` worker threads at once, each with `l` (a SharedLimits over the same
+   * buffer, clock fixed at 1000 when `fixedClock`); resolves with what each body returned.
+   */
+  function inThreads(limits: SharedLimits, threads: number, body: string, fixedClock = false): Promise<number[]> {
     const src = `
       const { workerData, parentPort } = require('node:worker_threads');
       import(workerData.module).then(({ SharedLimits }) => {
-        const l = new SharedLimits({ buffer: workerData.buffer });
-        let refused = 0;
-        for (let i = 0; i < 200000; i++) { const r = l.acquireConnection('k', 1000); if (r) r(); else refused++; }
-        parentPort.postMessage(refused);
+        const l = new SharedLimits({ buffer: workerData.buffer${fixedClock ? ', now: () => 1000' : ''} });
+        parentPort.postMessage((() => { ${body} })());
       });`;
     const module = new URL('./shared-limits.ts', import.meta.url).href;
-    const run = () => new Promise<number>((resolve, reject) => {
-      const w = new Worker(src, { eval: true, workerData: { buffer: l.buffer, module } });
+    return Promise.all(Array.from({ length: threads }, () => new Promise<number>((resolve, reject) => {
+      const w = new Worker(src, { eval: true, workerData: { buffer: limits.buffer, module } });
       w.once('message', resolve);
       w.once('error', reject);
-    });
-    const refused = await Promise.all([run(), run(), run(), run()]);
+    })));
+  }
+
+  it('acquires and releases from four threads at once leave the count at zero', async () => {
+    const l = new SharedLimits({ slots: 64 });
+    const refused = await inThreads(l, 4, `
+      let refused = 0;
+      for (let i = 0; i < 200000; i++) { const r = l.acquireConnection('k', 1000); if (r) r(); else refused++; }
+      return refused;`);
     assert.deepEqual(refused, [0, 0, 0, 0]);
     // Every acquire was released: exactly `max` fit again.
     const held = Array.from({ length: 1000 }, () => l.acquireConnection('k', 1000));
@@ -74,21 +82,10 @@ describe('SharedLimits', () => {
   it('two worker threads count against one table', async () => {
     const l = new SharedLimits({ slots: 1024 });
     // Each thread tries 500 requests at rps 0.001 (burst 99): together they may pass exactly 100.
-    const src = `
-      const { workerData, parentPort } = require('node:worker_threads');
-      import(workerData.module).then(({ SharedLimits }) => {
-        const l = new SharedLimits({ buffer: workerData.buffer, now: () => 1000 });
-        let ok = 0;
-        for (let i = 0; i < 500; i++) if (l.allowRequest('route|client', 0.001, 99)) ok++;
-        parentPort.postMessage(ok);
-      });`;
-    const module = new URL('./shared-limits.ts', import.meta.url).href;
-    const run = () => new Promise<number>((resolve, reject) => {
-      const w = new Worker(src, { eval: true, workerData: { buffer: l.buffer, module } });
-      w.once('message', resolve);
-      w.once('error', reject);
-    });
-    const [a, b] = await Promise.all([run(), run()]);
-    assert.equal(a + b, 100, `threads passed ${a} + ${b}`);
+    const [a, b] = await inThreads(l, 2, `
+      let ok = 0;
+      for (let i = 0; i < 500; i++) if (l.allowRequest('route|client', 0.001, 99)) ok++;
+      return ok;`, true);
+    assert.equal(a! + b!, 100, `threads passed ${a} + ${b}`);
   });
 });
