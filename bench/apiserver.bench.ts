@@ -118,7 +118,9 @@ async function measureStartup(ctx: BenchContext, add: (r: Row) => void): Promise
   add({ name: `start-to-ready, warm restart (same data dir), median of ${WARM_STARTS}`, value: median(warm) / 1000, unit: 's',
     better: 'lower', target: READY_TARGET_S, peer: peerS, peerName: 'node-start' });
   ctx.out.notes.push(`Cold spawn-to-ready, each run: ${cold.map((c) => c.toFixed(0)).join(', ')} ms; podgate's own figure: ${printed.join(', ')} ms ` +
-    '(the difference is Node startup and module loading before podgate\'s clock starts).');
+    '(the difference is Node startup and module loading before podgate\'s clock starts). "Cold" means a fresh data dir: ' +
+    'Node\'s compile cache (os.tmpdir()/node-compile-cache, enabled by src/main.ts) is warm after podgate\'s first start on the machine; ' +
+    'the very first start after installing compiles every module, about 0.35 s more here.');
 }
 
 /** Runs `op` against podgate then the peer, each after a short warm-up, and adds rate/p50/p99 rows. */
