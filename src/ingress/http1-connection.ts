@@ -403,6 +403,10 @@ export class Http1Connection implements UpstreamOwner {
     if (!this.#reqDone || this.#state === ST_TUNNEL) this.#sock.resume();
   }
 
+  holdsChunk(): boolean {
+    return this.#sock.writableLength > 0;
+  }
+
   onUpstreamData(up: UpstreamSocket, chunk: Buffer): void {
     if (up !== this.#up) return;
     if (this.#state === ST_TUNNEL) { if (!this.#sock.write(chunk)) up.socket.pause(); return; }
@@ -421,7 +425,8 @@ export class Http1Connection implements UpstreamOwner {
     let res: ResponseHead;
     try {
       end = findHeadEnd(buf, MAX_RESPONSE_HEAD);
-      if (end < 0) { this.#resBuf = buf; return; }
+      // A partial head waits for the next read: copied, since the chunk's buffer is reused.
+      if (end < 0) { this.#resBuf = Buffer.from(buf); return; }
       res = parseResponseHead(buf, end);
     } catch {
       this.#upReusable = false;

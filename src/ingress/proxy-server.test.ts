@@ -3,6 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
@@ -153,6 +154,40 @@ describe('proxy server', () => {
     assert.equal(chunked, 'got 11:hello world');
     backends.pop();
     await echo.close();
+  });
+
+  it('a slow client gets large responses intact (reads reuse a buffer only when no write still points into it)', async () => {
+    // 6 MiB of distinct bytes, by length and chunked; clients that stall so the proxy's writes to them queue up.
+    const data = createHash('sha512').update('seed').digest();
+    const big = Buffer.alloc(6 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += data.length) { data.copy(big, i); data.writeUInt32BE(i, 0); }
+    const want = createHash('sha256').update(big).digest('hex');
+    const server = await startBackend('big', (req, res) => {
+      if (req.url === '/chunked') { res.write(big.subarray(0, 1 << 20)); res.end(big.subarray(1 << 20)); }
+      else { res.setHeader('content-length', big.length); res.end(big); }
+    });
+    backends.push(server);
+    try {
+      await routes([makeIngress('default', 'big', (i) => { i.spec!.rules = [rule('big.com', path('/', 'big', 80))]; })]);
+      const slowGet = (p: string) => new Promise<string>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port: proxy.httpPort, path: p, headers: { host: 'big.com' }, agent: false }, (res) => {
+          const h = createHash('sha256');
+          let n = 0;
+          res.on('data', (c: Buffer) => {
+            h.update(c);
+            // Stall now and then: the socket's receive buffer fills and the proxy's writes pend.
+            if (++n % 8 === 0) { res.pause(); setTimeout(() => res.resume(), 5); }
+          });
+          res.on('end', () => resolve(h.digest('hex')));
+          res.on('error', reject);
+        }).on('error', reject);
+      });
+      const got = await Promise.all(['/length', '/chunked', '/length', '/chunked'].map(slowGet));
+      assert.deepEqual(got, [want, want, want, want]);
+    } finally {
+      backends.pop();
+      await server.close();
+    }
   });
 
   it('tries another endpoint when a connect fails', async () => {

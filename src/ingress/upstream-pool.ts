@@ -8,23 +8,35 @@ import type { Endpoint } from './route-table.ts';
 
 export interface UpstreamOwner {
   onUpstreamConnect(up: UpstreamSocket): void;
+  /** `chunk` may be a view of a buffer reused by the next read: copy what must outlive the call. */
   onUpstreamData(up: UpstreamSocket, chunk: Buffer): void;
+  /** Whether a write queued during the last onUpstreamData may still reference its chunk. */
+  holdsChunk(): boolean;
   /** The upstream closed (or failed); `err` set when it failed. */
   onUpstreamClose(up: UpstreamSocket, err: Error | undefined): void;
   onUpstreamTimeout(up: UpstreamSocket): void;
   onUpstreamDrain(up: UpstreamSocket): void;
 }
 
-/** Network seam: how sockets to endpoints are opened. */
-export type Connector = (ep: Endpoint, protocol: 'HTTP' | 'HTTPS') => net.Socket;
+/** node:net's `onread`: reads into a buffer we hand out instead of a new Buffer and a 'data' event per read. */
+export type OnRead = NonNullable<net.OnReadOpts>;
 
-export const defaultConnector: Connector = (ep, protocol) => {
+/**
+ * Network seam: how sockets to endpoints are opened. A connector may honour `onread` (plain TCP
+ * through node:net does); sockets that do not, deliver 'data' events as usual.
+ */
+export type Connector = (ep: Endpoint, protocol: 'HTTP' | 'HTTPS', onread?: OnRead) => net.Socket;
+
+export const defaultConnector: Connector = (ep, protocol, onread) => {
   if (protocol === 'HTTPS') {
     // ingress-nginx does not verify upstream certificates unless proxy-ssl-verify is on, and sends no SNI by default.
     return tls.connect({ host: ep.address, port: ep.port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
   }
-  return net.connect({ host: ep.address, port: ep.port, noDelay: true });
+  return net.connect({ host: ep.address, port: ep.port, noDelay: true, ...(onread ? { onread } : {}) });
 };
+
+/** Per upstream socket (nginx's proxy_buffer_size is 4-8 KiB; larger bodies take more reads). */
+const READ_BUFFER_BYTES = 32 * 1024;
 
 export class UpstreamSocket {
   readonly socket: net.Socket;
@@ -35,19 +47,20 @@ export class UpstreamSocket {
   /** Requests this socket has carried (0 = fresh). */
   uses = 0;
   #timeoutMs = 0;
+  #readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
   readonly #pool: UpstreamPool;
 
-  constructor(pool: UpstreamPool, key: string, endpoint: Endpoint, socket: net.Socket) {
+  constructor(pool: UpstreamPool, key: string, endpoint: Endpoint, connect: (onread: OnRead) => net.Socket) {
     this.#pool = pool;
     this.key = key;
     this.endpoint = endpoint;
+    // With onread, chunks are views of this socket's read buffer, valid during onUpstreamData only;
+    // node asks for the next buffer right after each callback.
+    const socket = connect({ buffer: () => this.#readBuffer, callback: (n, buf) => { this.#onChunk((buf as Buffer).subarray(0, n), true); return true; } });
     this.socket = socket;
     const connectEvent = socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect';
     socket.once(connectEvent, () => { this.connected = true; this.owner?.onUpstreamConnect(this); });
-    socket.on('data', (c: Buffer) => {
-      if (this.owner) this.owner.onUpstreamData(this, c);
-      else socket.destroy(); // an idle keep-alive connection must not talk
-    });
+    socket.on('data', (c: Buffer) => this.#onChunk(c, false));
     let failure: Error | undefined;
     socket.on('error', (e) => { failure = e; });
     socket.on('close', () => {
@@ -65,6 +78,14 @@ export class UpstreamSocket {
       else socket.destroy();
     });
     socket.on('drain', () => this.owner?.onUpstreamDrain(this));
+  }
+
+  #onChunk(chunk: Buffer, shared: boolean): void {
+    const owner = this.owner;
+    if (!owner) { this.socket.destroy(); return; } // an idle keep-alive connection must not talk
+    owner.onUpstreamData(this, chunk);
+    // A write that did not complete still points into the buffer: the next reads get a new one.
+    if (shared && owner.holdsChunk()) this.#readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
   }
 
   setTimeout(ms: number): void {
@@ -117,7 +138,7 @@ export class UpstreamPool {
       up.uses++;
       return up;
     }
-    const up = new UpstreamSocket(this, key, ep, this.#connector(ep, protocol));
+    const up = new UpstreamSocket(this, key, ep, (onread) => this.#connector(ep, protocol, onread));
     this.#all.add(up);
     up.owner = owner;
     up.uses = 1;
@@ -125,7 +146,7 @@ export class UpstreamPool {
     return up;
   }
 
-  /** Returns a socket whose last response ended cleanly; closes it when the pool is full. */
+    /** Returns a socket whose last response ended cleanly; closes it when the pool is full. */
   release(up: UpstreamSocket): void {
     up.owner = undefined;
     if (!up.usable || up.uses >= this.#maxRequests) { up.socket.destroy(); return; }
