@@ -121,6 +121,8 @@ export class Http1Connection implements UpstreamOwner {
   #resChunks: ChunkedScanner | undefined;
   #resUntilClose = false;
   #resBytesOut = 0;
+  /** Status of the response being relayed, logged when it ends. */
+  #pendingAccess: number | undefined;
   #upReusable = true;
   /** proxy-send-timeout: armed only while the upstream is not taking request bytes (a write returned false). */
   #sendTimer: NodeJS.Timeout | undefined;
@@ -468,7 +470,8 @@ export class Http1Connection implements UpstreamOwner {
     if (this.#resUntilClose) this.#keepAlive = false;
 
     const extra = this.#responseExtras(up, res);
-    this.#access(res.status);
+    // Logged and counted when the response is over, so the duration is nginx's $request_time.
+    this.#pendingAccess = res.status;
     if (extra) {
       // Insert our headers before the blank line; the rest of the head stays byte for byte.
       const head = buf.toString('latin1', 0, end - 2) + extra + '\r\n';
@@ -578,6 +581,7 @@ export class Http1Connection implements UpstreamOwner {
 
   /** The response (and the request) is over: recycle the upstream, then serve the next request. */
   #finish(): void {
+    this.#flushAccess();
     this.#clearSendTimeout();
     if (!this.#reqDone) {
       // The upstream answered before reading the whole body: neither side can be reused.
@@ -618,7 +622,9 @@ export class Http1Connection implements UpstreamOwner {
     this.#up = undefined;
     if (up) { up.owner = undefined; up.socket.destroy(); }
     const method = this.#req?.method ?? 'GET';
-    this.#access(status);
+    // Once a response has started, the entry keeps its status; otherwise the error is the answer.
+    if (this.#pendingAccess !== undefined) this.#flushAccess();
+    else this.#access(status);
     this.#action?.release?.();
     this.#action = undefined;
     if (this.#resBytesOut > 0) { this.#sock.destroy(); return; }
@@ -652,6 +658,13 @@ export class Http1Connection implements UpstreamOwner {
     }
   }
 
+  #flushAccess(): void {
+    const status = this.#pendingAccess;
+    if (status === undefined) return;
+    this.#pendingAccess = undefined;
+    this.#access(status);
+  }
+
   /** One access entry; `answeredRoute` names the route of a request answered here (redirect, 503, 401…). */
   #access(status: number, host?: string, target?: string, answeredRoute?: Route): void {
     const req = this.#req;
@@ -671,6 +684,7 @@ export class Http1Connection implements UpstreamOwner {
   }
 
   #onClientClose(): void {
+    this.#flushAccess(); // a response cut short is logged with the status it started with
     this.#state = ST_CLOSED;
     this.#clearSendTimeout();
     this.#action?.release?.();

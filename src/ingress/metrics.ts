@@ -126,7 +126,7 @@ export function renderPrometheus(snapshot: MetricsSnapshot, controllerClass: str
     '# HELP nginx_ingress_controller_requests The total number of client requests',
     '# TYPE nginx_ingress_controller_requests counter',
     ...snapshot.map((s) => `nginx_ingress_controller_requests${labelText(s)} ${s.count}`),
-    '# HELP nginx_ingress_controller_request_duration_seconds The request processing time in seconds (until the upstream answered)',
+    '# HELP nginx_ingress_controller_request_duration_seconds The request processing time in seconds (until the response was sent)',
     '# TYPE nginx_ingress_controller_request_duration_seconds histogram',
   ];
   for (const s of snapshot) {

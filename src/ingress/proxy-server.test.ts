@@ -13,6 +13,7 @@ import type { Ingress } from 'kubernetes-types/networking/v1.d.ts';
 import type { ConfigMap, Secret } from 'kubernetes-types/core/v1.d.ts';
 import WebSocket, { WebSocketServer } from 'ws';
 import { createCertificateAuthority, issueCertificate, type CertKeyPem } from '../pki/certificates.ts';
+import type { AccessEntry } from './http1-connection.ts';
 import { ProxyServer } from './proxy-server.ts';
 import { translate } from './translate.ts';
 import { makeIngress, makeSecret, makeService, makeSlice, makeTlsSecret, path, rule } from './test-builders.ts';
@@ -187,6 +188,34 @@ describe('proxy server', () => {
     } finally {
       backends.pop();
       await server.close();
+    }
+  });
+
+  it('logs and counts a proxied request when its response ends (nginx\'s $request_time), with the upstream status', async () => {
+    const slow = await startBackend('slow', (_req, res) => {
+      res.writeHead(201, { 'content-type': 'text/plain' });
+      res.write('first ');
+      setTimeout(() => res.end('last'), 300);
+    });
+    const entries: AccessEntry[] = [];
+    const own = new ProxyServer({ httpPort: 0, bindAddress: '127.0.0.1', onAccess: (e) => entries.push(e) });
+    await own.start();
+    try {
+      await own.setRoutes(translate({
+        ingresses: [makeIngress('default', 'slow', (i) => { i.spec!.rules = [rule('slow.com', path('/', 'slow', 80))]; })], ingressClasses: [],
+        services: [makeService('default', 'slow')], endpointSlices: [makeSlice('default', 'slow', ['127.0.0.1'], [{ port: slow.port }])], secrets: [],
+      }));
+      const r = await request(own.httpPort!, 'slow.com', '/');
+      assert.equal(r.body, 'first last');
+      assert.equal(entries.length, 1);
+      assert.equal(entries[0]!.status, 201);
+      assert.equal(entries[0]!.ingress, 'default/slow');
+      assert.ok(entries[0]!.durationMs >= 250, `duration ${entries[0]!.durationMs} ms covers the whole response`);
+      const snap = await own.metrics();
+      assert.equal(snap.find((x) => x.labels[1] === 'slow')?.count, 1);
+    } finally {
+      await own.stop();
+      await slow.close();
     }
   });
 
