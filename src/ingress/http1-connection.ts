@@ -4,10 +4,10 @@
 // in the very buffers it arrived in. This is what lets a Node proxy approach nginx: node:http's
 // request/response objects, header maps and re-chunking are never built.
 import { randomBytes } from 'node:crypto';
-import type net from 'node:net';
 import { checkExternalAuth, shouldSetAuthCookie, type AuthOutcome } from './external-auth.ts';
 import { ChunkedScanner, HeadError, findHeadEnd, parseRequestHead, parseResponseHead, requestHeader, requestHeaderList, type RequestHead, type ResponseHead } from './http-head.ts';
 import { affinityCookie, decideAction, errorBody, proxyAction, reasonPhrase, type Action, type ProxyAction, type RequestFacts } from './request-policy.ts';
+import type { Conn, ConnHandler } from './conn.ts';
 import type { Endpoint, Route } from './route-table.ts';
 import type { RequestMetrics } from './metrics.ts';
 import type { Limits } from './shared-limits.ts';
@@ -89,9 +89,9 @@ interface AuthGrant {
   readonly outcome: Extract<AuthOutcome, { kind: 'allow' }>;
 }
 
-export class Http1Connection implements UpstreamOwner {
+export class Http1Connection implements UpstreamOwner, ConnHandler {
   readonly #ctx: ProxyContext;
-  readonly #sock: net.Socket;
+  readonly #sock: Conn;
   readonly #secure: boolean;
   readonly #remote: string;
   readonly #localPort: string;
@@ -126,45 +126,71 @@ export class Http1Connection implements UpstreamOwner {
   #upReusable = true;
   /** proxy-send-timeout: armed only while the upstream is not taking request bytes (a write returned false). */
   #sendTimer: NodeJS.Timeout | undefined;
+  /** nginx's lingering_time cap on a closing connection. */
+  #lingerTimer: NodeJS.Timeout | undefined;
 
-  /** `localPort`: the listener's port (X-Forwarded-Port), known to the server, so no getsockname(2) per connection. */
-  constructor(ctx: ProxyContext, sock: net.Socket, secure: boolean, localPort: string) {
+  readonly #onClosed: (() => void) | undefined;
+
+  /**
+   * `localPort`: the listener's port (X-Forwarded-Port), known to the server, so no getsockname(2)
+   * per connection. `onClosed`: called once the client connection is gone.
+   */
+  constructor(ctx: ProxyContext, sock: Conn, secure: boolean, localPort: string, onClosed?: () => void) {
     this.#ctx = ctx;
+    this.#onClosed = onClosed;
     this.#sock = sock;
     this.#secure = secure;
-    this.#remote = sock.remoteAddress ?? '';
+    this.#remote = sock.remoteAddress;
     this.#localPort = localPort;
-    sock.setNoDelay(true);
     sock.setTimeout(ctx.clientIdleTimeoutMs);
-    sock.on('data', (c: Buffer) => this.#onData(c));
-    sock.on('drain', () => { if (this.#up?.socket.isPaused()) this.#up.socket.resume(); });
-    sock.on('timeout', () => { if (this.#state === ST_HEAD || this.#state === ST_CLOSED) sock.destroy(); });
-    sock.on('error', () => {});
-    sock.on('end', () => { if (this.#state === ST_HEAD) sock.end(); else this.#keepAlive = false; });
-    sock.on('close', () => this.#onClientClose());
+    sock.setHandler(this);
   }
 
-  #onData(chunk: Buffer): void {
+  // The client connection's events (ConnHandler).
+  onDrain(): void { if (this.#up?.conn.paused) this.#up.conn.resume(); }
+  onTimeout(): void { if (this.#state === ST_HEAD || this.#state === ST_CLOSED) this.#sock.destroy(); }
+  /** A client that half-closes after its request still gets the answer, then the connection ends; in a tunnel the FIN goes on. */
+  onEnd(): void {
+    if (this.#state === ST_HEAD) this.#sock.end();
+    else if (this.#state === ST_TUNNEL) this.#up?.conn.end();
+    else this.#keepAlive = false;
+  }
+  onClose(): void { this.#onClientClose(); this.#onClosed?.(); }
+
+  onData(chunk: Buffer): void {
+    // A raw client connection's chunks are views of one read buffer shared by the thread's clients:
+    // whatever is kept or written on (a write may complete later) is copied by #keep.
+    if (this.#sock.transientReads) this.#transient = chunk.buffer;
     switch (this.#state) {
       case ST_HEAD:
         this.#buf = this.#buf ? Buffer.concat([this.#buf, chunk]) : chunk;
         this.#processHeads();
-        return;
+        break;
       case ST_AUTH:
         // The auth subrequest is out: keep what comes and read no more.
         this.#buf = this.#buf ? Buffer.concat([this.#buf, chunk]) : chunk;
         this.#sock.pause();
-        return;
+        break;
       case ST_PROXY:
-        if (!this.#reqDone) { this.#forwardBody(chunk); return; }
+        if (!this.#reqDone) { this.#forwardBody(chunk); break; }
         // Pipelined: hold it until the response is done, and stop reading meanwhile.
         this.#buf = this.#buf ? Buffer.concat([this.#buf, chunk]) : chunk;
         this.#sock.pause();
-        return;
+        break;
       case ST_TUNNEL:
-        if (this.#up && !this.#up.socket.write(chunk)) this.#sock.pause();
-        return;
+        if (this.#up && !this.#up.conn.write(this.#keep(chunk))) this.#sock.pause();
+        break;
     }
+    this.#buf = this.#keep(this.#buf);
+    this.#transient = undefined;
+  }
+
+  /** The client bytes that came with this read, while it is handled (only for transient reads). */
+  #transient: ArrayBufferLike | undefined;
+
+  /** `b`, copied if it is a view of the client read buffer. */
+  #keep<T extends Buffer | undefined>(b: T): T {
+    return b !== undefined && b.buffer === this.#transient ? Buffer.from(b) as T : b;
   }
 
   #processHeads(): void {
@@ -276,7 +302,7 @@ export class Http1Connection implements UpstreamOwner {
 
     const headText = this.#upstreamHead(head, action.target, host, grant, action.route.route.options.basicAuth !== undefined);
     this.#replay = headText;
-    this.#replayBody = first;
+    this.#replayBody = this.#keep(first);
     this.#tried = [];
     const maxBody = action.route.route.options.maxBodyBytes;
     if (this.#reqChunks && maxBody > 0 && this.#reqChunks.dataBytes > maxBody) { this.#fail(413); return; }
@@ -327,19 +353,15 @@ export class Http1Connection implements UpstreamOwner {
     if (up.connected) up.setTimeout(o.readTimeoutMs);
     else this.#sock.pause(); // no more body until we know this endpoint answers
     // Strings go to the socket without an intermediate Buffer (Node writes latin1 straight from the string).
-    if (this.#replayBody) {
-      up.socket.cork();
-      up.socket.write(this.#replay!, 'latin1');
-      up.socket.write(this.#replayBody);
-      up.socket.uncork();
-    } else up.socket.write(this.#replay!, 'latin1');
+    if (this.#replayBody) up.conn.writeHeadAndBody(this.#replay!, this.#replayBody);
+    else up.conn.write(this.#replay!);
   }
 
   onUpstreamConnect(up: UpstreamSocket): void {
     if (up !== this.#up) return;
     up.setTimeout(this.#action!.route.route.options.readTimeoutMs);
     // Bytes written while it connected and still not taken: the send timeout runs from now.
-    if (up.socket.writableNeedDrain) this.#armSendTimeout(up);
+    if (up.conn.needsDrain) this.#armSendTimeout(up);
     if (!this.#reqDone) this.#sock.resume();
   }
 
@@ -368,7 +390,7 @@ export class Http1Connection implements UpstreamOwner {
     this.#replay = undefined;
     this.#replayBody = undefined;
     const up = this.#up!;
-    if (!up.socket.write(body)) {
+    if (!up.conn.write(this.#keep(body))) {
       this.#sock.pause();
       if (up.connected) this.#armSendTimeout(up);
     }
@@ -389,7 +411,7 @@ export class Http1Connection implements UpstreamOwner {
       this.#upReusable = false;
       // "upstream timed out while sending request to upstream": 504 if nothing was answered yet.
       if (!this.#res && this.#resBytesOut === 0) this.#fail(504);
-      else { up.owner = undefined; up.socket.destroy(); this.#up = undefined; this.#sock.destroy(); }
+      else { up.owner = undefined; up.conn.destroy(); this.#up = undefined; this.#sock.destroy(); }
     }, this.#action!.route.route.options.sendTimeoutMs);
   }
 
@@ -406,12 +428,12 @@ export class Http1Connection implements UpstreamOwner {
   }
 
   holdsChunk(): boolean {
-    return this.#sock.writableLength > 0;
+    return this.#sock.pendingBytes > 0;
   }
 
   onUpstreamData(up: UpstreamSocket, chunk: Buffer): void {
     if (up !== this.#up) return;
-    if (this.#state === ST_TUNNEL) { if (!this.#sock.write(chunk)) up.socket.pause(); return; }
+    if (this.#state === ST_TUNNEL) { if (!this.#sock.write(chunk)) up.conn.pause(); return; }
     this.#replay = undefined;
     if (!this.#res) {
       const buf = this.#resBuf ? Buffer.concat([this.#resBuf, chunk]) : chunk;
@@ -452,7 +474,7 @@ export class Http1Connection implements UpstreamOwner {
       this.#access(101);
       const pending = this.#buf;
       this.#buf = undefined;
-      if (pending) up.socket.write(pending);
+      if (pending) up.conn.write(pending);
       this.#sock.resume();
       return;
     }
@@ -475,10 +497,7 @@ export class Http1Connection implements UpstreamOwner {
     if (extra) {
       // Insert our headers before the blank line; the rest of the head stays byte for byte.
       const head = buf.toString('latin1', 0, end - 2) + extra + '\r\n';
-      this.#sock.cork();
-      this.#sock.write(head, 'latin1');
-      this.#onResponseBody(up, buf.subarray(end));
-      this.#sock.uncork();
+      this.#onResponseBody(up, buf.subarray(end), 0, head);
     } else {
       this.#resBytesOut += end;
       this.#onResponseBody(up, buf, end);
@@ -501,8 +520,8 @@ export class Http1Connection implements UpstreamOwner {
     return extra;
   }
 
-  /** Writes response bytes from buf[from..] and notices the end of the message. */
-  #onResponseBody(up: UpstreamSocket, buf: Buffer, from = 0): void {
+  /** Writes response bytes from buf[from..] (after `head` when given) and notices the end of the message. */
+  #onResponseBody(up: UpstreamSocket, buf: Buffer, from = 0, head?: string): void {
     let out = buf;
     let done = false;
     if (this.#resUntilClose) {
@@ -519,9 +538,12 @@ export class Http1Connection implements UpstreamOwner {
         this.#resLeft = 0;
       } else this.#resLeft -= avail;
     }
-    if (out.length) {
+    if (head !== undefined) {
+      this.#resBytesOut += head.length + out.length;
+      if (!this.#sock.writeHeadAndBody(head, out) && !done) up.conn.pause();
+    } else if (out.length) {
       this.#resBytesOut += out.length;
-      if (!this.#sock.write(out) && !done) up.socket.pause();
+      if (!this.#sock.write(out) && !done) up.conn.pause();
     }
     if (done) {
       this.#resDoneFlag = true;
@@ -532,7 +554,7 @@ export class Http1Connection implements UpstreamOwner {
   onUpstreamTimeout(up: UpstreamSocket): void {
     if (up !== this.#up) return;
     this.#upReusable = false;
-    up.socket.destroy();
+    up.conn.destroy();
     this.#up = undefined;
     if (!this.#res && this.#resBytesOut === 0) this.#fail(504);
     else this.#sock.destroy();
@@ -592,7 +614,7 @@ export class Http1Connection implements UpstreamOwner {
     this.#up = undefined;
     if (up) {
       if (this.#upReusable && up.usable) this.#ctx.pool.release(up);
-      else { up.owner = undefined; up.socket.destroy(); }
+      else { up.owner = undefined; up.conn.destroy(); }
     }
     this.#endRequest();
   }
@@ -612,7 +634,7 @@ export class Http1Connection implements UpstreamOwner {
     }
     this.#state = ST_HEAD;
     if (this.#buf) this.#processHeads();
-    if (this.#state === ST_HEAD && this.#sock.isPaused()) this.#sock.resume();
+    if (this.#state === ST_HEAD && this.#sock.paused) this.#sock.resume();
   }
 
   /** A locally generated error while proxying: answer it if nothing went out yet, then close. */
@@ -620,7 +642,7 @@ export class Http1Connection implements UpstreamOwner {
     this.#clearSendTimeout();
     const up = this.#up;
     this.#up = undefined;
-    if (up) { up.owner = undefined; up.socket.destroy(); }
+    if (up) { up.owner = undefined; up.conn.destroy(); }
     const method = this.#req?.method ?? 'GET';
     // Once a response has started, the entry keeps its status; otherwise the error is the answer.
     if (this.#pendingAccess !== undefined) this.#flushAccess();
@@ -642,7 +664,7 @@ export class Http1Connection implements UpstreamOwner {
       this.#sock.write(s);
       this.#state = ST_HEAD;
       if (this.#buf) this.#processHeads();
-      else if (this.#sock.isPaused()) this.#sock.resume();
+      else if (this.#sock.paused) this.#sock.resume();
     } else {
       this.#state = ST_CLOSED;
       this.#buf = undefined;
@@ -652,8 +674,7 @@ export class Http1Connection implements UpstreamOwner {
       this.#sock.setTimeout(LINGERING_TIMEOUT_MS);
       // lingering_time: a client trickling bytes cannot hold the socket longer than this in all.
       const sock = this.#sock;
-      const cap = setTimeout(() => sock.destroy(), LINGERING_TIME_MS).unref();
-      sock.once('close', () => clearTimeout(cap));
+      this.#lingerTimer ??= setTimeout(() => sock.destroy(), LINGERING_TIME_MS).unref();
       this.#sock.resume();
     }
   }
@@ -684,6 +705,7 @@ export class Http1Connection implements UpstreamOwner {
   }
 
   #onClientClose(): void {
+    if (this.#lingerTimer) clearTimeout(this.#lingerTimer);
     this.#flushAccess(); // a response cut short is logged with the status it started with
     this.#state = ST_CLOSED;
     this.#clearSendTimeout();
@@ -691,6 +713,6 @@ export class Http1Connection implements UpstreamOwner {
     this.#action = undefined;
     const up = this.#up;
     this.#up = undefined;
-    if (up) { up.owner = undefined; up.socket.destroy(); }
+    if (up) { up.owner = undefined; up.conn.destroy(); }
   }
 }

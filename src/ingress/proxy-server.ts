@@ -8,7 +8,9 @@ import tls from 'node:tls';
 import type { CertKeyPem } from '../pki/certificates.ts';
 import { readClientHelloSni } from './client-hello.ts';
 import { H2Handler } from './h2-handler.ts';
+import { StreamConn, type Conn } from './conn.ts';
 import { Http1Connection, type AccessEntry, type ProxyContext } from './http1-connection.ts';
+import { rawTcp } from './raw-conn.ts';
 import { emptyRouteTable, type RouteTable } from './route-table.ts';
 import { Router } from './router.ts';
 import { RequestMetrics, type MetricsSnapshot } from './metrics.ts';
@@ -56,6 +58,8 @@ export class ProxyServer {
   #h2Server: http2.Http2Server | undefined;
   #h2: H2Handler | undefined;
   readonly #clients = new Set<net.Socket>();
+  /** Plain HTTP clients on raw handles (raw-conn.ts). */
+  readonly #rawClients = new Set<Conn>();
   readonly #h2Sessions = new Set<http2.Http2Session>();
   #ctx: ProxyContext;
   #redirectPort = 443;
@@ -123,9 +127,14 @@ export class ProxyServer {
   async start(): Promise<void> {
     const { httpPort, httpsPort, bindAddress } = this.#opts;
     if (httpPort !== undefined && httpPort !== null) {
-      this.#http = net.createServer({ noDelay: true }, (sock) => this.#track(sock) && new Http1Connection(this.#ctx, sock, false, this.#httpPortText));
+      this.#http = net.createServer({ noDelay: true }, (sock) => this.#track(sock) && new Http1Connection(this.#ctx, new StreamConn(sock), false, this.#httpPortText));
       await listen(this.#http, httpPort, bindAddress, this.#opts.reusePort);
       this.#httpPortText = String(this.httpPort);
+      // Accepted connections go straight to raw handles: no net.Socket per client.
+      rawTcp?.takeOver(this.#http, (conn) => {
+        this.#rawClients.add(conn);
+        new Http1Connection(this.#ctx, conn, false, this.#httpPortText, () => this.#rawClients.delete(conn));
+      });
     }
     if (httpsPort !== undefined && httpsPort !== null) {
       const cert = this.#opts.defaultCertificate ?? await generateDefaultCertificate(new Date(this.#now()));
@@ -156,6 +165,7 @@ export class ProxyServer {
     const closing = [this.#http, this.#https].filter((s): s is net.Server => !!s).map((s) => new Promise<void>((r) => s.close(() => r())));
     for (const s of this.#h2Sessions) s.destroy();
     for (const c of this.#clients) c.destroy();
+    for (const c of this.#rawClients) c.destroy();
     this.#pool.destroy();
     this.#h2?.close();
     await this.#streams.close();
@@ -208,7 +218,7 @@ export class ProxyServer {
 
   #onSecure(s: tls.TLSSocket): void {
     if (s.alpnProtocol === 'h2') { this.#h2Server!.emit('connection', s); return; }
-    new Http1Connection(this.#ctx, s, true, this.#httpsPortText);
+    new Http1Connection(this.#ctx, new StreamConn(s), true, this.#httpsPortText);
   }
 }
 

@@ -4,13 +4,15 @@
 // so reusing a socket costs no listener churn.
 import net from 'node:net';
 import tls from 'node:tls';
+import { StreamConn, type Conn, type ConnHandler } from './conn.ts';
+import { rawTcp } from './raw-conn.ts';
 import type { Endpoint } from './route-table.ts';
 
 export interface UpstreamOwner {
   onUpstreamConnect(up: UpstreamSocket): void;
-  /** `chunk` may be a view of a buffer reused by the next read: copy what must outlive the call. */
+  /** `chunk` may be a view of a buffer reused by the next read (Conn.transientReads): copy what must outlive the call. */
   onUpstreamData(up: UpstreamSocket, chunk: Buffer): void;
-  /** Whether a write queued during the last onUpstreamData may still reference its chunk. */
+  /** Whether a write made during the last onUpstreamData may still point into its chunk. */
   holdsChunk(): boolean;
   /** The upstream closed (or failed); `err` set when it failed. */
   onUpstreamClose(up: UpstreamSocket, err: Error | undefined): void;
@@ -18,82 +20,60 @@ export interface UpstreamOwner {
   onUpstreamDrain(up: UpstreamSocket): void;
 }
 
-/** node:net's `onread`: reads into a buffer we hand out instead of a new Buffer and a 'data' event per read. */
-export type OnRead = NonNullable<net.OnReadOpts>;
-
 /**
- * Network seam: how sockets to endpoints are opened. A connector may honour `onread` (plain TCP
- * through node:net does); sockets that do not, deliver 'data' events as usual.
+ * Network seam: how sockets to endpoints are opened when not the default way (tests, auth-url
+ * subrequests). Plain TCP to endpoints goes through raw handles (raw-conn.ts) unless a connector is given.
  */
-export type Connector = (ep: Endpoint, protocol: 'HTTP' | 'HTTPS', onread?: OnRead) => net.Socket;
+export type Connector = (ep: Endpoint, protocol: 'HTTP' | 'HTTPS') => net.Socket;
 
-export const defaultConnector: Connector = (ep, protocol, onread) => {
+export const defaultConnector: Connector = (ep, protocol) => {
   if (protocol === 'HTTPS') {
     // ingress-nginx does not verify upstream certificates unless proxy-ssl-verify is on, and sends no SNI by default.
     return tls.connect({ host: ep.address, port: ep.port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
   }
-  return net.connect({ host: ep.address, port: ep.port, noDelay: true, ...(onread ? { onread } : {}) });
+  return net.connect({ host: ep.address, port: ep.port, noDelay: true });
 };
 
-/** Per upstream socket (nginx's proxy_buffer_size is 4-8 KiB; larger bodies take more reads). */
-const READ_BUFFER_BYTES = 32 * 1024;
-
-export class UpstreamSocket {
-  readonly socket: net.Socket;
+export class UpstreamSocket implements ConnHandler {
+  readonly conn: Conn;
   readonly key: string;
   readonly endpoint: Endpoint;
   owner: UpstreamOwner | undefined;
-  connected = false;
   /** Requests this socket has carried (0 = fresh). */
   uses = 0;
-  #timeoutMs = 0;
-  #readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
   readonly #pool: UpstreamPool;
 
-  constructor(pool: UpstreamPool, key: string, endpoint: Endpoint, connect: (onread: OnRead) => net.Socket) {
+  constructor(pool: UpstreamPool, key: string, endpoint: Endpoint, conn: Conn) {
     this.#pool = pool;
     this.key = key;
     this.endpoint = endpoint;
-    // With onread, chunks are views of this socket's read buffer, valid during onUpstreamData only;
-    // node asks for the next buffer right after each callback.
-    const socket = connect({ buffer: () => this.#readBuffer, callback: (n, buf) => { this.#onChunk((buf as Buffer).subarray(0, n), true); return true; } });
-    this.socket = socket;
-    const connectEvent = socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect';
-    socket.once(connectEvent, () => { this.connected = true; this.owner?.onUpstreamConnect(this); });
-    socket.on('data', (c: Buffer) => this.#onChunk(c, false));
-    let failure: Error | undefined;
-    socket.on('error', (e) => { failure = e; });
-    socket.on('close', () => {
-      this.#pool.forget(this);
-      const o = this.owner;
-      this.owner = undefined;
-      o?.onUpstreamClose(this, failure);
-    });
-    socket.on('end', () => {
-      // A response framed by the end of the connection is complete now; let the owner see it as a close.
-      if (!this.owner) socket.destroy();
-    });
-    socket.on('timeout', () => {
-      if (this.owner) this.owner.onUpstreamTimeout(this);
-      else socket.destroy();
-    });
-    socket.on('drain', () => this.owner?.onUpstreamDrain(this));
+    this.conn = conn;
+    conn.setHandler(this);
   }
 
-  #onChunk(chunk: Buffer, shared: boolean): void {
+  get connected(): boolean { return this.conn.connected; }
+  get usable(): boolean { return this.conn.usable; }
+  setTimeout(ms: number): void { this.conn.setTimeout(ms); }
+
+  onConnect(): void { this.owner?.onUpstreamConnect(this); }
+  onData(chunk: Buffer): void {
     const owner = this.owner;
-    if (!owner) { this.socket.destroy(); return; } // an idle keep-alive connection must not talk
+    if (!owner) { this.conn.destroy(); return; } // an idle keep-alive connection must not talk
     owner.onUpstreamData(this, chunk);
-    // A write that did not complete still points into the buffer: the next reads get a new one.
-    if (shared && owner.holdsChunk()) this.#readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
   }
-
-  setTimeout(ms: number): void {
-    if (ms !== this.#timeoutMs) { this.#timeoutMs = ms; this.socket.setTimeout(ms); }
+  // A response framed by the end of the connection is complete now; the owner sees it as the close.
+  onEnd(): void { this.conn.destroy(); }
+  onTimeout(): void {
+    if (this.owner) this.owner.onUpstreamTimeout(this);
+    else this.conn.destroy();
   }
-
-  get usable(): boolean {
-    return !this.socket.destroyed && this.socket.writable && this.socket.readable;
+  onDrain(): void { this.owner?.onUpstreamDrain(this); }
+  holdsChunk(): boolean { return this.owner?.holdsChunk() ?? false; }
+  onClose(err: Error | undefined): void {
+    this.#pool.forget(this);
+    const o = this.owner;
+    this.owner = undefined;
+    o?.onUpstreamClose(this, err);
   }
 }
 
@@ -109,14 +89,14 @@ export interface UpstreamPoolOptions {
 
 export class UpstreamPool {
   readonly #idle = new Map<string, UpstreamSocket[]>();
-  readonly #connector: Connector;
+  readonly #connector: Connector | undefined;
   readonly #maxIdle: number;
   readonly #idleTimeoutMs: number;
   readonly #maxRequests: number;
   readonly #all = new Set<UpstreamSocket>();
 
   constructor(opts: UpstreamPoolOptions = {}) {
-    this.#connector = opts.connector ?? defaultConnector;
+    this.#connector = opts.connector;
     this.#maxIdle = opts.maxIdlePerEndpoint ?? 128;
     this.#idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
     this.#maxRequests = opts.maxRequestsPerConnection ?? 10_000;
@@ -124,7 +104,12 @@ export class UpstreamPool {
 
   /** A new socket to `ep` through the connector, outside the pool (auth-url subrequests). */
   connect(ep: Endpoint, protocol: 'HTTP' | 'HTTPS'): net.Socket {
-    return this.#connector(ep, protocol);
+    return (this.#connector ?? defaultConnector)(ep, protocol);
+  }
+
+  #open(ep: Endpoint, protocol: 'HTTP' | 'HTTPS'): Conn {
+    if (!this.#connector && protocol === 'HTTP' && rawTcp) return rawTcp.connect(ep.address, ep.port);
+    return new StreamConn(this.connect(ep, protocol), protocol === 'HTTPS' ? 'secureConnect' : 'connect');
   }
 
   /** An idle socket to `ep` or a new, connecting one; `owner` receives its events from now on. */
@@ -138,7 +123,7 @@ export class UpstreamPool {
       up.uses++;
       return up;
     }
-    const up = new UpstreamSocket(this, key, ep, (onread) => this.#connector(ep, protocol, onread));
+    const up = new UpstreamSocket(this, key, ep, this.#open(ep, protocol));
     this.#all.add(up);
     up.owner = owner;
     up.uses = 1;
@@ -149,12 +134,12 @@ export class UpstreamPool {
     /** Returns a socket whose last response ended cleanly; closes it when the pool is full. */
   release(up: UpstreamSocket): void {
     up.owner = undefined;
-    if (!up.usable || up.uses >= this.#maxRequests) { up.socket.destroy(); return; }
+    if (!up.usable || up.uses >= this.#maxRequests) { up.conn.destroy(); return; }
     let stack = this.#idle.get(up.key);
     if (!stack) this.#idle.set(up.key, (stack = []));
-    if (stack.length >= this.#maxIdle) { up.socket.destroy(); return; }
+    if (stack.length >= this.#maxIdle) { up.conn.destroy(); return; }
     up.setTimeout(this.#idleTimeoutMs);
-    if (up.socket.isPaused()) up.socket.resume();
+    if (up.conn.paused) up.conn.resume();
     stack.push(up);
   }
 
@@ -175,7 +160,7 @@ export class UpstreamPool {
   }
 
   destroy(): void {
-    for (const up of this.#all) up.socket.destroy();
+    for (const up of this.#all) up.conn.destroy();
     this.#all.clear();
     this.#idle.clear();
   }

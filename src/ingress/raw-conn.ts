@@ -1,0 +1,323 @@
+// Plain TCP for the HTTP/1.1 proxy, on the libuv handle itself: reads arrive as one callback with
+// a Buffer, writes go straight to uv_try_write. net.Socket does the same underneath, but adds a
+// Duplex stream per socket (a state machine, a 'data' event, a nextTick after every write and a
+// timer refresh on every read and write); measured on the proxy's relay, that layer costs more
+// user CPU per request than the whole of nginx's. This file is the only one that touches Node's
+// internal bindings (process.binding, stable since Node 0.x and what node:net is built on);
+// `rawTcp` is undefined when they are missing or changed, and callers fall back to node:net.
+import net from 'node:net';
+import { getSystemErrorName } from 'node:util';
+import type { Conn, ConnHandler } from './conn.ts';
+
+interface UvHandle {
+  onread: (ab: ArrayBuffer | undefined) => Buffer | undefined;
+  onconnection?: (status: number, client: UvHandle | undefined) => void;
+  readonly writeQueueSize: number;
+  readStart(): number;
+  useUserBuffer(buf: Buffer): void;
+  readStop(): number;
+  writeBuffer(req: object, buf: Buffer): number;
+  writeLatin1String(req: object, s: string): number;
+  writev(req: object, chunks: unknown[], allBuffers: boolean): number;
+  shutdown(req: object): number;
+  close(cb?: () => void): void;
+  setNoDelay(on: boolean): number;
+  getpeername(out: { address?: string }): number;
+  connect(req: object, address: string, port: number): number;
+  connect6(req: object, address: string, port: number): number;
+}
+interface Req { handle?: UvHandle; oncomplete?: (status: number) => void; buffer?: unknown; [k: string]: unknown }
+interface Bindings {
+  TCP: new (type: number) => UvHandle;
+  TCPConnectWrap: new () => Req;
+  WriteWrap: new () => Req;
+  ShutdownWrap: new () => Req;
+  SOCKET: number;
+  state: Int32Array;
+  kRead: number;
+    kAsync: number;
+}
+
+function loadBindings(): Bindings | undefined {
+  try {
+    const binding = (process as unknown as { binding(name: string): Record<string, unknown> }).binding;
+    const tcp = binding('tcp_wrap') as { TCP?: Bindings['TCP']; TCPConnectWrap?: Bindings['TCPConnectWrap']; constants?: { SOCKET?: number } };
+    const stream = binding('stream_wrap') as Record<string, unknown>;
+    const b = {
+      TCP: tcp.TCP!, TCPConnectWrap: tcp.TCPConnectWrap!, SOCKET: tcp.constants!.SOCKET!,
+      WriteWrap: stream.WriteWrap as Bindings['WriteWrap'], ShutdownWrap: stream.ShutdownWrap as Bindings['ShutdownWrap'],
+      state: stream.streamBaseState as Int32Array, kRead: stream.kReadBytesOrError as number,
+      kAsync: stream.kLastWriteWasAsync as number,
+    };
+    const proto = b.TCP?.prototype as Partial<UvHandle> | undefined;
+    const ok = typeof b.TCP === 'function' && typeof b.TCPConnectWrap === 'function' && typeof b.WriteWrap === 'function' &&
+      typeof b.ShutdownWrap === 'function' && b.state instanceof Int32Array && [b.kRead, b.kAsync, b.SOCKET].every((k) => typeof k === 'number') &&
+      ['readStart', 'readStop', 'useUserBuffer', 'writeBuffer', 'writeLatin1String', 'writev', 'shutdown', 'close', 'setNoDelay', 'getpeername', 'connect', 'connect6'].every((m) => typeof (proto as Record<string, unknown>)?.[m] === 'function');
+    return ok ? b : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const B = process.env.PODGATE_INGRESS_TRANSPORT === 'stream' ? undefined : loadBindings();
+const UV_EOF = -4095;
+/** net.Socket's writableHighWaterMark: above this many pending bytes write() asks the caller to wait. */
+const HIGH_WATER = 16 * 1024;
+
+function uvError(status: number, syscall: string): Error {
+  const code = getSystemErrorName(status);
+  return Object.assign(new Error(`${syscall} ${code}`), { code, errno: status, syscall });
+}
+
+const ignoreRead = (): undefined => undefined;
+/**
+ * Accepted connections all read into this one buffer: a read is handled before the next one
+ * starts, so one buffer per thread serves every client (owners copy what they keep).
+ */
+const CLIENT_READ_BYTES = 64 * 1024;
+let clientReadBuffer: Buffer | undefined;
+/** Each upstream connection reads into its own buffer, replaced when a write still points into it. */
+const UPSTREAM_READ_BYTES = 32 * 1024;
+const noHandler: ConnHandler = { onData() {}, onDrain() {}, onEnd() {}, onTimeout() {}, onClose() {} };
+
+export class RawConn implements Conn {
+  readonly #h: UvHandle;
+  /** What reads land in (useUserBuffer); shared by all accepted connections of the thread. */
+  #readBuf: Buffer;
+  readonly #ownBuffer: boolean;
+  #owner: ConnHandler = noHandler;
+  #connected: boolean;
+  #closed = false;
+  #readEnded = false;
+  #writeEnded = false;
+  #reading = false;
+  #wantRead = true;
+  #needDrain = false;
+  #failure: Error | undefined;
+  /** Writes made before the connection was established. */
+  #queued: (Buffer | string)[] | undefined;
+  #queuedBytes = 0;
+  #endAfterConnect: boolean | undefined;
+  #remote: string | undefined;
+  // Inactivity timer, lazily re-armed: an I/O only stamps #last; the timer checks it when it fires.
+  #timeoutMs = 0;
+  #last = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #timerDue = 0;
+
+  private constructor(h: UvHandle, connected: boolean, readBuf: Buffer, ownBuffer: boolean) {
+    this.#h = h;
+    this.#connected = connected;
+    this.#readBuf = readBuf;
+    this.#ownBuffer = ownBuffer;
+    h.useUserBuffer(readBuf);
+    h.onread = () => this.#onRead();
+    h.setNoDelay(true);
+  }
+
+  /** Adopts a handle accepted by a listener. */
+  static accept(h: UvHandle): RawConn {
+    const c = new RawConn(h, true, clientReadBuffer ??= Buffer.allocUnsafe(CLIENT_READ_BYTES), false);
+    c.#startReading();
+    return c;
+  }
+
+  /** Opens a TCP connection; writes made meanwhile are sent once it is up. */
+  static connect(address: string, port: number): RawConn {
+    const h = new B!.TCP(B!.SOCKET);
+    const c = new RawConn(h, false, Buffer.allocUnsafe(UPSTREAM_READ_BYTES), true);
+    c.#queued = [];
+    const req = new B!.TCPConnectWrap();
+    req.oncomplete = (status: number) => c.#afterConnect(status);
+    req.address = address;
+    req.port = port;
+    const err = net.isIPv6(address) ? h.connect6(req, address, port) : h.connect(req, address, port);
+    if (err) c.#fail(uvError(err, 'connect'));
+    return c;
+  }
+
+  get remoteAddress(): string {
+    if (this.#remote === undefined) {
+      const out: { address?: string } = {};
+      this.#remote = this.#closed || this.#h.getpeername(out) ? '' : out.address ?? '';
+    }
+    return this.#remote;
+  }
+
+  get transientReads(): boolean { return true; }
+  get connected(): boolean { return this.#connected; }
+  get usable(): boolean { return !this.#closed && !this.#readEnded && !this.#writeEnded; }
+  get pendingBytes(): number { return this.#closed ? 0 : this.#queued ? this.#queuedBytes : this.#h.writeQueueSize; }
+  get needsDrain(): boolean { return this.#needDrain; }
+  get paused(): boolean { return !this.#wantRead; }
+
+  setHandler(h: ConnHandler): void { this.#owner = h; }
+
+  write(data: Buffer | string): boolean {
+    if (this.#closed || this.#writeEnded) return false;
+    if (this.#queued) {
+      this.#queued.push(data);
+      this.#queuedBytes += data.length;
+      return this.#afterWrite();
+    }
+    const req = new B!.WriteWrap();
+    req.handle = this.#h;
+    req.oncomplete = (status) => this.#onWriteDone(status);
+    const err = typeof data === 'string' ? this.#h.writeLatin1String(req, data) : this.#h.writeBuffer(req, data);
+    // libuv holds a pointer into a Buffer it could not write at once: keep the Buffer alive.
+    if (B!.state[B!.kAsync]) req.buffer = data;
+    if (err) { this.#fail(uvError(err, 'write')); return false; }
+    this.#last = Date.now();
+    return this.#afterWrite();
+  }
+
+  writeHeadAndBody(head: string, body: Buffer): boolean {
+    if (this.#closed || this.#writeEnded) return false;
+    if (this.#queued || body.length === 0) { this.write(head); return body.length ? this.write(body) : this.#afterWrite(); }
+    const req = new B!.WriteWrap();
+    req.handle = this.#h;
+    req.oncomplete = (status) => this.#onWriteDone(status);
+    const chunks = [head, 'latin1', body, 'buffer'];
+    const err = this.#h.writev(req, chunks, false);
+    if (B!.state[B!.kAsync]) req.buffer = chunks;
+    if (err) { this.#fail(uvError(err, 'write')); return false; }
+    this.#last = Date.now();
+    return this.#afterWrite();
+  }
+
+  #afterWrite(): boolean {
+    if (this.pendingBytes < HIGH_WATER) return true;
+    this.#needDrain = true;
+    return false;
+  }
+
+  #onWriteDone(status: number): void {
+    if (this.#closed) return;
+    if (status < 0) { this.#fail(uvError(status, 'write')); return; }
+    this.#last = Date.now();
+    if (this.#needDrain && this.#h.writeQueueSize === 0) {
+      this.#needDrain = false;
+      this.#owner.onDrain();
+    }
+  }
+
+  end(data?: string): void {
+    if (this.#closed || this.#writeEnded) return;
+    if (data !== undefined && data.length) this.write(data);
+    if (this.#queued) { this.#endAfterConnect = true; return; }
+    this.#writeEnded = true;
+    const req = new B!.ShutdownWrap();
+    req.handle = this.#h;
+    // libuv sends the FIN after the pending writes.
+    req.oncomplete = (status) => { if (status < 0 || this.#readEnded) this.destroy(); };
+    if (this.#h.shutdown(req)) this.destroy();
+  }
+
+  destroy(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer) { clearTimeout(this.#timer); this.#timer = undefined; }
+    this.#h.onread = ignoreRead;
+    // The close callback runs on a later loop turn, so onClose never re-enters the caller.
+    this.#h.close(() => this.#owner.onClose(this.#failure));
+  }
+
+  pause(): void {
+    this.#wantRead = false;
+    if (this.#reading) { this.#reading = false; this.#h.readStop(); }
+  }
+
+  resume(): void {
+    this.#wantRead = true;
+    this.#startReading();
+  }
+
+  setTimeout(ms: number): void {
+    this.#timeoutMs = ms;
+    if (ms === 0 || this.#closed) return;
+    this.#last = Date.now();
+    const due = this.#last + ms;
+    // An armed timer that fires no later than the new deadline re-checks then; only an earlier one needs arming.
+    if (this.#timer && this.#timerDue <= due) return;
+    this.#arm(ms);
+  }
+
+  #arm(ms: number): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timerDue = Date.now() + ms;
+    this.#timer = setTimeout(() => this.#onTimer(), ms).unref();
+  }
+
+  #onTimer(): void {
+    this.#timer = undefined;
+    if (this.#closed || this.#timeoutMs === 0) return;
+    const idle = Date.now() - this.#last;
+    if (idle < this.#timeoutMs) { this.#arm(this.#timeoutMs - idle); return; }
+    this.#last = Date.now(); // as net.Socket: fires again after another full period unless changed
+    this.#arm(this.#timeoutMs);
+    this.#owner.onTimeout();
+  }
+
+  #startReading(): void {
+    if (this.#reading || !this.#wantRead || !this.#connected || this.#readEnded || this.#closed) return;
+    this.#reading = true;
+    const err = this.#h.readStart();
+    if (err) this.#fail(uvError(err, 'read'));
+  }
+
+  /** Returns the buffer the next read goes to when it changes. */
+  #onRead(): Buffer | undefined {
+    const n = B!.state[B!.kRead]!;
+    if (n > 0) {
+      this.#last = Date.now();
+      const owner = this.#owner;
+      owner.onData(this.#readBuf.subarray(0, n));
+      if (this.#ownBuffer && owner.holdsChunk?.()) return (this.#readBuf = Buffer.allocUnsafe(UPSTREAM_READ_BYTES));
+      return undefined;
+    }
+    if (n === 0 || this.#closed) return undefined;
+    if (n !== UV_EOF) { this.#fail(uvError(n, 'read')); return undefined; }
+    this.#readEnded = true;
+    this.#reading = false;
+    this.#h.readStop();
+    this.#owner.onEnd();
+    if (this.#writeEnded && !this.#closed && this.#h.writeQueueSize === 0) this.destroy();
+    return undefined;
+  }
+
+  #afterConnect(status: number): void {
+    if (this.#closed) return;
+    if (status < 0) { this.#fail(uvError(status, 'connect')); return; }
+    this.#connected = true;
+    const queued = this.#queued!;
+    this.#queued = undefined;
+    this.#queuedBytes = 0;
+    const drain = this.#needDrain;
+    this.#needDrain = false;
+    for (const d of queued) this.write(d);
+    if (this.#endAfterConnect) this.end();
+    this.#startReading();
+    this.#owner.onConnect?.();
+    if (drain && !this.#needDrain && !this.#closed) this.#owner.onDrain();
+  }
+
+  #fail(err: Error): void {
+    this.#failure ??= err;
+    this.destroy();
+  }
+}
+
+/** Plain TCP on raw handles, or undefined when this Node's internals do not offer them. */
+export const rawTcp = B ? {
+  connect: (address: string, port: number): Conn => RawConn.connect(address, port),
+  /**
+   * Takes over a listening net.Server's accepted connections: each arrives as a Conn and never
+   * becomes a net.Socket. Returns false (nothing changed) if the server's handle is not a libuv TCP handle.
+   */
+  takeOver(server: net.Server, onConn: (c: Conn) => void): boolean {
+    const handle = (server as unknown as { _handle?: UvHandle })._handle;
+    if (!handle || typeof handle.onconnection !== 'function') return false;
+    handle.onconnection = (status, client) => { if (status === 0 && client) onConn(RawConn.accept(client)); };
+    return true;
+  },
+} : undefined;
