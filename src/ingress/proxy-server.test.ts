@@ -191,6 +191,45 @@ describe('proxy server', () => {
     }
   });
 
+  it('uploads from several clients at once reach a slow backend intact (client reads share one buffer; what goes on is copied)', async () => {
+    // Distinct 3 MiB bodies, by length and chunked, sent at once; the backend stalls its reads so
+    // the proxy's writes to it pend while other clients' bytes keep arriving in the same read buffer.
+    const body = (k: number) => {
+      const b = Buffer.alloc(3 * 1024 * 1024);
+      for (let i = 0; i < b.length; i += 4) b.writeUInt32BE((i * 2654435761 + k) >>> 0, i);
+      return b;
+    };
+    const server = await startBackend('sink', (req, res) => {
+      const h = createHash('sha256');
+      let n = 0;
+      req.on('data', (c: Buffer) => { h.update(c); if (++n % 4 === 0) { req.pause(); setTimeout(() => req.resume(), 5); } });
+      req.on('end', () => res.end(h.digest('hex')));
+    });
+    backends.push(server);
+    try {
+      await routes([makeIngress('default', 'sink', (i) => {
+        i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/proxy-body-size': '8m' };
+        i.spec!.rules = [rule('sink.com', path('/', 'sink', 80))];
+      })]);
+      const bodies = [0, 1, 2, 3].map(body);
+      const got = await Promise.all(bodies.map((b, k) => new Promise<string>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port: proxy.httpPort, path: '/', method: 'POST', headers: { host: 'sink.com', ...(k % 2 ? {} : { 'content-length': String(b.length) }) }, agent: false }, (res) => {
+          let s = '';
+          res.on('data', (c: Buffer) => { s += c; });
+          res.on('end', () => resolve(s));
+        });
+        req.on('error', reject);
+        // Several writes, so chunked requests carry many chunks.
+        for (let i = 0; i < b.length; i += 256 * 1024) req.write(b.subarray(i, i + 256 * 1024));
+        req.end();
+      })));
+      assert.deepEqual(got, bodies.map((b) => createHash('sha256').update(b).digest('hex')));
+    } finally {
+      backends.pop();
+      await server.close();
+    }
+  });
+
   it('logs and counts a proxied request when its response ends (nginx\'s $request_time), with the upstream status', async () => {
     const slow = await startBackend('slow', (_req, res) => {
       res.writeHead(201, { 'content-type': 'text/plain' });

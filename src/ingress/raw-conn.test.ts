@@ -1,0 +1,185 @@
+// RawConn against real sockets on 127.0.0.1: connect, backpressure and drain, FIN both ways,
+// failures, the lazy inactivity timer, accepted connections sharing one read buffer, and the
+// upstream read buffer replaced while a write still points into it.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import net from 'node:net';
+import type { Conn, ConnHandler } from './conn.ts';
+import { rawTcp } from './raw-conn.ts';
+
+const raw = rawTcp;
+const skipAll = process.env.PODGATE_INGRESS_TRANSPORT === 'stream';
+
+function events(over: Partial<ConnHandler> = {}) {
+  const log: string[] = [];
+  const data: Buffer[] = [];
+  let closed!: (e: Error | undefined) => void;
+  const closedP = new Promise<Error | undefined>((r) => { closed = r; });
+  const h: ConnHandler = {
+    onData: (c) => { data.push(Buffer.from(c)); },
+    onDrain: () => log.push('drain'),
+    onEnd: () => log.push('end'),
+    onTimeout: () => log.push('timeout'),
+    onConnect: () => log.push('connect'),
+    onClose: (e) => { log.push('close'); closed(e); },
+    ...over,
+  };
+  return { h, log, data, closed: closedP };
+}
+
+async function server(onConn: (s: net.Socket) => void): Promise<{ port: number; close(): Promise<void> }> {
+  const s = net.createServer({ noDelay: true }, onConn);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const sockets = new Set<net.Socket>();
+  s.on('connection', (c) => { sockets.add(c); c.on('close', () => sockets.delete(c)); });
+  return { port: (s.address() as net.AddressInfo).port, close: () => new Promise((r) => { for (const c of sockets) c.destroy(); s.close(() => r()); }) };
+}
+
+describe('raw TCP connections', () => {
+  it('is available on this Node (otherwise the proxy runs on node:net), and off with PODGATE_INGRESS_TRANSPORT=stream', () => {
+    if (process.env.PODGATE_INGRESS_TRANSPORT === 'stream') { assert.equal(raw, undefined); return; }
+    assert.ok(raw, 'process.binding tcp_wrap/stream_wrap are missing or changed: see src/ingress/raw-conn.ts');
+  });
+
+  it('connects, queues writes made meanwhile, reads the answer and ends both ways', async () => {
+    const srv = await server((s) => {
+      let got = '';
+      s.on('data', (c) => { got += c; });
+      s.on('end', () => s.end(`echo:${got}`));
+    });
+    try {
+      const ev = events();
+      const c = raw!.connect('127.0.0.1', srv.port);
+      c.setHandler(ev.h);
+      assert.equal(c.connected, false);
+      c.write('hello ');
+      c.writeHeadAndBody('head ', Buffer.from('body'));
+      c.end();
+      assert.equal(await ev.closed, undefined);
+      assert.equal(Buffer.concat(ev.data).toString(), 'echo:hello head body');
+      assert.deepEqual(ev.log, ['connect', 'end', 'close']);
+      assert.equal(c.usable, false);
+    } finally { await srv.close(); }
+  });
+
+  it('reports a refused connect through onClose, never from inside connect()', async () => {
+    const srv = await server(() => {});
+    const port = srv.port;
+    await srv.close();
+    const ev = events();
+    const c = raw!.connect('127.0.0.1', port);
+    c.setHandler(ev.h);
+    assert.deepEqual(ev.log, []);
+    const err = await ev.closed;
+    assert.equal((err as NodeJS.ErrnoException | undefined)?.code, 'ECONNREFUSED');
+  });
+
+  it('asks for a pause when the peer does not read, and drains once it does, bytes intact', async () => {
+    let peer!: net.Socket;
+    const got = createHash('sha256');
+    let gotBytes = 0;
+    const srv = await server((s) => { peer = s; s.pause(); s.on('data', (c) => { got.update(c); gotBytes += c.length; }); });
+    try {
+      let drained!: () => void;
+      const drainedP = new Promise<void>((r) => { drained = r; });
+      const ev = events({ onDrain: () => drained() });
+      const c = raw!.connect('127.0.0.1', srv.port);
+      c.setHandler(ev.h);
+      await new Promise<void>((r) => { ev.h.onConnect = r; });
+      const want = createHash('sha256');
+      let ok = true;
+      let sent = 0;
+      for (let i = 0; ok && i < 1000; i++) {
+        const b = Buffer.alloc(64 * 1024, i);
+        want.update(b);
+        sent += b.length;
+        ok = c.write(b);
+      }
+      assert.equal(ok, false, 'a peer that reads nothing must make write() return false');
+      assert.ok(c.needsDrain && c.pendingBytes > 0);
+      peer.resume();
+      await drainedP;
+      assert.equal(c.pendingBytes, 0);
+      c.end();
+      await new Promise<void>((r) => peer.on('end', r));
+      assert.equal(gotBytes, sent);
+      assert.equal(got.digest('hex'), want.digest('hex'));
+      c.destroy();
+    } finally { await srv.close(); }
+  });
+
+  it('times out after the given idle time, counting reads and writes as activity', async () => {
+    let peer!: net.Socket;
+    const srv = await server((s) => { peer = s; });
+    try {
+      const ev = events();
+      const c = raw!.connect('127.0.0.1', srv.port);
+      c.setHandler(ev.h);
+      await new Promise<void>((r) => { ev.h.onConnect = r; });
+      const t0 = Date.now();
+      c.setTimeout(150);
+      // Activity every 50 ms for 400 ms keeps it from firing.
+      for (let i = 0; i < 8; i++) { await new Promise((r) => setTimeout(r, 50)); if (i % 2) c.write('x'); else peer.write('y'); }
+      assert.ok(!ev.log.includes('timeout'), `fired during activity: ${ev.log.join(',')}`);
+      const quiet = Date.now();
+      await new Promise<void>((r) => { ev.h.onTimeout = () => r(); });
+      const waited = Date.now() - quiet;
+      assert.ok(waited >= 100 && Date.now() - t0 >= 500, `fired ${waited} ms after the last activity`);
+      c.setTimeout(0);
+      c.destroy();
+      await ev.closed;
+    } finally { await srv.close(); }
+  });
+
+  it('accepts a listener\'s connections as Conns, all reading into one buffer that the owner copies from', async () => {
+    const s = net.createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const conns: Conn[] = [];
+    const seen: { buffer: ArrayBufferLike; text: string }[] = [];
+    assert.equal(raw!.takeOver(s, (c) => {
+      conns.push(c);
+      c.setHandler({ ...events().h, onData: (chunk) => seen.push({ buffer: chunk.buffer, text: chunk.toString() }) });
+    }), true);
+    const port = (s.address() as net.AddressInfo).port;
+    const clients = await Promise.all([1, 2].map(() => new Promise<net.Socket>((r) => { const k = net.connect(port, '127.0.0.1', () => r(k)); })));
+    try {
+      clients[0]!.write('first');
+      await new Promise((r) => setTimeout(r, 50));
+      clients[1]!.write('second');
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(seen.map((x) => x.text), ['first', 'second']);
+      assert.equal(seen[0]!.buffer, seen[1]!.buffer);
+      assert.ok(conns.every((c) => c.transientReads && c.remoteAddress === '127.0.0.1'));
+    } finally {
+      for (const k of clients) k.destroy();
+      for (const c of conns) c.destroy();
+      await new Promise<void>((r) => s.close(() => r()));
+    }
+  });
+
+  it('gives an upstream a new read buffer when a write may still point into the last chunk', async () => {
+    let peer!: net.Socket;
+    const srv = await server((s) => { peer = s; });
+    try {
+      const chunks: Buffer[] = [];
+      let hold = true;
+      const ev = events({ onData: (c) => chunks.push(c), holdsChunk: () => hold });
+      const c = raw!.connect('127.0.0.1', srv.port);
+      c.setHandler(ev.h);
+      await new Promise<void>((r) => { ev.h.onConnect = r; });
+      const next = async (s: string) => { const n = chunks.length; peer.write(s); while (chunks.length === n) await new Promise((r) => setTimeout(r, 5)); };
+      await next('aaaa');
+      await next('bbbb'); // the first chunk was held: this read went to a new buffer
+      assert.equal(chunks[0]!.toString(), 'aaaa');
+      hold = false;
+      await next('cccc');
+      await next('dddd'); // not held: the same buffer again
+      assert.equal(chunks[2]!.buffer, chunks[3]!.buffer);
+      assert.notEqual(chunks[0]!.buffer, chunks[1]!.buffer);
+      assert.equal(chunks[3]!.toString(), 'dddd');
+      c.destroy();
+      await ev.closed;
+    } finally { await srv.close(); }
+  });
+});
