@@ -9,7 +9,6 @@ import type { Conn, ConnHandler } from './conn.ts';
 import { rawTcp } from './raw-conn.ts';
 
 const raw = rawTcp;
-const skipAll = process.env.PODGATE_INGRESS_TRANSPORT === 'stream';
 
 function events(over: Partial<ConnHandler> = {}) {
   const log: string[] = [];
