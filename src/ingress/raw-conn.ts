@@ -26,7 +26,7 @@ interface UvHandle {
   connect(req: object, address: string, port: number): number;
   connect6(req: object, address: string, port: number): number;
 }
-interface Req { handle?: UvHandle; oncomplete?: (status: number) => void; buffer?: unknown; [k: string]: unknown }
+interface Req { handle?: UvHandle; oncomplete?: (this: Req, status: number) => void; buffer?: unknown; conn?: RawConn | undefined; [k: string]: unknown }
 interface Bindings {
   TCP: new (type: number) => UvHandle;
   TCPConnectWrap: new () => Req;
@@ -79,6 +79,22 @@ let clientReadBuffer: Buffer | undefined;
 /** Each upstream connection reads into its own buffer, replaced when a write still points into it. */
 const UPSTREAM_READ_BYTES = 32 * 1024;
 const noHandler: ConnHandler = { onData() {}, onDrain() {}, onEnd() {}, onTimeout() {}, onClose() {} };
+
+/**
+ * A write that completes at once leaves its request object unused (uv_try_write took it all), so
+ * one object serves every such write; only a write libuv has to queue keeps it, and the next write
+ * makes a new one.
+ */
+let spareReq: Req | undefined;
+function writeReq(conn: RawConn): Req {
+  let req = spareReq;
+  if (!req) {
+    req = spareReq = new B!.WriteWrap();
+    req.oncomplete = RawConn.onWriteComplete;
+  }
+  req.conn = conn;
+  return req;
+}
 
 export class RawConn implements Conn {
   readonly #h: UvHandle;
@@ -160,29 +176,37 @@ export class RawConn implements Conn {
       this.#queuedBytes += data.length;
       return this.#afterWrite();
     }
-    const req = new B!.WriteWrap();
-    req.handle = this.#h;
-    req.oncomplete = (status) => this.#onWriteDone(status);
+    const req = writeReq(this);
     const err = typeof data === 'string' ? this.#h.writeLatin1String(req, data) : this.#h.writeBuffer(req, data);
-    // libuv holds a pointer into a Buffer it could not write at once: keep the Buffer alive.
-    if (B!.state[B!.kAsync]) req.buffer = data;
-    if (err) { this.#fail(uvError(err, 'write')); return false; }
-    this.#last = Date.now();
-    return this.#afterWrite();
+    return this.#afterDispatch(req, err, data);
   }
 
   writeHeadAndBody(head: string, body: Buffer): boolean {
     if (this.#closed || this.#writeEnded) return false;
     if (this.#queued || body.length === 0) { this.write(head); return body.length ? this.write(body) : this.#afterWrite(); }
-    const req = new B!.WriteWrap();
-    req.handle = this.#h;
-    req.oncomplete = (status) => this.#onWriteDone(status);
     const chunks = [head, 'latin1', body, 'buffer'];
-    const err = this.#h.writev(req, chunks, false);
-    if (B!.state[B!.kAsync]) req.buffer = chunks;
+    const req = writeReq(this);
+    return this.#afterDispatch(req, this.#h.writev(req, chunks, false), chunks);
+  }
+
+  #afterDispatch(req: Req, err: number, data: unknown): boolean {
+    if (B!.state[B!.kAsync]) {
+      // libuv keeps the request (and a pointer into a Buffer it could not write at once) until
+      // the write completes: keep both alive, and use a new request object from now on.
+      req.buffer = data;
+      spareReq = undefined;
+    } else req.conn = undefined;
     if (err) { this.#fail(uvError(err, 'write')); return false; }
     this.#last = Date.now();
     return this.#afterWrite();
+  }
+
+  /** A write that libuv queued is done (WriteWrap's oncomplete, `this` being the request). */
+  static onWriteComplete(this: Req, status: number): void {
+    const c = this.conn!;
+    this.conn = undefined;
+    this.buffer = undefined;
+    c.#onWriteDone(status);
   }
 
   #afterWrite(): boolean {
