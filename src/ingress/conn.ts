@@ -44,6 +44,11 @@ export interface Conn {
   writeHeadAndBody(head: string, body: Buffer): boolean;
   /** Writes `data`, then sends FIN once everything is out; reading goes on until the peer ends. */
   end(data?: string): void;
+  /**
+   * Closes once everything written is out, without waiting for the peer's FIN (what nginx does
+   * after a request read whole; bytes the peer sends meanwhile would make the kernel reset it).
+   */
+  close(): void;
   destroy(): void;
   pause(): void;
   resume(): void;
@@ -93,6 +98,7 @@ export class StreamConn implements Conn {
     return ok;
   }
   end(data?: string): void { if (data === undefined) this.#sock.end(); else this.#sock.end(data, 'latin1'); }
+  close(): void { this.#sock.destroySoon(); }
   destroy(): void { this.#sock.destroy(); }
   pause(): void { this.#sock.pause(); }
   resume(): void { this.#sock.resume(); }

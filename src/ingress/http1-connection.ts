@@ -628,8 +628,11 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     this.#replay = undefined;
     if (!this.#keepAlive) {
       this.#state = ST_CLOSED;
+      // The request was read whole and nothing followed it: close as soon as the answer is out
+      // (nginx's default). Otherwise linger: FIN, then read until the client ends.
+      if (this.#buf || !this.#reqDone) this.#sock.end();
+      else this.#sock.close();
       this.#buf = undefined;
-      this.#sock.end();
       return;
     }
     this.#state = ST_HEAD;

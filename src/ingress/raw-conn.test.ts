@@ -108,6 +108,30 @@ describe('raw TCP connections', () => {
     } finally { await srv.close(); }
   });
 
+  it('close() sends everything still queued, then closes without waiting for the peer', async () => {
+    let peer!: net.Socket;
+    const srv = await server((s) => { peer = s; s.pause(); });
+    try {
+      const ev = events();
+      const c = raw!.connect('127.0.0.1', srv.port);
+      c.setHandler(ev.h);
+      await new Promise<void>((r) => { ev.h.onConnect = r; });
+      const big = Buffer.alloc(8 * 1024 * 1024, 7);
+      c.write(big);
+      assert.ok(c.pendingBytes > 0, 'the peer reads nothing yet, so bytes must be queued');
+      c.close();
+      await new Promise((r) => setTimeout(r, 50));
+      assert.ok(!ev.log.includes('close'), 'closed before the queued bytes went out');
+      let got = 0;
+      peer.on('data', (d) => { got += d.length; });
+      const ended = new Promise<void>((r) => peer.on('end', r));
+      peer.resume();
+      await ended;
+      assert.equal(got, big.length);
+      assert.equal(await ev.closed, undefined);
+    } finally { await srv.close(); }
+  });
+
   it('times out after the given idle time, counting reads and writes as activity', async () => {
     let peer!: net.Socket;
     const srv = await server((s) => { peer = s; });

@@ -109,6 +109,7 @@ export class RawConn implements Conn {
   #reading = false;
   #wantRead = true;
   #needDrain = false;
+  #closeWhenFlushed = false;
   #failure: Error | undefined;
   /** Writes made before the connection was established. */
   #queued: (Buffer | string)[] | undefined;
@@ -219,10 +220,18 @@ export class RawConn implements Conn {
     if (this.#closed) return;
     if (status < 0) { this.#fail(uvError(status, 'write')); return; }
     this.#last = Date.now();
-    if (this.#needDrain && this.#h.writeQueueSize === 0) {
+    if (this.#h.writeQueueSize > 0) return;
+    if (this.#closeWhenFlushed) { this.destroy(); return; }
+    if (this.#needDrain) {
       this.#needDrain = false;
       this.#owner.onDrain();
     }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    if (this.#queued || this.#h.writeQueueSize > 0) { this.#closeWhenFlushed = true; this.pause(); return; }
+    this.destroy();
   }
 
   end(data?: string): void {
@@ -320,6 +329,7 @@ export class RawConn implements Conn {
     this.#needDrain = false;
     for (const d of queued) this.write(d);
     if (this.#endAfterConnect) this.end();
+    if (this.#closeWhenFlushed && this.#h.writeQueueSize === 0) { this.destroy(); return; }
     this.#startReading();
     this.#owner.onConnect?.();
     if (drain && !this.#needDrain && !this.#closed) this.#owner.onDrain();

@@ -179,7 +179,9 @@ function matchHost(h: CompiledHost, path: string): Decision | undefined {
   let best: CompiledRoute | undefined;
   let bestLen = -1;
   if (h.prefix.size) {
-    let key = path.endsWith('/') ? path.replace(/\/+$/, '') : path;
+    let end = path.length;
+    while (end > 0 && path.charCodeAt(end - 1) === 47 /* / */) end--;
+    let key = end === path.length ? path : path.slice(0, end);
     for (;;) {
       const r = h.prefix.get(key);
       if (r) { best = r; bestLen = key.length; break; }
@@ -201,5 +203,9 @@ export function normalizeHost(h: string): string {
   else { const colon = s.lastIndexOf(':'); if (colon >= 0) s = s.slice(0, colon); }
   if (s.endsWith('.')) s = s.slice(0, -1);
   // Most Host headers are already lowercase; avoid the copy then.
-  return /[A-Z]/.test(s) ? s.toLowerCase() : s;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 65 && c <= 90) return s.toLowerCase();
+  }
+  return s;
 }
