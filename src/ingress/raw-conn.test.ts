@@ -108,6 +108,34 @@ describe('raw TCP connections', () => {
     } finally { await srv.close(); }
   });
 
+  it('keeps small head+body writes intact while they queue (the joining buffer is not reused under a pending write)', async () => {
+    let peer!: net.Socket;
+    const chunks: Buffer[] = [];
+    const srv = await server((s) => { peer = s; s.pause(); s.on('data', (d) => chunks.push(d)); });
+    try {
+      const ev = events();
+      const c = raw!.connect('127.0.0.1', srv.port);
+      c.setHandler(ev.h);
+      await new Promise<void>((r) => { ev.h.onConnect = r; });
+      let want = '';
+      let i = 0;
+      // Until the kernel buffers are full and writes queue, then as many again.
+      for (let queued = 0; queued < 2000; i++) {
+        const head = `HTTP/1.1 200 OK\r\nX-N: ${i}\r\n\r\n`;
+        const body = Buffer.from(`body ${i} `.repeat(50));
+        want += head + body.toString('latin1');
+        c.writeHeadAndBody(head, body);
+        if (c.pendingBytes > 0) queued++;
+      }
+      const ended = new Promise<void>((r) => peer.on('end', r));
+      c.end();
+      peer.resume();
+      await ended;
+      assert.equal(Buffer.concat(chunks).toString('latin1'), want);
+      await ev.closed;
+    } finally { await srv.close(); }
+  });
+
   it('close() sends everything still queued, then closes without waiting for the peer', async () => {
     let peer!: net.Socket;
     const srv = await server((s) => { peer = s; s.pause(); });

@@ -86,6 +86,11 @@ const noHandler: ConnHandler = { onData() {}, onDrain() {}, onEnd() {}, onTimeou
  * makes a new one.
  */
 let spareReq: Req | undefined;
+/** Where writeHeadAndBody joins a small head and body (replaced when a write still points into it). */
+const SCRATCH_BYTES = 16 * 1024;
+let scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+/** getpeername's output object, reused (its shape stays the same). */
+const peer: { address?: string | undefined } = {};
 function writeReq(conn: RawConn): Req {
   let req = spareReq;
   if (!req) {
@@ -155,8 +160,8 @@ export class RawConn implements Conn {
 
   get remoteAddress(): string {
     if (this.#remote === undefined) {
-      const out: { address?: string } = {};
-      this.#remote = this.#closed || this.#h.getpeername(out) ? '' : out.address ?? '';
+      peer.address = undefined;
+      this.#remote = this.#closed || this.#h.getpeername(peer) ? '' : peer.address ?? '';
     }
     return this.#remote;
   }
@@ -185,6 +190,17 @@ export class RawConn implements Conn {
   writeHeadAndBody(head: string, body: Buffer): boolean {
     if (this.#closed || this.#writeEnded) return false;
     if (this.#queued || body.length === 0) { this.write(head); return body.length ? this.write(body) : this.#afterWrite(); }
+    const n = head.length + body.length;
+    if (n <= scratch.length) {
+      // Small answers: one copy into a reused buffer is cheaper than writev's per-call allocation.
+      scratch.write(head, 0, 'latin1');
+      body.copy(scratch, head.length);
+      const view = scratch.subarray(0, n);
+      const req = writeReq(this);
+      const err = this.#h.writeBuffer(req, view);
+      if (B!.state[B!.kAsync]) scratch = Buffer.allocUnsafe(SCRATCH_BYTES); // libuv still points into it
+      return this.#afterDispatch(req, err, view);
+    }
     const chunks = [head, 'latin1', body, 'buffer'];
     const req = writeReq(this);
     return this.#afterDispatch(req, this.#h.writev(req, chunks, false), chunks);
