@@ -3,6 +3,7 @@
 // - RawConn (raw-conn.ts): the libuv TCP handle driven directly; plain TCP on the hot path.
 // - StreamConn (below): any net.Socket or TLSSocket (HTTPS, backend-protocol HTTPS, test connectors).
 import net from 'node:net';
+import tls from 'node:tls';
 
 /** Events of one connection, delivered to its current owner. */
 export interface ConnHandler {
@@ -34,6 +35,8 @@ export interface Conn {
   readonly usable: boolean;
   /** Bytes accepted by write() and not yet taken by the kernel. */
   readonly pendingBytes: number;
+  /** A Buffer given to write() may still be read from: it must not be overwritten yet. */
+  readonly holdsWrittenBuffers: boolean;
   /** A write() returned false and onDrain has not followed yet. */
   readonly needsDrain: boolean;
   readonly paused: boolean;
@@ -64,11 +67,18 @@ export class StreamConn implements Conn {
   #h: ConnHandler = noHandler;
   #timeoutMs = 0;
   #connected: boolean;
+  /**
+   * TLS encrypts what it is given during the write call itself, so only a write that the stream
+   * queues behind one in progress keeps the caller's Buffer: such writes take a copy instead, and
+   * the caller may reuse its buffers at once (TLS writes always finish later).
+   */
+  readonly #tls: boolean;
 
   /** `connectEvent`: for an outgoing socket, the event that makes it usable ('connect' or 'secureConnect'). */
   constructor(sock: net.Socket, connectEvent?: 'connect' | 'secureConnect') {
     this.#sock = sock;
     this.#connected = connectEvent === undefined;
+    this.#tls = sock instanceof tls.TLSSocket;
     if (connectEvent) sock.once(connectEvent, () => { this.#connected = true; this.#h.onConnect?.(); });
     let failure: Error | undefined;
     sock.on('data', (c: Buffer) => this.#h.onData(c));
@@ -85,12 +95,15 @@ export class StreamConn implements Conn {
   get usable(): boolean { return !this.#sock.destroyed && this.#sock.writable && this.#sock.readable; }
   get pendingBytes(): number { return this.#sock.writableLength; }
   get needsDrain(): boolean { return this.#sock.writableNeedDrain; }
+  get holdsWrittenBuffers(): boolean { return !this.#tls && this.#sock.writableLength > 0; }
   get paused(): boolean { return this.#sock.isPaused(); }
   setHandler(h: ConnHandler): void { this.#h = h; }
   write(data: Buffer | string): boolean {
-    return typeof data === 'string' ? this.#sock.write(data, 'latin1') : this.#sock.write(data);
+    if (typeof data === 'string') return this.#sock.write(data, 'latin1');
+    return this.#sock.write(this.#tls && this.#sock.writableLength > 0 ? Buffer.from(data) : data);
   }
   writeHeadAndBody(head: string, body: Buffer): boolean {
+    if (this.#tls && this.#sock.writableLength > 0) body = Buffer.from(body);
     this.#sock.cork();
     this.#sock.write(head, 'latin1');
     const ok = this.#sock.write(body);

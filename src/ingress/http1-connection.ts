@@ -428,7 +428,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
   }
 
   holdsChunk(): boolean {
-    return this.#sock.pendingBytes > 0;
+    return this.#sock.holdsWrittenBuffers;
   }
 
   onUpstreamData(up: UpstreamSocket, chunk: Buffer): void {

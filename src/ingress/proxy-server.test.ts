@@ -157,7 +157,7 @@ describe('proxy server', () => {
     await echo.close();
   });
 
-  it('a slow client gets large responses intact (reads reuse a buffer only when no write still points into it)', async () => {
+  it('a slow client gets large responses intact over HTTP and HTTPS (reads reuse a buffer only when no write still points into it)', async () => {
     // 6 MiB of distinct bytes, by length and chunked; clients that stall so the proxy's writes to them queue up.
     const data = createHash('sha512').update('seed').digest();
     const big = Buffer.alloc(6 * 1024 * 1024);
@@ -165,13 +165,24 @@ describe('proxy server', () => {
     const want = createHash('sha256').update(big).digest('hex');
     const server = await startBackend('big', (req, res) => {
       if (req.url === '/chunked') { res.write(big.subarray(0, 1 << 20)); res.end(big.subarray(1 << 20)); }
+      else if (req.url === '/trickle') {
+        // Small pieces, one per tick: many small upstream reads while the client's writes queue.
+        res.setHeader('content-length', big.length);
+        let at = 0;
+        const next = () => { if (at >= big.length) { res.end(); return; } res.write(big.subarray(at, (at += 3000))); setImmediate(next); };
+        next();
+      }
       else { res.setHeader('content-length', big.length); res.end(big); }
     });
     backends.push(server);
     try {
       await routes([makeIngress('default', 'big', (i) => { i.spec!.rules = [rule('big.com', path('/', 'big', 80))]; })]);
-      const slowGet = (p: string) => new Promise<string>((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port: proxy.httpPort, path: p, headers: { host: 'big.com' }, agent: false }, (res) => {
+      const slowGet = (p: string, secure = false) => new Promise<string>((resolve, reject) => {
+        const opts = { host: '127.0.0.1', path: p, headers: { host: 'big.com' }, agent: false as const };
+        const get = (cb: (res: http.IncomingMessage) => void) => secure
+          ? https.get({ ...opts, port: proxy.httpsPort, servername: 'big.com', rejectUnauthorized: false }, cb)
+          : http.get({ ...opts, port: proxy.httpPort }, cb);
+        get((res) => {
           const h = createHash('sha256');
           let n = 0;
           res.on('data', (c: Buffer) => {
@@ -183,8 +194,9 @@ describe('proxy server', () => {
           res.on('error', reject);
         }).on('error', reject);
       });
-      const got = await Promise.all(['/length', '/chunked', '/length', '/chunked'].map(slowGet));
-      assert.deepEqual(got, [want, want, want, want]);
+      // Plain HTTP (raw handles, writes that queue) and HTTPS (TLS copies only writes it queues).
+      const got = await Promise.all(['/length', '/chunked', '/trickle', '/length', '/chunked', '/trickle'].flatMap((p) => [slowGet(p), slowGet(p, true)]));
+      assert.deepEqual(got, Array(12).fill(want));
     } finally {
       backends.pop();
       await server.close();

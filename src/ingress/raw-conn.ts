@@ -171,6 +171,7 @@ export class RawConn implements Conn {
   get usable(): boolean { return !this.#closed && !this.#readEnded && !this.#writeEnded; }
   get pendingBytes(): number { return this.#closed ? 0 : this.#queued ? this.#queuedBytes : this.#h.writeQueueSize; }
   get needsDrain(): boolean { return this.#needDrain; }
+  get holdsWrittenBuffers(): boolean { return this.pendingBytes > 0; }
   get paused(): boolean { return !this.#wantRead; }
 
   setHandler(h: ConnHandler): void { this.#owner = h; }
