@@ -330,7 +330,7 @@ describe('proxy server', () => {
     assert.equal((await request(proxy.httpPort!, 'force.com', '/')).status, 308);
   });
 
-  it('passes WebSocket upgrades through', async () => {
+  it('passes WebSocket upgrades through, plain and over TLS', async () => {
     const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
     await new Promise<void>((r) => wss.once('listening', () => r()));
     wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo:${String(m)}`)));
@@ -341,14 +341,20 @@ describe('proxy server', () => {
         ingressClasses: [], secrets: [], services: [makeService('default', 'ws')], endpointSlices: [makeSlice('default', 'ws', ['127.0.0.1'], [{ port: wsPort }])],
       });
       await proxy.setRoutes(t);
-      const ws = new WebSocket(`ws://127.0.0.1:${proxy.httpPort}/socket`, { headers: { host: 'ws.com' } });
-      const msg = await new Promise<string>((resolve, reject) => {
-        ws.on('open', () => ws.send('hi'));
-        ws.on('message', (m) => resolve(String(m)));
-        ws.on('error', reject);
-      });
-      assert.equal(msg, 'echo:hi');
-      ws.close();
+      // Plain and over TLS (both driven on raw handles), a few messages each, then a clean close.
+      for (const url of [`ws://127.0.0.1:${proxy.httpPort}/socket`, `wss://127.0.0.1:${proxy.httpsPort}/socket`]) {
+        const ws = new WebSocket(url, { headers: { host: 'ws.com' }, rejectUnauthorized: false });
+        const got: string[] = [];
+        await new Promise<void>((resolve, reject) => {
+          ws.on('open', () => { for (const m of ['hi', 'x'.repeat(100_000), 'bye']) ws.send(m); });
+          ws.on('message', (m) => { got.push(String(m)); if (got.length === 3) resolve(); });
+          ws.on('error', reject);
+        });
+        assert.deepEqual(got.map((m) => m.length > 20 ? m.length : m), ['echo:hi', 100_005, 'echo:bye'], url);
+        const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
+        ws.close(1000);
+        assert.equal(await closed, 1000, url);
+      }
     } finally {
       for (const c of wss.clients) c.terminate();
       await new Promise<void>((r) => wss.close(() => r()));

@@ -218,6 +218,13 @@ export class ProxyServer {
 
   #onSecure(s: tls.TLSSocket): void {
     if (s.alpnProtocol === 'h2') { this.#h2Server!.emit('connection', s); return; }
+    // HTTP/1.1 over TLS: the TLS handle is driven directly too (raw-conn.ts), node:tls otherwise.
+    const conn = rawTcp?.adoptTls(s);
+    if (conn) {
+      this.#rawClients.add(conn);
+      new Http1Connection(this.#ctx, conn, true, this.#httpsPortText, () => this.#rawClients.delete(conn));
+      return;
+    }
     new Http1Connection(this.#ctx, new StreamConn(s), true, this.#httpsPortText);
   }
 }

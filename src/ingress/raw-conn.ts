@@ -6,6 +6,7 @@
 // internal bindings (process.binding, stable since Node 0.x and what node:net is built on);
 // `rawTcp` is undefined when they are missing or changed, and callers fall back to node:net.
 import net from 'node:net';
+import type tls from 'node:tls';
 import { getSystemErrorName } from 'node:util';
 import type { Conn, ConnHandler } from './conn.ts';
 
@@ -13,6 +14,8 @@ interface UvHandle {
   onread: (ab: ArrayBuffer | undefined) => Buffer | undefined;
   onconnection?: (status: number, client: UvHandle | undefined) => void;
   readonly writeQueueSize: number;
+  /** Kept by node:net (and TLS) for the handles it drives. */
+  readonly reading?: boolean;
   readStart(): number;
   useUserBuffer(buf: Buffer): void;
   readStop(): number;
@@ -26,7 +29,7 @@ interface UvHandle {
   connect(req: object, address: string, port: number): number;
   connect6(req: object, address: string, port: number): number;
 }
-interface Req { handle?: UvHandle; oncomplete?: (this: Req, status: number) => void; buffer?: unknown; conn?: RawConn | undefined; [k: string]: unknown }
+interface Req { handle?: UvHandle; oncomplete?: (this: Req, status: number) => void; buffer?: unknown; conn?: RawConn | undefined; bytes?: number; [k: string]: unknown }
 interface Bindings {
   TCP: new (type: number) => UvHandle;
   TCPConnectWrap: new () => Req;
@@ -126,15 +129,48 @@ export class RawConn implements Conn {
   #last = 0;
   #timer: NodeJS.Timeout | undefined;
   #timerDue = 0;
+  /**
+   * For a TLS connection taken over after its handshake: the TLSSocket, which still owns closing
+   * (so node:tls and the server's connection count see it end); its 'close' is our onClose.
+   */
+  readonly #tls: tls.TLSSocket | undefined;
+  /** TLS: bytes of writes not finished yet (TLS encrypts during the call; they finish once sent). */
+  #inflight = 0;
+  /** TLS takes one write at a time: the ones made meanwhile wait here (copied), sent together next. */
+  #tlsQueue: (Buffer | string)[] | undefined;
+  #tlsQueued = 0;
+  #endWhenFlushed = false;
+  /** TLS: cleartext that node:tls had read before the takeover, handed over first. */
+  #initial: Buffer[] | undefined;
 
-  private constructor(h: UvHandle, connected: boolean, readBuf: Buffer, ownBuffer: boolean) {
+  private constructor(h: UvHandle, connected: boolean, readBuf: Buffer, ownBuffer: boolean, tlsSocket?: tls.TLSSocket) {
     this.#h = h;
     this.#connected = connected;
     this.#readBuf = readBuf;
     this.#ownBuffer = ownBuffer;
+    this.#tls = tlsSocket;
     h.useUserBuffer(readBuf);
     h.onread = () => this.#onRead();
-    h.setNoDelay(true);
+    if (!tlsSocket) h.setNoDelay(true);
+  }
+
+  /**
+   * Takes a TLS connection over from node:tls once its handshake is done: its TLSWrap is a stream
+   * handle like TCP's, reading cleartext and encrypting writes, so the rest is as for plain TCP.
+   * undefined when this Node's TLS handle does not look as expected (the caller keeps the TLSSocket).
+   */
+  static adoptTls(s: tls.TLSSocket): RawConn | undefined {
+    const h = (s as unknown as { _handle?: Partial<UvHandle> })._handle;
+    if (!h || !['readStart', 'readStop', 'useUserBuffer', 'writeBuffer', 'writeLatin1String', 'writev', 'shutdown', 'getpeername'].every((m) => typeof (h as Record<string, unknown>)[m] === 'function')) return undefined;
+    const initial: Buffer[] = [];
+    for (let chunk: Buffer | null; (chunk = s.read() as Buffer | null) !== null;) initial.push(chunk);
+    const c = new RawConn(h as UvHandle, true, clientReadBuffer ??= Buffer.allocUnsafe(CLIENT_READ_BYTES), false, s);
+    if (initial.length) c.#initial = initial;
+    s.on('error', (e) => { c.#failure ??= e; });
+    s.once('close', () => c.#onTlsClose());
+    c.#reading = h.reading === true;
+    c.#startReading();
+    return c;
   }
 
   /** Adopts a handle accepted by a listener. */
@@ -169,12 +205,39 @@ export class RawConn implements Conn {
   get transientReads(): boolean { return true; }
   get connected(): boolean { return this.#connected; }
   get usable(): boolean { return !this.#closed && !this.#readEnded && !this.#writeEnded; }
-  get pendingBytes(): number { return this.#closed ? 0 : this.#queued ? this.#queuedBytes : this.#h.writeQueueSize; }
+  get pendingBytes(): number { return this.#closed ? 0 : this.#queued ? this.#queuedBytes : this.#queueSize(); }
   get needsDrain(): boolean { return this.#needDrain; }
-  get holdsWrittenBuffers(): boolean { return this.pendingBytes > 0; }
+  get holdsWrittenBuffers(): boolean { return !this.#tls && this.pendingBytes > 0; }
   get paused(): boolean { return !this.#wantRead; }
 
-  setHandler(h: ConnHandler): void { this.#owner = h; }
+  #queueSize(): number { return this.#tls ? this.#inflight + this.#tlsQueued : this.#h.writeQueueSize; }
+
+  /** TLS with a write in progress: keeps `data` (a copy: callers may reuse their buffers) for the next one. */
+  #tlsHold(data: Buffer | string): boolean {
+    (this.#tlsQueue ??= []).push(typeof data === 'string' ? data : Buffer.from(data));
+    this.#tlsQueued += data.length;
+    return this.#afterWrite();
+  }
+
+  #tlsFlush(): void {
+    const q = this.#tlsQueue!;
+    const bytes = this.#tlsQueued;
+    this.#tlsQueue = undefined;
+    this.#tlsQueued = 0;
+    const chunks: unknown[] = [];
+    for (const x of q) chunks.push(x, typeof x === 'string' ? 'latin1' : 'buffer');
+    const req = writeReq(this);
+    this.#afterDispatch(req, this.#h.writev(req, chunks, false), chunks, bytes);
+  }
+
+  setHandler(h: ConnHandler): void {
+    this.#owner = h;
+    const initial = this.#initial;
+    if (!initial) return;
+    this.#initial = undefined;
+    // Before any new read: reads only come from the event loop, after this tick.
+    process.nextTick(() => { for (const c of initial) if (!this.#closed) this.#owner.onData(c); });
+  }
 
   write(data: Buffer | string): boolean {
     if (this.#closed || this.#writeEnded) return false;
@@ -183,14 +246,15 @@ export class RawConn implements Conn {
       this.#queuedBytes += data.length;
       return this.#afterWrite();
     }
+    if (this.#inflight > 0) return this.#tlsHold(data);
     const req = writeReq(this);
     const err = typeof data === 'string' ? this.#h.writeLatin1String(req, data) : this.#h.writeBuffer(req, data);
-    return this.#afterDispatch(req, err, data);
+    return this.#afterDispatch(req, err, data, data.length);
   }
 
   writeHeadAndBody(head: string, body: Buffer): boolean {
     if (this.#closed || this.#writeEnded) return false;
-    if (this.#queued || body.length === 0) { this.write(head); return body.length ? this.write(body) : this.#afterWrite(); }
+    if (this.#queued || body.length === 0 || this.#inflight > 0) { this.write(head); return body.length ? this.write(body) : this.#afterWrite(); }
     const n = head.length + body.length;
     if (n <= scratch.length) {
       // Small answers: one copy into a reused buffer is cheaper than writev's per-call allocation.
@@ -199,20 +263,21 @@ export class RawConn implements Conn {
       const view = scratch.subarray(0, n);
       const req = writeReq(this);
       const err = this.#h.writeBuffer(req, view);
-      if (B!.state[B!.kAsync]) scratch = Buffer.allocUnsafe(SCRATCH_BYTES); // libuv still points into it
-      return this.#afterDispatch(req, err, view);
+      if (B!.state[B!.kAsync] && !this.#tls) scratch = Buffer.allocUnsafe(SCRATCH_BYTES); // libuv still points into it
+      return this.#afterDispatch(req, err, view, n);
     }
     const chunks = [head, 'latin1', body, 'buffer'];
     const req = writeReq(this);
-    return this.#afterDispatch(req, this.#h.writev(req, chunks, false), chunks);
+    return this.#afterDispatch(req, this.#h.writev(req, chunks, false), chunks, n);
   }
 
-  #afterDispatch(req: Req, err: number, data: unknown): boolean {
+  #afterDispatch(req: Req, err: number, data: unknown, bytes: number): boolean {
     if (B!.state[B!.kAsync]) {
       // libuv keeps the request (and a pointer into a Buffer it could not write at once) until
       // the write completes: keep both alive, and use a new request object from now on.
       req.buffer = data;
       spareReq = undefined;
+      if (this.#tls) { req.bytes = bytes; this.#inflight += bytes; }
     } else req.conn = undefined;
     if (err) { this.#fail(uvError(err, 'write')); return false; }
     this.#last = Date.now();
@@ -224,6 +289,10 @@ export class RawConn implements Conn {
     const c = this.conn!;
     this.conn = undefined;
     this.buffer = undefined;
+    if (c.#tls) {
+      c.#inflight -= this.bytes!;
+      if (c.#tlsQueue && status === 0 && !c.#closed) c.#tlsFlush();
+    }
     c.#onWriteDone(status);
   }
 
@@ -237,8 +306,9 @@ export class RawConn implements Conn {
     if (this.#closed) return;
     if (status < 0) { this.#fail(uvError(status, 'write')); return; }
     this.#last = Date.now();
-    if (this.#h.writeQueueSize > 0) return;
+    if (this.#queueSize() > 0) return;
     if (this.#closeWhenFlushed) { this.destroy(); return; }
+    if (this.#endWhenFlushed) { this.#endWhenFlushed = false; this.#shutdown(); }
     if (this.#needDrain) {
       this.#needDrain = false;
       this.#owner.onDrain();
@@ -247,7 +317,7 @@ export class RawConn implements Conn {
 
   close(): void {
     if (this.#closed) return;
-    if (this.#queued || this.#h.writeQueueSize > 0) { this.#closeWhenFlushed = true; this.pause(); return; }
+    if (this.#queued || this.#queueSize() > 0) { this.#closeWhenFlushed = true; this.pause(); return; }
     this.destroy();
   }
 
@@ -256,6 +326,12 @@ export class RawConn implements Conn {
     if (data !== undefined && data.length) this.write(data);
     if (this.#queued) { this.#endAfterConnect = true; return; }
     this.#writeEnded = true;
+    // TLS: the writes in progress and waiting go first (node:tls shuts down after its writes finish, too).
+    if (this.#tls && this.#queueSize() > 0) { this.#endWhenFlushed = true; return; }
+    this.#shutdown();
+  }
+
+  #shutdown(): void {
     const req = new B!.ShutdownWrap();
     req.handle = this.#h;
     // libuv sends the FIN after the pending writes.
@@ -268,8 +344,19 @@ export class RawConn implements Conn {
     this.#closed = true;
     if (this.#timer) { clearTimeout(this.#timer); this.#timer = undefined; }
     this.#h.onread = ignoreRead;
-    // The close callback runs on a later loop turn, so onClose never re-enters the caller.
-    this.#h.close(() => this.#owner.onClose(this.#failure));
+    // The close callback (TLS: the socket's 'close') runs on a later loop turn, so onClose never re-enters the caller.
+    if (this.#tls) this.#tls.destroy();
+    else this.#h.close(() => this.#owner.onClose(this.#failure));
+  }
+
+  /** The TLSSocket closed: by destroy() above, or by node:tls itself (a TLS error, a reset). */
+  #onTlsClose(): void {
+    if (!this.#closed) {
+      this.#closed = true;
+      if (this.#timer) { clearTimeout(this.#timer); this.#timer = undefined; }
+      this.#h.onread = ignoreRead;
+    }
+    this.#owner.onClose(this.#failure);
   }
 
   pause(): void {
@@ -331,7 +418,7 @@ export class RawConn implements Conn {
     this.#reading = false;
     this.#h.readStop();
     this.#owner.onEnd();
-    if (this.#writeEnded && !this.#closed && this.#h.writeQueueSize === 0) this.destroy();
+    if (this.#writeEnded && !this.#closed && this.#queueSize() === 0) this.destroy();
     return undefined;
   }
 
@@ -346,7 +433,7 @@ export class RawConn implements Conn {
     this.#needDrain = false;
     for (const d of queued) this.write(d);
     if (this.#endAfterConnect) this.end();
-    if (this.#closeWhenFlushed && this.#h.writeQueueSize === 0) { this.destroy(); return; }
+    if (this.#closeWhenFlushed && this.#queueSize() === 0) { this.destroy(); return; }
     this.#startReading();
     this.#owner.onConnect?.();
     if (drain && !this.#needDrain && !this.#closed) this.#owner.onDrain();
@@ -361,6 +448,8 @@ export class RawConn implements Conn {
 /** Plain TCP on raw handles, or undefined when this Node's internals do not offer them. */
 export const rawTcp = B ? {
   connect: (address: string, port: number): Conn => RawConn.connect(address, port),
+  /** A TLS connection after its handshake, or undefined to keep it on node:tls. */
+  adoptTls: (s: tls.TLSSocket): Conn | undefined => RawConn.adoptTls(s),
   /**
    * Takes over a listening net.Server's accepted connections: each arrives as a Conn and never
    * becomes a net.Socket. Returns false (nothing changed) if the server's handle is not a libuv TCP handle.
