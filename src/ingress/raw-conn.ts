@@ -1,10 +1,12 @@
-// Plain TCP for the HTTP/1.1 proxy, on the libuv handle itself: reads arrive as one callback with
-// a Buffer, writes go straight to uv_try_write. net.Socket does the same underneath, but adds a
-// Duplex stream per socket (a state machine, a 'data' event, a nextTick after every write and a
-// timer refresh on every read and write); measured on the proxy's relay, that layer costs more
-// user CPU per request than the whole of nginx's. This file is the only one that touches Node's
-// internal bindings (process.binding, stable since Node 0.x and what node:net is built on);
-// `rawTcp` is undefined when they are missing or changed, and callers fall back to node:net.
+// The HTTP/1.1 proxy's connections on Node's stream handles themselves: TCP (libuv) for plain
+// clients and upstreams, and TLS (node's TLSWrap, after node:tls has done the handshake) for HTTPS
+// clients. Reads arrive as one callback into a reused buffer; writes go straight to uv_try_write
+// (or to TLS). net.Socket and TLSSocket do the same underneath, but add a Duplex stream per socket
+// (a state machine, a 'data' event, a nextTick after every write and a timer refresh on every read
+// and write): measured on a bare relay, that layer cost more user CPU per request than the whole
+// of nginx's. This file is the only one that touches Node's internal bindings (process.binding,
+// what node:net and node:tls are built on); `rawTcp` is undefined when they are missing or
+// changed, and callers fall back to node:net / node:tls.
 import net from 'node:net';
 import type tls from 'node:tls';
 import { getSystemErrorName } from 'node:util';
