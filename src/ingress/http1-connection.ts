@@ -147,7 +147,10 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
   }
 
   // The client connection's events (ConnHandler).
-  onDrain(): void { if (this.#up?.conn.paused) this.#up.conn.resume(); }
+  onDrain(): void {
+    if (this.#up?.conn.paused) this.#up.conn.resume();
+    if (this.#state === ST_HEAD && this.#buf) this.#processHeads();
+  }
   onTimeout(): void { if (this.#state === ST_HEAD || this.#state === ST_CLOSED) this.#sock.destroy(); }
   /** A client that half-closes after its request still gets the answer, then the connection ends; in a tunnel the FIN goes on. */
   onEnd(): void {
@@ -193,22 +196,36 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     return b !== undefined && this.#transient !== undefined && b.buffer === this.#transient.buffer ? Buffer.from(b) as T : b;
   }
 
+  /** Set while #processHeads runs: requests answered here come back to its loop, never recurse. */
+  #inHeads = false;
+
   #processHeads(): void {
-    while (this.#state === ST_HEAD && this.#buf) {
-      let head: RequestHead;
-      try {
-        const end = findHeadEnd(this.#buf, this.#ctx.maxHeadBytes);
-        if (end < 0) return;
-        head = parseRequestHead(this.#buf, end);
-      } catch (err) {
+    if (this.#inHeads) return;
+    this.#inHeads = true;
+    try {
+      // A client that sends requests without reading the answers stops being served (and read)
+      // until its answers are taken: pipelined requests cannot pile up answers here.
+      while (this.#state === ST_HEAD && this.#buf && !this.#sock.needsDrain) {
+        let head: RequestHead;
+        try {
+          const end = findHeadEnd(this.#buf, this.#ctx.maxHeadBytes);
+          if (end < 0) break;
+          head = parseRequestHead(this.#buf, end);
+        } catch (err) {
+          this.#buf = undefined;
+          this.#localResponse(err instanceof HeadError ? err.status : 400, [], '', false, 'GET');
+          return;
+        }
+        const rest = head.length < this.#buf.length ? this.#buf.subarray(head.length) : undefined;
         this.#buf = undefined;
-        this.#localResponse(err instanceof HeadError ? err.status : 400, [], '', false, 'GET');
-        return;
+        this.#handleRequest(head, rest);
       }
-      const rest = head.length < this.#buf.length ? this.#buf.subarray(head.length) : undefined;
-      this.#buf = undefined;
-      this.#handleRequest(head, rest);
+    } finally {
+      this.#inHeads = false;
     }
+    if (this.#state !== ST_HEAD) return;
+    if (this.#sock.needsDrain && this.#buf) this.#sock.pause();
+    else if (this.#sock.paused) this.#sock.resume();
   }
 
   #handleRequest(head: RequestHead, rest: Buffer | undefined): void {
@@ -637,7 +654,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     }
     this.#state = ST_HEAD;
     if (this.#buf) this.#processHeads();
-    if (this.#state === ST_HEAD && this.#sock.paused) this.#sock.resume();
+    else if (this.#sock.paused) this.#sock.resume();
   }
 
   /** A locally generated error while proxying: answer it if nothing went out yet, then close. */

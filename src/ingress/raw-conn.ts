@@ -58,7 +58,8 @@ function loadBindings(): Bindings | undefined {
     const ok = typeof b.TCP === 'function' && typeof b.TCPConnectWrap === 'function' && typeof b.WriteWrap === 'function' &&
       typeof b.ShutdownWrap === 'function' && b.state instanceof Int32Array && [b.kRead, b.kAsync, b.SOCKET].every((k) => typeof k === 'number') &&
       ['readStart', 'readStop', 'useUserBuffer', 'writeBuffer', 'writeLatin1String', 'writev', 'shutdown', 'close', 'setNoDelay', 'getpeername', 'connect', 'connect6'].every((m) => typeof (proto as Record<string, unknown>)?.[m] === 'function');
-    return ok ? b : undefined;
+    // writeQueueSize (libuv's pending bytes) is what backpressure and buffer reuse are decided on.
+    return ok && 'writeQueueSize' in (proto as object) ? b : undefined;
   } catch {
     return undefined;
   }
@@ -120,13 +121,14 @@ export class RawConn implements Conn {
   #wantRead = true;
   #needDrain = false;
   #closeWhenFlushed = false;
+  #closeAfterShutdown = false;
   #failure: Error | undefined;
   /** Writes made before the connection was established. */
   #queued: (Buffer | string)[] | undefined;
   #queuedBytes = 0;
   #endAfterConnect: boolean | undefined;
   #remote: string | undefined;
-  // Inactivity timer, lazily re-armed: an I/O only stamps #last; the timer checks it when it fires.
+  // Inactivity timer, lazily re-armed: an I/O only stamps #last (monotonic clock); the timer checks it when it fires.
   #timeoutMs = 0;
   #last = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -168,7 +170,7 @@ export class RawConn implements Conn {
     for (let chunk: Buffer | null; (chunk = s.read() as Buffer | null) !== null;) initial.push(chunk);
     const c = new RawConn(h as UvHandle, true, clientReadBuffer ??= Buffer.allocUnsafe(CLIENT_READ_BYTES), false, s);
     if (initial.length) c.#initial = initial;
-    s.on('error', (e) => { c.#failure ??= e; });
+    s.on('error', (e) => { c.#failure ??= e; c.destroy(); });
     s.once('close', () => c.#onTlsClose());
     c.#reading = h.reading === true;
     c.#startReading();
@@ -274,15 +276,18 @@ export class RawConn implements Conn {
   }
 
   #afterDispatch(req: Req, err: number, data: unknown, bytes: number): boolean {
-    if (B!.state[B!.kAsync]) {
+    const async = B!.state[B!.kAsync] !== 0;
+    if (async) spareReq = undefined; // the request object now belongs to this write
+    // A TLS write whose sending failed at once has completed (and closed us) inside the call.
+    if (this.#closed) return false;
+    if (async) {
       // libuv keeps the request (and a pointer into a Buffer it could not write at once) until
-      // the write completes: keep both alive, and use a new request object from now on.
+      // the write completes: keep the Buffer alive too.
       req.buffer = data;
-      spareReq = undefined;
       if (this.#tls) { req.bytes = bytes; this.#inflight += bytes; }
     } else req.conn = undefined;
     if (err) { this.#fail(uvError(err, 'write')); return false; }
-    this.#last = Date.now();
+    this.#last = performance.now();
     return this.#afterWrite();
   }
 
@@ -291,8 +296,9 @@ export class RawConn implements Conn {
     const c = this.conn!;
     this.conn = undefined;
     this.buffer = undefined;
-    if (c.#tls) {
-      c.#inflight -= this.bytes!;
+    if (c.#tls && this.bytes !== undefined) {
+      c.#inflight -= this.bytes;
+      this.bytes = undefined;
       if (c.#tlsQueue && status === 0 && !c.#closed) c.#tlsFlush();
     }
     c.#onWriteDone(status);
@@ -307,7 +313,7 @@ export class RawConn implements Conn {
   #onWriteDone(status: number): void {
     if (this.#closed) return;
     if (status < 0) { this.#fail(uvError(status, 'write')); return; }
-    this.#last = Date.now();
+    this.#last = performance.now();
     if (this.#queueSize() > 0) return;
     if (this.#closeWhenFlushed) { this.destroy(); return; }
     if (this.#endWhenFlushed) { this.#endWhenFlushed = false; this.#shutdown(); }
@@ -319,6 +325,15 @@ export class RawConn implements Conn {
 
   close(): void {
     if (this.#closed) return;
+    if (this.#tls) {
+      // TLS ends with close_notify (so a body ended by the close is not taken for a cut one),
+      // then closes without waiting for the peer's.
+      if (this.#writeEnded) { this.destroy(); return; }
+      this.#closeAfterShutdown = true;
+      this.pause();
+      this.end();
+      return;
+    }
     if (this.#queued || this.#queueSize() > 0) { this.#closeWhenFlushed = true; this.pause(); return; }
     this.destroy();
   }
@@ -337,7 +352,7 @@ export class RawConn implements Conn {
     const req = new B!.ShutdownWrap();
     req.handle = this.#h;
     // libuv sends the FIN after the pending writes.
-    req.oncomplete = (status) => { if (status < 0 || this.#readEnded) this.destroy(); };
+    req.oncomplete = (status) => { if (status < 0 || this.#readEnded || this.#closeAfterShutdown) this.destroy(); };
     if (this.#h.shutdown(req)) this.destroy();
   }
 
@@ -374,7 +389,7 @@ export class RawConn implements Conn {
   setTimeout(ms: number): void {
     this.#timeoutMs = ms;
     if (ms === 0 || this.#closed) return;
-    this.#last = Date.now();
+    this.#last = performance.now();
     const due = this.#last + ms;
     // An armed timer that fires no later than the new deadline re-checks then; only an earlier one needs arming.
     if (this.#timer && this.#timerDue <= due) return;
@@ -383,16 +398,16 @@ export class RawConn implements Conn {
 
   #arm(ms: number): void {
     if (this.#timer) clearTimeout(this.#timer);
-    this.#timerDue = Date.now() + ms;
+    this.#timerDue = performance.now() + ms;
     this.#timer = setTimeout(() => this.#onTimer(), ms).unref();
   }
 
   #onTimer(): void {
     this.#timer = undefined;
     if (this.#closed || this.#timeoutMs === 0) return;
-    const idle = Date.now() - this.#last;
+    const idle = performance.now() - this.#last;
     if (idle < this.#timeoutMs) { this.#arm(this.#timeoutMs - idle); return; }
-    this.#last = Date.now(); // as net.Socket: fires again after another full period unless changed
+    this.#last = performance.now(); // as net.Socket: fires again after another full period unless changed
     this.#arm(this.#timeoutMs);
     this.#owner.onTimeout();
   }
@@ -408,7 +423,7 @@ export class RawConn implements Conn {
   #onRead(): Buffer | undefined {
     const n = B!.state[B!.kRead]!;
     if (n > 0) {
-      this.#last = Date.now();
+      this.#last = performance.now();
       const owner = this.#owner;
       owner.onData(this.#readBuf.subarray(0, n));
       if (this.#ownBuffer && owner.holdsChunk?.()) return (this.#readBuf = Buffer.allocUnsafe(UPSTREAM_READ_BYTES));
@@ -434,6 +449,7 @@ export class RawConn implements Conn {
     const drain = this.#needDrain;
     this.#needDrain = false;
     for (const d of queued) this.write(d);
+    if (this.#closed) return; // a queued write failed
     if (this.#endAfterConnect) this.end();
     if (this.#closeWhenFlushed && this.#queueSize() === 0) { this.destroy(); return; }
     this.#startReading();

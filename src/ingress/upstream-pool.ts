@@ -56,9 +56,13 @@ export class UpstreamSocket implements ConnHandler {
   setTimeout(ms: number): void { this.conn.setTimeout(ms); }
 
   onConnect(): void { this.owner?.onUpstreamConnect(this); }
+  /** Who got the last chunk: it may have released this socket since, with its write still pending. */
+  #reader: UpstreamOwner | undefined;
+
   onData(chunk: Buffer): void {
     const owner = this.owner;
     if (!owner) { this.conn.destroy(); return; } // an idle keep-alive connection must not talk
+    this.#reader = owner;
     owner.onUpstreamData(this, chunk);
   }
   // A response framed by the end of the connection is complete now; the owner sees it as the close.
@@ -68,7 +72,11 @@ export class UpstreamSocket implements ConnHandler {
     else this.conn.destroy();
   }
   onDrain(): void { this.owner?.onUpstreamDrain(this); }
-  holdsChunk(): boolean { return this.owner?.holdsChunk() ?? false; }
+  holdsChunk(): boolean {
+    const r = this.#reader;
+    this.#reader = undefined;
+    return r?.holdsChunk() ?? false;
+  }
   onClose(err: Error | undefined): void {
     this.#pool.forget(this);
     const o = this.owner;
@@ -108,7 +116,8 @@ export class UpstreamPool {
   }
 
   #open(ep: Endpoint, protocol: 'HTTP' | 'HTTPS'): Conn {
-    if (!this.#connector && protocol === 'HTTP' && rawTcp) return rawTcp.connect(ep.address, ep.port);
+    // Raw handles take IP addresses; a name (an ExternalName Service) is resolved by node:net.
+    if (!this.#connector && protocol === 'HTTP' && rawTcp && net.isIP(ep.address)) return rawTcp.connect(ep.address, ep.port);
     return new StreamConn(this.connect(ep, protocol), protocol === 'HTTPS' ? 'secureConnect' : 'connect');
   }
 

@@ -1,0 +1,128 @@
+// Edges of the proxy's connection handling found in review: buffers shared between clients,
+// names as endpoints, how TLS connections end, and clients that pipeline without reading.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import net from 'node:net';
+import { ProxyServer } from './proxy-server.ts';
+import { install, request, startBackend, type TestBackend } from './proxy-test-kit.ts';
+import { makeIngress, makeService, path, rule } from './test-builders.ts';
+import { translate } from './translate.ts';
+
+const BODY = 10_000;
+/** Each response body repeats its request's number, so a body that went to the wrong client shows. */
+const tagged = (n: string) => Buffer.alloc(BODY, `${n},`.padStart(8, '0'));
+
+describe('proxy connection edges', () => {
+  let proxy: ProxyServer;
+  let backend: TestBackend;
+  const open: { close(): Promise<void> }[] = [];
+
+  before(async () => {
+    backend = await startBackend('be', (req, res) => {
+      if (req.url === '/until-close') {
+        // No length, no chunks: the body ends with the connection.
+        res.socket!.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nbody until close\n');
+        return;
+      }
+      res.setHeader('content-length', BODY);
+      res.end(tagged(req.url!.slice(1)));
+    });
+    proxy = new ProxyServer({ httpPort: 0, httpsPort: 0, bindAddress: '127.0.0.1' });
+    await proxy.start();
+    await install(proxy, [makeIngress('default', 'i', (i) => { i.spec!.rules = [rule('x.com', path('/', 'be', 80))]; })], [backend]);
+  });
+
+  after(async () => {
+    await proxy.stop();
+    await backend.close();
+    for (const o of open) await o.close();
+  });
+
+  it('keeps a slow client\'s answers intact when another client reuses the upstream connection meanwhile', async () => {
+    // A pipelines N requests and reads nothing: the proxy's writes to A queue, and the upstream
+    // connection goes back to the pool after each answer. B then reuses it; its answer is read
+    // while A's last write may still point into that connection's read buffer.
+    const N = 600;
+    const a = net.connect(proxy.httpPort!, '127.0.0.1');
+    await new Promise<void>((r) => a.once('connect', () => r()));
+    let reqs = '';
+    for (let i = 0; i < N; i++) reqs += `GET /${i} HTTP/1.1\r\nHost: x.com\r\n\r\n`;
+    a.pause();
+    a.write(reqs);
+    await new Promise((r) => setTimeout(r, 500));
+    for (let k = 0; k < 3; k++) {
+      const b = await request(proxy.httpPort!, 'x.com', `/9999${k}`);
+      assert.equal(b.body, tagged(`9999${k}`).toString());
+    }
+    const chunks: Buffer[] = [];
+    a.on('data', (c: Buffer) => chunks.push(c));
+    a.resume();
+    const want = (i: number) => tagged(String(i)).toString('latin1');
+    let got = '';
+    for (let t = 0; t < 100; t++) {
+      await new Promise((r) => setTimeout(r, 50));
+      got = Buffer.concat(chunks).toString('latin1');
+      if (got.split('\r\n\r\n').length > N) break;
+    }
+    a.destroy();
+    const bodies = got.split(/HTTP\/1\.1 200 OK\r\n[^]*?\r\n\r\n/).slice(1);
+    assert.equal(bodies.length, N);
+    const wrong = bodies.map((b, i) => (b === want(i) ? -1 : i)).filter((i) => i >= 0);
+    assert.deepEqual(wrong, [], `answers ${wrong.slice(0, 5).join(', ')} carry another request's body, e.g. ${JSON.stringify(bodies[wrong[0]!]?.slice(0, 16))}`);
+  });
+
+  it('reaches an ExternalName Service by its DNS name', async () => {
+    const svc = makeService('default', 'ext', [{ port: backend.port }], (s) => { s.spec!.type = 'ExternalName'; s.spec!.externalName = 'localhost'; });
+    const t = translate({
+      ingresses: [makeIngress('default', 'ext', (i) => { i.spec!.rules = [rule('ext.com', path('/', 'ext', backend.port))]; })],
+      ingressClasses: [], services: [svc], endpointSlices: [], secrets: [],
+    });
+    await proxy.setRoutes(t);
+    try {
+      const r = await request(proxy.httpPort!, 'ext.com', '/7');
+      assert.equal(r.status, 200);
+      assert.equal(r.body, tagged('7').toString());
+    } finally {
+      await install(proxy, [makeIngress('default', 'i', (i) => { i.spec!.rules = [rule('x.com', path('/', 'be', 80))]; })], [backend]);
+    }
+  });
+
+  it('ends an HTTPS answer delimited by the close with TLS close_notify', async () => {
+    // openssl prints each TLS message it receives (-msg); a close without close_notify shows as
+    // "unexpected eof", and the client could not tell the body was whole.
+    const out = await new Promise<string>((resolve, reject) => {
+      const p = execFile('openssl', ['s_client', '-connect', `127.0.0.1:${proxy.httpsPort}`, '-servername', 'x.com', '-alpn', 'http/1.1', '-msg', '-quiet'], { timeout: 10_000 }, (err, stdout, stderr) => {
+        if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') reject(new Error('openssl is needed for this test: apt-get install openssl'));
+        else resolve(stdout + stderr);
+      });
+      p.stdin!.write('GET /until-close HTTP/1.1\r\nHost: x.com\r\n\r\n');
+      setTimeout(() => p.stdin!.end(), 1500);
+    });
+    assert.match(out, /body until close/);
+    assert.match(out, /<<< TLS [\d.]+, Alert \[length 0002\], warning close_notify/, `no close_notify from the proxy:\n${out.split('\n').filter((l) => /Alert|eof|error/i.test(l)).join('\n')}`);
+    assert.doesNotMatch(out, /unexpected eof/i);
+  });
+
+  it('answers thousands of pipelined requests one after another, without recursion, and stops reading while answers queue', async () => {
+    const N = 3000;
+    const s = net.connect(proxy.httpPort!, '127.0.0.1');
+    await new Promise<void>((r) => s.once('connect', () => r()));
+    let reqs = '';
+    for (let i = 0; i < N; i++) reqs += `GET /p HTTP/1.1\r\nHost: nowhere-${i}.example\r\n\r\n`;
+    const uncaught: Error[] = [];
+    const onUncaught = (e: Error) => uncaught.push(e);
+    process.on('uncaughtException', onUncaught);
+    let got = '';
+    s.setEncoding('latin1');
+    s.on('data', (c: string) => { got += c; });
+    s.write(reqs);
+    for (let t = 0; t < 200 && (got.match(/HTTP\/1\.1 404 /g)?.length ?? 0) < N; t++) await new Promise((r) => setTimeout(r, 25));
+    process.off('uncaughtException', onUncaught);
+    s.destroy();
+    assert.deepEqual(uncaught, []);
+    assert.equal(got.match(/HTTP\/1\.1 404 /g)?.length, N);
+    // And the proxy is still there.
+    assert.equal((await request(proxy.httpPort!, 'x.com', '/1')).status, 200);
+  });
+});
