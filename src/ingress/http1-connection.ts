@@ -154,9 +154,19 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
   onTimeout(): void { if (this.#state === ST_HEAD || this.#state === ST_CLOSED) this.#sock.destroy(); }
   /** A client that half-closes after its request still gets the answer, then the connection ends; in a tunnel the FIN goes on. */
   onEnd(): void {
-    if (this.#state === ST_HEAD) this.#sock.end();
+    this.#clientEnded = true;
+    // In ST_HEAD nothing whole is waiting (heads are handled as they come): done.
+    if (this.#state === ST_HEAD) this.#endAfterClient();
     else if (this.#state === ST_TUNNEL) this.#up?.conn.end();
-    else this.#keepAlive = false;
+  }
+
+  /** The client sent FIN: requests it sent before are still answered, then the connection ends. */
+  #clientEnded = false;
+
+  #endAfterClient(): void {
+    this.#state = ST_CLOSED;
+    this.#buf = undefined;
+    this.#sock.end();
   }
   onClose(): void { this.#onClientClose(); this.#onClosed?.(); }
 
@@ -225,6 +235,15 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     }
     if (this.#state !== ST_HEAD) return;
     if (this.#sock.needsDrain && this.#buf) this.#sock.pause();
+    else if (this.#clientEnded) this.#endAfterClient();
+    else if (this.#sock.paused) this.#sock.resume();
+  }
+
+  /** Ready for the client's next request: one already here, or read on. */
+  #nextRequest(): void {
+    this.#state = ST_HEAD;
+    if (this.#buf) this.#processHeads();
+    else if (this.#clientEnded) this.#endAfterClient();
     else if (this.#sock.paused) this.#sock.resume();
   }
 
@@ -368,10 +387,13 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     const up = this.#ctx.pool.acquire(ep, o.backendProtocol, this, o.connectTimeoutMs);
     this.#up = up;
     if (up.connected) up.setTimeout(o.readTimeoutMs);
-    else this.#sock.pause(); // no more body until we know this endpoint answers
-    // Strings go to the socket without an intermediate Buffer (Node writes latin1 straight from the string).
-    if (this.#replayBody) up.conn.writeHeadAndBody(this.#replay!, this.#replayBody);
-    else up.conn.write(this.#replay!);
+    else if (!this.#reqDone) this.#sock.pause(); // no more body until we know this endpoint answers
+    const taken = this.#replayBody ? up.conn.writeHeadAndBody(this.#replay!, this.#replayBody) : up.conn.write(this.#replay!);
+    if (!up.connected || this.#reqDone) return;
+    // A pooled connection takes the rest of the body at once, so the client must be read (it may
+    // have been paused while this request waited behind a pipelined one); unless it is full already.
+    if (taken) this.#sock.resume();
+    else { this.#sock.pause(); this.#armSendTimeout(up); }
   }
 
   onUpstreamConnect(up: UpstreamSocket): void {
@@ -646,15 +668,15 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     if (!this.#keepAlive) {
       this.#state = ST_CLOSED;
       // The request was read whole and nothing followed it: close as soon as the answer is out
-      // (nginx's default). Otherwise linger: FIN, then read until the client ends.
-      if (this.#buf || !this.#reqDone) this.#sock.end();
+      // (nginx's default). Otherwise linger: FIN, then read until the client ends. A client we
+      // stopped reading (pipelined requests) may have more in the kernel, which a close would
+      // answer with a reset that can destroy the answer in flight: linger for it too.
+      if (this.#buf || !this.#reqDone || this.#sock.paused) this.#sock.end();
       else this.#sock.close();
       this.#buf = undefined;
       return;
     }
-    this.#state = ST_HEAD;
-    if (this.#buf) this.#processHeads();
-    else if (this.#sock.paused) this.#sock.resume();
+    this.#nextRequest();
   }
 
   /** A locally generated error while proxying: answer it if nothing went out yet, then close. */
@@ -682,9 +704,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     this.#req = undefined;
     if (keepAlive) {
       this.#sock.write(s);
-      this.#state = ST_HEAD;
-      if (this.#buf) this.#processHeads();
-      else if (this.#sock.paused) this.#sock.resume();
+      this.#nextRequest();
     } else {
       this.#state = ST_CLOSED;
       this.#buf = undefined;

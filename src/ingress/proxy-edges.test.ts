@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import net from 'node:net';
+import tls from 'node:tls';
 import { ProxyServer } from './proxy-server.ts';
 import { install, request, startBackend, type TestBackend } from './proxy-test-kit.ts';
 import { makeIngress, makeService, path, rule } from './test-builders.ts';
@@ -20,6 +21,16 @@ describe('proxy connection edges', () => {
 
   before(async () => {
     backend = await startBackend('be', (req, res) => {
+      if (req.url === '/slow') {
+        setTimeout(() => { res.setHeader('content-length', BODY); res.end(tagged('slow')); }, 100);
+        return;
+      }
+      if (req.url === '/echo') {
+        let body = '';
+        req.on('data', (c: Buffer) => { body += c; });
+        req.on('end', () => res.end(`echo:${body}`));
+        return;
+      }
       if (req.url === '/until-close') {
         // No length, no chunks: the body ends with the connection.
         res.socket!.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nbody until close\n');
@@ -102,6 +113,72 @@ describe('proxy connection edges', () => {
     assert.match(out, /body until close/);
     assert.match(out, /<<< TLS [\d.]+, Alert \[length 0002\], warning close_notify/, `no close_notify from the proxy:\n${out.split('\n').filter((l) => /Alert|eof|error/i.test(l)).join('\n')}`);
     assert.doesNotMatch(out, /unexpected eof/i);
+  });
+
+  it('reads the body of a pipelined POST that waited behind another request, on a pooled upstream connection', async () => {
+    await request(proxy.httpPort!, 'x.com', '/warm'); // one idle upstream connection in the pool
+    const s = net.connect(proxy.httpPort!, '127.0.0.1');
+    await new Promise<void>((r) => s.once('connect', () => r()));
+    let got = '';
+    s.setEncoding('latin1');
+    s.on('data', (c: string) => { got += c; });
+    try {
+      // A GET and the head of a POST in one write; the POST body only once the GET is answered.
+      s.write('GET /1 HTTP/1.1\r\nHost: x.com\r\n\r\nPOST /echo HTTP/1.1\r\nHost: x.com\r\nContent-Length: 5\r\n\r\n');
+      while (!got.includes(tagged('1').toString())) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 50));
+      s.write('hello');
+      const t0 = Date.now();
+      while (!got.includes('echo:hello') && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 10));
+      assert.match(got, /echo:hello/, 'the POST body was never read (the answer would be a 504 after proxy-read-timeout)');
+    } finally { s.destroy(); }
+  });
+
+  it('answers every request a client sent before its FIN (half-close), over HTTP and HTTPS', async () => {
+    const reqs = ['/1', '/2', '/3'].map((p) => `GET ${p} HTTP/1.1\r\nHost: x.com\r\n\r\n`).join('');
+    for (const secure of [false, true]) {
+      const s = secure
+        ? tls.connect({ host: '127.0.0.1', port: proxy.httpsPort!, servername: 'x.com', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] })
+        : net.connect(proxy.httpPort!, '127.0.0.1');
+      await new Promise<void>((r) => s.once(secure ? 'secureConnect' : 'connect', () => r()));
+      let got = '';
+      s.setEncoding('latin1');
+      s.on('data', (c: string) => { got += c; });
+      const ended = new Promise<void>((r) => s.on('end', () => r()));
+      s.end(reqs);
+      await ended;
+      s.destroy();
+      for (const n of ['1', '2', '3']) assert.ok(got.includes(tagged(n).toString()), `${secure ? 'https' : 'http'}: no answer to /${n}`);
+    }
+  });
+
+  it('lingers instead of resetting when a client has unread pipelined requests after a Connection: close one', async () => {
+    // The proxy stops reading while /1 is served and answers /slow (Connection: close) from what it
+    // read; the later requests stay in the kernel. A plain close would make the kernel reset the
+    // connection, and a client still reading /2 would lose its tail.
+    for (let k = 0; k < 5; k++) {
+      const s = net.connect(proxy.httpPort!, '127.0.0.1');
+      await new Promise<void>((r) => s.once('connect', () => r()));
+      let err = '';
+      s.on('error', (e: NodeJS.ErrnoException) => { err = e.code ?? String(e); });
+      s.pause();
+      s.write('GET /1 HTTP/1.1\r\nHost: x.com\r\n\r\nGET /slow HTTP/1.1\r\nHost: x.com\r\nConnection: close\r\n\r\n');
+      await new Promise((r) => setTimeout(r, 30)); // while /slow is in flight
+      let more = '';
+      for (let j = 10; j < 40; j++) more += `GET /${j} HTTP/1.1\r\nHost: x.com\r\n\r\n`;
+      s.write(more);
+      await new Promise((r) => setTimeout(r, 300)); // a slow reader: /slow is answered and closed meanwhile
+      const chunks: Buffer[] = [];
+      s.on('data', (c: Buffer) => chunks.push(c));
+      const closed = new Promise<boolean>((r) => { s.once('close', () => r(true)); setTimeout(() => r(false), 3000); });
+      s.resume();
+      const wasClosed = await closed;
+      s.destroy();
+      const got = Buffer.concat(chunks).toString('latin1');
+      assert.equal(err, '', `round ${k}: ${err}`);
+      assert.ok(wasClosed, `round ${k}: the connection did not end within 3 s`);
+      assert.ok(got.includes(tagged('slow').toString()), `round ${k}: the answer to the Connection: close request is cut short (${got.length} bytes)`);
+    }
   });
 
   it('answers thousands of pipelined requests one after another, without recursion, and stops reading while answers queue', async () => {
