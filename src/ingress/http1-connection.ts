@@ -671,7 +671,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
       // (nginx's default). Otherwise linger: FIN, then read until the client ends. A client we
       // stopped reading (pipelined requests) may have more in the kernel, which a close would
       // answer with a reset that can destroy the answer in flight: linger for it too.
-      if (this.#buf || !this.#reqDone || this.#sock.paused) this.#sock.end();
+      if (this.#buf || !this.#reqDone || this.#sock.paused) { this.#sock.end(); this.#linger(); }
       else this.#sock.close();
       this.#buf = undefined;
       return;
@@ -709,14 +709,20 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
       this.#state = ST_CLOSED;
       this.#buf = undefined;
       this.#sock.end(s);
-      // nginx's lingering close: read and drop what the client still sends (an unread body), so
-      // closing with unread bytes does not reset the connection before the answer is read.
-      this.#sock.setTimeout(LINGERING_TIMEOUT_MS);
-      // lingering_time: a client trickling bytes cannot hold the socket longer than this in all.
-      const sock = this.#sock;
-      this.#lingerTimer ??= setTimeout(() => sock.destroy(), LINGERING_TIME_MS).unref();
-      this.#sock.resume();
+      this.#linger();
     }
+  }
+
+  /**
+   * nginx's lingering close, after end(): read and drop what the client still sends (an unread
+   * body, pipelined requests, TLS close_notify), so that closing with unread bytes does not reset
+   * the connection before the answer is read; 5 s without a byte, 30 s in all at most.
+   */
+  #linger(): void {
+    this.#sock.resume();
+    this.#sock.setTimeout(LINGERING_TIMEOUT_MS);
+    const sock = this.#sock;
+    this.#lingerTimer ??= setTimeout(() => sock.destroy(), LINGERING_TIME_MS).unref();
   }
 
   #flushAccess(): void {

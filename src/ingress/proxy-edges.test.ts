@@ -13,6 +13,7 @@ import { translate } from './translate.ts';
 const BODY = 10_000;
 /** Each response body repeats its request's number, so a body that went to the wrong client shows. */
 const tagged = (n: string) => Buffer.alloc(BODY, `${n},`.padStart(8, '0'));
+const BIG = Buffer.alloc(4_000_000, 'abcdefghijklmnopqrstuvwxyz');
 
 describe('proxy connection edges', () => {
   let proxy: ProxyServer;
@@ -21,6 +22,11 @@ describe('proxy connection edges', () => {
 
   before(async () => {
     backend = await startBackend('be', (req, res) => {
+      if (req.url === '/big-until-close') {
+        res.socket!.write('HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n');
+        res.socket!.end(BIG);
+        return;
+      }
       if (req.url === '/slow') {
         setTimeout(() => { res.setHeader('content-length', BODY); res.end(tagged('slow')); }, 100);
         return;
@@ -178,6 +184,26 @@ describe('proxy connection edges', () => {
       assert.equal(err, '', `round ${k}: ${err}`);
       assert.ok(wasClosed, `round ${k}: the connection did not end within 3 s`);
       assert.ok(got.includes(tagged('slow').toString()), `round ${k}: the answer to the Connection: close request is cut short (${got.length} bytes)`);
+    }
+  });
+
+  it('delivers a whole 4 MB answer to an HTTPS client that half-closes and reads slowly (its close_notify is read, not reset)', async () => {
+    for (const [p, extra] of [['/big-until-close', ''], ['/big-until-close', 'Connection: close\r\n']] as const) {
+      const s = tls.connect({ host: '127.0.0.1', port: proxy.httpsPort!, servername: 'x.com', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
+      let err = '';
+      s.on('error', (e: NodeJS.ErrnoException) => { err = e.code ?? String(e); });
+      await new Promise<void>((r) => s.once('secureConnect', () => r()));
+      s.write(`GET ${p} HTTP/1.1\r\nHost: x.com\r\n${extra}\r\n`);
+      await new Promise((r) => setTimeout(r, 20));
+      s.end(); // close_notify + FIN
+      await new Promise((r) => setTimeout(r, 300)); // the answer waits in the proxy meanwhile
+      const chunks: Buffer[] = [];
+      s.on('data', (c: Buffer) => chunks.push(c));
+      await new Promise<void>((r) => { s.once('close', () => r()); setTimeout(r, 10_000); });
+      const all = Buffer.concat(chunks);
+      const body = all.subarray(all.indexOf('\r\n\r\n') + 4);
+      assert.equal(err, '', `${extra || 'close-delimited'}: ${err}`);
+      assert.equal(body.length, BIG.length, `${extra || 'close-delimited'}: ${body.length} of ${BIG.length} bytes`);
     }
   });
 

@@ -121,7 +121,6 @@ export class RawConn implements Conn {
   #wantRead = true;
   #needDrain = false;
   #closeWhenFlushed = false;
-  #closeAfterShutdown = false;
   #failure: Error | undefined;
   /** Writes made before the connection was established. */
   #queued: (Buffer | string)[] | undefined;
@@ -325,15 +324,10 @@ export class RawConn implements Conn {
 
   close(): void {
     if (this.#closed) return;
-    if (this.#tls) {
-      // TLS ends with close_notify (so a body ended by the close is not taken for a cut one),
-      // then closes without waiting for the peer's.
-      if (this.#writeEnded) { this.destroy(); return; }
-      this.#closeAfterShutdown = true;
-      this.pause();
-      this.end();
-      return;
-    }
+    // TLS ends with close_notify (so a body ended by the close is not taken for a cut one), and
+    // the peer's close_notify is data: closing with it unread would make the kernel reset the
+    // connection and drop what is still queued for the peer. So TLS closes as end() does.
+    if (this.#tls) { this.end(); return; }
     if (this.#queued || this.#queueSize() > 0) { this.#closeWhenFlushed = true; this.pause(); return; }
     this.destroy();
   }
@@ -352,7 +346,7 @@ export class RawConn implements Conn {
     const req = new B!.ShutdownWrap();
     req.handle = this.#h;
     // libuv sends the FIN after the pending writes.
-    req.oncomplete = (status) => { if (status < 0 || this.#readEnded || this.#closeAfterShutdown) this.destroy(); };
+    req.oncomplete = (status) => { if (status < 0 || this.#readEnded) this.destroy(); };
     if (this.#h.shutdown(req)) this.destroy();
   }
 
