@@ -57,12 +57,11 @@ function requestIdFor(): string {
   return idPrefix + idCounter.toString(16).padStart(16, '0');
 }
 
-/** [start, end) of the header lines whose lowercase names are in `names`. */
-function lineRanges(head: RequestHead, names: readonly string[]): number[] {
-  const t = head.text;
+/** [start, end) of the header lines of head text `t` (fields from `fieldsStart`, `length` with CRLFCRLF) whose lowercase names are in `names`. */
+function lineRanges({ text: t, fieldsStart, length }: { text: string; fieldsStart: number; length: number }, names: readonly string[]): number[] {
   const out: number[] = [];
-  let pos = head.fieldsStart;
-  while (pos < head.length - 2) {
+  let pos = fieldsStart;
+  while (pos < length - 2) {
     const eol = t.indexOf('\r\n', pos);
     const colon = t.indexOf(':', pos);
     if (names.includes(t.slice(pos, colon).toLowerCase())) out.push(pos, eol + 2);
@@ -530,12 +529,21 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     // A body delimited by the connection's end can only reach the client the same way.
     if (this.#resUntilClose) this.#keepAlive = false;
 
-    const extra = this.#responseExtras(up, res);
+    // The upstream's Connection header speaks of the upstream connection: when it says the opposite
+    // of what happens to the client's, it (and Keep-Alive) is replaced by ours, as nginx does.
+    const replace = this.#keepAlive ? res.connection.includes('close') : res.connection.includes('keep-alive');
+    const extra = this.#responseExtras(up, res, replace);
     // Logged and counted when the response is over, so the duration is nginx's $request_time.
     this.#pendingAccess = res.status;
-    if (extra) {
+    if (extra || replace) {
       // Insert our headers before the blank line; the rest of the head stays byte for byte.
-      const head = buf.toString('latin1', 0, end - 2) + extra + '\r\n';
+      let head = '';
+      let pos = 0;
+      if (replace) {
+        const drops = lineRanges({ text: res.text, fieldsStart: res.text.indexOf('\r\n') + 2, length: end }, ['connection', 'keep-alive']);
+        for (let i = 0; i < drops.length; i += 2) { head += res.text.slice(pos, drops[i]); pos = drops[i + 1]!; }
+      }
+      head += res.text.slice(pos, end - 2) + extra + '\r\n';
       this.#onResponseBody(up, buf.subarray(end), 0, head);
     } else {
       this.#resBytesOut += end;
@@ -543,7 +551,8 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     }
   }
 
-  #responseExtras(up: UpstreamSocket, res: ResponseHead): string {
+  /** Headers added to the upstream's; `replace`: its Connection and Keep-Alive lines are dropped, so ours are always said. */
+  #responseExtras(up: UpstreamSocket, res: ResponseHead, replace: boolean): string {
     const a = this.#action!;
     let extra = '';
     for (const [k, v] of a.responseHeaders) extra += `${k}: ${v}\r\n`;
@@ -554,8 +563,8 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     const grant = this.#grant;
     if (grant && grant.outcome.cookies.length && shouldSetAuthCookie(a.route.auth!.spec, res.status)) for (const c of grant.outcome.cookies) extra += `Set-Cookie: ${c}\r\n`;
     const req = this.#req!;
-    if (req.minorVersion === 0 && this.#keepAlive && !res.connection.includes('keep-alive')) extra += 'Connection: keep-alive\r\n';
-    if (!this.#keepAlive && !res.connection.includes('close') && req.minorVersion === 1) extra += 'Connection: close\r\n';
+    if (req.minorVersion === 0 && this.#keepAlive && (replace || !res.connection.includes('keep-alive'))) extra += 'Connection: keep-alive\r\n';
+    if (!this.#keepAlive && (replace || !res.connection.includes('close'))) extra += 'Connection: close\r\n';
     return extra;
   }
 

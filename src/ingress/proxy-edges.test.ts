@@ -27,6 +27,11 @@ describe('proxy connection edges', () => {
         res.socket!.end(BIG);
         return;
       }
+      if (req.url === '/upstream-close') {
+        res.setHeader('connection', 'close');
+        res.end('bye');
+        return;
+      }
       if (req.url === '/slow') {
         setTimeout(() => { res.setHeader('content-length', BODY); res.end(tagged('slow')); }, 100);
         return;
@@ -205,6 +210,28 @@ describe('proxy connection edges', () => {
       assert.equal(err, '', `${extra || 'close-delimited'}: ${err}`);
       assert.equal(body.length, BIG.length, `${extra || 'close-delimited'}: ${body.length} of ${BIG.length} bytes`);
     }
+  });
+
+  it('says its own Connection to the client, not the upstream\'s, when they differ (as nginx does)', async () => {
+    const s = net.connect(proxy.httpPort!, '127.0.0.1');
+    await new Promise<void>((r) => s.once('connect', () => r()));
+    let got = '';
+    s.setEncoding('latin1');
+    s.on('data', (c: string) => { got += c; });
+    const ended = new Promise<void>((r) => s.on('end', () => r()));
+    // The upstream closes its connection; the client's stays open and takes a second request on it.
+    s.write('GET /upstream-close HTTP/1.1\r\nHost: x.com\r\n\r\n');
+    while (!got.includes('bye')) await new Promise((r) => setTimeout(r, 10));
+    const first = got;
+    got = '';
+    // The client asks to close; the upstream (Node) says keep-alive and Keep-Alive: timeout=5.
+    s.write('GET /5 HTTP/1.1\r\nHost: x.com\r\nConnection: close\r\n\r\n');
+    await ended;
+    s.destroy();
+    const headOf = (r: string) => r.slice(0, r.indexOf('\r\n\r\n')).toLowerCase().split('\r\n');
+    assert.deepEqual(headOf(first).filter((l) => l.startsWith('connection:') || l.startsWith('keep-alive:')), [], first);
+    assert.deepEqual(headOf(got).filter((l) => l.startsWith('connection:') || l.startsWith('keep-alive:')), ['connection: close'], got);
+    assert.ok(got.includes(tagged('5').toString()));
   });
 
   it('answers thousands of pipelined requests one after another, without recursion, and stops reading while answers queue', async () => {
