@@ -127,7 +127,8 @@ export class ProxyServer {
   async start(): Promise<void> {
     const { httpPort, httpsPort, bindAddress } = this.#opts;
     if (httpPort !== undefined && httpPort !== null) {
-      this.#http = net.createServer({ noDelay: true }, (sock) => this.#track(sock) && new Http1Connection(this.#ctx, new StreamConn(sock), false, this.#httpPortText));
+      // allowHalfOpen: a client FIN must not end our side before its requests are answered (onEnd).
+      this.#http = net.createServer({ noDelay: true, allowHalfOpen: true }, (sock) => this.#track(sock) && new Http1Connection(this.#ctx, new StreamConn(sock), false, this.#httpPortText));
       await listen(this.#http, httpPort, bindAddress, this.#opts.reusePort);
       this.#httpPortText = String(this.httpPort);
       // Accepted connections go straight to raw handles: no net.Socket per client.
