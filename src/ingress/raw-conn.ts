@@ -122,10 +122,15 @@ export class RawConn implements Conn {
   #needDrain = false;
   #closeWhenFlushed = false;
   #failure: Error | undefined;
-  /** Writes made before the connection was established. */
-  #queued: (Buffer | string)[] | undefined;
-  #queuedBytes = 0;
-  #endAfterConnect: boolean | undefined;
+  /**
+   * Writes that cannot be handed over yet: before the connection is up, or (TLS, which takes one
+   * write at a time) while a write is in progress. Copied, since callers may reuse their buffers;
+   * sent together as one write once possible.
+   */
+  #held: (Buffer | string)[] | undefined;
+  #heldBytes = 0;
+  /** end() was called while writes were held or (TLS) in progress: FIN once they are out. */
+  #endWhenFlushed = false;
   #remote: string | undefined;
   // Inactivity timer, lazily re-armed: an I/O only stamps #last (monotonic clock); the timer checks it when it fires.
   #timeoutMs = 0;
@@ -139,10 +144,6 @@ export class RawConn implements Conn {
   readonly #tls: tls.TLSSocket | undefined;
   /** TLS: bytes of writes not finished yet (TLS encrypts during the call; they finish once sent). */
   #inflight = 0;
-  /** TLS takes one write at a time: the ones made meanwhile wait here (copied), sent together next. */
-  #tlsQueue: (Buffer | string)[] | undefined;
-  #tlsQueued = 0;
-  #endWhenFlushed = false;
   /** TLS: cleartext that node:tls had read before the takeover, handed over first. */
   #initial: Buffer[] | undefined;
 
@@ -187,7 +188,6 @@ export class RawConn implements Conn {
   static connect(address: string, port: number): RawConn {
     const h = new B!.TCP(B!.SOCKET);
     const c = new RawConn(h, false, Buffer.allocUnsafe(UPSTREAM_READ_BYTES), true);
-    c.#queued = [];
     const req = new B!.TCPConnectWrap();
     req.oncomplete = (status: number) => c.#afterConnect(status);
     req.address = address;
@@ -208,25 +208,29 @@ export class RawConn implements Conn {
   get transientReads(): boolean { return true; }
   get connected(): boolean { return this.#connected; }
   get usable(): boolean { return !this.#closed && !this.#readEnded && !this.#writeEnded; }
-  get pendingBytes(): number { return this.#closed ? 0 : this.#queued ? this.#queuedBytes : this.#queueSize(); }
+  get pendingBytes(): number { return this.#closed ? 0 : this.#queueSize(); }
   get needsDrain(): boolean { return this.#needDrain; }
   get holdsWrittenBuffers(): boolean { return !this.#tls && this.pendingBytes > 0; }
   get paused(): boolean { return !this.#wantRead; }
 
-  #queueSize(): number { return this.#tls ? this.#inflight + this.#tlsQueued : this.#h.writeQueueSize; }
+  /** Bytes held or not yet taken by the kernel (TLS: by TLS's own write in progress). */
+  #queueSize(): number { return this.#heldBytes + (this.#tls ? this.#inflight : this.#h.writeQueueSize); }
 
-  /** TLS with a write in progress: keeps `data` (a copy: callers may reuse their buffers) for the next one. */
-  #tlsHold(data: Buffer | string): boolean {
-    (this.#tlsQueue ??= []).push(typeof data === 'string' ? data : Buffer.from(data));
-    this.#tlsQueued += data.length;
+  /** Whether a write now must wait: not connected yet, or a TLS write in progress. */
+  #mustHold(): boolean { return !this.#connected || this.#inflight > 0; }
+
+  #hold(data: Buffer | string): boolean {
+    (this.#held ??= []).push(typeof data === 'string' ? data : Buffer.from(data));
+    this.#heldBytes += data.length;
     return this.#afterWrite();
   }
 
-  #tlsFlush(): void {
-    const q = this.#tlsQueue!;
-    const bytes = this.#tlsQueued;
-    this.#tlsQueue = undefined;
-    this.#tlsQueued = 0;
+  #flushHeld(): void {
+    const q = this.#held;
+    if (!q) return;
+    const bytes = this.#heldBytes;
+    this.#held = undefined;
+    this.#heldBytes = 0;
     const chunks: unknown[] = [];
     for (const x of q) chunks.push(x, typeof x === 'string' ? 'latin1' : 'buffer');
     const req = writeReq(this);
@@ -244,12 +248,7 @@ export class RawConn implements Conn {
 
   write(data: Buffer | string): boolean {
     if (this.#closed || this.#writeEnded) return false;
-    if (this.#queued) {
-      this.#queued.push(data);
-      this.#queuedBytes += data.length;
-      return this.#afterWrite();
-    }
-    if (this.#inflight > 0) return this.#tlsHold(data);
+    if (this.#mustHold()) return this.#hold(data);
     const req = writeReq(this);
     const err = typeof data === 'string' ? this.#h.writeLatin1String(req, data) : this.#h.writeBuffer(req, data);
     return this.#afterDispatch(req, err, data, data.length);
@@ -257,7 +256,7 @@ export class RawConn implements Conn {
 
   writeHeadAndBody(head: string, body: Buffer): boolean {
     if (this.#closed || this.#writeEnded) return false;
-    if (this.#queued || body.length === 0 || this.#inflight > 0) { this.write(head); return body.length ? this.write(body) : this.#afterWrite(); }
+    if (body.length === 0 || this.#mustHold()) { this.write(head); return body.length ? this.write(body) : this.#afterWrite(); }
     const n = head.length + body.length;
     if (n <= scratch.length) {
       // Small answers: one copy into a reused buffer is cheaper than writev's per-call allocation.
@@ -298,7 +297,7 @@ export class RawConn implements Conn {
     if (c.#tls && this.bytes !== undefined) {
       c.#inflight -= this.bytes;
       this.bytes = undefined;
-      if (c.#tlsQueue && status === 0 && !c.#closed) c.#tlsFlush();
+      if (status === 0 && !c.#closed) c.#flushHeld();
     }
     c.#onWriteDone(status);
   }
@@ -328,17 +327,17 @@ export class RawConn implements Conn {
     // the peer's close_notify is data: closing with it unread would make the kernel reset the
     // connection and drop what is still queued for the peer. So TLS closes as end() does.
     if (this.#tls) { this.end(); return; }
-    if (this.#queued || this.#queueSize() > 0) { this.#closeWhenFlushed = true; this.pause(); return; }
+    if (this.#queueSize() > 0) { this.#closeWhenFlushed = true; this.pause(); return; }
     this.destroy();
   }
 
   end(data?: string): void {
     if (this.#closed || this.#writeEnded) return;
     if (data !== undefined && data.length) this.write(data);
-    if (this.#queued) { this.#endAfterConnect = true; return; }
     this.#writeEnded = true;
-    // TLS: the writes in progress and waiting go first (node:tls shuts down after its writes finish, too).
-    if (this.#tls && this.#queueSize() > 0) { this.#endWhenFlushed = true; return; }
+    // Held writes go first; TLS also waits for the write in progress (node:tls shuts down after
+    // its writes finish, too). libuv itself sends the FIN after its queued writes.
+    if (this.#held || (this.#tls && this.#inflight > 0)) { this.#endWhenFlushed = true; return; }
     this.#shutdown();
   }
 
@@ -437,14 +436,11 @@ export class RawConn implements Conn {
     if (this.#closed) return;
     if (status < 0) { this.#fail(uvError(status, 'connect')); return; }
     this.#connected = true;
-    const queued = this.#queued!;
-    this.#queued = undefined;
-    this.#queuedBytes = 0;
     const drain = this.#needDrain;
     this.#needDrain = false;
-    for (const d of queued) this.write(d);
-    if (this.#closed) return; // a queued write failed
-    if (this.#endAfterConnect) this.end();
+    this.#flushHeld();
+    if (this.#closed) return; // the held write failed
+    if (this.#endWhenFlushed && !this.#mustHold()) { this.#endWhenFlushed = false; this.#shutdown(); }
     if (this.#closeWhenFlushed && this.#queueSize() === 0) { this.destroy(); return; }
     this.#startReading();
     this.#owner.onConnect?.();
