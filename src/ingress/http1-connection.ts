@@ -127,6 +127,12 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
   #sendTimer: NodeJS.Timeout | undefined;
   /** nginx's lingering_time cap on a closing connection. */
   #lingerTimer: NodeJS.Timeout | undefined;
+  /** The client sent FIN: requests it sent before are still answered, then the connection ends. */
+  #clientEnded = false;
+  /** The chunk being handled, when it is a view of the client read buffer. */
+  #transient: Buffer | undefined;
+  /** Set while #processHeads runs: requests answered here come back to its loop, never recurse. */
+  #inHeads = false;
 
   readonly #onClosed: (() => void) | undefined;
 
@@ -158,9 +164,6 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     if (this.#state === ST_HEAD) this.#endAfterClient();
     else if (this.#state === ST_TUNNEL) this.#up?.conn.end();
   }
-
-  /** The client sent FIN: requests it sent before are still answered, then the connection ends. */
-  #clientEnded = false;
 
   #endAfterClient(): void {
     this.#state = ST_CLOSED;
@@ -197,16 +200,10 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     this.#transient = undefined;
   }
 
-  /** The chunk being handled, when it is a view of the client read buffer. */
-  #transient: Buffer | undefined;
-
   /** `b`, copied if it is a view of the client read buffer. */
   #keep<T extends Buffer | undefined>(b: T): T {
     return b !== undefined && this.#transient !== undefined && b.buffer === this.#transient.buffer ? Buffer.from(b) as T : b;
   }
-
-  /** Set while #processHeads runs: requests answered here come back to its loop, never recurse. */
-  #inHeads = false;
 
   #processHeads(): void {
     if (this.#inHeads) return;
