@@ -6,6 +6,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { CertKeyPem } from '../pki/certificates.ts';
+import { LiveList } from '../util/live-list.ts';
 import { readClientHelloSni } from './client-hello.ts';
 import { H2Handler } from './h2-handler.ts';
 import { StreamConn, type Conn } from './conn.ts';
@@ -57,10 +58,11 @@ export class ProxyServer {
   #tlsServer: tls.Server | undefined;
   #h2Server: http2.Http2Server | undefined;
   #h2: H2Handler | undefined;
-  readonly #clients = new Set<net.Socket>();
-  /** Plain HTTP clients on raw handles (raw-conn.ts). */
-  readonly #rawClients = new Set<Conn>();
-  readonly #h2Sessions = new Set<http2.Http2Session>();
+  // What is open, to close on stop(): lists, not Sets (see LiveList).
+  readonly #clients = new LiveList<net.Socket>();
+  /** HTTP/1.1 clients on raw handles (raw-conn.ts). */
+  readonly #rawClients = new LiveList<Conn>();
+  readonly #h2Sessions = new LiveList<http2.Http2Session>();
   #ctx: ProxyContext;
   #redirectPort = 443;
   #httpPortText = '';
@@ -133,8 +135,8 @@ export class ProxyServer {
       this.#httpPortText = String(this.httpPort);
       // Accepted connections go straight to raw handles: no net.Socket per client.
       rawTcp?.takeOver(this.#http, (conn) => {
-        this.#rawClients.add(conn);
-        new Http1Connection(this.#ctx, conn, false, this.#httpPortText, () => this.#rawClients.delete(conn));
+        const entry = this.#rawClients.add(conn);
+        new Http1Connection(this.#ctx, conn, false, this.#httpPortText, () => this.#rawClients.remove(entry));
       });
     }
     if (httpsPort !== undefined && httpsPort !== null) {
@@ -151,7 +153,7 @@ export class ProxyServer {
       this.#tlsServer.on('tlsClientError', (_err, s) => s.destroy());
       this.#h2 = new H2Handler(this.#ctx);
       this.#h2Server = http2.createServer({ settings: { enableConnectProtocol: false } });
-      this.#h2Server.on('session', (s) => { this.#h2Sessions.add(s); s.on('close', () => this.#h2Sessions.delete(s)); });
+      this.#h2Server.on('session', (s) => { const entry = this.#h2Sessions.add(s); s.on('close', () => this.#h2Sessions.remove(entry)); });
       this.#h2Server.on('stream', (stream, headers) => this.#h2!.handle(stream, headers));
       this.#https = net.createServer({ noDelay: true }, (sock) => { if (this.#track(sock)) this.#onTlsConnection(sock); });
       await listen(this.#https, httpsPort, bindAddress, this.#opts.reusePort);
@@ -164,9 +166,9 @@ export class ProxyServer {
   /** Stops listening and closes every connection it holds. */
   async stop(): Promise<void> {
     const closing = [this.#http, this.#https].filter((s): s is net.Server => !!s).map((s) => new Promise<void>((r) => s.close(() => r())));
-    for (const s of this.#h2Sessions) s.destroy();
-    for (const c of this.#clients) c.destroy();
-    for (const c of this.#rawClients) c.destroy();
+    for (const s of this.#h2Sessions.values()) s.destroy();
+    for (const c of this.#clients.values()) c.destroy();
+    for (const c of this.#rawClients.values()) c.destroy();
     this.#pool.destroy();
     this.#h2?.close();
     await this.#streams.close();
@@ -174,8 +176,8 @@ export class ProxyServer {
   }
 
   #track(sock: net.Socket): boolean {
-    this.#clients.add(sock);
-    sock.on('close', () => this.#clients.delete(sock));
+    const entry = this.#clients.add(sock);
+    sock.on('close', () => this.#clients.remove(entry));
     return true;
   }
 
@@ -222,8 +224,8 @@ export class ProxyServer {
     // HTTP/1.1 over TLS: the TLS handle is driven directly too (raw-conn.ts), node:tls otherwise.
     const conn = rawTcp?.adoptTls(s);
     if (conn) {
-      this.#rawClients.add(conn);
-      new Http1Connection(this.#ctx, conn, true, this.#httpsPortText, () => this.#rawClients.delete(conn));
+      const entry = this.#rawClients.add(conn);
+      new Http1Connection(this.#ctx, conn, true, this.#httpsPortText, () => this.#rawClients.remove(entry));
       return;
     }
     new Http1Connection(this.#ctx, new StreamConn(s), true, this.#httpsPortText);

@@ -3,6 +3,7 @@
 // a TCP connect fails. Bytes are passed through untouched.
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { LiveList } from '../util/live-list.ts';
 import type { StreamService } from './route-table.ts';
 import { BackendPool } from './router.ts';
 
@@ -16,7 +17,7 @@ export class StreamProxy {
   readonly #tcp = new Map<number, TcpEntry>();
   readonly #udp = new Map<number, UdpEntry>();
   readonly #log: (m: string) => void;
-  readonly #sockets = new Set<net.Socket>();
+  readonly #sockets = new LiveList<net.Socket>();
 
   constructor(opts: { bindAddress?: string; log?: (m: string) => void }) {
     this.#bind = opts.bindAddress;
@@ -63,15 +64,15 @@ export class StreamProxy {
 
   async close(): Promise<void> {
     for (const e of this.#tcp.values()) e.server.close();
-    for (const s of this.#sockets) s.destroy();
+    for (const s of this.#sockets.values()) s.destroy();
     for (const e of this.#udp.values()) this.#closeUdp(e);
     this.#tcp.clear();
     this.#udp.clear();
   }
 
   #onTcp(entry: TcpEntry, client: net.Socket): void {
-    this.#sockets.add(client);
-    client.on('close', () => this.#sockets.delete(client));
+    const clientEntry = this.#sockets.add(client);
+    client.on('close', () => this.#sockets.remove(clientEntry));
     client.on('error', () => {});
     client.pause();
     const tried = new Set<string>();
@@ -80,8 +81,8 @@ export class StreamProxy {
       if (!ep || tried.has(`${ep.address}:${ep.port}`) || tried.size >= 3) { client.destroy(); return; }
       tried.add(`${ep.address}:${ep.port}`);
       const up = net.connect({ host: ep.address, port: ep.port, noDelay: true });
-      this.#sockets.add(up);
-      up.on('close', () => this.#sockets.delete(up));
+      const upEntry = this.#sockets.add(up);
+      up.on('close', () => this.#sockets.remove(upEntry));
       let connected = false;
       up.setTimeout(5000, () => up.destroy(new Error('connect timeout')));
       up.once('connect', () => {

@@ -4,6 +4,7 @@
 // so reusing a socket costs no listener churn.
 import net from 'node:net';
 import tls from 'node:tls';
+import { LiveList, type LiveEntry } from '../util/live-list.ts';
 import { StreamConn, type Conn, type ConnHandler } from './conn.ts';
 import { rawTcp } from './raw-conn.ts';
 import type { Endpoint } from './route-table.ts';
@@ -41,6 +42,8 @@ export class UpstreamSocket implements ConnHandler {
   owner: UpstreamOwner | undefined;
   /** Requests this socket has carried (0 = fresh). */
   uses = 0;
+  /** Its place in the pool's list of every socket. */
+  entry: LiveEntry<UpstreamSocket> | undefined;
   readonly #pool: UpstreamPool;
 
   constructor(pool: UpstreamPool, key: string, endpoint: Endpoint, conn: Conn) {
@@ -101,7 +104,7 @@ export class UpstreamPool {
   readonly #maxIdle: number;
   readonly #idleTimeoutMs: number;
   readonly #maxRequests: number;
-  readonly #all = new Set<UpstreamSocket>();
+  readonly #all = new LiveList<UpstreamSocket>();
 
   constructor(opts: UpstreamPoolOptions = {}) {
     this.#connector = opts.connector;
@@ -133,7 +136,7 @@ export class UpstreamPool {
       return up;
     }
     const up = new UpstreamSocket(this, key, ep, this.#open(ep, protocol));
-    this.#all.add(up);
+    up.entry = this.#all.add(up);
     up.owner = owner;
     up.uses = 1;
     up.setTimeout(connectTimeoutMs);
@@ -153,7 +156,7 @@ export class UpstreamPool {
   }
 
   forget(up: UpstreamSocket): void {
-    this.#all.delete(up);
+    if (up.entry) this.#all.remove(up.entry);
     const stack = this.#idle.get(up.key);
     if (!stack) return;
     const i = stack.indexOf(up);
@@ -169,8 +172,7 @@ export class UpstreamPool {
   }
 
   destroy(): void {
-    for (const up of this.#all) up.conn.destroy();
-    this.#all.clear();
+    for (const up of this.#all.values()) up.conn.destroy();
     this.#idle.clear();
   }
 }
