@@ -183,6 +183,41 @@ describe('raw TCP connections', () => {
     } finally { await srv.close(); }
   });
 
+  it('checks long timeouts (2 s and more) in the per-thread sweep: not before the time, at most a sweep late, again after another period', async () => {
+    let peer!: net.Socket;
+    const srv = await server((s) => { peer = s; });
+    try {
+      const fired: number[] = [];
+      const ev = events({ onTimeout: () => { fired.push(Date.now()); } });
+      const c = raw!.connect('127.0.0.1', srv.port);
+      c.setHandler(ev.h);
+      await new Promise<void>((r) => { ev.h.onConnect = r; });
+      c.setTimeout(2000);
+      // Activity at 1 s postpones it to 3 s.
+      await new Promise((r) => setTimeout(r, 1000));
+      peer.write('y');
+      await new Promise((r) => setTimeout(r, 50));
+      const quiet = Date.now();
+      await new Promise((r) => setTimeout(r, 1900));
+      assert.deepEqual(fired, [], 'fired before 2 s of inactivity');
+      while (fired.length < 2) await new Promise((r) => setTimeout(r, 50));
+      const first = fired[0]! - quiet;
+      assert.ok(first >= 1950 && first <= 2500, `first timeout ${first} ms after the last activity`);
+      const second = fired[1]! - fired[0]!;
+      assert.ok(second >= 1950 && second <= 2500, `second timeout ${second} ms after the first`);
+      // A short timeout set now takes over from the sweep (exact timer); 0 turns both off.
+      c.setTimeout(100);
+      await new Promise((r) => setTimeout(r, 400));
+      assert.ok(fired.length >= 3, 'the 100 ms timeout did not fire');
+      c.setTimeout(0);
+      const n = fired.length;
+      await new Promise((r) => setTimeout(r, 2600));
+      assert.equal(fired.length, n, 'fired after setTimeout(0)');
+      c.destroy();
+      await ev.closed;
+    } finally { await srv.close(); }
+  });
+
   it('accepts a listener\'s connections as Conns, all reading into one buffer that the owner copies from', async () => {
     const s = net.createServer();
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));

@@ -10,6 +10,7 @@
 import net from 'node:net';
 import type tls from 'node:tls';
 import { getSystemErrorName } from 'node:util';
+import { LiveList, type LiveEntry } from '../util/live-list.ts';
 import type { Conn, ConnHandler } from './conn.ts';
 
 interface UvHandle {
@@ -95,6 +96,14 @@ let spareReq: Req | undefined;
 /** Where writeHeadAndBody joins a small head and body (replaced when a write still points into it). */
 const SCRATCH_BYTES = 16 * 1024;
 let scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+/**
+ * Inactivity timeouts this long or longer (the client keep-alive and upstream timeouts, 60-75 s by
+ * default) are checked by one sweep per thread every SWEEP_MS instead of a timer per connection, as
+ * nginx checks its timers once per event loop turn: a connection that opens, answers and closes then
+ * costs no timer at all. They fire up to SWEEP_MS late; shorter ones keep a timer of their own.
+ */
+const SWEPT_TIMEOUT_MS = 2000;
+const SWEEP_MS = 250;
 /** getpeername's output object, reused (its shape stays the same). */
 const peer: { address?: string | undefined } = {};
 function writeReq(conn: RawConn): Req {
@@ -137,6 +146,17 @@ export class RawConn implements Conn {
   #last = 0;
   #timer: NodeJS.Timeout | undefined;
   #timerDue = 0;
+  /** Its place among the connections the sweep checks (a timeout of SWEPT_TIMEOUT_MS or more). */
+  #swept: LiveEntry<RawConn> | undefined;
+  static readonly #sweepList = new LiveList<RawConn>();
+  static #sweeper: NodeJS.Timeout | undefined;
+  /**
+   * TCP_NODELAY is set before the second write, or once a write could not go out whole: a first
+   * write never waits for Nagle (nothing is unacknowledged yet), so a connection that answers one
+   * request and closes skips the setsockopt(2), as nginx does for connections that are not kept alive.
+   */
+  #noDelay: boolean;
+  #wrote = false;
   /**
    * For a TLS connection taken over after its handshake: the TLSSocket, which still owns closing
    * (so node:tls and the server's connection count see it end); its 'close' is our onClose.
@@ -153,9 +173,17 @@ export class RawConn implements Conn {
     this.#readBuf = readBuf;
     this.#ownBuffer = ownBuffer;
     this.#tls = tlsSocket;
+    this.#noDelay = tlsSocket !== undefined; // node:tls set it on the TCP socket underneath
     h.useUserBuffer(readBuf);
     h.onread = () => this.#onRead();
-    if (!tlsSocket) h.setNoDelay(true);
+  }
+
+  /** Sets TCP_NODELAY before any write but the first. */
+  #beforeWrite(): void {
+    if (this.#noDelay) return;
+    if (!this.#wrote) { this.#wrote = true; return; }
+    this.#noDelay = true;
+    this.#h.setNoDelay(true);
   }
 
   /**
@@ -233,6 +261,7 @@ export class RawConn implements Conn {
     this.#heldBytes = 0;
     const chunks: unknown[] = [];
     for (const x of q) chunks.push(x, typeof x === 'string' ? 'latin1' : 'buffer');
+    this.#beforeWrite();
     const req = writeReq(this);
     this.#afterDispatch(req, this.#h.writev(req, chunks, false), chunks, bytes);
   }
@@ -249,6 +278,7 @@ export class RawConn implements Conn {
   write(data: Buffer | string): boolean {
     if (this.#closed || this.#writeEnded) return false;
     if (this.#mustHold()) return this.#hold(data);
+    this.#beforeWrite();
     const req = writeReq(this);
     const err = typeof data === 'string' ? this.#h.writeLatin1String(req, data) : this.#h.writeBuffer(req, data);
     return this.#afterDispatch(req, err, data, data.length);
@@ -258,6 +288,7 @@ export class RawConn implements Conn {
     if (this.#closed || this.#writeEnded) return false;
     if (body.length === 0 || this.#mustHold()) { this.write(head); return body.length ? this.write(body) : this.#afterWrite(); }
     const n = head.length + body.length;
+    this.#beforeWrite();
     if (n <= scratch.length) {
       // Small answers: one copy into a reused buffer is cheaper than writev's per-call allocation.
       scratch.write(head, 0, 'latin1');
@@ -279,6 +310,8 @@ export class RawConn implements Conn {
     // A TLS write whose sending failed at once has completed (and closed us) inside the call.
     if (this.#closed) return false;
     if (async) {
+      // The rest goes out as the socket drains: no Nagle delay on its last segment.
+      if (!this.#noDelay) { this.#noDelay = true; this.#h.setNoDelay(true); }
       // libuv keeps the request (and a pointer into a Buffer it could not write at once) until
       // the write completes: keep the Buffer alive too.
       req.buffer = data;
@@ -352,7 +385,7 @@ export class RawConn implements Conn {
   destroy(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#timer) { clearTimeout(this.#timer); this.#timer = undefined; }
+    this.#stopTimers();
     this.#h.onread = ignoreRead;
     // The close callback (TLS: the socket's 'close') runs on a later loop turn, so onClose never re-enters the caller.
     if (this.#tls) this.#tls.destroy();
@@ -363,7 +396,7 @@ export class RawConn implements Conn {
   #onTlsClose(): void {
     if (!this.#closed) {
       this.#closed = true;
-      if (this.#timer) { clearTimeout(this.#timer); this.#timer = undefined; }
+      this.#stopTimers();
       this.#h.onread = ignoreRead;
     }
     this.#owner.onClose(this.#failure);
@@ -381,8 +414,16 @@ export class RawConn implements Conn {
 
   setTimeout(ms: number): void {
     this.#timeoutMs = ms;
-    if (ms === 0 || this.#closed) return;
+    if (this.#closed) return;
+    if (ms === 0) { this.#stopTimers(); return; }
     this.#last = performance.now();
+    if (ms >= SWEPT_TIMEOUT_MS) {
+      if (this.#timer) { clearTimeout(this.#timer); this.#timer = undefined; }
+      this.#swept ??= RawConn.#sweepList.add(this);
+      RawConn.#sweeper ??= setTimeout(RawConn.#sweep, SWEEP_MS).unref();
+      return;
+    }
+    if (this.#swept) { RawConn.#sweepList.remove(this.#swept); this.#swept = undefined; }
     const due = this.#last + ms;
     // An armed timer that fires no later than the new deadline re-checks then; only an earlier one needs arming.
     if (this.#timer && this.#timerDue <= due) return;
@@ -393,6 +434,21 @@ export class RawConn implements Conn {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timerDue = performance.now() + ms;
     this.#timer = setTimeout(() => this.#onTimer(), ms).unref();
+  }
+
+  #stopTimers(): void {
+    if (this.#timer) { clearTimeout(this.#timer); this.#timer = undefined; }
+    if (this.#swept) { RawConn.#sweepList.remove(this.#swept); this.#swept = undefined; }
+  }
+
+  static #sweep(): void {
+    const now = performance.now();
+    for (const c of RawConn.#sweepList.values()) {
+      if (c.#closed || now - c.#last < c.#timeoutMs) continue;
+      c.#last = now; // as net.Socket: fires again after another full period unless changed
+      c.#owner.onTimeout();
+    }
+    RawConn.#sweeper = RawConn.#sweepList.size ? setTimeout(RawConn.#sweep, SWEEP_MS).unref() : undefined;
   }
 
   #onTimer(): void {
