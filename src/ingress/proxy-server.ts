@@ -67,6 +67,7 @@ export class ProxyServer {
   #redirectPort = 443;
   #httpPortText = '';
   #httpsPortText = '';
+  #lastAcceptLog = -Infinity;
 
   constructor(opts: ProxyServerOptions) {
     this.#opts = opts;
@@ -133,11 +134,12 @@ export class ProxyServer {
       this.#http = net.createServer({ noDelay: true, allowHalfOpen: true }, (sock) => this.#track(sock) && new Http1Connection(this.#ctx, new StreamConn(sock), false, this.#httpPortText));
       await listen(this.#http, httpPort, bindAddress, this.#opts.reusePort);
       this.#httpPortText = String(this.httpPort);
+      this.#http.on('error', (err) => this.#acceptFailed(err));
       // Accepted connections go straight to raw handles: no net.Socket per client.
       rawTcp?.takeOver(this.#http, (conn) => {
         const entry = this.#rawClients.add(conn);
         new Http1Connection(this.#ctx, conn, false, this.#httpPortText, () => this.#rawClients.remove(entry));
-      });
+      }, (err) => this.#acceptFailed(err));
     }
     if (httpsPort !== undefined && httpsPort !== null) {
       const cert = this.#opts.defaultCertificate ?? await generateDefaultCertificate(new Date(this.#now()));
@@ -157,6 +159,7 @@ export class ProxyServer {
       this.#h2Server.on('stream', (stream, headers) => this.#h2!.handle(stream, headers));
       this.#https = net.createServer({ noDelay: true }, (sock) => { if (this.#track(sock)) this.#onTlsConnection(sock); });
       await listen(this.#https, httpsPort, bindAddress, this.#opts.reusePort);
+      this.#https.on('error', (err) => this.#acceptFailed(err));
       this.#httpsPortText = String(this.httpsPort);
     }
     this.#redirectPort = this.#opts.publicHttpsPort ?? this.httpsPort ?? 443;
@@ -173,6 +176,17 @@ export class ProxyServer {
     this.#h2?.close();
     await this.#streams.close();
     await Promise.all(closing);
+  }
+
+  /**
+   * A listener could not accept (out of file descriptors, say): logged, at most once a second, and
+   * it keeps listening, as nginx does; the client waits in the backlog for the next try.
+   */
+  #acceptFailed(err: Error): void {
+    const now = this.#now();
+    if (now - this.#lastAcceptLog < 1000) return;
+    this.#lastAcceptLog = now;
+    this.#opts.log?.(`ingress proxy: accept failed: ${err.message}`);
   }
 
   #track(sock: net.Socket): boolean {

@@ -226,7 +226,7 @@ describe('raw TCP connections', () => {
     assert.equal(raw!.takeOver(s, (c) => {
       conns.push(c);
       c.setHandler({ ...events().h, onData: (chunk) => seen.push({ buffer: chunk.buffer, text: chunk.toString() }) });
-    }), true);
+    }, (err) => assert.fail(err)), true);
     const port = (s.address() as net.AddressInfo).port;
     const clients = await Promise.all([1, 2].map(() => new Promise<net.Socket>((r) => { const k = net.connect(port, '127.0.0.1', () => r(k)); })));
     try {

@@ -516,12 +516,17 @@ export const rawTcp = B ? {
   adoptTls: (s: tls.TLSSocket): Conn | undefined => RawConn.adoptTls(s),
   /**
    * Takes over a listening net.Server's accepted connections: each arrives as a Conn and never
-   * becomes a net.Socket. Returns false (nothing changed) if the server's handle is not a libuv TCP handle.
+   * becomes a net.Socket; a failed accept (EMFILE, ENFILE, ENOBUFS) goes to `onError`, as node:net
+   * emits it as the server's 'error', and the listener goes on. Returns false (nothing changed) if
+   * the server's handle is not a libuv TCP handle.
    */
-  takeOver(server: net.Server, onConn: (c: Conn) => void): boolean {
+  takeOver(server: net.Server, onConn: (c: Conn) => void, onError: (err: Error) => void): boolean {
     const handle = (server as unknown as { _handle?: UvHandle })._handle;
     if (!handle || typeof handle.onconnection !== 'function') return false;
-    handle.onconnection = (status, client) => { if (status === 0 && client) onConn(RawConn.accept(client)); };
+    handle.onconnection = (status, client) => {
+      if (status < 0) onError(uvError(status, 'accept'));
+      else if (client) onConn(RawConn.accept(client));
+    };
     return true;
   },
 } : undefined;
