@@ -182,6 +182,11 @@ export class RawConn implements Conn {
   #beforeWrite(): void {
     if (this.#noDelay) return;
     if (!this.#wrote) { this.#wrote = true; return; }
+    this.#setNoDelay();
+  }
+
+  #setNoDelay(): void {
+    if (this.#noDelay) return;
     this.#noDelay = true;
     this.#h.setNoDelay(true);
   }
@@ -311,7 +316,7 @@ export class RawConn implements Conn {
     if (this.#closed) return false;
     if (async) {
       // The rest goes out as the socket drains: no Nagle delay on its last segment.
-      if (!this.#noDelay) { this.#noDelay = true; this.#h.setNoDelay(true); }
+      this.#setNoDelay();
       // libuv keeps the request (and a pointer into a Buffer it could not write at once) until
       // the write completes: keep the Buffer alive too.
       req.buffer = data;
