@@ -392,9 +392,11 @@ export class RawConn implements Conn {
     this.#closed = true;
     this.#stopTimers();
     this.#h.onread = ignoreRead;
-    // The close callback (TLS: the socket's 'close') runs on a later loop turn, so onClose never re-enters the caller.
+    // onClose never re-enters the caller: TLS's runs on the socket's 'close', a later loop turn;
+    // TCP's once the current callback has returned. libuv closes the descriptor in uv_close itself,
+    // and without a JS close callback Node's handle close calls no JS back (one callback less per connection).
     if (this.#tls) this.#tls.destroy();
-    else this.#h.close(() => this.#owner.onClose(this.#failure));
+    else { this.#h.close(); RawConn.#afterCallback(this); }
   }
 
   /** The TLSSocket closed: by destroy() above, or by node:tls itself (a TLS error, a reset). */
@@ -444,6 +446,19 @@ export class RawConn implements Conn {
   #stopTimers(): void {
     if (this.#timer) { clearTimeout(this.#timer); this.#timer = undefined; }
     if (this.#swept) { RawConn.#sweepList.remove(this.#swept); this.#swept = undefined; }
+  }
+
+  /** TCP connections destroyed during the current callback, told once it has returned (one microtask for all). */
+  static #closing: RawConn[] = [];
+
+  static #afterCallback(c: RawConn): void {
+    if (RawConn.#closing.push(c) === 1) queueMicrotask(RawConn.#tellClosed);
+  }
+
+  static #tellClosed(): void {
+    const list = RawConn.#closing;
+    RawConn.#closing = [];
+    for (const c of list) c.#owner.onClose(c.#failure);
   }
 
   static #sweep(): void {
