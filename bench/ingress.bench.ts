@@ -21,7 +21,7 @@ const CONNECTIONS = 64;
 const DURATION_S = 5;
 const HOST = 'foo.example.com';
 const WORKERS = 2;
-const ROUNDS = 2;
+const ROUNDS = 3;
 
 async function freePort(): Promise<number> {
   const s = net.createServer();
