@@ -179,8 +179,8 @@ export class ProxyServer {
   }
 
   /**
-   * A listener could not accept (out of file descriptors, say): logged, at most once a second, and
-   * it keeps listening, as nginx does; the client waits in the backlog for the next try.
+   * A listener could not accept: logged (at most once a second for both listeners), and it keeps
+   * listening, as nginx does. (Out of file descriptors, libuv itself accepts and closes what waits.)
    */
   #acceptFailed(err: Error): void {
     const now = this.#now();

@@ -179,7 +179,12 @@ describe('raw TCP connections', () => {
       assert.ok(waited >= 100 && Date.now() - t0 >= 500, `fired ${waited} ms after the last activity`);
       c.setTimeout(0);
       c.destroy();
+      c.destroy();
+      // onClose comes once, after the caller has returned.
+      assert.ok(!ev.log.includes('close'), 'onClose ran inside destroy()');
       await ev.closed;
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(ev.log.filter((e) => e === 'close').length, 1);
     } finally { await srv.close(); }
   });
 
@@ -187,8 +192,14 @@ describe('raw TCP connections', () => {
     let peer!: net.Socket;
     const srv = await server((s) => { peer = s; });
     try {
+      // B's long timeout is turned off by c's first timeout, in the same sweep that checks B.
+      const evB = events();
+      const b = raw!.connect('127.0.0.1', srv.port);
+      b.setHandler(evB.h);
+      await new Promise<void>((r) => { evB.h.onConnect = r; });
+      b.setTimeout(60_000);
       const fired: number[] = [];
-      const ev = events({ onTimeout: () => { fired.push(Date.now()); } });
+      const ev = events({ onTimeout: () => { fired.push(Date.now()); b.setTimeout(0); } });
       const c = raw!.connect('127.0.0.1', srv.port);
       c.setHandler(ev.h);
       await new Promise<void>((r) => { ev.h.onConnect = r; });
@@ -198,7 +209,7 @@ describe('raw TCP connections', () => {
       await new Promise((r) => setTimeout(r, 1000));
       const quiet = Date.now();
       peer.write('y');
-      await new Promise((r) => setTimeout(r, 1900));
+      await new Promise((r) => setTimeout(r, 1750));
       assert.deepEqual(fired, [], 'fired before 2 s of inactivity');
       while (fired.length < 2) await new Promise((r) => setTimeout(r, 50));
       const first = fired[0]! - quiet;
@@ -213,8 +224,10 @@ describe('raw TCP connections', () => {
       const n = fired.length;
       await new Promise((r) => setTimeout(r, 2600));
       assert.equal(fired.length, n, 'fired after setTimeout(0)');
+      assert.ok(!evB.log.includes('timeout'), 'a timeout turned off during the sweep still fired');
       c.destroy();
-      await ev.closed;
+      b.destroy();
+      await Promise.all([ev.closed, evB.closed]);
     } finally { await srv.close(); }
   });
 

@@ -154,6 +154,7 @@ export class RawConn implements Conn {
    * TCP_NODELAY is set before the second write, or once a write could not go out whole: a first
    * write never waits for Nagle (nothing is unacknowledged yet), so a connection that answers one
    * request and closes skips the setsockopt(2), as nginx does for connections that are not kept alive.
+   * (This holds for Linux's Nagle, which podgate runs on; BSD stacks may hold a first write's tail.)
    */
   #noDelay: boolean;
   #wrote = false;
@@ -458,17 +459,27 @@ export class RawConn implements Conn {
   static #tellClosed(): void {
     const list = RawConn.#closing;
     RawConn.#closing = [];
-    for (const c of list) c.#owner.onClose(c.#failure);
+    for (let i = 0; i < list.length; i++) {
+      try {
+        list[i]!.#owner.onClose(list[i]!.#failure);
+      } catch (err) {
+        // The rest are still told (as separate close callbacks would have been); the error goes on.
+        for (const c of list.slice(i + 1)) RawConn.#afterCallback(c);
+        throw err;
+      }
+    }
   }
 
   static #sweep(): void {
     const now = performance.now();
+    // The next sweep is armed first, so a handler that throws cannot stop every later timeout.
+    RawConn.#sweeper = RawConn.#sweepList.size ? setTimeout(RawConn.#sweep, SWEEP_MS).unref() : undefined;
     for (const c of RawConn.#sweepList.values()) {
-      if (c.#closed || now - c.#last < c.#timeoutMs) continue;
+      // Skipped too: one whose timeout an earlier handler of this sweep changed or turned off.
+      if (c.#closed || c.#swept === undefined || now - c.#last < c.#timeoutMs) continue;
       c.#last = now; // as net.Socket: fires again after another full period unless changed
       c.#owner.onTimeout();
     }
-    RawConn.#sweeper = RawConn.#sweepList.size ? setTimeout(RawConn.#sweep, SWEEP_MS).unref() : undefined;
   }
 
   #onTimer(): void {

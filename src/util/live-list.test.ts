@@ -54,4 +54,28 @@ describe('LiveList', () => {
     assert.ok(grown < 1 << 20, `old generation grew by ${grown} bytes after the entries were removed`);
     assert.equal(l.size, keep.length);
   });
+
+  it('leaves nothing pointing from a removed long-lived entry to a younger neighbour', () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as (o?: { type: 'minor' | 'major' }) => void;
+    const oldUsed = () => v8.getHeapSpaceStatistics().filter((s) => s.space_name !== 'new_space').reduce((n, s) => n + s.space_used_size, 0);
+    const l = new LiveList<{ payload: number[] }>();
+    // Long-lived connections (promoted to the old generation)...
+    const old = Array.from({ length: 2000 }, () => l.add({ payload: [] }));
+    gc();
+    gc();
+    const before = oldUsed();
+    // ...each closing while a short-lived one (with ~1 KiB) sits next to it in the list.
+    for (let i = old.length - 1; i >= 0; i--) {
+      const young = l.add({ payload: Array.from({ length: 120 }, (_, k) => k + i) });
+      l.remove(old[i]!);
+      l.remove(young);
+    }
+    gc({ type: 'minor' });
+    gc({ type: 'minor' });
+    const grown = oldUsed() - before;
+    // A removed old entry still naming its neighbour would keep ~2 MB of payloads alive.
+    assert.ok(grown < 1 << 20, `old generation grew by ${grown} bytes after the entries were removed`);
+    assert.equal(l.size, 0);
+  });
 });
