@@ -35,6 +35,15 @@ async function server(onConn: (s: net.Socket) => void): Promise<{ port: number; 
   return { port: (s.address() as net.AddressInfo).port, close: () => new Promise((r) => { for (const c of sockets) c.destroy(); s.close(() => r()); }) };
 }
 
+/** A RawConn to `port` with a recording handler, once it is connected. */
+async function connected(port: number, over: Partial<ConnHandler> = {}) {
+  const ev = events(over);
+  const c = raw!.connect('127.0.0.1', port);
+  c.setHandler(ev.h);
+  await new Promise<void>((r) => { ev.h.onConnect = r; });
+  return { c, ev };
+}
+
 describe('raw TCP connections', () => {
   it('is available on this Node (otherwise the proxy runs on node:net), and off with PODGATE_INGRESS_TRANSPORT=stream', () => {
     if (process.env.PODGATE_INGRESS_TRANSPORT === 'stream') { assert.equal(raw, undefined); return; }
@@ -113,10 +122,7 @@ describe('raw TCP connections', () => {
     const chunks: Buffer[] = [];
     const srv = await server((s) => { peer = s; s.pause(); s.on('data', (d) => chunks.push(d)); });
     try {
-      const ev = events();
-      const c = raw!.connect('127.0.0.1', srv.port);
-      c.setHandler(ev.h);
-      await new Promise<void>((r) => { ev.h.onConnect = r; });
+      const { c, ev } = await connected(srv.port);
       let want = '';
       let i = 0;
       // Until the kernel buffers are full and writes queue, then as many again.
@@ -140,10 +146,7 @@ describe('raw TCP connections', () => {
     let peer!: net.Socket;
     const srv = await server((s) => { peer = s; s.pause(); });
     try {
-      const ev = events();
-      const c = raw!.connect('127.0.0.1', srv.port);
-      c.setHandler(ev.h);
-      await new Promise<void>((r) => { ev.h.onConnect = r; });
+      const { c, ev } = await connected(srv.port);
       const big = Buffer.alloc(8 * 1024 * 1024, 7);
       c.write(big);
       assert.ok(c.pendingBytes > 0, 'the peer reads nothing yet, so bytes must be queued');
@@ -164,10 +167,7 @@ describe('raw TCP connections', () => {
     let peer!: net.Socket;
     const srv = await server((s) => { peer = s; });
     try {
-      const ev = events();
-      const c = raw!.connect('127.0.0.1', srv.port);
-      c.setHandler(ev.h);
-      await new Promise<void>((r) => { ev.h.onConnect = r; });
+      const { c, ev } = await connected(srv.port);
       const t0 = Date.now();
       c.setTimeout(150);
       // Activity every 50 ms for 400 ms keeps it from firing.
@@ -193,16 +193,10 @@ describe('raw TCP connections', () => {
     const srv = await server((s) => { peer = s; });
     try {
       // B's long timeout is turned off by c's first timeout, in the same sweep that checks B.
-      const evB = events();
-      const b = raw!.connect('127.0.0.1', srv.port);
-      b.setHandler(evB.h);
-      await new Promise<void>((r) => { evB.h.onConnect = r; });
+      const { c: b, ev: evB } = await connected(srv.port);
       b.setTimeout(60_000);
       const fired: number[] = [];
-      const ev = events({ onTimeout: () => { fired.push(Date.now()); b.setTimeout(0); } });
-      const c = raw!.connect('127.0.0.1', srv.port);
-      c.setHandler(ev.h);
-      await new Promise<void>((r) => { ev.h.onConnect = r; });
+      const { c, ev } = await connected(srv.port, { onTimeout: () => { fired.push(Date.now()); b.setTimeout(0); } });
       c.setTimeout(2000);
       // Activity at 1 s postpones it to 3 s. The connection sees the byte after `quiet` (its clock
       // starts no earlier); the upper bounds leave room for a loaded machine's late timers.

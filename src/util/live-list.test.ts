@@ -4,6 +4,22 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { LiveList } from './live-list.ts';
 
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as (o?: { type: 'minor' | 'major' }) => void;
+/** Bytes used outside the young generation. */
+const oldUsed = () => v8.getHeapSpaceStatistics().filter((s) => s.space_name !== 'new_space').reduce((n, s) => n + s.space_used_size, 0);
+
+/** How much `churn` adds to the old generation once two young-generation collections ran (what exists before is made old first). */
+function promotedBy(churn: () => void): number {
+  gc();
+  gc();
+  const before = oldUsed();
+  churn();
+  gc({ type: 'minor' });
+  gc({ type: 'minor' });
+  return oldUsed() - before;
+}
+
 describe('LiveList', () => {
   it('holds what was added and not removed; removing twice does nothing', () => {
     const l = new LiveList<string>();
@@ -31,49 +47,35 @@ describe('LiveList', () => {
   });
 
   it('keeps nothing that was removed alive through young-generation collections', () => {
-    v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc') as (o?: { type: 'minor' | 'major' }) => void;
-    const oldUsed = () => v8.getHeapSpaceStatistics().filter((s) => s.space_name !== 'new_space').reduce((n, s) => n + s.space_used_size, 0);
     const l = new LiveList<{ payload: number[] }>();
     // Long-lived (old) like a server's list, with a few long-lived entries as neighbours.
     const keep = Array.from({ length: 8 }, () => l.add({ payload: [] }));
-    gc();
-    gc();
-    const before = oldUsed();
     // Connections come and go, a few open at a time, each holding about 1 KiB.
-    const open: ReturnType<typeof l.add>[] = [];
-    for (let i = 0; i < 20_000; i++) {
-      open.push(l.add({ payload: Array.from({ length: 120 }, (_, k) => k + i) }));
-      if (open.length > 16) l.remove(open.shift()!);
-    }
-    for (const e of open.splice(0)) l.remove(e);
-    gc({ type: 'minor' });
-    gc({ type: 'minor' });
-    const grown = oldUsed() - before;
+    const grown = promotedBy(() => {
+      const open: ReturnType<typeof l.add>[] = [];
+      for (let i = 0; i < 20_000; i++) {
+        open.push(l.add({ payload: Array.from({ length: 120 }, (_, k) => k + i) }));
+        if (open.length > 16) l.remove(open.shift()!);
+      }
+      for (const e of open.splice(0)) l.remove(e);
+    });
     // 20,000 closed entries of ~1 KiB: a Set in their place promotes megabytes (measured ~10 MB).
     assert.ok(grown < 1 << 20, `old generation grew by ${grown} bytes after the entries were removed`);
     assert.equal(l.size, keep.length);
   });
 
   it('leaves nothing pointing from a removed long-lived entry to a younger neighbour', () => {
-    v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc') as (o?: { type: 'minor' | 'major' }) => void;
-    const oldUsed = () => v8.getHeapSpaceStatistics().filter((s) => s.space_name !== 'new_space').reduce((n, s) => n + s.space_used_size, 0);
     const l = new LiveList<{ payload: number[] }>();
     // Long-lived connections (promoted to the old generation)...
     const old = Array.from({ length: 2000 }, () => l.add({ payload: [] }));
-    gc();
-    gc();
-    const before = oldUsed();
     // ...each closing while a short-lived one (with ~1 KiB) sits next to it in the list.
-    for (let i = old.length - 1; i >= 0; i--) {
-      const young = l.add({ payload: Array.from({ length: 120 }, (_, k) => k + i) });
-      l.remove(old[i]!);
-      l.remove(young);
-    }
-    gc({ type: 'minor' });
-    gc({ type: 'minor' });
-    const grown = oldUsed() - before;
+    const grown = promotedBy(() => {
+      for (let i = old.length - 1; i >= 0; i--) {
+        const young = l.add({ payload: Array.from({ length: 120 }, (_, k) => k + i) });
+        l.remove(old[i]!);
+        l.remove(young);
+      }
+    });
     // A removed old entry still naming its neighbour would keep ~2 MB of payloads alive.
     assert.ok(grown < 1 << 20, `old generation grew by ${grown} bytes after the entries were removed`);
     assert.equal(l.size, 0);
