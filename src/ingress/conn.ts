@@ -111,7 +111,11 @@ export class StreamConn implements Conn {
     return ok;
   }
   end(data?: string): void { if (data === undefined) this.#sock.end(); else this.#sock.end(data, 'latin1'); }
-  close(): void { this.#sock.destroySoon(); }
+  close(): void {
+    // As RawConn: TLS ends with close_notify and reads on, since closing with the peer's
+    // close_notify unread would make the kernel reset the connection and drop what is still queued.
+    if (this.#tls) { this.#sock.end(); this.#sock.resume(); } else this.#sock.destroySoon();
+  }
   destroy(): void { this.#sock.destroy(); }
   pause(): void { this.#sock.pause(); }
   resume(): void { this.#sock.resume(); }

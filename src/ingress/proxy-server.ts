@@ -147,6 +147,7 @@ export class ProxyServer {
       this.#tlsStore.update(this.#router.table.certificates);
       const store = this.#tlsStore;
       this.#tlsServer = tls.createServer({
+        allowHalfOpen: true,
         cert: cert.certPem, key: cert.keyPem, minVersion: 'TLSv1.2', ciphers: CIPHERS, honorCipherOrder: true,
         ALPNProtocols: ['h2', 'http/1.1'],
         SNICallback: (name, cb) => cb(null, store.contextFor(name)),
@@ -157,7 +158,7 @@ export class ProxyServer {
       this.#h2Server = http2.createServer({ settings: { enableConnectProtocol: false } });
       this.#h2Server.on('session', (s) => { const entry = this.#h2Sessions.add(s); s.on('close', () => this.#h2Sessions.remove(entry)); });
       this.#h2Server.on('stream', (stream, headers) => this.#h2!.handle(stream, headers));
-      this.#https = net.createServer({ noDelay: true }, (sock) => { if (this.#track(sock)) this.#onTlsConnection(sock); });
+      this.#https = net.createServer({ noDelay: true, allowHalfOpen: true }, (sock) => { if (this.#track(sock)) this.#onTlsConnection(sock); });
       await listen(this.#https, httpsPort, bindAddress, this.#opts.reusePort);
       this.#https.on('error', (err) => this.#acceptFailed(err));
       this.#httpsPortText = String(this.httpsPort);
