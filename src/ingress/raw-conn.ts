@@ -10,8 +10,8 @@
 import net from 'node:net';
 import type tls from 'node:tls';
 import { getSystemErrorName } from 'node:util';
-import { LiveList, type LiveEntry } from '../util/live-list.ts';
 import type { Conn, ConnHandler } from './conn.ts';
+import { IdleTimer } from './idle-timer.ts';
 
 interface UvHandle {
   onread: (ab: ArrayBuffer | undefined) => Buffer | undefined;
@@ -97,14 +97,6 @@ let spareReq: Req | undefined;
 const SCRATCH_BYTES = 16 * 1024;
 let scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
 /**
- * Inactivity timeouts this long or longer (the client keep-alive and upstream timeouts, 60-75 s by
- * default) are checked by one sweep per thread every SWEEP_MS instead of a timer per connection, as
- * nginx checks its timers once per event loop turn: a connection that opens, answers and closes then
- * costs no timer at all. They fire up to SWEEP_MS late; shorter ones keep a timer of their own.
- */
-const SWEPT_TIMEOUT_MS = 2000;
-const SWEEP_MS = 250;
-/**
  * The monotonic clock as read when the read callback in progress began: writes and timeouts set
  * while it runs stamp their activity with it (one clock read per callback instead of one per call).
  */
@@ -148,15 +140,8 @@ export class RawConn implements Conn {
   /** end() was called while writes were held or (TLS) in progress: FIN once they are out. */
   #endWhenFlushed = false;
   #remote: string | undefined;
-  // Inactivity timer, lazily re-armed: an I/O only stamps #last (monotonic clock); the timer checks it when it fires.
-  #timeoutMs = 0;
-  #last = 0;
-  #timer: NodeJS.Timeout | undefined;
-  #timerDue = 0;
-  /** Its place among the connections the sweep checks (a timeout of SWEPT_TIMEOUT_MS or more). */
-  #swept: LiveEntry<RawConn> | undefined;
-  static readonly #sweepList = new LiveList<RawConn>();
-  static #sweeper: NodeJS.Timeout | undefined;
+  /** setTimeout's inactivity timer: each read and write only stamps it (idle-timer.ts). */
+  readonly #idle = new IdleTimer(() => this.#owner.onTimeout());
   /**
    * TCP_NODELAY is set before the second write, or once a write could not go out whole: a first
    * write never waits for Nagle (nothing is unacknowledged yet), so a connection that answers one
@@ -331,7 +316,7 @@ export class RawConn implements Conn {
       if (this.#tls) { req.bytes = bytes; this.#inflight += bytes; }
     } else req.conn = undefined;
     if (err) { this.#fail(uvError(err, 'write')); return false; }
-    this.#last = clock();
+    this.#idle.touch(clock());
     return this.#afterWrite();
   }
 
@@ -357,7 +342,7 @@ export class RawConn implements Conn {
   #onWriteDone(status: number): void {
     if (this.#closed) return;
     if (status < 0) { this.#fail(uvError(status, 'write')); return; }
-    this.#last = performance.now();
+    this.#idle.touch(performance.now());
     if (this.#queueSize() > 0) return;
     if (this.#closeWhenFlushed) { this.destroy(); return; }
     if (this.#endWhenFlushed) { this.#endWhenFlushed = false; this.#shutdown(); }
@@ -398,7 +383,7 @@ export class RawConn implements Conn {
   destroy(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#stopTimers();
+    this.#idle.stop();
     this.#h.onread = ignoreRead;
     // onClose never re-enters the caller: TLS's runs on the socket's 'close', a later loop turn;
     // TCP's once the current callback has returned. libuv closes the descriptor in uv_close itself,
@@ -411,7 +396,7 @@ export class RawConn implements Conn {
   #onTlsClose(): void {
     if (!this.#closed) {
       this.#closed = true;
-      this.#stopTimers();
+      this.#idle.stop();
       this.#h.onread = ignoreRead;
     }
     this.#owner.onClose(this.#failure);
@@ -428,32 +413,7 @@ export class RawConn implements Conn {
   }
 
   setTimeout(ms: number): void {
-    this.#timeoutMs = ms;
-    if (this.#closed) return;
-    if (ms === 0) { this.#stopTimers(); return; }
-    this.#last = clock();
-    if (ms >= SWEPT_TIMEOUT_MS) {
-      if (this.#timer) { clearTimeout(this.#timer); this.#timer = undefined; }
-      this.#swept ??= RawConn.#sweepList.add(this);
-      RawConn.#sweeper ??= setTimeout(RawConn.#sweep, SWEEP_MS).unref();
-      return;
-    }
-    if (this.#swept) { RawConn.#sweepList.remove(this.#swept); this.#swept = undefined; }
-    const due = this.#last + ms;
-    // An armed timer that fires no later than the new deadline re-checks then; only an earlier one needs arming.
-    if (this.#timer && this.#timerDue <= due) return;
-    this.#arm(ms);
-  }
-
-  #arm(ms: number): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timerDue = performance.now() + ms;
-    this.#timer = setTimeout(() => this.#onTimer(), ms).unref();
-  }
-
-  #stopTimers(): void {
-    if (this.#timer) { clearTimeout(this.#timer); this.#timer = undefined; }
-    if (this.#swept) { RawConn.#sweepList.remove(this.#swept); this.#swept = undefined; }
+    if (!this.#closed) this.#idle.set(ms, clock());
   }
 
   /** TCP connections destroyed during the current callback, told once it has returned (one microtask for all). */
@@ -477,28 +437,6 @@ export class RawConn implements Conn {
     }
   }
 
-  static #sweep(): void {
-    const now = performance.now();
-    // The next sweep is armed first, so a handler that throws cannot stop every later timeout.
-    RawConn.#sweeper = RawConn.#sweepList.size ? setTimeout(RawConn.#sweep, SWEEP_MS).unref() : undefined;
-    for (const c of RawConn.#sweepList.values()) {
-      // Skipped too: one whose timeout an earlier handler of this sweep changed or turned off.
-      if (c.#closed || c.#swept === undefined || now - c.#last < c.#timeoutMs) continue;
-      c.#last = now; // as net.Socket: fires again after another full period unless changed
-      c.#owner.onTimeout();
-    }
-  }
-
-  #onTimer(): void {
-    this.#timer = undefined;
-    if (this.#closed || this.#timeoutMs === 0) return;
-    const idle = performance.now() - this.#last;
-    if (idle < this.#timeoutMs) { this.#arm(this.#timeoutMs - idle); return; }
-    this.#last = performance.now(); // as net.Socket: fires again after another full period unless changed
-    this.#arm(this.#timeoutMs);
-    this.#owner.onTimeout();
-  }
-
   #startReading(): void {
     if (this.#reading || !this.#wantRead || !this.#connected || this.#readEnded || this.#closed) return;
     this.#reading = true;
@@ -510,7 +448,8 @@ export class RawConn implements Conn {
   #onRead(): Buffer | undefined {
     const n = B!.state[B!.kRead]!;
     if (n > 0) {
-      this.#last = readNow = performance.now();
+      readNow = performance.now();
+      this.#idle.touch(readNow);
       const owner = this.#owner;
       inRead = true;
       try {
