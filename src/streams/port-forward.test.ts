@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import {
   killGroup, makeKubeHome, requireKubectl, startFakeApiServer, startPortForward, type FakeApiServer,
 } from './kubectl-harness.ts';
@@ -73,6 +73,15 @@ describe('kubectl port-forward against servePortForward', () => {
     home = makeKubeHome(api.url);
   });
 
+  // Every kubectl started, stopped after each test even when it timed out (its finally never runs then).
+  const started: (() => void)[] = [];
+  afterEach(() => { for (const stop of started.splice(0)) stop(); });
+  const forward = async (ports: number[], extraEnv: NodeJS.ProcessEnv) => {
+    const pf = await startPortForward(home.env, ports, extraEnv);
+    started.push(() => killGroup(pf.child));
+    return pf;
+  };
+
   after(async () => {
     await api?.close();
     http?.server.close();
@@ -84,9 +93,10 @@ describe('kubectl port-forward against servePortForward', () => {
     describe(mode === 'websocket' ? 'WebSocket-tunnelled SPDY (default)' : 'plain SPDY (KUBECTL_PORT_FORWARD_WEBSOCKETS=false)', () => {
       const extraEnv = mode === 'spdy' ? { KUBECTL_PORT_FORWARD_WEBSOCKETS: 'false' } : {};
 
-      test('an HTTP request, 100 MB on one connection, and 50 concurrent connections', async () => {
+      // A hang fails the test after a minute instead of holding CI until its own limit (it takes ~2 s).
+      test('an HTTP request, 100 MB on one connection, and 50 concurrent connections', { timeout: 60_000 }, async () => {
         const before = api.upgrades.length;
-        const pf = await startPortForward(home.env, [http.port, sink.port], extraEnv);
+        const pf = await forward([http.port, sink.port], extraEnv);
         try {
           const [httpLocal, sinkLocal] = pf.localPorts as [number, number];
           const reply = (await exchange(httpLocal, 'GET /ping HTTP/1.1\r\nHost: x\r\n\r\n')).toString();
@@ -125,9 +135,9 @@ describe('kubectl port-forward against servePortForward', () => {
         }
       });
 
-      test('a port with nothing listening reports the kubelet error text; another forward still works', async () => {
+      test('a port with nothing listening reports the kubelet error text; another forward still works', { timeout: 60_000 }, async () => {
         const dead = await closedPort();
-        const pf = await startPortForward(home.env, [dead], extraEnv);
+        const pf = await forward([dead], extraEnv);
         try {
           const [local] = pf.localPorts as [number];
           const reply = await exchange(local, 'x');
@@ -145,7 +155,7 @@ describe('kubectl port-forward against servePortForward', () => {
         } finally {
           killGroup(pf.child);
         }
-        const pf2 = await startPortForward(home.env, [http.port], extraEnv);
+        const pf2 = await forward([http.port], extraEnv);
         try {
           const reply = (await exchange(pf2.localPorts[0]!, 'GET /after HTTP/1.1\r\n\r\n')).toString();
           assert.match(reply, /hello from \/after/);
