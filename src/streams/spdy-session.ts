@@ -77,6 +77,7 @@ export class SpdySession extends EventEmitter {
       sendData: (s, data, fin, done) => this.#sendData(s, data, fin, done),
       sendReset: (s, status) => this.#sendReset(s, status),
       readResumed: (s) => this.#readResumed(s),
+      readFinished: (s) => this.#readFinished(s),
     };
     transport.on('data', (chunk: Buffer) => {
       this.#reader.push(chunk);
@@ -347,6 +348,10 @@ export class SpdySession extends EventEmitter {
   #readResumed(stream: SpdyStream): void {
     const st = this.#streams.get(stream.id);
     if (st) this.#creditStream(st, 1);
+    if (this.#blockedReaders.delete(stream)) this.#maybeResume();
+  }
+
+  #readFinished(stream: SpdyStream): void {
     if (this.#blockedReaders.delete(stream)) this.#maybeResume();
   }
 

@@ -6,6 +6,8 @@ export interface SpdyStreamHost {
   sendData(stream: SpdyStream, data: Buffer, fin: boolean, done: (err?: Error | null) => void): void;
   sendReset(stream: SpdyStream, status: number): void;
   readResumed(stream: SpdyStream): void;
+  /** The stream will never be read again (its readable side ended, or it was destroyed). */
+  readFinished(stream: SpdyStream): void;
 }
 
 /**
@@ -28,6 +30,9 @@ export class SpdyStream extends Duplex {
     this.id = options.id;
     this.headers = options.headers;
     this.#host = options.host;
+    // Node never calls _read once the peer's FIN is pushed, so a reader that was behind when the FIN
+    // arrived (the session paused its transport for it) would never resume the session otherwise.
+    this.once('end', () => this.#host.readFinished(this));
   }
 
   get isRemoteFinished(): boolean { return this.#remoteFin; }
@@ -65,6 +70,7 @@ export class SpdyStream extends Duplex {
       this.resetStatus = 5; // CANCEL
       this.#host.sendReset(this, 5);
     }
+    this.#host.readFinished(this);
     cb(err);
   }
 
