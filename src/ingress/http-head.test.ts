@@ -33,9 +33,59 @@ describe('request heads', () => {
 describe('response heads and chunked bodies', () => {
   it('parses the status and framing', () => {
     const b = Buffer.from('HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n');
-    const h = parseResponseHead(b, findHeadEnd(b, 1000));
+    const h = parseResponseHead(b, 1000)!;
     assert.equal(h.status, 204);
     assert.deepEqual(h.connection, ['close']);
+  });
+  const res = (text: string, max = 65536) => parseResponseHead(Buffer.from(text, 'latin1'), max);
+  const refused = (text: string, why: RegExp) => assert.throws(() => res(text), (e: HeadError) => e.status === 502 && why.test(e.message), JSON.stringify(text));
+  const nginxHead = 'HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/plain\r\nContent-Length: 19\r\nConnection: keep-alive\r\n\r\n';
+  it('reads status, length, framing and Connection straight from the bytes, and where the Connection lines are', () => {
+    const h = res(nginxHead + 'hello from backend\n')!;
+    assert.deepEqual({ ...h }, { length: nginxHead.length, status: 200, minorVersion: 1, contentLength: 19, chunked: false, connection: ['keep-alive'], connectionLines: [nginxHead.indexOf('Connection'), nginxHead.length - 2] });
+    const k = res('HTTP/1.0 302\r\nkeep-alive: timeout=5\r\nCONNECTION:  Keep-Alive , Upgrade,close\t\r\ntransfer-encoding: gzip, Chunked\r\n\r\n')!;
+    assert.equal(k.status, 302);
+    assert.equal(k.minorVersion, 0);
+    assert.deepEqual(k.connection, ['keep-alive', 'upgrade', 'close']);
+    assert.equal(k.connectionLines!.length, 4);
+    assert.equal(k.chunked, true);
+    assert.equal(k.contentLength, -1);
+    assert.equal(res('HTTP/1.1 200 OK\r\nX: y\r\n\r\n')!.connectionLines, undefined);
+  });
+  it('waits for a head cut anywhere, and finds it whole once it is all there', () => {
+    for (let cut = 0; cut < nginxHead.length; cut++) assert.equal(res(nginxHead.slice(0, cut)), undefined, `cut at ${cut}`);
+    assert.equal(res(nginxHead)!.length, nginxHead.length);
+  });
+  it('framing: Transfer-Encoding wins over Content-Length and makes the connection unreusable; a coding other than chunked last reads to the close', () => {
+    const both = res('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n')!;
+    assert.deepEqual([both.chunked, both.contentLength, both.connection], [true, -1, ['close']]);
+    const gz = res('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n')!;
+    assert.deepEqual([gz.chunked, gz.contentLength, gz.connection], [false, -1, ['close']]);
+    assert.equal(res('HTTP/1.1 200 OK\r\nContent-Length: 7\r\nContent-Length:7\r\n\r\n')!.contentLength, 7);
+    assert.equal(res('HTTP/1.1 200 OK\r\nContent-Length: 999999999999999\r\n\r\n')!.contentLength, 999999999999999);
+  });
+  it('refuses what nginx refuses from an upstream', () => {
+    refused('HTTP/1.1 200 OK\nX: y\r\n\r\n', /bare/);
+    refused('HTTP/1.1 200 OK\r\nX: y\rz\r\n\r\n', /bare/);
+    refused('HTTP/1.1 200 OK\r\nX: \0\r\n\r\n', /NUL/);
+    refused('HTTP/1.1 200 OK\r\nX: y\r\n\n', /bare/);
+    refused('HTTP/1.1 200 OK\r\nX: y\r\n\rx', /bare/);
+    for (const line of ['HTTP/1.2 200 OK', 'HTTP/2.0 200 OK', 'http/1.1 200 OK', 'HTTP/1.1 099 Low', 'HTTP/1.1 20 OK', 'HTTP/1.1 2000 OK', 'HTTP/1.1  200 OK', 'HTTP/1.1 2x0 OK', 'ICY 200 OK'])
+      refused(`${line}\r\n\r\n`, /status line/);
+    refused('HTTP/1.1 200 OK\r\n folded\r\n\r\n', /folding/);
+    refused('HTTP/1.1 200 OK\r\nNo colon\r\n\r\n', /invalid header/);
+    refused('HTTP/1.1 200 OK\r\n: empty name\r\n\r\n', /invalid header/);
+    refused('HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\n', /invalid header/);
+    for (const v of ['', '-1', '1 2', '0x10', '+5', '1234567890123456', '5\xa0'])
+      refused(`HTTP/1.1 200 OK\r\nContent-Length: ${v}\r\n\r\n`, /Content-Length/);
+    refused('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n', /conflicting/);
+  });
+  it('a head longer than the bound is refused, whether or not its end has come', () => {
+    const head = 'HTTP/1.1 200 OK\r\nX: ' + 'a'.repeat(100) + '\r\n\r\n';
+    assert.equal(res(head, head.length)!.length, head.length);
+    assert.throws(() => res(head, head.length - 1), /too large/);
+    assert.throws(() => res(head.slice(0, 60), 50), /too large/);
+    assert.equal(res(head.slice(0, 60), 60), undefined);
   });
   it('finds the end of a chunked message split anywhere', () => {
     const msg = Buffer.from('5;ext=1\r\nhello\r\n0\r\nTrailer: x\r\n\r\nNEXT');

@@ -18,8 +18,6 @@ export class HeadError extends Error {
 interface CommonHead {
   /** Bytes taken by the head, CRLFCRLF included. */
   readonly length: number;
-  /** The head as latin1 text (one byte per char), CRLFCRLF included. */
-  readonly text: string;
   /** -1 when absent. */
   readonly contentLength: number;
   readonly chunked: boolean;
@@ -29,6 +27,8 @@ interface CommonHead {
 }
 
 export interface RequestHead extends CommonHead {
+  /** The head as latin1 text (one byte per char), CRLFCRLF included. */
+  readonly text: string;
   readonly method: string;
   readonly target: string;
   readonly host: string | undefined;
@@ -46,6 +46,8 @@ export interface RequestHead extends CommonHead {
 
 export interface ResponseHead extends CommonHead {
   readonly status: number;
+  /** [start, end) pairs of the Connection and Keep-Alive lines, in order; undefined when there are none. */
+  readonly connectionLines: number[] | undefined;
 }
 
 /** Where the head ends (just past CRLFCRLF), -1 when not all here yet; throws 431 past `max` bytes. */
@@ -82,11 +84,8 @@ interface Fields {
   host: string | undefined; upgrade: string | undefined; drops: number[] | undefined; requestId: string | undefined;
 }
 
-/**
- * Walks header lines from `pos` to the blank line without splitting the text. `request` adds the
- * strict name checks and records the lines the proxy owns.
- */
-function scanFields(t: string, pos: number, bodyStart: number, request: boolean): Fields {
+/** Walks a request's header lines from `pos` to the blank line without splitting the text, and records the lines the proxy owns. */
+function scanFields(t: string, pos: number, bodyStart: number): Fields {
   const f: Fields = { contentLength: -1, chunked: false, te: false, connection: [], host: undefined, upgrade: undefined, drops: undefined, requestId: undefined };
   const last = bodyStart - 2; // the blank line's CRLF
   while (pos < last) {
@@ -95,10 +94,10 @@ function scanFields(t: string, pos: number, bodyStart: number, request: boolean)
     if (c0 === 32 || c0 === 9) throw new HeadError(400, 'obsolete line folding');
     const colon = t.indexOf(':', pos);
     if (colon < 0 || colon > eol) throw new HeadError(400, 'malformed header line');
-    if (request ? !isToken(t, pos, colon) : colon === pos || t.charCodeAt(colon - 1) === 32 || t.charCodeAt(colon - 1) === 9) throw new HeadError(400, 'invalid header name');
+    if (!isToken(t, pos, colon)) throw new HeadError(400, 'invalid header name');
     const n = colon - pos;
     // Only names of the lengths we care about are lowercased and compared.
-    if (n === 10 || n === 14 || n === 17 || (request && (n === 4 || n === 7 || OWNED_LENGTHS.has(n)))) {
+    if (n === 4 || n === 7 || n === 10 || n === 14 || n === 17 || OWNED_LENGTHS.has(n)) {
       const lower = t.slice(pos, colon).toLowerCase();
       switch (lower) {
         case 'host':
@@ -125,7 +124,7 @@ function scanFields(t: string, pos: number, bodyStart: number, request: boolean)
         }
         case 'x-request-id': f.requestId = t.slice(colon + 1, eol).trim(); break;
       }
-      if (request && OWNED.has(lower)) (f.drops ??= []).push(pos, eol + 2);
+      if (OWNED.has(lower)) (f.drops ??= []).push(pos, eol + 2);
     }
     pos = eol + 2;
   }
@@ -162,7 +161,7 @@ export function parseRequestHead(buf: Buffer, end: number): RequestHead {
   if (eol - sp2 === 9 && t.startsWith('HTTP/1.', sp2 + 1) && (t.charCodeAt(eol - 1) === 49 || t.charCodeAt(eol - 1) === 48)) minorVersion = t.charCodeAt(eol - 1) - 48;
   else if (/^HTTP\/\d\.\d$/.test(t.slice(sp2 + 1, eol))) throw new HeadError(505, 'HTTP version not supported');
   else throw new HeadError(400, 'malformed request line');
-  const f = scanFields(t, eol + 2, end, true);
+  const f = scanFields(t, eol + 2, end);
   if (f.te) {
     if (f.contentLength !== -1) throw new HeadError(400, 'both Content-Length and Transfer-Encoding');
     if (!f.chunked) throw new HeadError(501, 'unsupported Transfer-Encoding');
@@ -203,22 +202,128 @@ export function requestHeaderList(head: RequestHead): [string, string][] {
   return out;
 }
 
-/** Parses a response head of `end` bytes. Throws HeadError(502) on anything malformed. */
-export function parseResponseHead(buf: Buffer, end: number): ResponseHead {
-  const t = buf.toString('latin1', 0, end);
-  if (hasBareCrLfOrNul(t)) throw new HeadError(502, 'upstream sent a bare CR or LF');
-  const eol = t.indexOf('\r\n');
+const CR = 13, LF = 10, SP = 32, HT = 9, COLON = 58, COMMA = 44;
+const upstreamError = (message: string): never => { throw new HeadError(502, `upstream sent ${message}`); };
+
+/**
+ * Where the line starting at `from` ends (its CR), or -1 when its end is not here yet. A bare CR or
+ * LF, or a NUL, is an error.
+ */
+function lineEnd(buf: Buffer, from: number): number {
+  const n = buf.length;
+  for (let i = from; i < n; i++) {
+    const c = buf[i]!;
+    if (c > CR) continue;
+    if (c === CR) {
+      if (i + 1 === n) return -1;
+      if (buf[i + 1] !== LF) upstreamError('a bare CR or LF');
+      return i;
+    }
+    if (c === LF || c === 0) upstreamError('a bare CR or LF, or a NUL');
+  }
+  return -1;
+}
+
+/** Whether buf[at..] spells `lower` (lowercase ASCII letters and '-') in any case. */
+function spells(buf: Buffer, at: number, lower: string): boolean {
+  for (let k = 0; k < lower.length; k++) if ((buf[at + k]! | 0x20) !== lower.charCodeAt(k)) return false;
+  return true;
+}
+
+function spellsExactly(buf: Buffer, at: number, text: string): boolean {
+  for (let k = 0; k < text.length; k++) if (buf[at + k] !== text.charCodeAt(k)) return false;
+  return true;
+}
+
+/** [from, to) without leading and trailing spaces and tabs, as [start, end]. */
+function trimmed(buf: Buffer, from: number, to: number): [number, number] {
+  while (from < to && (buf[from] === SP || buf[from] === HT)) from++;
+  while (to > from && (buf[to - 1] === SP || buf[to - 1] === HT)) to--;
+  return [from, to];
+}
+
+/** The Connection header's tokens, lowercase, pushed onto `out` (close and keep-alive without making a string). */
+function connectionTokens(buf: Buffer, from: number, to: number, out: string[]): void {
+  while (from < to) {
+    let comma = buf.indexOf(COMMA, from);
+    if (comma < 0 || comma > to) comma = to;
+    const [s, e] = trimmed(buf, from, comma);
+    if (e - s === 5 && spells(buf, s, 'close')) out.push('close');
+    else if (e - s === 10 && spells(buf, s, 'keep-alive')) out.push('keep-alive');
+    else if (e > s) out.push(buf.toString('latin1', s, e).toLowerCase());
+    from = comma + 1;
+  }
+}
+
+/**
+ * Parses the response head at the start of `buf` straight from its bytes (an upstream's head is
+ * forwarded as it came, so no text is made of it): undefined while its end is not here yet. Throws
+ * HeadError(502) when it is malformed or longer than `max` bytes.
+ */
+export function parseResponseHead(buf: Buffer, max: number): ResponseHead | undefined {
+  const n = buf.length;
+  const tooLong = (): undefined => (n > max ? upstreamError('a head that is too large') : undefined);
+  const eol = lineEnd(buf, 0);
+  if (eol < 0) return tooLong();
   // "HTTP/1.x NNN" then a space or the end of the line.
-  if (eol < 12 || !t.startsWith('HTTP/1.') || t.charCodeAt(8) !== 32 || (eol > 12 && t.charCodeAt(12) !== 32)) throw new HeadError(502, 'upstream sent an invalid status line');
-  const minor = t.charCodeAt(7) - 48;
-  const status = Number(t.slice(9, 12));
-  if ((minor !== 0 && minor !== 1) || !(status >= 100 && status <= 999)) throw new HeadError(502, 'upstream sent an invalid status line');
-  let f: Fields;
-  try { f = scanFields(t, eol + 2, end, false); } catch { throw new HeadError(502, 'upstream sent an invalid header'); }
-  if (f.te && !f.chunked) return { length: end, text: t, status, minorVersion: minor, contentLength: -1, chunked: false, connection: ['close'] };
+  const minor = buf[7]! - 48;
+  const d0 = buf[9]! - 48, d1 = buf[10]! - 48, d2 = buf[11]! - 48;
+  if (eol < 12 || !spellsExactly(buf, 0, 'HTTP/1.') || (minor !== 0 && minor !== 1) || buf[8] !== SP ||
+    !(d0 >= 1 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9) || (eol > 12 && buf[12] !== SP)) upstreamError('an invalid status line');
+  const status = d0 * 100 + d1 * 10 + d2;
+  let contentLength = -1;
+  let te = false;
+  let chunked = false;
+  const connection: string[] = [];
+  let connectionLines: number[] | undefined;
+  let pos = eol + 2;
+  for (;;) {
+    if (pos >= n) return tooLong();
+    const c0 = buf[pos]!;
+    if (c0 === CR) {
+      if (pos + 1 === n) return tooLong();
+      if (buf[pos + 1] !== LF) upstreamError('a bare CR or LF');
+      break;
+    }
+    if (c0 === SP || c0 === HT) upstreamError('an invalid header (obsolete line folding)');
+    const end = lineEnd(buf, pos);
+    if (end < 0) return tooLong();
+    let colon = buf.indexOf(COLON, pos);
+    if (colon < 0 || colon > end) colon = -1;
+    if (colon <= pos || buf[colon - 1] === SP || buf[colon - 1] === HT) upstreamError('an invalid header');
+    const len = colon - pos;
+    if (len === 10 && spells(buf, pos, 'connection')) {
+      connectionTokens(buf, colon + 1, end, connection);
+      (connectionLines ??= []).push(pos, end + 2);
+    } else if (len === 10 && spells(buf, pos, 'keep-alive')) {
+      (connectionLines ??= []).push(pos, end + 2);
+    } else if (len === 14 && spells(buf, pos, 'content-length')) {
+      const [s, e] = trimmed(buf, colon + 1, end);
+      if (e === s || e - s > 15) upstreamError('an invalid Content-Length');
+      let v = 0;
+      for (let i = s; i < e; i++) {
+        const d = buf[i]! - 48;
+        if (d < 0 || d > 9) upstreamError('an invalid Content-Length');
+        v = v * 10 + d;
+      }
+      if (contentLength !== -1 && contentLength !== v) upstreamError('conflicting Content-Lengths');
+      contentLength = v;
+    } else if (len === 17 && spells(buf, pos, 'transfer-encoding')) {
+      te = true;
+      // Chunked when it is the last coding.
+      let last = colon + 1;
+      for (let i = buf.indexOf(COMMA, last); i >= 0 && i < end; i = buf.indexOf(COMMA, i + 1)) last = i + 1;
+      const [s, e] = trimmed(buf, last, end);
+      chunked = e - s === 7 && spells(buf, s, 'chunked');
+    }
+    pos = end + 2;
+  }
+  const length = pos + 2;
+  if (length > max) upstreamError('a head that is too large');
+  if (te && !chunked) return { length, status, minorVersion: minor, contentLength: -1, chunked: false, connection: ['close'], connectionLines };
   // With both, Transfer-Encoding wins and the connection is not reusable (RFC 9112 §6.3).
-  const connection = f.te && f.contentLength !== -1 ? [...f.connection, 'close'] : f.connection;
-  return { length: end, text: t, status, minorVersion: minor, contentLength: f.chunked ? -1 : f.contentLength, chunked: f.chunked, connection };
+  if (te && contentLength !== -1) connection.push('close');
+  return { length, status, minorVersion: minor, contentLength: chunked ? -1 : contentLength, chunked, connection, connectionLines };
 }
 
 const S_SIZE = 0, S_EXT = 1, S_SIZE_LF = 2, S_DATA = 3, S_DATA_CR = 4, S_DATA_LF = 5, S_TRAILER = 6, S_TRAILER_LINE = 7, S_END_LF = 8, S_DONE = 9;

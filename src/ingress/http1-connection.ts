@@ -480,18 +480,17 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
   }
 
   #onResponseHead(up: UpstreamSocket, buf: Buffer): void {
-    let end: number;
-    let res: ResponseHead;
+    let res: ResponseHead | undefined;
     try {
-      end = findHeadEnd(buf, MAX_RESPONSE_HEAD);
-      // A partial head waits for the next read: copied, since the chunk's buffer is reused.
-      if (end < 0) { this.#resBuf = Buffer.from(buf); return; }
-      res = parseResponseHead(buf, end);
+      res = parseResponseHead(buf, MAX_RESPONSE_HEAD);
     } catch {
       this.#upReusable = false;
       this.#fail(502);
       return;
     }
+    // A partial head waits for the next read: copied, since the chunk's buffer is reused.
+    if (!res) { this.#resBuf = Buffer.from(buf); return; }
+    const end = res.length;
     const req = this.#req!;
     if (res.status >= 100 && res.status < 200 && res.status !== 101) {
       // Interim responses (100 Continue, 103) go through as they are; the final head follows.
@@ -536,11 +535,9 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
       // Insert our headers before the blank line; the rest of the head stays byte for byte.
       let head = '';
       let pos = 0;
-      if (replace) {
-        const drops = lineRanges({ text: res.text, fieldsStart: res.text.indexOf('\r\n') + 2, length: end }, ['connection', 'keep-alive']);
-        for (let i = 0; i < drops.length; i += 2) { head += res.text.slice(pos, drops[i]); pos = drops[i + 1]!; }
-      }
-      head += res.text.slice(pos, end - 2) + extra + '\r\n';
+      const drops = replace ? res.connectionLines : undefined;
+      if (drops) for (let i = 0; i < drops.length; i += 2) { head += buf.toString('latin1', pos, drops[i]); pos = drops[i + 1]!; }
+      head += buf.toString('latin1', pos, end - 2) + extra + '\r\n';
       this.#onResponseBody(up, buf.subarray(end), 0, head);
     } else {
       this.#resBytesOut += end;
