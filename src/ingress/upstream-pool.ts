@@ -98,6 +98,17 @@ export interface UpstreamPoolOptions {
   maxRequestsPerConnection?: number;
 }
 
+/**
+ * Pool keys per endpoint object, made once: a route table's endpoints live as long as it does, and
+ * a key built per request would be a new string to hash on every lookup.
+ */
+const poolKeys = { HTTP: new WeakMap<Endpoint, string>(), HTTPS: new WeakMap<Endpoint, string>() };
+function poolKey(ep: Endpoint, protocol: 'HTTP' | 'HTTPS'): string {
+  let key = poolKeys[protocol].get(ep);
+  if (key === undefined) poolKeys[protocol].set(ep, (key = `${protocol}|${ep.address}|${ep.port}`));
+  return key;
+}
+
 export class UpstreamPool {
   readonly #idle = new Map<string, UpstreamSocket[]>();
   readonly #connector: Connector | undefined;
@@ -126,7 +137,7 @@ export class UpstreamPool {
 
   /** An idle socket to `ep` or a new, connecting one; `owner` receives its events from now on. */
   acquire(ep: Endpoint, protocol: 'HTTP' | 'HTTPS', owner: UpstreamOwner, connectTimeoutMs: number): UpstreamSocket {
-    const key = `${protocol}|${ep.address}|${ep.port}`;
+    const key = poolKey(ep, protocol);
     const stack = this.#idle.get(key);
     while (stack && stack.length) {
       const up = stack.pop()!;
