@@ -674,8 +674,9 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
       // (nginx's default). Otherwise linger: FIN, then read until the client ends. A client we
       // stopped reading (pipelined requests) may have more in the kernel, which a close would
       // answer with a reset that can destroy the answer in flight: linger for it too.
+      // TLS closes as it ends (close_notify, then reading the client's): it lingers in either case.
       if (this.#buf || !this.#reqDone || this.#sock.paused) { this.#sock.end(); this.#linger(); }
-      else this.#sock.close();
+      else { this.#sock.close(); if (this.#secure) this.#linger(); }
       this.#buf = undefined;
       return;
     }

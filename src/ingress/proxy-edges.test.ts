@@ -192,6 +192,28 @@ describe('proxy connection edges', () => {
     }
   });
 
+  it('lets an HTTPS client go after the lingering timeout when it neither ends nor speaks after its Connection: close answer', async () => {
+    // allowHalfOpen: the proxy's close_notify and FIN are not answered with the client's own.
+    const s = tls.connect({ host: '127.0.0.1', port: proxy.httpsPort!, servername: 'x.com', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], allowHalfOpen: true } as tls.ConnectionOptions);
+    s.on('error', () => {});
+    await new Promise<void>((r) => s.once('secureConnect', () => r()));
+    let got = '';
+    s.on('data', (c: Buffer) => { got += c.toString('latin1'); });
+    s.write('GET /lingering HTTP/1.1\r\nHost: x.com\r\nConnection: close\r\n\r\n');
+    while (!got.includes(tagged('lingering').toString())) await new Promise((r) => setTimeout(r, 5));
+    // Silent for longer than nginx's lingering_timeout (5 s), far less than the 75 s keep-alive
+    // timeout: the proxy has closed by now, so a byte sent is answered with a reset, and the next write fails. (Its FIN came
+    // with the answer, so only a write can tell a closed proxy from one still reading.)
+    await new Promise((r) => setTimeout(r, 6000));
+    const closed = new Promise<boolean>((r) => { s.once('close', () => r(true)); setTimeout(() => r(false), 3000); });
+    s.write('x'); // answered with a reset, which the next write reports
+    await new Promise((r) => setTimeout(r, 200));
+    s.write('y');
+    const wasClosed = await closed;
+    s.destroy();
+    assert.ok(wasClosed, 'the proxy still read from the connection 6 s after its answer');
+  });
+
   it('delivers a whole 4 MB answer to an HTTPS client that half-closes and reads slowly (its close_notify is read, not reset)', async () => {
     for (const [p, extra] of [['/big-until-close', ''], ['/big-until-close', 'Connection: close\r\n']] as const) {
       const s = tls.connect({ host: '127.0.0.1', port: proxy.httpsPort!, servername: 'x.com', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
