@@ -14,6 +14,18 @@ export const frameTypes = {
   windowUpdate: 9,
 } as const;
 
+/** Frame type names as the spec writes them, for error messages. */
+export const frameNames: Readonly<Record<number, string>> = {
+  [frameTypes.synStream]: 'SYN_STREAM',
+  [frameTypes.synReply]: 'SYN_REPLY',
+  [frameTypes.rstStream]: 'RST_STREAM',
+  [frameTypes.settings]: 'SETTINGS',
+  [frameTypes.ping]: 'PING',
+  [frameTypes.goAway]: 'GOAWAY',
+  [frameTypes.headers]: 'HEADERS',
+  [frameTypes.windowUpdate]: 'WINDOW_UPDATE',
+};
+
 /** RST_STREAM status codes (spdystream spdy/types.go RstStreamStatus). */
 export const rstStatus = {
   protocolError: 1,
@@ -25,7 +37,15 @@ export const rstStatus = {
   flowControlError: 7,
   streamInUse: 8,
   streamAlreadyClosed: 9,
+  invalidCredentials: 10,
+  frameTooLarge: 11,
 } as const;
+
+/**
+ * GOAWAY status codes. The draft lists INTERNAL_ERROR as 11, but SPDY/3.1 and spdystream (spdy/
+ * types.go GoAwayInternalError), the peer kubectl uses, number it 2.
+ */
+export const goAwayStatus = { ok: 0, protocolError: 1, internalError: 2 } as const;
 
 export const settingsIds = { initialWindowSize: 7 } as const;
 
@@ -35,10 +55,43 @@ export const flagUnidirectional = 0x02;
 /** The largest payload a frame's 24-bit length can carry. */
 export const maxFramePayload = 0xffffff;
 
+/**
+ * The largest control frame payload we buffer. The spec lets an implementation limit it as long as
+ * 8192 octets pass (draft §2.2.1); kubectl's header blocks are a few dozen bytes. A larger frame is
+ * refused when its header arrives, before its payload is buffered. DATA frames may use the whole
+ * 24-bit length, as spdystream (MaxDataLength) allows.
+ */
+export const maxControlPayload = 256 * 1024;
+
+/** The largest flow-control window (draft §2.6.8: the delta's legal range ends at 2^31-1). */
+export const maxWindow = 0x7fffffff;
+
+/**
+ * The peer broke the framing layer or the header compression state (draft §2.4.1): the session
+ * answers GOAWAY PROTOCOL_ERROR and closes.
+ */
+export class SpdyProtocolError extends Error {
+  readonly code = 'ERR_SPDY_PROTOCOL_ERROR';
+  override name = 'SpdyProtocolError';
+}
+
+/** The peer broke one stream (draft §2.4.2): that stream is answered with RST_STREAM `status`. */
+export class SpdyStreamError extends Error {
+  readonly code = 'ERR_SPDY_STREAM_ERROR';
+  override name = 'SpdyStreamError';
+  readonly status: number;
+
+  constructor(message: string, status: number) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export interface SpdyDataFrame { kind: 'data'; streamId: number; flags: number; data: Buffer }
+export interface SpdyControlFrame { kind: 'control'; version: number; type: number; flags: number; payload: Buffer }
+
 /** A frame as read off the wire; header blocks are still compressed. */
-export type SpdyFrame =
-  | { kind: 'data'; streamId: number; flags: number; data: Buffer }
-  | { kind: 'control'; type: number; flags: number; payload: Buffer };
+export type SpdyFrame = SpdyDataFrame | SpdyControlFrame;
 
 /**
  * Splits a byte stream into frames. Chunks are kept as a list so a 100 MB transfer is not copied
@@ -54,17 +107,24 @@ export class FrameReader {
     this.#length += chunk.length;
   }
 
-  /** The next complete frame, or undefined until more bytes arrive. */
+  /**
+   * The next complete frame, or undefined until more bytes arrive. Throws SpdyProtocolError for a
+   * control frame longer than maxControlPayload as soon as its header is in.
+   */
   next(): SpdyFrame | undefined {
     if (this.#length < 8) return undefined;
     const header = this.#peek(8);
     const length = header.readUIntBE(5, 3);
+    const isControl = ((header[0] ?? 0) & 0x80) !== 0;
+    if (isControl && length > maxControlPayload) {
+      throw new SpdyProtocolError(`control frame of ${length} bytes is over the ${maxControlPayload}-byte limit`);
+    }
     if (this.#length < 8 + length) return undefined;
     this.#take(8);
     const payload = this.#take(length);
     const flags = header[4] ?? 0;
-    if ((header[0] ?? 0) & 0x80) {
-      return { kind: 'control', type: header.readUInt16BE(2), flags, payload };
+    if (isControl) {
+      return { kind: 'control', version: header.readUInt16BE(0) & 0x7fff, type: header.readUInt16BE(2), flags, payload };
     }
     return { kind: 'data', streamId: header.readUInt32BE(0) & 0x7fffffff, flags, data: payload };
   }
@@ -166,12 +226,74 @@ export function encodeWindowUpdate(streamId: number, delta: number): Buffer {
   return encodeControl(frameTypes.windowUpdate, 0, u32s(streamId & 0x7fffffff, delta & 0x7fffffff));
 }
 
+/** The 32-bit words of a fixed-size control payload; throws SpdyProtocolError for any other length. */
+function fixedWords(frame: string, payload: Buffer, words: number): number[] {
+  if (payload.length !== words * 4) {
+    throw new SpdyProtocolError(`${frame} payload is ${payload.length} bytes, not ${words * 4}`);
+  }
+  return Array.from({ length: words }, (_, i) => payload.readUInt32BE(i * 4));
+}
+
+/** RST_STREAM (draft §2.6.3): exactly 8 bytes, a non-zero stream id and a non-zero status. */
+export function parseRstStream(payload: Buffer): { streamId: number; status: number } {
+  const [word0 = 0, status = 0] = fixedWords('RST_STREAM', payload, 2);
+  const streamId = word0 & 0x7fffffff;
+  if (streamId === 0) throw new SpdyProtocolError('RST_STREAM for stream 0');
+  if (status === 0) throw new SpdyProtocolError(`RST_STREAM for stream ${streamId} with status 0`);
+  return { streamId, status };
+}
+
+/** PING (draft §2.6.5): exactly 4 bytes, the id. */
+export function parsePing(payload: Buffer): number {
+  const [id = 0] = fixedWords('PING', payload, 1);
+  return id;
+}
+
+/** GOAWAY (draft §2.6.6): exactly 8 bytes. */
+export function parseGoAway(payload: Buffer): { lastGoodStreamId: number; status: number } {
+  const [word0 = 0, status = 0] = fixedWords('GOAWAY', payload, 2);
+  return { lastGoodStreamId: word0 & 0x7fffffff, status };
+}
+
+/** WINDOW_UPDATE (draft §2.6.8): exactly 8 bytes. A delta of 0 is left to the caller, whose error it is depends on the stream. */
+export function parseWindowUpdate(payload: Buffer): { streamId: number; delta: number } {
+  const [word0 = 0, word1 = 0] = fixedWords('WINDOW_UPDATE', payload, 2);
+  return { streamId: word0 & 0x7fffffff, delta: word1 & 0x7fffffff };
+}
+
+/**
+ * SETTINGS (draft §2.6.4): a count and exactly that many 8-byte entries. Of several values for one
+ * id only the first counts, as the spec asks.
+ */
 export function parseSettings(payload: Buffer): { id: number; value: number; flags: number }[] {
-  const count = payload.length >= 4 ? payload.readUInt32BE(0) : 0;
+  if (payload.length < 4) throw new SpdyProtocolError(`SETTINGS payload is ${payload.length} bytes, too short for its count`);
+  const count = payload.readUInt32BE(0);
+  if ((payload.length - 4) / 8 !== count) {
+    throw new SpdyProtocolError(`SETTINGS announces ${count} entries in ${payload.length - 4} bytes`);
+  }
   const out: { id: number; value: number; flags: number }[] = [];
-  for (let i = 0; i < count && 4 + i * 8 + 8 <= payload.length; i++) {
+  const seen = new Set<number>();
+  for (let i = 0; i < count; i++) {
     const word = payload.readUInt32BE(4 + i * 8);
-    out.push({ flags: word >>> 24, id: word & 0xffffff, value: payload.readUInt32BE(8 + i * 8) });
+    const id = word & 0xffffff;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    out.push({ flags: word >>> 24, id, value: payload.readUInt32BE(8 + i * 8) });
   }
   return out;
+}
+
+/**
+ * The stream id and compressed header block of a SYN_STREAM (10 bytes before the block), SYN_REPLY
+ * or HEADERS (4 bytes). Throws SpdyProtocolError when the fixed part is missing or names stream 0.
+ */
+export function parseHeaderFrame(type: number, payload: Buffer): { streamId: number; block: Buffer } {
+  const name = frameNames[type] ?? `control frame ${type}`;
+  const offset = type === frameTypes.synStream ? 10 : 4;
+  if (payload.length < offset) {
+    throw new SpdyProtocolError(`${name} payload is ${payload.length} bytes, shorter than its ${offset}-byte fixed part`);
+  }
+  const streamId = payload.readUInt32BE(0) & 0x7fffffff;
+  if (streamId === 0) throw new SpdyProtocolError(`${name} for stream 0`);
+  return { streamId, block: payload.subarray(offset) };
 }

@@ -3,8 +3,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { PassThrough, Duplex } from 'node:stream';
-import { describe, test } from 'node:test';
-import { encodeDataHeader, encodeSynStream, flagFin } from './spdy-frames.ts';
+import { after, before, describe, test } from 'node:test';
+import { constants, deflateRawSync } from 'node:zlib';
+import {
+  FrameReader, SpdyProtocolError, SpdyStreamError, encodeControl, encodeDataHeader, encodeRstStream,
+  encodeSynReply, encodeSynStream, flagFin, frameNames, frameTypes, maxControlPayload, rstStatus,
+  type SpdyFrame,
+} from './spdy-frames.ts';
 import { HeaderCompressor, HeaderDecompressor } from './spdy-header-codec.ts';
 import { SpdySession } from './spdy-session.ts';
 import type { SpdyStream } from './spdy-stream.ts';
@@ -140,5 +145,362 @@ describe('SpdySession', () => {
     client.close();
     await served;
     echo.close();
+  });
+});
+
+function u32(...values: number[]): Buffer {
+  const b = Buffer.alloc(values.length * 4);
+  values.forEach((v, i) => b.writeUInt32BE(v >>> 0, i * 4));
+  return b;
+}
+
+/** A control frame header claiming `length` payload bytes, with any version. */
+function controlHeader(type: number, length: number, version = 3): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeUInt16BE(0x8000 | version, 0);
+  b.writeUInt16BE(type, 2);
+  b.writeUInt32BE(length & 0xffffff, 4);
+  return b;
+}
+
+/**
+ * Raw name/value bytes as one stored deflate block plus sync marker: a valid continuation of the
+ * peer's zlib stream whatever it holds, so the session inflates exactly these bytes.
+ */
+function storedBlock(raw: Buffer): Buffer {
+  const hdr = Buffer.from([0x00, 0, 0, 0, 0]);
+  hdr.writeUInt16LE(raw.length, 1);
+  hdr.writeUInt16LE(~raw.length & 0xffff, 3);
+  return Buffer.concat([hdr, raw, Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff])]);
+}
+
+/** A SYN_STREAM carrying an already compressed header block. */
+function synStreamWithBlock(id: number, block: Buffer): Buffer {
+  return encodeControl(frameTypes.synStream, 0, Buffer.concat([u32(id, 0), Buffer.alloc(2), block]));
+}
+
+const statusNames = new Map<number, string>(Object.entries(rstStatus).map(([name, code]) => [code, name]));
+
+/** One line per frame the session sent, e.g. `RST_STREAM 3 streamAlreadyClosed` or `GOAWAY 1 status 1`. */
+function summarize(f: SpdyFrame): string {
+  if (f.kind === 'data') return `DATA ${f.streamId}${f.flags & flagFin ? ' FIN' : ''} ${f.data.length}`;
+  const name = frameNames[f.type] ?? `type ${f.type}`;
+  const word = (i: number): number => (f.payload.length >= i * 4 + 4 ? f.payload.readUInt32BE(i * 4) : -1);
+  if (f.type === frameTypes.rstStream) return `${name} ${word(0)} ${statusNames.get(word(1)) ?? word(1)}`;
+  if (f.type === frameTypes.goAway) return `${name} ${word(0)} status ${word(1)}`;
+  if (f.type === frameTypes.synStream || f.type === frameTypes.synReply || f.type === frameTypes.ping) return `${name} ${word(0) & 0x7fffffff}`;
+  return name;
+}
+
+/**
+ * A session under test and a scripted peer on the other end of an in-memory pipe: the peer writes
+ * raw bytes and records every frame the session sends back, and whether the session ended the pipe.
+ */
+function scriptedPeer(options: { isServer: boolean } = { isServer: true }) {
+  const [a, b] = duplexPair();
+  b.on('error', () => {});
+  const session = new SpdySession(a, options);
+  const errors: Error[] = [];
+  session.on('error', (err: Error) => errors.push(err));
+  const closed = new Promise<void>((resolve) => session.once('close', resolve));
+  const reader = new FrameReader();
+  const sent: string[] = [];
+  let ended = false;
+  let wake = (): void => {};
+  b.on('data', (chunk: Buffer) => {
+    reader.push(chunk);
+    for (let f = reader.next(); f !== undefined; f = reader.next()) sent.push(summarize(f));
+    wake();
+  });
+  b.on('end', () => { ended = true; wake(); });
+  const until = (what: string, done: () => boolean, ms = 2000): Promise<void> => new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}; the session sent ${JSON.stringify(sent)}`)), ms);
+    const check = (): void => {
+      if (!done()) return;
+      clearTimeout(timer);
+      wake = () => {};
+      resolve();
+    };
+    wake = check;
+    check();
+  });
+  return {
+    session, errors, closed, sent,
+    compressor: new HeaderCompressor(),
+    send(...parts: Buffer[]): void { b.write(Buffer.concat(parts)); },
+    /** Resolves once the session has sent `n` frames in all. */
+    frames(n: number): Promise<void> { return until(`${n} frames`, () => sent.length >= n); },
+    /** Resolves once the session has ended the pipe, after a GOAWAY. */
+    ended(): Promise<void> { return until('the end of the session', () => ended); },
+    close(): void { session.destroy(); b.destroy(); },
+  };
+}
+
+type Peer = ReturnType<typeof scriptedPeer>;
+
+/** Opens stream `id` from the peer and resolves with the session's side of it, errors recorded. */
+async function openFromPeer(peer: Peer, id: number, headers: Record<string, string> = { streamtype: 'data' }): Promise<SpdyStream & { failure?: Error }> {
+  const arrived = new Promise<SpdyStream>((resolve) => peer.session.once('stream', resolve));
+  const before = peer.sent.length;
+  peer.send(encodeSynStream(id, 0, peer.compressor.compress(headers)));
+  const stream = await arrived as SpdyStream & { failure?: Error };
+  stream.on('error', (err: Error) => { stream.failure = err; });
+  await peer.frames(before + 1);
+  assert.equal(peer.sent.at(-1), `SYN_REPLY ${id}`);
+  return stream;
+}
+
+/** A healthy client/server pair on their own pipe: another session must not notice one failing. */
+function healthyPair() {
+  const [a, b] = duplexPair();
+  const server = new SpdySession(a, { isServer: true });
+  const client = new SpdySession(b, { isServer: false });
+  server.on('stream', (s: SpdyStream) => s.pipe(s));
+  return {
+    async assertWorks(): Promise<void> {
+      assert.ok((await client.ping()) >= 0);
+      const stream = await client.openStream({ hello: 'world' });
+      const echoed = readAll(stream);
+      stream.end('still here');
+      assert.equal((await echoed).toString(), 'still here');
+    },
+    close(): void { server.destroy(); client.destroy(); },
+  };
+}
+
+// Each case sends one bad thing after the peer has opened stream 1 on a server session. Before
+// this was handled, the first of them threw "Attempt to access memory outside buffer bounds" out
+// of the socket's 'data' handler and took the whole API server down.
+const sessionErrors: { name: string; frames: (peer: Peer) => Buffer[]; before?: string[]; goAway?: string }[] = [
+  { name: 'RST_STREAM with an empty payload', frames: () => [encodeControl(frameTypes.rstStream, 0, Buffer.alloc(0))] },
+  { name: 'RST_STREAM with 4 bytes', frames: () => [encodeControl(frameTypes.rstStream, 0, u32(1))] },
+  { name: 'RST_STREAM with 12 bytes', frames: () => [encodeControl(frameTypes.rstStream, 0, u32(1, 5, 0))] },
+  { name: 'RST_STREAM for stream 0', frames: () => [encodeControl(frameTypes.rstStream, 0, u32(0, 5))] },
+  { name: 'RST_STREAM with status 0', frames: () => [encodeControl(frameTypes.rstStream, 0, u32(1, 0))] },
+  { name: 'SETTINGS with an empty payload', frames: () => [encodeControl(frameTypes.settings, 0, Buffer.alloc(0))] },
+  { name: 'SETTINGS announcing more entries than it carries', frames: () => [encodeControl(frameTypes.settings, 0, u32(5, 7, 1000))] },
+  { name: 'SETTINGS with a partial entry', frames: () => [encodeControl(frameTypes.settings, 0, u32(1, 7))] },
+  { name: 'SETTINGS INITIAL_WINDOW_SIZE over 2^31-1', frames: () => [encodeControl(frameTypes.settings, 0, u32(1, 7, 0x80000000))] },
+  { name: 'PING with an empty payload', frames: () => [encodeControl(frameTypes.ping, 0, Buffer.alloc(0))] },
+  { name: 'PING with 8 bytes', frames: () => [encodeControl(frameTypes.ping, 0, u32(1, 1))] },
+  { name: 'GOAWAY with 4 bytes', frames: () => [encodeControl(frameTypes.goAway, 0, u32(1))] },
+  { name: 'WINDOW_UPDATE with 4 bytes', frames: () => [encodeControl(frameTypes.windowUpdate, 0, u32(1))] },
+  { name: 'WINDOW_UPDATE with 12 bytes', frames: () => [encodeControl(frameTypes.windowUpdate, 0, u32(1, 1, 1))] },
+  { name: 'session WINDOW_UPDATE of delta 0', frames: () => [encodeControl(frameTypes.windowUpdate, 0, u32(0, 0))] },
+  { name: 'session WINDOW_UPDATE overflowing the window', frames: () => [encodeControl(frameTypes.windowUpdate, 0, u32(0, 0x7fffffff))] },
+  { name: 'SYN_STREAM shorter than its fixed part', frames: () => [encodeControl(frameTypes.synStream, 0, u32(3))] },
+  { name: 'SYN_REPLY with an empty payload', frames: () => [encodeControl(frameTypes.synReply, 0, Buffer.alloc(0))] },
+  { name: 'HEADERS with 2 bytes', frames: () => [encodeControl(frameTypes.headers, 0, Buffer.alloc(2))] },
+  { name: 'SYN_STREAM for stream 0', frames: (p) => [encodeSynStream(0, 0, p.compressor.compress({}))] },
+  { name: 'SYN_STREAM with an even id at a server', frames: (p) => [encodeSynStream(4, 0, p.compressor.compress({}))] },
+  {
+    name: 'SYN_STREAM with a lower id than the last one',
+    frames: (p) => [encodeSynStream(7, 0, p.compressor.compress({})), encodeSynStream(5, 0, p.compressor.compress({}))],
+    before: ['SYN_REPLY 7'], goAway: 'GOAWAY 7 status 1',
+  },
+  { name: 'SYN_STREAM whose header block is not zlib', frames: () => [synStreamWithBlock(3, Buffer.from('not zlib at all'))] },
+  { name: 'SYN_STREAM with an empty header block', frames: () => [synStreamWithBlock(3, Buffer.alloc(0))] },
+  { name: 'header block truncated inside a name', frames: () => [synStreamWithBlock(3, storedBlock(Buffer.concat([u32(1, 5), Buffer.from('ab')])))] },
+  { name: 'header block announcing 2^32-1 headers', frames: () => [synStreamWithBlock(3, storedBlock(u32(0xffffffff)))] },
+  { name: 'header block with bytes after its last header', frames: () => [synStreamWithBlock(3, storedBlock(Buffer.concat([u32(0), Buffer.from('xx')])))] },
+  {
+    // 4 MiB of zeros deflate to a few KiB; the session stops inflating at its limit.
+    name: 'header block inflating past the limit (a zlib bomb)',
+    frames: () => [synStreamWithBlock(3, deflateRawSync(Buffer.alloc(4 * 1024 * 1024), { finishFlush: constants.Z_SYNC_FLUSH }))],
+  },
+  { name: 'HEADERS whose header block is not zlib', frames: () => [encodeControl(frameTypes.headers, 0, Buffer.concat([u32(1), Buffer.from('garbage')]))] },
+  { name: 'control frame of SPDY version 2', frames: () => [controlHeader(frameTypes.ping, 4, 2), u32(1)] },
+  {
+    name: 'SYN_STREAM of SPDY version 2',
+    frames: () => [controlHeader(frameTypes.synStream, 12, 2), u32(3, 0), Buffer.alloc(4)],
+    before: ['RST_STREAM 3 unsupportedVersion'],
+  },
+  // Only the header is sent: the session must refuse before buffering the payload.
+  { name: 'control frame longer than the limit', frames: () => [controlHeader(frameTypes.headers, maxControlPayload + 1)] },
+  { name: 'control frame with the largest 24-bit length', frames: () => [controlHeader(frameTypes.settings, 0xffffff)] },
+  { name: 'DATA frame for stream 0', frames: () => [encodeDataHeader(0, 0, 1), Buffer.from('x')] },
+];
+
+describe('SpdySession with a malformed or hostile peer', () => {
+  let healthy: ReturnType<typeof healthyPair>;
+  before(() => { healthy = healthyPair(); });
+  after(() => healthy.close());
+
+  for (const c of sessionErrors) {
+    test(`${c.name}: GOAWAY PROTOCOL_ERROR, its streams fail, the process and other sessions carry on`, async () => {
+      const peer = scriptedPeer();
+      const stream = await openFromPeer(peer, 1);
+      peer.send(...c.frames(peer));
+      await peer.ended();
+      await peer.closed;
+      assert.deepEqual(peer.sent, ['SYN_REPLY 1', ...(c.before ?? []), c.goAway ?? 'GOAWAY 1 status 1']);
+      assert.ok(peer.session.isClosed);
+      assert.equal(peer.errors.length, 1);
+      assert.ok(peer.errors[0] instanceof SpdyProtocolError, String(peer.errors[0]));
+      assert.ok(stream.destroyed);
+      assert.equal(stream.failure, peer.errors[0]);
+      await healthy.assertWorks();
+      peer.close();
+    });
+  }
+
+  test("a 'stream' listener that throws: GOAWAY INTERNAL_ERROR instead of an uncaught exception", async () => {
+    const peer = scriptedPeer();
+    const first = await openFromPeer(peer, 1);
+    peer.session.on('stream', () => { throw new Error('listener bug'); });
+    peer.send(encodeSynStream(3, 0, peer.compressor.compress({})));
+    await peer.ended();
+    assert.deepEqual(peer.sent, ['SYN_REPLY 1', 'SYN_REPLY 3', 'GOAWAY 3 status 2']);
+    assert.equal(peer.errors[0]?.message, 'listener bug');
+    assert.ok(first.destroyed);
+    await healthy.assertWorks();
+    peer.close();
+  });
+
+  test('a stream whose owner does not listen for errors is destroyed without an unhandled error', async () => {
+    const peer = scriptedPeer();
+    const arrived = new Promise<SpdyStream>((resolve) => peer.session.once('stream', resolve));
+    peer.send(encodeSynStream(1, 0, peer.compressor.compress({})));
+    const stream = await arrived;
+    peer.send(encodeControl(frameTypes.rstStream, 0, Buffer.alloc(0)));
+    await peer.ended();
+    assert.ok(stream.destroyed);
+    assert.equal(stream.errored, null);
+    peer.close();
+  });
+
+  test('a pending PING and a stream waiting for its SYN_REPLY fail when the session does', async () => {
+    const peer = scriptedPeer({ isServer: false });
+    const opened = peer.session.openStream({ streamtype: 'data' });
+    const pinged = peer.session.ping();
+    await peer.frames(2);
+    peer.send(encodeControl(frameTypes.ping, 0, Buffer.alloc(0)));
+    await assert.rejects(opened, SpdyProtocolError);
+    await assert.rejects(pinged, SpdyProtocolError);
+    assert.deepEqual(peer.sent, ['SYN_STREAM 1', 'PING 1', 'GOAWAY 0 status 1']);
+    peer.close();
+  });
+
+  // Stream errors (draft §2.4.2): RST_STREAM for that stream, and the session goes on.
+  const streamErrors: { name: string; script: (peer: Peer) => Promise<void>; rst: string; resets?: boolean }[] = [
+    { name: 'DATA for a stream never opened', script: async (p) => p.send(encodeDataHeader(9, 0, 1), Buffer.from('x')), rst: 'RST_STREAM 9 invalidStream' },
+    { name: 'DATA for an even stream the server never opened', script: async (p) => p.send(encodeDataHeader(2, 0, 0)), rst: 'RST_STREAM 2 invalidStream' },
+    { name: 'HEADERS for a stream never opened', script: async (p) => p.send(encodeControl(frameTypes.headers, 0, Buffer.concat([u32(11), p.compressor.compress({})]))), rst: 'RST_STREAM 11 invalidStream' },
+    { name: 'SYN_REPLY for a stream never opened', script: async (p) => p.send(encodeSynReply(2, 0, p.compressor.compress({}))), rst: 'RST_STREAM 2 invalidStream' },
+    { name: 'DATA after the peer\'s FIN', script: async (p) => p.send(encodeDataHeader(1, flagFin, 0), encodeDataHeader(1, 0, 1), Buffer.from('x')), rst: 'RST_STREAM 1 streamAlreadyClosed', resets: true },
+    { name: 'SYN_REPLY for a stream the peer opened', script: async (p) => p.send(encodeSynReply(1, 0, p.compressor.compress({}))), rst: 'RST_STREAM 1 streamInUse', resets: true },
+    { name: 'a second SYN_STREAM for the same stream', script: async (p) => p.send(encodeSynStream(1, 0, p.compressor.compress({}))), rst: 'RST_STREAM 1 protocolError', resets: true },
+    { name: 'WINDOW_UPDATE of delta 0 for a stream', script: async (p) => p.send(encodeControl(frameTypes.windowUpdate, 0, u32(1, 0))), rst: 'RST_STREAM 1 flowControlError', resets: true },
+    { name: 'WINDOW_UPDATE overflowing a stream\'s window', script: async (p) => p.send(encodeControl(frameTypes.windowUpdate, 0, u32(1, 0x7fffffff))), rst: 'RST_STREAM 1 flowControlError', resets: true },
+    { name: 'SYN_STREAM with an empty header name', script: async (p) => p.send(synStreamWithBlock(3, storedBlock(Buffer.concat([u32(1, 0, 1), Buffer.from('v')])))), rst: 'RST_STREAM 3 protocolError' },
+    { name: 'SYN_STREAM with an empty NUL-separated value', script: async (p) => p.send(synStreamWithBlock(3, storedBlock(Buffer.concat([u32(1, 1), Buffer.from('a'), u32(2), Buffer.from('x\0')])))), rst: 'RST_STREAM 3 protocolError' },
+  ];
+  for (const c of streamErrors) {
+    test(`${c.name}: RST_STREAM ${c.rst.split(' ').at(-1)}, and the session goes on`, async () => {
+      const peer = scriptedPeer();
+      const stream = await openFromPeer(peer, 1);
+      await c.script(peer);
+      await peer.frames(2);
+      assert.deepEqual(peer.sent, ['SYN_REPLY 1', c.rst]);
+      if (c.resets) {
+        assert.ok(stream.destroyed);
+        assert.ok(stream.failure instanceof SpdyStreamError, String(stream.failure));
+      } else {
+        assert.ok(!stream.destroyed);
+      }
+      // The header compression context is still in step: a later stream opens and carries data.
+      const next = await openFromPeer(peer, 13, { streamtype: 'data', requestid: '13' });
+      assert.equal(next.headers.requestid, '13');
+      const got = readAll(next);
+      peer.send(encodeDataHeader(13, flagFin, 2), Buffer.from('ok'));
+      assert.equal((await got).toString(), 'ok');
+      assert.ok(!peer.session.isClosed);
+      assert.deepEqual(peer.errors, []);
+      peer.close();
+    });
+  }
+
+  test('frames for a stream that has closed are dropped, not answered: they race our RST_STREAM or FIN', async () => {
+    const peer = scriptedPeer();
+    const stream = await openFromPeer(peer, 1);
+    peer.send(encodeRstStream(1, rstStatus.cancel));
+    await once(stream, 'close');
+    peer.send(encodeDataHeader(1, 0, 1), Buffer.from('x'), encodeControl(frameTypes.windowUpdate, 0, u32(1, 10)),
+      encodeControl(frameTypes.rstStream, 0, u32(1, rstStatus.cancel)), encodeControl(frameTypes.ping, 0, u32(5)));
+    await peer.frames(2);
+    assert.deepEqual(peer.sent, ['SYN_REPLY 1', 'PING 5']);
+    peer.close();
+  });
+
+  // Before these checks, podgate's client sent a second FIN (empty DATA) on a stream it opened
+  // with FLAG_FIN, and the server now answering that with STREAM_ALREADY_CLOSED broke every
+  // port-forward error stream. Our client no longer sends it; the server still tolerates it.
+  test('a stream opened with FIN sends no second FIN when ended', async () => {
+    const peer = scriptedPeer({ isServer: false });
+    void peer.session.openStream({ streamtype: 'error' }, { fin: true }).catch(() => {});
+    await new Promise((resolve) => setImmediate(resolve));
+    void peer.session.ping().catch(() => {});
+    await peer.frames(2);
+    assert.deepEqual(peer.sent, ['SYN_STREAM 1', 'PING 1']);
+    peer.close();
+  });
+
+  test("an empty DATA + FIN after the peer's FIN is dropped, as older podgate clients sent one", async () => {
+    const peer = scriptedPeer();
+    const arrived = new Promise<SpdyStream>((resolve) => peer.session.once('stream', resolve));
+    peer.send(encodeSynStream(1, flagFin, peer.compressor.compress({ streamtype: 'error' })), encodeDataHeader(1, flagFin, 0));
+    const stream = await arrived;
+    peer.send(encodeControl(frameTypes.ping, 0, u32(3)));
+    await peer.frames(2);
+    assert.deepEqual(peer.sent, ['SYN_REPLY 1', 'PING 3']);
+    assert.ok(!stream.destroyed);
+    stream.end('fine');
+    await peer.frames(4);
+    assert.deepEqual(peer.sent, ['SYN_REPLY 1', 'PING 3', 'DATA 1 4', 'DATA 1 FIN 0']);
+    peer.close();
+  });
+
+  test('unknown control frame types are ignored', async () => {
+    const peer = scriptedPeer();
+    await openFromPeer(peer, 1);
+    peer.send(encodeControl(10, 0, Buffer.from('credential')), encodeControl(0x7fff, 0, Buffer.alloc(0)), encodeControl(frameTypes.ping, 0, u32(7)));
+    await peer.frames(2);
+    assert.deepEqual(peer.sent, ['SYN_REPLY 1', 'PING 7']);
+    peer.close();
+  });
+
+  test('DATA before SYN_REPLY on a stream we opened: RST_STREAM PROTOCOL_ERROR and the open fails', async () => {
+    const peer = scriptedPeer({ isServer: false });
+    const opened = peer.session.openStream({ streamtype: 'data' });
+    await peer.frames(1);
+    peer.send(encodeDataHeader(1, 0, 1), Buffer.from('x'));
+    await assert.rejects(opened, SpdyStreamError);
+    await peer.frames(2);
+    assert.deepEqual(peer.sent, ['SYN_STREAM 1', 'RST_STREAM 1 protocolError']);
+    assert.ok(!peer.session.isClosed);
+    peer.close();
+  });
+
+  // Inflated output above the inflater's 16 KiB highWaterMark used to stall it before the sync
+  // flush, so the session waited for that header block forever.
+  test('a header block inflating to more than 16 KiB decodes instead of hanging the session', async () => {
+    const peer = scriptedPeer();
+    const big = 'v'.repeat(100_000);
+    const stream = await openFromPeer(peer, 1, { big });
+    assert.equal(stream.headers.big, big);
+    assert.ok(!peer.session.isClosed);
+    peer.close();
+  });
+
+  test('one malformed session among many: the others finish their transfers', async () => {
+    const pairs = Array.from({ length: 5 }, () => healthyPair());
+    const bad = scriptedPeer();
+    await openFromPeer(bad, 1);
+    const transfers = pairs.map((p) => p.assertWorks());
+    bad.send(encodeControl(frameTypes.rstStream, 0, Buffer.alloc(0)));
+    await Promise.all([...transfers, bad.ended()]);
+    await Promise.all(pairs.map((p) => p.assertWorks()));
+    for (const p of pairs) p.close();
+    bad.close();
   });
 });

@@ -1,9 +1,11 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import {
-  FrameReader, encodeControl, encodeDataHeader, encodeGoAway, encodePing, encodeRstStream,
-  encodeSettings, encodeSynReply, encodeSynStream, encodeWindowUpdate, flagFin, frameTypes,
-  parseSettings, rstStatus, settingsIds, type SpdyFrame,
+  FrameReader, SpdyProtocolError, SpdyStreamError, encodeControl, encodeDataHeader, encodeGoAway,
+  encodePing, encodeRstStream, encodeSettings, encodeSynReply, encodeSynStream, encodeWindowUpdate,
+  flagFin, frameTypes, goAwayStatus, maxWindow, parseGoAway, parseHeaderFrame, parsePing,
+  parseRstStream, parseSettings, parseWindowUpdate, rstStatus, settingsIds, spdyVersion,
+  type SpdyControlFrame,
 } from './spdy-frames.ts';
 import { HeaderCompressor, HeaderDecompressor, type SpdyHeaders } from './spdy-header-codec.ts';
 import { SpdyStream, type SpdyStreamHost } from './spdy-stream.ts';
@@ -12,6 +14,8 @@ import { SpdyStream, type SpdyStreamHost } from './spdy-stream.ts';
 export const defaultWindow = 64 * 1024;
 /** Largest DATA payload we send in one frame, so streams interleave fairly. */
 const maxDataChunk = 64 * 1024;
+/** Stream ids are 31 bits and do not wrap (draft §2.3.2). */
+const maxStreamId = 0x7fffffff;
 
 export interface SpdySessionOptions {
   /** A server opens even stream ids and answers odd ones; a client the reverse. */
@@ -40,7 +44,11 @@ interface StreamState {
 /**
  * A SPDY/3.1 session over any byte Duplex (a TCP socket, or a WebSocket carrying the bytes).
  * Events: 'stream' (SpdyStream, already answered with an empty SYN_REPLY, as the kubelet does),
- * 'goaway', 'close', 'error' (protocol errors; the session is torn down after emitting it).
+ * 'goaway', 'close', 'error' (emitted only when listened to, just before 'close', when the session
+ * fails: the peer broke the protocol, answered with GOAWAY PROTOCOL_ERROR, or handling a frame
+ * threw, answered with GOAWAY INTERNAL_ERROR). Nothing a peer sends can throw out of the transport's
+ * 'data' handler: a peer's error on one stream resets that stream (RST_STREAM), any other error
+ * fails the session, whose streams are then destroyed with the error.
  */
 export class SpdySession extends EventEmitter {
   #transport: Duplex;
@@ -55,11 +63,13 @@ export class SpdySession extends EventEmitter {
   #drainWaiters: (() => void)[] = [];
   #decoding = false;
   #closed = false;
+  /** We sent GOAWAY or the peer did: no new streams either way. */
   #goneAway = false;
+  #sentGoAway = false;
   #lastPeerStreamId = 0;
   #nextStreamId: number;
   #nextPingId: number;
-  #pings = new Map<number, () => void>();
+  #pings = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
   #peerInitialWindow = defaultWindow;
   #sessionSendWindow = defaultWindow;
   #sessionRecvUnacked = 0;
@@ -80,6 +90,7 @@ export class SpdySession extends EventEmitter {
       readFinished: (s) => this.#readFinished(s),
     };
     transport.on('data', (chunk: Buffer) => {
+      if (this.#closed) return;
       this.#reader.push(chunk);
       this.#pump();
     });
@@ -97,6 +108,7 @@ export class SpdySession extends EventEmitter {
 
   /** Feeds bytes that arrived before the session took over the socket (the upgrade's `head`). */
   feed(bytes: Buffer): void {
+    if (this.#closed) return;
     this.#reader.push(bytes);
     this.#pump();
   }
@@ -104,6 +116,7 @@ export class SpdySession extends EventEmitter {
   /** Opens a stream (client side use); resolves once the peer's SYN_REPLY arrives. */
   openStream(headers: SpdyHeaders, options: { fin?: boolean } = {}): Promise<SpdyStream> {
     if (this.#closed || this.#goneAway) return Promise.reject(new Error('SPDY session is closed'));
+    if (this.#nextStreamId > maxStreamId) return Promise.reject(new Error('SPDY session has used up its stream ids'));
     const id = this.#nextStreamId;
     this.#nextStreamId += 2;
     const stream = new SpdyStream({ id, headers, host: this.#host });
@@ -132,7 +145,7 @@ export class SpdySession extends EventEmitter {
     const start = performance.now();
     return new Promise((resolve, reject) => {
       if (this.#closed) return reject(new Error('SPDY session is closed'));
-      this.#pings.set(id, () => resolve(performance.now() - start));
+      this.#pings.set(id, { resolve: () => resolve(performance.now() - start), reject });
       this.#write(encodePing(id));
     });
   }
@@ -140,30 +153,44 @@ export class SpdySession extends EventEmitter {
   /** Sends GOAWAY and closes the transport once written. */
   close(): void {
     if (this.#closed) return;
-    if (!this.#goneAway) {
+    if (!this.#sentGoAway) {
       this.#goneAway = true;
-      this.#write(encodeGoAway(this.#lastPeerStreamId, 0));
+      this.#sentGoAway = true;
+      this.#write(encodeGoAway(this.#lastPeerStreamId, goAwayStatus.ok));
     }
     this.#transport.end();
     setTimeout(() => this.destroy(), 2000).unref();
   }
 
-  /** Tears everything down at once; open streams end as reset. */
-  destroy(): void {
-    if (this.#closed) return;
+  /**
+   * Tears everything down at once; open streams end as reset (CANCEL), destroyed with `err` when
+   * given and their owner listens for 'error'.
+   */
+  destroy(err?: Error): void {
+    if (!this.#teardown(err)) return;
+    this.#transport.destroy();
+    this.emit('close');
+  }
+
+  /** Marks the session closed and ends every stream; false when it already was. */
+  #teardown(err?: Error): boolean {
+    if (this.#closed) return false;
     this.#closed = true;
+    const reason = err ?? new Error('SPDY session closed');
     for (const [, st] of this.#streams) {
-      st.onReply?.(new Error('SPDY session closed'));
-      for (const o of st.out) o.done(new Error('SPDY session closed'));
+      st.onReply?.(reason);
+      for (const o of st.out) o.done(reason);
       st.out = [];
-      st.stream.deliverReset(rstStatus.cancel);
+      st.stream.deliverReset(rstStatus.cancel, err);
     }
     this.#streams.clear();
+    this.#blockedReaders.clear();
+    for (const [, p] of this.#pings) p.reject(reason);
+    this.#pings.clear();
     for (const w of this.#drainWaiters) w();
     this.#drainWaiters = [];
     this.#decompressor.close();
-    this.#transport.destroy();
-    this.emit('close');
+    return true;
   }
 
   #write(buf: Buffer): boolean {
@@ -171,120 +198,145 @@ export class SpdySession extends EventEmitter {
     return this.#transport.write(buf);
   }
 
+  /** Handles every complete frame; anything thrown fails the session instead of leaving the 'data' handler. */
   #pump(): void {
-    while (!this.#decoding && !this.#closed) {
-      let frame: SpdyFrame | undefined;
-      try {
-        frame = this.#reader.next();
-      } catch (err) {
-        this.#protocolError(err as Error);
-        return;
+    try {
+      while (!this.#decoding && !this.#closed) {
+        const frame = this.#reader.next();
+        if (frame === undefined) return;
+        if (frame.kind === 'data') this.#onData(frame.streamId, frame.flags, frame.data);
+        else this.#onControl(frame);
       }
-      if (frame === undefined) return;
-      if (frame.kind === 'data') {
-        this.#onData(frame.streamId, frame.flags, frame.data);
-        continue;
-      }
-      const { type, flags, payload } = frame;
-      if (type === frameTypes.synStream || type === frameTypes.synReply || type === frameTypes.headers) {
-        // Header blocks share one zlib stream: decode strictly in order, holding later frames.
-        const offset = type === frameTypes.synStream ? 10 : 4;
-        if (payload.length < offset) return this.#protocolError(new Error('short SPDY control frame'));
-        const streamId = payload.readUInt32BE(0) & 0x7fffffff;
-        this.#decoding = true;
-        this.#decompressor.decompress(payload.subarray(offset)).then(
-          (headers) => {
-            this.#decoding = false;
-            if (this.#closed) return;
-            if (type === frameTypes.synStream) this.#onSynStream(streamId, flags, headers);
-            else if (type === frameTypes.synReply) this.#onSynReply(streamId, flags);
-            else if (flags & flagFin) this.#onData(streamId, flagFin, Buffer.alloc(0));
-            this.#pump();
-          },
-          (err: Error) => {
-            this.#decoding = false;
-            this.#protocolError(err);
-          },
-        );
-        return;
-      }
-      this.#onControl(type, payload);
+    } catch (err) {
+      this.#fail(err);
     }
   }
 
-  #onControl(type: number, payload: Buffer): void {
-    switch (type) {
-      case frameTypes.rstStream: {
+  #onControl(frame: SpdyControlFrame): void {
+    const { version, type, flags, payload } = frame;
+    if (version !== spdyVersion) {
+      // Its header block, if any, is not in our compression context: the session cannot go on.
+      if (type === frameTypes.synStream && payload.length >= 4) {
         const id = payload.readUInt32BE(0) & 0x7fffffff;
-        const st = this.#streams.get(id);
-        if (!st) return;
-        this.#streams.delete(id);
-        this.#blockedReaders.delete(st.stream);
-        st.onReply?.(new Error(`stream ${id} reset with status ${payload.readUInt32BE(4)}`));
-        for (const o of st.out) o.done(new Error('stream reset'));
-        st.out = [];
-        st.stream.deliverReset(payload.readUInt32BE(4));
-        this.#maybeResume();
+        if (id !== 0) this.#write(encodeRstStream(id, rstStatus.unsupportedVersion));
+      }
+      throw new SpdyProtocolError(`SPDY version ${version} is not supported`);
+    }
+    switch (type) {
+      case frameTypes.synStream:
+      case frameTypes.synReply:
+      case frameTypes.headers:
+        this.#decodeHeaders(type, flags, payload);
+        return;
+      case frameTypes.rstStream: {
+        const { streamId, status } = parseRstStream(payload);
+        const st = this.#streams.get(streamId);
+        if (!st) return; // never answer a RST_STREAM with one (draft §2.4.2)
+        this.#forget(st, new Error(`stream ${streamId} reset with status ${status}`));
+        st.stream.deliverReset(status);
         return;
       }
       case frameTypes.settings:
         for (const s of parseSettings(payload)) {
           if (s.id !== settingsIds.initialWindowSize) continue;
+          if (s.value > maxWindow) throw new SpdyProtocolError(`SETTINGS INITIAL_WINDOW_SIZE ${s.value} is over 2^31-1`);
           const delta = s.value - this.#peerInitialWindow;
           this.#peerInitialWindow = s.value;
-          for (const st of this.#streams.values()) st.sendWindow += delta;
+          for (const st of [...this.#streams.values()]) {
+            st.sendWindow += delta;
+            if (st.sendWindow > maxWindow && !st.stream.isLocalFinished) this.#resetStream(st, rstStatus.flowControlError, 'SETTINGS grew its window past 2^31-1');
+          }
           this.#enableFlowControl();
           this.#flushAll();
         }
         return;
       case frameTypes.ping: {
-        const id = payload.readUInt32BE(0);
+        const id = parsePing(payload);
         const ours = (id & 1) === (this.#nextPingId & 1);
         if (!ours) {
           this.#write(encodeControl(frameTypes.ping, 0, payload));
           return;
         }
-        const resolve = this.#pings.get(id);
+        const pending = this.#pings.get(id);
         this.#pings.delete(id);
-        resolve?.();
+        pending?.resolve();
         return;
       }
-      case frameTypes.goAway:
+      case frameTypes.goAway: {
+        const { lastGoodStreamId } = parseGoAway(payload);
         this.#goneAway = true;
-        this.emit('goaway', payload.readUInt32BE(0) & 0x7fffffff);
-        return;
-      case frameTypes.windowUpdate: {
-        const id = payload.readUInt32BE(0) & 0x7fffffff;
-        const delta = payload.readUInt32BE(4) & 0x7fffffff;
-        this.#enableFlowControl();
-        if (id === 0) {
-          this.#sessionSendWindow += delta;
-          this.#flushAll();
-        } else {
-          const st = this.#streams.get(id);
-          if (!st) return;
-          st.sendWindow += delta;
-          this.#flush(st);
-        }
+        this.emit('goaway', lastGoodStreamId);
         return;
       }
+      case frameTypes.windowUpdate:
+        this.#onWindowUpdate(payload);
+        return;
       default:
-        // Unknown control frames (CREDENTIAL, NOOP) are ignored, as the spec asks.
+        // Unknown control frames (CREDENTIAL, NOOP) are ignored, as SPDY/2 asked and HTTP/2 does.
         return;
     }
+  }
+
+  /** SYN_STREAM, SYN_REPLY and HEADERS: their header blocks share one zlib stream, so decode strictly in order, holding later frames. */
+  #decodeHeaders(type: number, flags: number, payload: Buffer): void {
+    const { streamId, block } = parseHeaderFrame(type, payload);
+    this.#decoding = true;
+    const handle = (headers: SpdyHeaders | SpdyStreamError): void => {
+      this.#decoding = false;
+      if (this.#closed) return;
+      try {
+        if (type === frameTypes.synStream) this.#onSynStream(streamId, flags, headers);
+        else if (type === frameTypes.synReply) this.#onSynReply(streamId, flags, headers);
+        else this.#onHeaders(streamId, flags, headers);
+      } catch (err) {
+        this.#fail(err);
+        return;
+      }
+      this.#pump();
+    };
+    this.#decompressor.decompress(block).then(handle, (err: unknown) => {
+      if (err instanceof SpdyStreamError) {
+        handle(err);
+        return;
+      }
+      this.#decoding = false;
+      this.#fail(err);
+    });
+  }
+
+  #onWindowUpdate(payload: Buffer): void {
+    const { streamId, delta } = parseWindowUpdate(payload);
+    if (streamId === 0) {
+      // A session-level flow-control error has no stream to reset: it fails the session.
+      if (delta === 0) throw new SpdyProtocolError('session WINDOW_UPDATE with delta 0');
+      if (this.#sessionSendWindow + delta > maxWindow) throw new SpdyProtocolError(`session WINDOW_UPDATE of ${delta} grows the window past 2^31-1`);
+      this.#enableFlowControl();
+      this.#sessionSendWindow += delta;
+      this.#flushAll();
+      return;
+    }
+    const st = this.#streams.get(streamId);
+    // Updates for a stream we have finished sending on are ignored (draft §2.6.8); unknown ones are late.
+    if (!st || st.stream.isLocalFinished) return;
+    if (delta === 0) return this.#resetStream(st, rstStatus.flowControlError, 'WINDOW_UPDATE with delta 0');
+    if (st.sendWindow + delta > maxWindow) return this.#resetStream(st, rstStatus.flowControlError, `WINDOW_UPDATE of ${delta} grows the window past 2^31-1`);
+    this.#enableFlowControl();
+    st.sendWindow += delta;
+    this.#flush(st);
   }
 
   #enableFlowControl(): void {
     if (this.#flowControlMode === 'auto') this.#flowControl = true;
   }
 
-  #onSynStream(id: number, flags: number, headers: SpdyHeaders): void {
+  #onSynStream(id: number, flags: number, headers: SpdyHeaders | SpdyStreamError): void {
     const peerParity = this.#isServer ? 1 : 0;
-    if (id === 0 || (id & 1) !== peerParity || id <= this.#lastPeerStreamId) {
-      this.#write(encodeRstStream(id, rstStatus.protocolError));
-      return;
-    }
+    if ((id & 1) !== peerParity) throw new SpdyProtocolError(`SYN_STREAM ${id}: the peer opens ${peerParity ? 'odd' : 'even'} stream ids`);
+    // draft §2.3.2: a lower id than one already seen is a session error, the same id a stream error.
+    if (id < this.#lastPeerStreamId) throw new SpdyProtocolError(`SYN_STREAM ${id} after SYN_STREAM ${this.#lastPeerStreamId}: stream ids must increase`);
+    if (id === this.#lastPeerStreamId) return this.#streamError(id, rstStatus.protocolError, 'a second SYN_STREAM for the stream');
     this.#lastPeerStreamId = id;
+    if (headers instanceof SpdyStreamError) return this.#streamError(id, headers.status, headers.message);
     if (this.#goneAway) {
       this.#write(encodeRstStream(id, rstStatus.refusedStream));
       return;
@@ -300,21 +352,35 @@ export class SpdySession extends EventEmitter {
     if (flags & flagFin) this.#maybeForget(st);
   }
 
-  #onSynReply(id: number, flags: number): void {
+  #onSynReply(id: number, flags: number, headers: SpdyHeaders | SpdyStreamError): void {
     const st = this.#streams.get(id);
-    if (!st || st.replied) return;
+    if (!st) {
+      this.#unknownStream(id);
+      return;
+    }
+    if (headers instanceof SpdyStreamError) return this.#resetStream(st, headers.status, headers.message);
+    if (st.replied) return this.#resetStream(st, rstStatus.streamInUse, 'a second SYN_REPLY');
     st.replied = true;
     st.onReply?.();
     st.onReply = undefined;
-    if (flags & flagFin) {
-      st.stream.deliverFin();
-      this.#maybeForget(st);
-    }
+    if (flags & flagFin) this.#onRemoteFin(st);
+  }
+
+  #onHeaders(id: number, flags: number, headers: SpdyHeaders | SpdyStreamError): void {
+    const st = this.#acceptingStream(id, 'HEADERS');
+    if (!st) return;
+    if (headers instanceof SpdyStreamError) return this.#resetStream(st, headers.status, headers.message);
+    if (flags & flagFin) this.#onRemoteFin(st);
   }
 
   #onData(id: number, flags: number, data: Buffer): void {
-    const st = this.#streams.get(id);
-    if (!st) return; // spdystream also drops data for streams that have gone away
+    if (id === 0) throw new SpdyProtocolError('DATA frame for stream 0');
+    // podgate's own client used to follow a SYN_STREAM carrying FIN with an empty DATA + FIN. It
+    // carries nothing, so it is dropped rather than answered STREAM_ALREADY_CLOSED, and those
+    // clients keep working.
+    if (data.length === 0 && this.#streams.get(id)?.stream.isRemoteFinished) return;
+    const st = this.#acceptingStream(id, 'DATA');
+    if (!st) return;
     if (data.length > 0) {
       const keepingUp = st.stream.deliver(data);
       st.recvUnacked += data.length;
@@ -333,10 +399,45 @@ export class SpdySession extends EventEmitter {
         this.#transport.pause();
       }
     }
-    if (flags & flagFin) {
-      st.stream.deliverFin();
-      this.#maybeForget(st);
+    if (flags & flagFin) this.#onRemoteFin(st);
+  }
+
+  #onRemoteFin(st: StreamState): void {
+    st.stream.deliverFin();
+    this.#maybeForget(st);
+  }
+
+  /**
+   * The stream a DATA or HEADERS frame may carry data for, or undefined after answering the frame
+   * as draft §2.2.2 and §2.3.6 ask: a stream we opened must be replied to first (PROTOCOL_ERROR),
+   * and the peer must not send after its FIN (STREAM_ALREADY_CLOSED).
+   */
+  #acceptingStream(id: number, frame: string): StreamState | undefined {
+    const st = this.#streams.get(id);
+    if (!st) {
+      this.#unknownStream(id);
+      return undefined;
     }
+    if (!st.replied) {
+      this.#resetStream(st, rstStatus.protocolError, `${frame} before SYN_REPLY`);
+      return undefined;
+    }
+    if (st.stream.isRemoteFinished) {
+      this.#resetStream(st, rstStatus.streamAlreadyClosed, `${frame} after the peer's FIN`);
+      return undefined;
+    }
+    return st;
+  }
+
+  /**
+   * A frame for a stream we do not hold. One that was never opened is answered INVALID_STREAM
+   * (draft §2.2.2). One that has closed is dropped, as spdystream does: frames the peer sent
+   * before it saw our RST_STREAM or FIN are a normal race (draft §2.3.7), not an error worth a reset.
+   */
+  #unknownStream(id: number): void {
+    const ours = (id & 1) === (this.#isServer ? 0 : 1);
+    const neverOpened = ours ? id >= this.#nextStreamId : id > this.#lastPeerStreamId;
+    if (neverOpened && !this.#sentGoAway) this.#write(encodeRstStream(id, rstStatus.invalidStream));
   }
 
   #creditStream(st: StreamState, threshold: number): void {
@@ -412,11 +513,33 @@ export class SpdySession extends EventEmitter {
   #sendReset(stream: SpdyStream, status: number): void {
     const st = this.#streams.get(stream.id);
     if (!st) return;
-    this.#streams.delete(stream.id);
-    this.#blockedReaders.delete(stream);
-    for (const o of st.out) o.done(new Error('stream reset'));
-    st.out = [];
+    this.#forget(st, new Error('stream reset'));
     this.#write(encodeRstStream(stream.id, status));
+  }
+
+  /** A stream error (draft §2.4.2): RST_STREAM `status` to the peer, and the stream destroyed with the error. */
+  #resetStream(st: StreamState, status: number, message: string): void {
+    const err = new SpdyStreamError(`SPDY stream ${st.stream.id}: ${message}`, status);
+    this.#forget(st, err);
+    this.#write(encodeRstStream(st.stream.id, status));
+    st.stream.deliverReset(status, err);
+  }
+
+  /** A stream error for an id that may have no stream (yet, or any more). */
+  #streamError(id: number, status: number, message: string): void {
+    const st = this.#streams.get(id);
+    if (st) this.#resetStream(st, status, message);
+    else this.#write(encodeRstStream(id, status));
+  }
+
+  /** Drops a stream's state: its pending reply and writes fail with `reason`. */
+  #forget(st: StreamState, reason: Error): void {
+    this.#streams.delete(st.stream.id);
+    this.#blockedReaders.delete(st.stream);
+    st.onReply?.(reason);
+    st.onReply = undefined;
+    for (const o of st.out) o.done(reason);
+    st.out = [];
     this.#maybeResume();
   }
 
@@ -426,10 +549,24 @@ export class SpdySession extends EventEmitter {
     }
   }
 
-  #protocolError(err: Error): void {
+  /**
+   * A session error (draft §2.4.1): GOAWAY first (PROTOCOL_ERROR when the peer broke the protocol,
+   * INTERNAL_ERROR when handling a frame threw), then the connection is closed and every stream is
+   * destroyed with the error.
+   */
+  #fail(thrown: unknown): void {
     if (this.#closed) return;
-    this.#write(encodeGoAway(this.#lastPeerStreamId, 1));
+    const err = thrown instanceof Error ? thrown : new Error(String(thrown));
+    const status = err instanceof SpdyProtocolError ? goAwayStatus.protocolError : goAwayStatus.internalError;
+    this.#goneAway = true;
+    this.#sentGoAway = true;
+    this.#write(encodeGoAway(this.#lastPeerStreamId, status));
+    // end() rather than destroy() so the GOAWAY reaches the peer; a peer that never closes its side
+    // is cut off shortly after.
+    this.#transport.end();
+    setTimeout(() => this.#transport.destroy(), 2000).unref();
+    this.#teardown(err);
     if (this.listenerCount('error') > 0) this.emit('error', err);
-    this.destroy();
+    this.emit('close');
   }
 }

@@ -19,7 +19,7 @@ export class SpdyStream extends Duplex {
   readonly id: number;
   /** Headers of the SYN_STREAM that opened the stream. */
   readonly headers: SpdyHeaders;
-  /** The RST_STREAM status the peer sent, if it reset the stream. */
+  /** The RST_STREAM status that ended the stream (the peer's, or ours), or CANCEL when the session went away. */
   resetStatus: number | undefined;
   #host: SpdyStreamHost;
   #remoteFin = false;
@@ -55,6 +55,12 @@ export class SpdyStream extends Duplex {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
+    // Opened with FLAG_FIN on its SYN_STREAM: a second FIN (an empty DATA frame) would be data after
+    // our half-close, which the peer must answer STREAM_ALREADY_CLOSED (draft §2.3.6).
+    if (this.#localFin) {
+      cb();
+      return;
+    }
     this.#host.sendData(this, Buffer.alloc(0), true, (err) => {
       if (!err) this.#localFin = true;
       cb(err);
@@ -92,11 +98,15 @@ export class SpdyStream extends Duplex {
     this.#localFin = true;
   }
 
-  /** Session side: the peer reset the stream or the session went away. */
-  deliverReset(status: number): void {
+  /**
+   * Session side: the peer reset the stream, the session reset it for a peer's error, or the
+   * session went away. `err` is passed on only to an owner listening for 'error': what a peer
+   * sends must never become an unhandled 'error' event, which would take the process down.
+   */
+  deliverReset(status: number, err?: Error): void {
     this.resetStatus ??= status;
     this.#remoteFin = true;
     this.#localFin = true;
-    this.destroy();
+    this.destroy(err !== undefined && this.listenerCount('error') > 0 ? err : undefined);
   }
 }
