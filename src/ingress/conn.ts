@@ -43,8 +43,8 @@ export interface Conn {
   setHandler(h: ConnHandler): void;
   /** Strings are latin1. false: stop the source until onDrain. */
   write(data: Buffer | string): boolean;
-  /** A head and the body bytes after it in one write. */
-  writeHeadAndBody(head: string, body: Buffer): boolean;
+  /** A head (a latin1 string or bytes) and the body bytes after it in one write. */
+  writeHeadAndBody(head: string | Buffer, body: Buffer): boolean;
   /** Writes `data`, then sends FIN once everything is out; reading goes on until the peer ends. */
   end(data?: string): void;
   /**
@@ -102,10 +102,11 @@ export class StreamConn implements Conn {
     if (typeof data === 'string') return this.#sock.write(data, 'latin1');
     return this.#sock.write(this.#tls && this.#sock.writableLength > 0 ? Buffer.from(data) : data);
   }
-  writeHeadAndBody(head: string, body: Buffer): boolean {
+  writeHeadAndBody(head: string | Buffer, body: Buffer): boolean {
     if (this.#tls && this.#sock.writableLength > 0) body = Buffer.from(body);
     this.#sock.cork();
-    this.#sock.write(head, 'latin1');
+    if (typeof head === 'string') this.#sock.write(head, 'latin1');
+    else this.#sock.write(this.#tls && this.#sock.writableLength > 0 ? Buffer.from(head) : head);
     const ok = this.#sock.write(body);
     this.#sock.uncork();
     return ok;

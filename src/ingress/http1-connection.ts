@@ -51,10 +51,39 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 // Unique request IDs without a random draw per request: a random per-process prefix and a counter
 // (32 hex digits, the shape of nginx's $request_id).
 const idPrefix = randomBytes(8).toString('hex');
+const ID_PREFIX = Buffer.from(idPrefix, 'latin1');
 let idCounter = 0;
 function requestIdFor(): string {
   idCounter = (idCounter + 1) % 0x10000000000000;
   return idPrefix + idCounter.toString(16).padStart(16, '0');
+}
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+/** Writes the next request ID (what requestIdFor would return) into `out` at `at`; returns the end. */
+function writeRequestId(out: Buffer, at: number): number {
+  idCounter = (idCounter + 1) % 0x10000000000000;
+  out.set(ID_PREFIX, at);
+  let o = at + 32;
+  // The counter in 16 hex digits: the low 32 bits, then the high ones.
+  for (let v = idCounter >>> 0, i = 0; i < 8; i++, v >>>= 4) out[--o] = HEX[v & 15]!;
+  for (let v = Math.floor(idCounter / 0x100000000), i = 0; i < 8; i++, v >>>= 4) out[--o] = HEX[v & 15]!;
+  return at + 32;
+}
+
+const X_REQUEST_ID = Buffer.from('X-Request-ID: ', 'latin1');
+/**
+ * The X-Real-IP … X-Scheme lines for the last client address, host, port and scheme seen (the same
+ * for all of a connection's requests, and for most connections): made once, copied into each head.
+ */
+const forwarded = { remote: '', host: '', port: '', secure: false, lines: Buffer.alloc(0) };
+function forwardedLines(remote: string, host: string, port: string, secure: boolean): Buffer {
+  const f = forwarded;
+  if (f.remote === remote && f.host === host && f.port === port && f.secure === secure && f.lines.length) return f.lines;
+  const scheme = secure ? 'https' : 'http';
+  // X-Forwarded-For is the peer address (use-forwarded-headers off), as ingress-nginx sets it.
+  f.lines = Buffer.from(`X-Real-IP: ${remote}\r\nX-Forwarded-For: ${remote}\r\nX-Forwarded-Host: ${host}\r\nX-Forwarded-Port: ${port}\r\n` +
+    `X-Forwarded-Proto: ${scheme}\r\nX-Forwarded-Scheme: ${scheme}\r\nX-Scheme: ${scheme}\r\n`, 'latin1');
+  f.remote = remote; f.host = host; f.port = port; f.secure = secure;
+  return f.lines;
 }
 
 /** [start, end) of the header lines of head text `t` (fields from `fieldsStart`, `length` with CRLFCRLF) whose lowercase names are in `names`. */
@@ -110,7 +139,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
   #reqDone = true;
   #isUpgrade = false;
   /** Head and first body bytes, kept until the upstream answers so a failed connect can be retried. */
-  #replay: string | undefined;
+  #replay: Buffer | undefined;
   #replayBody: Buffer | undefined;
   #tried: Endpoint[] = [];
   #up: UpstreamSocket | undefined;
@@ -341,7 +370,8 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     this.#connect(action.sticky ?? action.route.pool.next()!);
   }
 
-  #upstreamHead(head: RequestHead, target: string, host: string, grant: AuthGrant | undefined, basicAuth: boolean): string {
+  /** The head sent upstream, as bytes: the client's (less the lines we own), then ours. */
+  #upstreamHead(head: RequestHead, target: string, host: string, grant: AuthGrant | undefined, basicAuth: boolean): Buffer {
     const t = head.text;
     const bodyless = head.length - 2;
     let drops = head.drops;
@@ -363,13 +393,21 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
       s += t.slice(pos, bodyless);
       if (head.host === undefined) s += `Host: ${host}\r\n`;
     }
-    const scheme = this.#secure ? 'https' : 'http';
-    // ingress-nginx keeps a client's X-Request-ID and otherwise makes one; X-Forwarded-For is the peer address (use-forwarded-headers off).
     if (grant) for (const [k, v] of grant.outcome.upstreamHeaders) s += `${k}: ${v}\r\n`;
-    s += `X-Request-ID: ${grant ? grant.requestId : head.requestId || requestIdFor()}\r\nX-Real-IP: ${this.#remote}\r\nX-Forwarded-For: ${this.#remote}\r\n` +
-      `X-Forwarded-Host: ${host}\r\nX-Forwarded-Port: ${this.#localPort}\r\nX-Forwarded-Proto: ${scheme}\r\nX-Forwarded-Scheme: ${scheme}\r\nX-Scheme: ${scheme}\r\n`;
-    if (this.#isUpgrade) s += `Connection: upgrade\r\nUpgrade: ${head.upgrade}\r\n`;
-    return s + '\r\n';
+    // ingress-nginx keeps a client's X-Request-ID and otherwise makes one.
+    const id = grant ? grant.requestId : head.requestId || undefined;
+    const lines = forwardedLines(this.#remote, host, this.#localPort, this.#secure);
+    const tail = this.#isUpgrade ? `Connection: upgrade\r\nUpgrade: ${head.upgrade}\r\n\r\n` : undefined;
+    const out = Buffer.allocUnsafe(s.length + X_REQUEST_ID.length + (id === undefined ? 32 : id.length) + 2 + lines.length + (tail === undefined ? 2 : tail.length));
+    let o = out.write(s, 0, 'latin1');
+    out.set(X_REQUEST_ID, o);
+    o += X_REQUEST_ID.length;
+    o = id === undefined ? writeRequestId(out, o) : o + out.write(id, o, 'latin1');
+    out[o++] = 13; out[o++] = 10;
+    out.set(lines, o);
+    o += lines.length;
+    if (tail === undefined) { out[o++] = 13; out[o++] = 10; } else out.write(tail, o, 'latin1');
+    return out;
   }
 
   #connect(ep: Endpoint): void {

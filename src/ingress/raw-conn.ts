@@ -282,14 +282,15 @@ export class RawConn implements Conn {
     return this.#afterDispatch(req, err, data, data.length);
   }
 
-  writeHeadAndBody(head: string, body: Buffer): boolean {
+  writeHeadAndBody(head: string | Buffer, body: Buffer): boolean {
     if (this.#closed || this.#writeEnded) return false;
     if (body.length === 0 || this.#mustHold()) { this.write(head); return body.length ? this.write(body) : this.#afterWrite(); }
     const n = head.length + body.length;
     this.#beforeWrite();
     if (n <= scratch.length) {
       // Small answers: one copy into a reused buffer is cheaper than writev's per-call allocation.
-      scratch.write(head, 0, 'latin1');
+      if (typeof head === 'string') scratch.write(head, 0, 'latin1');
+      else scratch.set(head, 0);
       body.copy(scratch, head.length);
       const view = scratch.subarray(0, n);
       const req = writeReq(this);
@@ -297,7 +298,7 @@ export class RawConn implements Conn {
       if (B!.state[B!.kAsync] && !this.#tls) scratch = Buffer.allocUnsafe(SCRATCH_BYTES); // libuv still points into it
       return this.#afterDispatch(req, err, view, n);
     }
-    const chunks = [head, 'latin1', body, 'buffer'];
+    const chunks = [head, typeof head === 'string' ? 'latin1' : 'buffer', body, 'buffer'];
     const req = writeReq(this);
     return this.#afterDispatch(req, this.#h.writev(req, chunks, false), chunks, n);
   }
