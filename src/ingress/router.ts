@@ -96,13 +96,15 @@ export class Router {
 
   /** Routes a request: exact host, then `*.` wildcard (one label), then rules without a host, then the default backend. */
   decide(hostHeader: string, path: string): Decision {
-    const host = normalizeHost(hostHeader);
-    let h = this.#exact.get(host);
-    if (!h) {
-      const dot = host.indexOf('.');
-      if (dot > 0) h = this.#wildcard.get(host.slice(dot + 1));
+    let h: CompiledHost | undefined;
+    // A connection's requests, and most connections, name the same host: the last lookup is kept
+    // (comparing the header costs less than normalizing and hashing it).
+    if (hostHeader === this.#lastHeader) h = this.#lastHost;
+    else {
+      h = this.#hostFor(normalizeHost(hostHeader));
+      this.#lastHeader = hostHeader;
+      this.#lastHost = h;
     }
-    h ??= this.#anyHost;
     if (h) {
       const d = matchHost(h, path);
       if (d) return d;
@@ -110,6 +112,18 @@ export class Router {
       if (h !== this.#anyHost) return { kind: 'not-found' };
     }
     return this.#default ? { kind: 'route', route: this.#default } : { kind: 'not-found' };
+  }
+
+  #lastHeader: string | undefined;
+  #lastHost: CompiledHost | undefined;
+
+  #hostFor(host: string): CompiledHost | undefined {
+    let h = this.#exact.get(host);
+    if (!h) {
+      const dot = host.indexOf('.');
+      if (dot > 0) h = this.#wildcard.get(host.slice(dot + 1));
+    }
+    return h ?? this.#anyHost;
   }
 
   /** The backend for an ssl-passthrough host (SNI), if any. */
