@@ -24,6 +24,8 @@ export interface ProxyContext {
   /** ingress-nginx keep-alive 75 s. */
   readonly clientIdleTimeoutMs: number;
   now(): number;
+  /** Monotonic milliseconds for durations (may be the time the current I/O callback began). */
+  elapsed(): number;
   /** Counts every request (per Ingress and Service). */
   readonly metrics: RequestMetrics;
   onAccess?(entry: AccessEntry): void;
@@ -273,7 +275,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
   }
 
   #handleRequest(head: RequestHead, rest: Buffer | undefined): void {
-    this.#started = this.#ctx.now();
+    this.#started = this.#ctx.elapsed();
     this.#req = head;
     this.#keepAlive = head.minorVersion === 1 ? !head.connection.includes('close') : head.connection.includes('keep-alive');
     let target = head.target;
@@ -780,7 +782,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     const route = this.#action?.route.route ?? answeredRoute;
     const method = req?.method ?? '-';
     const h = host ?? req?.host ?? '';
-    const durationMs = this.#ctx.now() - this.#started;
+    const durationMs = this.#ctx.elapsed() - this.#started;
     this.#ctx.metrics.observe(route, method, status, durationMs);
     const cb = this.#ctx.onAccess;
     if (!cb) return;

@@ -85,6 +85,7 @@ export class ProxyServer {
       maxHeadBytes: opts.maxHeadBytes ?? 32 * 1024,
       clientIdleTimeoutMs: opts.clientIdleTimeoutMs ?? 75_000,
       now: this.#now,
+      elapsed: rawTcp?.eventTime ?? (() => performance.now()),
       metrics: this.#metrics,
       ...(opts.onAccess ? { onAccess: opts.onAccess } : {}),
     };

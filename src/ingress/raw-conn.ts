@@ -494,6 +494,11 @@ export class RawConn implements Conn {
 
 /** Plain TCP on raw handles, or undefined when this Node's internals do not offer them. */
 export const rawTcp = B ? {
+  /**
+   * Monotonic milliseconds, as read when the current read callback began (one clock read per
+   * callback; nginx likewise caches its time per event loop turn); outside read callbacks, now.
+   */
+  eventTime: clock,
   connect: (address: string, port: number): Conn => RawConn.connect(address, port),
   /** A TLS connection after its handshake, or undefined to keep it on node:tls. */
   adoptTls: (s: tls.TLSSocket): Conn | undefined => RawConn.adoptTls(s),
