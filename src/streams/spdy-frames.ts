@@ -87,58 +87,128 @@ export class SpdyStreamError extends Error {
   }
 }
 
-export interface SpdyDataFrame { kind: 'data'; streamId: number; flags: number; data: Buffer }
+/**
+ * A DATA frame, or with FrameReader's `dataPieceMin` one piece of it: `first` and `last` mark the
+ * frame's first and last pieces, `length` is the whole frame's payload length, and FIN is set in
+ * `flags` on the last piece only. A whole frame is one piece that is both first and last.
+ */
+export interface SpdyDataFrame {
+  kind: 'data'; streamId: number; flags: number; data: Buffer; first: boolean; last: boolean; length: number;
+}
 export interface SpdyControlFrame { kind: 'control'; version: number; type: number; flags: number; payload: Buffer }
 
 /** A frame as read off the wire; header blocks are still compressed. */
 export type SpdyFrame = SpdyDataFrame | SpdyControlFrame;
 
+/** Chunks shorter than this are copied together rather than kept one Buffer object each. */
+const compactBelow = 4096;
+/** At most this many small chunks wait uncopied; then they are merged into one owned buffer. */
+const maxSmallRun = 32;
+
+interface FrameHead { isControl: boolean; word0: number; flags: number; length: number; remaining: number; first: boolean }
+
 /**
- * Splits a byte stream into frames. Chunks are kept as a list so a 100 MB transfer is not copied
- * into one growing buffer; only a frame that straddles chunks is concatenated.
+ * Splits a byte stream into frames. Large chunks are kept as a list so a 100 MB transfer is not
+ * copied into one growing buffer; only a frame that straddles chunks is concatenated. Small chunks
+ * (a WebSocket tunnel carries messages of a few bytes: kubectl's spdystream writes field by field)
+ * are merged as they come, so a peer trickling 1-byte messages into a large frame costs about the
+ * bytes it sent, not a Buffer object per byte.
+ *
+ * With `dataPieceMin`, DATA payloads are handed out in pieces of at least that many bytes (or the
+ * rest of the frame) as they arrive, so a peer announcing a 16 MiB frame and sending it slowly
+ * never makes us hold the whole frame; without it, frames are returned whole.
  */
 export class FrameReader {
   #chunks: Buffer[] = [];
+  #small: Buffer[] = [];
+  #smallBytes = 0;
+  /** Bytes in #chunks and #small. */
   #length = 0;
+  #head: FrameHead | undefined;
+  #dataPieceMin: number | undefined;
+
+  constructor(options: { dataPieceMin?: number } = {}) {
+    this.#dataPieceMin = options.dataPieceMin;
+  }
+
+  /** How many Buffer objects the reader holds: what buffering costs beyond the bytes themselves. */
+  get bufferedChunks(): number { return this.#chunks.length + this.#small.length; }
+
+  get bufferedBytes(): number { return this.#length; }
 
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
-    this.#chunks.push(chunk);
     this.#length += chunk.length;
+    if (chunk.length >= compactBelow) {
+      this.#sealSmall();
+      this.#chunks.push(chunk);
+      return;
+    }
+    this.#small.push(chunk);
+    this.#smallBytes += chunk.length;
+    if (this.#small.length >= maxSmallRun || this.#smallBytes >= compactBelow) this.#sealSmall();
   }
 
   /**
-   * The next complete frame, or undefined until more bytes arrive. Throws SpdyProtocolError for a
-   * control frame longer than maxControlPayload as soon as its header is in.
+   * The next complete frame (or DATA piece), or undefined until more bytes arrive. Throws
+   * SpdyProtocolError for a control frame longer than maxControlPayload as soon as its header is in.
    */
   next(): SpdyFrame | undefined {
-    if (this.#length < 8) return undefined;
-    const header = this.#peek(8);
-    const length = header.readUIntBE(5, 3);
-    const isControl = ((header[0] ?? 0) & 0x80) !== 0;
-    if (isControl && length > maxControlPayload) {
-      throw new SpdyProtocolError(`control frame of ${length} bytes is over the ${maxControlPayload}-byte limit`);
+    let head = this.#head;
+    if (head === undefined) {
+      if (this.#length < 8) return undefined;
+      const header = this.#take(8);
+      const length = header.readUIntBE(5, 3);
+      const isControl = ((header[0] ?? 0) & 0x80) !== 0;
+      if (isControl && length > maxControlPayload) {
+        throw new SpdyProtocolError(`control frame of ${length} bytes is over the ${maxControlPayload}-byte limit`);
+      }
+      head = { isControl, word0: header.readUInt32BE(0), flags: header[4] ?? 0, length, remaining: length, first: true };
+      this.#head = head;
     }
-    if (this.#length < 8 + length) return undefined;
-    this.#take(8);
-    const payload = this.#take(length);
-    const flags = header[4] ?? 0;
-    if (isControl) {
-      return { kind: 'control', version: header.readUInt16BE(0) & 0x7fff, type: header.readUInt16BE(2), flags, payload };
+    if (head.isControl || this.#dataPieceMin === undefined) {
+      if (this.#length < head.length) return undefined;
+      this.#head = undefined;
+      const payload = this.#take(head.length);
+      if (head.isControl) {
+        return { kind: 'control', version: (head.word0 >>> 16) & 0x7fff, type: head.word0 & 0xffff, flags: head.flags, payload };
+      }
+      return { kind: 'data', streamId: head.word0 & 0x7fffffff, flags: head.flags, data: payload, first: true, last: true, length: head.length };
     }
-    return { kind: 'data', streamId: header.readUInt32BE(0) & 0x7fffffff, flags, data: payload };
+    // A DATA piece. The first one goes out as soon as the header is in, even empty, so the frame's
+    // stream and length are checked before any of its payload is buffered.
+    const available = Math.min(head.remaining, this.#length);
+    const worthIt = available === head.remaining || available >= this.#dataPieceMin;
+    if (!worthIt && !head.first) return undefined;
+    const n = worthIt ? available : 0;
+    const data = this.#take(n);
+    head.remaining -= n;
+    const piece: SpdyDataFrame = {
+      kind: 'data', streamId: head.word0 & 0x7fffffff, flags: head.remaining === 0 ? head.flags : head.flags & ~flagFin,
+      data, first: head.first, last: head.remaining === 0, length: head.length,
+    };
+    head.first = false;
+    if (piece.last) this.#head = undefined;
+    return piece;
   }
 
-  #peek(n: number): Buffer {
-    const first = this.#chunks[0];
-    if (first !== undefined && first.length >= n) return first.subarray(0, n);
-    const merged = Buffer.concat(this.#chunks);
-    this.#chunks = [merged];
-    return merged.subarray(0, n);
+  /** Merges the run of small chunks into one exactly sized buffer, together with a small last chunk. */
+  #sealSmall(): void {
+    if (this.#small.length === 0) return;
+    const last = this.#chunks.at(-1);
+    const parts = this.#small;
+    if (last !== undefined && last.length < compactBelow) {
+      this.#chunks.pop();
+      parts.unshift(last);
+    }
+    this.#chunks.push(concatOwned(parts));
+    this.#small = [];
+    this.#smallBytes = 0;
   }
 
   #take(n: number): Buffer {
     if (n === 0) return Buffer.alloc(0);
+    this.#sealSmall();
     const first = this.#chunks[0];
     let out: Buffer;
     if (first !== undefined && first.length >= n) {
@@ -161,11 +231,24 @@ export class FrameReader {
           need = 0;
         }
       }
-      out = Buffer.concat(parts, n);
+      out = concatOwned(parts);
     }
     this.#length -= n;
     return out;
   }
+}
+
+/**
+ * The parts copied into one buffer of exactly their size. Unlike Buffer.concat, a small result is
+ * not a slice of Node's shared 8 KiB pool, which a long-lived few bytes would keep alive whole.
+ */
+export function concatOwned(parts: readonly Buffer[]): Buffer {
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const out = Buffer.allocUnsafeSlow(total);
+  let off = 0;
+  for (const p of parts) off += p.copy(out, off);
+  return out;
 }
 
 /** The 8-byte header of a DATA frame; the payload is written after it without copying. */

@@ -7,11 +7,14 @@ import { after, before, describe, test } from 'node:test';
 import { constants, deflateRawSync } from 'node:zlib';
 import {
   FrameReader, SpdyProtocolError, SpdyStreamError, encodeControl, encodeDataHeader, encodeRstStream,
-  encodeSynReply, encodeSynStream, flagFin, frameNames, frameTypes, maxControlPayload, rstStatus,
+  encodeSynReply, encodeSynStream, flagFin, flagUnidirectional, frameNames, frameTypes, maxControlPayload, rstStatus,
   type SpdyFrame,
 } from './spdy-frames.ts';
 import { HeaderCompressor, HeaderDecompressor } from './spdy-header-codec.ts';
-import { SpdySession } from './spdy-session.ts';
+import {
+  SpdyRefusedStreamError, SpdySession, SpdyWriteBacklogError, defaultMaxConcurrentStreams, defaultMaxWriteBacklog,
+  type SpdySessionOptions,
+} from './spdy-session.ts';
 import type { SpdyStream } from './spdy-stream.ts';
 import { servePortForward } from './port-forward.ts';
 
@@ -196,7 +199,7 @@ function summarize(f: SpdyFrame): string {
  * A session under test and a scripted peer on the other end of an in-memory pipe: the peer writes
  * raw bytes and records every frame the session sends back, and whether the session ended the pipe.
  */
-function scriptedPeer(options: { isServer: boolean } = { isServer: true }) {
+function scriptedPeer(options: SpdySessionOptions = { isServer: true }) {
   const [a, b] = duplexPair();
   b.on('error', () => {});
   const session = new SpdySession(a, options);
@@ -225,7 +228,7 @@ function scriptedPeer(options: { isServer: boolean } = { isServer: true }) {
     check();
   });
   return {
-    session, errors, closed, sent,
+    session, errors, closed, sent, until,
     compressor: new HeaderCompressor(),
     send(...parts: Buffer[]): void { b.write(Buffer.concat(parts)); },
     /** Resolves once the session has sent `n` frames in all. */
@@ -502,5 +505,257 @@ describe('SpdySession with a malformed or hostile peer', () => {
     await Promise.all(pairs.map((p) => p.assertWorks()));
     for (const p of pairs) p.close();
     bad.close();
+  });
+});
+
+/** A SYN_STREAM with any flags (FLAG_UNIDIRECTIONAL included). */
+function synStreamFlags(peer: Peer, id: number, flags: number, headers: Record<string, string> = {}): Buffer {
+  return encodeSynStream(id, flags, peer.compressor.compress(headers));
+}
+
+/** `promise`, or a rejection naming `what` after `ms`: a test of something that would hang fails fast instead. */
+function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms); });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** Resolves once `emitter` has emitted `n` 'stream' events. */
+function streamsArrive(session: SpdySession, n: number): Promise<SpdyStream[]> {
+  const got: SpdyStream[] = [];
+  return new Promise((resolve) => {
+    session.on('stream', (s: SpdyStream) => {
+      got.push(s);
+      if (got.length === n) resolve(got);
+    });
+  });
+}
+
+// A client authenticated to the API server, or anything reaching the upgrade endpoint, must not be
+// able to make the process hold unbounded memory through one session.
+describe('SpdySession resource limits', () => {
+  test(`the peer may have ${defaultMaxConcurrentStreams} streams open at once; the next is refused until one closes`, async () => {
+    const peer = scriptedPeer();
+    const all = streamsArrive(peer.session, defaultMaxConcurrentStreams);
+    const opens: Buffer[] = [];
+    for (let i = 0; i < defaultMaxConcurrentStreams; i++) opens.push(synStreamFlags(peer, 2 * i + 1, 0, { streamtype: 'data', requestid: String(i) }));
+    peer.send(...opens);
+    const streams = await all;
+    const next = 2 * defaultMaxConcurrentStreams + 1;
+    peer.send(synStreamFlags(peer, next, 0));
+    await peer.frames(defaultMaxConcurrentStreams + 1);
+    assert.equal(peer.sent.at(-1), `RST_STREAM ${next} refusedStream`);
+    assert.equal(peer.sent.filter((f) => f.startsWith('SYN_REPLY')).length, defaultMaxConcurrentStreams);
+    // A stream that ends both ways makes room again.
+    peer.send(encodeDataHeader(1, flagFin, 0));
+    streams[0]!.resume();
+    streams[0]!.end();
+    await peer.frames(defaultMaxConcurrentStreams + 2);
+    assert.equal(peer.sent.at(-1), 'DATA 1 FIN 0');
+    await openFromPeer(peer, next + 2);
+    assert.ok(!peer.session.isClosed);
+    peer.close();
+  });
+
+  test('frames for never-opened streams: only the first 64 are answered, the rest dropped as spdystream does', async () => {
+    const peer = scriptedPeer();
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 10_000; i++) frames.push(encodeDataHeader(2 * i + 101, 0, 1), Buffer.from('x'));
+    peer.send(...frames, encodeControl(frameTypes.ping, 0, u32(7)));
+    await peer.frames(65);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(peer.sent.length, 65);
+    assert.deepEqual(peer.sent.slice(0, 2), ['RST_STREAM 101 invalidStream', 'RST_STREAM 103 invalidStream']);
+    assert.equal(peer.sent.at(-1), 'PING 7');
+    assert.ok(!peer.session.isClosed);
+    peer.close();
+  });
+
+  test('with flow control on, DATA beyond the stream window is FLOW_CONTROL_ERROR, refused on its header alone', async () => {
+    const peer = scriptedPeer({ isServer: true, flowControl: 'on' });
+    peer.session.sendSettings(1024); // stream windows of 1 KiB; the session window stays 64 KiB
+    await peer.frames(1);
+    const stream = await openFromPeer(peer, 1);
+    const within = await openFromPeer(peer, 3);
+    // 1 KiB fits the window exactly; of the frame one byte over it, only the header is sent.
+    peer.send(encodeDataHeader(3, 0, 1024), Buffer.alloc(1024), encodeDataHeader(1, 0, 1025));
+    await peer.until('the RST_STREAM', () => peer.sent.includes('RST_STREAM 1 flowControlError'));
+    assert.ok(stream.destroyed);
+    assert.ok(stream.failure instanceof SpdyStreamError);
+    assert.ok(!within.destroyed);
+    assert.ok(!peer.session.isClosed);
+    peer.close();
+  });
+
+  test('with flow control on, DATA beyond the session window is GOAWAY PROTOCOL_ERROR', async () => {
+    const peer = scriptedPeer({ isServer: true, flowControl: 'on' });
+    peer.session.sendSettings(1024 * 1024); // stream windows of 1 MiB; the session window stays 64 KiB
+    await peer.frames(1);
+    const stream = await openFromPeer(peer, 1);
+    peer.send(encodeDataHeader(1, 0, 64 * 1024 + 1));
+    await peer.ended();
+    assert.equal(peer.sent.at(-1), 'GOAWAY 1 status 1');
+    assert.ok(peer.errors[0] instanceof SpdyProtocolError);
+    assert.ok(stream.destroyed);
+    peer.close();
+  });
+
+  test('with flow control on, a peer keeping to the windows is credited and never refused', async () => {
+    const peer = scriptedPeer({ isServer: true, flowControl: 'on' });
+    const stream = await openFromPeer(peer, 1);
+    const got = readAll(stream);
+    // 40 KiB at a time: each pair of frames is over half a window, so credit comes back at once.
+    for (let i = 0; i < 8; i++) {
+      const credits = peer.sent.filter((f) => f === 'WINDOW_UPDATE').length;
+      peer.send(encodeDataHeader(1, 0, 40 * 1024), Buffer.alloc(40 * 1024, i));
+      await peer.until('credit', () => peer.sent.filter((f) => f === 'WINDOW_UPDATE').length >= credits + 2);
+    }
+    peer.send(encodeDataHeader(1, flagFin, 0));
+    assert.equal((await got).length, 8 * 40 * 1024);
+    assert.ok(!peer.sent.some((f) => f.startsWith('RST_STREAM') || f.startsWith('GOAWAY')));
+    peer.close();
+  });
+
+  test('a slowly sent 16 MiB DATA frame reaches its stream piece by piece, never buffered whole', async () => {
+    const peer = scriptedPeer();
+    const stream = await openFromPeer(peer, 1);
+    let received = 0;
+    const arrived = new Promise<void>((resolve) => stream.on('data', (c: Buffer) => {
+      received += c.length;
+      if (received === 64 * 1024) resolve();
+    }));
+    peer.send(encodeDataHeader(1, 0, 0xffffff));
+    for (let i = 0; i < 64; i++) peer.send(Buffer.alloc(1024, 1));
+    await within(1000, 'the first 64 KiB of the frame', arrived);
+    peer.close();
+  });
+
+  test('1-byte chunks: the FrameReader holds a few Buffer objects, not one per byte', () => {
+    // A DATA frame read in pieces: bytes wait until a piece is worth handing out.
+    const pieces = new FrameReader({ dataPieceMin: 16 * 1024 });
+    pieces.push(encodeDataHeader(1, 0, 0xffffff));
+    const sizes: number[] = [];
+    let most = 0;
+    for (let i = 0; i < 100_000; i++) {
+      pieces.push(Buffer.from([i & 0xff]));
+      for (let f = pieces.next(); f !== undefined; f = pieces.next()) if (f.kind === 'data' && !f.first) sizes.push(f.data.length);
+      most = Math.max(most, pieces.bufferedChunks);
+    }
+    assert.ok(most <= 40, `held ${most} chunks`);
+    assert.equal(sizes.length, 6);
+    assert.ok(sizes.every((n) => n >= 16 * 1024), String(sizes));
+    // A large control frame read whole.
+    // A large control frame read whole: what waits is mostly in buffers of 4 KiB or more.
+    const whole = new FrameReader();
+    const frame = encodeControl(frameTypes.headers, 0, Buffer.alloc(200 * 1024));
+    let frames = 0;
+    for (const byte of frame) {
+      whole.push(Buffer.from([byte]));
+      assert.ok(whole.bufferedChunks <= 40 + whole.bufferedBytes / 4096, `held ${whole.bufferedChunks} chunks for ${whole.bufferedBytes} bytes`);
+      if (whole.next() !== undefined) frames++;
+    }
+    assert.equal(frames, 1);
+  });
+
+  test('tiny DATA frames reach a reader that is not reading as one buffer, and a small payload does not pin a large read', async () => {
+    const peer = scriptedPeer();
+    const stream = await openFromPeer(peer, 1);
+    const tiny: Buffer[] = [];
+    for (let i = 0; i < 1000; i++) tiny.push(encodeDataHeader(1, 0, 1), Buffer.from('x'));
+    // 5000 bytes on stream 1, then 200 KiB of an unknown control frame in the same read.
+    peer.send(...tiny, encodeDataHeader(1, 0, 5000), Buffer.alloc(5000, 'y'), encodeControl(10, 0, Buffer.alloc(200 * 1024)), encodeControl(frameTypes.ping, 0, u32(7)));
+    await peer.until('the PING', () => peer.sent.includes('PING 7'));
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(Buffer.concat(chunks).toString(), 'x'.repeat(1000) + 'y'.repeat(5000));
+    assert.ok(chunks.length <= 2, `${chunks.length} chunks`);
+    for (const c of chunks) assert.ok(c.buffer.byteLength <= 2 * c.length, `${c.length} bytes hold ${c.buffer.byteLength}`);
+    peer.close();
+  });
+
+  test("streams we opened above a GOAWAY's last-good stream fail at once; those at or below go on", async () => {
+    const peer = scriptedPeer({ isServer: false });
+    const first = peer.session.openStream({ streamtype: 'error' });
+    const second = peer.session.openStream({ streamtype: 'data' });
+    const third = peer.session.openStream({ streamtype: 'data' });
+    await peer.frames(3);
+    peer.send(encodeSynReply(1, 0, peer.compressor.compress({})), encodeSynReply(3, 0, peer.compressor.compress({})));
+    const [one, three] = await Promise.all([first, second]);
+    three!.on('error', () => {});
+    peer.send(encodeControl(frameTypes.goAway, 0, u32(1, 0)));
+    await assert.rejects(within(1000, 'stream 5 failing', third), SpdyRefusedStreamError);
+    assert.ok(three!.destroyed);
+    assert.equal(three!.resetStatus, rstStatus.refusedStream);
+    assert.ok(!one!.destroyed);
+    one!.end('last words');
+    await peer.frames(5);
+    assert.deepEqual(peer.sent.slice(3), ['DATA 1 10', 'DATA 1 FIN 0']);
+    peer.close();
+  });
+
+  test('a stream the peer opened FLAG_UNIDIRECTIONAL: no SYN_REPLY and nothing written on it, but it can be read', async () => {
+    const peer = scriptedPeer();
+    const arrived = new Promise<SpdyStream>((resolve) => peer.session.once('stream', resolve));
+    peer.send(synStreamFlags(peer, 1, flagUnidirectional, { streamtype: 'data' }));
+    const stream = await arrived;
+    const got = readAll(stream);
+    stream.write('must not be sent');
+    stream.end();
+    peer.send(encodeDataHeader(1, flagFin, 5), Buffer.from('hello'));
+    assert.equal((await got).toString(), 'hello');
+    peer.send(encodeControl(frameTypes.ping, 0, u32(7)));
+    await peer.frames(1);
+    assert.deepEqual(peer.sent, ['PING 7']);
+    peer.close();
+  });
+
+  test('a peer that sends but never reads: the session is torn down once its answers back up', async () => {
+    const [a, b] = duplexPair();
+    b.on('error', () => {});
+    const session = new SpdySession(a, { isServer: true });
+    const errors: Error[] = [];
+    session.on('error', (err: Error) => errors.push(err));
+    const closed = new Promise((resolve) => session.once('close', resolve));
+    const pings = Buffer.concat(Array.from({ length: 1000 }, (_, i) => encodeControl(frameTypes.ping, 0, u32(2 * i + 1))));
+    // 200 000 PINGs (2.4 MB) asking 2.4 MB of echoes of a peer that reads none of them.
+    for (let i = 0; i < 200 && !session.isClosed; i++) {
+      b.write(pings);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await within(1000, 'the session closing', closed);
+    assert.ok(errors[0] instanceof SpdyWriteBacklogError, String(errors[0]));
+    assert.ok(a.writableLength <= defaultMaxWriteBacklog + 64 * 1024 || a.destroyed);
+    b.destroy();
+  });
+
+  test('32 streams writing 512 KiB each to a peer not reading yet: data waits, the session stays, all arrives later', async () => {
+    const [a, b] = duplexPair();
+    b.on('error', () => {});
+    const server = new SpdySession(a, { isServer: true });
+    const payload = randomBytes(512 * 1024);
+    server.on('stream', (s: SpdyStream) => s.end(payload));
+    const c = new HeaderCompressor();
+    b.write(Buffer.concat(Array.from({ length: 32 }, (_, i) => encodeSynStream(2 * i + 1, flagFin, c.compress({ streamtype: 'data' })))));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(!server.isClosed);
+    assert.ok(a.writableLength < 256 * 1024, `${a.writableLength} bytes wait`);
+    const reader = new FrameReader();
+    const parts = new Map<number, Buffer[]>();
+    let finished = 0;
+    const done = new Promise<void>((resolve) => {
+      b.on('data', (chunk: Buffer) => {
+        reader.push(chunk);
+        for (let f = reader.next(); f !== undefined; f = reader.next()) {
+          if (f.kind !== 'data') continue;
+          parts.set(f.streamId, [...parts.get(f.streamId) ?? [], f.data]);
+          if ((f.flags & flagFin) && ++finished === 32) resolve();
+        }
+      });
+    });
+    await done;
+    for (const [, p] of parts) assert.ok(Buffer.concat(p).equals(payload));
+    assert.ok(!server.isClosed);
+    server.destroy();
   });
 });

@@ -3,9 +3,9 @@ import type { Duplex } from 'node:stream';
 import {
   FrameReader, SpdyProtocolError, SpdyStreamError, encodeControl, encodeDataHeader, encodeGoAway,
   encodePing, encodeRstStream, encodeSettings, encodeSynReply, encodeSynStream, encodeWindowUpdate,
-  flagFin, frameTypes, goAwayStatus, maxWindow, parseGoAway, parseHeaderFrame, parsePing,
+  flagFin, flagUnidirectional, frameTypes, goAwayStatus, maxWindow, parseGoAway, parseHeaderFrame, parsePing,
   parseRstStream, parseSettings, parseWindowUpdate, rstStatus, settingsIds, spdyVersion,
-  type SpdyControlFrame,
+  type SpdyControlFrame, type SpdyDataFrame,
 } from './spdy-frames.ts';
 import { HeaderCompressor, HeaderDecompressor, type SpdyHeaders } from './spdy-header-codec.ts';
 import { SpdyStream, type SpdyStreamHost } from './spdy-stream.ts';
@@ -16,6 +16,44 @@ export const defaultWindow = 64 * 1024;
 const maxDataChunk = 64 * 1024;
 /** Stream ids are 31 bits and do not wrap (draft §2.3.2). */
 const maxStreamId = 0x7fffffff;
+/**
+ * How many streams the peer may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS, draft §2.6.4;
+ * the next one is refused with RST_STREAM REFUSED_STREAM). The Go side sets no limit at all:
+ * spdystream connection.go checkStreamFrame/validateStreamId only check that ids increase,
+ * apimachinery httpstream/spdy connection.go newSpdyStream registers every stream, and the
+ * kubelet's portforward httpstream.go keeps every request's pair. kubectl port-forward opens 2
+ * streams per forwarded connection (error + data) and exec at most 5, so 1024 allows 512
+ * concurrent forwarded connections, 10 times what the port-forward e2e test uses.
+ */
+export const defaultMaxConcurrentStreams = 1024;
+/**
+ * The most bytes we let wait in the transport. Data writes wait for 'drain' before each piece, so
+ * in normal use the backlog stays near the transport's highWaterMark plus one 64 KiB piece; what
+ * piles up beyond this is answers (SYN_REPLY, PING, RST_STREAM, WINDOW_UPDATE) to a peer that
+ * sends but never reads, and the session is torn down.
+ */
+export const defaultMaxWriteBacklog = 1024 * 1024;
+/**
+ * How many frames for never-opened streams are answered with RST_STREAM INVALID_STREAM. Later ones
+ * are dropped silently, as spdystream drops all of them (connection.go handleDataFrame,
+ * handleHeaderFrame, handleReplyFrame: "Stream has already gone away"), so a peer cannot make us
+ * write one answer per frame it sends.
+ */
+const maxInvalidStreamAnswers = 64;
+/** DATA is handed to streams in pieces of at least this size as it arrives (see FrameReader). */
+const dataPieceMin = 16 * 1024;
+
+/** The peer stopped reading while we had answers to write: the session is torn down (see defaultMaxWriteBacklog). */
+export class SpdyWriteBacklogError extends Error {
+  readonly code = 'ERR_SPDY_WRITE_BACKLOG';
+  override name = 'SpdyWriteBacklogError';
+}
+
+/** The peer's GOAWAY named a last-good stream below this one: the peer never processed it, so it can be retried on a new session. */
+export class SpdyRefusedStreamError extends Error {
+  readonly code = 'ERR_SPDY_REFUSED_STREAM';
+  override name = 'SpdyRefusedStreamError';
+}
 
 export interface SpdySessionOptions {
   /** A server opens even stream ids and answers odd ones; a client the reverse. */
@@ -28,6 +66,10 @@ export interface SpdySessionOptions {
    * ignores both frame types and relies on TCP backpressure instead).
    */
   flowControl?: 'auto' | 'on' | 'off';
+  /** Peer-opened streams allowed at once; see defaultMaxConcurrentStreams. */
+  maxConcurrentStreams?: number;
+  /** Bytes allowed to wait in the transport before the peer is taken as not reading; see defaultMaxWriteBacklog. */
+  maxWriteBacklog?: number;
 }
 
 interface Outgoing { data: Buffer; fin: boolean; done: (err?: Error | null) => void }
@@ -35,6 +77,9 @@ interface Outgoing { data: Buffer; fin: boolean; done: (err?: Error | null) => v
 interface StreamState {
   stream: SpdyStream;
   sendWindow: number;
+  /** What the peer may still send on the stream: our grant, less what came, plus what we credited. */
+  recvWindow: number;
+  /** Bytes received and not yet credited with WINDOW_UPDATE. */
   recvUnacked: number;
   out: Outgoing[];
   replied: boolean;
@@ -55,12 +100,16 @@ export class SpdySession extends EventEmitter {
   #isServer: boolean;
   #flowControlMode: 'auto' | 'on' | 'off';
   #flowControl: boolean;
-  #reader = new FrameReader();
+  #reader = new FrameReader({ dataPieceMin });
   #compressor = new HeaderCompressor();
   #decompressor = new HeaderDecompressor();
   #streams = new Map<number, StreamState>();
   #blockedReaders = new Set<SpdyStream>();
   #drainWaiters: (() => void)[] = [];
+  /** Streams with data to send once the transport drains; a set, so repeated WINDOW_UPDATEs add nothing. */
+  #drainStreams = new Set<StreamState>();
+  /** The transport's backlog passed maxWriteBacklog: nothing more is read or written. */
+  #backlogged = false;
   #decoding = false;
   #closed = false;
   /** We sent GOAWAY or the peer did: no new streams either way. */
@@ -73,6 +122,15 @@ export class SpdySession extends EventEmitter {
   #peerInitialWindow = defaultWindow;
   #sessionSendWindow = defaultWindow;
   #sessionRecvUnacked = 0;
+  #sessionRecvWindow = defaultWindow;
+  /** The initial stream window we grant: SPDY/3.1's default until sendSettings announces another. */
+  #localInitialWindow = defaultWindow;
+  #maxConcurrentStreams: number;
+  #maxWriteBacklog: number;
+  #peerStreams = 0;
+  #invalidStreamAnswers = 0;
+  /** The stream the DATA frame being read in pieces goes to; undefined when it is dropped. */
+  #dataTarget: StreamState | undefined;
   #host: SpdyStreamHost;
 
   constructor(transport: Duplex, options: SpdySessionOptions) {
@@ -83,6 +141,8 @@ export class SpdySession extends EventEmitter {
     this.#flowControl = this.#flowControlMode === 'on';
     this.#nextStreamId = options.isServer ? 2 : 1;
     this.#nextPingId = options.isServer ? 2 : 1;
+    this.#maxConcurrentStreams = options.maxConcurrentStreams ?? defaultMaxConcurrentStreams;
+    this.#maxWriteBacklog = options.maxWriteBacklog ?? defaultMaxWriteBacklog;
     this.#host = {
       sendData: (s, data, fin, done) => this.#sendData(s, data, fin, done),
       sendReset: (s, status) => this.#sendReset(s, status),
@@ -98,6 +158,9 @@ export class SpdySession extends EventEmitter {
       const waiters = this.#drainWaiters;
       this.#drainWaiters = [];
       for (const w of waiters) w();
+      const streams = [...this.#drainStreams];
+      this.#drainStreams.clear();
+      for (const st of streams) this.#flush(st);
     });
     transport.on('end', () => this.destroy());
     transport.on('close', () => this.destroy());
@@ -120,7 +183,7 @@ export class SpdySession extends EventEmitter {
     const id = this.#nextStreamId;
     this.#nextStreamId += 2;
     const stream = new SpdyStream({ id, headers, host: this.#host });
-    const state: StreamState = { stream, sendWindow: this.#peerInitialWindow, recvUnacked: 0, out: [], replied: false };
+    const state: StreamState = { stream, sendWindow: this.#peerInitialWindow, recvWindow: this.#localInitialWindow, recvUnacked: 0, out: [], replied: false };
     this.#streams.set(id, state);
     const replied = new Promise<SpdyStream>((resolve, reject) => {
       state.onReply = (err) => (err ? reject(err) : resolve(stream));
@@ -135,6 +198,10 @@ export class SpdySession extends EventEmitter {
 
   /** Sends SETTINGS announcing our initial window, which turns on flow control at a SPDY/3.1 peer. */
   sendSettings(initialWindow: number = defaultWindow): void {
+    // draft §2.6.8: the change applies to the windows of open streams too.
+    const delta = initialWindow - this.#localInitialWindow;
+    this.#localInitialWindow = initialWindow;
+    for (const st of this.#streams.values()) st.recvWindow += delta;
     this.#write(encodeSettings([{ id: settingsIds.initialWindowSize, value: initialWindow }]));
   }
 
@@ -184,27 +251,46 @@ export class SpdySession extends EventEmitter {
       st.stream.deliverReset(rstStatus.cancel, err);
     }
     this.#streams.clear();
+    this.#peerStreams = 0;
     this.#blockedReaders.clear();
     for (const [, p] of this.#pings) p.reject(reason);
     this.#pings.clear();
     for (const w of this.#drainWaiters) w();
     this.#drainWaiters = [];
+    this.#drainStreams.clear();
     this.#decompressor.close();
     return true;
   }
 
   #write(buf: Buffer): boolean {
     if (this.#closed || this.#transport.destroyed || this.#transport.writableEnded) return true;
-    return this.#transport.write(buf);
+    if (this.#backlogged) return false;
+    const ok = this.#transport.write(buf);
+    if (!ok && this.#transport.writableLength > this.#maxWriteBacklog) {
+      // Torn down once the frame at hand is handled, not in the middle of it; meanwhile nothing
+      // more is read or written.
+      this.#backlogged = true;
+      const err = new SpdyWriteBacklogError(`SPDY peer does not read: over ${this.#maxWriteBacklog} bytes wait to be written`);
+      queueMicrotask(() => this.#abort(err));
+    }
+    return ok;
+  }
+
+  /** Ends the session at once, without a GOAWAY the peer would not read, failing every stream with `err`. */
+  #abort(err: Error): void {
+    if (!this.#teardown(err)) return;
+    this.#transport.destroy();
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    this.emit('close');
   }
 
   /** Handles every complete frame; anything thrown fails the session instead of leaving the 'data' handler. */
   #pump(): void {
     try {
-      while (!this.#decoding && !this.#closed) {
+      while (!this.#decoding && !this.#closed && !this.#backlogged) {
         const frame = this.#reader.next();
         if (frame === undefined) return;
-        if (frame.kind === 'data') this.#onData(frame.streamId, frame.flags, frame.data);
+        if (frame.kind === 'data') this.#onData(frame);
         else this.#onControl(frame);
       }
     } catch (err) {
@@ -265,6 +351,14 @@ export class SpdySession extends EventEmitter {
       case frameTypes.goAway: {
         const { lastGoodStreamId } = parseGoAway(payload);
         this.#goneAway = true;
+        // draft §2.6.6: streams we opened above the last good one were not processed and never
+        // will be; they fail now (their owners may retry on a new session) instead of waiting.
+        for (const st of [...this.#streams.values()]) {
+          if (this.#isPeerStreamId(st.stream.id) || st.stream.id <= lastGoodStreamId) continue;
+          const err = new SpdyRefusedStreamError(`SPDY stream ${st.stream.id} was not processed: the peer went away after stream ${lastGoodStreamId}`);
+          this.#forget(st, err);
+          st.stream.deliverReset(rstStatus.refusedStream, err);
+        }
         this.emit('goaway', lastGoodStreamId);
         return;
       }
@@ -326,7 +420,19 @@ export class SpdySession extends EventEmitter {
   }
 
   #enableFlowControl(): void {
-    if (this.#flowControlMode === 'auto') this.#flowControl = true;
+    if (this.#flowControl || this.#flowControlMode !== 'auto') return;
+    this.#flowControl = true;
+    // What came while flow control was off was never credited: credit it now, so the windows we
+    // enforce from here on match what a peer that honoured them from the start believes. Such a
+    // peer cannot have sent more than a window; one that did is forgiven and starts afresh.
+    this.#sessionRecvUnacked = Math.min(this.#sessionRecvUnacked, defaultWindow);
+    this.#sessionRecvWindow = defaultWindow - this.#sessionRecvUnacked;
+    this.#creditSession();
+    for (const st of this.#streams.values()) {
+      st.recvUnacked = Math.min(st.recvUnacked, this.#localInitialWindow);
+      st.recvWindow = this.#localInitialWindow - st.recvUnacked;
+      this.#creditStream(st, 1);
+    }
   }
 
   #onSynStream(id: number, flags: number, headers: SpdyHeaders | SpdyStreamError): void {
@@ -337,16 +443,24 @@ export class SpdySession extends EventEmitter {
     if (id === this.#lastPeerStreamId) return this.#streamError(id, rstStatus.protocolError, 'a second SYN_STREAM for the stream');
     this.#lastPeerStreamId = id;
     if (headers instanceof SpdyStreamError) return this.#streamError(id, headers.status, headers.message);
-    if (this.#goneAway) {
+    if (this.#goneAway || this.#peerStreams >= this.#maxConcurrentStreams) {
       this.#write(encodeRstStream(id, rstStatus.refusedStream));
       return;
     }
     const stream = new SpdyStream({ id, headers, host: this.#host });
-    const st: StreamState = { stream, sendWindow: this.#peerInitialWindow, recvUnacked: 0, out: [], replied: true };
+    const st: StreamState = { stream, sendWindow: this.#peerInitialWindow, recvWindow: this.#localInitialWindow, recvUnacked: 0, out: [], replied: true };
     this.#streams.set(id, st);
-    // client-go's CreateStream waits (30 s) for a SYN_REPLY; the kubelet answers every stream at
-    // once with an empty header block (apimachinery httpstream/spdy connection.go newSpdyStream).
-    this.#write(encodeSynReply(id, 0, this.#compressor.compress({})));
+    this.#peerStreams++;
+    if (flags & flagUnidirectional) {
+      // draft §2.6.1: we are half-closed from the start, so we send nothing on the stream, not
+      // even a SYN_REPLY (the opener of a unidirectional stream waits for none; spdystream,
+      // connection.go addStreamFrame, likewise marks such a stream finished on its side).
+      stream.markLocalFin();
+    } else {
+      // client-go's CreateStream waits (30 s) for a SYN_REPLY; the kubelet answers every stream at
+      // once with an empty header block (apimachinery httpstream/spdy connection.go newSpdyStream).
+      this.#write(encodeSynReply(id, 0, this.#compressor.compress({})));
+    }
     if (flags & flagFin) stream.deliverFin();
     this.emit('stream', stream);
     if (flags & flagFin) this.#maybeForget(st);
@@ -373,33 +487,61 @@ export class SpdySession extends EventEmitter {
     if (flags & flagFin) this.#onRemoteFin(st);
   }
 
-  #onData(id: number, flags: number, data: Buffer): void {
-    if (id === 0) throw new SpdyProtocolError('DATA frame for stream 0');
-    // podgate's own client used to follow a SYN_STREAM carrying FIN with an empty DATA + FIN. It
-    // carries nothing, so it is dropped rather than answered STREAM_ALREADY_CLOSED, and those
-    // clients keep working.
-    if (data.length === 0 && this.#streams.get(id)?.stream.isRemoteFinished) return;
-    const st = this.#acceptingStream(id, 'DATA');
-    if (!st) return;
+  #onData(piece: SpdyDataFrame): void {
+    if (piece.first) this.#dataTarget = this.#dataStream(piece);
+    const { data } = piece;
+    // Every DATA byte counts against the session window, also on streams it is dropped for; those
+    // are not buffered, so the session window is credited at once (we bound buffering by pausing
+    // the transport).
+    this.#sessionRecvUnacked += data.length;
+    this.#sessionRecvWindow -= data.length;
+    if (this.#flowControl && this.#sessionRecvUnacked >= defaultWindow / 2) this.#creditSession();
+    const st = this.#dataTarget;
+    // The stream may have been reset between pieces of one frame: the rest of the frame is dropped.
+    if (st === undefined || this.#streams.get(st.stream.id) !== st) {
+      this.#dataTarget = undefined;
+      return;
+    }
     if (data.length > 0) {
       const keepingUp = st.stream.deliver(data);
       st.recvUnacked += data.length;
-      this.#sessionRecvUnacked += data.length;
-      if (this.#flowControl) {
-        // The session window is credited at once (we bound buffering by pausing the transport);
-        // a stream's window is credited as its reader keeps up, so a slow reader slows its sender.
-        if (this.#sessionRecvUnacked >= defaultWindow / 2) {
-          this.#write(encodeWindowUpdate(0, this.#sessionRecvUnacked));
-          this.#sessionRecvUnacked = 0;
-        }
-        if (keepingUp) this.#creditStream(st, defaultWindow / 2);
-      }
+      st.recvWindow -= data.length;
+      // A stream's window is credited as its reader keeps up, so a slow reader slows its sender.
+      if (keepingUp) this.#creditStream(st, this.#localInitialWindow / 2);
       if (!keepingUp) {
         this.#blockedReaders.add(st.stream);
         this.#transport.pause();
       }
     }
-    if (flags & flagFin) this.#onRemoteFin(st);
+    if (piece.last) {
+      this.#dataTarget = undefined;
+      if (piece.flags & flagFin) this.#onRemoteFin(st);
+    }
+  }
+
+  /**
+   * The stream a DATA frame's pieces go to, checked when its header arrives: undefined when the
+   * frame is dropped or answered as a stream error. With flow control on, a frame larger than the
+   * window we granted is a FLOW_CONTROL_ERROR (draft §2.6.8): of the stream (RST_STREAM), or of
+   * the session (GOAWAY), so a peer ignoring our windows cannot make us buffer without bound.
+   */
+  #dataStream(piece: SpdyDataFrame): StreamState | undefined {
+    const id = piece.streamId;
+    if (id === 0) throw new SpdyProtocolError('DATA frame for stream 0');
+    // podgate's own client used to follow a SYN_STREAM carrying FIN with an empty DATA + FIN. It
+    // carries nothing, so it is dropped rather than answered STREAM_ALREADY_CLOSED, and those
+    // clients keep working.
+    if (piece.length === 0 && this.#streams.get(id)?.stream.isRemoteFinished) return undefined;
+    if (this.#flowControl && piece.length > this.#sessionRecvWindow) {
+      throw new SpdyProtocolError(`DATA frame of ${piece.length} bytes on stream ${id} overruns the session window of ${this.#sessionRecvWindow}`);
+    }
+    const st = this.#acceptingStream(id, 'DATA');
+    if (!st) return undefined;
+    if (this.#flowControl && piece.length > st.recvWindow) {
+      this.#resetStream(st, rstStatus.flowControlError, `DATA frame of ${piece.length} bytes overruns the stream window of ${st.recvWindow}`);
+      return undefined;
+    }
+    return st;
   }
 
   #onRemoteFin(st: StreamState): void {
@@ -431,19 +573,28 @@ export class SpdySession extends EventEmitter {
 
   /**
    * A frame for a stream we do not hold. One that was never opened is answered INVALID_STREAM
-   * (draft §2.2.2). One that has closed is dropped, as spdystream does: frames the peer sent
+   * (draft §2.2.2), the first maxInvalidStreamAnswers of them. One that has closed is dropped, as spdystream does: frames the peer sent
    * before it saw our RST_STREAM or FIN are a normal race (draft §2.3.7), not an error worth a reset.
    */
   #unknownStream(id: number): void {
-    const ours = (id & 1) === (this.#isServer ? 0 : 1);
-    const neverOpened = ours ? id >= this.#nextStreamId : id > this.#lastPeerStreamId;
-    if (neverOpened && !this.#sentGoAway) this.#write(encodeRstStream(id, rstStatus.invalidStream));
+    const neverOpened = this.#isPeerStreamId(id) ? id > this.#lastPeerStreamId : id >= this.#nextStreamId;
+    if (!neverOpened || this.#sentGoAway || this.#invalidStreamAnswers >= maxInvalidStreamAnswers) return;
+    this.#invalidStreamAnswers++;
+    this.#write(encodeRstStream(id, rstStatus.invalidStream));
   }
 
   #creditStream(st: StreamState, threshold: number): void {
     if (!this.#flowControl || st.recvUnacked < threshold || st.stream.isRemoteFinished) return;
     this.#write(encodeWindowUpdate(st.stream.id, st.recvUnacked));
+    st.recvWindow += st.recvUnacked;
     st.recvUnacked = 0;
+  }
+
+  #creditSession(): void {
+    if (this.#sessionRecvUnacked === 0) return;
+    this.#write(encodeWindowUpdate(0, this.#sessionRecvUnacked));
+    this.#sessionRecvWindow += this.#sessionRecvUnacked;
+    this.#sessionRecvUnacked = 0;
   }
 
   #readResumed(stream: SpdyStream): void {
@@ -466,12 +617,26 @@ export class SpdySession extends EventEmitter {
       done(new Error(this.#closed ? 'SPDY session closed' : 'SPDY stream reset'));
       return;
     }
+    if (st.stream.isLocalFinished) {
+      // Only a stream the peer opened FLAG_UNIDIRECTIONAL gets here (our own FIN ends writing):
+      // draft §2.6.1 puts us in the half-closed state, so nothing may be sent on it. The write is
+      // dropped rather than failed: a failed write destroys the stream with an error, and what a
+      // peer sends must never become an error event its owner may not listen for.
+      done();
+      return;
+    }
     st.out.push({ data, fin, done });
     this.#flush(st);
   }
 
   #flush(st: StreamState): void {
     while (st.out.length > 0 && !this.#closed) {
+      // Data waits for the transport to drain before each piece, so what waits in the transport is
+      // about its highWaterMark plus one piece, however many streams are sending.
+      if (this.#transport.writableNeedDrain) {
+        this.#drainStreams.add(st);
+        return;
+      }
       const item = st.out[0]!;
       let n = Math.min(item.data.length, maxDataChunk);
       if (this.#flowControl && n > 0) {
@@ -488,14 +653,7 @@ export class SpdySession extends EventEmitter {
       this.#write(encodeDataHeader(st.stream.id, flags, n));
       const ok = n > 0 ? this.#write(piece) : true;
       this.#transport.uncork();
-      if (!last) {
-        if (!ok && !this.#flowControl) {
-          // Let the transport drain before queueing more of a large write.
-          this.#drainWaiters.push(() => this.#flush(st));
-          return;
-        }
-        continue;
-      }
+      if (!last) continue;
       st.out.shift();
       if (item.fin) {
         st.stream.markLocalFin();
@@ -532,9 +690,20 @@ export class SpdySession extends EventEmitter {
     else this.#write(encodeRstStream(id, status));
   }
 
+  #remove(st: StreamState): void {
+    if (this.#streams.get(st.stream.id) !== st) return;
+    this.#streams.delete(st.stream.id);
+    this.#drainStreams.delete(st);
+    if (this.#isPeerStreamId(st.stream.id)) this.#peerStreams--;
+  }
+
+  #isPeerStreamId(id: number): boolean {
+    return (id & 1) === (this.#isServer ? 1 : 0);
+  }
+
   /** Drops a stream's state: its pending reply and writes fail with `reason`. */
   #forget(st: StreamState, reason: Error): void {
-    this.#streams.delete(st.stream.id);
+    this.#remove(st);
     this.#blockedReaders.delete(st.stream);
     st.onReply?.(reason);
     st.onReply = undefined;
@@ -544,9 +713,7 @@ export class SpdySession extends EventEmitter {
   }
 
   #maybeForget(st: StreamState): void {
-    if (st.stream.isLocalFinished && st.stream.isRemoteFinished && st.out.length === 0) {
-      this.#streams.delete(st.stream.id);
-    }
+    if (st.stream.isLocalFinished && st.stream.isRemoteFinished && st.out.length === 0) this.#remove(st);
   }
 
   /**

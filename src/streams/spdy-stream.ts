@@ -1,5 +1,9 @@
 import { Duplex } from 'node:stream';
+import { concatOwned } from './spdy-frames.ts';
 import type { SpdyHeaders } from './spdy-header-codec.ts';
+
+/** Payloads shorter than this are gathered and handed to the reader as one buffer per batch. */
+const batchBelow = 4096;
 
 /** What a stream needs from its session; SpdySession implements it. */
 export interface SpdyStreamHost {
@@ -24,6 +28,9 @@ export class SpdyStream extends Duplex {
   #host: SpdyStreamHost;
   #remoteFin = false;
   #localFin = false;
+  /** Small payloads delivered since the last push; pushed together once the session's frame handling is done. */
+  #batch: Buffer[] = [];
+  #batchBytes = 0;
 
   constructor(options: { id: number; headers: SpdyHeaders; host: SpdyStreamHost }) {
     super({ allowHalfOpen: true });
@@ -80,15 +87,36 @@ export class SpdyStream extends Duplex {
     cb(err);
   }
 
-  /** Session side: a DATA payload arrived. Returns false when the reader is behind. */
+  /**
+   * Session side: a DATA payload arrived. Returns false when the reader is behind. What the reader
+   * holds costs about what the peer sent: small payloads (a peer may send 1-byte frames) are
+   * gathered into one buffer, and a payload that is a small part of a larger buffer (the rest of
+   * a read holding other frames) is copied, so it does not keep that whole buffer alive.
+   */
   deliver(data: Buffer): boolean {
     if (this.#remoteFin || this.destroyed) return true;
-    return this.push(data);
+    if (data.length < batchBelow) {
+      this.#batch.push(data);
+      this.#batchBytes += data.length;
+      if (this.#batch.length === 1) queueMicrotask(() => this.#pushBatch());
+      return this.readableLength + this.#batchBytes < this.readableHighWaterMark;
+    }
+    this.#pushBatch();
+    return this.push(data.buffer.byteLength > 2 * data.length ? concatOwned([data]) : data);
+  }
+
+  #pushBatch(): void {
+    if (this.#batch.length === 0) return;
+    const data = concatOwned(this.#batch);
+    this.#batch = [];
+    this.#batchBytes = 0;
+    if (!this.#remoteFin && !this.destroyed) this.push(data);
   }
 
   /** Session side: the peer half-closed. */
   deliverFin(): void {
     if (this.#remoteFin) return;
+    this.#pushBatch();
     this.#remoteFin = true;
     if (!this.destroyed) this.push(null);
   }
@@ -104,6 +132,8 @@ export class SpdyStream extends Duplex {
    * sends must never become an unhandled 'error' event, which would take the process down.
    */
   deliverReset(status: number, err?: Error): void {
+    this.#batch = [];
+    this.#batchBytes = 0;
     this.resetStatus ??= status;
     this.#remoteFin = true;
     this.#localFin = true;
