@@ -71,18 +71,25 @@ export const maxWindow = 0x7fffffff;
  * answers GOAWAY PROTOCOL_ERROR and closes.
  */
 export class SpdyProtocolError extends Error {
-  readonly code = 'ERR_SPDY_PROTOCOL_ERROR';
+  readonly code: string = 'ERR_SPDY_PROTOCOL_ERROR';
   override name = 'SpdyProtocolError';
 }
 
-/** The peer broke one stream (draft §2.4.2): that stream is answered with RST_STREAM `status`. */
-export class SpdyStreamError extends Error {
-  readonly code = 'ERR_SPDY_STREAM_ERROR';
-  override name = 'SpdyStreamError';
-  readonly status: number;
-
-  constructor(message: string, status: number) {
+/** A SPDY error with a Node-style `code`; `name` is its class's. */
+export class SpdySessionError extends Error {
+  readonly code: string;
+  constructor(message: string, code: string) {
     super(message);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The peer broke one stream (draft §2.4.2): that stream is answered with RST_STREAM `status`. */
+export class SpdyStreamError extends SpdySessionError {
+  readonly status: number;
+  constructor(message: string, status: number) {
+    super(message, 'ERR_SPDY_STREAM_ERROR');
     this.status = status;
   }
 }

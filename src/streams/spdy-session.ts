@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import {
-  FrameReader, SpdyProtocolError, SpdyStreamError, encodeControl, encodeDataHeader, encodeGoAway,
+  FrameReader, SpdyProtocolError, SpdySessionError, SpdyStreamError, encodeControl, encodeDataHeader, encodeGoAway,
   encodePing, encodeRstStream, encodeSettings, encodeSynReply, encodeSynStream, encodeWindowUpdate,
   flagFin, flagUnidirectional, frameTypes, goAwayStatus, maxWindow, parseGoAway, parseHeaderFrame, parsePing,
   parseRstStream, parseSettings, parseWindowUpdate, rstStatus, settingsIds, spdyVersion,
@@ -44,15 +44,13 @@ const maxInvalidStreamAnswers = 64;
 const dataPieceMin = 16 * 1024;
 
 /** The peer stopped reading while we had answers to write: the session is torn down (see defaultMaxWriteBacklog). */
-export class SpdyWriteBacklogError extends Error {
-  readonly code = 'ERR_SPDY_WRITE_BACKLOG';
-  override name = 'SpdyWriteBacklogError';
+export class SpdyWriteBacklogError extends SpdySessionError {
+  constructor(message: string) { super(message, 'ERR_SPDY_WRITE_BACKLOG'); }
 }
 
 /** The peer's GOAWAY named a last-good stream below this one: the peer never processed it, so it can be retried on a new session. */
-export class SpdyRefusedStreamError extends Error {
-  readonly code = 'ERR_SPDY_REFUSED_STREAM';
-  override name = 'SpdyRefusedStreamError';
+export class SpdyRefusedStreamError extends SpdySessionError {
+  constructor(message: string) { super(message, 'ERR_SPDY_REFUSED_STREAM'); }
 }
 
 export interface SpdySessionOptions {
