@@ -4,7 +4,7 @@
 // proxy runs as it does in `podgate up`: ProxyWorkers with as many worker threads as nginx has
 // worker processes, started from this process, which sits idle in a child-process wait while wrk runs.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -31,21 +31,49 @@ async function freePort(): Promise<number> {
   return p;
 }
 
-interface WrkResult { rps: number; p50: number; p99: number; errors: number }
+interface WrkResult { rps: number; p50: number; p99: number; errors: number; requests: number; cpuUs: number }
+
+const TICK_US = 1e6 / 100; // USER_HZ, as /proc reports it on Linux
+
+/** CPU time (user + system) of these processes so far, in µs, from /proc. */
+function cpuOf(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks * TICK_US;
+}
+
+/** The worker processes of an nginx master (its children). */
+function childrenOf(ppid: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try { if (readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ')[1] === String(ppid)) out.push(Number(d)); } catch { /* gone */ }
+  }
+  return out;
+}
+
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
 
 function ms(v: string, unit: string): number {
   const n = Number(v);
   return unit === 'us' ? n / 1000 : unit === 's' ? n * 1000 : n;
 }
 
-async function wrk(url: string, extraHeaders: string[] = []): Promise<WrkResult> {
+/** One wrk run; `cpu` reads the proxy's CPU time (µs), taken before and after to give its CPU per request. */
+async function wrk(url: string, extraHeaders: string[], cpu: () => number): Promise<WrkResult> {
   const args = ['-t2', `-c${CONNECTIONS}`, `-d${DURATION_S}s`, '--latency', '-H', `Host: ${HOST}`, ...extraHeaders.flatMap((h) => ['-H', h]), url];
+  const cpu0 = cpu();
   const { stdout } = await run('wrk', args, { maxBuffer: 1 << 20 });
+  const cpuUsed = cpu() - cpu0;
+  const requests = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? NaN);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);
   const lat = (p: string) => { const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(stdout); return m ? ms(m[1]!, m[2]!) : NaN; };
   const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
-  return { rps, p50: lat('50'), p99: lat('99'), errors: non2xx + (errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0) };
+  return { rps, p50: lat('50'), p99: lat('99'), errors: non2xx + (errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0), requests, cpuUs: cpuUsed / requests };
 }
 
 function startNginx(dir: string, name: string, conf: string): Promise<ChildProcess> {
@@ -77,6 +105,7 @@ export const ingressBench: BenchModule = {
     });
     out.peers.nginx = `nginx from Debian, ${WORKERS} worker processes, upstream keepalive 320, the same proxy_set_header set podgate sends; backend: a separate 1-worker nginx answering "return 200" (19 bytes); wrk -t2 -c${CONNECTIONS} -d${DURATION_S}s on 127.0.0.1, ${ROUNDS} rounds in alternating order, best of each side reported`;
     out.notes.push(`podgate's proxy runs ${WORKERS} worker threads (--ingress-workers), nginx ${WORKERS} worker processes. Load generator, backend and both proxies share this machine's CPUs, so figures include contention; compare ratios, not absolutes.`);
+    out.notes.push('Proxy CPU per request: user + system time of the proxy (podgate: this process, whose proxy threads are all it runs meanwhile; nginx: its worker processes) over the requests of each run, median of the rounds.');
     const dir = makeTempDir('podgate-ingress-bench-');
     const cert = await generateDefaultCertificate();
     writeFileSync(join(dir, 'tls.crt'), cert.certPem);
@@ -114,15 +143,21 @@ export const ingressBench: BenchModule = {
         ['HTTP without keep-alive', `http://127.0.0.1:${proxy.httpPort}/`, `http://127.0.0.1:${nginxHttp}/`, ['Connection: close']],
         ['HTTPS keep-alive (HTTP/1.1)', `https://127.0.0.1:${proxy.httpsPort}/`, `https://127.0.0.1:${nginxHttps}/`, []],
       ];
+      // CPU per request: podgate's proxy threads live in this process (idle otherwise while wrk
+      // runs); nginx's in its worker processes. Less at the mercy of this machine's scheduling than
+      // requests per second, since wrk and the backend share the same CPUs.
+      const ownCpu = () => { const u = process.cpuUsage(); return u.user + u.system; };
+      const nginxWorkers = childrenOf(nginx.pid!);
+      const nginxCpu = () => cpuOf(nginxWorkers);
       for (const [label, ours, theirs, headers] of scenarios) {
         ctx.log(label);
-        await wrk(ours, headers); // warm-up (JIT, pools)
+        await wrk(ours, headers, ownCpu); // warm-up (JIT, pools)
         // Rounds in alternating order, the best of each side kept: this machine's noise moves single runs by ±20%.
         const mine: WrkResult[] = [];
         const peer: WrkResult[] = [];
         for (let round = 0; round < ROUNDS; round++) {
-          if (round % 2 === 0) { mine.push(await wrk(ours, headers)); peer.push(await wrk(theirs, headers)); }
-          else { peer.push(await wrk(theirs, headers)); mine.push(await wrk(ours, headers)); }
+          if (round % 2 === 0) { mine.push(await wrk(ours, headers, ownCpu)); peer.push(await wrk(theirs, headers, nginxCpu)); }
+          else { peer.push(await wrk(theirs, headers, nginxCpu)); mine.push(await wrk(ours, headers, ownCpu)); }
         }
         const best = (rs: WrkResult[]) => rs.reduce((x, y) => (y.rps > x.rps ? y : x));
         const a = best(mine);
@@ -133,6 +168,8 @@ export const ingressBench: BenchModule = {
         add({ name: `${label}: requests/s`, value: a.rps, unit: 'req/s', better: 'higher', peer: b.rps, peerName: 'nginx', note: [rounds, errors ? `${errors} errors` : ''].filter(Boolean).join('; ') });
         add({ name: `${label}: latency p50`, value: a.p50, unit: 'ms', better: 'lower', peer: b.p50, peerName: 'nginx' });
         add({ name: `${label}: latency p99`, value: a.p99, unit: 'ms', better: 'lower', peer: b.p99, peerName: 'nginx' });
+        add({ name: `${label}: proxy CPU per request`, value: median(mine.map((r) => r.cpuUs)), unit: 'µs', better: 'lower', peer: median(peer.map((r) => r.cpuUs)), peerName: 'nginx',
+          note: `median of the rounds: podgate ${mine.map((r) => r.cpuUs.toFixed(1)).join(', ')}; nginx ${peer.map((r) => r.cpuUs.toFixed(1)).join(', ')}` });
       }
     } finally {
       await proxy?.stop();
