@@ -16,6 +16,19 @@ describe('request heads', () => {
     assert.equal(h.drops?.length, 4);
     assert.equal(requestHeader(h, 'cookie'), 'a=b');
   });
+  it('finds the headers it owns or reads in any case, among others of the same length or first letter', () => {
+    const lines = ['HOST: a.com', 'User-Agent: u', 'X-FORWARDED-FOR: 1.2.3.4', 'x-forwarded-fox: keep', 'Te: trailers', 'Tk: keep', 'PROXY: x',
+      'Proxy-Authorization: keep', 'X-Request-Id: rid', 'KEEP-ALIVE: 5', 'Keep-Alivex: keep', 'Upgrade: websocket', 'Referer: r', 'CONNECTION: Upgrade', 'Cookie: c=1'];
+    const text = `GET / HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`;
+    const h = req(text);
+    assert.equal(h.host, 'a.com');
+    assert.equal(h.requestId, 'rid');
+    assert.equal(h.upgrade, 'websocket');
+    assert.deepEqual(h.connection, ['upgrade']);
+    const dropped: string[] = [];
+    for (let i = 0; i < h.drops!.length; i += 2) dropped.push(text.slice(h.drops![i], h.drops![i + 1]! - 2));
+    assert.deepEqual(dropped, ['X-FORWARDED-FOR: 1.2.3.4', 'Te: trailers', 'PROXY: x', 'X-Request-Id: rid', 'KEEP-ALIVE: 5', 'Upgrade: websocket', 'CONNECTION: Upgrade']);
+  });
   const bad: [string, string, number][] = [
     ['CL and TE', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n', 400],
     ['conflicting CL', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n', 400],
