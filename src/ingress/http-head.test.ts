@@ -17,7 +17,7 @@ describe('request heads', () => {
     assert.equal(requestHeader(h, 'cookie'), 'a=b');
   });
   it('finds the headers it owns or reads in any case, among others of the same length or first letter', () => {
-    const lines = ['HOST: a.com', 'User-Agent: u', 'X-FORWARDED-FOR: 1.2.3.4', 'x-forwarded-fox: keep', 'Te: trailers', 'Tk: keep', 'PROXY: x',
+    const lines = ['HOST: a.com', 'User-Agent: u', 'X-FORWARDED-FOR: 1.2.3.4', 'x-forwarded-fox: keep', 'te: trailers', 'Tk: keep', 'PROXY: x', 'x-real-ip: 9.9.9.9', 'host-x: keep',
       'Proxy-Authorization: keep', 'X-Request-Id: rid', 'KEEP-ALIVE: 5', 'Keep-Alivex: keep', 'Upgrade: websocket', 'Referer: r', 'CONNECTION: Upgrade', 'Cookie: c=1'];
     const text = `GET / HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`;
     const h = req(text);
@@ -27,7 +27,7 @@ describe('request heads', () => {
     assert.deepEqual(h.connection, ['upgrade']);
     const dropped: string[] = [];
     for (let i = 0; i < h.drops!.length; i += 2) dropped.push(text.slice(h.drops![i], h.drops![i + 1]! - 2));
-    assert.deepEqual(dropped, ['X-FORWARDED-FOR: 1.2.3.4', 'Te: trailers', 'PROXY: x', 'X-Request-Id: rid', 'KEEP-ALIVE: 5', 'Upgrade: websocket', 'CONNECTION: Upgrade']);
+    assert.deepEqual(dropped, ['X-FORWARDED-FOR: 1.2.3.4', 'te: trailers', 'PROXY: x', 'x-real-ip: 9.9.9.9', 'X-Request-Id: rid', 'KEEP-ALIVE: 5', 'Upgrade: websocket', 'CONNECTION: Upgrade']);
   });
   const bad: [string, string, number][] = [
     ['CL and TE', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n', 400],
