@@ -79,6 +79,9 @@ export class Router {
   readonly #default: CompiledRoute | undefined;
   readonly #passthrough = new Map<string, BackendPool>();
   readonly #pools = new Map<string, BackendPool>();
+  /** The last Host header routed, and its host (see decide). */
+  #lastHeader: string | undefined;
+  #lastHost: CompiledHost | undefined;
 
   constructor(table: RouteTable) {
     this.table = table;
@@ -113,9 +116,6 @@ export class Router {
     }
     return this.#default ? { kind: 'route', route: this.#default } : { kind: 'not-found' };
   }
-
-  #lastHeader: string | undefined;
-  #lastHost: CompiledHost | undefined;
 
   #hostFor(host: string): CompiledHost | undefined {
     let h = this.#exact.get(host);
