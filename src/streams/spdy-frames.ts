@@ -66,17 +66,8 @@ export const maxControlPayload = 256 * 1024;
 /** The largest flow-control window (draft §2.6.8: the delta's legal range ends at 2^31-1). */
 export const maxWindow = 0x7fffffff;
 
-/**
- * The peer broke the framing layer or the header compression state (draft §2.4.1): the session
- * answers GOAWAY PROTOCOL_ERROR and closes.
- */
-export class SpdyProtocolError extends Error {
-  readonly code: string = 'ERR_SPDY_PROTOCOL_ERROR';
-  override name = 'SpdyProtocolError';
-}
-
 /** A SPDY error with a Node-style `code`; `name` is its class's. */
-export class SpdySessionError extends Error {
+export class SpdyError extends Error {
   readonly code: string;
   constructor(message: string, code: string) {
     super(message);
@@ -85,8 +76,16 @@ export class SpdySessionError extends Error {
   }
 }
 
+/**
+ * The peer broke the framing layer or the header compression state (draft §2.4.1): the session
+ * answers GOAWAY PROTOCOL_ERROR and closes.
+ */
+export class SpdyProtocolError extends SpdyError {
+  constructor(message: string) { super(message, 'ERR_SPDY_PROTOCOL_ERROR'); }
+}
+
 /** The peer broke one stream (draft §2.4.2): that stream is answered with RST_STREAM `status`. */
-export class SpdyStreamError extends SpdySessionError {
+export class SpdyStreamError extends SpdyError {
   readonly status: number;
   constructor(message: string, status: number) {
     super(message, 'ERR_SPDY_STREAM_ERROR');

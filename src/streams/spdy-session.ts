@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import {
-  FrameReader, SpdyProtocolError, SpdySessionError, SpdyStreamError, encodeControl, encodeDataHeader, encodeGoAway,
+  FrameReader, SpdyError, SpdyProtocolError, SpdyStreamError, encodeControl, encodeDataHeader, encodeGoAway,
   encodePing, encodeRstStream, encodeSettings, encodeSynReply, encodeSynStream, encodeWindowUpdate,
   flagFin, flagUnidirectional, frameTypes, goAwayStatus, maxWindow, parseGoAway, parseHeaderFrame, parsePing,
   parseRstStream, parseSettings, parseWindowUpdate, rstStatus, settingsIds, spdyVersion,
@@ -44,12 +44,12 @@ const maxInvalidStreamAnswers = 64;
 const dataPieceMin = 16 * 1024;
 
 /** The peer stopped reading while we had answers to write: the session is torn down (see defaultMaxWriteBacklog). */
-export class SpdyWriteBacklogError extends SpdySessionError {
+export class SpdyWriteBacklogError extends SpdyError {
   constructor(message: string) { super(message, 'ERR_SPDY_WRITE_BACKLOG'); }
 }
 
 /** The peer's GOAWAY named a last-good stream below this one: the peer never processed it, so it can be retried on a new session. */
-export class SpdyRefusedStreamError extends SpdySessionError {
+export class SpdyRefusedStreamError extends SpdyError {
   constructor(message: string) { super(message, 'ERR_SPDY_REFUSED_STREAM'); }
 }
 
@@ -153,12 +153,14 @@ export class SpdySession extends EventEmitter {
       this.#pump();
     });
     transport.on('drain', () => {
-      const waiters = this.#drainWaiters;
-      this.#drainWaiters = [];
-      for (const w of waiters) w();
+      // Streams that were kept waiting go first: a waiter's callback lets its stream write its next
+      // piece at once, and served first it would take every drain from the others.
       const streams = [...this.#drainStreams];
       this.#drainStreams.clear();
       for (const st of streams) this.#flush(st);
+      const waiters = this.#drainWaiters;
+      this.#drainWaiters = [];
+      for (const w of waiters) w();
     });
     transport.on('end', () => this.destroy());
     transport.on('close', () => this.destroy());
@@ -242,12 +244,7 @@ export class SpdySession extends EventEmitter {
     if (this.#closed) return false;
     this.#closed = true;
     const reason = err ?? new Error('SPDY session closed');
-    for (const [, st] of this.#streams) {
-      st.onReply?.(reason);
-      for (const o of st.out) o.done(reason);
-      st.out = [];
-      st.stream.deliverReset(rstStatus.cancel, err);
-    }
+    for (const st of [...this.#streams.values()]) this.#endStream(st, rstStatus.cancel, err, reason);
     this.#streams.clear();
     this.#peerStreams = 0;
     this.#blockedReaders.clear();
@@ -316,8 +313,7 @@ export class SpdySession extends EventEmitter {
         const { streamId, status } = parseRstStream(payload);
         const st = this.#streams.get(streamId);
         if (!st) return; // never answer a RST_STREAM with one (draft §2.4.2)
-        this.#forget(st, new Error(`stream ${streamId} reset with status ${status}`));
-        st.stream.deliverReset(status);
+        this.#endStream(st, status, undefined, new Error(`stream ${streamId} reset with status ${status}`));
         return;
       }
       case frameTypes.settings:
@@ -354,8 +350,7 @@ export class SpdySession extends EventEmitter {
         for (const st of [...this.#streams.values()]) {
           if (this.#isPeerStreamId(st.stream.id) || st.stream.id <= lastGoodStreamId) continue;
           const err = new SpdyRefusedStreamError(`SPDY stream ${st.stream.id} was not processed: the peer went away after stream ${lastGoodStreamId}`);
-          this.#forget(st, err);
-          st.stream.deliverReset(rstStatus.refusedStream, err);
+          this.#endStream(st, rstStatus.refusedStream, err, err);
         }
         this.emit('goaway', lastGoodStreamId);
         return;
@@ -676,9 +671,8 @@ export class SpdySession extends EventEmitter {
   /** A stream error (draft §2.4.2): RST_STREAM `status` to the peer, and the stream destroyed with the error. */
   #resetStream(st: StreamState, status: number, message: string): void {
     const err = new SpdyStreamError(`SPDY stream ${st.stream.id}: ${message}`, status);
-    this.#forget(st, err);
     this.#write(encodeRstStream(st.stream.id, status));
-    st.stream.deliverReset(status, err);
+    this.#endStream(st, status, err, err);
   }
 
   /** A stream error for an id that may have no stream (yet, or any more). */
@@ -699,7 +693,26 @@ export class SpdySession extends EventEmitter {
     return (id & 1) === (this.#isServer ? 1 : 0);
   }
 
-  /** Drops a stream's state: its pending reply and writes fail with `reason`. */
+  /**
+   * A stream's end in the session: its state dropped, the stream destroyed as reset with `status`
+   * (`err` reaching its owner only if it listens, see deliverReset), and then its pending reply and
+   * queued writes failed with `reason`. In that order: a write failed on a live stream would destroy
+   * it with an 'error' of its own, and set its reset status to CANCEL first.
+   */
+  #endStream(st: StreamState, status: number, err: Error | undefined, reason: Error): void {
+    const out = st.out;
+    st.out = [];
+    const onReply = st.onReply;
+    st.onReply = undefined;
+    this.#remove(st);
+    this.#blockedReaders.delete(st.stream);
+    st.stream.deliverReset(status, err);
+    onReply?.(reason);
+    for (const o of out) o.done(reason);
+    this.#maybeResume();
+  }
+
+  /** Drops the state of a stream that is being destroyed already: its pending reply and writes fail with `reason`. */
   #forget(st: StreamState, reason: Error): void {
     this.#remove(st);
     this.#blockedReaders.delete(st.stream);

@@ -1,5 +1,5 @@
 import { Duplex } from 'node:stream';
-import { concatOwned } from './spdy-frames.ts';
+import { concatOwned, rstStatus } from './spdy-frames.ts';
 import type { SpdyHeaders } from './spdy-header-codec.ts';
 
 /** Payloads shorter than this are gathered and handed to the reader as one buffer per batch. */
@@ -80,8 +80,8 @@ export class SpdyStream extends Duplex {
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     if (!(this.#remoteFin && this.#localFin) && this.resetStatus === undefined) {
-      this.resetStatus = 5; // CANCEL
-      this.#host.sendReset(this, 5);
+      this.resetStatus = rstStatus.cancel;
+      this.#host.sendReset(this, rstStatus.cancel);
     }
     this.#host.readFinished(this);
     cb(err);
