@@ -55,19 +55,23 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 const idPrefix = randomBytes(8).toString('hex');
 const ID_PREFIX = Buffer.from(idPrefix, 'latin1');
 let idCounter = 0;
-function requestIdFor(): string {
+/** The next value of the counter (52 bits, so it stays an exact number). */
+function nextIdCount(): number {
   idCounter = (idCounter + 1) % 0x10000000000000;
-  return idPrefix + idCounter.toString(16).padStart(16, '0');
+  return idCounter;
+}
+function requestIdFor(): string {
+  return idPrefix + nextIdCount().toString(16).padStart(16, '0');
 }
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
 /** Writes the next request ID (what requestIdFor would return) into `out` at `at`; returns the end. */
 function writeRequestId(out: Buffer, at: number): number {
-  idCounter = (idCounter + 1) % 0x10000000000000;
+  const count = nextIdCount();
   out.set(ID_PREFIX, at);
   let o = at + 32;
   // The counter in 16 hex digits: the low 32 bits, then the high ones.
-  for (let v = idCounter >>> 0, i = 0; i < 8; i++, v >>>= 4) out[--o] = HEX[v & 15]!;
-  for (let v = Math.floor(idCounter / 0x100000000), i = 0; i < 8; i++, v >>>= 4) out[--o] = HEX[v & 15]!;
+  for (let v = count >>> 0, i = 0; i < 8; i++, v >>>= 4) out[--o] = HEX[v & 15]!;
+  for (let v = Math.floor(count / 0x100000000), i = 0; i < 8; i++, v >>>= 4) out[--o] = HEX[v & 15]!;
   return at + 32;
 }
 
