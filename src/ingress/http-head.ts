@@ -83,7 +83,7 @@ const OWNED = new Set(['connection', 'keep-alive', 'proxy', 'proxy-connection', 
  * others (User-Agent, Accept-*, Cookie…) cost one table read.
  */
 const WATCHED = new Uint8Array(32 * 32);
-for (const n of [...OWNED, 'host', 'upgrade', 'connection', 'content-length', 'transfer-encoding', 'x-request-id']) WATCHED[((n.charCodeAt(0) & 31) << 5) | n.length] = 1;
+for (const n of [...OWNED, 'host', 'content-length', 'transfer-encoding']) WATCHED[((n.charCodeAt(0) & 31) << 5) | n.length] = 1;
 
 interface Fields {
   contentLength: number; chunked: boolean; te: boolean; connection: string[];
