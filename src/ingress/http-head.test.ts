@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChunkedScanner, findHeadEnd, HeadError, parseRequestHead, parseResponseHead, requestHeader } from './http-head.ts';
 
-const req = (s: string) => { const b = Buffer.from(s, 'latin1'); return parseRequestHead(b, findHeadEnd(b, 65536)); };
+const req = (s: string, max = 65536) => { const h = parseRequestHead(Buffer.from(s, 'latin1'), max); assert.ok(h, `incomplete: ${JSON.stringify(s)}`); return h; };
 const status = (s: string) => { try { req(s); return 0; } catch (e) { return (e as HeadError).status; } };
 
 describe('request heads', () => {
@@ -41,6 +41,52 @@ describe('request heads', () => {
   ];
   for (const [name, text, code] of bad) it(`rejects ${name} with ${code}`, () => assert.equal(status(text), code));
   it('431 past the size bound', () => assert.throws(() => findHeadEnd(Buffer.alloc(40000, 'a'), 32768), (e: HeadError) => e.status === 431));
+  const browser = 'GET /static/app.js?v=1 HTTP/1.1\r\nHost: foo.example.com\r\nUser-Agent: Mozilla/5.0 (X11)\r\nAccept: */*\r\n' +
+    'Cookie: a=b; c=d\r\nContent-Length: 0\r\nConnection: keep-alive, X-Trace\r\nX-Request-ID: abc\r\n\r\n';
+  it('waits (undefined) at every cut point of a head, and parses it whole', () => {
+    for (let cut = 0; cut < browser.length; cut++) assert.equal(parseRequestHead(Buffer.from(browser.slice(0, cut), 'latin1'), 65536), undefined, `cut at ${cut}`);
+    const h = req(browser + 'next');
+    assert.equal(h.length, browser.length);
+    assert.deepEqual([h.method, h.target, h.host, h.contentLength, h.requestId, h.connection], ['GET', '/static/app.js?v=1', 'foo.example.com', 0, 'abc', ['keep-alive', 'x-trace']]);
+    assert.equal(requestHeader(h, 'user-agent'), 'Mozilla/5.0 (X11)');
+  });
+  it('431 for a head longer than the bound, complete or not', () => {
+    assert.throws(() => parseRequestHead(Buffer.from(browser.slice(0, 100), 'latin1'), 99), (e: HeadError) => e.status === 431);
+    assert.throws(() => req(browser, browser.length - 1), (e: HeadError) => e.status === 431);
+    assert.equal(req(browser, browser.length).length, browser.length);
+  });
+  it('skips empty lines before the request line, and says where it starts', () => {
+    const h = req('\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n');
+    assert.deepEqual([h.lineStart, h.method, h.target, h.host], [4, 'GET', '/', 'a']);
+  });
+  it('gives the same strings for the same bytes (one string per repeated host, not one per request)', () => {
+    const a = req('GET /x HTTP/1.1\r\nHost: same.example\r\n\r\n'), b = req('GET /x HTTP/1.1\r\nhost:  same.example \r\n\r\n');
+    assert.deepEqual([b.host, b.target, b.method], [a.host, a.target, a.method]);
+    assert.equal(req('GET /x HTTP/1.1\r\nHost: other.example\r\n\r\n').host, 'other.example');
+  });
+  const moreBad: [string, string, number][] = [
+    ['a NUL in a value', 'GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n', 400],
+    ['a bare CR', 'GET / HTTP/1.1\r\nHost: a\rX: y\r\n\r\n', 400],
+    ['a bare LF in the target', 'GET /a\nb HTTP/1.1\r\nHost: a\r\n\r\n', 400],
+    ['a space in the target', 'GET /a b HTTP/1.1\r\nHost: a\r\n\r\n', 400],
+    ['an empty target', 'GET  HTTP/1.1\r\nHost: a\r\n\r\n', 400],
+    ['a method that is not a token', 'G(T / HTTP/1.1\r\nHost: a\r\n\r\n', 400],
+    ['a header name that is not a token', 'GET / HTTP/1.1\r\nHost: a\r\nX@Y: z\r\n\r\n', 400],
+    ['a line without a colon', 'GET / HTTP/1.1\r\nHost: a\r\nnocolon\r\n\r\n', 400],
+    ['an empty header name', 'GET / HTTP/1.1\r\nHost: a\r\n: z\r\n\r\n', 400],
+    ['two Hosts', 'GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n', 400],
+    ['a Content-Length that is not a number', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\n', 400],
+    ['a 16-digit Content-Length', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1234567890123456\r\n\r\n', 400],
+    ['chunked in HTTP/1.0', 'POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n', 400],
+    ['HTTP/1.2', 'GET / HTTP/1.2\r\nHost: a\r\n\r\n', 505],
+    ['a version that is not one', 'GET / HTTX/1.1\r\nHost: a\r\n\r\n', 400],
+  ];
+  for (const [name, text, code] of moreBad) it(`rejects ${name} with ${code}`, () => assert.equal(status(text), code));
+  it('accepts HTTP/1.0 without Host, chunked as the last coding, equal Content-Lengths', () => {
+    assert.equal(req('GET / HTTP/1.0\r\n\r\n').minorVersion, 0);
+    assert.equal(req('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip , Chunked \r\n\r\n').chunked, true);
+    assert.equal(req('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\ncontent-length:7\r\n\r\n').contentLength, 7);
+  });
 });
 
 describe('response heads and chunked bodies', () => {

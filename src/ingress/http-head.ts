@@ -27,12 +27,17 @@ interface CommonHead {
 }
 
 export interface RequestHead extends CommonHead {
-  /** The head as latin1 text (one byte per char), CRLFCRLF included. */
-  readonly text: string;
+  /**
+   * The head is buf[0, length). buf is often a view of a read buffer that the next read overwrites:
+   * keep a head past the read's callback only through detachRequestHead.
+   */
+  readonly buf: Buffer;
   readonly method: string;
   readonly target: string;
   readonly host: string | undefined;
   readonly upgrade: string | undefined;
+  /** Offset of the request line (past the empty lines a client may send first). */
+  readonly lineStart: number;
   /** Offset where the header lines start (just past the request line's CRLF). */
   readonly fieldsStart: number;
   /**
@@ -61,172 +66,67 @@ export function findHeadEnd(buf: Buffer, max: number): number {
   return i + 4;
 }
 
+const CR = 13, LF = 10, SP = 32, HT = 9, COLON = 58, COMMA = 44;
+
 // RFC 9110 tchar, as a lookup table: validating a name is one array read per character.
-const TCHAR = new Uint8Array(128);
+const TCHAR = new Uint8Array(256);
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
 
-function isToken(s: string, from: number, to: number): boolean {
-  if (to <= from) return false;
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 127 || TCHAR[c] === 0) return false;
-  }
-  return true;
-}
-
-/** Lowercase names of the request headers the proxy sets or strips itself (`proxy`: httpoxy, cleared as ingress-nginx does). */
-const OWNED = new Set(['connection', 'keep-alive', 'proxy', 'proxy-connection', 'te', 'trailer', 'upgrade', 'x-forwarded-for',
-  'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-proto', 'x-forwarded-scheme', 'x-scheme', 'x-real-ip', 'x-request-id']);
+const H_OTHER = 0, H_HOST = 1, H_UPGRADE = 2, H_CONNECTION = 3, H_CONTENT_LENGTH = 4, H_TRANSFER_ENCODING = 5, H_REQUEST_ID = 6;
 /**
- * The request header names scanFields looks at (its own, and the framing and routing ones), by
- * first letter and length: only a name whose pair is here is lowercased and compared, so the many
- * others (User-Agent, Accept-*, Cookie…) cost one table read.
+ * The request headers scanFields looks at, by first letter and length: only a name whose pair is
+ * here is compared (in any case, from its bytes), so the many others (User-Agent, Accept-*,
+ * Cookie…) cost one table read. `owned`: the proxy sets or strips it itself (`proxy`: httpoxy,
+ * cleared as ingress-nginx does), so its line is dropped from the upstream head.
  */
-const WATCHED = new Uint8Array(32 * 32);
-for (const n of [...OWNED, 'host', 'content-length', 'transfer-encoding']) WATCHED[((n.charCodeAt(0) & 31) << 5) | n.length] = 1;
+const WATCHED: ({ name: string; kind: number; owned: boolean }[] | undefined)[] = [];
+const watchedKey = (first: number, length: number): number => ((first & 31) << 5) | length;
+for (const [name, kind, owned] of [
+  ['host', H_HOST, false], ['content-length', H_CONTENT_LENGTH, false], ['transfer-encoding', H_TRANSFER_ENCODING, false],
+  ['connection', H_CONNECTION, true], ['upgrade', H_UPGRADE, true], ['x-request-id', H_REQUEST_ID, true],
+  ['keep-alive', H_OTHER, true], ['proxy', H_OTHER, true], ['proxy-connection', H_OTHER, true], ['te', H_OTHER, true],
+  ['trailer', H_OTHER, true], ['x-forwarded-for', H_OTHER, true], ['x-forwarded-host', H_OTHER, true], ['x-forwarded-port', H_OTHER, true],
+  ['x-forwarded-proto', H_OTHER, true], ['x-forwarded-scheme', H_OTHER, true], ['x-scheme', H_OTHER, true], ['x-real-ip', H_OTHER, true],
+] as const) (WATCHED[watchedKey(name.charCodeAt(0), name.length)] ??= []).push({ name, kind, owned });
 
-interface Fields {
-  contentLength: number; chunked: boolean; te: boolean; connection: string[];
-  host: string | undefined; upgrade: string | undefined; drops: number[] | undefined; requestId: string | undefined;
-}
-
-/** Walks a request's header lines from `pos` to the blank line without splitting the text, and records the lines the proxy owns. */
-function scanFields(t: string, pos: number, bodyStart: number): Fields {
-  const f: Fields = { contentLength: -1, chunked: false, te: false, connection: [], host: undefined, upgrade: undefined, drops: undefined, requestId: undefined };
-  const last = bodyStart - 2; // the blank line's CRLF
-  while (pos < last) {
-    const eol = t.indexOf('\r\n', pos);
-    const c0 = t.charCodeAt(pos);
-    if (c0 === 32 || c0 === 9) throw new HeadError(400, 'obsolete line folding');
-    const colon = t.indexOf(':', pos);
-    if (colon < 0 || colon > eol) throw new HeadError(400, 'malformed header line');
-    if (!isToken(t, pos, colon)) throw new HeadError(400, 'invalid header name');
-    const n = colon - pos;
-    // Only watched names (by first letter and length) are lowercased and compared.
-    if (n < 32 && WATCHED[((t.charCodeAt(pos) & 31) << 5) | n] === 1) {
-      const lower = t.slice(pos, colon).toLowerCase();
-      switch (lower) {
-        case 'host':
-          if (f.host !== undefined) throw new HeadError(400, 'duplicate Host');
-          f.host = t.slice(colon + 1, eol).trim();
-          break;
-        case 'upgrade': f.upgrade = t.slice(colon + 1, eol).trim(); break;
-        case 'connection':
-          for (const tok of t.slice(colon + 1, eol).split(',')) { const x = tok.trim().toLowerCase(); if (x) f.connection.push(x); }
-          break;
-        case 'content-length': {
-          const value = t.slice(colon + 1, eol).trim();
-          if (!/^\d{1,15}$/.test(value)) throw new HeadError(400, 'invalid Content-Length');
-          const v = Number(value);
-          if (f.contentLength !== -1 && f.contentLength !== v) throw new HeadError(400, 'conflicting Content-Length');
-          f.contentLength = v;
-          break;
-        }
-        case 'transfer-encoding': {
-          f.te = true;
-          const codings = t.slice(colon + 1, eol).toLowerCase().split(',');
-          f.chunked = codings[codings.length - 1]!.trim() === 'chunked';
-          break;
-        }
-        case 'x-request-id': f.requestId = t.slice(colon + 1, eol).trim(); break;
-      }
-      if (OWNED.has(lower)) (f.drops ??= []).push(pos, eol + 2);
+/**
+ * A string of bytes that usually repeat (a method, a Host, a target): the last one made is kept and
+ * handed out again while the bytes are the same, so a connection (or a thread's many connections)
+ * asking for the same host makes no new string per request.
+ */
+class Latin1Memo {
+  #last = '';
+  of(buf: Buffer, from: number, to: number): string {
+    const last = this.#last;
+    if (to - from === last.length) {
+      let k = 0;
+      while (k < last.length && buf[from + k] === last.charCodeAt(k)) k++;
+      if (k === last.length) return last;
     }
-    pos = eol + 2;
+    return (this.#last = buf.toString('latin1', from, to));
   }
-  return f;
 }
+const methods = new Latin1Memo(), targets = new Latin1Memo(), hosts = new Latin1Memo();
+
+function badRequest(message: string): never { throw new HeadError(400, message); }
+/** Not all of the head is here: wait for more, unless there is already more than `max`. */
+const incomplete = (n: number, max: number): undefined => { if (n > max) throw new HeadError(431, 'request header too large'); return undefined; };
 
 /**
- * A CR not followed by LF, an LF not preceded by CR, or a NUL: smuggling material, refused as
- * nginx does. indexOf walks (a few per head) instead of a regular expression with look-behind,
- * which cost more than the rest of the head parsing.
+ * Where the line from `from` ends (its CR), or -1 when its end is not here yet; a bare CR or LF, or
+ * a NUL, is refused with `fail`.
  */
-function hasBareCrLfOrNul(t: string): boolean {
-  for (let i = t.indexOf('\n'); i >= 0; i = t.indexOf('\n', i + 1)) if (i === 0 || t.charCodeAt(i - 1) !== 13) return true;
-  for (let i = t.indexOf('\r'); i >= 0; i = t.indexOf('\r', i + 1)) if (t.charCodeAt(i + 1) !== 10) return true;
-  return t.indexOf('\0') >= 0;
-}
-
-/** Parses a request head of `end` bytes (from findHeadEnd). Throws HeadError (400, 501, 505). */
-export function parseRequestHead(buf: Buffer, end: number): RequestHead {
-  const t = buf.toString('latin1', 0, end);
-  if (hasBareCrLfOrNul(t)) throw new HeadError(400, 'bare CR or LF, or NUL, in head');
-  // RFC 9112: a server SHOULD ignore at least one empty line before the request line.
-  let start = 0;
-  while (t.startsWith('\r\n', start)) start += 2;
-  const eol = t.indexOf('\r\n', start);
-  const sp1 = t.indexOf(' ', start);
-  // The space before "HTTP/1.x" (found without lastIndexOf, a runtime call in V8, when it is there).
-  const sp2 = eol >= 9 && t.charCodeAt(eol - 9) === 32 ? eol - 9 : t.lastIndexOf(' ', eol);
-  if (sp1 <= start || sp2 <= sp1 || sp1 > eol) throw new HeadError(400, 'malformed request line');
-  if (!isToken(t, start, sp1)) throw new HeadError(400, 'invalid method');
-  const method = t.slice(start, sp1);
-  const target = t.slice(sp1 + 1, sp2);
-  if (target === '' || target.includes(' ')) throw new HeadError(400, 'invalid request target');
-  let minorVersion: number;
-  if (eol - sp2 === 9 && t.startsWith('HTTP/1.', sp2 + 1) && (t.charCodeAt(eol - 1) === 49 || t.charCodeAt(eol - 1) === 48)) minorVersion = t.charCodeAt(eol - 1) - 48;
-  else if (/^HTTP\/\d\.\d$/.test(t.slice(sp2 + 1, eol))) throw new HeadError(505, 'HTTP version not supported');
-  else throw new HeadError(400, 'malformed request line');
-  const f = scanFields(t, eol + 2, end);
-  if (f.te) {
-    if (f.contentLength !== -1) throw new HeadError(400, 'both Content-Length and Transfer-Encoding');
-    if (!f.chunked) throw new HeadError(501, 'unsupported Transfer-Encoding');
-    if (minorVersion === 0) throw new HeadError(400, 'Transfer-Encoding in HTTP/1.0');
-  }
-  if (minorVersion === 1 && f.host === undefined) throw new HeadError(400, 'missing Host');
-  return {
-    length: end, text: t, method, target, minorVersion, fieldsStart: eol + 2, contentLength: f.contentLength, chunked: f.chunked,
-    connection: f.connection, host: f.host, upgrade: f.upgrade, drops: f.drops, requestId: f.requestId,
-  };
-}
-
-/** A request header's value by lowercase name (first occurrence); for the rarely needed ones. */
-export function requestHeader(head: RequestHead, lowerName: string): string | undefined {
-  const t = head.text;
-  let pos = head.fieldsStart;
-  const last = head.length - 2;
-  while (pos < last) {
-    const eol = t.indexOf('\r\n', pos);
-    const colon = t.indexOf(':', pos);
-    if (colon - pos === lowerName.length && t.slice(pos, colon).toLowerCase() === lowerName) return t.slice(colon + 1, eol).trim();
-    pos = eol + 2;
-  }
-  return undefined;
-}
-
-/** Every header field of the head as [name, value], in order (names as sent). */
-export function requestHeaderList(head: RequestHead): [string, string][] {
-  const t = head.text;
-  const out: [string, string][] = [];
-  let pos = head.fieldsStart;
-  while (pos < head.length - 2) {
-    const eol = t.indexOf('\r\n', pos);
-    const colon = t.indexOf(':', pos);
-    if (colon > pos && colon < eol) out.push([t.slice(pos, colon), t.slice(colon + 1, eol).trim()]);
-    pos = eol + 2;
-  }
-  return out;
-}
-
-const CR = 13, LF = 10, SP = 32, HT = 9, COLON = 58, COMMA = 44;
-const upstreamError = (message: string): never => { throw new HeadError(502, `upstream sent ${message}`); };
-
-/**
- * Where the line starting at `from` ends (its CR), or -1 when its end is not here yet. A bare CR or
- * LF, or a NUL, is an error.
- */
-function lineEnd(buf: Buffer, from: number): number {
+function lineEnd(buf: Buffer, from: number, fail: (message: string) => never): number {
   const n = buf.length;
   for (let i = from; i < n; i++) {
     const c = buf[i]!;
     if (c > CR) continue;
     if (c === CR) {
       if (i + 1 === n) return -1;
-      if (buf[i + 1] !== LF) upstreamError('a bare CR or LF');
+      if (buf[i + 1] !== LF) fail('a bare CR or LF');
       return i;
     }
-    if (c === LF || c === 0) upstreamError('a bare CR or LF, or a NUL');
+    if (c === LF || c === 0) fail('a bare CR or LF, or a NUL');
   }
   return -1;
 }
@@ -242,25 +142,188 @@ function spellsExactly(buf: Buffer, at: number, text: string): boolean {
   return true;
 }
 
-/** [from, to) without leading and trailing spaces and tabs, as [start, end]. */
-function trimmed(buf: Buffer, from: number, to: number): [number, number] {
+/** Where [from, to) starts once leading spaces and tabs are skipped. */
+function skipSpace(buf: Buffer, from: number, to: number): number {
   while (from < to && (buf[from] === SP || buf[from] === HT)) from++;
-  while (to > from && (buf[to - 1] === SP || buf[to - 1] === HT)) to--;
-  return [from, to];
+  return from;
 }
 
-/** The Connection header's tokens, lowercase, pushed onto `out` (close and keep-alive without making a string). */
+/** Where [from, to) ends once trailing spaces and tabs are dropped. */
+function dropSpace(buf: Buffer, from: number, to: number): number {
+  while (to > from && (buf[to - 1] === SP || buf[to - 1] === HT)) to--;
+  return to;
+}
+
+/** Index of `byte` in buf[from, to), or `to`. */
+function find(buf: Buffer, byte: number, from: number, to: number): number {
+  while (from < to && buf[from] !== byte) from++;
+  return from;
+}
+
+/** A Content-Length value of up to 15 digits (spaces around it allowed), or -1. */
+function decimal(buf: Buffer, from: number, to: number): number {
+  const s = skipSpace(buf, from, to), e = dropSpace(buf, s, to);
+  if (e === s || e - s > 15) return -1;
+  let v = 0;
+  for (let i = s; i < e; i++) {
+    const d = buf[i]! - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+/** Whether the last of the comma-separated codings in [from, to) is chunked. */
+function lastCodingIsChunked(buf: Buffer, from: number, to: number): boolean {
+  let last = from;
+  for (let i = find(buf, COMMA, from, to); i < to; i = find(buf, COMMA, i + 1, to)) last = i + 1;
+  const s = skipSpace(buf, last, to), e = dropSpace(buf, s, to);
+  return e - s === 7 && spells(buf, s, 'chunked');
+}
+
+/** The Connection header's tokens, lowercase, pushed onto `out` (close, keep-alive and upgrade without making a string). */
 function connectionTokens(buf: Buffer, from: number, to: number, out: string[]): void {
   while (from < to) {
-    let comma = buf.indexOf(COMMA, from);
-    if (comma < 0 || comma > to) comma = to;
-    const [s, e] = trimmed(buf, from, comma);
+    const comma = find(buf, COMMA, from, to);
+    const s = skipSpace(buf, from, comma), e = dropSpace(buf, s, comma);
     if (e - s === 5 && spells(buf, s, 'close')) out.push('close');
     else if (e - s === 10 && spells(buf, s, 'keep-alive')) out.push('keep-alive');
+    else if (e - s === 7 && spells(buf, s, 'upgrade')) out.push('upgrade');
     else if (e > s) out.push(buf.toString('latin1', s, e).toLowerCase());
     from = comma + 1;
   }
 }
+
+/**
+ * Parses the request head at the start of `buf` straight from its bytes: undefined while its end
+ * is not here yet (throws 431 once that is more than `max` bytes). Throws HeadError (400, 501, 505)
+ * for what nginx refuses too: a bare CR or LF, a NUL, obs-fold, whitespace before a colon, a name
+ * that is not a token, bad or conflicting Content-Length, Transfer-Encoding with it or not ending
+ * in chunked. Only the strings the proxy needs are made (method, target, Host and a few more).
+ */
+export function parseRequestHead(buf: Buffer, max: number): RequestHead | undefined {
+  const n = buf.length;
+  // RFC 9112: a server SHOULD ignore at least one empty line before the request line.
+  let start = 0;
+  while (start + 1 < n && buf[start] === CR && buf[start + 1] === LF) start += 2;
+  // method SP target SP HTTP/1.x CRLF
+  let sp1 = start;
+  while (sp1 < n && TCHAR[buf[sp1]!] === 1) sp1++;
+  if (sp1 === n) return incomplete(n, max);
+  if (buf[sp1] !== SP || sp1 === start) badRequest('invalid method');
+  let sp2 = sp1 + 1;
+  for (; sp2 < n; sp2++) {
+    const c = buf[sp2]!;
+    if (c > SP) continue;
+    if (c === SP) break;
+    if (c === CR) badRequest('malformed request line');
+    if (c === LF || c === 0) badRequest('a bare LF, or a NUL');
+  }
+  if (sp2 === n) return incomplete(n, max);
+  if (sp2 === sp1 + 1) badRequest('invalid request target');
+  const eol = lineEnd(buf, sp2 + 1, badRequest);
+  if (eol < 0) return incomplete(n, max);
+  let minorVersion: number;
+  if (eol - sp2 === 9 && spellsExactly(buf, sp2 + 1, 'HTTP/1.') && (buf[eol - 1] === 48 || buf[eol - 1] === 49)) minorVersion = buf[eol - 1]! - 48;
+  else if (/^HTTP\/\d\.\d$/.test(buf.toString('latin1', sp2 + 1, eol))) throw new HeadError(505, 'HTTP version not supported');
+  else throw new HeadError(400, 'malformed request line');
+
+  let contentLength = -1, te = false, chunked = false;
+  const connection: string[] = [];
+  let host: string | undefined, upgrade: string | undefined, requestId: string | undefined, drops: number[] | undefined;
+  let pos = eol + 2;
+  for (;;) {
+    if (pos >= n) return incomplete(n, max);
+    const c0 = buf[pos]!;
+    if (c0 === CR) {
+      if (pos + 1 === n) return incomplete(n, max);
+      if (buf[pos + 1] !== LF) badRequest('a bare CR');
+      break;
+    }
+    if (c0 === SP || c0 === HT) badRequest('obsolete line folding');
+    let colon = pos;
+    while (colon < n && TCHAR[buf[colon]!] === 1) colon++;
+    if (colon === n) return incomplete(n, max);
+    if (buf[colon] !== COLON || colon === pos) badRequest(buf[colon] === CR || buf[colon] === LF ? 'malformed header line' : 'invalid header name');
+    const end = lineEnd(buf, colon + 1, badRequest);
+    if (end < 0) return incomplete(n, max);
+    const length = colon - pos;
+    const candidates = length < 32 ? WATCHED[watchedKey(c0, length)] : undefined;
+    if (candidates !== undefined) {
+      for (const h of candidates) {
+        if (!spells(buf, pos, h.name)) continue;
+        switch (h.kind) {
+          case H_HOST:
+            if (host !== undefined) badRequest('duplicate Host');
+            { const s = skipSpace(buf, colon + 1, end); host = hosts.of(buf, s, dropSpace(buf, s, end)); }
+            break;
+          case H_UPGRADE: { const s = skipSpace(buf, colon + 1, end); upgrade = buf.toString('latin1', s, dropSpace(buf, s, end)); break; }
+          case H_CONNECTION: connectionTokens(buf, colon + 1, end, connection); break;
+          case H_CONTENT_LENGTH: {
+            const v = decimal(buf, colon + 1, end);
+            if (v < 0) badRequest('invalid Content-Length');
+            if (contentLength !== -1 && contentLength !== v) badRequest('conflicting Content-Length');
+            contentLength = v;
+            break;
+          }
+          case H_TRANSFER_ENCODING: te = true; chunked = lastCodingIsChunked(buf, colon + 1, end); break;
+          case H_REQUEST_ID: { const s = skipSpace(buf, colon + 1, end); requestId = buf.toString('latin1', s, dropSpace(buf, s, end)); break; }
+        }
+        if (h.owned) (drops ??= []).push(pos, end + 2);
+        break;
+      }
+    }
+    pos = end + 2;
+  }
+  const length = pos + 2;
+  if (length > max) throw new HeadError(431, 'request header too large');
+  if (te) {
+    if (contentLength !== -1) badRequest('both Content-Length and Transfer-Encoding');
+    if (!chunked) throw new HeadError(501, 'unsupported Transfer-Encoding');
+    if (minorVersion === 0) badRequest('Transfer-Encoding in HTTP/1.0');
+  }
+  if (minorVersion === 1 && host === undefined) badRequest('missing Host');
+  return {
+    length, buf, method: methods.of(buf, start, sp1), target: targets.of(buf, sp1 + 1, sp2), minorVersion, lineStart: start, fieldsStart: eol + 2,
+    contentLength, chunked, connection, host, upgrade, drops, requestId,
+  };
+}
+
+/** The head as one that owns its bytes, to keep past the read that brought it. */
+export function detachRequestHead(head: RequestHead): RequestHead {
+  return { ...head, buf: Buffer.from(head.buf.subarray(0, head.length)) };
+}
+
+/** Calls `each(name, value)` for every header line, names as sent, values trimmed, until it returns true. */
+function eachHeader(head: RequestHead, each: (name: string, value: string) => boolean | void): void {
+  const t = head.buf.toString('latin1', head.fieldsStart, head.length - 2);
+  for (let pos = 0; pos < t.length;) {
+    const eol = t.indexOf('\r\n', pos);
+    const colon = t.indexOf(':', pos);
+    if (colon > pos && colon < eol && each(t.slice(pos, colon), t.slice(colon + 1, eol).trim())) return;
+    pos = eol + 2;
+  }
+}
+
+/** A request header's value by lowercase name (first occurrence); for the rarely needed ones. */
+export function requestHeader(head: RequestHead, lowerName: string): string | undefined {
+  let found: string | undefined;
+  eachHeader(head, (name, value) => {
+    if (name.length !== lowerName.length || name.toLowerCase() !== lowerName) return false;
+    found = value;
+    return true;
+  });
+  return found;
+}
+
+/** Every header field of the head as [name, value], in order (names as sent). */
+export function requestHeaderList(head: RequestHead): [string, string][] {
+  const out: [string, string][] = [];
+  eachHeader(head, (name, value) => { out.push([name, value]); });
+  return out;
+}
+
+const upstreamError = (message: string): never => { throw new HeadError(502, `upstream sent ${message}`); };
 
 /**
  * Parses the response head at the start of `buf` straight from its bytes (an upstream's head is
@@ -269,9 +332,8 @@ function connectionTokens(buf: Buffer, from: number, to: number, out: string[]):
  */
 export function parseResponseHead(buf: Buffer, max: number): ResponseHead | undefined {
   const n = buf.length;
-  const tooLong = (): undefined => (n > max ? upstreamError('a head that is too large') : undefined);
-  const eol = lineEnd(buf, 0);
-  if (eol < 0) return tooLong();
+  const eol = lineEnd(buf, 0, upstreamError);
+  if (eol < 0) return responseIncomplete(n, max);
   // "HTTP/1.x NNN" then a space or the end of the line.
   const minor = buf[7]! - 48;
   const d0 = buf[9]! - 48, d1 = buf[10]! - 48, d2 = buf[11]! - 48;
@@ -285,19 +347,18 @@ export function parseResponseHead(buf: Buffer, max: number): ResponseHead | unde
   let connectionLines: number[] | undefined;
   let pos = eol + 2;
   for (;;) {
-    if (pos >= n) return tooLong();
+    if (pos >= n) return responseIncomplete(n, max);
     const c0 = buf[pos]!;
     if (c0 === CR) {
-      if (pos + 1 === n) return tooLong();
+      if (pos + 1 === n) return responseIncomplete(n, max);
       if (buf[pos + 1] !== LF) upstreamError('a bare CR or LF');
       break;
     }
     if (c0 === SP || c0 === HT) upstreamError('an invalid header (obsolete line folding)');
-    const end = lineEnd(buf, pos);
-    if (end < 0) return tooLong();
-    let colon = buf.indexOf(COLON, pos);
-    if (colon < 0 || colon > end) colon = -1;
-    if (colon <= pos || buf[colon - 1] === SP || buf[colon - 1] === HT) upstreamError('an invalid header');
+    const end = lineEnd(buf, pos, upstreamError);
+    if (end < 0) return responseIncomplete(n, max);
+    const colon = find(buf, COLON, pos, end);
+    if (colon === end || colon === pos || buf[colon - 1] === SP || buf[colon - 1] === HT) upstreamError('an invalid header');
     const len = colon - pos;
     if (len === 10 && spells(buf, pos, 'connection')) {
       connectionTokens(buf, colon + 1, end, connection);
@@ -305,23 +366,13 @@ export function parseResponseHead(buf: Buffer, max: number): ResponseHead | unde
     } else if (len === 10 && spells(buf, pos, 'keep-alive')) {
       (connectionLines ??= []).push(pos, end + 2);
     } else if (len === 14 && spells(buf, pos, 'content-length')) {
-      const [s, e] = trimmed(buf, colon + 1, end);
-      if (e === s || e - s > 15) upstreamError('an invalid Content-Length');
-      let v = 0;
-      for (let i = s; i < e; i++) {
-        const d = buf[i]! - 48;
-        if (d < 0 || d > 9) upstreamError('an invalid Content-Length');
-        v = v * 10 + d;
-      }
+      const v = decimal(buf, colon + 1, end);
+      if (v < 0) upstreamError('an invalid Content-Length');
       if (contentLength !== -1 && contentLength !== v) upstreamError('conflicting Content-Lengths');
       contentLength = v;
     } else if (len === 17 && spells(buf, pos, 'transfer-encoding')) {
       te = true;
-      // Chunked when it is the last coding.
-      let last = colon + 1;
-      for (let i = buf.indexOf(COMMA, last); i >= 0 && i < end; i = buf.indexOf(COMMA, i + 1)) last = i + 1;
-      const [s, e] = trimmed(buf, last, end);
-      chunked = e - s === 7 && spells(buf, s, 'chunked');
+      chunked = lastCodingIsChunked(buf, colon + 1, end);
     }
     pos = end + 2;
   }
@@ -331,6 +382,12 @@ export function parseResponseHead(buf: Buffer, max: number): ResponseHead | unde
   // With both, Transfer-Encoding wins and the connection is not reusable (RFC 9112 §6.3).
   if (te && contentLength !== -1) connection.push('close');
   return { length, status, minorVersion: minor, contentLength: chunked ? -1 : contentLength, chunked, connection, connectionLines };
+}
+
+/** Not all of the upstream's head is here: wait for more, unless there is already more than `max`. */
+function responseIncomplete(n: number, max: number): undefined {
+  if (n > max) upstreamError('a head that is too large');
+  return undefined;
 }
 
 const S_SIZE = 0, S_EXT = 1, S_SIZE_LF = 2, S_DATA = 3, S_DATA_CR = 4, S_DATA_LF = 5, S_TRAILER = 6, S_TRAILER_LINE = 7, S_END_LF = 8, S_DONE = 9;

@@ -5,7 +5,7 @@
 // request/response objects, header maps and re-chunking are never built.
 import { randomBytes } from 'node:crypto';
 import { checkExternalAuth, shouldSetAuthCookie, type AuthOutcome } from './external-auth.ts';
-import { ChunkedScanner, HeadError, findHeadEnd, parseRequestHead, parseResponseHead, requestHeader, requestHeaderList, type RequestHead, type ResponseHead } from './http-head.ts';
+import { ChunkedScanner, HeadError, detachRequestHead, findHeadEnd, parseRequestHead, parseResponseHead, requestHeader, requestHeaderList, type RequestHead, type ResponseHead } from './http-head.ts';
 import { affinityCookie, decideAction, errorBody, proxyAction, reasonPhrase, type Action, type ProxyAction, type RequestFacts } from './request-policy.ts';
 import type { Conn, ConnHandler } from './conn.ts';
 import type { Endpoint, Route } from './route-table.ts';
@@ -93,7 +93,8 @@ function forwardedLines(remote: string, host: string, port: string, secure: bool
 }
 
 /** [start, end) of the header lines of head text `t` (fields from `fieldsStart`, `length` with CRLFCRLF) whose lowercase names are in `names`. */
-function lineRanges({ text: t, fieldsStart, length }: { text: string; fieldsStart: number; length: number }, names: readonly string[]): number[] {
+function lineRanges({ buf, fieldsStart, length }: RequestHead, names: readonly string[]): number[] {
+  const t = buf.toString('latin1', 0, length);
   const out: number[] = [];
   let pos = fieldsStart;
   while (pos < length - 2) {
@@ -168,6 +169,8 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
   #transient: Buffer | undefined;
   /** Set while #processHeads runs: requests answered here come back to its loop, never recurse. */
   #inHeads = false;
+  /** The head in #buf was found incomplete: look for its end (memchr-fast) before parsing it again. */
+  #partialHead = false;
 
   readonly #onClosed: (() => void) | undefined;
 
@@ -247,11 +250,13 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
       // A client that sends requests without reading the answers stops being served (and read)
       // until its answers are taken: pipelined requests cannot pile up answers here.
       while (this.#state === ST_HEAD && this.#buf && !this.#sock.needsDrain) {
-        let head: RequestHead;
+        let head: RequestHead | undefined;
         try {
-          const end = findHeadEnd(this.#buf, this.#ctx.maxHeadBytes);
-          if (end < 0) break;
-          head = parseRequestHead(this.#buf, end);
+          // A head that comes in many small reads is not parsed again from its start for each.
+          if (this.#partialHead && findHeadEnd(this.#buf, this.#ctx.maxHeadBytes) < 0) break;
+          head = parseRequestHead(this.#buf, this.#ctx.maxHeadBytes);
+          this.#partialHead = head === undefined;
+          if (head === undefined) break;
         } catch (err) {
           this.#buf = undefined;
           this.#localResponse(err instanceof HeadError ? err.status : 400, [], '', false, 'GET');
@@ -318,6 +323,11 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     this.#state = ST_AUTH;
     this.#buf = rest;
     this.#sock.pause();
+    // The answer comes after this read's buffer is reused: the head (read again by proxyAction's
+    // header lookups and the upstream head) gets its own bytes.
+    head = detachRequestHead(head);
+    this.#req = head;
+    facts = { ...facts, header: (n) => requestHeader(head, n) };
     const auth = action.decision.route.auth!;
     const requestId = head.requestId || requestIdFor();
     const input = { method: head.method, requestUri: target, host: facts.host, secure: this.#secure, remoteAddress: this.#remote, requestId, headers: requestHeaderList(head) };
@@ -378,7 +388,6 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
 
   /** The head sent upstream, as bytes: the client's (less the lines we own), then ours. */
   #upstreamHead(head: RequestHead, target: string, host: string, grant: AuthGrant | undefined, basicAuth: boolean): Buffer {
-    const t = head.text;
     const bodyless = head.length - 2;
     let drops = head.drops;
     // Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1); rare, so found by a second scan.
@@ -388,32 +397,38 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     if (grant && grant.outcome.drop.length) drops = mergeRanges(drops, lineRanges(head, grant.outcome.drop));
     // Basic auth's credentials stay here (ingress-nginx: proxy_set_header Authorization "").
     if (basicAuth) drops = mergeRanges(drops, lineRanges(head, ['authorization']));
-    let s: string;
-    if (target === head.target && head.minorVersion === 1 && !drops) {
-      // The common case: the client's head as it came, our headers appended.
-      s = t.slice(0, bodyless);
-    } else {
-      s = `${head.method} ${target} HTTP/1.1\r\n`;
-      let pos = head.fieldsStart;
-      if (drops) for (let i = 0; i < drops.length; i += 2) { s += t.slice(pos, drops[i]); pos = drops[i + 1]!; }
-      s += t.slice(pos, bodyless);
-      if (head.host === undefined) s += `Host: ${host}\r\n`;
+    // The common case: the client's head as it came, our headers appended. Otherwise a request
+    // line of our own and the client's lines less the dropped ones.
+    const asIs = target === head.target && head.minorVersion === 1 && head.lineStart === 0 && !drops;
+    let line = '';
+    if (!asIs) {
+      line = `${head.method} ${target} HTTP/1.1\r\n`;
+      if (head.host === undefined) line += `Host: ${host}\r\n`;
     }
-    if (grant) for (const [k, v] of grant.outcome.upstreamHeaders) s += `${k}: ${v}\r\n`;
+    let extra = '';
+    if (grant) for (const [k, v] of grant.outcome.upstreamHeaders) extra += `${k}: ${v}\r\n`;
     // ingress-nginx keeps a client's X-Request-ID and otherwise makes one.
     const id = grant ? grant.requestId : head.requestId || undefined;
     const lines = forwardedLines(this.#remote, host, this.#localPort, this.#secure);
     const tail = this.#isUpgrade ? `Connection: upgrade\r\nUpgrade: ${head.upgrade}\r\n\r\n` : undefined;
-    const out = Buffer.allocUnsafe(s.length + X_REQUEST_ID.length + (id === undefined ? 32 : id.length) + 2 + lines.length + (tail === undefined ? 2 : tail.length));
-    let o = out.write(s, 0, 'latin1');
+    const out = Buffer.allocUnsafe(line.length + bodyless + extra.length + X_REQUEST_ID.length + (id === undefined ? 32 : id.length) + 2 + lines.length + (tail === undefined ? 2 : tail.length));
+    let o: number;
+    if (asIs) o = head.buf.copy(out, 0, 0, bodyless);
+    else {
+      o = out.write(line, 0, 'latin1');
+      let pos = head.fieldsStart;
+      if (drops) for (let i = 0; i < drops.length; i += 2) { o += head.buf.copy(out, o, pos, drops[i]); pos = drops[i + 1]!; }
+      o += head.buf.copy(out, o, pos, bodyless);
+    }
+    if (extra) o += out.write(extra, o, 'latin1');
     out.set(X_REQUEST_ID, o);
     o += X_REQUEST_ID.length;
     o = id === undefined ? writeRequestId(out, o) : o + out.write(id, o, 'latin1');
     out[o++] = 13; out[o++] = 10;
     out.set(lines, o);
     o += lines.length;
-    if (tail === undefined) { out[o++] = 13; out[o++] = 10; } else out.write(tail, o, 'latin1');
-    return out;
+    if (tail === undefined) { out[o++] = 13; out[o++] = 10; } else o += out.write(tail, o, 'latin1');
+    return o === out.length ? out : out.subarray(0, o);
   }
 
   #connect(ep: Endpoint): void {
