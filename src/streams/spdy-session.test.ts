@@ -12,8 +12,8 @@ import {
 } from './spdy-frames.ts';
 import { HeaderCompressor, HeaderDecompressor } from './spdy-header-codec.ts';
 import {
-  SpdyRefusedStreamError, SpdySession, SpdyWriteBacklogError, defaultMaxConcurrentStreams, defaultMaxWriteBacklog,
-  type SpdySessionOptions,
+  SpdyRefusedStreamError, SpdySession, SpdySessionClosedError, SpdyWriteBacklogError, closeGraceMs,
+  defaultMaxConcurrentStreams, defaultMaxWriteBacklog, type SpdySessionOptions,
 } from './spdy-session.ts';
 import type { SpdyStream } from './spdy-stream.ts';
 import { servePortForward } from './port-forward.ts';
@@ -765,17 +765,18 @@ describe('SpdySession resource limits', () => {
 
 describe('SpdySession writes waiting for the transport', () => {
   /** A session whose peer reads nothing until told: what streams write waits in the session. */
-  function unreadPeer() {
+  function unreadPeer(options: Partial<SpdySessionOptions> = {}) {
     const toPeer = new PassThrough();
     const fromPeer = new PassThrough();
-    const session = new SpdySession(Duplex.from({ readable: fromPeer, writable: toPeer }), { isServer: true });
+    const transport = Duplex.from({ readable: fromPeer, writable: toPeer });
+    const session = new SpdySession(transport, { isServer: true, ...options });
     const compressor = new HeaderCompressor();
     const open = async (id: number): Promise<SpdyStream> => {
       const arrived = new Promise<SpdyStream>((resolve) => session.once('stream', resolve));
       fromPeer.write(encodeSynStream(id, 0, compressor.compress({ streamtype: 'stdout' })));
       return arrived;
     };
-    return { session, toPeer, fromPeer, open };
+    return { session, transport, toPeer, fromPeer, open };
   }
   const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -833,4 +834,130 @@ describe('SpdySession writes waiting for the transport', () => {
     assert.ok(x + y > 1024 * 1024, `only ${x + y} bytes went through`);
     assert.ok(Math.min(x, y) / Math.max(x, y) > 0.5, `stream 1 sent ${x} bytes, stream 3 ${y}: one starved the other`);
   });
+
+  // Node emits no 'drain' once a transport is ended, so writes kept waiting for one after close()
+  // used to wait out the 2 s grace timer, and writes made meanwhile were dropped but reported sent.
+  test('close() fails a write still waiting for the transport to drain at once, with no unhandled error', async () => {
+    const timers = manualTimers();
+    const { session, open } = unreadPeer({ setTimer: timers.setTimer });
+    const uncaught: Error[] = [];
+    const record = (err: Error): void => { uncaught.push(err); };
+    process.on('uncaughtException', record);
+    try {
+      const stream = await open(1); // no 'error' listener, as a careless owner
+      const big = trackWrite(stream, Buffer.alloc(1024 * 1024));
+      await nextTurn();
+      assert.equal(big.settled, false, 'the write waits for the transport to drain');
+      session.close();
+      await nextTurn();
+      assert.equal(big.settled, true, 'the write was left waiting for a drain that never comes');
+      assert.ok(big.err instanceof SpdySessionClosedError, String(big.err));
+      assert.equal(big.err.code, 'ERR_SPDY_SESSION_CLOSED');
+      assert.ok(stream.destroyed);
+      assert.equal(stream.resetStatus, rstStatus.cancel);
+      assert.equal(session.isClosed, false, 'the session still waits for the peer to close its side');
+      assert.deepEqual(uncaught.map((e) => e.message), []);
+    } finally {
+      process.off('uncaughtException', record);
+      session.destroy();
+    }
+  });
+
+  test('close() completes a write whose bytes are in the transport already, at once, and its stream stays readable', async () => {
+    const timers = manualTimers();
+    const { session, transport, fromPeer, open } = unreadPeer({ setTimer: timers.setTimer });
+    const stream = await open(1);
+    // One DATA frame filling the transport to its highWaterMark: written, its callback waits for 'drain'.
+    const written = trackWrite(stream, Buffer.alloc(transport.writableHighWaterMark));
+    await nextTurn();
+    assert.equal(written.settled, false, 'the callback waits for the transport to drain');
+    session.close();
+    await nextTurn();
+    assert.equal(written.settled, true, 'the callback was left waiting for a drain that never comes');
+    assert.equal(written.err ?? null, null, 'its bytes go out ahead of the GOAWAY');
+    assert.ok(!stream.destroyed);
+    const got = readAll(stream);
+    fromPeer.write(Buffer.concat([encodeDataHeader(1, flagFin, 5), Buffer.from('hello')]));
+    assert.equal((await got).toString(), 'hello');
+    session.destroy();
+  });
+
+  test('a write made after close() fails with SpdySessionClosedError instead of being dropped and reported sent', async () => {
+    const timers = manualTimers();
+    const peer = scriptedPeer({ isServer: true, setTimer: timers.setTimer });
+    const stream = await openFromPeer(peer, 1);
+    peer.session.close();
+    const late = trackWrite(stream, 'too late');
+    await nextTurn();
+    assert.equal(late.settled, true);
+    assert.ok(late.err instanceof SpdySessionClosedError, `the write was reported ${late.err ? `failed: ${String(late.err)}` : 'sent'}`);
+    assert.ok(stream.destroyed);
+    assert.equal(stream.failure, late.err, 'an owner listening for errors is told why');
+    await peer.ended();
+    assert.deepEqual(peer.sent, ['SYN_REPLY 1', 'GOAWAY 1 status 0']);
+    peer.close();
+  });
+
+  test(`close(): a peer that never closes its side is cut off when the injected ${closeGraceMs} ms grace timer fires`, async () => {
+    const timers = manualTimers();
+    const peer = scriptedPeer({ isServer: true, setTimer: timers.setTimer });
+    const stream = await openFromPeer(peer, 1);
+    peer.session.close();
+    await peer.ended();
+    assert.deepEqual(timers.delays(), [closeGraceMs]);
+    assert.ok(!peer.session.isClosed, 'the peer may still finish its streams');
+    assert.ok(!stream.destroyed);
+    timers.fire();
+    await peer.closed;
+    assert.ok(peer.session.isClosed);
+    assert.ok(stream.destroyed);
+    peer.close();
+  });
+
+  test(`a session error fails writes waiting for drain at once; the transport is cut off when the injected ${closeGraceMs} ms timer fires`, async () => {
+    const timers = manualTimers();
+    const { session, transport, fromPeer, open } = unreadPeer({ setTimer: timers.setTimer });
+    const errors: Error[] = [];
+    session.on('error', (err: Error) => errors.push(err));
+    const stream = await open(1);
+    stream.on('error', () => {});
+    const big = trackWrite(stream, Buffer.alloc(1024 * 1024));
+    await nextTurn();
+    assert.equal(big.settled, false, 'the write waits for the transport to drain');
+    const closed = new Promise((resolve) => session.once('close', resolve));
+    fromPeer.write(encodeControl(frameTypes.rstStream, 0, Buffer.alloc(0)));
+    await closed;
+    await nextTurn();
+    assert.ok(errors[0] instanceof SpdyProtocolError, String(errors[0]));
+    assert.equal(big.settled, true);
+    assert.equal(big.err, errors[0]);
+    assert.deepEqual(timers.delays(), [closeGraceMs]);
+    assert.ok(!transport.destroyed, 'the GOAWAY gets its grace period to reach the peer');
+    timers.fire();
+    assert.ok(transport.destroyed);
+  });
 });
+
+/** The session's timer seam, fired by hand: no test waits for a real grace period. */
+function manualTimers() {
+  const pending: { fn: () => void; ms: number }[] = [];
+  return {
+    setTimer: (fn: () => void, ms: number): void => { pending.push({ fn, ms }); },
+    /** The delays of the timers set and not fired yet. */
+    delays: (): number[] => pending.map((t) => t.ms),
+    /** Fires every timer set so far, as if its time had come. */
+    fire(): void { for (const t of pending.splice(0)) t.fn(); },
+  };
+}
+
+/** Writes `data` and records how its callback settled: `settled` stays false while it waits. */
+function trackWrite(stream: SpdyStream, data: Buffer | string): { settled: boolean; err?: (Error & { code?: string }) | null } {
+  const result: { settled: boolean; err?: Error | null } = { settled: false };
+  stream.write(data, (err) => { result.settled = true; result.err = err; });
+  return result;
+}
+
+/** One turn of the event loop: callbacks due now (write callbacks, nextTicks, I/O) have run. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -42,10 +42,25 @@ export const defaultMaxWriteBacklog = 1024 * 1024;
 const maxInvalidStreamAnswers = 64;
 /** DATA is handed to streams in pieces of at least this size as it arrives (see FrameReader). */
 const dataPieceMin = 16 * 1024;
+/**
+ * How long a session that sent GOAWAY and its FIN (close(), or a session error) waits for the peer
+ * to close its side before the transport is cut off. Long enough for the GOAWAY and what was
+ * written before it (about the transport's highWaterMark plus one 64 KiB DATA piece, see
+ * defaultMaxWriteBacklog: some 80 KiB, which 2 s carries at 40 KB/s) to reach a peer that reads;
+ * short enough that a peer that never closes its side, or never reads, holds the socket and its
+ * streams only briefly. Go's side has no bound to copy: spdystream's Close waits for its streams
+ * without limit by default (connection.go, closeTimeout 0). The session has always used 2 s.
+ */
+export const closeGraceMs = 2000;
 
 /** The peer stopped reading while we had answers to write: the session is torn down (see defaultMaxWriteBacklog). */
 export class SpdyWriteBacklogError extends SpdyError {
   constructor(message: string) { super(message, 'ERR_SPDY_WRITE_BACKLOG'); }
+}
+
+/** close() sent our FIN: a stream's data still waiting then, or written later, can never be sent. */
+export class SpdySessionClosedError extends SpdyError {
+  constructor(message: string) { super(message, 'ERR_SPDY_SESSION_CLOSED'); }
 }
 
 /** The peer's GOAWAY named a last-good stream below this one: the peer never processed it, so it can be retried on a new session. */
@@ -68,6 +83,17 @@ export interface SpdySessionOptions {
   maxConcurrentStreams?: number;
   /** Bytes allowed to wait in the transport before the peer is taken as not reading; see defaultMaxWriteBacklog. */
   maxWriteBacklog?: number;
+  /**
+   * Calls `fn` once, `ms` milliseconds from now, without keeping the process alive for it; used for
+   * the grace period after GOAWAY (closeGraceMs). Default: an unref'd setTimeout. Tests pass a fake
+   * they fire by hand, so none waits for the real grace period.
+   */
+  setTimer?: (fn: () => void, ms: number) => void;
+}
+
+/** The default timer seam: a real timer that does not hold the process open. */
+function setUnrefTimer(fn: () => void, ms: number): void {
+  setTimeout(fn, ms).unref();
 }
 
 interface Outgoing { data: Buffer; fin: boolean; done: (err?: Error | null) => void }
@@ -110,6 +136,8 @@ export class SpdySession extends EventEmitter {
   #backlogged = false;
   #decoding = false;
   #closed = false;
+  /** close() sent our FIN: the peer may still send, but nothing more can be written. */
+  #closing = false;
   /** We sent GOAWAY or the peer did: no new streams either way. */
   #goneAway = false;
   #sentGoAway = false;
@@ -130,6 +158,7 @@ export class SpdySession extends EventEmitter {
   /** The stream the DATA frame being read in pieces goes to; undefined when it is dropped. */
   #dataTarget: StreamState | undefined;
   #host: SpdyStreamHost;
+  #setTimer: (fn: () => void, ms: number) => void;
 
   constructor(transport: Duplex, options: SpdySessionOptions) {
     super();
@@ -141,6 +170,7 @@ export class SpdySession extends EventEmitter {
     this.#nextPingId = options.isServer ? 2 : 1;
     this.#maxConcurrentStreams = options.maxConcurrentStreams ?? defaultMaxConcurrentStreams;
     this.#maxWriteBacklog = options.maxWriteBacklog ?? defaultMaxWriteBacklog;
+    this.#setTimer = options.setTimer ?? setUnrefTimer;
     this.#host = {
       sendData: (s, data, fin, done) => this.#sendData(s, data, fin, done),
       sendReset: (s, status) => this.#sendReset(s, status),
@@ -217,16 +247,46 @@ export class SpdySession extends EventEmitter {
     });
   }
 
-  /** Sends GOAWAY and closes the transport once written. */
+  /**
+   * Sends GOAWAY and our FIN; the session ends when the peer closes its side, or after closeGraceMs.
+   * Meanwhile streams can still be read, but their writes (those waiting to be sent now, and any
+   * made later) fail with SpdySessionClosedError and end the stream.
+   */
   close(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#closing) return;
+    this.#closing = true;
     if (!this.#sentGoAway) {
       this.#goneAway = true;
       this.#sentGoAway = true;
       this.#write(encodeGoAway(this.#lastPeerStreamId, goAwayStatus.ok));
     }
     this.#transport.end();
-    setTimeout(() => this.destroy(), 2000).unref();
+    this.#settleWrites();
+    this.#setTimer(() => this.destroy(), closeGraceMs);
+  }
+
+  /**
+   * Node emits no 'drain' once end() is called, so after our FIN nothing may wait for one: writes
+   * whose bytes are in the transport already are done (they go out ahead of the GOAWAY), and
+   * streams with data still queued end, their writes failed.
+   */
+  #settleWrites(): void {
+    this.#drainStreams.clear();
+    for (const st of [...this.#streams.values()]) {
+      if (st.out.length > 0) this.#endClosedStream(st);
+    }
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /**
+   * A stream with data to send after our FIN: ended as reset (CANCEL; no RST_STREAM can follow the
+   * FIN), the error reaching its owner only if it listens, and its writes failed with it.
+   */
+  #endClosedStream(st: StreamState): void {
+    const err = new SpdySessionClosedError(`SPDY stream ${st.stream.id}: the session was closed (GOAWAY sent) before its data could be sent`);
+    this.#endStream(st, rstStatus.cancel, err, err);
   }
 
   /**
@@ -619,6 +679,8 @@ export class SpdySession extends EventEmitter {
       return;
     }
     st.out.push({ data, fin, done });
+    // Without this the write would be dropped by #write on the ended transport and reported as sent.
+    if (this.#closing) return this.#endClosedStream(st);
     this.#flush(st);
   }
 
@@ -742,7 +804,8 @@ export class SpdySession extends EventEmitter {
     // end() rather than destroy() so the GOAWAY reaches the peer; a peer that never closes its side
     // is cut off shortly after.
     this.#transport.end();
-    setTimeout(() => this.#transport.destroy(), 2000).unref();
+    this.#setTimer(() => this.#transport.destroy(), closeGraceMs);
+    // Settles every write at once: queued ones fail with `err`, drain waiters are released.
     this.#teardown(err);
     if (this.listenerCount('error') > 0) this.emit('error', err);
     this.emit('close');
