@@ -76,6 +76,18 @@ function writeRequestId(out: Buffer, at: number): number {
 }
 
 const X_REQUEST_ID = Buffer.from('X-Request-ID: ', 'latin1');
+const CONNECTION_CLOSE = 'Connection: close\r\n';
+const CONNECTION_CLOSE_BYTES = Buffer.from(CONNECTION_CLOSE, 'latin1');
+
+/**
+ * Copies src[from, to) into dst at `at`; returns the end. Head pieces are short, and for those a
+ * loop is cheaper than Buffer#copy, which makes a typed array view per call.
+ */
+function copyRange(src: Buffer, from: number, to: number, dst: Buffer, at: number): number {
+  if (to - from > 128) return at + src.copy(dst, at, from, to);
+  for (let i = from; i < to; i++) dst[at++] = src[i]!;
+  return at;
+}
 /**
  * The X-Real-IP … X-Scheme lines for the last client address, host, port and scheme seen (the same
  * for all of a connection's requests, and for most connections): made once, copied into each head.
@@ -397,29 +409,22 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     if (grant && grant.outcome.drop.length) drops = mergeRanges(drops, lineRanges(head, grant.outcome.drop));
     // Basic auth's credentials stay here (ingress-nginx: proxy_set_header Authorization "").
     if (basicAuth) drops = mergeRanges(drops, lineRanges(head, ['authorization']));
-    // The common case: the client's head as it came, our headers appended. Otherwise a request
-    // line of our own and the client's lines less the dropped ones.
-    const asIs = target === head.target && head.minorVersion === 1 && head.lineStart === 0 && !drops;
-    let line = '';
-    if (!asIs) {
-      line = `${head.method} ${target} HTTP/1.1\r\n`;
-      if (head.host === undefined) line += `Host: ${host}\r\n`;
-    }
+    // The client's request line as it came (usually), or one of our own; then its header lines
+    // less the dropped ones; then ours.
+    const sameLine = target === head.target && head.minorVersion === 1 && head.lineStart === 0;
+    const line = sameLine ? '' : `${head.method} ${target} HTTP/1.1\r\n${head.host === undefined ? `Host: ${host}\r\n` : ''}`;
     let extra = '';
     if (grant) for (const [k, v] of grant.outcome.upstreamHeaders) extra += `${k}: ${v}\r\n`;
     // ingress-nginx keeps a client's X-Request-ID and otherwise makes one.
     const id = grant ? grant.requestId : head.requestId || undefined;
     const lines = forwardedLines(this.#remote, host, this.#localPort, this.#secure);
     const tail = this.#isUpgrade ? `Connection: upgrade\r\nUpgrade: ${head.upgrade}\r\n\r\n` : undefined;
-    const out = Buffer.allocUnsafe(line.length + bodyless + extra.length + X_REQUEST_ID.length + (id === undefined ? 32 : id.length) + 2 + lines.length + (tail === undefined ? 2 : tail.length));
-    let o: number;
-    if (asIs) o = head.buf.copy(out, 0, 0, bodyless);
-    else {
-      o = out.write(line, 0, 'latin1');
-      let pos = head.fieldsStart;
-      if (drops) for (let i = 0; i < drops.length; i += 2) { o += head.buf.copy(out, o, pos, drops[i]); pos = drops[i + 1]!; }
-      o += head.buf.copy(out, o, pos, bodyless);
-    }
+    const out = Buffer.allocUnsafe((sameLine ? head.fieldsStart : line.length) + bodyless - head.fieldsStart + extra.length + X_REQUEST_ID.length +
+      (id === undefined ? 32 : id.length) + 2 + lines.length + (tail === undefined ? 2 : tail.length));
+    let o = sameLine ? copyRange(head.buf, 0, head.fieldsStart, out, 0) : out.write(line, 0, 'latin1');
+    let pos = head.fieldsStart;
+    if (drops) for (let i = 0; i < drops.length; i += 2) { o = copyRange(head.buf, pos, drops[i]!, out, o); pos = drops[i + 1]!; }
+    o = copyRange(head.buf, pos, bodyless, out, o);
     if (extra) o += out.write(extra, o, 'latin1');
     out.set(X_REQUEST_ID, o);
     o += X_REQUEST_ID.length;
@@ -592,11 +597,17 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     this.#pendingAccess = res.status;
     if (extra || replace) {
       // Insert our headers before the blank line; the rest of the head stays byte for byte.
-      let head = '';
-      let pos = 0;
       const drops = replace ? res.connectionLines : undefined;
-      if (drops) for (let i = 0; i < drops.length; i += 2) { head += buf.toString('latin1', pos, drops[i]); pos = drops[i + 1]!; }
-      head += buf.toString('latin1', pos, end - 2) + extra + '\r\n';
+      let dropped = 0;
+      if (drops) for (let i = 0; i < drops.length; i += 2) dropped += drops[i + 1]! - drops[i]!;
+      const head = Buffer.allocUnsafe(end - dropped + extra.length);
+      let o = 0, pos = 0;
+      if (drops) for (let i = 0; i < drops.length; i += 2) { o = copyRange(buf, pos, drops[i]!, head, o); pos = drops[i + 1]!; }
+      o = copyRange(buf, pos, end - 2, head, o);
+      if (extra === CONNECTION_CLOSE) head.set(CONNECTION_CLOSE_BYTES, o);
+      else head.write(extra, o, 'latin1');
+      o += extra.length;
+      head[o++] = 13; head[o] = 10;
       this.#onResponseBody(up, buf.subarray(end), 0, head);
     } else {
       this.#resBytesOut += end;
@@ -617,12 +628,12 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     if (grant && grant.outcome.cookies.length && shouldSetAuthCookie(a.route.auth!.spec, res.status)) for (const c of grant.outcome.cookies) extra += `Set-Cookie: ${c}\r\n`;
     const req = this.#req!;
     if (req.minorVersion === 0 && this.#keepAlive && (replace || !res.connection.includes('keep-alive'))) extra += 'Connection: keep-alive\r\n';
-    if (!this.#keepAlive && (replace || !res.connection.includes('close'))) extra += 'Connection: close\r\n';
+    if (!this.#keepAlive && (replace || !res.connection.includes('close'))) extra += CONNECTION_CLOSE;
     return extra;
   }
 
   /** Writes response bytes from buf[from..] (after `head` when given) and notices the end of the message. */
-  #onResponseBody(up: UpstreamSocket, buf: Buffer, from = 0, head?: string): void {
+  #onResponseBody(up: UpstreamSocket, buf: Buffer, from = 0, head?: Buffer): void {
     let out = buf;
     let done = false;
     if (this.#resUntilClose) {
