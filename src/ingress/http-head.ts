@@ -355,10 +355,18 @@ export function parseResponseHead(buf: Buffer, max: number): ResponseHead | unde
       break;
     }
     if (c0 === SP || c0 === HT) upstreamError('an invalid header (obsolete line folding)');
-    const end = lineEnd(buf, pos, upstreamError);
+    // The name up to its colon, then the value up to CR: each byte looked at once.
+    let colon = pos;
+    while (colon < n && buf[colon]! > CR && buf[colon] !== COLON) colon++;
+    if (colon === n) return responseIncomplete(n, max);
+    if (buf[colon] !== COLON) {
+      // A line without a colon, unless the byte that ended the name is a bare CR or LF, or a NUL.
+      if (lineEnd(buf, colon, upstreamError) < 0) return responseIncomplete(n, max);
+      upstreamError('an invalid header');
+    }
+    if (colon === pos || buf[colon - 1] === SP || buf[colon - 1] === HT) upstreamError('an invalid header');
+    const end = lineEnd(buf, colon + 1, upstreamError);
     if (end < 0) return responseIncomplete(n, max);
-    const colon = find(buf, COLON, pos, end);
-    if (colon === end || colon === pos || buf[colon - 1] === SP || buf[colon - 1] === HT) upstreamError('an invalid header');
     const len = colon - pos;
     if (len === 10 && spells(buf, pos, 'connection')) {
       connectionTokens(buf, colon + 1, end, connection);
