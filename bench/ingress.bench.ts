@@ -21,7 +21,7 @@ const CONNECTIONS = 64;
 const DURATION_S = 5;
 const HOST = 'foo.example.com';
 const WORKERS = 2;
-const ROUNDS = 3;
+const ROUNDS = 5;
 
 async function freePort(): Promise<number> {
   const s = net.createServer();
@@ -103,7 +103,7 @@ export const ingressBench: BenchModule = {
     await run('wrk', ['--version']).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') throw new Error('wrk is not installed (apt-get install -y wrk)');
     });
-    out.peers.nginx = `nginx from Debian, ${WORKERS} worker processes, upstream keepalive 320, the same proxy_set_header set podgate sends; backend: a separate 1-worker nginx answering "return 200" (19 bytes); wrk -t2 -c${CONNECTIONS} -d${DURATION_S}s on 127.0.0.1, ${ROUNDS} rounds in alternating order, best of each side reported`;
+    out.peers.nginx = `nginx from Debian, ${WORKERS} worker processes, upstream keepalive 320, the same proxy_set_header set podgate sends; backend: a separate 1-worker nginx answering "return 200" (19 bytes); wrk -t2 -c${CONNECTIONS} -d${DURATION_S}s on 127.0.0.1, ${ROUNDS} rounds in alternating order (each podgate run next to an nginx run), the median of each side reported`;
     out.notes.push(`podgate's proxy runs ${WORKERS} worker threads (--ingress-workers), nginx ${WORKERS} worker processes. Load generator, backend and both proxies share this machine's CPUs, so figures include contention; compare ratios, not absolutes.`);
     out.notes.push('Proxy CPU per request: user + system time of the proxy (podgate: this process, whose proxy threads are all it runs meanwhile; nginx: its worker processes) over the requests of each run, median of the rounds.');
     const dir = makeTempDir('podgate-ingress-bench-');
@@ -152,23 +152,25 @@ export const ingressBench: BenchModule = {
       for (const [label, ours, theirs, headers] of scenarios) {
         ctx.log(label);
         await wrk(ours, headers, ownCpu); // warm-up (JIT, pools)
-        // Rounds in alternating order, the best of each side kept: this machine's noise moves single runs by ±20%.
+        // Rounds in alternating order, medians reported: this machine's speed drifts by ±20% within
+        // a minute, so single runs (and the best of a few) say little; each round's podgate run sits
+        // next to its nginx run, and the median of those pairs' ratios is given too.
         const mine: WrkResult[] = [];
         const peer: WrkResult[] = [];
         for (let round = 0; round < ROUNDS; round++) {
           if (round % 2 === 0) { mine.push(await wrk(ours, headers, ownCpu)); peer.push(await wrk(theirs, headers, nginxCpu)); }
           else { peer.push(await wrk(theirs, headers, nginxCpu)); mine.push(await wrk(ours, headers, ownCpu)); }
         }
-        const best = (rs: WrkResult[]) => rs.reduce((x, y) => (y.rps > x.rps ? y : x));
-        const a = best(mine);
-        const b = best(peer);
-        const rounds = `rounds: podgate ${mine.map((r) => Math.round(r.rps)).join(', ')}; nginx ${peer.map((r) => Math.round(r.rps)).join(', ')}`;
+        const med = (rs: WrkResult[], k: 'rps' | 'p50' | 'p99' | 'cpuUs') => median(rs.map((r) => r[k]));
+        const pairs = (k: 'rps' | 'p99') => median(mine.map((r, i) => r[k] / peer[i]![k])).toFixed(2);
+        const rounds = `rounds: podgate ${mine.map((r) => Math.round(r.rps)).join(', ')}; nginx ${peer.map((r) => Math.round(r.rps)).join(', ')}; median podgate/nginx of the back-to-back pairs ${pairs('rps')}`;
         const errors = mine.reduce((n, r) => n + r.errors, 0);
         const add = (row: Row) => out.rows.push(withRatios(row));
-        add({ name: `${label}: requests/s`, value: a.rps, unit: 'req/s', better: 'higher', peer: b.rps, peerName: 'nginx', note: [rounds, errors ? `${errors} errors` : ''].filter(Boolean).join('; ') });
-        add({ name: `${label}: latency p50`, value: a.p50, unit: 'ms', better: 'lower', peer: b.p50, peerName: 'nginx' });
-        add({ name: `${label}: latency p99`, value: a.p99, unit: 'ms', better: 'lower', peer: b.p99, peerName: 'nginx' });
-        add({ name: `${label}: proxy CPU per request`, value: median(mine.map((r) => r.cpuUs)), unit: 'µs', better: 'lower', peer: median(peer.map((r) => r.cpuUs)), peerName: 'nginx',
+        add({ name: `${label}: requests/s`, value: med(mine, 'rps'), unit: 'req/s', better: 'higher', peer: med(peer, 'rps'), peerName: 'nginx', note: [rounds, errors ? `${errors} errors` : ''].filter(Boolean).join('; ') });
+        add({ name: `${label}: latency p50`, value: med(mine, 'p50'), unit: 'ms', better: 'lower', peer: med(peer, 'p50'), peerName: 'nginx' });
+        add({ name: `${label}: latency p99`, value: med(mine, 'p99'), unit: 'ms', better: 'lower', peer: med(peer, 'p99'), peerName: 'nginx',
+          note: `rounds: podgate ${mine.map((r) => r.p99.toFixed(2)).join(', ')}; nginx ${peer.map((r) => r.p99.toFixed(2)).join(', ')}; median podgate/nginx of the pairs ${pairs('p99')}` });
+        add({ name: `${label}: proxy CPU per request`, value: med(mine, 'cpuUs'), unit: 'µs', better: 'lower', peer: med(peer, 'cpuUs'), peerName: 'nginx',
           note: `median of the rounds: podgate ${mine.map((r) => r.cpuUs.toFixed(1)).join(', ')}; nginx ${peer.map((r) => r.cpuUs.toFixed(1)).join(', ')}` });
       }
     } finally {

@@ -19,6 +19,8 @@ describe('auth-url', () => {
   const backends: TestBackend[] = [];
   const seen: { method: string; url: string; headers: http.IncomingHttpHeaders; bodyBytes: number }[] = [];
   let deadPort: number;
+  /** What an auth answer for `x-test-auth: gated` waits for. */
+  let gate: Promise<void> = Promise.resolve();
 
   before(async () => {
     backends.push(await startBackend('auth', (req, res) => {
@@ -26,6 +28,7 @@ describe('auth-url', () => {
       req.on('data', (c: Buffer) => (n += c.length));
       req.on('end', () => {
         seen.push({ method: req.method!, url: req.url!, headers: req.headers, bodyBytes: n });
+        if (req.headers['x-test-auth'] === 'gated') { void gate.then(() => { res.writeHead(200, { 'X-User': 'alice' }); res.end(); }); return; }
         switch (req.headers['x-test-auth']) {
           case 'ok': res.writeHead(200, { 'X-User': 'alice', 'X-Groups': 'admins', 'Set-Cookie': 'authsession=1; Path=/' }); break;
           case 'ok-anonymous': res.writeHead(204); break;
@@ -98,6 +101,22 @@ describe('auth-url', () => {
     assert.equal(a.headers['content-type'], 'text/plain');
     assert.equal(a.headers['content-length'], undefined);
     assert.equal(a.headers['x-forwarded-proto'], undefined);
+  });
+
+  it('a request waiting for its auth answer keeps its own head while other clients are read meanwhile', { timeout: 5000 }, async () => {
+    // Client reads land in one buffer per thread: a head kept across the subrequest must own its bytes.
+    let open!: () => void;
+    gate = new Promise<void>((r) => (open = r));
+    seen.length = 0;
+    const first = request(proxy.httpPort!, 'svc.example.com', '/first?a=1', { headers: { 'x-test-auth': 'gated', 'x-marker': 'first-client' } });
+    while (seen.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const other = await request(proxy.httpPort!, 'open.example.com', `/${'o'.repeat(300)}`, { headers: { 'x-marker': `second-client-${'z'.repeat(500)}` } });
+    assert.equal(other.status, 200);
+    open();
+    const r = await first;
+    assert.equal(r.status, 200);
+    const up = json(r);
+    assert.deepEqual([up.url, up.headers['x-marker'], up.headers['x-user'], up.headers.host], ['/first?a=1', 'first-client', 'alice', 'svc.example.com']);
   });
 
   it('a 2xx without a listed header still removes the client\'s copy', async () => {
