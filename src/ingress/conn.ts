@@ -2,6 +2,7 @@
 // nothing more (no Node stream state machine). Two implementations:
 // - RawConn (raw-conn.ts): the libuv TCP handle driven directly; plain TCP on the hot path.
 // - StreamConn (below): any net.Socket or TLSSocket (HTTPS, backend-protocol HTTPS, test connectors).
+import { Buffer } from 'node:buffer';
 import net from 'node:net';
 import tls from 'node:tls';
 

@@ -4,6 +4,7 @@
 // chunked body ends). Anything ambiguous that request smuggling relies on — both Content-Length
 // and Transfer-Encoding, differing Content-Lengths, whitespace before a colon, obs-fold, bare LF —
 // is rejected, as nginx rejects it.
+import { Buffer } from 'node:buffer';
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 
@@ -181,17 +182,34 @@ function lastCodingIsChunked(buf: Buffer, from: number, to: number): boolean {
   return e - s === 7 && spells(buf, s, 'chunked');
 }
 
-/** The Connection header's tokens, lowercase, pushed onto `out` (close, keep-alive and upgrade without making a string). */
-function connectionTokens(buf: Buffer, from: number, to: number, out: string[]): void {
-  while (from < to) {
-    const comma = find(buf, COMMA, from, to);
+const NO_TOKENS: readonly string[] = Object.freeze([]);
+
+/**
+ * The Connection header's tokens, lowercase, added to `to` (close, keep-alive and upgrade without
+ * making a string). Returns the list: `to` grown, or a new one when `to` is NO_TOKENS (one exact-size
+ * array for the usual single token instead of an empty one grown by push).
+ */
+function connectionTokens(buf: Buffer, from: number, end: number, to: readonly string[]): readonly string[] {
+  let out = to;
+  while (from < end) {
+    const comma = find(buf, COMMA, from, end);
     const s = skipSpace(buf, from, comma), e = dropSpace(buf, s, comma);
-    if (e - s === 5 && spells(buf, s, 'close')) out.push('close');
-    else if (e - s === 10 && spells(buf, s, 'keep-alive')) out.push('keep-alive');
-    else if (e - s === 7 && spells(buf, s, 'upgrade')) out.push('upgrade');
-    else if (e > s) out.push(buf.toString('latin1', s, e).toLowerCase());
+    let tok: string | undefined;
+    if (e - s === 5 && spells(buf, s, 'close')) tok = 'close';
+    else if (e - s === 10 && spells(buf, s, 'keep-alive')) tok = 'keep-alive';
+    else if (e - s === 7 && spells(buf, s, 'upgrade')) tok = 'upgrade';
+    else if (e > s) tok = buf.toString('latin1', s, e).toLowerCase();
+    if (tok !== undefined) out = out === NO_TOKENS ? [tok] : [...out, tok];
     from = comma + 1;
   }
+  return out;
+}
+
+/** `pairs` with [start, end) added: a new exact-size array for the first pair. */
+function addRange(pairs: number[] | undefined, start: number, end: number): number[] {
+  if (pairs === undefined) return [start, end];
+  pairs.push(start, end);
+  return pairs;
 }
 
 /**
@@ -229,7 +247,7 @@ export function parseRequestHead(buf: Buffer, max: number): RequestHead | undefi
   else throw new HeadError(400, 'malformed request line');
 
   let contentLength = -1, te = false, chunked = false;
-  const connection: string[] = [];
+  let connection = NO_TOKENS;
   let host: string | undefined, upgrade: string | undefined, requestId: string | undefined, drops: number[] | undefined;
   let pos = eol + 2;
   for (;;) {
@@ -258,7 +276,7 @@ export function parseRequestHead(buf: Buffer, max: number): RequestHead | undefi
             { const s = skipSpace(buf, colon + 1, end); host = hosts.of(buf, s, dropSpace(buf, s, end)); }
             break;
           case H_UPGRADE: { const s = skipSpace(buf, colon + 1, end); upgrade = buf.toString('latin1', s, dropSpace(buf, s, end)); break; }
-          case H_CONNECTION: connectionTokens(buf, colon + 1, end, connection); break;
+          case H_CONNECTION: connection = connectionTokens(buf, colon + 1, end, connection); break;
           case H_CONTENT_LENGTH: {
             const v = decimal(buf, colon + 1, end);
             if (v < 0) badRequest('invalid Content-Length');
@@ -269,7 +287,7 @@ export function parseRequestHead(buf: Buffer, max: number): RequestHead | undefi
           case H_TRANSFER_ENCODING: te = true; chunked = lastCodingIsChunked(buf, colon + 1, end); break;
           case H_REQUEST_ID: { const s = skipSpace(buf, colon + 1, end); requestId = buf.toString('latin1', s, dropSpace(buf, s, end)); break; }
         }
-        if (h.owned) (drops ??= []).push(pos, end + 2);
+        if (h.owned) drops = addRange(drops, pos, end + 2);
         break;
       }
     }
@@ -343,7 +361,7 @@ export function parseResponseHead(buf: Buffer, max: number): ResponseHead | unde
   let contentLength = -1;
   let te = false;
   let chunked = false;
-  const connection: string[] = [];
+  let connection = NO_TOKENS;
   let connectionLines: number[] | undefined;
   let pos = eol + 2;
   for (;;) {
@@ -369,10 +387,10 @@ export function parseResponseHead(buf: Buffer, max: number): ResponseHead | unde
     if (end < 0) return responseIncomplete(n, max);
     const len = colon - pos;
     if (len === 10 && spells(buf, pos, 'connection')) {
-      connectionTokens(buf, colon + 1, end, connection);
-      (connectionLines ??= []).push(pos, end + 2);
+      connection = connectionTokens(buf, colon + 1, end, connection);
+      connectionLines = addRange(connectionLines, pos, end + 2);
     } else if (len === 10 && spells(buf, pos, 'keep-alive')) {
-      (connectionLines ??= []).push(pos, end + 2);
+      connectionLines = addRange(connectionLines, pos, end + 2);
     } else if (len === 14 && spells(buf, pos, 'content-length')) {
       const v = decimal(buf, colon + 1, end);
       if (v < 0) upstreamError('an invalid Content-Length');
@@ -388,7 +406,7 @@ export function parseResponseHead(buf: Buffer, max: number): ResponseHead | unde
   if (length > max) upstreamError('a head that is too large');
   if (te && !chunked) return { length, status, minorVersion: minor, contentLength: -1, chunked: false, connection: ['close'], connectionLines };
   // With both, Transfer-Encoding wins and the connection is not reusable (RFC 9112 §6.3).
-  if (te && contentLength !== -1) connection.push('close');
+  if (te && contentLength !== -1) connection = [...connection, 'close'];
   return { length, status, minorVersion: minor, contentLength: chunked ? -1 : contentLength, chunked, connection, connectionLines };
 }
 

@@ -3,6 +3,7 @@
 // pooled upstream socket, and an upstream response that needs no added header goes to the client
 // in the very buffers it arrived in. This is what lets a Node proxy approach nginx: node:http's
 // request/response objects, header maps and re-chunking are never built.
+import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { checkExternalAuth, shouldSetAuthCookie, type AuthOutcome } from './external-auth.ts';
 import { ChunkedScanner, HeadError, detachRequestHead, findHeadEnd, parseRequestHead, parseResponseHead, requestHeader, requestHeaderList, type RequestHead, type ResponseHead } from './http-head.ts';
@@ -49,6 +50,7 @@ const MAX_RESPONSE_HEAD = 64 * 1024;
 // nginx's lingering_timeout and lingering_time.
 const LINGERING_TIMEOUT_MS = 5000;
 const LINGERING_TIME_MS = 30_000;
+const NO_ENDPOINTS: readonly Endpoint[] = Object.freeze([]);
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 // Unique request IDs without a random draw per request: a random per-process prefix and a counter
 // (32 hex digits, the shape of nginx's $request_id).
@@ -160,7 +162,8 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
   /** Head and first body bytes, kept until the upstream answers so a failed connect can be retried. */
   #replay: Buffer | undefined;
   #replayBody: Buffer | undefined;
-  #tried: Endpoint[] = [];
+  /** Endpoints tried for the request (a new list per try: usually one, made exactly). */
+  #tried: readonly Endpoint[] = NO_ENDPOINTS;
   #up: UpstreamSocket | undefined;
   #resBuf: Buffer | undefined;
   #res: ResponseHead | undefined;
@@ -392,7 +395,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     const headText = this.#upstreamHead(head, action.target, host, grant, action.route.route.options.basicAuth !== undefined);
     this.#replay = headText;
     this.#replayBody = this.#keep(first);
-    this.#tried = [];
+    this.#tried = NO_ENDPOINTS;
     const maxBody = action.route.route.options.maxBodyBytes;
     if (this.#reqChunks && maxBody > 0 && this.#reqChunks.dataBytes > maxBody) { this.#fail(413); return; }
     this.#connect(action.sticky ?? action.route.pool.next()!);
@@ -439,7 +442,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
   #connect(ep: Endpoint): void {
     const o = this.#action!.route.route.options;
     this.#clearSendTimeout(); // a timer armed for the previous endpoint's socket
-    this.#tried.push(ep);
+    this.#tried = this.#tried.length === 0 ? [ep] : [...this.#tried, ep];
     this.#resBuf = undefined;
     this.#res = undefined;
     this.#resBytesOut = 0;
@@ -689,7 +692,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
       if (!connectFailed && up.uses > 1 && IDEMPOTENT.has(this.#req!.method)) {
         // A cached keep-alive connection the endpoint had already closed: not the endpoint's
         // fault, so it costs no try (nginx's peer.cached rule); the pool drops dead sockets.
-        this.#tried.pop();
+        this.#tried = this.#tried.slice(0, -1);
         this.#connect(up.endpoint);
         return;
       }

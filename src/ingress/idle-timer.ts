@@ -6,6 +6,7 @@
 //   its timers once per event loop turn: a connection that opens, answers and closes costs no timer.
 //   They fire up to SWEEP_MS late.
 // - Shorter ones get a timer of their own, armed lazily: it re-checks the stamp when it fires.
+import { performance } from 'node:perf_hooks';
 import { LiveList, type LiveEntry } from '../util/live-list.ts';
 
 const SWEPT_TIMEOUT_MS = 2000;

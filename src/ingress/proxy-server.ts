@@ -2,6 +2,7 @@
 // HTTP/2 by ALPN, ssl-passthrough by peeking at the ClientHello, and the tcp/udp-services
 // listeners. setRoutes() swaps the router in one assignment: each request reads the router once,
 // so requests in flight finish on the table they started with.
+import { performance } from 'node:perf_hooks';
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';

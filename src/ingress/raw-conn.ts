@@ -7,6 +7,8 @@
 // of nginx's. This file is the only one that touches Node's internal bindings (process.binding,
 // what node:net and node:tls are built on); `rawTcp` is undefined when they are missing or
 // changed, and callers fall back to node:net / node:tls.
+import { Buffer } from 'node:buffer';
+import { performance } from 'node:perf_hooks';
 import net from 'node:net';
 import type tls from 'node:tls';
 import { getSystemErrorName } from 'node:util';
