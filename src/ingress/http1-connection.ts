@@ -86,7 +86,7 @@ const CONNECTION_CLOSE_BYTES = Buffer.from(CONNECTION_CLOSE, 'latin1');
  * loop is cheaper than Buffer#copy, which makes a typed array view per call.
  */
 function copyRange(src: Buffer, from: number, to: number, dst: Buffer, at: number): number {
-  if (to - from > 128) return at + src.copy(dst, at, from, to);
+  if (to - from > 48) return at + src.copy(dst, at, from, to);
   for (let i = from; i < to; i++) dst[at++] = src[i]!;
   return at;
 }
@@ -598,9 +598,20 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     const extra = this.#responseExtras(up, res, replace);
     // Logged and counted when the response is over, so the duration is nginx's $request_time.
     this.#pendingAccess = res.status;
-    if (extra || replace) {
+    const drops = replace ? res.connectionLines : undefined;
+    if (drops !== undefined && drops.length === 2 && extra.length <= drops[1]! - drops[0]!) {
+      // The usual case (nginx's one Connection line, and ours no longer than it): the head is
+      // rewritten in the upstream's read buffer, which is ours. Our lines end where the upstream's
+      // ended, and what came before them moves up by the difference; the rest of the head and the
+      // body stay where they are, so the answer goes out in one piece, with no buffer made for it.
+      const lineStart = drops[0]!, lineEnd = drops[1]!;
+      const start = lineEnd - lineStart - extra.length;
+      if (extra === CONNECTION_CLOSE) buf.set(CONNECTION_CLOSE_BYTES, lineEnd - extra.length);
+      else if (extra) buf.write(extra, lineEnd - extra.length, 'latin1');
+      if (start > 0) buf.copyWithin(start, 0, lineStart);
+      this.#onResponseBody(up, buf, end, undefined, start);
+    } else if (extra || replace) {
       // Insert our headers before the blank line; the rest of the head stays byte for byte.
-      const drops = replace ? res.connectionLines : undefined;
       let dropped = 0;
       if (drops) for (let i = 0; i < drops.length; i += 2) dropped += drops[i + 1]! - drops[i]!;
       const head = Buffer.allocUnsafe(end - dropped + extra.length);
@@ -613,7 +624,6 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
       head[o++] = 13; head[o] = 10;
       this.#onResponseBody(up, buf.subarray(end), 0, head);
     } else {
-      this.#resBytesOut += end;
       this.#onResponseBody(up, buf, end);
     }
   }
@@ -635,8 +645,11 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     return extra;
   }
 
-  /** Writes response bytes from buf[from..] (after `head` when given) and notices the end of the message. */
-  #onResponseBody(up: UpstreamSocket, buf: Buffer, from = 0, head?: Buffer): void {
+  /**
+   * Writes response bytes from buf[from..] (after `head` when given, or with buf[start, from) as
+   * the head) and notices the end of the message.
+   */
+  #onResponseBody(up: UpstreamSocket, buf: Buffer, from = 0, head?: Buffer, start = 0): void {
     let out = buf;
     let done = false;
     if (this.#resUntilClose) {
@@ -656,7 +669,8 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     if (head !== undefined) {
       this.#resBytesOut += head.length + out.length;
       if (!this.#sock.writeHeadAndBody(head, out) && !done) up.conn.pause();
-    } else if (out.length) {
+    } else if (out.length > start) {
+      if (start > 0) out = out.subarray(start);
       this.#resBytesOut += out.length;
       if (!this.#sock.write(out) && !done) up.conn.pause();
     }

@@ -256,6 +256,44 @@ describe('proxy connection edges', () => {
     assert.ok(got.includes(tagged('5').toString()));
   });
 
+  it('rewrites the upstream\'s Connection lines byte for byte: in place for one line, rebuilt for more', async () => {
+    // A raw upstream: answers each request with the head its path names, then closes.
+    const heads: Record<string, string> = {
+      '/ka-middle': 'HTTP/1.1 200 OK\r\nServer: t\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n',
+      '/ka-first': 'HTTP/1.1 200 OK\r\nConnection: Keep-Alive\r\nServer: t\r\nContent-Length: 2\r\n\r\n',
+      '/ka-two-lines': 'HTTP/1.1 200 OK\r\nServer: t\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 2\r\n\r\n',
+      '/close': 'HTTP/1.1 200 OK\r\nServer: t\r\nConnection: close\r\nContent-Length: 2\r\n\r\n',
+    };
+    const raw = net.createServer((c) => {
+      let req = '';
+      c.setEncoding('latin1');
+      c.on('data', (d: string) => { req += d; if (req.includes('\r\n\r\n')) c.end(`${heads[req.split(' ')[1]!]}ok`); });
+      c.on('error', () => {});
+    });
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+    const port = (raw.address() as net.AddressInfo).port;
+    open.push({ close: () => new Promise((r) => raw.close(() => r())) });
+    await install(proxy, [
+      makeIngress('default', 'i', (i) => { i.spec!.rules = [rule('x.com', path('/', 'be', 80))]; }),
+      makeIngress('default', 'raw', (i) => { i.spec!.rules = [rule('raw.com', path('/', 'raw', 80))]; }),
+    ], [backend, { name: 'raw', port, close: async () => {} }]);
+    const exchange = async (target: string, close: boolean): Promise<string> => {
+      const s = net.connect(proxy.httpPort!, '127.0.0.1');
+      let got = '';
+      s.setEncoding('latin1');
+      s.on('data', (c: string) => { got += c; });
+      s.write(`GET ${target} HTTP/1.1\r\nHost: raw.com\r\n${close ? 'Connection: close\r\n' : ''}\r\n`);
+      while (!got.endsWith('\r\n\r\nok')) await new Promise((r) => setTimeout(r, 5));
+      s.destroy();
+      return got;
+    };
+    assert.equal(await exchange('/ka-middle', true), 'HTTP/1.1 200 OK\r\nServer: t\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok');
+    assert.equal(await exchange('/ka-first', true), 'HTTP/1.1 200 OK\r\nConnection: close\r\nServer: t\r\nContent-Length: 2\r\n\r\nok');
+    assert.equal(await exchange('/ka-two-lines', true), 'HTTP/1.1 200 OK\r\nServer: t\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+    assert.equal(await exchange('/close', false), 'HTTP/1.1 200 OK\r\nServer: t\r\nContent-Length: 2\r\n\r\nok');
+    assert.equal(await exchange('/close', true), 'HTTP/1.1 200 OK\r\nServer: t\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok');
+  });
+
   it('answers thousands of pipelined requests one after another, without recursion, and stops reading while answers queue', async () => {
     const N = 3000;
     const s = net.connect(proxy.httpPort!, '127.0.0.1');
