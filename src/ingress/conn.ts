@@ -12,6 +12,8 @@ export interface ConnHandler {
    * Bytes read. When the Conn's `transientReads` is set, `chunk` is a view of a read buffer that
    * the next read overwrites: copy what must outlive the call, and let `holdsChunk` say whether a
    * write made during the call may still point into it (that Conn then reads into a new buffer).
+   * The handler owns chunk's bytes during the call and may overwrite them (the proxy rewrites an
+   * upstream's Connection line in place): a Conn must not hand over bytes it still uses.
    */
   onData(chunk: Buffer): void;
   holdsChunk?(): boolean;

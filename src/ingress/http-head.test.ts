@@ -55,6 +55,9 @@ describe('request heads', () => {
     assert.throws(() => req(browser, browser.length - 1), (e: HeadError) => e.status === 431);
     assert.equal(req(browser, browser.length).length, browser.length);
   });
+  it('waits when an empty line before the request line is cut between its CR and LF', () => {
+    for (const cut of ['\r', '\r\n\r', '\r\n']) assert.equal(parseRequestHead(Buffer.from(cut, 'latin1'), 65536), undefined, JSON.stringify(cut));
+  });
   it('skips empty lines before the request line, and says where it starts', () => {
     const h = req('\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n');
     assert.deepEqual([h.lineStart, h.method, h.target, h.host], [4, 'GET', '/', 'a']);
@@ -69,6 +72,9 @@ describe('request heads', () => {
     ['a bare CR', 'GET / HTTP/1.1\r\nHost: a\rX: y\r\n\r\n', 400],
     ['a bare LF in the target', 'GET /a\nb HTTP/1.1\r\nHost: a\r\n\r\n', 400],
     ['a space in the target', 'GET /a b HTTP/1.1\r\nHost: a\r\n\r\n', 400],
+    ['a tab in the target', 'GET /a\tb HTTP/1.1\r\nHost: a\r\n\r\n', 400],
+    ['a control character in the target', 'GET /a\x01b HTTP/1.1\r\nHost: a\r\n\r\n', 400],
+    ['DEL in the target', 'GET /a\x7fb HTTP/1.1\r\nHost: a\r\n\r\n', 400],
     ['an empty target', 'GET  HTTP/1.1\r\nHost: a\r\n\r\n', 400],
     ['a method that is not a token', 'G(T / HTTP/1.1\r\nHost: a\r\n\r\n', 400],
     ['a header name that is not a token', 'GET / HTTP/1.1\r\nHost: a\r\nX@Y: z\r\n\r\n', 400],

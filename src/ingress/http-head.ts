@@ -67,7 +67,7 @@ export function findHeadEnd(buf: Buffer, max: number): number {
   return i + 4;
 }
 
-const CR = 13, LF = 10, SP = 32, HT = 9, COLON = 58, COMMA = 44;
+const CR = 13, LF = 10, SP = 32, HT = 9, COLON = 58, COMMA = 44, DEL = 127;
 
 // RFC 9110 tchar, as a lookup table: validating a name is one array read per character.
 const TCHAR = new Uint8Array(256);
@@ -224,6 +224,7 @@ export function parseRequestHead(buf: Buffer, max: number): RequestHead | undefi
   // RFC 9112: a server SHOULD ignore at least one empty line before the request line.
   let start = 0;
   while (start + 1 < n && buf[start] === CR && buf[start + 1] === LF) start += 2;
+  if (start + 1 === n && buf[start] === CR) return incomplete(n, max); // the empty line's LF is still to come
   // method SP target SP HTTP/1.x CRLF
   let sp1 = start;
   while (sp1 < n && TCHAR[buf[sp1]!] === 1) sp1++;
@@ -231,11 +232,11 @@ export function parseRequestHead(buf: Buffer, max: number): RequestHead | undefi
   if (buf[sp1] !== SP || sp1 === start) badRequest('invalid method');
   let sp2 = sp1 + 1;
   for (; sp2 < n; sp2++) {
+    // Control characters (and DEL) in the target are refused, as nginx refuses them.
     const c = buf[sp2]!;
-    if (c > SP) continue;
+    if (c > SP && c !== DEL) continue;
     if (c === SP) break;
-    if (c === CR) badRequest('malformed request line');
-    if (c === LF || c === 0) badRequest('a bare LF, or a NUL');
+    badRequest(c === CR ? 'malformed request line' : 'a control character in the request target');
   }
   if (sp2 === n) return incomplete(n, max);
   if (sp2 === sp1 + 1) badRequest('invalid request target');
@@ -268,7 +269,8 @@ export function parseRequestHead(buf: Buffer, max: number): RequestHead | undefi
     const length = colon - pos;
     const candidates = length < 32 ? WATCHED[watchedKey(c0, length)] : undefined;
     if (candidates !== undefined) {
-      for (const h of candidates) {
+      for (let k = 0; k < candidates.length; k++) {
+        const h = candidates[k]!;
         if (!spells(buf, pos, h.name)) continue;
         switch (h.kind) {
           case H_HOST:
