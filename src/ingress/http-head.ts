@@ -189,7 +189,16 @@ const NO_TOKENS: readonly string[] = Object.freeze([]);
  * making a string). Returns the list: `to` grown, or a new one when `to` is NO_TOKENS (one exact-size
  * array for the usual single token instead of an empty one grown by push).
  */
+const CLOSE_TOKENS: readonly string[] = Object.freeze(['close']);
+const KEEP_ALIVE_TOKENS: readonly string[] = Object.freeze(['keep-alive']);
+
 function connectionTokens(buf: Buffer, from: number, end: number, to: readonly string[]): readonly string[] {
+  if (to === NO_TOKENS) {
+    // The usual values, whole: a shared list, nothing made.
+    const s = skipSpace(buf, from, end), e = dropSpace(buf, s, end);
+    if (e - s === 5 && spells(buf, s, 'close')) return CLOSE_TOKENS;
+    if (e - s === 10 && spells(buf, s, 'keep-alive')) return KEEP_ALIVE_TOKENS;
+  }
   let out = to;
   while (from < end) {
     const comma = find(buf, COMMA, from, end);
