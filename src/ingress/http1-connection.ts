@@ -120,6 +120,9 @@ function lineRanges({ buf, fieldsStart, length }: RequestHead, names: readonly s
   return out;
 }
 
+/** A Connection token naming a header (other than the ones the proxy answers for itself). */
+const namesHeader = (token: string): boolean => token !== 'close' && token !== 'keep-alive' && token !== 'upgrade';
+
 function mergeRanges(a: number[] | undefined, b: number[]): number[] | undefined {
   if (!b.length) return a;
   const pairs: [number, number][] = [];
@@ -406,8 +409,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     const bodyless = head.length - 2;
     let drops = head.drops;
     // Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1); rare, so found by a second scan.
-    const named = head.connection.filter((x) => x !== 'close' && x !== 'keep-alive' && x !== 'upgrade');
-    if (named.length) drops = mergeRanges(drops, lineRanges(head, named));
+    if (head.connection.some(namesHeader)) drops = mergeRanges(drops, lineRanges(head, head.connection.filter(namesHeader)));
     // auth-response-headers replace the client's own (proxy_set_header, set even when empty).
     if (grant && grant.outcome.drop.length) drops = mergeRanges(drops, lineRanges(head, grant.outcome.drop));
     // Basic auth's credentials stay here (ingress-nginx: proxy_set_header Authorization "").

@@ -119,10 +119,8 @@ export function proxyAction(d: Extract<Decision, { kind: 'route' }>, req: Reques
     const v = cookieValue(req.header('cookie'), o.affinity.name);
     if (v) sticky = r.pool.byCookie(v);
   }
-  return {
-    kind: 'proxy', route: r, target: upstreamTarget(r, d.match, req.path, req.query), responseHeaders,
-    ...(sticky ? { sticky } : {}), ...(release ? { release } : {}),
-  };
+  // One object literal with every field (no spreads: this runs for every proxied request).
+  return { kind: 'proxy', route: r, target: upstreamTarget(r, d.match, req.path, req.query), responseHeaders, sticky, release };
 }
 
 function stripV4Mapped(a: string): string {
