@@ -121,6 +121,12 @@ export class RawConn implements Conn {
   readonly #h: UvHandle;
   /** What reads land in (useUserBuffer); shared by all accepted connections of the thread. */
   #readBuf: Buffer;
+  /**
+   * The last view of #readBuf handed to the owner: a read of the same length gets it again (a
+   * keep-alive connection's requests and answers are often all alike), one object less per read.
+   * Owners copy what must outlive onData (transientReads), so which object they got never matters.
+   */
+  #view: Buffer | undefined;
   readonly #ownBuffer: boolean;
   #owner: ConnHandler = noHandler;
   #connected: boolean;
@@ -456,11 +462,16 @@ export class RawConn implements Conn {
       const owner = this.#owner;
       inRead = true;
       try {
-        owner.onData(this.#readBuf.subarray(0, n));
+        let view = this.#view;
+        if (view === undefined || view.length !== n) view = this.#view = this.#readBuf.subarray(0, n);
+        owner.onData(view);
       } finally {
         inRead = false;
       }
-      if (this.#ownBuffer && owner.holdsChunk?.()) return (this.#readBuf = Buffer.allocUnsafe(UPSTREAM_READ_BYTES));
+      if (this.#ownBuffer && owner.holdsChunk?.()) {
+        this.#view = undefined;
+        return (this.#readBuf = Buffer.allocUnsafe(UPSTREAM_READ_BYTES));
+      }
       return undefined;
     }
     if (n === 0 || this.#closed) return undefined;
