@@ -165,6 +165,8 @@ export class RawConn implements Conn {
   readonly #tls: tls.TLSSocket | undefined;
   /** TLS: bytes of writes not finished yet (TLS encrypts during the call; they finish once sent). */
   #inflight = 0;
+  /** Writes libuv queued (could not hand to the kernel at once) and has not completed yet. */
+  #queuedWrites = 0;
   /** TLS: cleartext that node:tls had read before the takeover, handed over first. */
   #initial: Buffer[] | undefined;
 
@@ -248,7 +250,15 @@ export class RawConn implements Conn {
   get paused(): boolean { return !this.#wantRead; }
 
   /** Bytes held or not yet taken by the kernel (TLS: by TLS's own write in progress). */
-  #queueSize(): number { return this.#heldBytes + (this.#tls ? this.#inflight : this.#h.writeQueueSize); }
+  /**
+   * Bytes not yet handed to the kernel. libuv's writeQueueSize is an accessor into C++ (a slow call
+   * from JS), and it is 0 whenever no write of ours is queued in libuv, which is most of the time:
+   * writes that go out at once (all of a small answer's) never queue.
+   */
+  #queueSize(): number {
+    if (this.#tls) return this.#heldBytes + this.#inflight;
+    return this.#queuedWrites === 0 ? this.#heldBytes : this.#heldBytes + this.#h.writeQueueSize;
+  }
 
   /** Whether a write now must wait: not connected yet, or a TLS write in progress. */
   #mustHold(): boolean { return !this.#connected || this.#inflight > 0; }
@@ -313,7 +323,7 @@ export class RawConn implements Conn {
 
   #afterDispatch(req: Req, err: number, data: unknown, bytes: number): boolean {
     const async = B!.state[B!.kAsync] !== 0;
-    if (async) spareReq = undefined; // the request object now belongs to this write
+    if (async) { spareReq = undefined; this.#queuedWrites++; } // the request object now belongs to this write
     // A TLS write whose sending failed at once has completed (and closed us) inside the call.
     if (this.#closed) return false;
     if (async) {
@@ -334,6 +344,7 @@ export class RawConn implements Conn {
     const c = this.conn!;
     this.conn = undefined;
     this.buffer = undefined;
+    c.#queuedWrites--;
     if (c.#tls && this.bytes !== undefined) {
       c.#inflight -= this.bytes;
       this.bytes = undefined;
