@@ -64,7 +64,7 @@ export class ProxyServer {
   /** HTTP/1.1 clients on raw handles (raw-conn.ts). */
   readonly #rawClients = new LiveList<Conn>();
   readonly #h2Sessions = new LiveList<http2.Http2Session>();
-  #ctx: ProxyContext;
+  readonly #ctx: { -readonly [K in keyof ProxyContext]: ProxyContext[K] };
   #redirectPort = 443;
   #httpPortText = '';
   #httpsPortText = '';
@@ -76,19 +76,21 @@ export class ProxyServer {
     this.#limits = opts.limits ?? new SharedLimits({ now: this.#now });
     this.#pool = new UpstreamPool({ ...(opts.connector ? { connector: opts.connector } : {}), ...(opts.upstreamIdleTimeoutMs ? { idleTimeoutMs: opts.upstreamIdleTimeoutMs } : {}) });
     this.#streams = new StreamProxy({ ...(opts.bindAddress ? { bindAddress: opts.bindAddress } : {}), ...(opts.log ? { log: opts.log } : {}) });
-    const self = this;
+    // Read on every request: plain data properties in one literal (no getters, no spread), so the
+    // connections' loads of them stay monomorphic inline loads. router and httpsPort are assigned
+    // here when they change.
     this.#ctx = {
-      get router() { return self.#router; },
+      router: this.#router,
       pool: this.#pool,
       limits: this.#limits,
-      // Read per request: cached at start, since Server.address() is a getsockname(2) call.
-      get httpsPort() { return self.#redirectPort; },
+      // Set at start, since Server.address() is a getsockname(2) call.
+      httpsPort: this.#redirectPort,
       maxHeadBytes: opts.maxHeadBytes ?? 32 * 1024,
       clientIdleTimeoutMs: opts.clientIdleTimeoutMs ?? 75_000,
       now: this.#now,
       elapsed: rawTcp?.eventTime ?? (() => performance.now()),
       metrics: this.#metrics,
-      ...(opts.onAccess ? { onAccess: opts.onAccess } : {}),
+      onAccess: opts.onAccess,
     };
   }
 
@@ -100,7 +102,7 @@ export class ProxyServer {
   /** Installs a new route table: certificates, stream listeners, then the router in one assignment. */
   async setRoutes(table: RouteTable): Promise<void> {
     this.#tlsStore?.update(table.certificates);
-    this.#router = new Router(table);
+    this.#router = this.#ctx.router = new Router(table);
     await this.#streams.update(table.streams);
   }
 
@@ -165,7 +167,7 @@ export class ProxyServer {
       this.#https.on('error', (err) => this.#acceptFailed(err));
       this.#httpsPortText = String(this.httpsPort);
     }
-    this.#redirectPort = this.#opts.publicHttpsPort ?? this.httpsPort ?? 443;
+    this.#redirectPort = this.#ctx.httpsPort = this.#opts.publicHttpsPort ?? this.httpsPort ?? 443;
 
   }
 
