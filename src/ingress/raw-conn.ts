@@ -249,11 +249,10 @@ export class RawConn implements Conn {
   get holdsWrittenBuffers(): boolean { return !this.#tls && this.pendingBytes > 0; }
   get paused(): boolean { return !this.#wantRead; }
 
-  /** Bytes held or not yet taken by the kernel (TLS: by TLS's own write in progress). */
   /**
-   * Bytes not yet handed to the kernel. libuv's writeQueueSize is an accessor into C++ (a slow call
-   * from JS), and it is 0 whenever no write of ours is queued in libuv, which is most of the time:
-   * writes that go out at once (all of a small answer's) never queue.
+   * Bytes held or not yet taken by the kernel (TLS: by TLS's own write in progress). libuv's
+   * writeQueueSize is an accessor into C++ (a slow call from JS), and it is 0 whenever no write of
+   * ours is queued in libuv, which is most of the time: writes that go out at once never queue.
    */
   #queueSize(): number {
     if (this.#tls) return this.#heldBytes + this.#inflight;
@@ -323,7 +322,10 @@ export class RawConn implements Conn {
 
   #afterDispatch(req: Req, err: number, data: unknown, bytes: number): boolean {
     const async = B!.state[B!.kAsync] !== 0;
-    if (async) { spareReq = undefined; this.#queuedWrites++; } // the request object now belongs to this write
+    if (async) {
+      spareReq = undefined; // the request object now belongs to this write
+      if (!this.#tls) this.#queuedWrites++; // (TLS counts its bytes in #inflight instead)
+    }
     // A TLS write whose sending failed at once has completed (and closed us) inside the call.
     if (this.#closed) return false;
     if (async) {
@@ -344,7 +346,7 @@ export class RawConn implements Conn {
     const c = this.conn!;
     this.conn = undefined;
     this.buffer = undefined;
-    c.#queuedWrites--;
+    if (!c.#tls) c.#queuedWrites--;
     if (c.#tls && this.bytes !== undefined) {
       c.#inflight -= this.bytes;
       this.bytes = undefined;
