@@ -75,7 +75,7 @@ for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl
 
 const H_OTHER = 0, H_HOST = 1, H_UPGRADE = 2, H_CONNECTION = 3, H_CONTENT_LENGTH = 4, H_TRANSFER_ENCODING = 5, H_REQUEST_ID = 6;
 /**
- * The request headers scanFields looks at, by first letter and length: only a name whose pair is
+ * The request headers parseRequestHead looks at, by first letter and length: only a name whose pair is
  * here is compared (in any case, from its bytes), so the many others (User-Agent, Accept-*,
  * Cookie…) cost one table read. `owned`: the proxy sets or strips it itself (`proxy`: httpoxy,
  * cleared as ingress-nginx does), so its line is dropped from the upstream head.
