@@ -69,7 +69,7 @@ const HEX = Buffer.from('0123456789abcdef', 'latin1');
 /** Writes the next request ID (what requestIdFor would return) into `out` at `at`; returns the end. */
 function writeRequestId(out: Buffer, at: number): number {
   const count = nextIdCount();
-  out.set(ID_PREFIX, at);
+  copyRange(ID_PREFIX, 0, ID_PREFIX.length, out, at);
   let o = at + 32;
   // The counter in 16 hex digits: the low 32 bits, then the high ones.
   for (let v = count >>> 0, i = 0; i < 8; i++, v >>>= 4) out[--o] = HEX[v & 15]!;
@@ -431,8 +431,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     if (drops) for (let i = 0; i < drops.length; i += 2) { o = copyRange(head.buf, pos, drops[i]!, out, o); pos = drops[i + 1]!; }
     o = copyRange(head.buf, pos, bodyless, out, o);
     if (extra) o += out.write(extra, o, 'latin1');
-    out.set(X_REQUEST_ID, o);
-    o += X_REQUEST_ID.length;
+    o = copyRange(X_REQUEST_ID, 0, X_REQUEST_ID.length, out, o);
     o = id === undefined ? writeRequestId(out, o) : o + out.write(id, o, 'latin1');
     out[o++] = 13; out[o++] = 10;
     out.set(lines, o);
@@ -608,7 +607,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
       // body stay where they are, so the answer goes out in one piece, with no buffer made for it.
       const lineStart = drops[0]!, lineEnd = drops[1]!;
       const start = lineEnd - lineStart - extra.length;
-      if (extra === CONNECTION_CLOSE) buf.set(CONNECTION_CLOSE_BYTES, lineEnd - extra.length);
+      if (extra === CONNECTION_CLOSE) copyRange(CONNECTION_CLOSE_BYTES, 0, CONNECTION_CLOSE_BYTES.length, buf, lineEnd - extra.length);
       else if (extra) buf.write(extra, lineEnd - extra.length, 'latin1');
       if (start > 0) buf.copyWithin(start, 0, lineStart);
       this.#onResponseBody(up, buf, end, undefined, start);
@@ -620,7 +619,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
       let o = 0, pos = 0;
       if (drops) for (let i = 0; i < drops.length; i += 2) { o = copyRange(buf, pos, drops[i]!, head, o); pos = drops[i + 1]!; }
       o = copyRange(buf, pos, end - 2, head, o);
-      if (extra === CONNECTION_CLOSE) head.set(CONNECTION_CLOSE_BYTES, o);
+      if (extra === CONNECTION_CLOSE) copyRange(CONNECTION_CLOSE_BYTES, 0, CONNECTION_CLOSE_BYTES.length, head, o);
       else head.write(extra, o, 'latin1');
       o += extra.length;
       head[o++] = 13; head[o] = 10;
