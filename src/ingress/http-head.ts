@@ -323,15 +323,25 @@ export function detachRequestHead(head: RequestHead): RequestHead {
   return { ...head, buf: Buffer.from(head.buf.subarray(0, head.length)) };
 }
 
-/** Calls `each(name, value)` for every header line, names as sent, values trimmed, until it returns true. */
-function eachHeader(head: RequestHead, each: (name: string, value: string) => boolean | void): void {
-  const t = head.buf.toString('latin1', head.fieldsStart, head.length - 2);
-  for (let pos = 0; pos < t.length;) {
+/**
+ * Calls `each(name, value, start, end)` for every header line (names as sent, values trimmed,
+ * [start, end) the line with its CRLF, as offsets into head.buf) until it returns true.
+ */
+function eachHeader(head: RequestHead, each: (name: string, value: string, start: number, end: number) => boolean | void): void {
+  const t = head.buf.toString('latin1', 0, head.length - 2);
+  for (let pos = head.fieldsStart; pos < t.length;) {
     const eol = t.indexOf('\r\n', pos);
     const colon = t.indexOf(':', pos);
-    if (colon > pos && colon < eol && each(t.slice(pos, colon), t.slice(colon + 1, eol).trim())) return;
+    if (colon > pos && colon < eol && each(t.slice(pos, colon), t.slice(colon + 1, eol).trim(), pos, eol + 2)) return;
     pos = eol + 2;
   }
+}
+
+/** [start, end) pairs of the header lines whose lowercase names are in `lowerNames`, in order. */
+export function headerLineRanges(head: RequestHead, lowerNames: readonly string[]): number[] {
+  const out: number[] = [];
+  eachHeader(head, (name, _value, start, end) => { if (lowerNames.includes(name.toLowerCase())) out.push(start, end); });
+  return out;
 }
 
 /** A request header's value by lowercase name (first occurrence); for the rarely needed ones. */

@@ -6,7 +6,7 @@
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { checkExternalAuth, shouldSetAuthCookie, type AuthOutcome } from './external-auth.ts';
-import { ChunkedScanner, HeadError, detachRequestHead, findHeadEnd, parseRequestHead, parseResponseHead, requestHeader, requestHeaderList, type RequestHead, type ResponseHead } from './http-head.ts';
+import { ChunkedScanner, HeadError, detachRequestHead, findHeadEnd, headerLineRanges, parseRequestHead, parseResponseHead, requestHeader, requestHeaderList, type RequestHead, type ResponseHead } from './http-head.ts';
 import { affinityCookie, decideAction, errorBody, proxyAction, reasonPhrase, type Action, type ProxyAction, type RequestFacts } from './request-policy.ts';
 import type { Conn, ConnHandler } from './conn.ts';
 import type { Endpoint, Route } from './route-table.ts';
@@ -90,6 +90,12 @@ function copyRange(src: Buffer, from: number, to: number, dst: Buffer, at: numbe
   for (let i = from; i < to; i++) dst[at++] = src[i]!;
   return at;
 }
+
+/** Writes latin1 `text` into dst at `at`; returns the end. Connection: close, the usual one, from its bytes. */
+function putLatin1(text: string, dst: Buffer, at: number): number {
+  if (text === CONNECTION_CLOSE) return copyRange(CONNECTION_CLOSE_BYTES, 0, CONNECTION_CLOSE_BYTES.length, dst, at);
+  return at + dst.write(text, at, 'latin1');
+}
 /**
  * The X-Real-IP … X-Scheme lines for the last client address, host, port and scheme seen (the same
  * for all of a connection's requests, and for most connections): made once, copied into each head.
@@ -104,20 +110,6 @@ function forwardedLines(remote: string, host: string, port: string, secure: bool
     `X-Forwarded-Proto: ${scheme}\r\nX-Forwarded-Scheme: ${scheme}\r\nX-Scheme: ${scheme}\r\n`, 'latin1');
   f.remote = remote; f.host = host; f.port = port; f.secure = secure;
   return f.lines;
-}
-
-/** [start, end) of the header lines of head text `t` (fields from `fieldsStart`, `length` with CRLFCRLF) whose lowercase names are in `names`. */
-function lineRanges({ buf, fieldsStart, length }: RequestHead, names: readonly string[]): number[] {
-  const t = buf.toString('latin1', 0, length);
-  const out: number[] = [];
-  let pos = fieldsStart;
-  while (pos < length - 2) {
-    const eol = t.indexOf('\r\n', pos);
-    const colon = t.indexOf(':', pos);
-    if (names.includes(t.slice(pos, colon).toLowerCase())) out.push(pos, eol + 2);
-    pos = eol + 2;
-  }
-  return out;
 }
 
 /** A Connection token naming a header (other than the ones the proxy answers for itself). */
@@ -409,11 +401,11 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     const bodyless = head.length - 2;
     let drops = head.drops;
     // Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1); rare, so found by a second scan.
-    if (head.connection.some(namesHeader)) drops = mergeRanges(drops, lineRanges(head, head.connection.filter(namesHeader)));
+    if (head.connection.some(namesHeader)) drops = mergeRanges(drops, headerLineRanges(head, head.connection.filter(namesHeader)));
     // auth-response-headers replace the client's own (proxy_set_header, set even when empty).
-    if (grant && grant.outcome.drop.length) drops = mergeRanges(drops, lineRanges(head, grant.outcome.drop));
+    if (grant && grant.outcome.drop.length) drops = mergeRanges(drops, headerLineRanges(head, grant.outcome.drop));
     // Basic auth's credentials stay here (ingress-nginx: proxy_set_header Authorization "").
-    if (basicAuth) drops = mergeRanges(drops, lineRanges(head, ['authorization']));
+    if (basicAuth) drops = mergeRanges(drops, headerLineRanges(head, ['authorization']));
     // The client's request line as it came (usually), or one of our own; then its header lines
     // less the dropped ones; then ours.
     const sameLine = target === head.target && head.minorVersion === 1 && head.lineStart === 0;
@@ -430,7 +422,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     let pos = head.fieldsStart;
     if (drops) for (let i = 0; i < drops.length; i += 2) { o = copyRange(head.buf, pos, drops[i]!, out, o); pos = drops[i + 1]!; }
     o = copyRange(head.buf, pos, bodyless, out, o);
-    if (extra) o += out.write(extra, o, 'latin1');
+    if (extra) o = putLatin1(extra, out, o);
     o = copyRange(X_REQUEST_ID, 0, X_REQUEST_ID.length, out, o);
     o = id === undefined ? writeRequestId(out, o) : o + out.write(id, o, 'latin1');
     out[o++] = 13; out[o++] = 10;
@@ -607,8 +599,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
       // body stay where they are, so the answer goes out in one piece, with no buffer made for it.
       const lineStart = drops[0]!, lineEnd = drops[1]!;
       const start = lineEnd - lineStart - extra.length;
-      if (extra === CONNECTION_CLOSE) copyRange(CONNECTION_CLOSE_BYTES, 0, CONNECTION_CLOSE_BYTES.length, buf, lineEnd - extra.length);
-      else if (extra) buf.write(extra, lineEnd - extra.length, 'latin1');
+      putLatin1(extra, buf, lineEnd - extra.length);
       if (start > 0) buf.copyWithin(start, 0, lineStart);
       this.#onResponseBody(up, buf, end, undefined, start);
     } else if (extra || replace) {
@@ -619,9 +610,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
       let o = 0, pos = 0;
       if (drops) for (let i = 0; i < drops.length; i += 2) { o = copyRange(buf, pos, drops[i]!, head, o); pos = drops[i + 1]!; }
       o = copyRange(buf, pos, end - 2, head, o);
-      if (extra === CONNECTION_CLOSE) copyRange(CONNECTION_CLOSE_BYTES, 0, CONNECTION_CLOSE_BYTES.length, head, o);
-      else head.write(extra, o, 'latin1');
-      o += extra.length;
+      o = putLatin1(extra, head, o);
       head[o++] = 13; head[o] = 10;
       this.#onResponseBody(up, buf.subarray(end), 0, head);
     } else {
