@@ -53,27 +53,25 @@ const LINGERING_TIME_MS = 30_000;
 const NO_ENDPOINTS: readonly Endpoint[] = Object.freeze([]);
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 // Unique request IDs without a random draw per request: a random per-process prefix and a counter
-// (32 hex digits, the shape of nginx's $request_id).
-const idPrefix = randomBytes(8).toString('hex');
-const ID_PREFIX = Buffer.from(idPrefix, 'latin1');
-let idCounter = 0;
-/** The next value of the counter (52 bits, so it stays an exact number). */
-function nextIdCount(): number {
-  idCounter = (idCounter + 1) % 0x10000000000000;
-  return idCounter;
+// (32 hex digits, the shape of nginx's $request_id), kept as its digits and counted up in place.
+const lastId = Buffer.from(randomBytes(8).toString('hex') + '0'.repeat(16), 'latin1');
+/** The next request ID's 32 digits (lastId, changed in place: copy what you keep). */
+function nextId(): Buffer {
+  for (let i = 31; i >= 16; i--) {
+    const c = lastId[i]!;
+    if (c === 102 /* f */) { lastId[i] = 48 /* 0 */; continue; }
+    lastId[i] = c === 57 /* 9 */ ? 97 /* a */ : c + 1;
+    break;
+  }
+  return lastId;
 }
 function requestIdFor(): string {
-  return idPrefix + nextIdCount().toString(16).padStart(16, '0');
+  return nextId().toString('latin1');
 }
-const HEX = Buffer.from('0123456789abcdef', 'latin1');
-/** Writes the next request ID (what requestIdFor would return) into `out` at `at`; returns the end. */
+/** Writes the next request ID into `out` at `at`; returns the end. */
 function writeRequestId(out: Buffer, at: number): number {
-  const count = nextIdCount();
-  copyRange(ID_PREFIX, 0, ID_PREFIX.length, out, at);
-  let o = at + 32;
-  // The counter in 16 hex digits: the low 32 bits, then the high ones.
-  for (let v = count >>> 0, i = 0; i < 8; i++, v >>>= 4) out[--o] = HEX[v & 15]!;
-  for (let v = Math.floor(count / 0x100000000), i = 0; i < 8; i++, v >>>= 4) out[--o] = HEX[v & 15]!;
+  const id = nextId();
+  for (let i = 0; i < 32; i++) out[at + i] = id[i]!;
   return at + 32;
 }
 
@@ -416,7 +414,10 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     const id = grant ? grant.requestId : head.requestId || undefined;
     const lines = forwardedLines(this.#remote, host, this.#localPort, this.#secure);
     const tail = this.#isUpgrade ? `Connection: upgrade\r\nUpgrade: ${head.upgrade}\r\n\r\n` : undefined;
-    const out = Buffer.allocUnsafe((sameLine ? head.fieldsStart : line.length) + bodyless - head.fieldsStart + extra.length + X_REQUEST_ID.length +
+    let dropped = 0;
+    if (drops) for (let i = 0; i < drops.length; i += 2) dropped += drops[i + 1]! - drops[i]!;
+    // The exact size (a view of a larger buffer would be one more object to make).
+    const out = Buffer.allocUnsafe((sameLine ? head.fieldsStart : line.length) + bodyless - head.fieldsStart - dropped + extra.length + X_REQUEST_ID.length +
       (id === undefined ? 32 : id.length) + 2 + lines.length + (tail === undefined ? 2 : tail.length));
     let o = sameLine ? copyRange(head.buf, 0, head.fieldsStart, out, 0) : out.write(line, 0, 'latin1');
     let pos = head.fieldsStart;

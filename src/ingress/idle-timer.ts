@@ -13,7 +13,8 @@ const SWEPT_TIMEOUT_MS = 2000;
 const SWEEP_MS = 250;
 
 export class IdleTimer {
-  readonly #onTimeout: () => void;
+  readonly #target: unknown;
+  readonly #onTimeout: (target: unknown) => void;
   #ms = 0;
   /** Last activity (monotonic clock, ms). */
   #last = 0;
@@ -24,8 +25,14 @@ export class IdleTimer {
   static readonly #sweepList = new LiveList<IdleTimer>();
   static #sweeper: NodeJS.Timeout | undefined;
 
-  constructor(onTimeout: () => void) {
+  private constructor(target: unknown, onTimeout: (target: unknown) => void) {
+    this.#target = target;
     this.#onTimeout = onTimeout;
+  }
+
+  /** A timer whose firing calls `onTimeout(target)`: a shared function and its target, no closure per timer. */
+  static for<T>(target: T, onTimeout: (target: T) => void): IdleTimer {
+    return new IdleTimer(target, onTimeout as (target: unknown) => void);
   }
 
   /** Activity at `now` (performance.now()'s clock). */
@@ -79,7 +86,7 @@ export class IdleTimer {
     if (idle < this.#ms) { this.#arm(this.#ms - idle); return; }
     this.#last = now; // as net.Socket: fires again after another full period unless changed
     this.#arm(this.#ms);
-    this.#onTimeout();
+    this.#onTimeout(this.#target);
   }
 
   static #sweep(): void {
@@ -90,7 +97,7 @@ export class IdleTimer {
       // Skipped too: one that an earlier handler of this sweep changed, stopped or turned off.
       if (t.#swept === undefined || now - t.#last < t.#ms) continue;
       t.#last = now;
-      t.#onTimeout();
+      t.#onTimeout(t.#target);
     }
   }
 }

@@ -166,6 +166,41 @@ describe('raw TCP connections', () => {
     } finally { await srv.close(); }
   });
 
+  it('tells connections closed inside a read handler once the handler has returned, and each once; a handler that throws does not lose them', { ...onRaw, timeout: 5000 }, async () => {
+    const peers: net.Socket[] = [];
+    const srv = await server((s) => { peers.push(s); });
+    const thrown: unknown[] = [];
+    // A handler's exception goes to the process, as any callback's does: caught here to see what follows it.
+    const keep = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    process.on('uncaughtException', (e) => thrown.push(e));
+    try {
+      const a = await connected(srv.port);
+      const b = await connected(srv.port);
+      const c = await connected(srv.port);
+      let inHandler: string[] | undefined;
+      a.ev.h.onData = () => {
+        a.c.destroy();
+        b.c.destroy();
+        inHandler = [...a.ev.log, ...b.ev.log];
+      };
+      peers[0]!.write('x');
+      await Promise.all([a.ev.closed, b.ev.closed]);
+      assert.deepEqual(inHandler, [], 'onClose ran inside the read handler');
+      // The other closes while a read handler throws: told all the same.
+      c.ev.h.onData = () => { c.c.destroy(); throw new Error('handler failed'); };
+      peers[2]!.write('y');
+      await c.ev.closed;
+      await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual([a.ev.log, b.ev.log, c.ev.log].map((l) => l.filter((e) => e === 'close').length), [1, 1, 1]);
+      assert.equal((thrown[0] as Error | undefined)?.message, 'handler failed');
+    } finally {
+      process.removeAllListeners('uncaughtException');
+      for (const l of keep) process.on('uncaughtException', l);
+      await srv.close();
+    }
+  });
+
   it('times out after the given idle time, counting reads and writes as activity', onRaw, async () => {
     let peer!: net.Socket;
     const srv = await server((s) => { peer = s; });

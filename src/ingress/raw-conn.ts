@@ -16,7 +16,9 @@ import type { Conn, ConnHandler } from './conn.ts';
 import { IdleTimer } from './idle-timer.ts';
 
 interface UvHandle {
-  onread: (ab: ArrayBuffer | undefined) => Buffer | undefined;
+  onread: (this: UvHandle, ab: ArrayBuffer | undefined) => Buffer | undefined;
+  /** The RawConn driving this handle (read by the shared onread). */
+  conn?: RawConn | undefined;
   onconnection?: (status: number, client: UvHandle | undefined) => void;
   readonly writeQueueSize: number;
   /** Kept by node:net (and TLS) for the handles it drives. */
@@ -149,7 +151,7 @@ export class RawConn implements Conn {
   #endWhenFlushed = false;
   #remote: string | undefined;
   /** setTimeout's inactivity timer: each read and write only stamps it (idle-timer.ts). */
-  readonly #idle = new IdleTimer(() => this.#owner.onTimeout());
+  readonly #idle = IdleTimer.for<RawConn>(this, RawConn.#timedOut);
   /**
    * TCP_NODELAY is set before the second write, or once a write could not go out whole: a first
    * write never waits for Nagle (nothing is unacknowledged yet), so a connection that answers one
@@ -178,7 +180,18 @@ export class RawConn implements Conn {
     this.#tls = tlsSocket;
     this.#noDelay = tlsSocket !== undefined; // node:tls set it on the TCP socket underneath
     h.useUserBuffer(readBuf);
-    h.onread = () => this.#onRead();
+    // One function for every handle (no closure per connection): libuv's read callback calls it
+    // with the handle as `this`.
+    h.conn = this;
+    h.onread = RawConn.#onReadOf;
+  }
+
+  static #timedOut(c: RawConn): void {
+    c.#owner.onTimeout();
+  }
+
+  static #onReadOf(this: UvHandle): Buffer | undefined {
+    return this.conn!.#onRead();
   }
 
   /** Sets TCP_NODELAY before any write but the first. */
@@ -407,6 +420,7 @@ export class RawConn implements Conn {
     this.#closed = true;
     this.#idle.stop();
     this.#h.onread = ignoreRead;
+    this.#h.conn = undefined;
     // onClose never re-enters the caller: TLS's runs on the socket's 'close', a later loop turn;
     // TCP's once the current callback has returned. libuv closes the descriptor in uv_close itself,
     // and without a JS close callback Node's handle close calls no JS back (one callback less per connection).
@@ -420,6 +434,7 @@ export class RawConn implements Conn {
       this.#closed = true;
       this.#idle.stop();
       this.#h.onread = ignoreRead;
+      this.#h.conn = undefined;
     }
     this.#owner.onClose(this.#failure);
   }
@@ -438,11 +453,15 @@ export class RawConn implements Conn {
     if (!this.#closed) this.#idle.set(ms, clock());
   }
 
-  /** TCP connections destroyed during the current callback, told once it has returned (one microtask for all). */
+  /**
+   * TCP connections destroyed during the current callback, told once it has returned: by the read
+   * callback itself as it ends (the usual case: an answer written, the connection closed), or else
+   * by one microtask for all.
+   */
   static #closing: RawConn[] = [];
 
   static #afterCallback(c: RawConn): void {
-    if (RawConn.#closing.push(c) === 1) queueMicrotask(RawConn.#tellClosed);
+    if (RawConn.#closing.push(c) === 1 && !inRead) queueMicrotask(RawConn.#tellClosed);
   }
 
   static #tellClosed(): void {
@@ -474,18 +493,25 @@ export class RawConn implements Conn {
       this.#idle.touch(readNow);
       const owner = this.#owner;
       inRead = true;
+      let done = false;
       try {
         let view = this.#view;
         if (view === undefined || view.length !== n) view = this.#view = this.#readBuf.subarray(0, n);
         owner.onData(view);
+        done = true;
       } finally {
         inRead = false;
+        // Connections closed by a handler that threw are told as any others are: in a microtask.
+        if (!done && RawConn.#closing.length !== 0) queueMicrotask(RawConn.#tellClosed);
       }
+      let next: Buffer | undefined;
       if (this.#ownBuffer && owner.holdsChunk?.()) {
         this.#view = undefined;
-        return (this.#readBuf = Buffer.allocUnsafe(UPSTREAM_READ_BYTES));
+        next = this.#readBuf = Buffer.allocUnsafe(UPSTREAM_READ_BYTES);
       }
-      return undefined;
+      // What this read closed is told now that its handler has returned: no microtask for it.
+      if (RawConn.#closing.length !== 0) RawConn.#tellClosed();
+      return next;
     }
     if (n === 0 || this.#closed) return undefined;
     if (n !== UV_EOF) { this.#fail(uvError(n, 'read')); return undefined; }
