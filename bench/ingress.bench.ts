@@ -31,18 +31,21 @@ async function freePort(): Promise<number> {
   return p;
 }
 
-interface WrkResult { rps: number; p50: number; p99: number; errors: number; requests: number; cpuUs: number }
+interface WrkResult { rps: number; p50: number; p99: number; errors: number; requests: number; cpuUs: number; userUs: number; sysUs: number }
+/** CPU time so far in µs, user and system apart. */
+interface Cpu { user: number; sys: number }
 
 const TICK_US = 1e6 / 100; // USER_HZ, as /proc reports it on Linux
 
-/** CPU time (user + system) of these processes so far, in µs, from /proc. */
-function cpuOf(pids: readonly number[]): number {
-  let ticks = 0;
+/** CPU time (user, system) of these processes so far, in µs, from /proc. */
+function cpuOf(pids: readonly number[]): Cpu {
+  let user = 0, sys = 0;
   for (const pid of pids) {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    ticks += Number(f[11]) + Number(f[12]);
+    user += Number(f[11]);
+    sys += Number(f[12]);
   }
-  return ticks * TICK_US;
+  return { user: user * TICK_US, sys: sys * TICK_US };
 }
 
 /** The worker processes of an nginx master (its children). */
@@ -62,18 +65,19 @@ function ms(v: string, unit: string): number {
   return unit === 'us' ? n / 1000 : unit === 's' ? n * 1000 : n;
 }
 
-/** One wrk run; `cpu` reads the proxy's CPU time (µs), taken before and after to give its CPU per request. */
-async function wrk(url: string, extraHeaders: string[], cpu: () => number): Promise<WrkResult> {
+/** One wrk run; `cpu` reads the proxy's CPU time, taken before and after to give its CPU per request. */
+async function wrk(url: string, extraHeaders: string[], cpu: () => Cpu): Promise<WrkResult> {
   const args = ['-t2', `-c${CONNECTIONS}`, `-d${DURATION_S}s`, '--latency', '-H', `Host: ${HOST}`, ...extraHeaders.flatMap((h) => ['-H', h]), url];
   const cpu0 = cpu();
   const { stdout } = await run('wrk', args, { maxBuffer: 1 << 20 });
-  const cpuUsed = cpu() - cpu0;
+  const cpu1 = cpu();
+  const user = cpu1.user - cpu0.user, sys = cpu1.sys - cpu0.sys;
   const requests = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? NaN);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);
   const lat = (p: string) => { const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(stdout); return m ? ms(m[1]!, m[2]!) : NaN; };
   const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
-  return { rps, p50: lat('50'), p99: lat('99'), errors: non2xx + (errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0), requests, cpuUs: cpuUsed / requests };
+  return { rps, p50: lat('50'), p99: lat('99'), errors: non2xx + (errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0), requests, cpuUs: (user + sys) / requests, userUs: user / requests, sysUs: sys / requests };
 }
 
 function startNginx(dir: string, name: string, conf: string): Promise<ChildProcess> {
@@ -146,7 +150,7 @@ export const ingressBench: BenchModule = {
       // CPU per request: podgate's proxy threads live in this process (idle otherwise while wrk
       // runs); nginx's in its worker processes. Less at the mercy of this machine's scheduling than
       // requests per second, since wrk and the backend share the same CPUs.
-      const ownCpu = () => { const u = process.cpuUsage(); return u.user + u.system; };
+      const ownCpu = (): Cpu => { const u = process.cpuUsage(); return { user: u.user, sys: u.system }; };
       const nginxWorkers = childrenOf(nginx.pid!);
       const nginxCpu = () => cpuOf(nginxWorkers);
       for (const [label, ours, theirs, headers] of scenarios) {
@@ -161,7 +165,7 @@ export const ingressBench: BenchModule = {
           if (round % 2 === 0) { mine.push(await wrk(ours, headers, ownCpu)); peer.push(await wrk(theirs, headers, nginxCpu)); }
           else { peer.push(await wrk(theirs, headers, nginxCpu)); mine.push(await wrk(ours, headers, ownCpu)); }
         }
-        const med = (rs: WrkResult[], k: 'rps' | 'p50' | 'p99' | 'cpuUs') => median(rs.map((r) => r[k]));
+        const med = (rs: WrkResult[], k: 'rps' | 'p50' | 'p99' | 'cpuUs' | 'userUs' | 'sysUs') => median(rs.map((r) => r[k]));
         const pairs = (k: 'rps' | 'p99') => median(mine.map((r, i) => r[k] / peer[i]![k])).toFixed(2);
         const rounds = `rounds: podgate ${mine.map((r) => Math.round(r.rps)).join(', ')}; nginx ${peer.map((r) => Math.round(r.rps)).join(', ')}; median podgate/nginx of the back-to-back pairs ${pairs('rps')}`;
         const errors = mine.reduce((n, r) => n + r.errors, 0);
@@ -171,7 +175,8 @@ export const ingressBench: BenchModule = {
         add({ name: `${label}: latency p99`, value: med(mine, 'p99'), unit: 'ms', better: 'lower', peer: med(peer, 'p99'), peerName: 'nginx',
           note: `rounds: podgate ${mine.map((r) => r.p99.toFixed(2)).join(', ')}; nginx ${peer.map((r) => r.p99.toFixed(2)).join(', ')}; median podgate/nginx of the pairs ${pairs('p99')}` });
         add({ name: `${label}: proxy CPU per request`, value: med(mine, 'cpuUs'), unit: 'µs', better: 'lower', peer: med(peer, 'cpuUs'), peerName: 'nginx',
-          note: `median of the rounds: podgate ${mine.map((r) => r.cpuUs.toFixed(1)).join(', ')}; nginx ${peer.map((r) => r.cpuUs.toFixed(1)).join(', ')}` });
+          note: `median of the rounds: podgate ${mine.map((r) => r.cpuUs.toFixed(1)).join(', ')}; nginx ${peer.map((r) => r.cpuUs.toFixed(1)).join(', ')}; ` +
+            `user + system (medians): podgate ${med(mine, 'userUs').toFixed(1)} + ${med(mine, 'sysUs').toFixed(1)}, nginx ${med(peer, 'userUs').toFixed(1)} + ${med(peer, 'sysUs').toFixed(1)} µs` });
       }
     } finally {
       await proxy?.stop();
