@@ -898,6 +898,25 @@ describe('SpdySession writes waiting for the transport', () => {
     peer.close();
   });
 
+  test('a PING made after close() fails at once with SpdySessionClosedError; one made before is still answered', async () => {
+    const timers = manualTimers();
+    const peer = scriptedPeer({ isServer: true, setTimer: timers.setTimer });
+    await openFromPeer(peer, 1);
+    const early = peer.session.ping();
+    await peer.frames(2);
+    peer.session.close();
+    let lateErr: unknown;
+    peer.session.ping().then(() => { lateErr = 'answered'; }, (e: unknown) => { lateErr = e; });
+    await nextTurn();
+    assert.ok(lateErr instanceof SpdySessionClosedError, `the late PING ${lateErr === undefined ? 'is still waiting' : `ended with ${String(lateErr)}`}`);
+    assert.deepEqual(timers.delays(), [closeGraceMs], 'it did not wait for the grace timer');
+    peer.send(encodeControl(frameTypes.ping, 0, u32(2)));
+    assert.ok((await early) >= 0);
+    await peer.ended();
+    assert.deepEqual(peer.sent, ['SYN_REPLY 1', 'PING 2', 'GOAWAY 1 status 0']);
+    peer.close();
+  });
+
   test(`close(): a peer that never closes its side is cut off when the injected ${closeGraceMs} ms grace timer fires`, async () => {
     const timers = manualTimers();
     const peer = scriptedPeer({ isServer: true, setTimer: timers.setTimer });

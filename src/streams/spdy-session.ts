@@ -235,13 +235,17 @@ export class SpdySession extends EventEmitter {
     this.#write(encodeSettings([{ id: settingsIds.initialWindowSize, value: initialWindow }]));
   }
 
-  /** Round-trip time of a PING, in milliseconds. */
+  /**
+   * Round-trip time of a PING, in milliseconds. After close() no PING can be sent: it fails at once
+   * (one sent before close() may still be answered while the peer finishes).
+   */
   ping(): Promise<number> {
     const id = this.#nextPingId;
     this.#nextPingId += 2;
     const start = performance.now();
     return new Promise((resolve, reject) => {
       if (this.#closed) return reject(new Error('SPDY session is closed'));
+      if (this.#closing) return reject(new SpdySessionClosedError('SPDY session was closed (GOAWAY sent): no PING can be sent'));
       this.#pings.set(id, { resolve: () => resolve(performance.now() - start), reject });
       this.#write(encodePing(id));
     });
