@@ -22,6 +22,9 @@ const DURATION_S = 5;
 const HOST = 'foo.example.com';
 const WORKERS = 2;
 const ROUNDS = 5;
+/** Routes added for the memory rows. */
+const ROUTES = 1000;
+const MiB = 1024 * 1024;
 
 async function freePort(): Promise<number> {
   const s = net.createServer();
@@ -56,6 +59,28 @@ function childrenOf(ppid: number): number[] {
     try { if (readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ')[1] === String(ppid)) out.push(Number(d)); } catch { /* gone */ }
   }
   return out;
+}
+
+/** Proportional set size of these processes (shared pages split among their users), in bytes. */
+function pssOf(pids: readonly number[]): number {
+  let kib = 0;
+  for (const pid of pids) kib += Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? NaN);
+  return kib * 1024;
+}
+
+/** An nginx master and its workers. */
+const nginxPids = (p: ChildProcess): number[] => [p.pid!, ...childrenOf(p.pid!)];
+
+/** Status code of GET http://127.0.0.1:port/ with this Host. */
+function statusOf(port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    // Written, not ended: nginx takes a FIN before its answer for a client gone (499, nothing sent).
+    const s = net.connect(port, '127.0.0.1', () => s.write(`GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+    let got = '';
+    s.on('data', (c) => { got += c.toString('latin1'); });
+    s.on('error', reject);
+    s.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d+)/.exec(got)?.[1] ?? NaN)));
+  });
 }
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
@@ -119,29 +144,36 @@ export const ingressBench: BenchModule = {
     let backend: ChildProcess | undefined;
     let nginx: ChildProcess | undefined;
     let proxy: ProxyWorkers | undefined;
+    let nginxMany: ChildProcess | undefined;
     try {
       backend = await startNginx(dir, 'backend', `worker_processes 1; pid ${dir}/backend.pid; ${common}
         http { access_log off; server { listen 127.0.0.1:${backendPort} backlog=4096; keepalive_requests 1000000; location / { return 200 "hello from backend\\n"; } } }`);
-      nginx = await startNginx(dir, 'proxy', `worker_processes ${WORKERS}; pid ${dir}/proxy.pid; ${common}
-        http { access_log off; upstream be { server 127.0.0.1:${backendPort}; keepalive 320; keepalive_requests 1000000; }
-          server { listen 127.0.0.1:${nginxHttp} backlog=4096; listen 127.0.0.1:${nginxHttps} ssl http2 backlog=4096; server_name ${HOST};
-            ssl_certificate ${dir}/tls.crt; ssl_certificate_key ${dir}/tls.key; ssl_protocols TLSv1.2 TLSv1.3; keepalive_requests 1000000;
-            location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host;
+      // The proxy: the bench's host on both ports, plus `extra` hosts (plain HTTP) for the memory rows.
+      const location = `location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host;
               proxy_set_header X-Request-ID $request_id; proxy_set_header X-Real-IP $remote_addr; proxy_set_header X-Forwarded-For $remote_addr;
               proxy_set_header X-Forwarded-Host $host; proxy_set_header X-Forwarded-Port $server_port; proxy_set_header X-Forwarded-Proto $scheme;
-              proxy_set_header X-Forwarded-Scheme $scheme; proxy_set_header X-Scheme $scheme; } } }`);
+              proxy_set_header X-Forwarded-Scheme $scheme; proxy_set_header X-Scheme $scheme; }`;
+      const proxyConf = (name: string, httpPort: number, httpsPort: number, extra: readonly string[]) => `worker_processes ${WORKERS}; pid ${dir}/${name}.pid; ${common}
+        http { access_log off; server_names_hash_max_size 8192; server_names_hash_bucket_size 128; upstream be { server 127.0.0.1:${backendPort}; keepalive 320; keepalive_requests 1000000; }
+          server { listen 127.0.0.1:${httpPort} backlog=4096; listen 127.0.0.1:${httpsPort} ssl http2 backlog=4096; server_name ${HOST};
+            ssl_certificate ${dir}/tls.crt; ssl_certificate_key ${dir}/tls.key; ssl_protocols TLSv1.2 TLSv1.3; keepalive_requests 1000000;
+            ${location} }
+          ${extra.map((h) => `server { listen 127.0.0.1:${httpPort}; server_name ${h}; keepalive_requests 1000000; ${location} }`).join('\n          ')} }`;
+      nginx = await startNginx(dir, 'proxy', proxyConf('proxy', nginxHttp, nginxHttps, []));
       proxy = new ProxyWorkers({ workers: WORKERS, httpPort: 0, httpsPort: 0, bindAddress: '127.0.0.1', defaultCertificate: cert });
       await proxy.start();
-      await proxy.setRoutes(translate({
-        ingresses: [makeIngress('default', 'bench', (i) => {
-          i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/ssl-redirect': 'false' };
-          i.spec!.tls = [{ hosts: [HOST], secretName: 'bench-tls' }];
-          i.spec!.rules = [rule(HOST, path('/', 'backend', 80))];
-        })],
+      const benchIngress = makeIngress('default', 'bench', (i) => {
+        i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/ssl-redirect': 'false' };
+        i.spec!.tls = [{ hosts: [HOST], secretName: 'bench-tls' }];
+        i.spec!.rules = [rule(HOST, path('/', 'backend', 80))];
+      });
+      const routes = (extra: readonly string[]) => translate({
+        ingresses: [benchIngress, ...extra.map((h, n) => makeIngress('default', `route-${n}`, (i) => { i.spec!.rules = [rule(h, path('/', 'backend', 80))]; }))],
         ingressClasses: [], services: [makeService('default', 'backend')],
         endpointSlices: [makeSlice('default', 'backend', ['127.0.0.1'], [{ port: backendPort }])],
         secrets: [makeTlsSecret('default', 'bench-tls', cert.certPem, cert.keyPem)],
-      }));
+      });
+      await proxy.setRoutes(routes([]));
       const scenarios: [string, string, string, string[]][] = [
         ['HTTP keep-alive', `http://127.0.0.1:${proxy.httpPort}/`, `http://127.0.0.1:${nginxHttp}/`, []],
         ['HTTP without keep-alive', `http://127.0.0.1:${proxy.httpPort}/`, `http://127.0.0.1:${nginxHttp}/`, ['Connection: close']],
@@ -178,8 +210,40 @@ export const ingressBench: BenchModule = {
           note: `median of the rounds: podgate ${mine.map((r) => r.cpuUs.toFixed(1)).join(', ')}; nginx ${peer.map((r) => r.cpuUs.toFixed(1)).join(', ')}; ` +
             `user + system (medians): podgate ${med(mine, 'userUs').toFixed(1)} + ${med(mine, 'sysUs').toFixed(1)}, nginx ${med(peer, 'userUs').toFixed(1)} + ${med(peer, 'sysUs').toFixed(1)} µs` });
       }
+      /**
+       * Memory for many routes, side by side: podgate's proxy (this process: its threads are all it
+       * runs) before and after a table with ROUTES more Ingresses, one host each; nginx with the same
+       * server blocks, next to the one above. PSS, so pages nginx's workers share with their master
+       * count once. Both answer the last host before they are measured.
+       */
+      const memoryWithRoutes = async () => {
+        ctx.log(`memory with ${ROUTES} more routes`);
+        const hosts = Array.from({ length: ROUTES }, (_, i) => `h${i}.example.com`);
+        const quiet = () => new Promise((r) => setTimeout(r, 3000));
+        await quiet();
+        const ours0 = pssOf([process.pid]);
+        await proxy!.setRoutes(routes(hosts));
+        const ourStatus = await statusOf(proxy!.httpPort!, hosts[ROUTES - 1]!);
+        await quiet();
+        const ours1 = pssOf([process.pid]);
+        const theirs0 = pssOf(nginxPids(nginx!));
+        const [manyHttp, manyHttps] = [await freePort(), await freePort()];
+        nginxMany = await startNginx(dir, 'proxy-many', proxyConf('proxy-many', manyHttp, manyHttps, hosts));
+        const theirStatus = await statusOf(manyHttp, hosts[ROUTES - 1]!);
+        await quiet();
+        const theirs1 = pssOf(nginxPids(nginxMany));
+        if (ourStatus !== 200 || theirStatus !== 200) throw new Error(`the last of ${ROUTES} hosts answered ${ourStatus} (podgate) and ${theirStatus} (nginx), not 200`);
+        const add = (row: Row) => out.rows.push(withRatios(row));
+        add({ name: 'proxy memory (PSS) with 1 route', value: ours0 / MiB, unit: 'MiB', better: 'lower', peer: theirs0 / MiB, peerName: 'nginx',
+          note: `podgate: this process after the runs above, that is its ${WORKERS} proxy threads and the main thread (here the bench's own), each with a V8 heap of its own; nginx: master and ${WORKERS} workers` });
+        add({ name: `proxy memory (PSS) with ${ROUTES.toLocaleString('en-US')} more routes`, value: ours1 / MiB, unit: 'MiB', better: 'lower', peer: theirs1 / MiB, peerName: 'nginx',
+          note: `podgate: the same process after a table with ${ROUTES} more Ingresses (one host, / → the backend, each); nginx: a second one started with ${ROUTES} more server blocks` });
+        add({ name: 'proxy memory per route', value: (ours1 - ours0) / ROUTES / 1024, unit: 'KiB', better: 'lower', peer: (theirs1 - theirs0) / ROUTES / 1024, peerName: 'nginx' });
+      };
+      await memoryWithRoutes();
     } finally {
       await proxy?.stop();
+      await stop(nginxMany);
       await stop(nginx);
       await stop(backend);
       removeTempDir(dir);

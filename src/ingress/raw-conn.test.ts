@@ -179,14 +179,20 @@ describe('raw TCP connections', () => {
       const b = await connected(srv.port);
       const c = await connected(srv.port);
       let inHandler: string[] | undefined;
+      const order: string[] = [];
       a.ev.h.onData = () => {
+        // Told as the read ends, not by a microtask: before one the handler queued first.
+        queueMicrotask(() => order.push('microtask'));
         a.c.destroy();
         b.c.destroy();
         inHandler = [...a.ev.log, ...b.ev.log];
       };
+      const tellA = a.ev.h.onClose;
+      a.ev.h.onClose = (e) => { order.push('close'); tellA(e); };
       peers[0]!.write('x');
       await Promise.all([a.ev.closed, b.ev.closed]);
       assert.deepEqual(inHandler, [], 'onClose ran inside the read handler');
+      assert.deepEqual(order, ['close', 'microtask']);
       // The other closes while a read handler throws: told all the same.
       c.ev.h.onData = () => { c.c.destroy(); throw new Error('handler failed'); };
       peers[2]!.write('y');
@@ -194,6 +200,40 @@ describe('raw TCP connections', () => {
       await new Promise((r) => setTimeout(r, 20));
       assert.deepEqual([a.ev.log, b.ev.log, c.ev.log].map((l) => l.filter((e) => e === 'close').length), [1, 1, 1]);
       assert.equal((thrown[0] as Error | undefined)?.message, 'handler failed');
+    } finally {
+      process.removeAllListeners('uncaughtException');
+      for (const l of keep) process.on('uncaughtException', l);
+      await srv.close();
+    }
+  });
+
+  it('an onClose that throws at the end of a read does not cost the reading upstream its next read buffer', { ...onRaw, timeout: 5000 }, async () => {
+    const peers: net.Socket[] = [];
+    const srv = await server((s) => { peers.push(s); });
+    const thrown: unknown[] = [];
+    const keep = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    process.on('uncaughtException', (e) => thrown.push(e));
+    try {
+      // x reads as an upstream does (its own buffer, replaced while a write may point into it).
+      const x = await connected(srv.port, { holdsChunk: () => true });
+      const y = await connected(srv.port, { onClose: () => { throw new Error('close handler failed'); } });
+      const got: string[] = [];
+      let second!: () => void;
+      const secondRead = new Promise<void>((r) => { second = r; });
+      x.ev.h.onData = (c) => {
+        got.push(c.toString('latin1'));
+        if (got.length === 1) y.c.destroy();
+        else second();
+      };
+      peers[0]!.write('first');
+      await new Promise((r) => setTimeout(r, 50));
+      peers[0]!.write('second');
+      await secondRead;
+      assert.deepEqual(got, ['first', 'second']);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal((thrown[0] as Error | undefined)?.message, 'close handler failed');
+      x.c.destroy();
     } finally {
       process.removeAllListeners('uncaughtException');
       for (const l of keep) process.on('uncaughtException', l);

@@ -505,12 +505,19 @@ export class RawConn implements Conn {
         if (!done && RawConn.#closing.length !== 0) queueMicrotask(RawConn.#tellClosed);
       }
       let next: Buffer | undefined;
-      if (this.#ownBuffer && owner.holdsChunk?.()) {
-        this.#view = undefined;
-        next = this.#readBuf = Buffer.allocUnsafe(UPSTREAM_READ_BYTES);
+      try {
+        if (this.#ownBuffer && owner.holdsChunk?.()) {
+          this.#view = undefined;
+          next = this.#readBuf = Buffer.allocUnsafe(UPSTREAM_READ_BYTES);
+        }
+      } finally {
+        // What this read closed is told now that its handler has returned: no microtask for it. A
+        // close handler that throws must not keep `next` from libuv (reads would go on landing in
+        // the old buffer while the owner is handed the new one): its error goes on from a microtask.
+        if (RawConn.#closing.length !== 0) {
+          try { RawConn.#tellClosed(); } catch (err) { queueMicrotask(() => { throw err; }); }
+        }
       }
-      // What this read closed is told now that its handler has returned: no microtask for it.
-      if (RawConn.#closing.length !== 0) RawConn.#tellClosed();
       return next;
     }
     if (n === 0 || this.#closed) return undefined;

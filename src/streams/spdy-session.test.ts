@@ -898,7 +898,7 @@ describe('SpdySession writes waiting for the transport', () => {
     peer.close();
   });
 
-  test('a PING made after close() fails at once with SpdySessionClosedError; one made before is still answered', async () => {
+  test('a PING or a stream opened after close() fails at once with SpdySessionClosedError; a PING sent before is still answered', async () => {
     const timers = manualTimers();
     const peer = scriptedPeer({ isServer: true, setTimer: timers.setTimer });
     await openFromPeer(peer, 1);
@@ -910,6 +910,7 @@ describe('SpdySession writes waiting for the transport', () => {
     await nextTurn();
     assert.ok(lateErr instanceof SpdySessionClosedError, `the late PING ${lateErr === undefined ? 'is still waiting' : `ended with ${String(lateErr)}`}`);
     assert.deepEqual(timers.delays(), [closeGraceMs], 'it did not wait for the grace timer');
+    await assert.rejects(peer.session.openStream({ streamtype: 'data' }), SpdySessionClosedError);
     peer.send(encodeControl(frameTypes.ping, 0, u32(2)));
     assert.ok((await early) >= 0);
     await peer.ended();

@@ -208,7 +208,7 @@ export class SpdySession extends EventEmitter {
 
   /** Opens a stream (client side use); resolves once the peer's SYN_REPLY arrives. */
   openStream(headers: SpdyHeaders, options: { fin?: boolean } = {}): Promise<SpdyStream> {
-    if (this.#closed || this.#goneAway) return Promise.reject(new Error('SPDY session is closed'));
+    if (this.#closed || this.#goneAway) return Promise.reject(new SpdySessionClosedError(this.#closed ? 'SPDY session is closed' : 'SPDY session is going away (GOAWAY): no new streams'));
     if (this.#nextStreamId > maxStreamId) return Promise.reject(new Error('SPDY session has used up its stream ids'));
     const id = this.#nextStreamId;
     this.#nextStreamId += 2;
