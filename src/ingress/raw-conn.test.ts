@@ -44,6 +44,26 @@ async function connected(port: number, over: Partial<ConnHandler> = {}) {
   return { c, ev };
 }
 
+/**
+ * Runs `fn` against a server on 127.0.0.1 (its accepted sockets in order), with the process's
+ * uncaught exceptions collected: a handler's exception goes to the process, as any callback's does.
+ */
+async function withPeersAndUncaught(fn: (port: number, peers: net.Socket[], thrown: unknown[]) => Promise<void>): Promise<void> {
+  const peers: net.Socket[] = [];
+  const srv = await server((s) => { peers.push(s); });
+  const thrown: unknown[] = [];
+  const keep = process.listeners('uncaughtException');
+  process.removeAllListeners('uncaughtException');
+  process.on('uncaughtException', (e) => thrown.push(e));
+  try {
+    await fn(srv.port, peers, thrown);
+  } finally {
+    process.removeAllListeners('uncaughtException');
+    for (const l of keep) process.on('uncaughtException', l);
+    await srv.close();
+  }
+}
+
 /** RawConn is off by design with PODGATE_INGRESS_TRANSPORT=stream: then these report as skipped, saying so. */
 const onRaw = { skip: process.env.PODGATE_INGRESS_TRANSPORT === 'stream' ? 'RawConn is off with PODGATE_INGRESS_TRANSPORT=stream' : false };
 
@@ -166,18 +186,11 @@ describe('raw TCP connections', () => {
     } finally { await srv.close(); }
   });
 
-  it('tells connections closed inside a read handler once the handler has returned, and each once; a handler that throws does not lose them', { ...onRaw, timeout: 5000 }, async () => {
-    const peers: net.Socket[] = [];
-    const srv = await server((s) => { peers.push(s); });
-    const thrown: unknown[] = [];
-    // A handler's exception goes to the process, as any callback's does: caught here to see what follows it.
-    const keep = process.listeners('uncaughtException');
-    process.removeAllListeners('uncaughtException');
-    process.on('uncaughtException', (e) => thrown.push(e));
-    try {
-      const a = await connected(srv.port);
-      const b = await connected(srv.port);
-      const c = await connected(srv.port);
+  it('tells connections closed inside a read handler once the handler has returned, and each once; a handler that throws does not lose them', { ...onRaw, timeout: 5000 }, () =>
+    withPeersAndUncaught(async (port, peers, thrown) => {
+      const a = await connected(port);
+      const b = await connected(port);
+      const c = await connected(port);
       let inHandler: string[] | undefined;
       const order: string[] = [];
       a.ev.h.onData = () => {
@@ -200,24 +213,13 @@ describe('raw TCP connections', () => {
       await new Promise((r) => setTimeout(r, 20));
       assert.deepEqual([a.ev.log, b.ev.log, c.ev.log].map((l) => l.filter((e) => e === 'close').length), [1, 1, 1]);
       assert.equal((thrown[0] as Error | undefined)?.message, 'handler failed');
-    } finally {
-      process.removeAllListeners('uncaughtException');
-      for (const l of keep) process.on('uncaughtException', l);
-      await srv.close();
-    }
-  });
+    }));
 
-  it('an onClose that throws at the end of a read does not cost the reading upstream its next read buffer', { ...onRaw, timeout: 5000 }, async () => {
-    const peers: net.Socket[] = [];
-    const srv = await server((s) => { peers.push(s); });
-    const thrown: unknown[] = [];
-    const keep = process.listeners('uncaughtException');
-    process.removeAllListeners('uncaughtException');
-    process.on('uncaughtException', (e) => thrown.push(e));
-    try {
+  it('an onClose that throws at the end of a read does not cost the reading upstream its next read buffer', { ...onRaw, timeout: 5000 }, () =>
+    withPeersAndUncaught(async (port, peers, thrown) => {
       // x reads as an upstream does (its own buffer, replaced while a write may point into it).
-      const x = await connected(srv.port, { holdsChunk: () => true });
-      const y = await connected(srv.port, { onClose: () => { throw new Error('close handler failed'); } });
+      const x = await connected(port, { holdsChunk: () => true });
+      const y = await connected(port, { onClose: () => { throw new Error('close handler failed'); } });
       const got: string[] = [];
       let second!: () => void;
       const secondRead = new Promise<void>((r) => { second = r; });
@@ -234,12 +236,7 @@ describe('raw TCP connections', () => {
       await new Promise((r) => setTimeout(r, 20));
       assert.equal((thrown[0] as Error | undefined)?.message, 'close handler failed');
       x.c.destroy();
-    } finally {
-      process.removeAllListeners('uncaughtException');
-      for (const l of keep) process.on('uncaughtException', l);
-      await srv.close();
-    }
-  });
+    }));
 
   it('times out after the given idle time, counting reads and writes as activity', onRaw, async () => {
     let peer!: net.Socket;
