@@ -9,7 +9,7 @@ import type { KObject } from '../api/object.ts';
 import { resources } from '../api/resources.ts';
 import { EventRecorder } from '../client/event-recorder.ts';
 import { KubeClient } from '../client/rest-client.ts';
-import { IngressController } from './controller.ts';
+import { IngressController, MIN_REBUILD_INTERVAL_MS } from './controller.ts';
 import { makeIngress, makeService, makeSlice, path, rule } from './test-builders.ts';
 import { type InProcessApiServer, startInProcessApiServer } from '../apiserver/in-process.ts';
 
@@ -115,6 +115,24 @@ describe('IngressController', () => {
     // A change that translate reads still rebuilds.
     await client.patch(r('ingresses'), 'default', 'quiet', { metadata: { annotations: { 'nginx.ingress.kubernetes.io/proxy-read-timeout': '30' } } }, 'merge');
     assert.ok(await eventually(async () => controller.rebuilds, (n) => n > rebuilds) > rebuilds);
+  });
+
+  it(`rebuilds a burst of changes together, at most once every ${MIN_REBUILD_INTERVAL_MS} ms (more for a costly table), and serves every one of them`, async () => {
+    const port = controller.proxy.httpPort!;
+    await new Promise((res) => setTimeout(res, MIN_REBUILD_INTERVAL_MS));
+    const rebuilds = controller.rebuilds;
+    const t0 = performance.now();
+    const n = 100;
+    await Promise.all(Array.from({ length: n }, (_, i) => client.create(r('ingresses'), 'default',
+      fresh(makeIngress('default', `burst-${i}`, (ing) => { ing.spec!.rules = [rule(`burst-${i}.example.com`, path('/', 'quiet', 'http'))]; })) as unknown as KObject)));
+    for (let i = 0; i < n; i++) {
+      const res = await eventually(() => get(port, `burst-${i}.example.com`, '/'), (v) => v.status === 200);
+      assert.equal(res.status, 200, `burst-${i}: ${res.status} ${res.body.slice(0, 80)}`);
+    }
+    const elapsed = performance.now() - t0;
+    const made = controller.rebuilds - rebuilds;
+    // The first at once, then one per interval at most (and one more for what came during the last).
+    assert.ok(made >= 1 && made <= Math.ceil(elapsed / MIN_REBUILD_INTERVAL_MS) + 1, `${made} rebuilds in ${elapsed.toFixed(0)} ms for ${n} Ingresses`);
   });
 
   it('follows endpoint changes and reports a missing Service as an event', async () => {

@@ -45,7 +45,7 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
   const idx = buildIndexes(input);
   const problems: Problem[] = [];
   const classes = servedClasses(input.ingressClasses, opts);
-  const ingresses = input.ingresses.filter((ing) => isServed(ing, classes, opts)).sort(byAge);
+  const ingresses = byAge(input.ingresses.filter((ing) => isServed(ing, classes, opts)));
 
   const hosts = new Map<string, { routes: Route[]; fallback?: Route; tls: boolean }>();
   const hostEntry = (h: string) => {
@@ -184,11 +184,14 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function byAge(a: Ingress, b: Ingress): number {
-  const ta = a.metadata?.creationTimestamp ?? '';
-  const tb = b.metadata?.creationTimestamp ?? '';
-  if (ta !== tb) return cmp(ta, tb);
-  return cmp(`${a.metadata?.namespace}/${a.metadata?.name}`, `${b.metadata?.namespace}/${b.metadata?.name}`);
+/**
+ * Oldest first; ties (creation times are to the second) by "namespace/name". Each key is made once,
+ * not in every comparison: with 1,000 Ingresses the sort alone made 20k strings per rebuild.
+ */
+function byAge(list: Ingress[]): Ingress[] {
+  const keyed = list.map((ing) => ({ ing, time: ing.metadata?.creationTimestamp ?? '', name: `${ing.metadata?.namespace}/${ing.metadata?.name}` }));
+  keyed.sort((a, b) => (a.time !== b.time ? cmp(a.time, b.time) : cmp(a.name, b.name)));
+  return keyed.map((k) => k.ing);
 }
 
 function buildIndexes(input: TranslateInput): Indexes {
