@@ -194,7 +194,7 @@ export class IngressController {
 
   /** Something translate reads changed: rebuild now if the bucket allows, or with whatever else changes once it does. */
   #wantRebuild(): void {
-    if (this.#rebuildTimer !== undefined) return; // the batched rebuild is due already
+    if (this.#stopped || this.#rebuildTimer !== undefined) return; // stopped, or the batched rebuild is due already
     const now = performance.now();
     const interval = Math.min(MAX_REBUILD_INTERVAL_MS, Math.max(MIN_REBUILD_INTERVAL_MS, 10 * this.#rebuildMs));
     this.#tokens = Math.min(REBUILD_BURST, this.#tokens + (now - this.#tokensAt) / interval);
