@@ -221,15 +221,15 @@ describe('raw TCP connections', () => {
       const x = await connected(port, { holdsChunk: () => true });
       const y = await connected(port, { onClose: () => { throw new Error('close handler failed'); } });
       const got: string[] = [];
-      let second!: () => void;
+      let first!: () => void, second!: () => void;
+      const firstRead = new Promise<void>((r) => { first = r; });
       const secondRead = new Promise<void>((r) => { second = r; });
       x.ev.h.onData = (c) => {
         got.push(c.toString('latin1'));
-        if (got.length === 1) y.c.destroy();
-        else second();
+        if (got.length === 1) { y.c.destroy(); first(); } else second();
       };
       peers[0]!.write('first');
-      await new Promise((r) => setTimeout(r, 50));
+      await firstRead; // the second write comes once the first is read: two reads, never one
       peers[0]!.write('second');
       await secondRead;
       assert.deepEqual(got, ['first', 'second']);
