@@ -91,8 +91,8 @@ export class IngressController {
   #reported = new Set<string>();
   #stopped = false;
   #rebuilds = 0;
-  /** When the last rebuild started (performance.now()) and what it took. */
-  #lastRebuild = -Infinity;
+  /** When the rebuild in progress (or the last one) started, performance.now(), and what the last one took. */
+  #rebuildStart = 0;
   #rebuildMs = 0;
   /** Rebuilds that may start at once, as counted at #tokensAt; the timer of the rebuild due when none may. */
   #tokens = REBUILD_BURST;
@@ -212,7 +212,7 @@ export class IngressController {
 
   async #sync(): Promise<void> {
     if (this.#stopped || !this.#informers().every((i) => i.hasSynced())) return;
-    this.#lastRebuild = performance.now();
+    this.#rebuildStart = performance.now();
     const o = this.#opts;
     const topts: TranslateOptions = {
       ...(o.classes ? { classes: o.classes } : {}), ...(o.watchWithoutClass ? { watchWithoutClass: true } : {}),
@@ -234,7 +234,7 @@ export class IngressController {
       this.#lastServed = new Set(table.served);
       this.#installed = true;
     }
-    this.#rebuildMs = performance.now() - this.#lastRebuild;
+    this.#rebuildMs = performance.now() - this.#rebuildStart;
     this.#reportProblems(table.problems);
     await this.#writeStatuses(table);
   }
