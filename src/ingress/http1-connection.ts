@@ -602,7 +602,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
       const start = lineEnd - lineStart - extra.length;
       putLatin1(extra, buf, lineEnd - extra.length);
       if (start > 0) buf.copyWithin(start, 0, lineStart);
-      this.#onResponseBody(up, buf, end, undefined, start);
+      this.#onResponseBody(up, buf, end, start);
     } else if (extra || replace) {
       // Insert our headers before the blank line; the rest of the head stays byte for byte.
       let dropped = 0;
@@ -637,10 +637,11 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
   }
 
   /**
-   * Writes response bytes from buf[from..] (after `head` when given, or with buf[start, from) as
-   * the head) and notices the end of the message.
+   * Writes the response's body bytes buf[from..] and notices the end of the message. `head` is what
+   * goes out before them: a buffer of its own, or where in buf it starts (the head being
+   * buf[head, from); `from` itself when there is none).
    */
-  #onResponseBody(up: UpstreamSocket, buf: Buffer, from = 0, head?: Buffer, start = 0): void {
+  #onResponseBody(up: UpstreamSocket, buf: Buffer, from = 0, head: Buffer | number = 0): void {
     let out = buf;
     let done = false;
     if (this.#resUntilClose) {
@@ -657,11 +658,11 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
         this.#resLeft = 0;
       } else this.#resLeft -= avail;
     }
-    if (head !== undefined) {
+    if (typeof head !== 'number') {
       this.#resBytesOut += head.length + out.length;
       if (!this.#sock.writeHeadAndBody(head, out) && !done) up.conn.pause();
-    } else if (out.length > start) {
-      if (start > 0) out = out.subarray(start);
+    } else if (out.length > head) {
+      if (head > 0) out = out.subarray(head);
       this.#resBytesOut += out.length;
       if (!this.#sock.write(out) && !done) up.conn.pause();
     }
