@@ -47,11 +47,11 @@ export interface DeleteOptions extends WriteOptions {
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 export interface RegistryEvent {
-  type: WatchEventType;
-  object: KObject;
+  readonly type: WatchEventType;
+  readonly object: KObject;
   /** The object before this change (for selector transitions), if any. */
-  prev: KObject | undefined;
-  revision: number;
+  readonly prev: KObject | undefined;
+  readonly revision: number;
 }
 
 /**
@@ -62,13 +62,35 @@ export interface RegistryEvent {
 const decodedEvents = new Map<StoreEvent, RegistryEvent>();
 const decodedEventsKept = 1024;
 
+/** A store event decoded; the object before the change only once asked for (selector watches need it, the rest never do). */
+class DecodedEvent implements RegistryEvent {
+  readonly type: WatchEventType;
+  readonly object: KObject;
+  readonly revision: number;
+  #r: ResourceInfo | undefined;
+  #prevValue: string | undefined;
+  #prev: KObject | undefined;
+
+  constructor(r: ResourceInfo, ev: StoreEvent) {
+    this.type = ev.type === 'create' ? 'ADDED' : ev.type === 'update' ? 'MODIFIED' : 'DELETED';
+    this.object = decodeStored(r, ev.value, ev.revision);
+    this.revision = ev.revision;
+    if (ev.prevValue !== undefined) { this.#r = r; this.#prevValue = ev.prevValue; }
+  }
+
+  get prev(): KObject | undefined {
+    if (this.#prevValue !== undefined) {
+      this.#prev = decodeStored(this.#r!, this.#prevValue, this.revision);
+      this.#prevValue = this.#r = undefined;
+    }
+    return this.#prev;
+  }
+}
+
 function translateEvent(r: ResourceInfo, ev: StoreEvent): RegistryEvent {
   let out = decodedEvents.get(ev);
   if (!out) {
-    const object = decodeStored(r, ev.value, ev.revision);
-    const prev = ev.prevValue !== undefined ? decodeStored(r, ev.prevValue, ev.revision) : undefined;
-    const type: WatchEventType = ev.type === 'create' ? 'ADDED' : ev.type === 'update' ? 'MODIFIED' : 'DELETED';
-    out = { type, object, prev, revision: ev.revision };
+    out = new DecodedEvent(r, ev);
     decodedEvents.set(ev, out);
     if (decodedEvents.size > decodedEventsKept) decodedEvents.delete(decodedEvents.keys().next().value!);
   }
