@@ -12,6 +12,26 @@ export function objectKey(o: KObject): ObjectKey {
   return o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name!;
 }
 
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/**
+ * For components that only read their objects (never update them from the cache): drops
+ * metadata.managedFields and kubectl's last-applied-configuration annotation, which together are
+ * often as big as the rest of the object (a Secret's last-applied copy holds all its data again).
+ * client-go's TransformStripManagedFields, plus the annotation.
+ */
+export function stripReadOnly(obj: KObject): KObject {
+  const { managedFields, annotations } = obj.metadata;
+  if (managedFields === undefined && annotations?.[LAST_APPLIED] === undefined) return obj;
+  const metadata = { ...obj.metadata };
+  delete metadata.managedFields;
+  if (annotations?.[LAST_APPLIED] !== undefined) {
+    const { [LAST_APPLIED]: _dropped, ...rest } = annotations;
+    metadata.annotations = rest;
+  }
+  return { ...obj, metadata };
+}
+
 export interface InformerHandlers {
   onAdd?(obj: KObject): void;
   onUpdate?(obj: KObject, old: KObject): void;
@@ -24,6 +44,11 @@ export interface InformerOptions {
   namespace?: string;
   labelSelector?: string;
   fieldSelector?: string;
+  /**
+   * Applied to every object before it is cached and handed to handlers, as client-go's
+   * SetTransform (stripReadOnly drops what a component that never writes its objects back has no use for).
+   */
+  transform?: (obj: KObject) => KObject;
   /** Wait after a failed list/watch before trying again. */
   retryDelayMs?: number;
   onError?: (err: unknown) => void;
@@ -109,10 +134,11 @@ export class Informer {
     for (const [k, o] of [...this.#cache]) if (!seen.has(k)) this.#remove(o);
   }
 
-  #upsert(o: KObject): void {
-    const k = objectKey(o);
+  #upsert(received: KObject): void {
+    const k = objectKey(received);
     const old = this.#cache.get(k);
-    if (old && old.metadata.resourceVersion === o.metadata.resourceVersion) return;
+    if (old && old.metadata.resourceVersion === received.metadata.resourceVersion) return;
+    const o = this.#opts.transform ? this.#opts.transform(received) : received;
     this.#cache.set(k, o);
     for (const h of this.#handlers) old ? h.onUpdate?.(o, old) : h.onAdd?.(o);
   }

@@ -15,7 +15,7 @@ import { StatusError } from '../api/errors.ts';
 
 import { resources, type ResourceInfo } from '../api/resources.ts';
 import type { EventRecorder } from '../client/event-recorder.ts';
-import { Informer } from '../client/informer.ts';
+import { Informer, stripReadOnly } from '../client/informer.ts';
 import type { KubeClient } from '../client/rest-client.ts';
 import { WorkQueue } from '../client/work-queue.ts';
 import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
@@ -112,12 +112,12 @@ export class IngressController {
       onError: (_k, err) => this.#log(`ingress sync failed (will retry): ${String(err)}`),
     });
     const informer = (r: ResourceInfo, namespace?: string) => {
-      const inf = new Informer({ client: opts.client, resource: r, ...(namespace ? { namespace } : {}), onError: (err) => this.#log(`ingress: watching ${r.resource}: ${String(err)}`) });
+      const inf = new Informer({ client: opts.client, resource: r, transform: stripReadOnly, ...(namespace ? { namespace } : {}), onError: (err) => this.#log(`ingress: watching ${r.resource}: ${String(err)}`) });
       const dirty = () => this.#wantRebuild();
       inf.addHandlers({ onAdd: dirty, onUpdate: dirty, onDelete: dirty });
       return inf;
     };
-    this.#ingresses = new Informer({ client: opts.client, resource: this.#ingressInfo, onError: (err) => this.#log(`ingress: watching ingresses: ${String(err)}`) });
+    this.#ingresses = new Informer({ client: opts.client, resource: this.#ingressInfo, transform: stripReadOnly, onError: (err) => this.#log(`ingress: watching ingresses: ${String(err)}`) });
     this.#ingresses.addHandlers({
       onAdd: () => this.#wantRebuild(),
       onDelete: () => this.#wantRebuild(),

@@ -9,7 +9,7 @@ import type { Service } from 'kubernetes-types/core/v1.d.ts';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.d.ts';
 import type { Node } from 'kubernetes-types/core/v1.d.ts';
 import { resources } from '../api/resources.ts';
-import { Informer } from '../client/informer.ts';
+import { Informer, stripReadOnly } from '../client/informer.ts';
 import type { KubeClient } from '../client/rest-client.ts';
 import { WorkQueue } from '../client/work-queue.ts';
 import { type Exec, inNetns, runCommand, tryCommand } from '../util/exec.ts';
@@ -72,7 +72,7 @@ export class L2Announcer {
     this.#exec = opts.exec ?? runCommand;
     this.#log = opts.log ?? (() => {});
     this.#releaseOnStop = opts.releaseOnStop ?? true;
-    const informer = (resource: string) => new Informer({ client: opts.client, resource: r(resource), onError: (e) => this.#log(`l2 announcer ${resource}: ${String(e)}`) });
+    const informer = (resource: string) => new Informer({ client: opts.client, resource: r(resource), transform: stripReadOnly, onError: (e) => this.#log(`l2 announcer ${resource}: ${String(e)}`) });
     this.#services = informer('services');
     this.#pools = informer('ipaddresspools');
     this.#l2s = informer('l2advertisements');

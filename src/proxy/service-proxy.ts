@@ -10,7 +10,7 @@ import type { Service } from 'kubernetes-types/core/v1.d.ts';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.d.ts';
 import type { KObject } from '../api/object.ts';
 import { resources, type ResourceInfo } from '../api/resources.ts';
-import { Informer, objectKey } from '../client/informer.ts';
+import { Informer, objectKey, stripReadOnly } from '../client/informer.ts';
 import type { KubeClient } from '../client/rest-client.ts';
 import { WorkQueue } from '../client/work-queue.ts';
 import { staleConntrackCommands } from './conntrack.ts';
@@ -93,8 +93,8 @@ export class ServiceProxy {
     this.#node = { name: opts.nodeName, addresses: opts.nodeAddresses, ...(opts.nodePortAddresses ? { nodePortAddresses: opts.nodePortAddresses } : {}) };
     this.#rulesetOptions = { ...(opts.clusterCIDR ? { clusterCIDR: opts.clusterCIDR } : {}), ...(opts.sctp === false ? { sctp: false } : {}) };
     const onError = (what: string) => (err: unknown) => this.#log(`${what}: ${(err as Error).message}`);
-    this.#services = new Informer({ client: opts.client, resource: resource('services', ''), onError: onError('services watch') });
-    this.#slices = new Informer({ client: opts.client, resource: resource('endpointslices', 'discovery.k8s.io'), onError: onError('endpointslices watch') });
+    this.#services = new Informer({ client: opts.client, resource: resource('services', ''), transform: stripReadOnly, onError: onError('services watch') });
+    this.#slices = new Informer({ client: opts.client, resource: resource('endpointslices', 'discovery.k8s.io'), transform: stripReadOnly, onError: onError('endpointslices watch') });
     this.#services.addHandlers({
       onAdd: (o) => this.#markDirty(objectKey(o)),
       onUpdate: (o) => this.#markDirty(objectKey(o)),
