@@ -12,7 +12,7 @@ import { ProxyWorkers } from '../src/ingress/proxy-workers.ts';
 import { generateDefaultCertificate } from '../src/ingress/tls-store.ts';
 import { translate } from '../src/ingress/translate.ts';
 import { makeIngress, makeService, makeSlice, makeTlsSecret, path, rule } from '../src/ingress/test-builders.ts';
-import type { BenchModule } from './bench-module.ts';
+import type { BenchModule, BenchOutput } from './bench-module.ts';
 import { makeTempDir, removeTempDir } from './processes.ts';
 import { withRatios, type Row } from './report.ts';
 
@@ -124,6 +124,99 @@ async function stop(p: ChildProcess | undefined): Promise<void> {
   clearTimeout(t);
 }
 
+/** The proxied location, with the same headers podgate sets. */
+const NGINX_LOCATION = `location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host;
+              proxy_set_header X-Request-ID $request_id; proxy_set_header X-Real-IP $remote_addr; proxy_set_header X-Forwarded-For $remote_addr;
+              proxy_set_header X-Forwarded-Host $host; proxy_set_header X-Forwarded-Port $server_port; proxy_set_header X-Forwarded-Proto $scheme;
+              proxy_set_header X-Forwarded-Scheme $scheme; proxy_set_header X-Scheme $scheme; }`;
+const NGINX_COMMON = 'daemon off; master_process on; events { worker_connections 8192; }';
+
+/** nginx as the proxy: the bench's host on both ports, plus `extra` hosts (plain HTTP) for the memory rows. */
+function nginxProxyConf(dir: string, name: string, backendPort: number, httpPort: number, httpsPort: number, extra: readonly string[]): string {
+  return `worker_processes ${WORKERS}; pid ${dir}/${name}.pid; ${NGINX_COMMON}
+        http { access_log off; server_names_hash_max_size 8192; server_names_hash_bucket_size 128; upstream be { server 127.0.0.1:${backendPort}; keepalive 320; keepalive_requests 1000000; }
+          server { listen 127.0.0.1:${httpPort} backlog=4096; listen 127.0.0.1:${httpsPort} ssl http2 backlog=4096; server_name ${HOST};
+            ssl_certificate ${dir}/tls.crt; ssl_certificate_key ${dir}/tls.key; ssl_protocols TLSv1.2 TLSv1.3; keepalive_requests 1000000;
+            ${NGINX_LOCATION} }
+          ${extra.map((h) => `server { listen 127.0.0.1:${httpPort}; server_name ${h}; keepalive_requests 1000000; ${NGINX_LOCATION} }`).join('\n          ')} }`;
+}
+
+/** podgate's route table for the same: the bench's Ingress (with TLS) plus one Ingress per `extra` host. */
+function podgateRoutes(backendPort: number, cert: { certPem: string; keyPem: string }, extra: readonly string[]) {
+  const benchIngress = makeIngress('default', 'bench', (i) => {
+    i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/ssl-redirect': 'false' };
+    i.spec!.tls = [{ hosts: [HOST], secretName: 'bench-tls' }];
+    i.spec!.rules = [rule(HOST, path('/', 'backend', 80))];
+  });
+  return translate({
+    ingresses: [benchIngress, ...extra.map((h, n) => makeIngress('default', `route-${n}`, (i) => { i.spec!.rules = [rule(h, path('/', 'backend', 80))]; }))],
+    ingressClasses: [], services: [makeService('default', 'backend')],
+    endpointSlices: [makeSlice('default', 'backend', ['127.0.0.1'], [{ port: backendPort }])],
+    secrets: [makeTlsSecret('default', 'bench-tls', cert.certPem, cert.keyPem)],
+  });
+}
+
+interface Side { url: string; cpu: () => Cpu }
+
+/**
+ * One scenario: a warm-up, then ROUNDS rounds in alternating order, medians reported. This
+ * machine's speed drifts by ±20% within a minute, so single runs (and the best of a few) say
+ * little; each round's podgate run sits next to its nginx run, and the median of those pairs'
+ * ratios is given too.
+ */
+async function compareScenario(out: BenchOutput, label: string, ours: Side, theirs: Side, headers: string[]): Promise<void> {
+  await wrk(ours.url, headers, ours.cpu); // warm-up (JIT, pools)
+  const mine: WrkResult[] = [];
+  const peer: WrkResult[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    if (round % 2 === 0) { mine.push(await wrk(ours.url, headers, ours.cpu)); peer.push(await wrk(theirs.url, headers, theirs.cpu)); }
+    else { peer.push(await wrk(theirs.url, headers, theirs.cpu)); mine.push(await wrk(ours.url, headers, ours.cpu)); }
+  }
+  const med = (rs: WrkResult[], k: 'rps' | 'p50' | 'p99' | 'cpuUs' | 'userUs' | 'sysUs') => median(rs.map((r) => r[k]));
+  const pairs = (k: 'rps' | 'p99') => median(mine.map((r, i) => r[k] / peer[i]![k])).toFixed(2);
+  const rounds = `rounds: podgate ${mine.map((r) => Math.round(r.rps)).join(', ')}; nginx ${peer.map((r) => Math.round(r.rps)).join(', ')}; median podgate/nginx of the back-to-back pairs ${pairs('rps')}`;
+  const errors = mine.reduce((n, r) => n + r.errors, 0);
+  const add = (row: Row) => out.rows.push(withRatios(row));
+  add({ name: `${label}: requests/s`, value: med(mine, 'rps'), unit: 'req/s', better: 'higher', peer: med(peer, 'rps'), peerName: 'nginx', note: [rounds, errors ? `${errors} errors` : ''].filter(Boolean).join('; ') });
+  add({ name: `${label}: latency p50`, value: med(mine, 'p50'), unit: 'ms', better: 'lower', peer: med(peer, 'p50'), peerName: 'nginx' });
+  add({ name: `${label}: latency p99`, value: med(mine, 'p99'), unit: 'ms', better: 'lower', peer: med(peer, 'p99'), peerName: 'nginx',
+    note: `rounds: podgate ${mine.map((r) => r.p99.toFixed(2)).join(', ')}; nginx ${peer.map((r) => r.p99.toFixed(2)).join(', ')}; median podgate/nginx of the pairs ${pairs('p99')}` });
+  add({ name: `${label}: proxy CPU per request`, value: med(mine, 'cpuUs'), unit: 'µs', better: 'lower', peer: med(peer, 'cpuUs'), peerName: 'nginx',
+    note: `median of the rounds: podgate ${mine.map((r) => r.cpuUs.toFixed(1)).join(', ')}; nginx ${peer.map((r) => r.cpuUs.toFixed(1)).join(', ')}; ` +
+      `user + system (medians): podgate ${med(mine, 'userUs').toFixed(1)} + ${med(mine, 'sysUs').toFixed(1)}, nginx ${med(peer, 'userUs').toFixed(1)} + ${med(peer, 'sysUs').toFixed(1)} µs` });
+}
+
+/**
+ * Memory for many routes, side by side: podgate's proxy (this process: its threads are all it
+ * runs) before and after a table with ROUTES more Ingresses, one host each; nginx with the same
+ * server blocks (a second one, from `startMany`), next to the one running (`nginx`). PSS, so pages
+ * nginx's workers share with their master count once. Both answer the last host before they are measured.
+ */
+async function compareMemory(out: BenchOutput, proxy: ProxyWorkers, setRoutes: (hosts: readonly string[]) => Promise<void>,
+  nginx: ChildProcess, startMany: (hosts: readonly string[]) => Promise<{ nginx: ChildProcess; httpPort: number }>): Promise<void> {
+  const hosts = Array.from({ length: ROUTES }, (_, i) => `h${i}.example.com`);
+  const last = hosts[ROUTES - 1]!;
+  const quiet = () => new Promise((r) => setTimeout(r, 3000));
+  await quiet();
+  const ours0 = pssOf([process.pid]);
+  await setRoutes(hosts);
+  const ourStatus = await statusOf(proxy.httpPort!, last);
+  await quiet();
+  const ours1 = pssOf([process.pid]);
+  const theirs0 = pssOf(nginxPids(nginx));
+  const many = await startMany(hosts);
+  const theirStatus = await statusOf(many.httpPort, last);
+  await quiet();
+  const theirs1 = pssOf(nginxPids(many.nginx));
+  if (ourStatus !== 200 || theirStatus !== 200) throw new Error(`the last of ${ROUTES} hosts answered ${ourStatus} (podgate) and ${theirStatus} (nginx), not 200`);
+  const add = (row: Row) => out.rows.push(withRatios(row));
+  add({ name: 'proxy memory (PSS) with 1 route', value: ours0 / MiB, unit: 'MiB', better: 'lower', peer: theirs0 / MiB, peerName: 'nginx',
+    note: `podgate: this process after the runs above, that is its ${WORKERS} proxy threads and the main thread (here the bench's own), each with a V8 heap of its own; nginx: master and ${WORKERS} workers` });
+  add({ name: `proxy memory (PSS) with ${ROUTES.toLocaleString('en-US')} more routes`, value: ours1 / MiB, unit: 'MiB', better: 'lower', peer: theirs1 / MiB, peerName: 'nginx',
+    note: `podgate: the same process after a table with ${ROUTES} more Ingresses (one host, / → the backend, each); nginx: a second one started with ${ROUTES} more server blocks` });
+  add({ name: 'proxy memory per route', value: (ours1 - ours0) / ROUTES / 1024, unit: 'KiB', better: 'lower', peer: (theirs1 - theirs0) / ROUTES / 1024, peerName: 'nginx' });
+}
+
 export const ingressBench: BenchModule = {
   name: 'ingress',
   description: 'podgate Ingress proxy vs nginx (Debian) proxying the same route to the same backend, wrk with 64 connections',
@@ -140,107 +233,39 @@ export const ingressBench: BenchModule = {
     writeFileSync(join(dir, 'tls.crt'), cert.certPem);
     writeFileSync(join(dir, 'tls.key'), cert.keyPem);
     const [backendPort, nginxHttp, nginxHttps] = [await freePort(), await freePort(), await freePort()];
-    const common = `daemon off; master_process on; events { worker_connections 8192; }`;
     let backend: ChildProcess | undefined;
     let nginx: ChildProcess | undefined;
     let proxy: ProxyWorkers | undefined;
     let nginxMany: ChildProcess | undefined;
     try {
-      backend = await startNginx(dir, 'backend', `worker_processes 1; pid ${dir}/backend.pid; ${common}
+      backend = await startNginx(dir, 'backend', `worker_processes 1; pid ${dir}/backend.pid; ${NGINX_COMMON}
         http { access_log off; server { listen 127.0.0.1:${backendPort} backlog=4096; keepalive_requests 1000000; location / { return 200 "hello from backend\\n"; } } }`);
-      // The proxy: the bench's host on both ports, plus `extra` hosts (plain HTTP) for the memory rows.
-      const location = `location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host;
-              proxy_set_header X-Request-ID $request_id; proxy_set_header X-Real-IP $remote_addr; proxy_set_header X-Forwarded-For $remote_addr;
-              proxy_set_header X-Forwarded-Host $host; proxy_set_header X-Forwarded-Port $server_port; proxy_set_header X-Forwarded-Proto $scheme;
-              proxy_set_header X-Forwarded-Scheme $scheme; proxy_set_header X-Scheme $scheme; }`;
-      const proxyConf = (name: string, httpPort: number, httpsPort: number, extra: readonly string[]) => `worker_processes ${WORKERS}; pid ${dir}/${name}.pid; ${common}
-        http { access_log off; server_names_hash_max_size 8192; server_names_hash_bucket_size 128; upstream be { server 127.0.0.1:${backendPort}; keepalive 320; keepalive_requests 1000000; }
-          server { listen 127.0.0.1:${httpPort} backlog=4096; listen 127.0.0.1:${httpsPort} ssl http2 backlog=4096; server_name ${HOST};
-            ssl_certificate ${dir}/tls.crt; ssl_certificate_key ${dir}/tls.key; ssl_protocols TLSv1.2 TLSv1.3; keepalive_requests 1000000;
-            ${location} }
-          ${extra.map((h) => `server { listen 127.0.0.1:${httpPort}; server_name ${h}; keepalive_requests 1000000; ${location} }`).join('\n          ')} }`;
-      nginx = await startNginx(dir, 'proxy', proxyConf('proxy', nginxHttp, nginxHttps, []));
+      nginx = await startNginx(dir, 'proxy', nginxProxyConf(dir, 'proxy', backendPort, nginxHttp, nginxHttps, []));
       proxy = new ProxyWorkers({ workers: WORKERS, httpPort: 0, httpsPort: 0, bindAddress: '127.0.0.1', defaultCertificate: cert });
       await proxy.start();
-      const benchIngress = makeIngress('default', 'bench', (i) => {
-        i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/ssl-redirect': 'false' };
-        i.spec!.tls = [{ hosts: [HOST], secretName: 'bench-tls' }];
-        i.spec!.rules = [rule(HOST, path('/', 'backend', 80))];
-      });
-      const routes = (extra: readonly string[]) => translate({
-        ingresses: [benchIngress, ...extra.map((h, n) => makeIngress('default', `route-${n}`, (i) => { i.spec!.rules = [rule(h, path('/', 'backend', 80))]; }))],
-        ingressClasses: [], services: [makeService('default', 'backend')],
-        endpointSlices: [makeSlice('default', 'backend', ['127.0.0.1'], [{ port: backendPort }])],
-        secrets: [makeTlsSecret('default', 'bench-tls', cert.certPem, cert.keyPem)],
-      });
-      await proxy.setRoutes(routes([]));
-      const scenarios: [string, string, string, string[]][] = [
-        ['HTTP keep-alive', `http://127.0.0.1:${proxy.httpPort}/`, `http://127.0.0.1:${nginxHttp}/`, []],
-        ['HTTP without keep-alive', `http://127.0.0.1:${proxy.httpPort}/`, `http://127.0.0.1:${nginxHttp}/`, ['Connection: close']],
-        ['HTTPS keep-alive (HTTP/1.1)', `https://127.0.0.1:${proxy.httpsPort}/`, `https://127.0.0.1:${nginxHttps}/`, []],
-      ];
+      await proxy.setRoutes(podgateRoutes(backendPort, cert, []));
       // CPU per request: podgate's proxy threads live in this process (idle otherwise while wrk
       // runs); nginx's in its worker processes. Less at the mercy of this machine's scheduling than
       // requests per second, since wrk and the backend share the same CPUs.
       const ownCpu = (): Cpu => { const u = process.cpuUsage(); return { user: u.user, sys: u.system }; };
       const nginxWorkers = childrenOf(nginx.pid!);
       const nginxCpu = () => cpuOf(nginxWorkers);
+      const scenarios: [string, string, string, string[]][] = [
+        ['HTTP keep-alive', `http://127.0.0.1:${proxy.httpPort}/`, `http://127.0.0.1:${nginxHttp}/`, []],
+        ['HTTP without keep-alive', `http://127.0.0.1:${proxy.httpPort}/`, `http://127.0.0.1:${nginxHttp}/`, ['Connection: close']],
+        ['HTTPS keep-alive (HTTP/1.1)', `https://127.0.0.1:${proxy.httpsPort}/`, `https://127.0.0.1:${nginxHttps}/`, []],
+      ];
       for (const [label, ours, theirs, headers] of scenarios) {
         ctx.log(label);
-        await wrk(ours, headers, ownCpu); // warm-up (JIT, pools)
-        // Rounds in alternating order, medians reported: this machine's speed drifts by ±20% within
-        // a minute, so single runs (and the best of a few) say little; each round's podgate run sits
-        // next to its nginx run, and the median of those pairs' ratios is given too.
-        const mine: WrkResult[] = [];
-        const peer: WrkResult[] = [];
-        for (let round = 0; round < ROUNDS; round++) {
-          if (round % 2 === 0) { mine.push(await wrk(ours, headers, ownCpu)); peer.push(await wrk(theirs, headers, nginxCpu)); }
-          else { peer.push(await wrk(theirs, headers, nginxCpu)); mine.push(await wrk(ours, headers, ownCpu)); }
-        }
-        const med = (rs: WrkResult[], k: 'rps' | 'p50' | 'p99' | 'cpuUs' | 'userUs' | 'sysUs') => median(rs.map((r) => r[k]));
-        const pairs = (k: 'rps' | 'p99') => median(mine.map((r, i) => r[k] / peer[i]![k])).toFixed(2);
-        const rounds = `rounds: podgate ${mine.map((r) => Math.round(r.rps)).join(', ')}; nginx ${peer.map((r) => Math.round(r.rps)).join(', ')}; median podgate/nginx of the back-to-back pairs ${pairs('rps')}`;
-        const errors = mine.reduce((n, r) => n + r.errors, 0);
-        const add = (row: Row) => out.rows.push(withRatios(row));
-        add({ name: `${label}: requests/s`, value: med(mine, 'rps'), unit: 'req/s', better: 'higher', peer: med(peer, 'rps'), peerName: 'nginx', note: [rounds, errors ? `${errors} errors` : ''].filter(Boolean).join('; ') });
-        add({ name: `${label}: latency p50`, value: med(mine, 'p50'), unit: 'ms', better: 'lower', peer: med(peer, 'p50'), peerName: 'nginx' });
-        add({ name: `${label}: latency p99`, value: med(mine, 'p99'), unit: 'ms', better: 'lower', peer: med(peer, 'p99'), peerName: 'nginx',
-          note: `rounds: podgate ${mine.map((r) => r.p99.toFixed(2)).join(', ')}; nginx ${peer.map((r) => r.p99.toFixed(2)).join(', ')}; median podgate/nginx of the pairs ${pairs('p99')}` });
-        add({ name: `${label}: proxy CPU per request`, value: med(mine, 'cpuUs'), unit: 'µs', better: 'lower', peer: med(peer, 'cpuUs'), peerName: 'nginx',
-          note: `median of the rounds: podgate ${mine.map((r) => r.cpuUs.toFixed(1)).join(', ')}; nginx ${peer.map((r) => r.cpuUs.toFixed(1)).join(', ')}; ` +
-            `user + system (medians): podgate ${med(mine, 'userUs').toFixed(1)} + ${med(mine, 'sysUs').toFixed(1)}, nginx ${med(peer, 'userUs').toFixed(1)} + ${med(peer, 'sysUs').toFixed(1)} µs` });
+        await compareScenario(out, label, { url: ours, cpu: ownCpu }, { url: theirs, cpu: nginxCpu }, headers);
       }
-      /**
-       * Memory for many routes, side by side: podgate's proxy (this process: its threads are all it
-       * runs) before and after a table with ROUTES more Ingresses, one host each; nginx with the same
-       * server blocks, next to the one above. PSS, so pages nginx's workers share with their master
-       * count once. Both answer the last host before they are measured.
-       */
-      const memoryWithRoutes = async () => {
-        ctx.log(`memory with ${ROUTES} more routes`);
-        const hosts = Array.from({ length: ROUTES }, (_, i) => `h${i}.example.com`);
-        const quiet = () => new Promise((r) => setTimeout(r, 3000));
-        await quiet();
-        const ours0 = pssOf([process.pid]);
-        await proxy!.setRoutes(routes(hosts));
-        const ourStatus = await statusOf(proxy!.httpPort!, hosts[ROUTES - 1]!);
-        await quiet();
-        const ours1 = pssOf([process.pid]);
-        const theirs0 = pssOf(nginxPids(nginx!));
-        const [manyHttp, manyHttps] = [await freePort(), await freePort()];
-        nginxMany = await startNginx(dir, 'proxy-many', proxyConf('proxy-many', manyHttp, manyHttps, hosts));
-        const theirStatus = await statusOf(manyHttp, hosts[ROUTES - 1]!);
-        await quiet();
-        const theirs1 = pssOf(nginxPids(nginxMany));
-        if (ourStatus !== 200 || theirStatus !== 200) throw new Error(`the last of ${ROUTES} hosts answered ${ourStatus} (podgate) and ${theirStatus} (nginx), not 200`);
-        const add = (row: Row) => out.rows.push(withRatios(row));
-        add({ name: 'proxy memory (PSS) with 1 route', value: ours0 / MiB, unit: 'MiB', better: 'lower', peer: theirs0 / MiB, peerName: 'nginx',
-          note: `podgate: this process after the runs above, that is its ${WORKERS} proxy threads and the main thread (here the bench's own), each with a V8 heap of its own; nginx: master and ${WORKERS} workers` });
-        add({ name: `proxy memory (PSS) with ${ROUTES.toLocaleString('en-US')} more routes`, value: ours1 / MiB, unit: 'MiB', better: 'lower', peer: theirs1 / MiB, peerName: 'nginx',
-          note: `podgate: the same process after a table with ${ROUTES} more Ingresses (one host, / → the backend, each); nginx: a second one started with ${ROUTES} more server blocks` });
-        add({ name: 'proxy memory per route', value: (ours1 - ours0) / ROUTES / 1024, unit: 'KiB', better: 'lower', peer: (theirs1 - theirs0) / ROUTES / 1024, peerName: 'nginx' });
-      };
-      await memoryWithRoutes();
+      ctx.log(`memory with ${ROUTES} more routes`);
+      const p = proxy;
+      await compareMemory(out, p, (hosts) => p.setRoutes(podgateRoutes(backendPort, cert, hosts)), nginx, async (hosts) => {
+        const [httpPort, httpsPort] = [await freePort(), await freePort()];
+        nginxMany = await startNginx(dir, 'proxy-many', nginxProxyConf(dir, 'proxy-many', backendPort, httpPort, httpsPort, hosts));
+        return { nginx: nginxMany, httpPort };
+      });
     } finally {
       await proxy?.stop();
       await stop(nginxMany);

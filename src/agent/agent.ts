@@ -22,6 +22,8 @@ export interface NodeAgentOptions {
   events: EventRecorder;
   nodeName: string;
   nodeIP: string;
+  /** The port of this node's kubelet endpoint, reported in its status (default 10250). */
+  kubeletPort?: number;
   /** Builds the pod network once the control plane has given this node its podCIDR. */
   network: (podCIDR: string) => PodNetworkPort;
   runtime: RuntimePort;
@@ -82,7 +84,7 @@ export class NodeAgent {
     this.#now = o.now ?? (() => new Date());
     this.#facts = {
       name: o.nodeName, nodeIP: o.nodeIP, hostname: hostname(), cpus: cpus().length, memoryBytes: totalmem(),
-      osImage: osImage(), kernelVersion: release(), architecture: arch() === 'x64' ? 'amd64' : arch(), version: 'v1.32.0-podgate', maxPods: 110,
+      osImage: osImage(), kernelVersion: release(), architecture: arch() === 'x64' ? 'amd64' : arch(), version: 'v1.32.0-podgate', maxPods: 110, kubeletPort: o.kubeletPort ?? 10250,
     };
     const onErr = (what: string) => (e: unknown) => this.#log(`agent ${what}: ${String(e)}`);
     this.#pods = new Informer({ client: o.client, resource: r('pods'), fieldSelector: `spec.nodeName=${o.nodeName}`, onError: onErr('pods') });

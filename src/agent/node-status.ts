@@ -12,6 +12,8 @@ export interface NodeFacts {
   architecture: string;
   version: string; // kubeletVersion, e.g. v1.32.0-podgate
   maxPods: number;
+  /** Where the API server reaches this node's kubelet endpoint (status.daemonEndpoints). */
+  kubeletPort: number;
 }
 
 export function nodeLabels(f: NodeFacts): Record<string, string> {
@@ -49,7 +51,7 @@ export function nodeStatus(f: NodeFacts, ready: boolean, now: string, prev?: Nod
     capacity,
     allocatable: capacity,
     conditions: conditions(ready, now, prev?.conditions),
-    daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+    daemonEndpoints: { kubeletEndpoint: { Port: f.kubeletPort } },
     nodeInfo: {
       machineID: '', systemUUID: '', bootID: '',
       kernelVersion: f.kernelVersion, osImage: f.osImage, containerRuntimeVersion: 'podgate://0.1.0',

@@ -30,11 +30,18 @@ export async function bootstrapCluster(registry: Registry, opts: { serviceIP: st
       metadata: { name, labels: { 'kubernetes.io/metadata.name': name } },
     });
   }
-  await ensure(registry, byResource('services'), 'default', {
+  const services = byResource('services');
+  const ports = [{ name: 'https', port: 443, protocol: 'TCP', targetPort: opts.apiPort }];
+  await ensure(registry, services, 'default', {
     apiVersion: 'v1', kind: 'Service',
     metadata: { name: 'kubernetes', namespace: 'default', labels: { component: 'apiserver', provider: 'kubernetes' } },
-    spec: { type: 'ClusterIP', clusterIP: opts.serviceIP, clusterIPs: [opts.serviceIP], ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: opts.apiPort }], sessionAffinity: 'None' },
+    spec: { type: 'ClusterIP', clusterIP: opts.serviceIP, clusterIPs: [opts.serviceIP], ports, sessionAffinity: 'None' },
   });
+  // A restart on another port (--secure-port 0 picks a new one each time) moves the target port too.
+  const svc = (await registry.tryGet(services, 'default', 'kubernetes')) as (KObject & { spec?: { ports?: { targetPort?: unknown }[] } }) | undefined;
+  if (svc?.spec?.ports?.length === 1 && svc.spec.ports[0]!.targetPort !== opts.apiPort) {
+    await registry.update(services, 'default', 'kubernetes', { ...svc, spec: { ...svc.spec, ports } });
+  }
   // Endpoints may not hold loopback addresses (kube validation); with a loopback-only API server
   // (tests, --node-ip 127.0.0.1) the `kubernetes` Service simply has no endpoints.
   if (opts.apiAddress.startsWith('127.') || opts.apiAddress === '::1') return;

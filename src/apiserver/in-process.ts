@@ -23,7 +23,7 @@ export async function startInProcessApiServer(opts: { historyCapacity?: number; 
     applyDefaults: machinery.applyDefaults, validate: machinery.validate,
   });
   await bootstrapCluster(registry, { serviceIP: '10.96.0.1', apiAddress: '192.0.2.1', apiPort: 6443 });
-  const server = new ApiServer({ registry, machinery, bindAddress: '127.0.0.1', port: 0, advertiseAddress: '127.0.0.1:0', bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 50 });
+  const server = new ApiServer({ registry, machinery, bindAddress: '127.0.0.1', port: 0, advertiseHost: '127.0.0.1', bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 50 });
   const addr = await server.listen();
   const url = `http://127.0.0.1:${addr.port}`;
   const client = new KubeClient({ server: url });

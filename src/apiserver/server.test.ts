@@ -35,14 +35,15 @@ describe('API server REST semantics', () => {
   let server: ApiServer;
   let client: KubeClient;
   let base: string;
+  let registry: Registry;
 
   before(async () => {
     store = new SqliteStore({ path: ':memory:', historyCapacity: 50 });
     const machinery = defaultMachinery();
     const allocator = new ServiceAllocator({ random: Math.random });
-    const registry = new Registry({ store, strategies: defaultStrategies({ serviceAllocator: allocator }), applyDefaults: machinery.applyDefaults, validate: machinery.validate });
+    registry = new Registry({ store, strategies: defaultStrategies({ serviceAllocator: allocator }), applyDefaults: machinery.applyDefaults, validate: machinery.validate });
     await bootstrapCluster(registry, { serviceIP: '10.96.0.1', apiAddress: '192.0.2.1', apiPort: 6443 });
-    server = new ApiServer({ registry, machinery, bindAddress: '127.0.0.1', port: 0, advertiseAddress: '127.0.0.1:0', bookmarkIntervalMs: 50 });
+    server = new ApiServer({ registry, machinery, bindAddress: '127.0.0.1', port: 0, advertiseHost: '127.0.0.1', bookmarkIntervalMs: 50 });
     const addr = await server.listen();
     base = `http://127.0.0.1:${addr.port}`;
     client = new KubeClient({ server: base });
@@ -171,5 +172,16 @@ describe('API server REST semantics', () => {
     // The port is free again once the Service is gone.
     await client.create(r('services'), 'default', { apiVersion: 'v1', kind: 'Service', metadata: { name: 's2' },
       spec: { type: 'NodePort', selector: { a: 'b' }, ports: [{ port: 80, nodePort: spec.ports[0]!.nodePort }] } });
+  });
+
+  it('advertises the port it listens on, and a bootstrap on another port moves the kubernetes Service and its endpoints there', async () => {
+    const api = await (await fetch(`${base}/api`)).json() as { serverAddressByClientCIDRs: { serverAddress: string }[] };
+    assert.equal(api.serverAddressByClientCIDRs[0]!.serverAddress, `127.0.0.1:${new URL(base).port}`);
+    await bootstrapCluster(registry, { serviceIP: '10.96.0.1', apiAddress: '192.0.2.1', apiPort: 7443 });
+    const svc = await client.get(r('services'), 'default', 'kubernetes') as KObject & { spec: { clusterIP: string; ports: { port: number; targetPort: number }[] } };
+    assert.deepEqual([svc.spec.clusterIP, svc.spec.ports[0]!.port, svc.spec.ports[0]!.targetPort], ['10.96.0.1', 443, 7443]);
+    const ep = await client.get(r('endpoints'), 'default', 'kubernetes') as KObject & { subsets: { ports: { port: number }[] }[] };
+    assert.equal(ep.subsets[0]!.ports[0]!.port, 7443);
+    await bootstrapCluster(registry, { serviceIP: '10.96.0.1', apiAddress: '192.0.2.1', apiPort: 6443 });
   });
 });

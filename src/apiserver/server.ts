@@ -29,8 +29,8 @@ export interface ApiServerOptions {
   authenticator?: RequestAuthenticator;
   bindAddress: string;
   port: number;
-  /** host:port advertised in /api's serverAddressByClientCIDRs. */
-  advertiseAddress: string;
+  /** The host advertised in /api's serverAddressByClientCIDRs, with the port listened on. */
+  advertiseHost: string;
   /** How the API server reaches kubelets (pods/log, exec, attach, portforward). */
   kubelet?: KubeletClientConfig;
   /** Handlers for `pods/log`, `services/proxy`… keyed `resource/subresource`. */
@@ -48,6 +48,8 @@ export class ApiServer {
   readonly #ctx: ResourceContext;
   readonly #sockets = new Set<Socket>();
   #ready = false;
+  /** host:port for discovery, known once listening (the port may be 0 until then). */
+  #advertised = '';
 
   constructor(opts: ApiServerOptions) {
     this.#opts = opts;
@@ -73,8 +75,10 @@ export class ApiServer {
       this.#server.once('error', reject);
       this.#server.listen(this.#opts.port, this.#opts.bindAddress, () => { this.#server.off('error', reject); resolve(); });
     });
+    const addr = this.#server.address() as AddressInfo;
+    this.#advertised = `${this.#opts.advertiseHost}:${addr.port}`;
     this.#ready = true;
-    return this.#server.address() as AddressInfo;
+    return addr;
   }
 
   async close(): Promise<void> {
@@ -154,7 +158,7 @@ export class ApiServer {
         res.end(doc.body);
         return;
       }
-      if (handleDiscovery(req, res, url, this.#opts.advertiseAddress)) return;
+      if (handleDiscovery(req, res, url, this.#advertised)) return;
       const info = parseRequestPath(path);
       if (info.kind === 'resource') {
         const r = lookupResource(info.group, info.version, info.resource);

@@ -3,7 +3,7 @@
 // state only through the Kubernetes client.
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { EventRecorder } from '../client/event-recorder.ts';
 import { configFromKubeconfig, KubeClient } from '../client/rest-client.ts';
 import { defaultDataDir, parsePort } from './flags.ts';
@@ -47,7 +47,8 @@ export function registerComponents(program: Command): void {
     .option('--http-port <port>', 'HTTP port', '80')
     .option('--https-port <port>', 'HTTPS port', '443')
     .option('--ingress-class <name...>', 'classes served besides podgate.io/ingress', ['nginx'])
-    .option('--workers <n|auto>', 'proxy worker threads sharing the ports (auto: one per CPU, at most 4)', (v) => parseWorkers(v, '--workers'), parseWorkers('auto', ''))
+    .addOption(new Option('--workers <n|auto>', 'proxy worker threads sharing the ports (auto: one per CPU, at most 4)')
+      .argParser((v) => parseWorkers(v, '--workers')).default(parseWorkers('auto', ''), 'auto'))
     .option('--metrics-port <port>', 'port of /metrics and /healthz (0: off)', (v) => parsePort(v, '--metrics-port'), 10254)
     .option('--access-log <file>', 'append one JSON line per request to FILE (- for standard output)')
     .action((f: ComponentFlags & { httpPort: string; httpsPort: string; ingressClass: string[]; workers: number; metricsPort: number; accessLog?: string }) => runUntilSignal('ingress', async () => {

@@ -76,7 +76,7 @@ export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: str
     authenticator: new Authenticator({ tokensCsv: pki.tokensCsv, caPem: pki.ca }),
     bindAddress: flags.bindAddress,
     port: flags.securePort,
-    advertiseAddress: `${apiAddress}:${flags.securePort}`,
+    advertiseHost: apiAddress,
     kubelet,
     subresources: new Map([
       ['pods/log', podLogHandler(registry, kubelet)],
@@ -84,9 +84,10 @@ export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: str
     ]),
     log,
   });
-  await bootstrapCluster(registry, { serviceIP, apiAddress: loopbackOnly ? flags.nodeIp : apiAddress, apiPort: flags.securePort });
-  allocator.reserveKubernetesServiceIP();
+  // Listening first: with --secure-port 0 the port the `kubernetes` Service points at is known only then.
   const addr = await server.listen();
+  await bootstrapCluster(registry, { serviceIP, apiAddress: loopbackOnly ? flags.nodeIp : apiAddress, apiPort: addr.port });
+  allocator.reserveKubernetesServiceIP();
   const host = flags.bindAddress === '0.0.0.0' ? '127.0.0.1' : flags.bindAddress;
   const url = `https://${host}:${addr.port}`;
   const kubeconfig = flags.kubeconfig ?? join(flags.dataDir, 'kubeconfig');

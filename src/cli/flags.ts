@@ -1,7 +1,7 @@
 // The flags shared by `podgate up` and `podgate server`, with their defaults.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { parseWorkers } from './ingress-options.ts';
 
 export interface ControlPlaneFlags {
@@ -19,6 +19,7 @@ export interface ControlPlaneFlags {
 export interface NodeFlags {
   nodeName?: string;
   imageConfig?: string;
+  kubeletPort: number;
   ingressHttpPort: number;
   ingressHttpsPort: number;
   ingressClass: string[];
@@ -50,18 +51,20 @@ export function addNodeFlags(cmd: Command): Command {
   return cmd
     .option('--node-name <name>', 'this node\'s name (default: the host name)')
     .option('--image-config <file>', 'YAML mapping image names to commands (default: DATA_DIR/images.yaml)')
+    .option('--kubelet-port <port>', 'HTTPS port of the node agent\'s kubelet endpoint (logs, exec, port-forward), as kubelet\'s --port', (v) => parsePort(v, '--kubelet-port', 1), 10250)
     .option('--ingress-http-port <port>', 'HTTP port of the ingress proxy on every node address (0: off)', (v) => parsePort(v, '--ingress-http-port'), 80)
     .option('--ingress-https-port <port>', 'HTTPS port of the ingress proxy (0: off)', (v) => parsePort(v, '--ingress-https-port'), 443)
     .option('--ingress-class <name...>', 'Ingress classes served besides podgate.io/ingress IngressClasses', ['nginx'])
-    .option('--ingress-workers <n|auto>', 'ingress proxy worker threads sharing its ports (auto: one per CPU, at most 4)', (v) => parseWorkers(v, '--ingress-workers'), parseWorkers('auto', ''))
+    .addOption(new Option('--ingress-workers <n|auto>', 'ingress proxy worker threads sharing its ports (auto: one per CPU, at most 4)')
+      .argParser((v) => parseWorkers(v, '--ingress-workers')).default(parseWorkers('auto', ''), 'auto'))
     .option('--ingress-metrics-port <port>', 'port of the ingress controller\'s /metrics and /healthz (0: off)', (v) => parsePort(v, '--ingress-metrics-port'), 10254)
     .option('--ingress-access-log <file>', 'append one JSON line per ingress request to FILE (- for standard output)')
     .option('--tcp-services-configmap <ns/name>', 'ingress-nginx style ConfigMap of TCP ports to expose (port: ns/svc:port)')
     .option('--udp-services-configmap <ns/name>', 'ingress-nginx style ConfigMap of UDP ports to expose');
 }
 
-export function parsePort(v: string, flag: string): number {
+export function parsePort(v: string, flag: string, min = 0): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag}: ${v} is not a port number`);
+  if (!Number.isInteger(n) || n < min || n > 65535) throw new Error(`${flag}: ${v} is not a port number`);
   return n;
 }

@@ -29,7 +29,7 @@ async function run(what: 'up' | 'server', flags: ControlPlaneFlags & Partial<Nod
         // Loaded only for `up`: the node parts are most of podgate's code, and `server` needs none of it.
         const { startNode } = await import('./node.ts');
         node = await startNode({ client: cp.client, dataDir: flags.dataDir, nodeName, nodeIP: nodeIp, clusterCIDR: flags.clusterCidr,
-          imageConfig: flags.imageConfig, pki: cp.pki, log, serviceCIDR: flags.serviceClusterIpRange,
+          imageConfig: flags.imageConfig, pki: cp.pki, kubeletPort: flags.kubeletPort, log, serviceCIDR: flags.serviceClusterIpRange,
           ingress: { httpPort: flags.ingressHttpPort ?? 80, httpsPort: flags.ingressHttpsPort ?? 443, classes: flags.ingressClass ?? ['nginx'],
             tcpServicesConfigMap: flags.tcpServicesConfigmap, udpServicesConfigMap: flags.udpServicesConfigmap,
             workers: flags.ingressWorkers ?? 1, metricsPort: flags.ingressMetricsPort ?? 0, ...(flags.ingressAccessLog ? { accessLog: flags.ingressAccessLog } : {}) } });

@@ -19,6 +19,7 @@ import { ServiceProxy } from '../proxy/index.ts';
 import type { KubeClient } from '../client/rest-client.ts';
 import { issueCertificate, loadCertificateAuthority } from '../pki/index.ts';
 import { runCommand, tryCommand } from '../util/exec.ts';
+import { StartedParts } from '../util/started-parts.ts';
 
 export interface NodeOptions {
   client: KubeClient;
@@ -78,7 +79,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   const port = new ProcessRuntimePort({ runtime, logs, images, container: (uid, name) => agent.container(uid, name) });
   let podCIDR = '';
   agent = new NodeAgent({
-    client: o.client, events, nodeName: o.nodeName, nodeIP: o.nodeIP, runtime: port, log: o.log,
+    client: o.client, events, nodeName: o.nodeName, nodeIP: o.nodeIP, kubeletPort: o.kubeletPort ?? 10250, runtime: port, log: o.log,
     network: (cidr) => {
       podCIDR = cidr;
       return new PodNetwork({ nodeName: o.nodeName, nodeIP: o.nodeIP, podCIDR: cidr, clusterCIDR: o.clusterCIDR, stateDir: join(o.dataDir, 'node'), log: o.log });
@@ -96,14 +97,6 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     log: o.log,
     ...kubeletHandlers({ agent, logs, runtime: port, log: o.log }),
   });
-  await kubelet.listen();
-  await agent.start();
-  // kube-proxy's part: ClusterIP, NodePort, LoadBalancer and external IPs in the kernel.
-  const proxy = new ServiceProxy({ client: o.client, nodeName: o.nodeName, nodeAddresses: [o.nodeIP], clusterCIDR: o.clusterCIDR, log: o.log });
-  await proxy.start();
-  // The node reaches cluster IPs through the bridge when nothing else routes them (a real
-  // machine's default route does; a test host may have none). The output hook DNATs them to pods.
-  const serviceRoute = await ensureServiceRoute(o.serviceCIDR, o.log);
   const accessLog = o.ingress.accessLog ? openAccessLog(o.ingress.accessLog) : undefined;
   const ingress = new IngressController({
     client: o.client, addresses: [o.nodeIP], bindAddress: '0.0.0.0',
@@ -114,19 +107,25 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     tcpServicesConfigMap: o.ingress.tcpServicesConfigMap, udpServicesConfigMap: o.ingress.udpServicesConfigMap,
     events: new EventRecorder({ client: o.client, source: { component: 'podgate-ingress' }, log: o.log }), log: o.log,
   });
-  await ingress.start();
-  const announcer = new L2Announcer({ client: o.client, nodeName: o.nodeName, stateDir: join(o.dataDir, 'node'), log: o.log });
-  await announcer.start();
+  const parts = new StartedParts(o.log);
+  await parts.orUndo(async () => {
+    // The node's ports first (kubelet, ingress, metrics): one in use fails the start before any pod runs.
+    await parts.start('kubelet endpoint', () => kubelet.listen(), () => kubelet.close());
+    await parts.start('access log', () => accessLog, (l) => l?.close());
+    await parts.start('ingress', () => ingress.start(), () => ingress.stop());
+    // A pod network half set up (bridge, nft table) is undone too.
+    await parts.start('node agent', () => agent.start(), () => agent.stop(), { halfway: true });
+    // kube-proxy's part: ClusterIP, NodePort, LoadBalancer and external IPs in the kernel.
+    const proxy = new ServiceProxy({ client: o.client, nodeName: o.nodeName, nodeAddresses: [o.nodeIP], clusterCIDR: o.clusterCIDR, log: o.log });
+    await parts.start('service proxy', () => proxy.start(), () => proxy.stop());
+    // The node reaches cluster IPs through the bridge when nothing else routes them (a real
+    // machine's default route does; a test host may have none). The output hook DNATs them to pods.
+    await parts.start('service route', () => ensureServiceRoute(o.serviceCIDR, o.log), (route) => route?.remove());
+    const announcer = new L2Announcer({ client: o.client, nodeName: o.nodeName, stateDir: join(o.dataDir, 'node'), log: o.log });
+    await parts.start('LoadBalancer announcer', () => announcer.start(), () => announcer.stop());
+  });
   return {
     get podCIDR() { return podCIDR; },
-    async stop() {
-      await announcer.stop();
-      await ingress.stop();
-      await accessLog?.close();
-      await proxy.stop();
-      await serviceRoute.remove();
-      await kubelet.close();
-      await agent.stop();
-    },
+    stop: () => parts.stopAll(),
   };
 }

@@ -56,7 +56,7 @@ describe('L2 announcer on a throwaway LAN', () => {
     const machinery = defaultMachinery();
     const registry = new Registry({ store, strategies: defaultStrategies({ serviceAllocator: new ServiceAllocator({ random: Math.random }) }), applyDefaults: machinery.applyDefaults, validate: machinery.validate });
     await bootstrapCluster(registry, { serviceIP: '10.96.0.1', apiAddress: '192.0.2.1', apiPort: 6443 });
-    server = new ApiServer({ registry, machinery, bindAddress: '127.0.0.1', port: 0, advertiseAddress: '127.0.0.1:0', bookmarkIntervalMs: 50 });
+    server = new ApiServer({ registry, machinery, bindAddress: '127.0.0.1', port: 0, advertiseHost: '127.0.0.1', bookmarkIntervalMs: 50 });
     client = new KubeClient({ server: `http://127.0.0.1:${(await server.listen()).port}` });
     await client.create(r('nodes'), undefined, { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node' } });
     await client.patch(r('nodes'), undefined, 'node', { status: { addresses: [{ type: 'InternalIP', address: lan.host('node').ip }], conditions: [{ type: 'Ready', status: 'True' }] } }, 'merge', 'status');

@@ -2,10 +2,11 @@
 // kubectl, and an outside client reaching the seeds' hostNetwork and hostPort pods.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { netnsPrefix } from '../../src/agent/network/index.ts';
-import type { TestLan } from '../lib/netns-hosts.ts';
+import { BRIDGE_NAME, netnsPrefix } from '../../src/agent/network/index.ts';
+import { createLan, nodeBin, repoRoot, type TestLan, waitForOutput } from '../lib/netns-hosts.ts';
 import { expectOk, type Podgate } from './harness.ts';
 import { type LanCluster, startLanCluster } from './lan-cluster.ts';
 
@@ -163,5 +164,28 @@ spec:
     // Every container process of this node carries its node name in its environment.
     const procs = await lan.exec('node', ['sh', '-c', `grep -l "PODGATE_NODE_NAME=${`${lan.prefix}node`.toLowerCase()}" /proc/[0-9]*/environ 2>/dev/null | wc -l`], { allowFailure: true });
     assert.equal(procs.stdout.trim(), '0', `processes of pod ${uid} and its neighbours are gone`);
+  });
+});
+
+describe('podgate up that cannot start', () => {
+  it('fails on a port in use with the reason, before any pod or rule, and leaves nothing behind', async () => {
+    const lan = await createLan({ hosts: ['node'] });
+    const dataDir = mkdtempSync(join(tmpdir(), 'podgate-e2e-'));
+    try {
+      const nodeName = `${lan.prefix}node`.toLowerCase();
+      lan.trackNetnsPrefix(netnsPrefix(nodeName));
+      const holder = lan.spawn('node', [nodeBin, '-e', "require('net').createServer().listen(80, '0.0.0.0', () => console.log('holding'))"]);
+      await waitForOutput(holder, /holding/);
+      const up = await lan.exec('node', [join(repoRoot, 'bin/podgate'), 'up', '--data-dir', dataDir, '--node-ip', lan.host('node').ip, '--node-name', nodeName],
+        { allowFailure: true, timeoutMs: 60_000 });
+      assert.equal(up.code, 1, `exit code; output:\n${up.stdout}${up.stderr}`);
+      assert.match(up.stderr, /podgate: listen EADDRINUSE: address already in use 0\.0\.0\.0:80/);
+      const left = await lan.exec('node', ['sh', '-c', `ip netns list | grep -c '^${netnsPrefix(nodeName)}'; nft list tables; ip -o link show ${BRIDGE_NAME} 2>/dev/null; ` +
+        `grep -l "PODGATE_NODE_NAME=${nodeName}" /proc/[0-9]*/environ 2>/dev/null | wc -l`], { allowFailure: true });
+      assert.equal(left.stdout.trim(), '0\n0', `left behind (netns count, nft tables, bridge, pod processes):\n${left.stdout}`);
+    } finally {
+      await lan.destroy();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
