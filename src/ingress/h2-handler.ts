@@ -26,7 +26,8 @@ export interface H2Context {
   onAccess?(entry: AccessEntry): void;
 }
 
-const HOP = new Set(['connection', 'keep-alive', 'proxy', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer',
+// Hop-by-hop and connection-specific fields (RFC 9113 §8.2.2: HTTP/2 refuses them), and what the proxy sets itself.
+const HOP = new Set(['connection', 'keep-alive', 'proxy', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'http2-settings',
   'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-proto', 'x-forwarded-scheme', 'x-scheme', 'x-real-ip', 'host']);
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
@@ -129,6 +130,21 @@ export class H2Handler {
     });
     const o = action.route.route.options;
     const tried: Endpoint[] = [];
+    let released = false;
+    const release = () => { if (!released) { released = true; action.release?.(); } };
+    /** The upstream failed or sent what HTTP/2 cannot carry: 502 (504 for a timeout) while nothing is sent, else the stream is reset. */
+    const fail = (status: number) => {
+      release();
+      if (stream.closed) return;
+      // Reset, not ended: close() would end the stream first (END_STREAM, the body taken for whole);
+      // destroy with an error sends RST_STREAM(INTERNAL_ERROR) alone, as nginx does.
+      if (stream.headersSent) { stream.destroy(new Error('the upstream response was cut short')); return; }
+      stream.respond({ ':status': status, 'content-type': 'text/html' });
+      stream.end();
+      // Answered before the client finished its body: RST_STREAM(NO_ERROR) tells it to stop
+      // sending (RFC 9113 §8.1), instead of letting it fill the session's memory.
+      if (!stream.readableEnded) stream.once('finish', () => stream.close(http2.constants.NGHTTP2_NO_ERROR));
+    };
     // Only bodyless requests are retried on another endpoint: a streamed body cannot be replayed.
     const bodyless = stream.endAfterHeaders;
     const attempt = (ep: Endpoint) => {
@@ -139,9 +155,18 @@ export class H2Handler {
         agent: o.backendProtocol === 'HTTPS' ? this.#httpsAgent : this.#httpAgent, timeout: o.readTimeoutMs,
       });
       let responded = false;
+      let response: http.IncomingMessage | undefined;
+      // The client went away (RST_STREAM, or the session closed) before the answer was over: the
+      // upstream request goes too, as nginx closes the upstream on a client abort.
+      stream.once('close', () => { if (!req.destroyed && !(response?.complete ?? false)) req.destroy(); });
+      // A 101 to a request that asked for no upgrade: nothing HTTP/2 can carry.
+      req.on('upgrade', (_res, socket) => { responded = true; socket.destroy(); fail(502); });
       req.on('response', (res) => {
         responded = true;
-        const h: http2.OutgoingHttpHeaders = { ':status': res.statusCode ?? 502 };
+        response = res;
+        const status = res.statusCode ?? 502;
+        if (status < 200 || status > 599) { res.destroy(); fail(502); return; }
+        const h: http2.OutgoingHttpHeaders = { ':status': status };
         for (const [k, v] of Object.entries(res.headers)) if (!HOP.has(k) && v !== undefined) h[k] = v;
         for (const [k, v] of action.responseHeaders) h[k.toLowerCase()] = v;
         if (grant && grant.outcome.cookies.length && shouldSetAuthCookie(action.route.auth!.spec, res.statusCode ?? 502)) {
@@ -153,14 +178,23 @@ export class H2Handler {
           const prev = h['set-cookie'];
           h['set-cookie'] = prev === undefined ? [c] : Array.isArray(prev) ? [...prev, c] : [String(prev), c];
         }
-        if (stream.closed) { res.destroy(); return; }
-        stream.respond(h);
+        if (stream.closed) { res.destroy(); release(); return; }
+        try {
+          stream.respond(h);
+        } catch {
+          // A field HTTP/2 refuses that the list above does not know: 502, never a thrown error.
+          res.destroy();
+          fail(502);
+          return;
+        }
         res.pipe(stream);
-        res.on('end', () => action.release?.());
+        res.on('end', release);
+        // Cut short (the upstream closed or reset mid-body): the client must see it, not wait forever.
+        res.on('close', () => { if (!res.complete) fail(502); });
       });
       req.on('timeout', () => req.destroy(new Error('upstream timeout')));
       req.on('error', (err: NodeJS.ErrnoException) => {
-        if (responded) { stream.close(); action.release?.(); return; }
+        if (responded) { fail(502); return; }
         const retry = (err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH' || IDEMPOTENT.has(method)) && tried.length < Math.min(3, action.route.pool.endpoints.length) && bodyless;
         if (retry) {
           for (let i = 0; i < action.route.pool.endpoints.length; i++) {
@@ -168,13 +202,7 @@ export class H2Handler {
             if (!tried.includes(e)) { attempt(e); return; }
           }
         }
-        action.release?.();
-        if (stream.closed || stream.headersSent) { stream.close(); return; }
-        stream.respond({ ':status': err.message === 'upstream timeout' ? 504 : 502, 'content-type': 'text/html' });
-        stream.end();
-        // Answered before the client finished its body: RST_STREAM(NO_ERROR) tells it to stop
-        // sending (RFC 9113 §8.1), instead of letting it fill the session's memory.
-        if (!stream.readableEnded) stream.once('finish', () => stream.close(http2.constants.NGHTTP2_NO_ERROR));
+        fail(err.message === 'upstream timeout' ? 504 : 502);
       });
       if (bodyless) req.end();
       else pipeBody(stream, req, o.sendTimeoutMs, o.readTimeoutMs);
