@@ -107,12 +107,14 @@ describe('response heads and chunked bodies', () => {
   const nginxHead = 'HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/plain\r\nContent-Length: 19\r\nConnection: keep-alive\r\n\r\n';
   it('reads status, length, framing and Connection straight from the bytes, and where the Connection lines are', () => {
     const h = res(nginxHead + 'hello from backend\n')!;
-    assert.deepEqual({ ...h }, { length: nginxHead.length, status: 200, minorVersion: 1, contentLength: 19, chunked: false, connection: ['keep-alive'], connectionLines: [nginxHead.indexOf('Connection'), nginxHead.length - 2] });
+    assert.deepEqual({ ...h }, { length: nginxHead.length, status: 200, minorVersion: 1, contentLength: 19, chunked: false, connection: ['keep-alive'], connectionLines: [nginxHead.indexOf('Connection'), nginxHead.length - 2], keepAliveLine: false, transferEncodingLines: undefined });
     const k = res('HTTP/1.0 302\r\nkeep-alive: timeout=5\r\nCONNECTION:  Keep-Alive , Upgrade,close\t\r\ntransfer-encoding: gzip, Chunked\r\n\r\n')!;
     assert.equal(k.status, 302);
     assert.equal(k.minorVersion, 0);
     assert.deepEqual(k.connection, ['keep-alive', 'upgrade', 'close']);
     assert.equal(k.connectionLines!.length, 4);
+    assert.equal(k.keepAliveLine, true);
+    assert.deepEqual(k.transferEncodingLines, [k.connectionLines![3]!, k.length - 2]);
     assert.equal(k.chunked, true);
     assert.equal(k.contentLength, -1);
     assert.equal(res('HTTP/1.1 200 OK\r\nX: y\r\n\r\n')!.connectionLines, undefined);

@@ -54,6 +54,10 @@ export interface ResponseHead extends CommonHead {
   readonly status: number;
   /** [start, end) pairs of the Connection and Keep-Alive lines, in order; undefined when there are none. */
   readonly connectionLines: number[] | undefined;
+  /** Whether there is a Keep-Alive line (hop-by-hop: the upstream's own timeouts, never the client's). */
+  readonly keepAliveLine: boolean;
+  /** [start, end) pairs of the Transfer-Encoding lines; undefined when there are none. */
+  readonly transferEncodingLines: number[] | undefined;
 }
 
 /** Where the head ends (just past CRLFCRLF), -1 when not all here yet; throws 431 past `max` bytes. */
@@ -383,7 +387,8 @@ export function parseResponseHead(buf: Buffer, max: number): ResponseHead | unde
   let te = false;
   let chunked = false;
   let connection = NO_TOKENS;
-  let connectionLines: number[] | undefined;
+  let connectionLines: number[] | undefined, transferEncodingLines: number[] | undefined;
+  let keepAliveLine = false;
   let pos = eol + 2;
   for (;;) {
     if (pos >= n) return responseIncomplete(n, max);
@@ -412,6 +417,7 @@ export function parseResponseHead(buf: Buffer, max: number): ResponseHead | unde
       connectionLines = addRange(connectionLines, pos, end + 2);
     } else if (len === 10 && spells(buf, pos, 'keep-alive')) {
       connectionLines = addRange(connectionLines, pos, end + 2);
+      keepAliveLine = true;
     } else if (len === 14 && spells(buf, pos, 'content-length')) {
       const v = decimal(buf, colon + 1, end);
       if (v < 0) upstreamError('an invalid Content-Length');
@@ -420,15 +426,16 @@ export function parseResponseHead(buf: Buffer, max: number): ResponseHead | unde
     } else if (len === 17 && spells(buf, pos, 'transfer-encoding')) {
       te = true;
       chunked = lastCodingIsChunked(buf, colon + 1, end);
+      transferEncodingLines = addRange(transferEncodingLines, pos, end + 2);
     }
     pos = end + 2;
   }
   const length = pos + 2;
   if (length > max) upstreamError('a head that is too large');
-  if (te && !chunked) return { length, status, minorVersion: minor, contentLength: -1, chunked: false, connection: ['close'], connectionLines };
+  if (te && !chunked) return { length, status, minorVersion: minor, contentLength: -1, chunked: false, connection: ['close'], connectionLines, keepAliveLine, transferEncodingLines };
   // With both, Transfer-Encoding wins and the connection is not reusable (RFC 9112 §6.3).
   if (te && contentLength !== -1) connection = [...connection, 'close'];
-  return { length, status, minorVersion: minor, contentLength: chunked ? -1 : contentLength, chunked, connection, connectionLines };
+  return { length, status, minorVersion: minor, contentLength: chunked ? -1 : contentLength, chunked, connection, connectionLines, keepAliveLine, transferEncodingLines };
 }
 
 /** Not all of the upstream's head is here: wait for more, unless there is already more than `max`. */
@@ -451,8 +458,12 @@ export class ChunkedScanner {
     return this.#state === S_DONE;
   }
 
-  /** Consumes buf[start..]; returns the index just past the end of the message, or -1 if it goes on. Throws HeadError(400) on bad framing. */
-  feed(buf: Buffer, start = 0): number {
+  /**
+   * Consumes buf[start..]; returns the index just past the end of the message, or -1 if it goes on.
+   * Throws HeadError(400) on bad framing. `onData`, when given, is told each run of chunk data
+   * (buf[from, to)), to pass a body on decoded.
+   */
+  feed(buf: Buffer, start = 0, onData?: (from: number, to: number) => void): number {
     let i = start;
     const n = buf.length;
     while (i < n) {
@@ -483,6 +494,7 @@ export class ChunkedScanner {
           break;
         case S_DATA: {
           const take = Math.min(this.#size, n - i);
+          if (onData !== undefined && take > 0) onData(i, i + take);
           i += take;
           this.#size -= take;
           if (this.#size === 0) this.#state = S_DATA_CR;

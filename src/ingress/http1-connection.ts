@@ -163,6 +163,8 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
   #resLeft = 0;
   #resChunks: ChunkedScanner | undefined;
   #resUntilClose = false;
+  /** A chunked body for an HTTP/1.0 client: passed on decoded, ended by the close. */
+  #resDechunk = false;
   #resBytesOut = 0;
   /** Status of the response being relayed, logged when it ends. */
   #pendingAccess: number | undefined;
@@ -209,6 +211,10 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     // In ST_HEAD nothing whole is waiting (heads are handled as they come): done.
     if (this.#state === ST_HEAD) this.#endAfterClient();
     else if (this.#state === ST_TUNNEL) this.#up?.conn.end();
+    // The body will never be whole: nginx's "client prematurely closed connection" (400), and the
+    // upstream is let go at once instead of waiting for the rest until its timeout. An answer
+    // already under way goes on.
+    else if (this.#state === ST_PROXY && !this.#reqDone && !this.#res) this.#fail(400);
   }
 
   #endAfterClient(): void {
@@ -554,8 +560,9 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     const end = res.length;
     const req = this.#req!;
     if (res.status >= 100 && res.status < 200 && res.status !== 101) {
-      // Interim responses (100 Continue, 103) go through as they are; the final head follows.
-      this.#sock.write(buf.subarray(0, end));
+      // Interim responses (100 Continue, 103) go through as they are, except to an HTTP/1.0
+      // client, which must get none (RFC 9110 §15.2); the final head follows.
+      if (req.minorVersion === 1) this.#sock.write(buf.subarray(0, end));
       if (end < buf.length) this.#onResponseHead(up, buf.subarray(end));
       return;
     }
@@ -578,21 +585,26 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     const noBody = req.method === 'HEAD' || res.status === 204 || res.status === 304;
     this.#resChunks = undefined;
     this.#resUntilClose = false;
+    this.#resDechunk = false;
     if (noBody) this.#resLeft = 0;
-    else if (res.chunked) { this.#resChunks = new ChunkedScanner(); this.#resLeft = -1; }
+    else if (res.chunked) { this.#resChunks = new ChunkedScanner(); this.#resLeft = -1; this.#resDechunk = req.minorVersion === 0; }
     else if (res.contentLength >= 0) this.#resLeft = res.contentLength;
     else { this.#resUntilClose = true; this.#resLeft = -1; }
     if (res.connection.includes('close') || res.minorVersion === 0 || this.#resUntilClose) this.#upReusable = false;
-    // A body delimited by the connection's end can only reach the client the same way.
-    if (this.#resUntilClose) this.#keepAlive = false;
+    // A body delimited by the connection's end can only reach the client the same way; so does a
+    // chunked one for an HTTP/1.0 client, which cannot read chunks (nginx decodes it the same way).
+    if (this.#resUntilClose || this.#resDechunk) this.#keepAlive = false;
+    // The status line the client gets says HTTP/1.1, as nginx's does, whatever the upstream spoke.
+    if (res.minorVersion === 0) buf[7] = 49; // '1'
 
     // The upstream's Connection header speaks of the upstream connection: when it says the opposite
-    // of what happens to the client's, it (and Keep-Alive) is replaced by ours, as nginx does.
-    const replace = this.#keepAlive ? res.connection.includes('close') : res.connection.includes('keep-alive');
+    // of what happens to the client's, it (and Keep-Alive, always the upstream's own) is replaced
+    // by ours, as nginx does.
+    const replace = res.keepAliveLine || this.#resDechunk || (this.#keepAlive ? res.connection.includes('close') : res.connection.includes('keep-alive'));
     const extra = this.#responseExtras(up, res, replace);
     // Logged and counted when the response is over, so the duration is nginx's $request_time.
     this.#pendingAccess = res.status;
-    const drops = replace ? res.connectionLines : undefined;
+    const drops = !replace ? undefined : this.#resDechunk ? mergeRanges(res.connectionLines, res.transferEncodingLines!) : res.connectionLines;
     if (drops !== undefined && drops.length === 2 && extra.length <= drops[1]! - drops[0]!) {
       // The usual case (nginx's one Connection line, and ours no longer than it): the head is
       // rewritten in the upstream's read buffer, which is ours. Our lines end where the upstream's
@@ -646,6 +658,9 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     let done = false;
     if (this.#resUntilClose) {
       // ends when the upstream closes
+    } else if (this.#resDechunk) {
+      this.#onDechunkedBody(up, buf, from, head);
+      return;
     } else if (this.#resChunks) {
       let end: number;
       try { end = this.#resChunks.feed(buf, from); } catch { this.#upReusable = false; this.#sock.destroy(); return; }
@@ -670,6 +685,21 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
       this.#resDoneFlag = true;
       this.#finish();
     }
+  }
+
+  /** A chunked body for an HTTP/1.0 client: only the chunks' data goes out (after the head), then the close ends it. */
+  #onDechunkedBody(up: UpstreamSocket, buf: Buffer, from: number, head: Buffer | number): void {
+    const parts: Buffer[] = [];
+    if (typeof head !== 'number') parts.push(head);
+    else if (from > head) parts.push(buf.subarray(head, from));
+    let end: number;
+    try { end = this.#resChunks!.feed(buf, from, (a, b) => { parts.push(buf.subarray(a, b)); }); } catch { this.#upReusable = false; this.#sock.destroy(); return; }
+    let writable = true;
+    for (const p of parts) { this.#resBytesOut += p.length; writable = this.#sock.write(p); }
+    if (end < 0) { if (!writable) up.conn.pause(); return; }
+    this.#upReusable = false; // a 1.0 exchange: not worth keeping
+    this.#resDoneFlag = true;
+    this.#finish();
   }
 
   onUpstreamTimeout(up: UpstreamSocket): void {

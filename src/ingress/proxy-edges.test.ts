@@ -256,27 +256,53 @@ describe('proxy connection edges', () => {
     assert.ok(got.includes(tagged('5').toString()));
   });
 
-  it('rewrites the upstream\'s Connection lines byte for byte: in place for one line, rebuilt for more', async () => {
-    // A raw upstream: answers each request with the head its path names, then closes.
-    const heads: Record<string, string> = {
-      '/ka-middle': 'HTTP/1.1 200 OK\r\nServer: t\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n',
-      '/ka-first': 'HTTP/1.1 200 OK\r\nConnection: Keep-Alive\r\nServer: t\r\nContent-Length: 2\r\n\r\n',
-      '/ka-two-lines': 'HTTP/1.1 200 OK\r\nServer: t\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 2\r\n\r\n',
-      '/close': 'HTTP/1.1 200 OK\r\nServer: t\r\nConnection: close\r\nContent-Length: 2\r\n\r\n',
-    };
+  /**
+   * A raw upstream answering each request with the bytes its path names (the head, then `ok`
+   * unless the bytes are whole), then closing; routed as raw.com. Counts the connections it has open.
+   */
+  const rawUpstream = async (answers: Record<string, string>): Promise<{ open(): number }> => {
+    const sockets = new Set<net.Socket>();
     const raw = net.createServer((c) => {
+      sockets.add(c);
+      c.on('close', () => sockets.delete(c));
       let req = '';
       c.setEncoding('latin1');
-      c.on('data', (d: string) => { req += d; if (req.includes('\r\n\r\n')) c.end(`${heads[req.split(' ')[1]!]}ok`); });
+      c.on('data', (d: string) => {
+        req += d;
+        if (!req.includes('\r\n\r\n')) return;
+        const a = answers[req.split(' ')[1]!];
+        if (a === undefined) return; // never answered
+        c.end(a.endsWith('\r\n\r\n') ? `${a}ok` : a);
+      });
       c.on('error', () => {});
     });
     await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
     const port = (raw.address() as net.AddressInfo).port;
-    open.push({ close: () => new Promise((r) => raw.close(() => r())) });
+    open.push({ close: () => new Promise((r) => { for (const c of sockets) c.destroy(); raw.close(() => r()); }) });
     await install(proxy, [
       makeIngress('default', 'i', (i) => { i.spec!.rules = [rule('x.com', path('/', 'be', 80))]; }),
       makeIngress('default', 'raw', (i) => { i.spec!.rules = [rule('raw.com', path('/', 'raw', 80))]; }),
     ], [backend, { name: 'raw', port, close: async () => {} }]);
+    return { open: () => sockets.size };
+  };
+  /** Sends `request` on a new connection; resolves with all the proxy sent until it closed. */
+  const untilClosed = (request: string, after?: (s: net.Socket) => void): Promise<string> => new Promise((resolve) => {
+    const s = net.connect(proxy.httpPort!, '127.0.0.1', () => { s.write(request); after?.(s); });
+    let got = '';
+    s.setEncoding('latin1');
+    s.on('data', (c: string) => { got += c; });
+    s.on('error', () => {});
+    s.on('close', () => resolve(got));
+  });
+
+  it('rewrites the upstream\'s Connection lines byte for byte: in place for one line, rebuilt for more; Keep-Alive never passes', async () => {
+    await rawUpstream({
+      '/ka-middle': 'HTTP/1.1 200 OK\r\nServer: t\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n',
+      '/ka-first': 'HTTP/1.1 200 OK\r\nConnection: Keep-Alive\r\nServer: t\r\nContent-Length: 2\r\n\r\n',
+      '/ka-two-lines': 'HTTP/1.1 200 OK\r\nServer: t\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 2\r\n\r\n',
+      '/close': 'HTTP/1.1 200 OK\r\nServer: t\r\nConnection: close\r\nContent-Length: 2\r\n\r\n',
+      '/http10': 'HTTP/1.0 200 OK\r\nServer: t\r\nContent-Length: 2\r\n\r\n',
+    });
     const exchange = async (target: string, close: boolean): Promise<string> => {
       const s = net.connect(proxy.httpPort!, '127.0.0.1');
       let got = '';
@@ -292,6 +318,42 @@ describe('proxy connection edges', () => {
     assert.equal(await exchange('/ka-two-lines', true), 'HTTP/1.1 200 OK\r\nServer: t\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
     assert.equal(await exchange('/close', false), 'HTTP/1.1 200 OK\r\nServer: t\r\nContent-Length: 2\r\n\r\nok');
     assert.equal(await exchange('/close', true), 'HTTP/1.1 200 OK\r\nServer: t\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok');
+    // The upstream's Keep-Alive states its own timeout, not the proxy's: dropped, as nginx drops it.
+    assert.equal(await exchange('/ka-two-lines', false), 'HTTP/1.1 200 OK\r\nServer: t\r\nContent-Length: 2\r\n\r\nok');
+    // An HTTP/1.0 upstream's answer reaches an HTTP/1.1 client as HTTP/1.1, as nginx writes it.
+    assert.equal(await exchange('/http10', false), 'HTTP/1.1 200 OK\r\nServer: t\r\nContent-Length: 2\r\n\r\nok');
+  });
+
+  it('gives an HTTP/1.0 client a chunked answer decoded (ended by the close) and no interim responses', async () => {
+    await rawUpstream({
+      '/chunked': 'HTTP/1.1 200 OK\r\nServer: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n',
+      '/hints': 'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+    });
+    assert.equal(await untilClosed('GET /chunked HTTP/1.0\r\nHost: raw.com\r\n\r\n'), 'HTTP/1.1 200 OK\r\nServer: t\r\nConnection: close\r\n\r\nhello world');
+    assert.equal(await untilClosed('GET /chunked HTTP/1.0\r\nHost: raw.com\r\nConnection: keep-alive\r\n\r\n'), 'HTTP/1.1 200 OK\r\nServer: t\r\nConnection: close\r\n\r\nhello world');
+    assert.equal(await untilClosed('GET /hints HTTP/1.0\r\nHost: raw.com\r\n\r\n'), 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+    // An HTTP/1.1 client gets both, as they came.
+    const h11 = await untilClosed('GET /hints HTTP/1.1\r\nHost: raw.com\r\nConnection: close\r\n\r\n');
+    assert.match(h11, /^HTTP\/1\.1 103 Early Hints\r\nLink: <\/a\.css>; rel=preload\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+  });
+
+  it('refuses TRACE and CONNECT with 405 itself, as nginx does', async () => {
+    for (const line of ['TRACE / HTTP/1.1', 'CONNECT x.com:443 HTTP/1.1']) {
+      assert.match(await untilClosed(`${line}\r\nHost: x.com\r\nConnection: close\r\n\r\n`), /^HTTP\/1\.1 405 Not Allowed\r\n/, line);
+    }
+  });
+
+  it('answers 400 and lets the upstream go at once when a client ends before its body is whole', async () => {
+    const upstream = await rawUpstream({});
+    const got = await untilClosed('POST /never HTTP/1.1\r\nHost: raw.com\r\nContent-Length: 100000\r\n\r\n', (s) => {
+      s.write(Buffer.alloc(1000, 0x61));
+      // The upstream has the request before the client ends.
+      const wait = () => { if (upstream.open() > 0) s.end(); else setTimeout(wait, 5); };
+      wait();
+    });
+    assert.match(got, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    for (let i = 0; i < 200 && upstream.open() > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(upstream.open(), 0, 'the upstream connection of the cut request is closed');
   });
 
   it('answers thousands of pipelined requests one after another, without recursion, and stops reading while answers queue', async () => {

@@ -48,7 +48,7 @@ export type Action =
 export type ProxyAction = Extract<Action, { kind: 'proxy' }>;
 
 const REASONS: Record<number, string> = {
-  400: 'Bad Request', 401: 'Authorization Required', 403: 'Forbidden', 404: 'Not Found', 408: 'Request Time-out',
+  400: 'Bad Request', 401: 'Authorization Required', 403: 'Forbidden', 404: 'Not Found', 405: 'Not Allowed', 408: 'Request Time-out',
   413: 'Request Entity Too Large', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 501: 'Not Implemented',
   502: 'Bad Gateway', 503: 'Service Temporarily Unavailable', 504: 'Gateway Time-out', 505: 'HTTP Version Not Supported',
   301: 'Moved Permanently', 302: 'Moved Temporarily', 307: 'Temporary Redirect', 308: 'Permanent Redirect',
@@ -74,6 +74,9 @@ function redirect(status: number, location: string): Action {
 
 /** Decides one request: a ready-made response, or where and how to proxy it. */
 export function decideAction(d: Decision, req: RequestFacts, limits: Limits, httpsPort: number): Action {
+  // nginx refuses these itself, whatever the route: TRACE (it would echo credentials) and CONNECT
+  // (a proxy is not a tunnel to anywhere).
+  if (req.method === 'TRACE' || req.method === 'CONNECT') return respond(405);
   if (d.kind === 'not-found') return respond(404);
   const r = d.route;
   const o = r.route.options;
