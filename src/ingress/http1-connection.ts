@@ -570,8 +570,10 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
       if (!this.#isUpgrade) { this.#upReusable = false; this.#fail(502); return; }
       this.#res = res;
       this.#state = ST_TUNNEL;
+      // nginx's rule for upgraded connections: closed after proxy-read-timeout without a byte
+      // either way (the upstream socket's idle timer counts what it reads and what it is written).
       this.#sock.setTimeout(0);
-      up.setTimeout(0);
+      up.setTimeout(this.#action!.route.route.options.readTimeoutMs);
       this.#sock.write(buf);
       this.#access(101);
       const pending = this.#buf;

@@ -361,6 +361,43 @@ describe('proxy server', () => {
     }
   });
 
+  it('closes a WebSocket after proxy-read-timeout without traffic either way, and not while messages flow (as ingress-nginx)', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise<void>((r) => wss.once('listening', () => r()));
+    wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo:${String(m)}`)));
+    const wsPort = (wss.address() as net.AddressInfo).port;
+    try {
+      await proxy.setRoutes(translate({
+        ingresses: [makeIngress('default', 'ws', (i) => {
+          i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/proxy-read-timeout': '1' };
+          i.spec!.rules = [rule('ws.com', path('/', 'ws', 80))];
+        })],
+        ingressClasses: [], secrets: [], services: [makeService('default', 'ws')], endpointSlices: [makeSlice('default', 'ws', ['127.0.0.1'], [{ port: wsPort }])],
+      }));
+      const ws = new WebSocket(`ws://127.0.0.1:${proxy.httpPort}/socket`, { headers: { host: 'ws.com' } });
+      const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
+      await new Promise<void>((resolve, reject) => { ws.on('open', () => resolve()); ws.on('error', reject); });
+      // A message every 300 ms for 2.4 s: twice the timeout, and the tunnel stays.
+      for (let i = 0; i < 8; i++) {
+        const echoed = new Promise<string>((r) => ws.once('message', (m) => r(String(m))));
+        ws.send(`m${i}`);
+        assert.equal(await echoed, `echo:m${i}`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      // Then silence: closed (1006, no close frame: the proxy drops the connection, as nginx does).
+      const silentFrom = Date.now();
+      let timer: NodeJS.Timeout | undefined;
+      const code = await Promise.race([closed, new Promise<string>((r) => { timer = setTimeout(() => r('still open 10 s later'), 10_000); })]);
+      clearTimeout(timer);
+      if (code !== 1006) ws.terminate();
+      assert.equal(code, 1006);
+      assert.ok(Date.now() - silentFrom >= 500, 'not before the timeout');
+    } finally {
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((r) => wss.close(() => r()));
+    }
+  });
+
   it('rewrite-target with capture groups, app-root, permanent-redirect', async () => {
     await routes([
       makeIngress('default', 'rw', (i) => {
