@@ -330,17 +330,26 @@ describe('proxy server', () => {
     assert.equal((await request(proxy.httpPort!, 'force.com', '/')).status, 308);
   });
 
-  it('passes WebSocket upgrades through, plain and over TLS', async () => {
+  /** An echoing WebSocket server routed as ws.com (with these annotations) for the length of `use`. */
+  const withEchoWebSocket = async (annotations: Record<string, string>, use: () => Promise<void>): Promise<void> => {
     const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
     await new Promise<void>((r) => wss.once('listening', () => r()));
     wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo:${String(m)}`)));
     const wsPort = (wss.address() as net.AddressInfo).port;
     try {
-      const t = translate({
-        ingresses: [makeIngress('default', 'ws', (i) => { i.spec!.rules = [rule('ws.com', path('/', 'ws', 80))]; })],
+      await proxy.setRoutes(translate({
+        ingresses: [makeIngress('default', 'ws', (i) => { i.metadata!.annotations = annotations; i.spec!.rules = [rule('ws.com', path('/', 'ws', 80))]; })],
         ingressClasses: [], secrets: [], services: [makeService('default', 'ws')], endpointSlices: [makeSlice('default', 'ws', ['127.0.0.1'], [{ port: wsPort }])],
-      });
-      await proxy.setRoutes(t);
+      }));
+      await use();
+    } finally {
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((r) => wss.close(() => r()));
+    }
+  };
+
+  it('passes WebSocket upgrades through, plain and over TLS', async () => {
+    await withEchoWebSocket({}, async () => {
       // Plain and over TLS (both driven on raw handles), a few messages each, then a clean close.
       for (const url of [`ws://127.0.0.1:${proxy.httpPort}/socket`, `wss://127.0.0.1:${proxy.httpsPort}/socket`]) {
         const ws = new WebSocket(url, { headers: { host: 'ws.com' }, rejectUnauthorized: false });
@@ -355,25 +364,11 @@ describe('proxy server', () => {
         ws.close(1000);
         assert.equal(await closed, 1000, url);
       }
-    } finally {
-      for (const c of wss.clients) c.terminate();
-      await new Promise<void>((r) => wss.close(() => r()));
-    }
+    });
   });
 
   it('closes a WebSocket after proxy-read-timeout without traffic either way, and not while messages flow (as ingress-nginx)', async () => {
-    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-    await new Promise<void>((r) => wss.once('listening', () => r()));
-    wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo:${String(m)}`)));
-    const wsPort = (wss.address() as net.AddressInfo).port;
-    try {
-      await proxy.setRoutes(translate({
-        ingresses: [makeIngress('default', 'ws', (i) => {
-          i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/proxy-read-timeout': '1' };
-          i.spec!.rules = [rule('ws.com', path('/', 'ws', 80))];
-        })],
-        ingressClasses: [], secrets: [], services: [makeService('default', 'ws')], endpointSlices: [makeSlice('default', 'ws', ['127.0.0.1'], [{ port: wsPort }])],
-      }));
+    await withEchoWebSocket({ 'nginx.ingress.kubernetes.io/proxy-read-timeout': '1' }, async () => {
       const ws = new WebSocket(`ws://127.0.0.1:${proxy.httpPort}/socket`, { headers: { host: 'ws.com' } });
       const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
       await new Promise<void>((resolve, reject) => { ws.on('open', () => resolve()); ws.on('error', reject); });
@@ -392,10 +387,7 @@ describe('proxy server', () => {
       if (code !== 1006) ws.terminate();
       assert.equal(code, 1006);
       assert.ok(Date.now() - silentFrom >= 500, 'not before the timeout');
-    } finally {
-      for (const c of wss.clients) c.terminate();
-      await new Promise<void>((r) => wss.close(() => r()));
-    }
+    });
   });
 
   it('rewrite-target with capture groups, app-root, permanent-redirect', async () => {
