@@ -61,7 +61,9 @@ export async function bootstrapCluster(registry: Registry, opts: { serviceIP: st
     const cur = await registry.tryGet(r, 'default', 'kubernetes');
     if (!cur) { await ensure(registry, r, 'default', obj); continue; }
     const next = { ...obj, metadata: { ...cur.metadata, labels: obj.metadata.labels } };
-    if (JSON.stringify((cur as Record<string, unknown>).subsets ?? cur.endpoints) !== JSON.stringify((obj as Record<string, unknown>).subsets ?? obj.endpoints)) {
+    // What locates the API server: an Endpoints' subsets, a slice's endpoints and ports.
+    const where = (o: KObject) => JSON.stringify([o.subsets, o.endpoints, o.ports]);
+    if (where(cur) !== where(obj)) {
       await registry.update(r, 'default', 'kubernetes', next);
     }
   }

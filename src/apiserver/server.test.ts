@@ -182,6 +182,75 @@ describe('API server REST semantics', () => {
     assert.deepEqual([svc.spec.clusterIP, svc.spec.ports[0]!.port, svc.spec.ports[0]!.targetPort], ['10.96.0.1', 443, 7443]);
     const ep = await client.get(r('endpoints'), 'default', 'kubernetes') as KObject & { subsets: { ports: { port: number }[] }[] };
     assert.equal(ep.subsets[0]!.ports[0]!.port, 7443);
+    const slice = await client.get(r('endpointslices'), 'default', 'kubernetes') as KObject & { ports: { port: number }[] };
+    assert.equal(slice.ports[0]!.port, 7443);
     await bootstrapCluster(registry, { serviceIP: '10.96.0.1', apiAddress: '192.0.2.1', apiPort: 6443 });
+  });
+
+  /** A raw request; resolves with the status code and the parsed JSON answer. */
+  const call = async (method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ code: number; json: Record<string, unknown> }> => {
+    const r2 = await fetch(`${base}${path}`, { method, headers: { 'content-type': contentType }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    return { code: r2.status, json: await r2.json() as Record<string, unknown> };
+  };
+  const cmPath = '/api/v1/namespaces/default/configmaps';
+
+  it('refuses the write options kube-apiserver refuses, in its words, and changes nothing', async () => {
+    const created = await call('POST', `${cmPath}?dryRun=true`, cm('mistyped-dry-run'));
+    assert.equal(created.code, 422);
+    assert.equal(created.json.message, 'CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: []string{"true"}: supported values: "All"');
+    assert.equal((await call('GET', `${cmPath}/mistyped-dry-run`)).code, 404);
+    await client.create(r('configmaps'), 'default', cm('opts'));
+    const cases: [string, string, unknown, string, string][] = [
+      ['PATCH', `${cmPath}/opts?force=true`, { data: { a: 'c' } }, 'application/merge-patch+json', 'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for non-apply patch'],
+      ['PATCH', `${cmPath}/opts`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'opts' } }, 'application/apply-patch+yaml', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch'],
+      ['PUT', `${cmPath}/opts?fieldValidation=Bogus`, cm('opts'), 'application/json', 'UpdateOptions.meta.k8s.io "" is invalid: fieldValidation: Unsupported value: "Bogus": supported values: "", "Ignore", "Strict", "Warn"'],
+      ['DELETE', `${cmPath}/opts?propagationPolicy=Bogus`, undefined, 'application/json', 'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "Bogus": supported values: "Foreground", "Background", "Orphan", "nil"'],
+      ['GET', `${cmPath}?resourceVersionMatch=Exact`, undefined, 'application/json', 'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided'],
+    ];
+    for (const [method, path, body, ct, message] of cases) {
+      const got = await call(method, path, body, ct);
+      assert.deepEqual([got.code, got.json.message], [422, message], `${method} ${path}`);
+    }
+    assert.deepEqual((await client.get(r('configmaps'), 'default', 'opts')).data, { a: 'b' });
+  });
+
+  it('deletes a collection with the DeleteOptions of its body: a dry run or a failed precondition deletes nothing', async () => {
+    for (const n of ['dc-1', 'dc-2']) await client.create(r('configmaps'), 'default', cm(n, { grp: 'dc' }));
+    const names = async () => (await client.list(r('configmaps'), 'default', { labelSelector: 'grp=dc' })).items.map((o) => o.metadata.name).sort();
+    const dry = await call('DELETE', `${cmPath}?labelSelector=grp%3Ddc`, { kind: 'DeleteOptions', apiVersion: 'v1', dryRun: ['All'] });
+    assert.equal(dry.code, 200);
+    assert.deepEqual(await names(), ['dc-1', 'dc-2']);
+    const pre = await call('DELETE', `${cmPath}?labelSelector=grp%3Ddc`, { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { resourceVersion: '1' } });
+    assert.equal(pre.code, 409, JSON.stringify(pre.json));
+    assert.deepEqual(await names(), ['dc-1', 'dc-2']);
+    assert.equal((await call('DELETE', `${cmPath}?labelSelector=grp%3Ddc`)).code, 200);
+    assert.deepEqual(await names(), []);
+  });
+
+  it('takes a PUT without resourceVersion as an update of what is stored, refuses one naming another uid, and a patch changing the uid', async () => {
+    const first = await client.create(r('configmaps'), 'default', cm('uncond'));
+    const put = await call('PUT', `${cmPath}/uncond`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'uncond' }, data: { i: '1' } });
+    assert.equal(put.code, 200, JSON.stringify(put.json));
+    assert.deepEqual(put.json.data, { i: '1' });
+    const otherUid = '11111111-1111-1111-1111-111111111111';
+    const stale = await call('PUT', `${cmPath}/uncond`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'uncond', uid: otherUid }, data: { i: '2' } });
+    assert.deepEqual([stale.code, stale.json.message], [409, `Operation cannot be fulfilled on configmaps "uncond": Precondition failed: UID in precondition: ${otherUid}, UID in object meta: ${first.metadata.uid}`]);
+    const patched = await call('PATCH', `${cmPath}/uncond`, { metadata: { uid: otherUid } }, 'application/merge-patch+json');
+    assert.equal(patched.code, 422);
+    assert.match(String(patched.json.message), /metadata\.uid: Invalid value: "11111111-1111-1111-1111-111111111111": field is immutable/);
+    assert.deepEqual((await client.get(r('configmaps'), 'default', 'uncond')).data, { i: '1' });
+  });
+
+  it('cuts a long generateName to fit, and refuses new content in a terminating namespace in NamespaceLifecycle\'s words', async () => {
+    const base = `${'g'.repeat(59)}-`;
+    const made = await client.create(r('configmaps'), 'default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { generateName: base } });
+    assert.equal(made.metadata.name!.length, 63);
+    assert.ok(made.metadata.name!.startsWith(base.slice(0, 58)));
+    await client.create(r('namespaces'), undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ending' } });
+    await client.delete(r('namespaces'), undefined, 'ending'); // Terminating: no namespace controller runs here
+    const refused = await call('POST', '/api/v1/namespaces/ending/configmaps', cm('late'));
+    assert.equal(refused.code, 403);
+    assert.equal(refused.json.message, 'configmaps "late" is forbidden: unable to create new content in namespace ending because it is being terminated');
+    assert.deepEqual((refused.json.details as { causes: unknown[] }).causes, [{ reason: 'NamespaceTerminating', message: 'namespace ending is being terminated', field: 'metadata.namespace' }]);
   });
 });

@@ -13,6 +13,7 @@ import type { ApiMachinery } from '../machinery.ts';
 import type { ResourceRequest } from '../request-info.ts';
 import type { Registry } from '../registry/registry.ts';
 import { handleBinding } from './binding.ts';
+import { checkListOptions, deleteOptions, writeOptions, type WriteOptions } from './request-options.ts';
 import { serveWatch } from './watch.ts';
 
 export interface ResourceContext {
@@ -102,6 +103,7 @@ export function selectorFilter(url: URL, r: ResourceInfo, version: string): ((o:
 
 async function list(ctx: ResourceContext, req: IncomingMessage, res: ServerResponse, url: URL, s: Served,
   namespace: string | undefined, style: ResponseStyle): Promise<void> {
+  checkListOptions(url);
   const limitParam = url.searchParams.get('limit');
   const result = await ctx.registry.list(s.r, namespace, {
     limit: limitParam ? Number(limitParam) : undefined,
@@ -164,7 +166,7 @@ export async function decodeObjectBody(ctx: ResourceContext, req: IncomingMessag
  * Checks the body is an object of the kind the URL names, applies `fieldValidation`, and converts
  * it to the storage version. Returns warnings to send in `Warning` headers.
  */
-function admitBody(ctx: ResourceContext, s: Served, body: unknown, url: URL, res: ServerResponse): KObject {
+function admitBody(ctx: ResourceContext, s: Served, body: unknown, opts: WriteOptions, res: ServerResponse): KObject {
   if (!isRecord(body)) throw errors.badRequest(`Object 'Kind' is missing in '${JSON.stringify(body)}'`);
   const kind = body.kind;
   const apiVersion = body.apiVersion;
@@ -180,7 +182,7 @@ function admitBody(ctx: ResourceContext, s: Served, body: unknown, url: URL, res
   if (body.metadata !== undefined && body.metadata !== null && !isRecord(body.metadata)) {
     throw errors.badRequest(`${s.r.kind} in version "${version}" cannot be handled as a ${s.r.kind}: json: cannot unmarshal ${typeof body.metadata} into Go struct field ${s.r.kind}.metadata of type v1.ObjectMeta`);
   }
-  const mode = url.searchParams.get('fieldValidation') ?? 'Warn';
+  const mode = opts.fieldValidation;
   if (mode !== 'Ignore') {
     const unknown = ctx.machinery.findUnknownFields(apiVersion, kind, body);
     if (unknown.length) {
@@ -206,29 +208,39 @@ function deletePath(obj: unknown, path: string): void {
   if (typeof cur === 'object' && cur !== null) delete (cur as Record<string, unknown>)[parts.at(-1)!];
 }
 
-function isDryRun(url: URL): boolean {
-  return url.searchParams.getAll('dryRun').includes('All');
-}
-
 async function create(ctx: ResourceContext, req: IncomingMessage, res: ServerResponse, url: URL, s: Served,
   namespace: string | undefined, style: ResponseStyle): Promise<void> {
+  const opts = writeOptions('CreateOptions', url);
   const body = await decodeObjectBody(ctx, req);
-  const obj = admitBody(ctx, s, body, url, res);
-  const created = await ctx.registry.create(s.r, namespace, obj, { dryRun: isDryRun(url) });
+  const obj = admitBody(ctx, s, body, opts, res);
+  const created = await ctx.registry.create(s.r, namespace, obj, { dryRun: opts.dryRun });
   sendJson(res, 201, present(ctx, s, created), style);
 }
 
 async function update(ctx: ResourceContext, req: IncomingMessage, res: ServerResponse, url: URL, s: Served,
   info: ResourceRequest, style: ResponseStyle): Promise<void> {
+  const opts = writeOptions('UpdateOptions', url);
   const body = await decodeObjectBody(ctx, req);
-  const obj = admitBody(ctx, s, body, url, res);
-  const out = await ctx.registry.update(s.r, info.namespace, info.name!, obj, { subresource: info.subresource, dryRun: isDryRun(url) });
-  sendJson(res, out.created ? 201 : 200, present(ctx, s, out.object), style);
+  const obj = admitBody(ctx, s, body, opts, res);
+  // Without a resourceVersion the update is unconditional (for kinds that allow it): retried on a
+  // race with another writer, as kube-apiserver's GuaranteedUpdate retries it.
+  const unconditional = !obj.metadata.resourceVersion;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const out = await ctx.registry.update(s.r, info.namespace, info.name!, obj, { subresource: info.subresource, dryRun: opts.dryRun });
+      sendJson(res, out.created ? 201 : 200, present(ctx, s, out.object), style);
+      return;
+    } catch (err) {
+      if (unconditional && err instanceof StatusError && err.reason === 'Conflict' && !/Precondition failed/.test(err.message) && attempt < 5) continue;
+      throw err;
+    }
+  }
 }
 
 async function patch(ctx: ResourceContext, req: IncomingMessage, res: ServerResponse, url: URL, s: Served,
   info: ResourceRequest, style: ResponseStyle): Promise<void> {
   const ct = parseMediaTypes(req.headers['content-type'])[0]?.type ?? '';
+  const opts = writeOptions('PatchOptions', url, ct);
   const buf = await readBody(req);
   let patchBody: unknown;
   try {
@@ -243,8 +255,8 @@ async function patch(ctx: ResourceContext, req: IncomingMessage, res: ServerResp
     if (!current) {
       if (ct === 'application/apply-patch+yaml') {
         const created = ctx.machinery.applyPatch(ct, undefined, patchBody, gvk);
-        const obj = admitBody(ctx, s, created, url, res);
-        const out = await ctx.registry.create(s.r, info.namespace, obj, { dryRun: isDryRun(url) });
+        const obj = admitBody(ctx, s, created, opts, res);
+        const out = await ctx.registry.create(s.r, info.namespace, obj, { dryRun: opts.dryRun });
         sendJson(res, 201, present(ctx, s, out), style);
         return;
       }
@@ -253,12 +265,12 @@ async function patch(ctx: ResourceContext, req: IncomingMessage, res: ServerResp
     const base = present(ctx, s, current);
     const patched = ctx.machinery.applyPatch(ct, base, patchBody, gvk);
     if (!isRecord(patched)) throw errors.badRequest('the patch did not produce an object');
-    const obj = admitBody(ctx, s, patched, url, res);
+    const obj = admitBody(ctx, s, patched, opts, res);
     // A patch that names a resourceVersion is conditional on it; otherwise retry on races.
     const explicitRv = isRecord(patchBody) && isRecord(patchBody.metadata) && typeof patchBody.metadata.resourceVersion === 'string';
     try {
       const out = await ctx.registry.update(s.r, info.namespace, info.name!, obj, {
-        subresource: info.subresource, dryRun: isDryRun(url),
+        subresource: info.subresource, dryRun: opts.dryRun, patch: true,
         baseRevision: explicitRv ? undefined : Number(current.metadata.resourceVersion),
       });
       sendJson(res, 200, present(ctx, s, out.object), style);
@@ -270,7 +282,8 @@ async function patch(ctx: ResourceContext, req: IncomingMessage, res: ServerResp
   }
 }
 
-async function readDeleteOptions(req: IncomingMessage, url: URL): Promise<Record<string, unknown>> {
+/** A DeleteOptions body, or {} without one. */
+async function readDeleteBody(req: IncomingMessage): Promise<Record<string, unknown>> {
   const buf = await readBody(req);
   let opts: Record<string, unknown> = {};
   if (buf.length) {
@@ -281,44 +294,35 @@ async function readDeleteOptions(req: IncomingMessage, url: URL): Promise<Record
       throw errors.badRequest(`error decoding DeleteOptions: ${(err as Error).message}`);
     }
   }
-  const g = url.searchParams.get('gracePeriodSeconds');
-  if (g !== null) opts.gracePeriodSeconds = Number(g);
-  const p = url.searchParams.get('propagationPolicy');
-  if (p !== null) opts.propagationPolicy = p;
   return opts;
 }
 
 async function del(ctx: ResourceContext, req: IncomingMessage, res: ServerResponse, url: URL, s: Served,
   info: ResourceRequest, style: ResponseStyle): Promise<void> {
-  const opts = await readDeleteOptions(req, url);
-  const pre = isRecord(opts.preconditions) ? opts.preconditions as { uid?: string; resourceVersion?: string } : undefined;
-  const out = await ctx.registry.delete(s.r, info.namespace, info.name!, {
-    gracePeriodSeconds: typeof opts.gracePeriodSeconds === 'number' ? opts.gracePeriodSeconds : undefined,
-    preconditions: pre,
-    dryRun: isDryRun(url) || (Array.isArray(opts.dryRun) && opts.dryRun.includes('All')),
-  });
+  const opts = deleteOptions(url, await readDeleteBody(req));
+  const out = await ctx.registry.delete(s.r, info.namespace, info.name!, opts);
   sendJson(res, 200, present(ctx, s, out), style);
 }
 
 async function deleteCollection(ctx: ResourceContext, req: IncomingMessage, res: ServerResponse, url: URL, s: Served,
   namespace: string | undefined, style: ResponseStyle): Promise<void> {
   if (!s.r.verbs.includes('deletecollection')) throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
-  const opts = await readDeleteOptions(req, url);
+  const opts = deleteOptions(url, await readDeleteBody(req));
   const found = await ctx.registry.list(s.r, namespace, { filter: selectorFilter(url, s.r, s.apiVersion) });
   const deleted: KObject[] = [];
-  const failures: string[] = [];
+  const failures: unknown[] = [];
   for (const o of found.items) {
     try {
-      deleted.push(await ctx.registry.delete(s.r, o.metadata.namespace, o.metadata.name!, {
-        gracePeriodSeconds: typeof opts.gracePeriodSeconds === 'number' ? opts.gracePeriodSeconds : undefined,
-        dryRun: isDryRun(url),
-      }));
+      // The same options for each, preconditions and dry run included, as kube-apiserver passes them.
+      deleted.push(await ctx.registry.delete(s.r, o.metadata.namespace, o.metadata.name!, opts));
     } catch (err) {
       if (err instanceof StatusError && err.code === 404) continue;
-      failures.push(err instanceof Error ? err.message : String(err));
+      failures.push(err);
     }
   }
-  if (failures.length) throw errors.internal(failures.join('; '));
+  // As kube-apiserver: the first failure is the answer (a failed precondition is a 409, not a 500).
+  if (failures[0] instanceof StatusError) throw failures[0];
+  if (failures.length) throw errors.internal(failures.map((f) => (f instanceof Error ? f.message : String(f))).join('; '));
   sendJson(res, 200, { kind: s.r.listKind, apiVersion: s.apiVersion, metadata: { resourceVersion: String(ctx.registry.store.currentRevision()) },
     items: deleted.map((o) => present(ctx, s, o)) }, style);
 }

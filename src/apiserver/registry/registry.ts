@@ -2,7 +2,7 @@
 // kube-apiserver's object lifecycle (uid, timestamps, generation, optimistic concurrency,
 // finalizers and graceful deletion). Kind-specific rules come from Strategy hooks.
 import { randomUUID } from 'node:crypto';
-import { errors, type FieldError, StatusError } from '../../api/errors.ts';
+import { errors, field, type FieldError } from '../../api/errors.ts';
 import { cloneJson, type KObject } from '../../api/object.ts';
 import { type ResourceInfo, resources } from '../../api/resources.ts';
 import {
@@ -204,11 +204,12 @@ export class Registry {
       }
       meta.namespace = namespace ?? meta.namespace;
       if (!meta.namespace) throw errors.badRequest('the server could not find the requested resource');
-      await this.#checkNamespaceWritable(meta.namespace);
+      await this.#checkNamespaceWritable(meta.namespace, r, meta.name ?? '');
     } else {
       delete meta.namespace;
     }
-    if (!meta.name && meta.generateName) meta.name = meta.generateName + this.#randomSuffix();
+    // SimpleNameGenerator: the base cut to 58 characters, so base and suffix fit in 63.
+    if (!meta.name && meta.generateName) meta.name = meta.generateName.slice(0, 58) + this.#randomSuffix();
     meta.uid = randomUUID();
     meta.creationTimestamp = k8sTime(this.#now());
     delete meta.resourceVersion;
@@ -247,7 +248,7 @@ export class Registry {
    * resourceVersion or the patch base) makes it conditional: a mismatch is 409 Conflict.
    */
   async update(r: ResourceInfo, namespace: string | undefined, name: string, input: KObject,
-    opts: WriteOptions & { subresource?: string; baseRevision?: number } = {}): Promise<{ object: KObject; created: boolean }> {
+    opts: WriteOptions & { subresource?: string; baseRevision?: number; patch?: boolean } = {}): Promise<{ object: KObject; created: boolean }> {
     const key = storageKey(r, namespace, name);
     const strategy = this.strategy(r);
     const currentEntry = await this.#store.get(key);
@@ -269,11 +270,23 @@ export class Registry {
     const old = decodeStored(r, currentEntry.value, currentEntry.modRevision);
     const bodyRv = obj.metadata.resourceVersion;
     if (bodyRv && bodyRv !== old.metadata.resourceVersion) throw errors.conflict(r, name);
+    if (!bodyRv) {
+      // kube-apiserver's store: no resourceVersion is an update of what is stored, where the kind allows it.
+      if (strategy.allowUnconditionalUpdate === false) {
+        throw errors.invalid(r.resource, r.group, name, [field.invalid('metadata.resourceVersion', 0, 'must be specified for an update', '0')]);
+      }
+      obj.metadata.resourceVersion = old.metadata.resourceVersion;
+    }
+    // A PUT naming another uid (the object was deleted and made again since it was read) is a
+    // failed precondition, as kube-apiserver's; a patch that changes it fails validation (immutable).
+    if (obj.metadata.uid && obj.metadata.uid !== old.metadata.uid && !opts.patch) {
+      throw errors.conflict(r, name, `Precondition failed: UID in precondition: ${obj.metadata.uid}, UID in object meta: ${old.metadata.uid}`);
+    }
     if (opts.baseRevision !== undefined && opts.baseRevision !== currentEntry.modRevision) throw errors.conflict(r, name);
     // Identity and lifecycle fields are the server's.
     obj.metadata.name = name;
     if (r.namespaced) obj.metadata.namespace = namespace; else delete obj.metadata.namespace;
-    obj.metadata.uid = old.metadata.uid;
+    obj.metadata.uid ??= old.metadata.uid;
     obj.metadata.creationTimestamp = old.metadata.creationTimestamp;
     if (old.metadata.deletionTimestamp) {
       obj.metadata.deletionTimestamp = old.metadata.deletionTimestamp;
@@ -380,15 +393,16 @@ export class Registry {
     }
   }
 
-  async #checkNamespaceWritable(namespace: string): Promise<void> {
+  /** The NamespaceLifecycle admission plugin: nothing new in a namespace that is missing or being deleted. */
+  async #checkNamespaceWritable(namespace: string, r: ResourceInfo, name: string): Promise<void> {
     const nsInfo = resources.find((x) => x.resource === 'namespaces')!;
     const e = await this.#store.get(storageKey(nsInfo, undefined, namespace));
     if (!e) throw errors.notFound(nsInfo, namespace);
     const ns = JSON.parse(e.value) as KObject;
     if (ns.metadata.deletionTimestamp) {
-      throw new StatusError(403, 'Forbidden',
-        `unable to create new content in namespace ${namespace} because it is being terminated`,
-        { name: namespace, kind: 'namespaces', causes: [{ reason: 'NamespaceTerminating', message: `namespace ${namespace} is being terminated`, field: 'metadata.namespace' }] });
+      const err = errors.forbidden(r, name, `unable to create new content in namespace ${namespace} because it is being terminated`);
+      err.details!.causes = [{ reason: 'NamespaceTerminating', message: `namespace ${namespace} is being terminated`, field: 'metadata.namespace' }];
+      throw err;
     }
   }
 

@@ -93,5 +93,8 @@ export function defaultStrategies(opts: { serviceAllocator: ServiceAllocator }):
     nodes: nodeStrategy,
     endpoints: { allowCreateOnUpdate: true },
     events: { allowCreateOnUpdate: true },
+    // MetalLB's kinds are custom resources on a real cluster: kube's CRD strategy wants the resourceVersion.
+    ipaddresspools: { allowUnconditionalUpdate: false, tracksGeneration: true },
+    l2advertisements: { allowUnconditionalUpdate: false, tracksGeneration: true },
   };
 }

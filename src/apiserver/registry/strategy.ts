@@ -33,4 +33,9 @@ export interface Strategy {
   readonly allowCreateOnUpdate?: boolean;
   /** metadata.generation tracks spec changes. */
   readonly tracksGeneration?: boolean;
+  /**
+   * false: a PUT must carry metadata.resourceVersion (kube's custom resources). Built-in kinds
+   * take one without it as an update of whatever is stored (AllowUnconditionalUpdate).
+   */
+  readonly allowUnconditionalUpdate?: boolean;
 }
