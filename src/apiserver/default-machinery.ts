@@ -6,7 +6,7 @@ import { applyPatch } from '../api/patch/index.ts';
 import { toTable } from '../api/printers/table.ts';
 import { decodeKubernetesProtobuf } from '../api/protobuf/decode-kubernetes-protobuf.ts';
 import { lookupKind } from '../api/resources.ts';
-import { findUnknownFields, strictDecodingMessage } from '../api/schema/field-validation.ts';
+import { findDecodeError, findUnknownFields, strictDecodingMessage } from '../api/schema/field-validation.ts';
 import { openapiV3Document, openapiV3Root } from '../api/schema/openapi-v3.ts';
 import { validateObject } from '../api/validation/index.ts';
 import type { ApiMachinery } from './machinery.ts';
@@ -21,6 +21,7 @@ export function defaultMachinery(): ApiMachinery {
     decodeProtobuf: decodeKubernetesProtobuf,
     applyPatch,
     toTable: (objects, kind, opts) => toTable(objects, kind, opts),
+    findDecodeError,
     findUnknownFields,
     strictDecodingMessage,
     applyDefaults: (obj) => applyDefaults(obj.kind, groupOf(obj), obj),

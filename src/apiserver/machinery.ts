@@ -23,6 +23,8 @@ export interface ApiMachinery {
   applyPatch(contentType: string, original: unknown, patch: unknown, gvk: GroupVersionKind): unknown;
   /** Server-side Table for `kubectl get`. */
   toTable(objects: KObject[], kind: string, opts: TableOptions): unknown;
+  /** The first type error kube's JSON decoder would refuse the body with (`json: cannot unmarshal bool into Go struct field ConfigMap.data of type string`). */
+  findDecodeError(apiVersion: string, kind: string, obj: unknown): string | undefined;
   /** Paths of fields the schema does not know (`spec.bogusField`). */
   findUnknownFields(apiVersion: string, kind: string, obj: unknown): string[];
   /** kube's 400 message for unknown fields under fieldValidation=Strict. */

@@ -253,4 +253,17 @@ describe('API server REST semantics', () => {
     assert.equal(refused.json.message, 'configmaps "late" is forbidden: unable to create new content in namespace ending because it is being terminated');
     assert.deepEqual((refused.json.details as { causes: unknown[] }).causes, [{ reason: 'NamespaceTerminating', message: 'namespace ending is being terminated', field: 'metadata.namespace' }]);
   });
+
+  it('refuses a body with a value of the wrong JSON type as kube\'s decoder does (400; 422 naming the patch), storing nothing', async () => {
+    const typo = await call('POST', cmPath, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'typo' }, data: { DEBUG: true } });
+    assert.deepEqual([typo.code, typo.json.message], [400, 'ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal bool into Go struct field ConfigMap.data of type string']);
+    assert.equal((await call('GET', `${cmPath}/typo`)).code, 404);
+    const finalizers = await call('POST', cmPath, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'typo', finalizers: 'abc' } });
+    assert.deepEqual([finalizers.code, finalizers.json.message], [400, 'ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal string into Go struct field ObjectMeta.metadata.finalizers of type []string']);
+    await client.create(r('configmaps'), 'default', cm('typed'));
+    const patched = await call('PATCH', `${cmPath}/typed`, { data: { a: 5 } }, 'application/merge-patch+json');
+    assert.equal(patched.code, 422);
+    assert.match(String(patched.json.message), /^ "" is invalid: patch: Invalid value: ".*": json: cannot unmarshal number into Go struct field ConfigMap\.data of type string$/);
+    assert.deepEqual((await client.get(r('configmaps'), 'default', 'typed')).data, { a: 'b' });
+  });
 });

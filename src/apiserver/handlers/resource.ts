@@ -2,7 +2,8 @@
 // and the status subresource. Talks to the Registry; everything kind-specific is elsewhere.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseYaml } from 'yaml';
-import { errors, StatusError } from '../../api/errors.ts';
+import { errors, field, StatusError } from '../../api/errors.ts';
+import { goQuote } from '../../api/validation/field-errors.ts';
 import { isRecord, type KObject } from '../../api/object.ts';
 import { apiVersionOf, type ResourceInfo } from '../../api/resources.ts';
 import {
@@ -163,10 +164,11 @@ export async function decodeObjectBody(ctx: ResourceContext, req: IncomingMessag
 }
 
 /**
- * Checks the body is an object of the kind the URL names, applies `fieldValidation`, and converts
- * it to the storage version. Returns warnings to send in `Warning` headers.
+ * Checks the body is an object of the kind the URL names, that it decodes (every field of its
+ * type), applies `fieldValidation`, and converts it to the storage version. Unknown fields become
+ * `Warning` headers. `patched`: the body is what a patch made, refused as kube refuses those.
  */
-function admitBody(ctx: ResourceContext, s: Served, body: unknown, opts: WriteOptions, res: ServerResponse): KObject {
+function admitBody(ctx: ResourceContext, s: Served, body: unknown, opts: WriteOptions, res: ServerResponse, patched = false): KObject {
   if (!isRecord(body)) throw errors.badRequest(`Object 'Kind' is missing in '${JSON.stringify(body)}'`);
   const kind = body.kind;
   const apiVersion = body.apiVersion;
@@ -179,8 +181,12 @@ function admitBody(ctx: ResourceContext, s: Served, body: unknown, opts: WriteOp
   if (apiVersion !== s.apiVersion) {
     throw errors.badRequest(`the API version in the data (${apiVersion}) does not match the expected API version (${s.apiVersion})`);
   }
-  if (body.metadata !== undefined && body.metadata !== null && !isRecord(body.metadata)) {
-    throw errors.badRequest(`${s.r.kind} in version "${version}" cannot be handled as a ${s.r.kind}: json: cannot unmarshal ${typeof body.metadata} into Go struct field ${s.r.kind}.metadata of type v1.ObjectMeta`);
+  // Decoding into the Go types comes first in kube-apiserver: a value of the wrong JSON type is a
+  // 400 (422 naming the patch, for a patch's result), before unknown fields are looked at.
+  const decodeError = ctx.machinery.findDecodeError(apiVersion, kind, body);
+  if (decodeError !== undefined) {
+    if (patched) throw errors.invalid('', '', '', [field.invalid('patch', JSON.stringify(body), decodeError, goQuote(JSON.stringify(body)))]);
+    throw errors.badRequest(`${s.r.kind} in version "${version}" cannot be handled as a ${s.r.kind}: ${decodeError}`);
   }
   const mode = opts.fieldValidation;
   if (mode !== 'Ignore') {
@@ -265,7 +271,7 @@ async function patch(ctx: ResourceContext, req: IncomingMessage, res: ServerResp
     const base = present(ctx, s, current);
     const patched = ctx.machinery.applyPatch(ct, base, patchBody, gvk);
     if (!isRecord(patched)) throw errors.badRequest('the patch did not produce an object');
-    const obj = admitBody(ctx, s, patched, opts, res);
+    const obj = admitBody(ctx, s, patched, opts, res, true);
     // A patch that names a resourceVersion is conditional on it; otherwise retry on races.
     const explicitRv = isRecord(patchBody) && isRecord(patchBody.metadata) && typeof patchBody.metadata.resourceVersion === 'string';
     try {
