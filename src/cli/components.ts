@@ -67,10 +67,11 @@ export function registerComponents(program: Command): void {
     }));
   common(program.command('proxy').description('run only the nftables service proxy (kube-proxy) against a cluster; needs root'))
     .option('--cluster-cidr <cidr>', 'the pod range (traffic from outside it is masqueraded)')
-    .action((f: ComponentFlags & { clusterCidr?: string }) => runUntilSignal('proxy', async () => {
+    .option('--service-cluster-ip-range <cidr>', 'the Service range (its unallocated addresses are dropped at once)')
+    .action((f: ComponentFlags & { clusterCidr?: string; serviceClusterIpRange?: string }) => runUntilSignal('proxy', async () => {
       const { ServiceProxy } = await import('../proxy/index.ts');
       const client = new KubeClient(configFromKubeconfig(f.kubeconfig));
-      const proxy = new ServiceProxy({ client, nodeName: (f.nodeName ?? hostname()).toLowerCase(), nodeAddresses: [f.nodeIp ?? detectNodeIP()], clusterCIDR: f.clusterCidr, log });
+      const proxy = new ServiceProxy({ client, nodeName: (f.nodeName ?? hostname()).toLowerCase(), nodeAddresses: [f.nodeIp ?? detectNodeIP()], clusterCIDR: f.clusterCidr, ...(f.serviceClusterIpRange ? { serviceCIDRs: [f.serviceClusterIpRange] } : {}), log });
       await proxy.start();
       return async () => { await proxy.stop(); client.close(); };
     }));

@@ -38,7 +38,11 @@ export interface RunningControlPlane {
   stop(): Promise<void>;
 }
 
-export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: string }, log: (m: string) => void): Promise<RunningControlPlane> {
+/**
+ * `reservedPorts`: the TCP ports podgate itself listens on at node addresses, which a LoadBalancer
+ * Service given a node address may not take (default: the usual ones, see DEFAULT_RESERVED_PORTS).
+ */
+export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: string; reservedPorts?: readonly number[] }, log: (m: string) => void): Promise<RunningControlPlane> {
   mkdirSync(flags.dataDir, { recursive: true, mode: 0o700 });
   const store = new SqliteStore({ path: join(flags.dataDir, 'state.db') });
   const machinery = defaultMachinery();
@@ -100,7 +104,7 @@ export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: str
   await endpointSlices.start();
   const nodeIpam = new NodeIpamController({ client, events, clusterCIDR: flags.clusterCidr, log });
   await nodeIpam.start();
-  const lbIpam = new LbIpamController({ client, log });
+  const lbIpam = new LbIpamController({ client, log, ...(flags.reservedPorts ? { reservedPorts: flags.reservedPorts } : {}) });
   await lbIpam.start();
   if (flags.lbPool?.length) await ensureDefaultPool(client, flags.lbPool);
   const scheduler = new Scheduler({ client, events: new EventRecorder({ client, source: { component: 'default-scheduler' }, log }), log });

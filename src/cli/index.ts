@@ -17,7 +17,11 @@ function log(msg: string): void {
 async function run(what: 'up' | 'server', flags: ControlPlaneFlags & Partial<NodeFlags>): Promise<void> {
   const t0 = performance.now();
   const nodeIp = flags.nodeIp ?? detectNodeIP();
-  const cp = await startControlPlane({ ...flags, nodeIp }, log);
+  // With the node parts here, the ports they take are known; `server` keeps the usual list.
+  const reservedPorts = what === 'up'
+    ? [flags.securePort, flags.kubeletPort ?? 10250, flags.ingressHttpPort ?? 80, flags.ingressHttpsPort ?? 443, flags.ingressMetricsPort ?? 10254].filter((p) => p > 0)
+    : undefined;
+  const cp = await startControlPlane({ ...flags, nodeIp, ...(reservedPorts ? { reservedPorts } : {}) }, log);
   let node: RunningNode | undefined;
   let nodeLine = '';
   if (what === 'up') {

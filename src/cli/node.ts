@@ -116,7 +116,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     // A pod network half set up (bridge, nft table) is undone too.
     await parts.start('node agent', () => agent.start(), () => agent.stop(), { halfway: true });
     // kube-proxy's part: ClusterIP, NodePort, LoadBalancer and external IPs in the kernel.
-    const proxy = new ServiceProxy({ client: o.client, nodeName: o.nodeName, nodeAddresses: [o.nodeIP], clusterCIDR: o.clusterCIDR, log: o.log });
+    const proxy = new ServiceProxy({ client: o.client, nodeName: o.nodeName, nodeAddresses: [o.nodeIP], clusterCIDR: o.clusterCIDR, serviceCIDRs: [o.serviceCIDR], log: o.log });
     await parts.start('service proxy', () => proxy.start(), () => proxy.stop());
     // The node reaches cluster IPs through the bridge when nothing else routes them (a real
     // machine's default route does; a test host may have none). The output hook DNATs them to pods.

@@ -2,7 +2,7 @@
 export { ServiceProxy, type ServiceProxyOptions, type SyncStats } from './service-proxy.ts';
 export {
   computeRuleset, computeBase, computeServiceFragment, emptyRuleset, updateRuleset, groupSlices, serviceKey, allChains, allSets, effectiveValue,
-  TABLE_FAMILY, TABLE_NAME, MASQ_MARK, SERVICE_IPS, SERVICE_NODEPORTS, NODEPORT_IPS, HAIRPIN, REJECT_CHAIN,
+  TABLE_FAMILY, TABLE_NAME, MASQ_MARK, SERVICE_IPS, SERVICE_NODEPORTS, NODEPORT_IPS, HAIRPIN, CLUSTER_IPS, REJECT_CHAIN,
   type Ruleset, type RulesetOptions, type ProxyNode, type Fragment, type Chain, type SetDecl, type Element, type Claim, type ServiceUpdate,
 } from './ruleset.ts';
 export { renderNft, renderDiff, renderDelete, NeedsFullSyncError } from './render-nft.ts';

@@ -109,6 +109,11 @@ export function tracePacket(r: Ruleset, p: TracePacket, opts: { pick?: (n: numbe
         if (hit === !!m[2]) return 'continue';
         continue;
       }
+      if ((m = take(/^ip (saddr|daddr) (!= )?\{ ([^}]*) \}/))) {
+        const ip = m[1] === 'saddr' ? p.src : p.dst;
+        if (m[3]!.split(', ').some((c) => inCidr(ip, c)) === !!m[2]) return 'continue';
+        continue;
+      }
       if ((m = take(/^ip (saddr|daddr) (!= )?(\d+\.\d+\.\d+\.\d+(?:\/\d+)?)/))) {
         const ip = m[1] === 'saddr' ? p.src : p.dst;
         if (inCidr(ip, m[3]!) === !!m[2]) return 'continue';

@@ -47,6 +47,11 @@ describe('renderNft', () => {
     assert.equal(renderNft(r), `add table inet podgate_proxy
 delete table inet podgate_proxy
 table inet podgate_proxy {
+	set cluster-ips {
+		type ipv4_addr
+		elements = { 10.96.0.10,
+			     10.96.0.11 }
+	}
 	set hairpin {
 		type ipv4_addr . ipv4_addr
 		elements = { 10.244.0.2 . 10.244.0.2,
@@ -89,6 +94,7 @@ table inet podgate_proxy {
 	chain services {
 		ip daddr . meta l4proto . th dport vmap @service-ips
 		ip daddr != 127.0.0.0/8 ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports
+		ip daddr @cluster-ips goto reject-service
 	}
 	chain svc-ns/web/tcp/http {
 		ip daddr != 10.96.0.10 meta mark set meta mark | 0x4000
@@ -180,7 +186,7 @@ describe('tracePacket', () => {
     const svc = makeService('s', '10.96.0.40');
     const notReady = computeRuleset([svc], [makeSlice('s', [{ ip: '10.244.0.2', ready: false, serving: false }])], NODE, OPTS);
     assert.equal(tracePacket(notReady, pkt({ dst: '10.96.0.40', dport: 80 })).verdict, 'reject');
-    assert.equal(tracePacket(notReady, pkt({ dst: '10.96.0.40', dport: 80, protocol: 'udp' })).verdict, 'accept', 'the UDP port is not a service port');
+    assert.equal(tracePacket(notReady, pkt({ dst: '10.203.0.1', dport: 80 })).verdict, 'accept', 'not a cluster IP');
     const terminating = computeRuleset([svc], [makeSlice('s', [{ ip: '10.244.0.2', ready: false, serving: true, terminating: true }, { ip: '10.244.0.3', ready: false, serving: false }])], NODE, OPTS);
     assert.equal(tracePacket(terminating, pkt({ dst: '10.96.0.40', dport: 80 })).dnat, '10.244.0.2:8080');
   });
@@ -194,6 +200,77 @@ describe('tracePacket', () => {
     for (const i of [0, 1, 2]) assert.equal(tracePacket(ra, pkt({ src: '10.244.5.5', dst: '10.96.0.50', dport: 80 }), { pick: () => i, state }).dnat, '10.244.0.4:8080');
     assert.equal(tracePacket(ra, pkt({ src: '10.244.5.6', dst: '10.96.0.50', dport: 80 }), { pick: () => 0, state }).dnat, '10.244.0.2:8080');
     assert.match(renderNft(ra), /set aff-ns\/aff\/tcp\/http\/10\.244\.0\.2\/8080\/30 \{\n\t\ttype ipv4_addr\n\t\tflags dynamic,timeout\n\t\ttimeout 30s/);
+  });
+});
+
+describe('regressions (L4 exposure review)', () => {
+  const lb = (name: string, clusterIP: string, f: (s: Svc) => void = () => {}) => makeService(name, clusterIP, (s) => {
+    s.spec.type = 'LoadBalancer';
+    s.spec.ports![0]!.nodePort = 30200;
+    s.status = { loadBalancer: { ingress: [{ ip: '198.51.100.1' }] } };
+    f(s);
+  });
+
+  it('loadBalancerSourceRanges: the LB IP:port only accepts the listed sources; NodePorts and externalIPs stay open', () => {
+    const svc = lb('fw', '10.96.0.70', (s) => { s.spec.loadBalancerSourceRanges = ['203.0.113.9/24', ' 192.0.2.7 ']; s.spec.externalIPs = ['203.0.113.50']; });
+    const r = computeRuleset([svc], [makeSlice('fw', ['10.244.0.2'])], NODE, OPTS);
+    const to = (src: string, dst: string, dport: number) => tracePacket(r, pkt({ src, dst, dport })).verdict;
+    assert.equal(to('203.0.113.77', '198.51.100.1', 80), 'dnat', 'a source in a range');
+    assert.equal(to('192.0.2.7', '198.51.100.1', 80), 'dnat', 'a bare address is a /32');
+    assert.equal(to('192.168.1.99', '198.51.100.1', 80), 'drop', 'a source outside the ranges');
+    assert.equal(to('10.244.0.9', '198.51.100.1', 80), 'drop', 'pods too (as kube-proxy)');
+    assert.equal(to('192.168.1.99', '192.168.1.10', 30200), 'dnat', 'the NodePort is not guarded');
+    assert.equal(to('192.168.1.99', '203.0.113.50', 80), 'dnat', 'externalIPs are not guarded');
+    assert.match(renderNft(r), /chain fw-ns\/fw\/tcp\/http \{\n\t\tip saddr != \{ 192\.0\.2\.7\/32, 203\.0\.113\.0\/24 \} drop\n\t\tgoto svc-ns\/fw\/tcp\/http\n/);
+    // Without endpoints the firewall still comes first: outsiders are dropped, listed sources refused.
+    const empty = computeRuleset([svc], [], NODE, OPTS);
+    assert.equal(tracePacket(empty, pkt({ src: '192.168.1.99', dst: '198.51.100.1', dport: 80 })).verdict, 'drop');
+    assert.equal(tracePacket(empty, pkt({ src: '203.0.113.77', dst: '198.51.100.1', dport: 80 })).verdict, 'reject');
+    // A range holding the node's address admits the node reaching the VIP it holds (source: the VIP).
+    const withNode = computeRuleset([lb('fw2', '10.96.0.71', (s) => { s.spec.loadBalancerSourceRanges = ['192.168.1.0/24']; })], [makeSlice('fw2', ['10.244.0.2'])], NODE, OPTS);
+    assert.equal(tracePacket(withNode, pkt({ src: '198.51.100.1', dst: '198.51.100.1', dport: 80, hook: 'output', localAddresses: ['192.168.1.10', '198.51.100.1'] })).verdict, 'dnat');
+    assert.equal(tracePacket(r, pkt({ src: '198.51.100.1', dst: '198.51.100.1', dport: 80, hook: 'output', localAddresses: ['192.168.1.10', '198.51.100.1'] })).verdict, 'drop');
+  });
+
+  it('servicePortsOf normalizes loadBalancerSourceRanges and keeps LB IPs apart from externalIPs', () => {
+    const svc = lb('n', '10.96.0.72', (s) => { s.spec.loadBalancerSourceRanges = ['10.1.2.3/8', '10.0.0.0/8', '2001:db8::/32', 'junk', '0.0.0.0/0']; s.spec.externalIPs = ['203.0.113.50']; });
+    const [sp] = servicePortsOf(svc, [], 'n1');
+    assert.deepEqual(sp!.loadBalancerSourceRanges, ['0.0.0.0/0', '10.0.0.0/8']);
+    assert.deepEqual(sp!.loadBalancerIPs, ['198.51.100.1']);
+    assert.deepEqual(sp!.externalAddresses, ['198.51.100.1', '203.0.113.50']);
+  });
+
+  it('externalTrafficPolicy Local without a local endpoint drops only outside traffic: the node and pods take the cluster path', () => {
+    const svc = lb('etp', '10.96.0.80', (s) => { s.spec.externalTrafficPolicy = 'Local'; });
+    const r = computeRuleset([svc], [makeSlice('etp', [{ ip: '10.244.1.5', node: 'n2' }])], NODE, OPTS);
+    for (const dst of ['198.51.100.1', '192.168.1.10']) {
+      const dport = dst === '192.168.1.10' ? 30200 : 80;
+      assert.equal(tracePacket(r, pkt({ dst, dport })).verdict, 'drop', `outside → ${dst}`);
+      const fromNode = tracePacket(r, pkt({ src: '192.168.1.10', dst, dport, hook: 'output' }));
+      assert.deepEqual([fromNode.dnat, fromNode.masquerade], ['10.244.1.5:8080', true], `node → ${dst}`);
+      const fromPod = tracePacket(r, pkt({ src: '10.244.0.3', dst, dport }));
+      assert.deepEqual([fromPod.dnat, fromPod.masquerade], ['10.244.1.5:8080', false], `pod → ${dst}`);
+    }
+    // Both policies Local: the short-circuit needs every endpoint, not the (empty) local ones.
+    const both = computeRuleset([lb('both', '10.96.0.81', (s) => { s.spec.externalTrafficPolicy = 'Local'; s.spec.internalTrafficPolicy = 'Local'; })],
+      [makeSlice('both', [{ ip: '10.244.1.5', node: 'n2' }])], NODE, OPTS);
+    assert.equal(tracePacket(both, pkt({ dst: '198.51.100.1', dport: 80 })).verdict, 'drop');
+    assert.equal(tracePacket(both, pkt({ src: '10.244.0.3', dst: '198.51.100.1', dport: 80 })).dnat, '10.244.1.5:8080');
+    assert.equal(tracePacket(both, pkt({ src: '10.244.0.3', dst: '10.96.0.81', dport: 80 })).verdict, 'drop', 'the cluster IP keeps internalTrafficPolicy Local');
+  });
+
+  it('refuses a cluster IP on a port its Service lacks, and drops unallocated addresses of the Service range', () => {
+    const r = computeRuleset([makeService('web', '10.96.0.90')], [makeSlice('web', ['10.244.0.2'])], NODE, { ...OPTS, serviceCIDRs: ['10.96.0.0/12'] });
+    assert.equal(tracePacket(r, pkt({ dst: '10.96.0.90', dport: 80 })).verdict, 'dnat');
+    assert.equal(tracePacket(r, pkt({ dst: '10.96.0.90', dport: 81 })).verdict, 'reject');
+    assert.equal(tracePacket(r, pkt({ dst: '10.96.0.90', dport: 80, protocol: 'udp', src: '10.244.0.3' })).verdict, 'reject');
+    assert.equal(tracePacket(r, pkt({ src: '192.168.1.10', dst: '10.96.0.90', dport: 81, hook: 'output' })).verdict, 'reject', 'from the node');
+    assert.equal(tracePacket(r, pkt({ dst: '10.96.123.123', dport: 80 })).verdict, 'drop');
+    assert.equal(tracePacket(r, pkt({ dst: '10.112.0.1', dport: 80 })).verdict, 'accept', 'outside the range');
+    // Without the range only cluster IPs are known: other addresses are left alone.
+    const noRange = computeRuleset([makeService('web', '10.96.0.90')], [makeSlice('web', ['10.244.0.2'])], NODE, OPTS);
+    assert.equal(tracePacket(noRange, pkt({ dst: '10.96.0.90', dport: 81 })).verdict, 'reject');
+    assert.equal(tracePacket(noRange, pkt({ dst: '10.96.123.123', dport: 80 })).verdict, 'accept');
   });
 });
 
@@ -255,7 +332,8 @@ flush chain inet podgate_proxy svc-ns/s3/tcp/http
 delete chain inet podgate_proxy svc-ns/s3/tcp/http
 `);
     const gone = updateRuleset(empty, change('ns/s3', undefined, []));
-    assert.equal(renderDiff(empty, gone), `delete element inet podgate_proxy service-ips { 10.96.1.3 . tcp . 80 }
+    assert.equal(renderDiff(empty, gone), `delete element inet podgate_proxy cluster-ips { 10.96.1.3 }
+delete element inet podgate_proxy service-ips { 10.96.1.3 . tcp . 80 }
 delete element inet podgate_proxy service-nodeports { tcp . 30003 }
 `);
   });

@@ -7,8 +7,12 @@
 //   nat-prerouting / nat-output ─ jump services
 //   services:  ip daddr . meta l4proto . th dport vmap @service-ips        (cluster, external, LB IPs)
 //              ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports
+//              ip daddr @cluster-ips goto reject-service                    (a port the Service lacks)
+//              ip daddr <service CIDR> drop                                  (an unallocated cluster IP)
 //   svc-<ns/name/proto/port>:  [mark rules]  numgen random mod N-i == 0 dnat ip to ip:port (one rule per endpoint)
 //   ext-<…>:   only when external traffic needs other endpoints than cluster traffic (a Local policy)
+//   clu-<…>:   all endpoints, when the node or a pod reaches a service with both policies Local
+//   fw-<…>:    loadBalancerSourceRanges: LB IP:port elements go here first (drop other sources)
 //   aep-<…>/<ip>/<port>: only with ClientIP affinity (update the per-endpoint affinity set, DNAT)
 //   nat-postrouting: masquerade marked packets; masquerade hairpin (ip saddr . ip daddr @hairpin);
 //                    source ports kept where free (kube-proxy: fully-random, see emitMasquerade)
@@ -19,10 +23,13 @@
 // picked by a numgen cascade (no per-endpoint chains, no anonymous sets), hairpin is one set
 // lookup in postrouting instead of a rule per endpoint, and "no endpoints" is a verdict in the
 // same service-ips map (goto reject-service), so a sync programs several times fewer objects and a
-// change rewrites one short chain.
+// change rewrites one short chain. kube-proxy's firewall-ips map (a filter chain before DNAT) is
+// here the LB IP's own service-ips verdict: `goto fw-…`, which drops other sources and then
+// continues with the verdict the element would have had. Everything runs in the nat hooks, so
+// only a connection's first packet is judged (kube-proxy's `ct state new`).
 import type { Service } from 'kubernetes-types/core/v1.d.ts';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.d.ts';
-import { type ProxyEndpoint, type ServicePortInfo, SERVICE_NAME_LABEL, compareIPv4, isIPv4, servicePortsOf } from './service-ports.ts';
+import { type ProxyEndpoint, type ServicePortInfo, SERVICE_NAME_LABEL, cidrContains, compareIPv4, isIPv4, normalizeCIDR, servicePortsOf } from './service-ports.ts';
 
 export const TABLE_FAMILY = 'inet';
 export const TABLE_NAME = 'podgate_proxy';
@@ -35,6 +42,7 @@ export const SERVICE_IPS = 'service-ips';
 export const SERVICE_NODEPORTS = 'service-nodeports';
 export const NODEPORT_IPS = 'nodeport-ips';
 export const HAIRPIN = 'hairpin';
+export const CLUSTER_IPS = 'cluster-ips';
 export const REJECT_CHAIN = 'reject-service';
 
 export interface ProxyNode {
@@ -54,6 +62,12 @@ export interface RulesetOptions {
   readonly clusterCIDR?: string;
   /** False when the kernel lacks SCTP conntrack: SCTP ports are left out. */
   readonly sctp?: boolean;
+  /**
+   * The Service range(s) (kube-apiserver's --service-cluster-ip-range; kube-proxy learns them
+   * from ServiceCIDR objects). Traffic to an address in them that is no Service's cluster IP is
+   * dropped at once instead of being routed nowhere. IPv4 CIDRs; others are ignored.
+   */
+  readonly serviceCIDRs?: readonly string[];
 }
 
 export interface SetDecl {
@@ -135,14 +149,15 @@ class FragmentBuilder {
 // ---- base: hooks, dispatch maps, masquerade, reject ------------------------------------------
 
 /** The table's fixed part: hook chains, dispatch maps and where NodePorts answer. */
-export function computeBase(node: ProxyNode): Fragment {
+export function computeBase(node: ProxyNode, options: RulesetOptions = {}): Fragment {
   const f = new FragmentBuilder();
   f.set({ name: SERVICE_IPS, kind: 'map', spec: ['type ipv4_addr . inet_proto . inet_service : verdict'] });
   f.set({ name: SERVICE_NODEPORTS, kind: 'map', spec: ['type inet_proto . inet_service : verdict'] });
   f.set({ name: NODEPORT_IPS, kind: 'set', spec: ['type ipv4_addr', 'flags interval'] });
   f.set({ name: HAIRPIN, kind: 'set', spec: ['type ipv4_addr . ipv4_addr'] });
+  f.set({ name: CLUSTER_IPS, kind: 'set', spec: ['type ipv4_addr'] });
   emitHooks(f);
-  emitDispatch(f, node);
+  emitDispatch(f, node, options);
   emitMasquerade(f);
   emitReject(f);
   return f.build();
@@ -155,7 +170,7 @@ function emitHooks(f: FragmentBuilder): void {
   f.chain('nat-postrouting', ['jump masquerading'], 'type nat hook postrouting priority 100; policy accept;');
 }
 
-function emitDispatch(f: FragmentBuilder, node: ProxyNode): void {
+function emitDispatch(f: FragmentBuilder, node: ProxyNode, o: RulesetOptions): void {
   // NodePorts never answer on 127.0.0.0/8: like kube-proxy's nftables mode (which documents
   // that it does not support localhost NodePorts), since DNAT of a loopback source needs
   // route_localnet, which exposes the node's localhost-only services (CVE-2020-8558).
@@ -165,9 +180,15 @@ function emitDispatch(f: FragmentBuilder, node: ProxyNode): void {
   // With CIDRs the set may cover addresses that are not the node's (0.0.0.0/0 is kube-proxy's
   // "all"): only local destinations are NodePorts.
   const local = cidrs?.length ? 'fib daddr type local ' : '';
+  const serviceCIDRs = [...new Set((o.serviceCIDRs ?? []).map(normalizeCIDR).filter((c) => c !== undefined))].sort();
   f.chain('services', [
     `ip daddr . meta l4proto . th dport vmap @${SERVICE_IPS}`,
     `ip daddr != 127.0.0.0/8 ip daddr @${NODEPORT_IPS} ${local}meta l4proto . th dport vmap @${SERVICE_NODEPORTS}`,
+    // kube-proxy's cluster-ips-check: a cluster IP on a port (or protocol) its Service does not
+    // define is refused at once, and an unallocated address of the range is dropped, instead of
+    // being routed to wherever the Service range leads and left to time out.
+    `ip daddr @${CLUSTER_IPS} goto ${REJECT_CHAIN}`,
+    ...serviceCIDRs.map((c) => `ip daddr ${c} drop`),
   ]);
 }
 
@@ -203,25 +224,30 @@ function emitReject(f: FragmentBuilder): void {
 
 // ---- per service --------------------------------------------------------------------------------
 
-/** The Service's contribution: its chains, affinity sets and map elements. */
-export function computeServiceFragment(ports: readonly ServicePortInfo[], options: RulesetOptions = {}): Fragment {
+/**
+ * The Service's contribution: its chains, affinity sets and map elements. `node` decides whether
+ * loadBalancerSourceRanges admit the node itself (kube-proxy's allowFromNode); without it they do not.
+ */
+export function computeServiceFragment(ports: readonly ServicePortInfo[], options: RulesetOptions = {}, node?: ProxyNode): Fragment {
   const f = new FragmentBuilder();
-  for (const sp of ports) emitServicePort(f, sp, options);
+  for (const sp of ports) emitServicePort(f, sp, options, node);
   return f.build();
 }
 
-function emitServicePort(f: FragmentBuilder, sp: ServicePortInfo, o: RulesetOptions): void {
+function emitServicePort(f: FragmentBuilder, sp: ServicePortInfo, o: RulesetOptions, node: ProxyNode | undefined): void {
   const svc = `svc-${sp.id}`;
   const ext = `ext-${sp.id}`;
   const hasExternal = sp.nodePort > 0 || sp.externalAddresses.length > 0;
   // One chain serves both kinds of traffic when both policies pick the same endpoints.
   const shared = !sp.internalPolicyLocal && !sp.externalPolicyLocal;
   const internalTarget = sp.internalEndpoints.length ? `goto ${svc}` : 'drop';
-  const externalTarget = sp.externalEndpoints.length ? `goto ${shared ? svc : ext}` : 'drop';
+  f.element(CLUSTER_IPS, sp.clusterIP);
   emitClusterIP(f, sp, sp.hasEndpoints ? internalTarget : `goto ${REJECT_CHAIN}`);
   if (hasExternal) {
-    const verdict = sp.hasEndpoints ? externalTarget : `goto ${REJECT_CHAIN}`;
-    emitExternalIPs(f, sp, verdict);
+    // With endpoints somewhere, external traffic always enters the ext chain (unless shared):
+    // even with no local endpoint for a Local policy, the node and pods are let through there.
+    const verdict = sp.hasEndpoints ? `goto ${shared ? svc : ext}` : `goto ${REJECT_CHAIN}`;
+    emitExternalIPs(f, sp, verdict, emitFirewall(f, sp, verdict, node));
     emitNodePort(f, sp, verdict);
   }
   if (sp.internalEndpoints.length) {
@@ -231,29 +257,54 @@ function emitServicePort(f: FragmentBuilder, sp: ServicePortInfo, o: RulesetOpti
     if (o.clusterCIDR) rules.push(`ip saddr != ${o.clusterCIDR} ${SET_MARK}`);
     f.chain(svc, [...rules, ...emitEndpointSelection(f, sp, sp.internalEndpoints)]);
   }
-  if (!shared && hasExternal && sp.externalEndpoints.length) {
+  const hairpin = [...sp.internalEndpoints, ...sp.externalEndpoints];
+  if (!shared && hasExternal && sp.hasEndpoints) {
     const rules: string[] = [];
     if (sp.externalPolicyLocal) {
-      // kube-proxy's short-circuit: the node itself and pods reaching an external address get
-      // the cluster path (masqueraded from the node), so they are not limited to local endpoints.
-      if (sp.internalEndpoints.length) {
-        rules.push(`fib saddr type local ${SET_MARK} goto ${svc}`);
-        if (o.clusterCIDR) rules.push(`ip saddr ${o.clusterCIDR} goto ${svc}`);
+      // kube-proxy's short-circuit: the node itself (masqueraded) and pods reaching an external
+      // address take the cluster path, all endpoints, as if they had gone out to a load balancer
+      // and come back; so a node without local endpoints drops only traffic from outside.
+      const cluster = sp.internalPolicyLocal ? `clu-${sp.id}` : svc;
+      if (cluster !== svc) {
+        // Reached only by the short-circuit: the node's traffic is marked already, pods' is not masqueraded.
+        f.chain(cluster, emitEndpointSelection(f, sp, sp.clusterEndpoints));
+        hairpin.push(...sp.clusterEndpoints);
       }
+      rules.push(`fib saddr type local ${SET_MARK} goto ${cluster}`);
+      if (o.clusterCIDR) rules.push(`ip saddr ${o.clusterCIDR} goto ${cluster}`);
     } else {
       rules.push(SET_MARK);
     }
-    f.chain(ext, [...rules, ...emitEndpointSelection(f, sp, sp.externalEndpoints)]);
+    f.chain(ext, [...rules, ...(sp.externalEndpoints.length ? emitEndpointSelection(f, sp, sp.externalEndpoints) : ['drop'])]);
   }
-  for (const e of [...sp.internalEndpoints, ...sp.externalEndpoints]) f.element(HAIRPIN, `${e.ip} . ${e.ip}`);
+  for (const e of hairpin) f.element(HAIRPIN, `${e.ip} . ${e.ip}`);
 }
 
 function emitClusterIP(f: FragmentBuilder, sp: ServicePortInfo, verdict: string): void {
   f.element(SERVICE_IPS, `${sp.clusterIP} . ${sp.protocol} . ${sp.port}`, verdict);
 }
 
-function emitExternalIPs(f: FragmentBuilder, sp: ServicePortInfo, verdict: string): void {
-  for (const ip of sp.externalAddresses) f.element(SERVICE_IPS, `${ip} . ${sp.protocol} . ${sp.port}`, verdict);
+/**
+ * loadBalancerSourceRanges (kube-proxy's firewall chain): LoadBalancer ingress IPs on the
+ * service's port only accept the listed sources; externalIPs and NodePorts are not guarded
+ * (kube-proxy: "nodeports are not subject to loadBalancerSourceRanges"). Returns the verdict the
+ * LB IPs' elements get: `goto fw-…`, or `verdict` itself without ranges. When a range holds a
+ * node address the LB IPs are admitted too: the node reaching a VIP it holds uses the VIP as source.
+ */
+function emitFirewall(f: FragmentBuilder, sp: ServicePortInfo, verdict: string, node: ProxyNode | undefined): string {
+  if (!sp.loadBalancerSourceRanges.length || !sp.loadBalancerIPs.length) return verdict;
+  const chain = `fw-${sp.id}`;
+  const sources = [...sp.loadBalancerSourceRanges];
+  const nodeAddrs = (node?.addresses ?? []).filter((a) => isIPv4(a) && !a.startsWith('127.'));
+  if (sources.some((c) => nodeAddrs.some((a) => cidrContains(c, a)))) sources.push(...sp.loadBalancerIPs);
+  f.chain(chain, [`ip saddr != { ${sources.join(', ')} } drop`, verdict]);
+  return `goto ${chain}`;
+}
+
+function emitExternalIPs(f: FragmentBuilder, sp: ServicePortInfo, verdict: string, lbVerdict: string): void {
+  for (const ip of sp.externalAddresses) {
+    f.element(SERVICE_IPS, `${ip} . ${sp.protocol} . ${sp.port}`, sp.loadBalancerIPs.includes(ip) ? lbVerdict : verdict);
+  }
 }
 
 function emitNodePort(f: FragmentBuilder, sp: ServicePortInfo, verdict: string): void {
@@ -328,9 +379,9 @@ export function computeRuleset(services: readonly Service[], endpointSlices: rea
   for (const svc of services) {
     const key = serviceKey(svc);
     const ports = servicePortsOf(svc, slices.get(key) ?? [], node.name, options);
-    if (ports.length) changes.set(key, { ports, fragment: computeServiceFragment(ports, options) });
+    if (ports.length) changes.set(key, { ports, fragment: computeServiceFragment(ports, options, node) });
   }
-  return updateRuleset(emptyRuleset(computeBase(node)), changes);
+  return updateRuleset(emptyRuleset(computeBase(node, options)), changes);
 }
 
 export function emptyRuleset(base: Fragment): Ruleset {

@@ -30,6 +30,13 @@ export interface ServicePortInfo {
   readonly nodePort: number;
   /** spec.externalIPs and status.loadBalancer.ingress[].ip, IPv4 only, sorted, deduplicated. */
   readonly externalAddresses: readonly string[];
+  /** status.loadBalancer.ingress[].ip alone (IPv4, sorted): the addresses loadBalancerSourceRanges guards. */
+  readonly loadBalancerIPs: readonly string[];
+  /**
+   * spec.loadBalancerSourceRanges as IPv4 networks (host bits cleared, sorted, deduplicated);
+   * empty means every source. Entries of another family or unparsable ones are left out.
+   */
+  readonly loadBalancerSourceRanges: readonly string[];
   readonly internalPolicyLocal: boolean;
   readonly externalPolicyLocal: boolean;
   /** Seconds of ClientIP affinity; 0 without affinity. */
@@ -40,6 +47,11 @@ export interface ServicePortInfo {
   readonly internalEndpoints: readonly ProxyEndpoint[];
   /** Where NodePort / external / LB traffic may go (externalTrafficPolicy applied). */
   readonly externalEndpoints: readonly ProxyEndpoint[];
+  /**
+   * Every usable endpoint, whatever the policies (kube-proxy's clusterEndpoints): where the node
+   * and pods go when they reach an external address of an externalTrafficPolicy Local service.
+   */
+  readonly clusterEndpoints: readonly ProxyEndpoint[];
   /** True when some endpoint is usable at all; false means "reject", not "drop". */
   readonly hasEndpoints: boolean;
 }
@@ -60,6 +72,28 @@ export function compareIPv4(a: string, b: string): number {
     if (d) return d;
   }
   return 0;
+}
+
+/**
+ * `a.b.c.d/n` (or a bare address, as /32) as its network `w.x.y.z/n`; undefined for anything
+ * else (IPv6 included). kube-apiserver accepts host bits in loadBalancerSourceRanges.
+ */
+export function normalizeCIDR(text: string): string | undefined {
+  const [addr, len = '32', extra] = text.trim().split('/');
+  if (extra !== undefined || !isIPv4(addr) || !/^\d{1,2}$/.test(len) || Number(len) > 32) return undefined;
+  const bits = Number(len);
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  const v = (addr.split('.').reduce((a, o) => a * 256 + Number(o), 0) & mask) >>> 0;
+  return `${[v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255].join('.')}/${bits}`;
+}
+
+/** Whether IPv4 `ip` lies in `cidr` (a normalized `a.b.c.d/n`). */
+export function cidrContains(cidr: string, ip: string): boolean {
+  const [base, len = '32'] = cidr.split('/');
+  const bits = Number(len);
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  const v = (x: string) => x.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+  return ((v(ip) & mask) >>> 0) === ((v(base!) & mask) >>> 0);
 }
 
 function compareEndpoints(a: ProxyEndpoint, b: ProxyEndpoint): number {
@@ -96,6 +130,13 @@ export function servicePortsOf(svc: Service, slices: readonly EndpointSlice[], n
   for (const ip of spec.externalIPs ?? []) if (isIPv4(ip)) ext.add(ip);
   for (const ing of svc.status?.loadBalancer?.ingress ?? []) if (isIPv4(ing.ip)) ext.add(ing.ip);
   const externalAddresses = [...ext].sort(compareIPv4);
+  const loadBalancerIPs = [...new Set((svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter(isIPv4))].sort(compareIPv4);
+  const ranges = new Set<string>();
+  for (const r of spec.loadBalancerSourceRanges ?? []) {
+    const c = normalizeCIDR(r);
+    if (c) ranges.add(c);
+  }
+  const loadBalancerSourceRanges = [...ranges].sort((a, b) => compareIPv4(a.split('/')[0]!, b.split('/')[0]!) || Number(a.split('/')[1]) - Number(b.split('/')[1]));
   const externalPolicyLocal = spec.externalTrafficPolicy === 'Local' && (spec.type === 'NodePort' || spec.type === 'LoadBalancer' || externalAddresses.length > 0);
   const internalPolicyLocal = spec.internalTrafficPolicy === 'Local';
   const affinitySeconds = spec.sessionAffinity === 'ClientIP' ? (spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800) : 0;
@@ -105,7 +146,7 @@ export function servicePortsOf(svc: Service, slices: readonly EndpointSlice[], n
     if (!protocol || (protocol === 'sctp' && opts.sctp === false)) continue;
     const portName = p.name ?? '';
     const endpoints = endpointsFor(slices, service, name, portName, protocol, nodeName);
-    const { internal, external, any } = categorize(endpoints, internalPolicyLocal, externalPolicyLocal);
+    const { internal, external, all, any } = categorize(endpoints, internalPolicyLocal, externalPolicyLocal);
     out.push({
       service,
       id: `${service}/${protocol}/${portName || p.port}`,
@@ -114,12 +155,15 @@ export function servicePortsOf(svc: Service, slices: readonly EndpointSlice[], n
       port: p.port,
       nodePort: spec.type === 'NodePort' || spec.type === 'LoadBalancer' ? (p.nodePort ?? 0) : 0,
       externalAddresses,
+      loadBalancerIPs,
+      loadBalancerSourceRanges,
       internalPolicyLocal,
       externalPolicyLocal,
       affinitySeconds,
       endpoints,
       internalEndpoints: internal,
       externalEndpoints: external,
+      clusterEndpoints: all,
       hasEndpoints: any,
     });
   }
@@ -160,12 +204,12 @@ function endpointsFor(slices: readonly EndpointSlice[], service: string, name: s
  * terminating (so a rolling update's last pods keep answering); the same per-node for the Local
  * policies.
  */
-function categorize(eps: readonly ProxyEndpoint[], internalLocal: boolean, externalLocal: boolean): { internal: ProxyEndpoint[]; external: ProxyEndpoint[]; any: boolean } {
+function categorize(eps: readonly ProxyEndpoint[], internalLocal: boolean, externalLocal: boolean): { internal: ProxyEndpoint[]; external: ProxyEndpoint[]; all: ProxyEndpoint[]; any: boolean } {
   const usable = (list: readonly ProxyEndpoint[]) => {
     const ready = list.filter((e) => e.ready);
     return ready.length ? ready : list.filter((e) => e.serving && e.terminating);
   };
   const all = usable(eps);
   const local = usable(eps.filter((e) => e.isLocal));
-  return { internal: internalLocal ? local : all, external: externalLocal ? local : all, any: all.length > 0 || local.length > 0 };
+  return { internal: internalLocal ? local : all, external: externalLocal ? local : all, all, any: all.length > 0 || local.length > 0 };
 }

@@ -83,7 +83,7 @@ describe('ServiceProxy in network namespaces', () => {
   const scripts: string[] = [];
 
   const newProxy = () => new ServiceProxy({
-    client, nodeName: NODE, nodeAddresses: [nodeIP], clusterCIDR: POD_CIDR,
+    client, nodeName: NODE, nodeAddresses: [nodeIP], clusterCIDR: POD_CIDR, serviceCIDRs: ['10.96.0.0/12'],
     exec: (argv, o) => { scripts.push(`${argv.join(' ')}\n${o?.input ?? ''}`); return inNetns(runCommand, lan.host('node').netns)(argv, o); }, healthCheckBindAddress: '127.0.0.1', log: (m) => logs.push(m),
     // Incremental syncs through a long-running nft -i in the node's namespace, as in production.
     nftSession: new NftSession({ argv: ['nsenter', `--net=/run/netns/${lan.host('node').netns}`, '--', 'nft', '-i'] }),
@@ -247,6 +247,20 @@ describe('ServiceProxy in network namespaces', () => {
     const udp = await connect('client', 'udp', nodeIP, 30085, 3);
     assert.deepEqual(udp.errors.map((e) => e.code), ['ECONNREFUSED', 'ECONNREFUSED', 'ECONNREFUSED']);
     logs.push(`refusals took ${JSON.stringify([...tcp.errors, ...fromPod.errors, ...udp.errors].map((e) => e.ms))} ms`);
+  });
+
+  it('refuses a cluster IP on a port its Service lacks, and drops an unallocated address of the Service range', async () => {
+    const ip = ((await get('services', 'web')) as unknown as Service).spec!.clusterIP!;
+    for (const from of [pods[0]!, 'node'] as const) {
+      const res = await connect(from, 'tcp', ip, 81, 2);
+      assert.deepEqual(res.replies, []);
+      for (const e of res.errors) { assert.equal(e.code, 'ECONNREFUSED'); assert.ok(e.ms < 100, `${e.ms} ms`); }
+    }
+    // Dropped before routing: no neighbour lookup for it on the pod bridge (routed on, the
+    // connection would wait for ARP there and fail with EHOSTUNREACH after about 3 s).
+    const unallocated = await connect(pods[0]!, 'tcp', '10.96.123.123', 80, 1, 1000);
+    assert.deepEqual(unallocated.errors.map((e) => e.code), ['TIMEOUT']);
+    assert.equal((await lan.exec('node', ['ip', 'neigh', 'show', '10.96.123.123'])).stdout.trim(), '');
   });
 
   it('forwards UDP through NodePort and ClusterIP, and clears stale UDP conntrack entries', async () => {

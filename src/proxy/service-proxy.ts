@@ -32,6 +32,11 @@ export interface ServiceProxyOptions {
   readonly nodePortAddresses?: readonly string[];
   /** The pod range (kube-proxy --cluster-cidr): cluster-IP traffic from outside it is masqueraded. */
   readonly clusterCIDR?: string;
+  /**
+   * The Service range(s) (--service-cluster-ip-range): traffic to an address in them that no
+   * Service holds is dropped at once. Default: none known (such traffic is routed as usual).
+   */
+  readonly serviceCIDRs?: readonly string[];
   /** Leave SCTP ports out (a kernel without SCTP conntrack). Default: SCTP is programmed. */
   readonly sctp?: boolean;
   /** Runs nft and conntrack; wrap with inNetns for a node in a named network namespace. */
@@ -91,7 +96,11 @@ export class ServiceProxy {
     this.#session = opts.nftSession === false ? undefined : opts.nftSession ?? (opts.exec ? undefined : new NftSession());
     this.#log = opts.log ?? (() => {});
     this.#node = { name: opts.nodeName, addresses: opts.nodeAddresses, ...(opts.nodePortAddresses ? { nodePortAddresses: opts.nodePortAddresses } : {}) };
-    this.#rulesetOptions = { ...(opts.clusterCIDR ? { clusterCIDR: opts.clusterCIDR } : {}), ...(opts.sctp === false ? { sctp: false } : {}) };
+    this.#rulesetOptions = {
+      ...(opts.clusterCIDR ? { clusterCIDR: opts.clusterCIDR } : {}),
+      ...(opts.sctp === false ? { sctp: false } : {}),
+      ...(opts.serviceCIDRs?.length ? { serviceCIDRs: opts.serviceCIDRs } : {}),
+    };
     const onError = (what: string) => (err: unknown) => this.#log(`${what}: ${(err as Error).message}`);
     this.#services = new Informer({ client: opts.client, resource: resource('services', ''), transform: stripReadOnly, onError: onError('services watch') });
     this.#slices = new Informer({ client: opts.client, resource: resource('endpointslices', 'discovery.k8s.io'), transform: stripReadOnly, onError: onError('endpointslices watch') });
@@ -271,7 +280,7 @@ export class ServiceProxy {
       const svc = this.#services.get(key) as unknown as Service | undefined;
       if (!svc) { out.set(key, undefined); continue; }
       const ports = servicePortsOf(svc, [...(this.#slicesByService.get(serviceKey(svc))?.values() ?? [])], this.#node.name, this.#rulesetOptions);
-      out.set(key, ports.length ? { ports, fragment: computeServiceFragment(ports, this.#rulesetOptions) } : undefined);
+      out.set(key, ports.length ? { ports, fragment: computeServiceFragment(ports, this.#rulesetOptions, this.#node) } : undefined);
     }
     return out;
   }

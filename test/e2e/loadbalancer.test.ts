@@ -1,6 +1,7 @@
 // LoadBalancer Services on the test LAN: addresses from a pool on the LAN's own subnet, announced
 // by the node (the client finds them by ARP), shared by key, pending when the pool is exhausted,
-// handed on when a Service goes, and taken off the link with the last Service using them.
+// handed on when a Service goes, taken off the link with the last Service using them, and guarded
+// by loadBalancerSourceRanges.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -111,5 +112,28 @@ spec:
     }
     assert.ok(!addrs.includes(`inet ${pool[0]}/32`), addrs);
     assert.ok(addrs.includes(`inet ${pool[1]}/32`), 'the shared address stays while its Services do');
+  });
+
+  it('lets only loadBalancerSourceRanges reach the address; the NodePort stays open', async () => {
+    const guarded = (ranges: string) => `apiVersion: v1
+kind: Service
+metadata: { name: guarded }
+spec:
+  type: LoadBalancer
+  selector: { app: influxdb }
+  loadBalancerSourceRanges: [${ranges}]
+  ports: [{ port: 8086 }]
+`;
+    expectOk(await pg.apply(guarded(`"${lan.host('client').ip}/32"`)), 'apply guarded');
+    const ip = await externalIP('guarded');
+    assert.equal(ip, pool[0]);
+    assert.equal(await curlCode(`http://${ip}:8086/ping`), '204', 'the client is in the ranges');
+    expectOk(await pg.apply(guarded('"192.0.2.0/24"')), 'ranges without the client');
+    let code: number | null = 0;
+    for (let i = 0; i < 10 && code !== 28; i++) code = (await lan.exec('client', ['curl', '-s', '-m', '1', `http://${ip}:8086/ping`], { allowFailure: true })).code;
+    assert.equal(code, 28, 'the client is dropped (curl timed out)');
+    const nodePort = expectOk(await pg.kubectl(['get', 'svc', 'guarded', '-o', 'jsonpath={.spec.ports[0].nodePort}']), 'nodePort');
+    assert.equal(await curlCode(`http://${nodeIP}:${nodePort}/ping`), '204', 'NodePorts are not subject to the ranges');
+    expectOk(await pg.kubectl(['delete', 'svc', 'guarded']), 'delete guarded');
   });
 });

@@ -1,6 +1,7 @@
 // Services end to end through podgate's nftables proxy: the seeds' NodePort example, ClusterIP from
 // the node and from a pod, spreading, pods going away under load, a Service without endpoints,
-// externalTrafficPolicy Local and ClientIP affinity — from an outside client on the test LAN.
+// externalTrafficPolicy Local (also with no local endpoint) and ClientIP affinity — from an outside
+// client on the test LAN; ports a Service lacks refused, podgate's own ports kept from LoadBalancers.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -88,6 +89,27 @@ describe('services through the nftables proxy', () => {
     assert.equal(await curlCode('client', `http://${nodeIP}:8086/ping`), '204');
   });
 
+  it('keeps a LoadBalancer Service asking for podgate\'s own ports (API server, kubelet) pending, and them reachable', async () => {
+    expectOk(await pg.apply(`apiVersion: v1
+kind: Service
+metadata: { name: grab }
+spec:
+  type: LoadBalancer
+  selector: { app: influxdb }
+  ports: [{ name: api, port: 6443, targetPort: 8086 }, { name: kubelet, port: 10250, targetPort: 8086 }]
+`), 'apply grab');
+    let events = '';
+    for (let i = 0; i < 50 && !events.includes('no available nodes'); i++) {
+      events = expectOk(await pg.kubectl(['get', 'events', '--field-selector', 'involvedObject.name=grab', '-o', 'jsonpath={.items[*].message}']), 'events');
+      if (!events.includes('no available nodes')) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(events, /There are no available nodes for LoadBalancer/);
+    assert.equal(expectOk(await pg.kubectl(['get', 'svc', 'grab', '-o', 'jsonpath={.status.loadBalancer.ingress}']), 'status'), '');
+    const api = await lan.exec('client', ['curl', '-sk', '-m', '3', '-o', '/dev/null', '-w', '%{http_code}', `https://${nodeIP}:6443/version`], { allowFailure: true });
+    assert.notEqual(api.stdout, '000', 'the API server still answers on the node address');
+    expectOk(await pg.kubectl(['delete', 'svc', 'grab']), 'delete grab');
+  });
+
   it('answers a ClusterIP from the node and from another pod', async () => {
     const ip = await clusterIP('influxdb');
     assert.equal(await curlCode('node', `http://${ip}:8086/ping`), '204');
@@ -95,6 +117,17 @@ describe('services through the nftables proxy', () => {
     expectOk(await pg.kubectl(['wait', '--for=condition=Ready', 'pod/shell', '--timeout=30s']), 'wait shell');
     const r = await pg.kubectl(['exec', 'shell', '--', 'wget', '-q', '-S', '-O', '/dev/null', `http://${ip}:8086/ping`]);
     assert.match(r.stderr, /HTTP\/1\.1 204/, r.stderr);
+  });
+
+  it('refuses at once a ClusterIP on a port its Service does not define, from the node and from a pod', async () => {
+    const ip = await clusterIP('influxdb');
+    const t0 = Date.now();
+    const c = await pg.run(['curl', '-s', '-m', '5', `http://${ip}:8087/`]);
+    const ms = Date.now() - t0;
+    assert.equal(c.code, 7, `curl exit ${c.code} after ${ms} ms (28 would be a hang)`);
+    assert.ok(ms < 2000, `refused after ${ms} ms`);
+    const w = await pg.kubectl(['exec', 'shell', '--', 'wget', '-T', '5', '-O', '/dev/null', `http://${ip}:8087/`]);
+    assert.match(w.stderr, /refused/i, w.stderr);
   });
 
   it('spreads 300 new connections over three pods and loses none when two go away', async () => {
@@ -167,5 +200,33 @@ spec:
     const sticky = await fromClient(stickyURL, 40);
     assert.equal(sticky.failed, 0);
     assert.equal(Object.keys(sticky.seen).length, 1, `one pod answered every request: ${JSON.stringify(sticky.seen)}`);
+  });
+
+  it('with externalTrafficPolicy Local and no local endpoint, drops outside clients only: the node and pods are served', async () => {
+    const podIP = expectOk(await pg.kubectl(['get', 'pod', 'aff-0', '-o', 'jsonpath={.status.podIP}']), 'pod IP');
+    // A selectorless Service whose only endpoint the slice places on another node.
+    expectOk(await pg.apply(`apiVersion: v1
+kind: Service
+metadata: { name: remote-only }
+spec:
+  type: NodePort
+  externalTrafficPolicy: Local
+  ports: [{ port: 80, targetPort: 8080 }]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: remote-only-1
+  labels: { kubernetes.io/service-name: remote-only }
+addressType: IPv4
+ports: [{ name: "", port: 8080, protocol: TCP }]
+endpoints: [{ addresses: ["${podIP}"], nodeName: elsewhere, conditions: { ready: true } }]
+`), 'apply remote-only');
+    const url = `http://${nodeIP}:${await nodePort('remote-only')}/`;
+    assert.equal(await curlCode('node', url), '200', 'from the node');
+    const fromPod = await pg.kubectl(['exec', 'shell', '--', 'wget', '-q', '-T', '5', '-O', '-', url]);
+    assert.match(fromPod.stdout, /"name": "aff-0"/, `from a pod: ${fromPod.stderr}`);
+    const r = await lan.exec('client', ['curl', '-s', '-m', '1', url], { allowFailure: true });
+    assert.equal(r.code, 28, 'an outside client is dropped (curl timed out)');
   });
 });

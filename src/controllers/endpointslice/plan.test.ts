@@ -40,6 +40,16 @@ describe('endpoints planning', () => {
     const pub = svc((s) => { s.spec!.publishNotReadyAddresses = true; });
     assert.equal(podEndpoints(pub, [pod('b', '10.244.0.3', false)])[0]!.ready, true);
   });
+  it('publishNotReadyAddresses forces ready but serving stays the pod\'s readiness', () => {
+    const pub = svc((s) => { s.spec!.publishNotReadyAddresses = true; });
+    const deleting = (p: Pod) => { (p.metadata as { deletionTimestamp?: string }).deletionTimestamp = '2026-01-01T00:00:00Z'; };
+    const eps = podEndpoints(pub, [pod('a', '10.244.0.2', false), pod('b', '10.244.0.3', true), pod('c', '10.244.0.4', false, deleting), pod('d', '10.244.0.5', true, deleting)]);
+    assert.deepEqual(eps.map((e) => [e.pod.metadata!.name, e.ready, e.serving, e.terminating]), [
+      ['a', true, false, false], ['b', true, true, false], ['c', true, false, true], ['d', true, true, true],
+    ]);
+    const conditions = planSlices(pub, eps, []).create[0]!.endpoints!.map((e) => e.conditions);
+    assert.deepEqual(conditions[0], { ready: true, serving: false, terminating: false });
+  });
   it('updates the existing slice in place and leaves an unchanged one alone', () => {
     const first = planSlices(svc(), podEndpoints(svc(), [pod('a', '10.244.0.2', true)]), []).create[0]!;
     const existing = { ...first, metadata: { ...first.metadata, name: 'web-abcde' } } as EndpointSlice;

@@ -39,8 +39,11 @@ export function podEndpoints(svc: Service, pods: readonly Pod[]): PodEndpoint[] 
     const phase = pod.status?.phase;
     if (phase === 'Succeeded' || phase === 'Failed') continue;
     const terminating = Boolean(pod.metadata?.deletionTimestamp);
+    // As the upstream controller (endpointslice utils podToEndpoint): serving is the pod's
+    // readiness, always; publishNotReadyAddresses only forces `ready`, and a terminating pod is
+    // never ready otherwise.
     const serving = podReady(pod);
-    out.push({ pod, ip, terminating, serving: publishNotReady || serving, ready: publishNotReady || (serving && !terminating) });
+    out.push({ pod, ip, terminating, serving, ready: publishNotReady || (serving && !terminating) });
   }
   out.sort((a, b) => (a.pod.metadata?.name ?? '').localeCompare(b.pod.metadata?.name ?? ''));
   return out;

@@ -213,10 +213,11 @@ describe('node-address mode (no pools, as k3s ServiceLB)', () => {
   it('counts pods\' hostPorts on the node, and rebuilds holders first', () => {
     const pod: Pod = { metadata: { name: 'hp', namespace: 'default' }, spec: { nodeName: 'n1', containers: [{ name: 'c', ports: [{ containerPort: 80, hostPort: 80 }] }] }, status: { phase: 'Running' } };
     const hp = hostPortsByNode([pod], nodes);
-    const alloc = new NodeAddressAllocator();
+    // Nothing reserved: here 80 and 443 stand for any port (podgate's own are reserved by default).
+    const alloc = new NodeAddressAllocator({ reservedPorts: [] });
     const d = alloc.allocate('default/a', [{ proto: 'TCP', port: 80 }], ['n1', 'n2'], hp);
     assert.deepEqual(d, { ok: true, nodes: ['n2'], details: ['port TCP/80 is already used by hostPort of pod default/hp on node n1'] });
-    const rebuilt = new NodeAddressAllocator();
+    const rebuilt = new NodeAddressAllocator({ reservedPorts: [] });
     assert.deepEqual(rebuilt.restore('default/holder', ['n1'], [{ proto: 'TCP', port: 443 }]), ['n1']);
     assert.deepEqual(rebuilt.restore('default/late', ['n1'], [{ proto: 'TCP', port: 443 }]), [], 'a second claim on held ports is refused');
   });

@@ -72,6 +72,14 @@ describe('LB IPAM controller', () => {
     await client.delete(r('services'), 'default', 'influxdb-2');
   });
 
+  it('without pools leaves a Service asking for podgate\'s own ports (API server 6443) pending', async () => {
+    await create(lbService('grab-api', [6443]));
+    await waitEvent('grab-api', 'Warning UnAvailableLoadBalancer There are no available nodes for LoadBalancer');
+    assert.equal(await ipsOf('grab-api'), '');
+    assert.ok(logs.some((l) => l.includes('port TCP/6443 is used by podgate itself on node node-1')), logs.join('\n'));
+    await client.delete(r('services'), 'default', 'grab-api');
+  });
+
   it('with a pool: first free address, sharing, exhaustion with MetalLB\'s event, and the freed address goes to the waiting Service', async () => {
     await ensureDefaultPool(client, '10.9.0.1-10.9.0.3');
     const pool = await client.get(r('ipaddresspools'), 'metallb-system', 'default');

@@ -16,6 +16,7 @@ import { parseIp } from '../../api/net/ip.ts';
 import { poolFor, readPools } from '../../api/net/metallb-pools.ts';
 import { LbAllocator } from './allocator.ts';
 import { candidateNodes, hostPortsByNode, NodeAddressAllocator, nodeAddresses, nodesWithAddresses } from './node-addresses.ts';
+export { DEFAULT_RESERVED_PORTS } from './node-addresses.ts';
 import {
   annotations, claimFor, convergeService, isLoadBalancer, isOurClass, serviceFamily, serviceKey, servicePorts, statusIps,
   type LbEvent,
@@ -27,6 +28,12 @@ export interface LbIpamControllerOptions {
   client: KubeClient;
   /** Where Events go; by default a recorder reporting as `lb-ipam-controller`. */
   events?: EventRecorder;
+  /**
+   * Without pools (node addresses), TCP ports a Service may not take because podgate listens on
+   * them at the node addresses: the ingress HTTP/HTTPS ports, the API server's and kubelet's
+   * ports, the ingress metrics port. Default DEFAULT_RESERVED_PORTS (80, 443, 6443, 10250, 10254).
+   */
+  reservedPorts?: readonly number[];
   log?: (m: string) => void;
 }
 
@@ -56,7 +63,7 @@ export class LbIpamController {
   readonly #slices: Informer;
   readonly #queue: WorkQueue;
   readonly #alloc = new LbAllocator();
-  readonly #nodeAlloc = new NodeAddressAllocator();
+  readonly #nodeAlloc: NodeAddressAllocator;
   /** Status we wrote that the cache may not show yet (our own writes are the truth until it does). */
   readonly #written = new Map<string, string[]>();
   #poolErrors = '';
@@ -64,6 +71,7 @@ export class LbIpamController {
 
   constructor(opts: LbIpamControllerOptions) {
     this.#client = opts.client;
+    this.#nodeAlloc = new NodeAddressAllocator(opts.reservedPorts ? { reservedPorts: opts.reservedPorts } : {});
     this.#log = opts.log ?? (() => {});
     this.#events = opts.events ?? new EventRecorder({ client: opts.client, source: { component: 'lb-ipam-controller' }, log: this.#log });
     const informer = (resource: string) => new Informer({ client: opts.client, resource: r(resource), onError: (e) => this.#log(`lb-ipam ${resource}: ${String(e)}`) });

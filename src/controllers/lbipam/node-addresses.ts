@@ -2,7 +2,9 @@
 // the Service's ports are taken on every eligible node (k3s runs a svclb pod with those ports as
 // hostPorts there) and status.loadBalancer.ingress lists those nodes' addresses. A node where a
 // port is already taken (by another such Service or a pod's hostPort) is left out, as the svclb
-// pod could not be scheduled there; with no node left the Service stays <pending>.
+// pod could not be scheduled there; with no node left the Service stays <pending>. podgate's own
+// listeners on the node addresses (ingress, API server, kubelet) count as taken too: a Service
+// there would capture their traffic in the proxy's DNAT and make them unreachable.
 // In memory, rebuilt from Service status on start like the pool allocator.
 import type { Node, Pod, Service } from 'kubernetes-types/core/v1.d.ts';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.d.ts';
@@ -16,6 +18,17 @@ export const excludeLbLabel = 'node.kubernetes.io/exclude-from-external-load-bal
 
 const portText = (p: Port) => `${p.proto}/${p.port}`;
 
+/**
+ * The TCP ports podgate itself listens on at node addresses by default: the ingress (80, 443),
+ * the API server (6443), the kubelet (10250) and the ingress metrics (10254).
+ */
+export const DEFAULT_RESERVED_PORTS: readonly number[] = [80, 443, 6443, 10250, 10254];
+
+export interface NodeAddressAllocatorOptions {
+  /** TCP ports never given to a Service on any node (podgate's own listeners). Default DEFAULT_RESERVED_PORTS. */
+  readonly reservedPorts?: readonly number[];
+}
+
 export type NodeDecision =
   | { readonly ok: true; readonly nodes: readonly string[] }
   | { readonly ok: false; readonly reason: string };
@@ -23,6 +36,11 @@ export type NodeDecision =
 export class NodeAddressAllocator {
   readonly #claims = new Map<string, Map<string, string>>(); // node -> "TCP/80" -> svc
   readonly #held = new Map<string, { nodes: string[]; ports: Port[] }>();
+  readonly #reserved: ReadonlySet<string>;
+
+  constructor(opts: NodeAddressAllocatorOptions = {}) {
+    this.#reserved = new Set((opts.reservedPorts ?? DEFAULT_RESERVED_PORTS).map((port) => portText({ proto: 'TCP', port })));
+  }
 
   /** The nodes whose addresses the service holds, sorted. */
   nodes(svc: string): readonly string[] {
@@ -50,6 +68,7 @@ export class NodeAddressAllocator {
   conflict(svc: string, node: string, ports: readonly Port[], hostPorts: ReadonlyMap<string, string> = new Map()): string {
     const m = this.#claims.get(node);
     for (const p of ports) {
+      if (this.#reserved.has(portText(p))) return `port ${portText(p)} is used by podgate itself on node ${node}`;
       const owner = m?.get(portText(p));
       if (owner !== undefined && owner !== svc) return `port ${portText(p)} is already used by LoadBalancer service ${owner} on node ${node}`;
       const pod = hostPorts.get(portText(p));
