@@ -4,6 +4,7 @@
 import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
 import { Duplex } from 'node:stream';
 import { connectUdp, servePortForward } from '../streams/port-forward.ts';
 import { serveRemoteCommand } from '../streams/remote-command.ts';
@@ -104,13 +105,20 @@ export function kubeletHandlers(o: { agent: NodeAgent; logs: LogStore; runtime: 
               } catch (err) {
                 return { error: (err as Error).message };
               }
-              if (io.stdin && child.stdin) io.stdin.pipe(child.stdin); else child.stdin?.end();
+              if (io.stdin && child.stdin) {
+                const from = io.stdin, to = child.stdin;
+                from.pipe(to);
+                // A command that exits before reading all its input (`head -c 10`): the rest is
+                // dropped, as the kubelet drops a failed stdin copy, and never an error that ends podgate.
+                to.on('error', () => { from.unpipe(to); from.resume(); });
+              } else child.stdin?.end();
               if (io.stdout) child.stdout?.pipe(io.stdout, { end: false });
               if (io.stderr) child.stderr?.pipe(io.stderr, { end: false }); else if (io.stdout) child.stderr?.pipe(io.stdout, { end: false });
               io.signal.addEventListener('abort', () => child.kill('SIGKILL'));
               return await new Promise((resolve) => {
                 child.once('error', (e) => resolve({ error: e.message }));
-                child.once('close', (code, sig) => resolve({ exitCode: code ?? (sig ? 128 + 9 : 1) }));
+                // Killed by a signal: 128 + its number, as runc reports it (SIGTERM 143, SIGKILL 137).
+                child.once('close', (code, sig) => resolve({ exitCode: code ?? (sig ? 128 + (constants.signals[sig] ?? 9) : 1) }));
               });
             },
           });

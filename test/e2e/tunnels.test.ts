@@ -38,6 +38,18 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: { name: dier }
+spec:
+  containers:
+    - name: dier
+      image: podgate/custom
+      # Answers with a head promising 1000 bytes, sends 8, then drops the connection.
+      command: [${JSON.stringify(nodeBin)}, -e, "const e = String.fromCharCode(13, 10); require('net').createServer((s) => s.once('data', () => { s.write('HTTP/1.1 200 OK' + e + 'Content-Length: 1000' + e + e + 'partial-'); setTimeout(() => s.destroy(), 200); })).listen(8000)"]
+      ports: [{ containerPort: 8000 }]
+      readinessProbe: { tcpSocket: { port: 8000 }, periodSeconds: 1 }
+---
+apiVersion: v1
+kind: Pod
 metadata: { name: ticker }
 spec:
   containers:
@@ -96,7 +108,7 @@ describe('tunnels through the API server', () => {
     cluster = await startLanCluster({ hosts: [], extraArgs: ['--ingress-http-port', '0', '--ingress-https-port', '0'] });
     pg = cluster.pg;
     expectOk(await pg.apply(pods), 'apply pods');
-    expectOk(await pg.kubectl(['wait', '--for=condition=Ready', 'pod/echo', 'pod/redis', 'pod/ticker', '--timeout=60s']), 'wait');
+    expectOk(await pg.kubectl(['wait', '--for=condition=Ready', 'pod/echo', 'pod/redis', 'pod/ticker', 'pod/dier', '--timeout=60s']), 'wait');
   });
   after(async () => {
     for (const c of children) c.kill('SIGKILL');
@@ -159,6 +171,9 @@ describe('tunnels through the API server', () => {
     assert.equal((JSON.parse(pod.stdout) as { request: { path: string } }).request.path, '/via-pod');
     const none = await pg.run(['curl', '-s', `http://127.0.0.1:${port}/api/v1/namespaces/default/services/nosuch/proxy/`]);
     assert.match(none.stdout, /services \\?"nosuch\\?" not found/);
+    // A backend that dies mid-answer: the client sees the body cut short (curl 18), not a hang.
+    const cut = await pg.run(['curl', '-s', '-m', '10', '-o', '/dev/null', '-w', '%{http_code} %{size_download}', `http://127.0.0.1:${port}/api/v1/namespaces/default/pods/dier:8000/proxy/x`]);
+    assert.deepEqual([cut.code, cut.stdout], [18, '200 8']);
     proxy.kill();
   });
 
@@ -177,6 +192,14 @@ describe('tunnels through the API server', () => {
     assert.match(r.stderr, /^err\n/);
     const ip = await pg.kubectl(['exec', 'echo', '-c', 'echo', '--', 'sh', '-c', 'ip -4 -o addr show eth0']);
     assert.match(ip.stdout, /inet 10\.244\./, 'exec runs in the pod\'s network namespace');
+    // Killed by a signal: 128 + its number, as runc reports it.
+    assert.equal((await pg.kubectl(['exec', 'echo', '-c', 'echo', '--', 'sh', '-c', 'kill -TERM $$'])).code, 143);
+  });
+
+  it('drops the stdin a command leaves unread, and stays up', async () => {
+    const r = await pg.kubectl(['exec', '-i', 'echo', '-c', 'echo', '--', 'head', '-c', '10'], { input: 'x'.repeat(8 * 1024 * 1024) });
+    assert.deepEqual([r.code, r.stdout], [0, 'x'.repeat(10)], r.stderr);
+    expectOk(await pg.kubectl(['get', 'pod', 'echo']), 'podgate still answers');
   });
 
   it('gives an interactive shell through a pty', async () => {

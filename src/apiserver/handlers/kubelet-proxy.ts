@@ -87,8 +87,10 @@ export function podLogHandler(registry: Registry, kubelet: KubeletClientConfig) 
         res.writeHead(ur.statusCode ?? 500, { 'Content-Type': ct, 'Cache-Control': 'no-cache, private' });
         res.flushHeaders();
         ur.pipe(res);
+        ur.on('close', () => { if (!ur.complete) res.destroy(); });
       });
       upstream.on('error', (err) => {
+        if (res.headersSent) { res.destroy(); return; }
         // kube-apiserver's words when the kubelet cannot be reached (notes/kubectl-api-surface.md §13).
         sendError(res, new StatusError(500, 'InternalError', `Get "https://${loc.host}:${loc.port}${path}": ${err.message}`), style);
       });

@@ -129,8 +129,12 @@ export function proxyHandler(registry: Registry, kubelet: KubeletClientConfig) {
       upstream.on('response', (ur) => {
         res.writeHead(ur.statusCode ?? 502, ur.statusMessage, ur.headers);
         ur.pipe(res);
+        // Cut short by the backend: the client's response is aborted too (httputil.ReverseProxy's
+        // way), so it sees a truncated body instead of waiting for the rest forever.
+        ur.on('close', () => { if (!ur.complete) res.destroy(); });
       });
       upstream.on('error', (err) => {
+        if (res.headersSent) { res.destroy(); return; }
         sendError(res, new StatusError(503, 'ServiceUnavailable', `error trying to reach service: ${err.message}`), style);
       });
       res.on('close', () => upstream.destroy());
