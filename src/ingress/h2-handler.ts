@@ -7,7 +7,8 @@ import http2 from 'node:http2';
 import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import { checkExternalAuth, shouldSetAuthCookie, type AuthOutcome } from './external-auth.ts';
-import { affinityCookie, decideAction, proxyAction, type Action, type ProxyAction, type RequestFacts } from './request-policy.ts';
+import { affinityCookie, decideAction, proxyAction, respond, type Action, type ProxyAction, type RequestFacts } from './request-policy.ts';
+import { normalizePath } from './normalize-path.ts';
 import type { Limits } from './shared-limits.ts';
 import type { AccessEntry } from './http1-connection.ts';
 import type { RequestMetrics } from './metrics.ts';
@@ -67,12 +68,15 @@ export class H2Handler {
     const path = q < 0 ? target : target.slice(0, q);
     const query = q < 0 ? '' : target.slice(q);
     const remote = stream.session?.socket?.remoteAddress ?? '';
+    // Routes match the normalised path, as nginx's locations do; the raw one goes upstream.
+    const routed = normalizePath(path);
+    if (routed === undefined) { respondStream(stream, method, respond(400)); return; }
     const cl = headers['content-length'] !== undefined ? Number(headers['content-length']) : -1;
     const facts: RequestFacts = {
       method, path, query, host, secure: true, remoteAddress: remote, contentLength: Number.isFinite(cl) ? cl : -1,
       header: (n) => { const v = headers[n]; return Array.isArray(v) ? v.join(', ') : v; },
     };
-    const decision = this.#ctx.router.decide(host, path);
+    const decision = this.#ctx.router.decide(host, routed);
     this.#observe(stream, decision.kind === 'route' ? decision.route.route : undefined, method, host, target, remote);
     const action = decideAction(decision, facts, this.#ctx.limits, this.#ctx.httpsPort);
     if (action.kind === 'respond') { respondStream(stream, method, action); return; }

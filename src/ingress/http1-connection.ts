@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { checkExternalAuth, shouldSetAuthCookie, type AuthOutcome } from './external-auth.ts';
 import { ChunkedScanner, HeadError, detachRequestHead, findHeadEnd, headerLineRanges, parseRequestHead, parseResponseHead, requestHeader, requestHeaderList, type RequestHead, type ResponseHead } from './http-head.ts';
 import { affinityCookie, decideAction, errorBody, proxyAction, reasonPhrase, type Action, type ProxyAction, type RequestFacts } from './request-policy.ts';
+import { normalizePath } from './normalize-path.ts';
 import type { Conn, ConnHandler } from './conn.ts';
 import type { Endpoint, Route } from './route-table.ts';
 import type { RequestMetrics } from './metrics.ts';
@@ -311,12 +312,20 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     const q = target.indexOf('?');
     const path = q < 0 ? target : target.slice(0, q);
     const query = q < 0 ? '' : target.slice(q);
+    // Routes match the normalised path, as nginx's locations do; the raw one goes upstream.
+    const routed = normalizePath(path);
+    if (routed === undefined) {
+      this.#buf = undefined;
+      this.#access(400, host, target);
+      this.#localResponse(400, [['Content-Type', 'text/html']], errorBody(400), false, head.method);
+      return;
+    }
     const facts: RequestFacts = {
       method: head.method, path, query, host, secure: this.#secure, remoteAddress: this.#remote,
       contentLength: head.chunked ? -1 : head.contentLength, header: (n) => requestHeader(head, n),
     };
     const router = this.#ctx.router;
-    const decision = router.decide(host, path);
+    const decision = router.decide(host, routed);
     const action = decideAction(decision, facts, this.#ctx.limits, this.#ctx.httpsPort);
     if (action.kind === 'respond') { this.#respond(action, head, rest, host, target, decision.kind === 'route' ? decision.route.route : undefined); return; }
     if (action.kind === 'auth') { this.#authenticate(action, head, rest, facts, target); return; }

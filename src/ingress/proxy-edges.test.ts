@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import net from 'node:net';
 import tls from 'node:tls';
 import { ProxyServer } from './proxy-server.ts';
-import { install, request, startBackend, type TestBackend } from './proxy-test-kit.ts';
+import { install, request, requestH2, startBackend, type TestBackend } from './proxy-test-kit.ts';
 import { makeIngress, makeService, path, rule } from './test-builders.ts';
 import { translate } from './translate.ts';
 
@@ -92,6 +92,31 @@ describe('proxy connection edges', () => {
     assert.equal(bodies.length, N);
     const wrong = bodies.map((b, i) => (b === want(i) ? -1 : i)).filter((i) => i >= 0);
     assert.deepEqual(wrong, [], `answers ${wrong.slice(0, 5).join(', ')} carry another request's body, e.g. ${JSON.stringify(bodies[wrong[0]!]?.slice(0, 16))}`);
+  });
+
+  it('routes on the normalised path (%XX, //, . and ..) as nginx does, so a guarded path cannot be reached around its guard; the raw target goes upstream', async () => {
+    await install(proxy, [
+      makeIngress('default', 'site', (i) => { i.spec!.rules = [rule('sec.com', path('/', 'be', 80))]; }),
+      makeIngress('default', 'admin', (i) => {
+        i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/whitelist-source-range': '10.0.0.0/8' };
+        i.spec!.rules = [rule('sec.com', path('/admin', 'be', 80))];
+      }),
+    ], [backend]);
+    try {
+      for (const p of ['/admin', '/x/../admin', '//admin', '/%61dmin', '/./admin/', '/a%2F..%2Fadmin']) {
+        assert.equal((await request(proxy.httpPort!, 'sec.com', p)).status, 403, p);
+      }
+      for (const p of ['/%zz', '/..', '/%00']) assert.equal((await request(proxy.httpPort!, 'sec.com', p)).status, 400, p);
+      // The same over HTTP/2.
+      assert.equal((await requestH2(proxy.httpsPort!, 'sec.com', '/x/../admin')).status, 403);
+      assert.equal((await requestH2(proxy.httpsPort!, 'sec.com', '/%zz')).status, 400);
+      // Not guarded: served, and the backend gets the path as the client sent it.
+      const raw = await request(proxy.httpPort!, 'sec.com', '/a//b');
+      assert.equal(raw.status, 200);
+      assert.equal(raw.body, tagged('a//b').toString());
+    } finally {
+      await install(proxy, [makeIngress('default', 'i', (i) => { i.spec!.rules = [rule('x.com', path('/', 'be', 80))]; })], [backend]);
+    }
   });
 
   it('reaches an ExternalName Service by its DNS name', async () => {
