@@ -3,7 +3,7 @@
 // Kubernetes client.
 import { cpus, hostname, totalmem, release, arch } from 'node:os';
 import { readFileSync } from 'node:fs';
-import type { ConfigMap, Node, Pod, Secret, Service } from 'kubernetes-types/core/v1.d.ts';
+import type { ConfigMap, ContainerStatus, Node, Pod, Secret, Service } from 'kubernetes-types/core/v1.d.ts';
 import { StatusError } from '../api/errors.ts';
 import type { KObject } from '../api/object.ts';
 import { resources } from '../api/resources.ts';
@@ -12,10 +12,22 @@ import { Informer } from '../client/informer.ts';
 import type { KubeClient } from '../client/rest-client.ts';
 import { WorkQueue } from '../client/work-queue.ts';
 import { newNode, nodeStatus, type NodeFacts } from './node-status.ts';
+import { containerStatusOf } from './pod-status.ts';
 import { PodWorker } from './pod-worker.ts';
 import type { HostPortMapping, PodNetworkPort, RuntimePort } from './ports.ts';
 
 const r = (name: string) => resources.find((x) => x.resource === name)!;
+
+/** A pod bound to this node, as findPod gives it. */
+export interface FoundPod {
+  pod: Pod;
+  podIP?: string;
+  netnsPath?: string;
+  /** This node runs the pod now (its sandbox exists); false once it was stopped for deletion. */
+  running: boolean;
+  /** A container's status, or undefined when the pod has no such container. */
+  containerStatus(container: string): ContainerStatus | undefined;
+}
 
 export interface NodeAgentOptions {
   client: KubeClient;
@@ -109,11 +121,19 @@ export class NodeAgent {
   }
 
   /** A pod bound to this node by namespace/name, with where it runs (for logs, exec, port-forward). */
-  findPod(namespace: string, name: string): { pod: Pod; podIP?: string; netnsPath?: string } | undefined {
+  findPod(namespace: string, name: string): FoundPod | undefined {
     const o = this.#pods.get(`${namespace}/${name}`) as unknown as Pod | undefined;
     if (!o) return undefined;
     const w = this.#workers.get(o.metadata!.uid!);
-    return { pod: o, podIP: w?.podIP, netnsPath: w?.netnsPath };
+    return {
+      pod: o, podIP: w?.podIP, netnsPath: w?.netnsPath, running: w !== undefined,
+      // The node's own view first, as the kubelet's status manager: the API may lag behind it.
+      containerStatus: (container) => {
+        const rec = w?.containerRecord(container);
+        if (rec) return containerStatusOf(rec);
+        return [...(o.status?.containerStatuses ?? []), ...(o.status?.initContainerStatuses ?? [])].find((c) => c.name === container);
+      },
+    };
   }
 
   /** A container spec by pod uid (for probes' named ports). */

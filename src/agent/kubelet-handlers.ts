@@ -6,9 +6,10 @@ import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { Duplex } from 'node:stream';
-import { connectUdp, servePortForward } from '../streams/port-forward.ts';
+import { connectUdp, discardReadable, servePortForward } from '../streams/port-forward.ts';
 import { serveRemoteCommand } from '../streams/remote-command.ts';
-import type { NodeAgent } from './agent.ts';
+import type { FoundPod, NodeAgent } from './agent.ts';
+import { selectLogRun } from './container-log-run.ts';
 import type { KubeletServerOptions } from './kubelet-server.ts';
 import type { ProcessRuntimePort } from './process-runtime-port.ts';
 import { LogNotFoundError, type LogStore } from './runtime/log-store.ts';
@@ -36,6 +37,22 @@ export function dialPod(podIP: string, netnsPath: string | undefined, port: numb
   });
 }
 
+/**
+ * Where a port-forward connection goes: the pod's IP (loopback for hostNetwork) and netns, if the
+ * pod the session was opened for (`want.uid`) still runs here. Throws otherwise, with the words of
+ * containerd's portForward (the kubelet prefixes them with "error forwarding port …"), so a new
+ * connection fails at once instead of dialling an address that may belong to another pod now.
+ */
+export function forwardTarget(found: FoundPod | undefined, want: { namespace: string; name: string; uid: string | undefined }): { ip: string; netnsPath?: string } {
+  if (want.uid === undefined) throw new Error(`pod ${want.namespace}/${want.name} not found`);
+  if (!found || found.pod.metadata?.uid !== want.uid || !found.running) {
+    throw new Error(`failed to find sandbox "${want.uid}" in store: not found`);
+  }
+  const ip = found.pod.spec?.hostNetwork ? '127.0.0.1' : found.podIP;
+  if (!ip) throw new Error('pod has no IP yet');
+  return { ip, ...(found.netnsPath ? { netnsPath: found.netnsPath } : {}) };
+}
+
 /** The `logs` and `upgrades` options of a KubeletServer for this node. */
 export function kubeletHandlers(o: { agent: NodeAgent; logs: LogStore; runtime: ProcessRuntimePort; log: (m: string) => void }): Pick<KubeletServerOptions, 'logs' | 'upgrades'> {
   const { agent, logs, runtime: port } = o;
@@ -43,9 +60,11 @@ export function kubeletHandlers(o: { agent: NodeAgent; logs: LogStore; runtime: 
       logs: async (req) => {
         const found = agent.findPod(req.namespace, req.pod);
         if (!found) return { code: 404, message: `pod ${req.namespace}/${req.pod} not found on this node` };
+        const selected = selectLogRun(found.containerStatus(req.container), { container: req.container, pod: req.pod, previous: req.previous });
+        if ('error' in selected) return { code: 400, message: selected.error };
         try {
           const it = logs.read({
-            podUid: found.pod.metadata!.uid!, container: req.container, previous: req.previous, tailLines: req.tailLines,
+            podUid: found.pod.metadata!.uid!, container: req.container, run: selected.run, previous: req.previous, tailLines: req.tailLines,
             sinceSeconds: req.sinceSeconds, sinceTime: req.sinceTime, timestamps: req.timestamps, follow: req.follow,
             limitBytes: req.limitBytes, signal: req.signal,
           })[Symbol.asyncIterator]();
@@ -55,10 +74,11 @@ export function kubeletHandlers(o: { agent: NodeAgent; logs: LogStore; runtime: 
             for (;;) { const n = await it.next(); if (n.done) return; yield n.value; }
           })();
         } catch (err) {
+          // The run's log is gone from the disk (only the current and the previous run are kept).
           if (err instanceof LogNotFoundError) {
             return { code: 400, message: req.previous
               ? `previous terminated container "${req.container}" in pod "${req.pod}" not found`
-              : `container "${req.container}" in pod "${req.pod}" is waiting to start: ContainerCreating` };
+              : `container "${req.container}" in pod "${req.pod}" is not available` };
           }
           throw err;
         }
@@ -66,22 +86,18 @@ export function kubeletHandlers(o: { agent: NodeAgent; logs: LogStore; runtime: 
       upgrades: new Map<string, (req: IncomingMessage, socket: Duplex, head: Buffer) => void>([
         ['portForward', (req, socket, head) => {
           const [, , ns, name] = new URL(req.url ?? '/', 'https://x').pathname.split('/').map(decodeURIComponent);
-          const found = agent.findPod(ns ?? '', name ?? '');
+          const uid = agent.findPod(ns ?? '', name ?? '')?.pod.metadata?.uid;
+          // Looked up again for every forwarded connection: a session outlives the pod it was opened
+          // for, and the pod's IP may belong to another pod by then.
+          const where = () => forwardTarget(agent.findPod(ns ?? '', name ?? ''), { namespace: ns ?? '', name: name ?? '', uid });
           void servePortForward({ req, socket, head }, {
-            pod: name ?? '', uid: found?.pod.metadata?.uid, log: o.log,
-            dial: (p) => {
-              if (!found) return Promise.reject(new Error(`pod ${ns}/${name} not found`));
-              const ip = found.pod.spec?.hostNetwork ? '127.0.0.1' : found.podIP;
-              if (!ip) return Promise.reject(new Error('pod has no IP yet'));
-              return dialPod(ip, found.netnsPath, p);
+            pod: name ?? '', uid, log: o.log,
+            dial: async (p) => {
+              const t = where();
+              return dialPod(t.ip, t.netnsPath, p);
             },
             // podgate port-forward's UDP (`PORT/udp`): a connected UDP socket from the node to the pod.
-            dialUdp: (p, onMessage) => {
-              if (!found) return Promise.reject(new Error(`pod ${ns}/${name} not found`));
-              const ip = found.pod.spec?.hostNetwork ? '127.0.0.1' : found.podIP;
-              if (!ip) return Promise.reject(new Error('pod has no IP yet'));
-              return connectUdp(ip, p, onMessage, o.log);
-            },
+            dialUdp: async (p, onMessage) => connectUdp(where().ip, p, onMessage, o.log),
           });
         }],
         ...(['exec', 'attach'] as const).map((verb) => [verb, (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -109,8 +125,10 @@ export function kubeletHandlers(o: { agent: NodeAgent; logs: LogStore; runtime: 
                 const from = io.stdin, to = child.stdin;
                 from.pipe(to);
                 // A command that exits before reading all its input (`head -c 10`): the rest is
-                // dropped, as the kubelet drops a failed stdin copy, and never an error that ends podgate.
-                to.on('error', () => { from.unpipe(to); from.resume(); });
+                // dropped, as the kubelet drops a failed stdin copy, and never an error that ends
+                // podgate; nor left unread, which would hold up the whole SPDY session.
+                to.on('error', () => discardReadable(from, to));
+                to.once('close', () => discardReadable(from, to));
               } else child.stdin?.end();
               if (io.stdout) child.stdout?.pipe(io.stdout, { end: false });
               if (io.stderr) child.stderr?.pipe(io.stderr, { end: false }); else if (io.stdout) child.stderr?.pipe(io.stdout, { end: false });

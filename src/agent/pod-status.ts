@@ -5,7 +5,7 @@ import type { ContainerStatus, Pod, PodCondition, PodStatus } from 'kubernetes-t
 export type ContainerState =
   | { kind: 'waiting'; reason: string; message?: string }
   | { kind: 'running'; startedAt: string }
-  | { kind: 'terminated'; exitCode: number; signal?: number; reason: string; message?: string; startedAt: string; finishedAt: string };
+  | { kind: 'terminated'; exitCode: number; signal?: number; reason: string; message?: string; startedAt: string; finishedAt: string; containerID?: string };
 
 export interface ContainerRecord {
   name: string;
@@ -36,9 +36,21 @@ function stateJson(s: ContainerState): ContainerStatus['state'] {
       const t: Record<string, unknown> = { exitCode: s.exitCode, reason: s.reason, startedAt: s.startedAt, finishedAt: s.finishedAt };
       if (s.signal) t.signal = s.signal;
       if (s.message) t.message = s.message;
+      // The run that ended: `kubectl logs` (also --previous) reads the log of this id.
+      if (s.containerID) t.containerID = s.containerID;
       return { terminated: t as never };
     }
   }
+}
+
+/** One container's status as the API shows it. */
+export function containerStatusOf(c: ContainerRecord): ContainerStatus {
+  const s: Record<string, unknown> = {
+    name: c.name, image: c.image, imageID: '', ready: c.ready, restartCount: c.restartCount,
+    started: c.started, state: stateJson(c.state), lastState: c.lastTerminated ? stateJson(c.lastTerminated) : {},
+  };
+  if (c.containerID) s.containerID = c.containerID;
+  return s as unknown as ContainerStatus;
 }
 
 /** Phase by kubelet's rules (getPhase): Pending until a container runs; Succeeded/Failed when all are done. */
@@ -81,14 +93,7 @@ function condition(type: string, ok: boolean, now: string, prev: PodCondition[] 
 export function computePodStatus(pod: Pod, view: PodRuntimeView, now: string): PodStatus {
   const prev = pod.status?.conditions;
   const phase = podPhase(pod, view);
-  const statuses: ContainerStatus[] = view.containers.map((c) => {
-    const s: Record<string, unknown> = {
-      name: c.name, image: c.image, imageID: '', ready: c.ready, restartCount: c.restartCount,
-      started: c.started, state: stateJson(c.state), lastState: c.lastTerminated ? stateJson(c.lastTerminated) : {},
-    };
-    if (c.containerID) s.containerID = c.containerID;
-    return s as unknown as ContainerStatus;
-  });
+  const statuses: ContainerStatus[] = view.containers.map(containerStatusOf);
   const notReady = view.containers.filter((c) => !c.ready).map((c) => c.name);
   const containersReady = notReady.length === 0 && view.containers.length > 0;
   const terminal = phase === 'Succeeded' || phase === 'Failed';

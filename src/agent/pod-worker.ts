@@ -85,6 +85,11 @@ export class PodWorker {
     return this.#netnsPath;
   }
 
+  /** What the node knows of a container now (its status may not have reached the API yet). */
+  containerRecord(name: string): ContainerRecord | undefined {
+    return this.#containers.get(name)?.record;
+  }
+
   update(pod: Pod): void {
     this.#pod = pod;
   }
@@ -147,7 +152,8 @@ export class PodWorker {
         rt.record.restartCount = before.restartCount ?? 0;
         const now = k8sTime(this.#deps.now());
         rt.record.lastTerminated = { kind: 'terminated', exitCode: 137, reason: 'Error', message: 'stopped when podgate restarted',
-          startedAt: before.state.running?.startedAt ?? before.state.terminated?.startedAt ?? now, finishedAt: now };
+          startedAt: before.state.running?.startedAt ?? before.state.terminated?.startedAt ?? now, finishedAt: now,
+          ...(before.containerID ? { containerID: before.containerID } : {}) };
       }
       this.#containers.set(c.name, rt);
     }
@@ -203,7 +209,9 @@ export class PodWorker {
       const started = await this.#deps.runtime.start({
         podUid: this.uid, containerName: c.name, argv: resolved.argv, env: { ...resolved.env, ...podEnv },
         workingDir: c.workingDir, runAsUser: csc?.runAsUser ?? sc?.runAsUser, runAsGroup: csc?.runAsGroup ?? sc?.runAsGroup,
-        netnsPath: this.#netnsPath, restartCount: rec.restartCount,
+        // The log file is named after the run's restart count: a restart (there is a terminated run
+        // before it) is counted now, so its output does not go into the previous run's log.
+        netnsPath: this.#netnsPath, restartCount: rec.lastTerminated ? rec.restartCount + 1 : rec.restartCount,
       });
       if (rec.lastTerminated) rec.restartCount++;
       rec.state = { kind: 'running', startedAt: k8sTime(started.startedAt) };
@@ -234,7 +242,7 @@ export class PodWorker {
     const ranMs = e.finishedAt.getTime() - e.startedAt.getTime();
     rec.state = {
       kind: 'terminated', exitCode: e.exitCode, reason: e.reason, startedAt: k8sTime(e.startedAt), finishedAt: k8sTime(e.finishedAt),
-      ...(e.signal ? { signal: e.signal } : {}),
+      ...(e.signal ? { signal: e.signal } : {}), ...(rec.containerID ? { containerID: rec.containerID } : {}),
     } as ContainerState;
     rec.ready = false;
     rec.started = false;

@@ -39,6 +39,7 @@ describe('kubectl port-forward against servePortForward', () => {
   let home: ReturnType<typeof makeKubeHome>;
   let http: { server: Server; port: number };
   let sink: { server: Server; port: number };
+  let bye: { server: Server; port: number };
   const logs: string[] = [];
 
   before(async () => {
@@ -57,6 +58,11 @@ describe('kubectl port-forward against servePortForward', () => {
       let n = 0;
       s.on('data', (d: Buffer) => { h.update(d); n += d.length; });
       s.on('end', () => s.end(`${h.digest('hex')} ${n}`));
+    });
+    // On the first bytes, says 'bye' and resets the connection while the client is still sending.
+    bye = await listen((s) => {
+      s.on('error', () => {});
+      s.once('data', () => { s.write('bye'); s.destroy(); });
     });
     api = await startFakeApiServer((up, url) => {
       if (!url.pathname.endsWith('/portforward')) return up.socket.destroy();
@@ -86,6 +92,7 @@ describe('kubectl port-forward against servePortForward', () => {
     await api?.close();
     http?.server.close();
     sink?.server.close();
+    bye?.server.close();
     home?.cleanup();
   });
 
@@ -130,6 +137,31 @@ describe('kubectl port-forward against servePortForward', () => {
             assert.equal(a.toString(), `${createHash('sha256').update(payloads[i]!).digest('hex')} ${payloads[i]!.length}`);
           });
           console.log(`# ${mode}: 50 concurrent connections (64-128 KiB each, verified) in ${ms.toFixed(0)} ms`);
+        } finally {
+          killGroup(pf.child);
+        }
+      });
+
+      test('a target that resets while kubectl still sends leaves the session usable', { timeout: 20_000 }, async () => {
+        const pf = await forward([bye.port, http.port], extraEnv);
+        try {
+          const [byeLocal, httpLocal] = pf.localPorts as [number, number];
+          // Sends 8 MiB without waiting: most of it arrives after the target is gone.
+          const got = await new Promise<string>((resolve) => {
+            const s = connect({ host: '127.0.0.1', port: byeLocal });
+            let text = '';
+            s.on('data', (d: Buffer) => { text += d.toString(); });
+            s.on('error', () => {});
+            s.on('close', () => resolve(text));
+            s.write(Buffer.alloc(8 * 1024 * 1024));
+          });
+          // The reset may overtake 'bye' (Linux drops unread data on RST): either way the connection ends.
+          assert.ok(got === 'bye' || got === '', got);
+          // Before the fix the unread data stream paused the whole session: these hung.
+          for (let i = 0; i < 3; i++) {
+            const reply = (await exchange(httpLocal, `GET /after-reset-${i} HTTP/1.1\r\n\r\n`)).toString();
+            assert.match(reply, new RegExp(`hello from /after-reset-${i}`));
+          }
         } finally {
           killGroup(pf.child);
         }

@@ -1,6 +1,6 @@
 import { createSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import { SpdySession } from './spdy-session.ts';
 import type { SpdyStream } from './spdy-stream.ts';
 import { rstStatus } from './spdy-frames.ts';
@@ -241,6 +241,11 @@ async function forward(errorStream: SpdyStream, data: SpdyStream, options: PortF
   // our data FIN is out, and FIN data when the target goes away even without a clean end.
   data.once('finish', () => errorStream.end());
   target.once('close', () => {
+    // What kubectl still sends for a target that is gone is read and dropped, as spdystream drops
+    // data for a finished stream: left unread it would fill the stream's buffer, and a stream whose
+    // reader is behind pauses the whole session (SpdySession #onData), so no later SYN_STREAM of
+    // this kubectl would ever be read. `pipe` stops reading on the target's error or close.
+    discardReadable(data, target);
     if (!data.writableEnded && !data.destroyed) data.end();
     if (!errorStream.writableEnded && !errorStream.destroyed) errorStream.end();
   });
@@ -251,6 +256,15 @@ async function forward(errorStream: SpdyStream, data: SpdyStream, options: PortF
   });
   data.pipe(target);
   target.pipe(data);
+}
+
+/**
+ * Stops piping `from` into `to` and reads the rest of `from` into nothing. For a SPDY stream whose
+ * destination went away: unread, it would hold up every other stream of its session.
+ */
+export function discardReadable(from: Readable, to: Writable): void {
+  from.unpipe(to);
+  if (!from.destroyed && !from.readableEnded) from.resume();
 }
 
 /** One UDP stream pair: datagrams from the data stream go to the pod, the pod's answers come back. */

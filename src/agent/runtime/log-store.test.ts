@@ -72,6 +72,10 @@ describe('LogStore', () => {
     assert.equal(await collect(store.read({ podUid: 'pod-b', container: 'app' })), 'run 3\n');
     assert.equal(await collect(store.read({ podUid: 'pod-b', container: 'app', previous: true })), 'run 2\n');
     await assert.rejects(collect(store.read({ podUid: 'pod-b', container: 'nope' })), LogNotFoundError);
+    // An explicit run (the one a container id names), as the kubelet handler asks for it.
+    assert.equal(await collect(store.read({ podUid: 'pod-b', container: 'app', run: 2 })), 'run 2\n');
+    assert.equal(await collect(store.read({ podUid: 'pod-b', container: 'app', run: 3, previous: true })), 'run 3\n');
+    await assert.rejects(collect(store.read({ podUid: 'pod-b', container: 'app', run: 1 })), LogNotFoundError);
     await store.prepare('pod-c', 'app', 0);
     await assert.rejects(collect(store.read({ podUid: 'pod-c', container: 'app', previous: true })), /previous terminated container "app" in pod "pod-c" not found/);
   });

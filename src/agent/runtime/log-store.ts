@@ -49,6 +49,11 @@ export interface ContainerLogRef {
 }
 
 export interface LogReadOptions extends ContainerLogRef {
+  /**
+   * The run to read (its restart count, as the container id names it; see selectLogRun). Without
+   * it: the latest run, or with `previous` the one before it.
+   */
+  run?: number;
   previous?: boolean;
   tailLines?: number;
   /** Only records at or after this time (kubectl --since-time). */
@@ -125,7 +130,7 @@ export class LogStore {
    */
   async *read(opts: LogReadOptions): AsyncIterable<Buffer> {
     const runs = [...new Set((await this.#runs(opts.podUid, opts.container)).map((r) => r.n))].sort((a, b) => b - a);
-    const run = opts.previous ? runs[1] : runs[0];
+    const run = opts.run !== undefined ? runs.find((n) => n === opts.run) : opts.previous ? runs[1] : runs[0];
     if (run === undefined) {
       throw new LogNotFoundError(opts.previous
         ? `previous terminated container "${opts.container}" in pod "${opts.podUid}" not found`
@@ -150,7 +155,8 @@ export class LogStore {
       if (chunk) yield chunk;
       if (out.done) return;
     }
-    if (!opts.follow || opts.previous) return;
+    // Only the latest run can still be writing.
+    if (!opts.follow || opts.previous || run !== runs[0]) return;
 
     while (!opts.signal?.aborted) {
       const running = this.#isRunning(opts.podUid, opts.container);

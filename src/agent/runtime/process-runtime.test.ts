@@ -4,7 +4,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProcessRuntime, StartError, type ExitInfo } from './process-runtime.ts';
+import { ProcessRuntime, StartError, checkExecutable, lookPathError, type ExitInfo } from './process-runtime.ts';
 import { LogStore } from './log-store.ts';
 import { realProcFs } from './proc-stat.ts';
 import { runProbe } from './probe.ts';
@@ -67,6 +67,26 @@ describe('ProcessRuntime', () => {
     const logFile = await logs.prepare('p2', 'missing', 0);
     await assert.rejects(runtime.start({ podUid: 'p2', containerName: 'missing', argv: ['no-such-program-xyz'], env: {}, logFile }),
       (err: Error) => err instanceof StartError && err.message === 'exec: "no-such-program-xyz": executable file not found in $PATH');
+  });
+
+  it('refuses a file that is not executable with runc\'s permission denied, not "no such file"', async () => {
+    const logFile = await logs.prepare('p2', 'passwd', 0);
+    await assert.rejects(runtime.start({ podUid: 'p2', containerName: 'passwd', argv: ['/etc/passwd'], env: {}, logFile }),
+      (err: Error) => err instanceof StartError && err.message === 'exec: "/etc/passwd": permission denied');
+    assert.equal(checkExecutable('/etc/passwd'), 'permission denied');
+    assert.equal(checkExecutable('/etc'), 'is a directory');
+    assert.equal(checkExecutable('/no/such/file'), 'stat /no/such/file: no such file or directory');
+    assert.equal(checkExecutable('/bin/sh'), undefined);
+    // exec.LookPath: a path is checked itself; a bare name needs an executable in some PATH entry.
+    const fake = (p: string) => (p === '/bin/ok' ? undefined : p === '/bin/noexec' ? 'permission denied' : `stat ${p}: no such file or directory`);
+    const table: [string, string | undefined][] = [
+      ['/bin/ok', undefined],
+      ['/bin/noexec', 'exec: "/bin/noexec": permission denied'],
+      ['/gone', 'exec: "/gone": stat /gone: no such file or directory'],
+      ['ok', undefined],
+      ['noexec', 'exec: "noexec": executable file not found in $PATH'],
+    ];
+    for (const [program, want] of table) assert.equal(lookPathError(program, '/usr/bin:/bin', fake), want, program);
   });
 
   it('stops gracefully with SIGTERM and kills the whole process group', async () => {

@@ -11,7 +11,7 @@
 // agent starts the pods again as a kubelet would after a node reboot.
 
 import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants, mkdirSync } from 'node:fs';
+import { accessSync, constants as fsConstants, mkdirSync, statSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { isAbsolute, join } from 'node:path';
@@ -71,7 +71,8 @@ export interface ProcessRuntimeOptions {
   /** Signal a pid (negative: a process group). */
   kill?: (pid: number, signal: NodeJS.Signals) => void;
   proc?: ProcFs;
-  isExecutable?: (path: string) => boolean;
+  /** Why a path cannot be executed (see checkExecutable), or undefined when it can. */
+  checkExecutable?: (path: string) => string | undefined;
   nsenterPath?: string;
   setprivPath?: string;
   /** How long to wait for output pipes to drain after the main process exits. */
@@ -102,7 +103,7 @@ export class ProcessRuntime {
   readonly #nowNs: () => bigint;
   readonly #kill: (pid: number, signal: NodeJS.Signals) => void;
   readonly #proc: ProcFs;
-  readonly #isExecutable: (path: string) => boolean;
+  readonly #checkExecutable: (path: string) => string | undefined;
   readonly #nsenter: string;
   readonly #setpriv: string;
   readonly #drainMs: number;
@@ -117,7 +118,7 @@ export class ProcessRuntime {
     this.#nowNs = opts.nowNs ?? wallClockNs;
     this.#kill = opts.kill ?? ((pid, sig) => process.kill(pid, sig));
     this.#proc = opts.proc ?? realProcFs;
-    this.#isExecutable = opts.isExecutable ?? isExecutableFile;
+    this.#checkExecutable = opts.checkExecutable ?? checkExecutable;
     this.#nsenter = opts.nsenterPath ?? '/usr/bin/nsenter';
     this.#setpriv = opts.setprivPath ?? '/usr/bin/setpriv';
     this.#drainMs = opts.drainMs ?? 2000;
@@ -322,9 +323,8 @@ export class ProcessRuntime {
   #wrap(spec: ContainerSpec, argv: string[], env: Record<string, string>): string[] {
     const program = argv[0];
     if (program === undefined || program === '') throw new StartError('no command to run');
-    if (!this.#lookPath(program, env['PATH'] ?? DEFAULT_PATH)) {
-      throw new StartError(`exec: ${JSON.stringify(program)}: ${program.includes('/') ? 'stat ' + program + ': no such file or directory' : 'executable file not found in $PATH'}`);
-    }
+    const notRunnable = lookPathError(program, env['PATH'] ?? DEFAULT_PATH, this.#checkExecutable);
+    if (notRunnable !== undefined) throw new StartError(notRunnable);
     const prefix: string[] = [];
     if (spec.netnsPath !== undefined) prefix.push(this.#nsenter, `--net=${spec.netnsPath}`, '--');
     if (spec.runAsUser !== undefined || spec.runAsGroup !== undefined) {
@@ -334,11 +334,6 @@ export class ProcessRuntime {
       prefix.push('--clear-groups', '--');
     }
     return [...prefix, ...argv];
-  }
-
-  #lookPath(program: string, path: string): boolean {
-    if (program.includes('/')) return this.#isExecutable(program);
-    return path.split(':').some((dir) => dir !== '' && isAbsolute(dir) && this.#isExecutable(join(dir, program)));
   }
 
   #signalGroup(pid: number, signal: NodeJS.Signals): void {
@@ -362,11 +357,46 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function isExecutableFile(path: string): boolean {
+/**
+ * The error runc reports when it cannot run `program` (its exec.LookPath, before the process
+ * starts), or undefined when it can: `exec: "/etc/passwd": permission denied` for a file that is not
+ * executable, `exec: "/nope": stat /nope: no such file or directory` for a missing one, and
+ * `exec: "nope": executable file not found in $PATH` when no PATH entry has it.
+ */
+export function lookPathError(program: string, pathEnv: string, check: (path: string) => string | undefined): string | undefined {
+  const fail = (why: string) => `exec: ${JSON.stringify(program)}: ${why}`;
+  if (program.includes('/')) {
+    const why = check(program);
+    return why === undefined ? undefined : fail(why);
+  }
+  const found = pathEnv.split(':').some((dir) => dir !== '' && isAbsolute(dir) && check(join(dir, program)) === undefined);
+  return found ? undefined : fail('executable file not found in $PATH');
+}
+
+/** Go's errno texts, for the errors stat and access give here. */
+const errnoText: Record<string, string> = {
+  ENOENT: 'no such file or directory', ENOTDIR: 'not a directory', EACCES: 'permission denied',
+  ELOOP: 'too many levels of symbolic links', ENAMETOOLONG: 'file name too long',
+};
+
+/**
+ * Why `path` cannot be executed, in the words of Go's os/exec findExecutable (which runc uses):
+ * the stat error, "is a directory", or "permission denied" (no execute permission); undefined when
+ * it can be.
+ */
+export function checkExecutable(path: string): string | undefined {
+  let isDir: boolean;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    return `stat ${path}: ${errnoText[code] ?? 'no such file or directory'}`;
+  }
+  if (isDir) return 'is a directory';
   try {
     accessSync(path, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
+    return undefined;
+  } catch (err) {
+    return errnoText[(err as NodeJS.ErrnoException).code ?? ''] ?? 'permission denied';
   }
 }
