@@ -2,7 +2,8 @@
 // RouteOptions. Defaults are ingress-nginx's (its ConfigMap defaults): ssl-redirect true,
 // proxy-body-size 1m, connect 5 s, read and send 60 s, limit-burst-multiplier 5, cookie
 // INGRESSCOOKIE, the CORS defaults of its docs. An invalid value is reported and the default kept;
-// an unusable security annotation (auth, whitelist) denies the route instead of opening it.
+// an unusable or unsupported security annotation (auth, client certificates, source ranges) denies
+// the route instead of opening it.
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Secret } from 'kubernetes-types/core/v1.d.ts';
 import { hashScheme, parseHtpasswd } from './htpasswd.ts';
@@ -40,6 +41,8 @@ export interface AnnotationProblem {
 export interface ParsedAnnotations {
   readonly options: RouteOptions;
   readonly problems: readonly AnnotationProblem[];
+  /** `canary: "true"`: an alternative backend for another Ingress's paths, never routes of its own. */
+  readonly canary: boolean;
 }
 
 /** Finds a Secret by namespace and name (from the informer cache). */
@@ -99,28 +102,39 @@ export function parseAnnotations(annotations: Readonly<Record<string, string>> |
     if (s !== undefined) o[field] = s * 1000;
   }
 
+  const cidrList = (name: string, value: string): string[] | undefined => {
+    const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+    const wrong = list.filter((c) => !isCidr(c));
+    if (!wrong.length) return list.map(normalizeCidr);
+    bad(name, value, `has invalid CIDR ${wrong.join(', ')}; the location is denied`);
+    o.denied = `invalid ${name}`;
+    return undefined;
+  };
   const ranges = a.get('whitelist-source-range') ?? a.get('allowlist-source-range');
   if (ranges !== undefined) {
-    const list = ranges.split(',').map((s) => s.trim()).filter(Boolean);
-    const wrong = list.filter((c) => !isCidr(c));
-    if (wrong.length) {
-      bad('whitelist-source-range', ranges, `has invalid CIDR ${wrong.join(', ')}; the location is denied`);
-      o.denied = 'invalid whitelist-source-range';
-    } else o.allowSourceRanges = list.map(normalizeCidr);
+    const list = cidrList('whitelist-source-range', ranges);
+    if (list) o.allowSourceRanges = list;
+  }
+  const denyRanges = a.get('denylist-source-range');
+  if (denyRanges !== undefined) {
+    const list = cidrList('denylist-source-range', denyRanges);
+    if (list?.length) o.denySourceRanges = list;
   }
 
-  for (const [name, field, dflt] of [['permanent-redirect', 'permanentRedirect', 301], ['temporal-redirect', 'temporalRedirect', 302]] as const) {
+  // ingress-nginx's redirect parser: temporal-redirect first (its code 300–307, else 302), then
+  // permanent-redirect (300–308, else 301); only one of them ever applies.
+  for (const [name, max, dflt] of [['temporal-redirect', 307, 302], ['permanent-redirect', 308, 301]] as const) {
     const url = a.get(name);
     if (url === undefined || url === '') continue;
     if (!/^(https?:\/\/|\/)/.test(url)) { bad(name, url, 'is not an http(s) URL or absolute path'); continue; }
     let code: number = dflt;
     const c = a.get(`${name}-code`);
     if (c !== undefined) {
-      // ingress-nginx falls back to the default code when the given one is not a 3xx redirect code.
-      if (/^30[0-8]$/.test(c)) code = Number(c);
-      else bad(`${name}-code`, c, `is not a redirect status code; using ${dflt}`);
+      if (/^\d+$/.test(c) && Number(c) >= 300 && Number(c) <= max) code = Number(c);
+      else bad(`${name}-code`, c, `is not a redirect status code from 300 to ${max}; using ${dflt}`);
     }
-    o[field] = { url, code };
+    o.redirect = { url, code };
+    break;
   }
 
   const appRoot = a.get('app-root');
@@ -146,6 +160,15 @@ export function parseAnnotations(annotations: Readonly<Record<string, string>> |
     } else o.basicAuth = r;
   }
 
+  // Client certificates are not supported: serving the route without them would open what the
+  // Ingress closes, so it is refused (503) instead, like an unusable auth-url.
+  const tlsVerify = a.get('auth-tls-verify-client');
+  if ((a.get('auth-tls-secret') || tlsVerify !== undefined) && tlsVerify !== 'off') {
+    const denied = `annotation ${ANNOTATION_PREFIX}auth-tls-secret/auth-tls-verify-client: client certificate authentication is not supported by podgate; the location is denied`;
+    problems.push({ reason: 'UnsupportedAnnotation', message: denied });
+    o.denied = denied;
+  }
+
   if (a.get('auth-url')) {
     const r = parseExternalAuth(a, bad);
     if ('denied' in r) {
@@ -156,13 +179,15 @@ export function parseAnnotations(annotations: Readonly<Record<string, string>> |
 
   const rps = num('limit-rps');
   if (rps !== undefined) o.limitRps = rps;
+  const rpm = num('limit-rpm');
+  if (rpm !== undefined) o.limitRpm = rpm;
   const burst = num('limit-burst-multiplier');
   if (burst !== undefined) o.limitBurstMultiplier = burst;
   const conns = int('limit-connections', 1);
   if (conns !== undefined) o.limitConnections = conns;
   o.sslPassthrough = bool('ssl-passthrough') ?? false;
 
-  return { options: o, problems };
+  return { options: o, problems, canary: a.get('canary') === 'true' };
 }
 
 const AUTH_RESPONSE_HEADERS_REFUSED = new Set(['content-length', 'transfer-encoding', 'host', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'expect']);
@@ -244,15 +269,20 @@ function normalizeCidr(c: string): string {
   return isIPv4(c) ? `${c}/32` : `${c}/128`;
 }
 
+/** ingress-nginx's corsOriginRegex (less its empty and "*" alternatives, handled apart). */
+const CORS_ORIGIN = /^([a-z]+:\/\/(\*\.)?[A-Za-z0-9\-.]*(:\d+)?|null)$/;
+
 function parseCors(a: Map<string, string>, bad: (n: string, v: string, why: string) => void): Cors {
   const c: { -readonly [K in keyof Cors]: Cors[K] } = { ...CORS_DEFAULTS };
   const origin = a.get('cors-allow-origin');
   if (origin !== undefined) {
+    // ingress-nginx's cors parser: "*" anywhere means any origin; an origin that is not
+    // scheme://[*.]host[:port] or "null" is skipped; if none is left, no origin is allowed.
     const list = origin.split(',').map((s) => s.trim()).filter(Boolean);
-    const wrong = list.filter((o) => o !== '*' && !/^https?:\/\/[^/\s]+$/.test(o));
-    if (wrong.length) bad('cors-allow-origin', origin, `has invalid origins ${wrong.join(', ')}`);
+    const wrong = list.filter((o) => o !== '*' && !CORS_ORIGIN.test(o));
+    if (wrong.length) bad('cors-allow-origin', origin, `has invalid origins ${wrong.join(', ')}; they are skipped`);
     const ok = list.filter((o) => !wrong.includes(o));
-    if (ok.length) c.allowOrigins = ok;
+    if (list.length && !ok.includes('*')) c.allowOrigins = ok;
   }
   const methods = a.get('cors-allow-methods');
   if (methods !== undefined) {

@@ -823,7 +823,9 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     let s = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nServer: podgate\r\nDate: ${new Date(this.#ctx.now()).toUTCString()}\r\n`;
     for (const [k, v] of headers) s += `${k}: ${v}\r\n`;
     const len = Buffer.byteLength(body);
-    s += `Content-Length: ${len}\r\nConnection: ${keepAlive ? 'keep-alive' : 'close'}\r\n\r\n`;
+    // A 204 or 304 has no body and says no length, as nginx's do (RFC 9110 §8.6).
+    if (status !== 204 && status !== 304) s += `Content-Length: ${len}\r\n`;
+    s += `Connection: ${keepAlive ? 'keep-alive' : 'close'}\r\n\r\n`;
     if (method !== 'HEAD') s += body;
     this.#req = undefined;
     if (keepAlive) {

@@ -119,6 +119,20 @@ describe('proxy connection edges', () => {
     }
   });
 
+  it('answers a CORS preflight with a 204 that says no Content-Length, as nginx does', async () => {
+    await install(proxy, [makeIngress('default', 'cors', (i) => {
+      i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/enable-cors': 'true' };
+      i.spec!.rules = [rule('cors.com', path('/', 'be', 80))];
+    })], [backend]);
+    try {
+      const r = await request(proxy.httpPort!, 'cors.com', '/', { method: 'OPTIONS', headers: { origin: 'https://app.example' } });
+      assert.equal(r.status, 204);
+      assert.equal(r.headers['content-length'], undefined);
+    } finally {
+      await install(proxy, [makeIngress('default', 'i', (i) => { i.spec!.rules = [rule('x.com', path('/', 'be', 80))]; })], [backend]);
+    }
+  });
+
   it('reaches an ExternalName Service by its DNS name', async () => {
     const svc = makeService('default', 'ext', [{ port: backend.port }], (s) => { s.spec!.type = 'ExternalName'; s.spec!.externalName = 'localhost'; });
     const t = translate({

@@ -610,4 +610,26 @@ describe('proxy server', () => {
     assert.match(await raw('GET / HTTP/1.1\r\nHost : foo.com\r\n\r\n'), /^HTTP\/1\.1 400 /);
     assert.match(await raw('GET / HTTP/1.1\r\n\r\n'), /^HTTP\/1\.1 400 /);
   });
+
+  it('answers with nginx\'s status lines: CORS preflight 204 No Content, redirect codes 303 See Other, with $request_uri expanded', async () => {
+    await routes([
+      makeIngress('default', 'cors', (i) => { i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/enable-cors': 'true' }; i.spec!.rules = [rule('cors.com', path('/', 'a', 80))]; }),
+      makeIngress('default', 'r303', (i) => {
+        i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/permanent-redirect': 'https://x.example.com$request_uri', 'nginx.ingress.kubernetes.io/permanent-redirect-code': '303' };
+        i.spec!.rules = [rule('r303.com', path('/', 'a', 80))];
+      }),
+    ]);
+    const raw = (text: string) => new Promise<string>((resolve, reject) => {
+      const s = net.connect({ host: '127.0.0.1', port: proxy.httpPort! }, () => s.write(text));
+      let data = '';
+      s.on('data', (c: Buffer) => (data += c));
+      s.on('end', () => resolve(data));
+      s.on('error', reject);
+    });
+    const pre = await raw('OPTIONS / HTTP/1.1\r\nHost: cors.com\r\nOrigin: https://x.com\r\nConnection: close\r\n\r\n');
+    assert.match(pre, /^HTTP\/1\.1 204 No Content\r\n/);
+    const see = await raw('GET /a?b=c HTTP/1.1\r\nHost: r303.com\r\nConnection: close\r\n\r\n');
+    assert.match(see, /^HTTP\/1\.1 303 See Other\r\n/);
+    assert.match(see, /\r\nLocation: https:\/\/x\.example\.com\/a\?b=c\r\n/i);
+  });
 });

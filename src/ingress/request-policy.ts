@@ -1,11 +1,12 @@
 // What to do with one request once its head is known: the annotation behaviour of
-// ingress-nginx, in nginx's phase order (body size at find-config, then the rewrite phase's
-// redirects and CORS preflight, then limit_req/limit_conn, then allow/deny and auth_basic), and
-// the upstream URI after rewrite-target. Shared by the HTTP/1.1 fast path and the HTTP/2 path.
+// ingress-nginx, in nginx's phase order (app-root in the server's rewrite phase, body size at
+// find-config, then the location's rewrite phase: CORS preflight, the redirect annotations, then
+// the SSL redirect of its rewrite_by_lua; then limit_req/limit_conn, then deny/allow and
+// auth_basic), and the upstream URI after rewrite-target. Shared by the HTTP/1.1 fast path and the HTTP/2 path.
 import { verifyPassword } from './htpasswd.ts';
 import type { CompiledRoute, Decision } from './router.ts';
 import type { Limits } from './shared-limits.ts';
-import type { Endpoint } from './route-table.ts';
+import type { Cors, Endpoint } from './route-table.ts';
 
 export interface RequestFacts {
   readonly method: string;
@@ -47,20 +48,28 @@ export type Action =
 
 export type ProxyAction = Extract<Action, { kind: 'proxy' }>;
 
+/** nginx's ngx_http_status_lines; codes it has no line for get an empty reason ("HTTP/1.1 300 "). */
 const REASONS: Record<number, string> = {
-  400: 'Bad Request', 401: 'Authorization Required', 403: 'Forbidden', 404: 'Not Found', 405: 'Not Allowed', 408: 'Request Time-out',
-  413: 'Request Entity Too Large', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 501: 'Not Implemented',
-  502: 'Bad Gateway', 503: 'Service Temporarily Unavailable', 504: 'Gateway Time-out', 505: 'HTTP Version Not Supported',
-  301: 'Moved Permanently', 302: 'Moved Temporarily', 307: 'Temporary Redirect', 308: 'Permanent Redirect',
+  200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 206: 'Partial Content',
+  301: 'Moved Permanently', 302: 'Moved Temporarily', 303: 'See Other', 304: 'Not Modified', 307: 'Temporary Redirect', 308: 'Permanent Redirect',
+  400: 'Bad Request', 401: 'Unauthorized', 402: 'Payment Required', 403: 'Forbidden', 404: 'Not Found', 405: 'Not Allowed', 406: 'Not Acceptable',
+  408: 'Request Time-out', 409: 'Conflict', 410: 'Gone', 411: 'Length Required', 412: 'Precondition Failed', 413: 'Request Entity Too Large',
+  414: 'Request-URI Too Large', 415: 'Unsupported Media Type', 416: 'Requested Range Not Satisfiable', 421: 'Misdirected Request', 429: 'Too Many Requests',
+  // Not nginx's: it answers an oversized head with 400 "Request Header Or Cookie Too Large".
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Temporarily Unavailable', 504: 'Gateway Time-out',
+  505: 'HTTP Version Not Supported', 507: 'Insufficient Storage',
 };
 
+/** The reason phrase of nginx's status line for `status` ('' when nginx has none). */
 export function reasonPhrase(status: number): string {
-  return REASONS[status] ?? (status < 400 ? 'Redirect' : 'Error');
+  return REASONS[status] ?? '';
 }
 
 /** nginx's built-in error page, which ingress-nginx's default backend answers with too. */
 export function errorBody(status: number): string {
-  const t = `${status} ${reasonPhrase(status)}`;
+  // The page title differs from the status line only for 401 (ngx_http_error_401_page).
+  const t = status === 401 ? '401 Authorization Required' : `${status} ${reasonPhrase(status)}`.trimEnd();
   return `<html>\r\n<head><title>${t}</title></head>\r\n<body>\r\n<center><h1>${t}</h1></center>\r\n<hr><center>podgate</center>\r\n</body>\r\n</html>\r\n`;
 }
 
@@ -78,38 +87,76 @@ export function decideAction(d: Decision, req: RequestFacts, limits: Limits, htt
   // (a proxy is not a tunnel to anywhere).
   if (req.method === 'TRACE' || req.method === 'CONNECT') return respond(405);
   if (d.kind === 'not-found') return respond(404);
+  if (d.appRoot !== undefined) return redirect(302, `${req.secure ? 'https' : 'http'}://${req.host}${d.appRoot}`);
   const r = d.route;
   const o = r.route.options;
   if (o.maxBodyBytes > 0 && req.contentLength > o.maxBodyBytes) return respond(413);
   if (o.denied) return respond(503);
+  let corsHeaders: (readonly [string, string])[] = [];
+  if (o.cors) {
+    corsHeaders = corsResponseHeaders(o.cors, r.corsOrigin, req.header('origin'));
+    // Only an allowed origin's preflight is answered; any other OPTIONS goes on like a request.
+    if (req.method === 'OPTIONS' && corsHeaders.length) {
+      return { kind: 'respond', status: 204, headers: [...corsHeaders, ['Content-Type', 'text/plain charset=UTF-8']], body: '' };
+    }
+  }
+  // The annotation's `return` runs in nginx's rewrite phase, before the SSL redirect of ingress-nginx's rewrite_by_lua.
+  if (o.redirect) return redirect(o.redirect.code, expandRedirectVariables(o.redirect.url, req));
   if (!req.secure && r.redirectToHttps) {
     const host = req.host.replace(/:\d+$/, '');
     return redirect(308, `https://${host}${httpsPort === 443 ? '' : `:${httpsPort}`}${req.path}${req.query}`);
   }
-  if (o.permanentRedirect) return redirect(o.permanentRedirect.code, o.permanentRedirect.url);
-  if (o.temporalRedirect) return redirect(o.temporalRedirect.code, o.temporalRedirect.url);
-  if (o.appRoot && req.path === '/') return redirect(302, `${req.secure ? 'https' : 'http'}://${req.host}${o.appRoot}`);
-  let corsHeaders: (readonly [string, string])[] = [];
-  if (o.cors) {
-    corsHeaders = corsResponseHeaders(o.cors, req.header('origin'));
-    if (req.method === 'OPTIONS') {
-      return { kind: 'respond', status: 204, headers: [...corsHeaders, ['Access-Control-Max-Age', String(o.cors.maxAgeSeconds)], ['Content-Type', 'text/plain charset=UTF-8']], body: '' };
-    }
-  }
   if (o.limitRps !== undefined && !limits.allowRequest(`${r.route.id}|${req.remoteAddress}`, o.limitRps, Math.floor(o.limitRps * o.limitBurstMultiplier))) return respond(503);
+  // limit-rpm is a zone of its own (rate N/m, burst N × multiplier), checked after limit-rps.
+  if (o.limitRpm !== undefined && !limits.allowRequest(`${r.route.id}|rpm|${req.remoteAddress}`, o.limitRpm / 60, Math.floor(o.limitRpm * o.limitBurstMultiplier))) return respond(503);
   let release: (() => void) | undefined;
   if (o.limitConnections !== undefined) {
     release = limits.acquireConnection(`${r.route.id}|${req.remoteAddress}`, o.limitConnections);
     if (!release) return respond(503);
   }
   const refuse = (a: Action): Action => { release?.(); return a; };
-  if (r.allow && !r.allow.check(stripV4Mapped(req.remoteAddress), req.remoteAddress.includes(':') && !req.remoteAddress.startsWith('::ffff:') ? 'ipv6' : 'ipv4')) return refuse(respond(403));
+  if (r.deny || r.allow) {
+    const addr = stripV4Mapped(req.remoteAddress);
+    const family = req.remoteAddress.includes(':') && !req.remoteAddress.startsWith('::ffff:') ? 'ipv6' : 'ipv4';
+    // nginx's `deny` lines (denylist) come before the `allow` lines and `deny all` (allowlist).
+    if (r.deny?.check(addr, family) || (r.allow && !r.allow.check(addr, family))) return refuse(respond(403));
+  }
   if (o.basicAuth && !isAuthorized(o.basicAuth.users, req.header('authorization'))) {
     return refuse(respond(401, [['WWW-Authenticate', `Basic realm="${o.basicAuth.realm.replace(/"/g, '')}"`]]));
   }
   // auth_request runs in nginx's access phase with allow/deny and auth_basic (satisfy all).
   if (r.auth) return { kind: 'auth', decision: d, responseHeaders: corsHeaders, ...(release ? { release } : {}) };
   return proxyAction(d, req, corsHeaders, release);
+}
+
+/**
+ * nginx variables in a redirect annotation's URL (`return 301 https://new.example.com$request_uri`);
+ * unknown ones stay as written.
+ */
+export function expandRedirectVariables(url: string, req: RequestFacts): string {
+  if (!url.includes('$')) return url;
+  return url.replace(/\$([A-Za-z_][A-Za-z0-9_]*)/g, (whole, name: string) => {
+    switch (name) {
+      case 'request_uri': return req.path + req.query;
+      case 'uri': case 'document_uri': return req.path;
+      case 'args': case 'query_string': return req.query.slice(1);
+      case 'is_args': return req.query ? '?' : '';
+      case 'scheme': return req.secure ? 'https' : 'http';
+      case 'http_host': return req.host;
+      case 'host': return hostName(req.host);
+      case 'request_method': return req.method;
+      case 'remote_addr': return req.remoteAddress;
+      default:
+        if (name.startsWith('http_')) return req.header(name.slice(5).replace(/_/g, '-').toLowerCase()) ?? '';
+        return whole;
+    }
+  });
+}
+
+/** nginx's $host: the Host header lowercased, without its port. */
+function hostName(h: string): string {
+  const s = h.startsWith('[') ? h.slice(0, h.indexOf(']') + 1) : h.replace(/:\d+$/, '');
+  return s.toLowerCase();
 }
 
 /** The content phase: which endpoint and URI, or 503 when the backend has no ready endpoint. */
@@ -133,7 +180,8 @@ function stripV4Mapped(a: string): string {
 /** The URI sent upstream: nginx's `rewrite "(?i)^path" target break;` replaces the whole URI and appends the arguments. */
 export function upstreamTarget(r: CompiledRoute, match: RegExpExecArray | undefined, path: string, query: string): string {
   const target = r.route.options.rewriteTarget;
-  if (target === undefined) return path + query;
+  // ingress-nginx's buildProxyPass writes no rewrite when the target is the path itself.
+  if (target === undefined || target === r.route.path) return path + query;
   const m = match ?? new RegExp(`^${r.route.path}`, 'i').exec(path);
   if (!m) return path + query;
   const out = target.replace(/\$(\d)/g, (_, n: string) => m[Number(n)] ?? '');
@@ -141,19 +189,32 @@ export function upstreamTarget(r: CompiledRoute, match: RegExpExecArray | undefi
   return out + query;
 }
 
-function corsResponseHeaders(c: NonNullable<CompiledRoute['route']['options']['cors']>, origin: string | undefined): (readonly [string, string])[] {
+/**
+ * ingress-nginx's CORS template: with `*` every response gets `Access-Control-Allow-Origin: *`;
+ * otherwise only an Origin matching the list (case-insensitive) gets the headers, with its own value.
+ */
+function corsResponseHeaders(c: Cors, allowed: RegExp | undefined, origin: string | undefined): (readonly [string, string])[] {
   let allow: string | undefined;
-  if (c.allowOrigins.includes('*')) allow = '*';
-  else if (origin && c.allowOrigins.includes(origin)) allow = origin;
+  if (!allowed) allow = '*';
+  else if (origin && allowed.test(origin)) allow = origin;
   if (!allow) return [];
-  const h: [string, string][] = [
-    ['Access-Control-Allow-Origin', allow],
-    ['Access-Control-Allow-Methods', c.allowMethods],
-    ['Access-Control-Allow-Headers', c.allowHeaders],
-  ];
+  const h: [string, string][] = [['Access-Control-Allow-Origin', allow]];
   if (c.allowCredentials) h.push(['Access-Control-Allow-Credentials', 'true']);
+  h.push(['Access-Control-Allow-Methods', c.allowMethods], ['Access-Control-Allow-Headers', c.allowHeaders]);
   if (c.exposeHeaders) h.push(['Access-Control-Expose-Headers', c.exposeHeaders]);
+  h.push(['Access-Control-Max-Age', String(c.maxAgeSeconds)]);
   return h;
+}
+
+/**
+ * The origins of cors-allow-origin as one case-insensitive regular expression (ingress-nginx's
+ * buildCorsOriginRegex: the first `*` of an origin stands for one DNS label); undefined for `*`.
+ * Anchored at both ends (ingress-nginx anchors only the end; browsers send nothing before the scheme).
+ */
+export function corsOriginRegex(origins: readonly string[]): RegExp | undefined {
+  if (origins.includes('*')) return undefined;
+  const alts = origins.map((o) => o.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace('\\*', '[A-Za-z0-9\\-]+'));
+  return new RegExp(`^(${alts.length ? alts.join('|') : '(?!)'})$`, 'i');
 }
 
 function isAuthorized(users: Readonly<Record<string, string>>, authorization: string | undefined): boolean {

@@ -29,7 +29,8 @@ export interface CookieAffinity {
 }
 
 export interface Cors {
-  readonly allowOrigins: readonly string[]; // ['*'] or explicit origins
+  /** ['*'], or origins as written where one `*` stands for a DNS label (`https://*.example.com`). */
+  readonly allowOrigins: readonly string[];
   readonly allowMethods: string;
   readonly allowHeaders: string;
   readonly exposeHeaders: string;
@@ -84,13 +85,21 @@ export interface RouteOptions {
   readonly readTimeoutMs: number;
   readonly sendTimeoutMs: number;
   readonly allowSourceRanges?: readonly string[];
-  readonly permanentRedirect?: { readonly url: string; readonly code: number };
-  readonly temporalRedirect?: { readonly url: string; readonly code: number };
+  /** denylist-source-range: checked before the allow list, as ingress-nginx writes its `deny` lines first. */
+  readonly denySourceRanges?: readonly string[];
+  /**
+   * temporal-redirect, else permanent-redirect (ingress-nginx's redirect parser): `return <code> <url>`,
+   * the URL with nginx variables ($request_uri, $scheme, $host, …) expanded per request.
+   */
+  readonly redirect?: { readonly url: string; readonly code: number };
+  /** Applies to the whole host: `if ($uri = /)` at server level in ingress-nginx's template. */
   readonly appRoot?: string;
   readonly cors?: Cors;
   readonly basicAuth?: BasicAuth;
   readonly externalAuth?: ExternalAuth;
   readonly limitRps?: number;
+  /** limit-rpm: a second limit_req zone counted per minute; burst is limit-rpm × limit-burst-multiplier. */
+  readonly limitRpm?: number;
   readonly limitBurstMultiplier: number;
   readonly limitConnections?: number;
   readonly sslPassthrough: boolean;

@@ -56,15 +56,17 @@ describe('host and path matching', () => {
 });
 
 describe('default backends', () => {
-  it('spec.defaultBackend serves unmatched paths of its hosts and unknown hosts (oldest Ingress wins)', () => {
+  it('spec.defaultBackend of an Ingress with rules serves only the hosts its Ingress created; the catch-all comes from an Ingress without rules', () => {
     const r = world([
       makeIngress('default', 'old', (i) => { i.spec!.defaultBackend = { service: { name: 'a', port: { number: 80 } } }; i.spec!.rules = [rule('h.com', path('/x', 'b', 80))]; }),
-      makeIngress('default', 'new', (i) => { i.spec!.defaultBackend = { service: { name: 'c', port: { number: 80 } } }; i.spec!.rules = [rule('k.com', path('/x', 'b', 80))]; }),
+      makeIngress('default', 'new', (i) => { i.spec!.defaultBackend = { service: { name: 'c', port: { number: 80 } } }; i.spec!.rules = [rule('k.com', path('/x', 'b', 80)), rule('h.com', path('/y', 'b', 80))]; }),
+      makeIngress('default', 'catch-all', (i) => { i.spec!.defaultBackend = { service: { name: 'd', port: { number: 80 } } }; i.spec!.rules = []; }),
+      makeIngress('default', 'catch-all-2', (i) => { i.spec!.defaultBackend = { service: { name: 'e', port: { number: 80 } } }; delete i.spec!.rules; }),
     ]);
     assert.equal(backendOf(r, 'h.com', '/x'), 'b');
-    assert.equal(backendOf(r, 'h.com', '/other'), 'a');
+    assert.equal(backendOf(r, 'h.com', '/other'), 'a', 'h.com\'s server was created by "old"');
     assert.equal(backendOf(r, 'k.com', '/other'), 'c');
-    assert.equal(backendOf(r, 'unknown.com', '/'), 'a');
+    assert.equal(backendOf(r, 'unknown.com', '/'), 'd', 'the oldest Ingress without rules');
   });
 });
 

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { BlockList, isIPv6 } from 'node:net';
 import type { Backend, Endpoint, ExternalAuth, HostRoutes, Route, RouteTable } from './route-table.ts';
+import { corsOriginRegex } from './request-policy.ts';
 import { usesRegex } from './translate.ts';
 
 /** A backend with its round-robin cursor and sticky-cookie index. */
@@ -51,6 +52,10 @@ export interface CompiledRoute {
   /** Case-insensitive `^path` when the host is in regex mode. */
   readonly regex?: RegExp;
   readonly allow?: BlockList;
+  /** denylist-source-range; checked before `allow`. */
+  readonly deny?: BlockList;
+  /** enable-cors with explicit origins: the Origin values allowed (undefined: any, `*`). */
+  readonly corsOrigin?: RegExp;
   /** Whether plain-HTTP requests go to https (ssl-redirect on a TLS host, or force-ssl-redirect). */
   readonly redirectToHttps: boolean;
   /** auth-url and the endpoints its subrequests go to. */
@@ -62,13 +67,21 @@ interface CompiledHost {
   readonly prefix: Map<string, CompiledRoute>;
   /** ImplementationSpecific without regex: nginx's plain `location /path` (string prefix), longest first. */
   readonly stringPrefix: CompiledRoute[];
-  /** Regex mode: every non-Exact path as `~* ^path`, longest path first. */
+  /** Regex mode: every path, Exact ones too, as `~* ^path`, longest path first. */
   readonly regex: CompiledRoute[];
   readonly fallback?: CompiledRoute;
+  /** The route whose app-root answers `/` on the whole host (server-level `if ($uri = /)`). */
+  readonly appRoot?: CompiledRoute;
 }
 
 export type Decision =
-  | { readonly kind: 'route'; readonly route: CompiledRoute; readonly match?: RegExpExecArray }
+  | {
+    readonly kind: 'route';
+    readonly route: CompiledRoute;
+    readonly match?: RegExpExecArray;
+    /** Set when the request is `/` on a host with app-root: a 302 there, before any location. */
+    readonly appRoot?: string;
+  }
   | { readonly kind: 'not-found' };
 
 export class Router {
@@ -109,6 +122,7 @@ export class Router {
       this.#lastHost = h;
     }
     if (h) {
+      if (h.appRoot && path === '/') return { kind: 'route', route: h.appRoot, appRoot: h.appRoot.route.options.appRoot! };
       const d = matchHost(h, path);
       if (d) return d;
       if (h.fallback) return { kind: 'route', route: h.fallback };
@@ -136,22 +150,30 @@ export class Router {
   }
 
   #compileHost(h: HostRoutes): CompiledHost {
-    const regexMode = h.routes.some((r) => usesRegex(r.options));
-    const host: CompiledHost = {
-      exact: new Map(), prefix: new Map(), stringPrefix: [], regex: [],
-      ...(h.fallback ? { fallback: this.#compileRoute(h.fallback, h.tls) } : {}),
-    };
+    const regexMode = h.routes.some((r) => usesRegex(r.options, r.path));
+    const exact = new Map<string, CompiledRoute>();
+    const prefix = new Map<string, CompiledRoute>();
+    const stringPrefix: CompiledRoute[] = [];
+    const regex: CompiledRoute[] = [];
+    const fallback = h.fallback ? this.#compileRoute(h.fallback, h.tls) : undefined;
     for (const r of h.routes) {
-      if (r.pathType === 'Exact') { if (!host.exact.has(r.path)) host.exact.set(r.path, this.#compileRoute(r, h.tls)); continue; }
-      if (regexMode) { host.regex.push(this.#compileRoute(r, h.tls, new RegExp(`^${r.path}`, 'i'))); continue; }
+      // ingress-nginx's buildLocation returns `~* "^path"` for every location of a regex host,
+      // before it looks at the path type: Exact paths become prefixes there too.
+      if (regexMode) { regex.push(this.#compileRoute(r, h.tls, pathRegex(r.path))); continue; }
+      if (r.pathType === 'Exact') { if (!exact.has(r.path)) exact.set(r.path, this.#compileRoute(r, h.tls)); continue; }
       const c = this.#compileRoute(r, h.tls);
-      if (r.pathType === 'Prefix') { const k = r.path.replace(/\/+$/, ''); if (!host.prefix.has(k)) host.prefix.set(k, c); }
-      else host.stringPrefix.push(c);
+      if (r.pathType === 'Prefix') { const k = r.path.replace(/\/+$/, ''); if (!prefix.has(k)) prefix.set(k, c); }
+      else stringPrefix.push(c);
     }
     // ingress-nginx sorts locations by path length, longest first; a stable sort keeps older Ingresses first on ties.
-    host.stringPrefix.sort((a, b) => b.route.path.length - a.route.path.length);
-    host.regex.sort((a, b) => b.route.path.length - a.route.path.length);
-    return host;
+    stringPrefix.sort((a, b) => b.route.path.length - a.route.path.length);
+    regex.sort((a, b) => b.route.path.length - a.route.path.length);
+    // Its server-level app-root `if`s follow the location order (the host's root location last);
+    // the first one answers.
+    const ordered = [...h.routes].sort((a, b) => b.path.length - a.path.length);
+    const withAppRoot = ordered.find((r) => r.options.appRoot !== undefined) ?? (h.fallback?.options.appRoot !== undefined ? h.fallback : undefined);
+    const appRoot = withAppRoot === undefined ? undefined : withAppRoot === h.fallback ? fallback : this.#compileRoute(withAppRoot, h.tls);
+    return { exact, prefix, stringPrefix, regex, ...(fallback ? { fallback } : {}), ...(appRoot ? { appRoot } : {}) };
   }
 
   #pool(b: Backend): BackendPool {
@@ -162,21 +184,33 @@ export class Router {
   }
 
   #compileRoute(r: Route, hostHasTls: boolean, regex?: RegExp): CompiledRoute {
-    let allow: BlockList | undefined;
-    if (r.options.allowSourceRanges) {
-      allow = new BlockList();
-      for (const c of r.options.allowSourceRanges) {
-        const [ip, bits] = c.split('/') as [string, string];
-        allow.addSubnet(ip, Number(bits), isIPv6(ip) ? 'ipv6' : 'ipv4');
-      }
-    }
+    const allow = r.options.allowSourceRanges ? blockList(r.options.allowSourceRanges) : undefined;
+    const deny = r.options.denySourceRanges ? blockList(r.options.denySourceRanges) : undefined;
+    const corsOrigin = r.options.cors ? corsOriginRegex(r.options.cors.allowOrigins) : undefined;
     return {
       route: r, pool: this.#pool(r.backend),
-      ...(regex ? { regex } : {}), ...(allow ? { allow } : {}),
+      ...(regex ? { regex } : {}), ...(allow ? { allow } : {}), ...(deny ? { deny } : {}), ...(corsOrigin ? { corsOrigin } : {}),
       ...(r.options.externalAuth ? { auth: { spec: r.options.externalAuth, pool: this.#pool(r.options.externalAuth.backend) } } : {}),
       redirectToHttps: r.options.forceSslRedirect || (hostHasTls && r.options.sslRedirect),
     };
   }
+}
+
+function blockList(cidrs: readonly string[]): BlockList {
+  const l = new BlockList();
+  for (const c of cidrs) {
+    const [ip, bits] = c.split('/') as [string, string];
+    l.addSubnet(ip, Number(bits), isIPv6(ip) ? 'ipv6' : 'ipv4');
+  }
+  return l;
+}
+
+/**
+ * `~* "^path"`. A path that is no valid regular expression (translate() refuses those only in the
+ * Ingress asking for regex mode; another Ingress can switch the host) is matched literally.
+ */
+function pathRegex(path: string): RegExp {
+  try { return new RegExp(`^${path}`, 'i'); } catch { return new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'i'); }
 }
 
 function matchHost(h: CompiledHost, path: string): Decision | undefined {

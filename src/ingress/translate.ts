@@ -1,6 +1,7 @@
 // translate(): API objects in, one RouteTable out. Pure: no I/O, no clock, deterministic order
-// (Ingresses by creation time then namespace/name, as ingress-nginx breaks ties; everything that
-// reaches the table sorted), so the controller can compare two results and skip equal ones.
+// (Ingresses by creation time, ties by namespace/name descending as ingress-nginx's
+// sortIngressSlice breaks them; everything that reaches the table sorted), so the controller can
+// compare two results and skip equal ones.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { ConfigMap, Secret, Service, ServicePort } from 'kubernetes-types/core/v1.d.ts';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.d.ts';
@@ -66,6 +67,13 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
     const report = (reason: string, message: string) => problems.push({ object: obj, reason, message });
     const parsed = parseAnnotations(ing.metadata?.annotations, ns, (n, s) => idx.secrets.get(`${n}/${s}`));
     for (const p of parsed.problems) report(p.reason, p.message);
+    if (parsed.canary) {
+      // ingress-nginx never routes a canary Ingress itself: it only adds an alternative backend to
+      // the primary Ingress's paths (createServers skips it). podgate has no canary split, so the
+      // primary keeps all the traffic.
+      report('UnsupportedCanary', 'canary Ingresses (nginx.ingress.kubernetes.io/canary) are not supported; its paths are not routed and all traffic stays on the primary Ingress');
+      continue;
+    }
     let options = parsed.options;
     const auth = options.externalAuth;
     const authService = auth ? clusterService(auth.host) : undefined;
@@ -95,8 +103,12 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
       const b = toBackend(spec.defaultBackend, 'spec.defaultBackend');
       if (b) {
         ingFallback = makeRoute('', '/', 'Prefix', b);
-        // The oldest Ingress's defaultBackend serves hosts no rule names, as ingress-nginx's catch-all server.
-        defaultRoute ??= { ...ingFallback, id: `${key}|*|default` };
+        // Only an Ingress without rules sets the catch-all server (the oldest such one), as in
+        // ingress-nginx's createServers; redirect, rewrite and app-root are not applied there.
+        if (!spec.rules?.length) {
+          const { redirect: _r, rewriteTarget: _t, appRoot: _a, ...rest } = options;
+          defaultRoute ??= { ...ingFallback, id: `${key}|*|default`, options: rest };
+        }
       }
     }
 
@@ -112,8 +124,11 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
 
     for (const [ri, rule] of (spec.rules ?? []).entries()) {
       const host = (rule.host ?? '').toLowerCase();
+      const isNewHost = !hosts.has(host);
       const entry = hostEntry(host);
-      if (ingFallback && !entry.fallback) entry.fallback = { ...ingFallback, host, id: `${key}|${host}|default` };
+      // A host's root location belongs to the Ingress that created its server (the oldest naming
+      // it); rules without a host are on the catch-all server, which always exists.
+      if (ingFallback && isNewHost && host !== '') entry.fallback = { ...ingFallback, host, id: `${key}|${host}|default` };
       if (options.sslPassthrough && host) {
         // ingress-nginx hands the whole TLS connection for the host to the backend of the "/" path (or the first one).
         const paths = rule.http?.paths ?? [];
@@ -128,7 +143,7 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
         if (pathType !== 'Exact' && pathType !== 'Prefix' && pathType !== 'ImplementationSpecific') { report('InvalidPath', `${where}: unknown pathType ${String(p.pathType)}`); continue; }
         const path = p.path || '/';
         if (!path.startsWith('/')) { report('InvalidPath', `${where}: path ${JSON.stringify(path)} must start with "/"`); continue; }
-        if (usesRegex(options)) {
+        if (usesRegex(options, path)) {
           try { new RegExp(`^${path}`, 'i'); } catch { report('InvalidPath', `${where}: path ${JSON.stringify(path)} is not a valid regular expression`); continue; }
         }
         const b = toBackend(p.backend, where);
@@ -171,9 +186,13 @@ export function clusterService(host: string): { namespace: string; name: string 
   return m ? { name: m[1]!, namespace: m[3]! } : undefined;
 }
 
-/** rewrite-target implies regex paths in ingress-nginx ("enforceRegex"), as use-regex does. */
-export function usesRegex(o: RouteOptions): boolean {
-  return o.useRegex || o.rewriteTarget !== undefined;
+/**
+ * Whether a path puts its host in regex mode: use-regex, or a rewrite-target other than the path
+ * itself (ingress-nginx's needsRewrite and enforceRegexModifier; `rewrite-target: /` on path `/`
+ * rewrites nothing).
+ */
+export function usesRegex(o: RouteOptions, path: string): boolean {
+  return o.useRegex || (o.rewriteTarget !== undefined && o.rewriteTarget !== path);
 }
 
 function pathKey(path: string, t: PathType): string {
@@ -185,12 +204,13 @@ function cmp(a: string, b: string): number {
 }
 
 /**
- * Oldest first; ties (creation times are to the second) by "namespace/name". Each key is made once,
- * not in every comparison: with 1,000 Ingresses the sort alone made 20k strings per rebuild.
+ * Oldest first; ties (creation times are to the second) by "namespace/name" descending, as
+ * ingress-nginx's sortIngressSlice orders them (`in > jn`). Each key is made once, not in every
+ * comparison: with 1,000 Ingresses the sort alone made 20k strings per rebuild.
  */
-function byAge(list: Ingress[]): Ingress[] {
+function byAge(list: readonly Ingress[]): Ingress[] {
   const keyed = list.map((ing) => ({ ing, time: ing.metadata?.creationTimestamp ?? '', name: `${ing.metadata?.namespace}/${ing.metadata?.name}` }));
-  keyed.sort((a, b) => (a.time !== b.time ? cmp(a.time, b.time) : cmp(a.name, b.name)));
+  keyed.sort((a, b) => (a.time !== b.time ? cmp(a.time, b.time) : cmp(b.name, a.name)));
   return keyed.map((k) => k.ing);
 }
 
@@ -225,8 +245,8 @@ function servedClasses(classes: readonly IngressClass[], opts: TranslateOptions)
 }
 
 function isServed(ing: Ingress, classes: { names: Set<string>; isDefault: boolean }, opts: TranslateOptions): boolean {
-  // The legacy annotation still wins over spec.ingressClassName in ingress-nginx when both are set.
-  const cls = ing.metadata?.annotations?.[LEGACY_CLASS_ANNOTATION] ?? ing.spec?.ingressClassName;
+  // spec.ingressClassName first, then the legacy annotation (ingress-nginx's GetIngressClass).
+  const cls = ing.spec?.ingressClassName ?? ing.metadata?.annotations?.[LEGACY_CLASS_ANNOTATION];
   if (cls === undefined || cls === '') return classes.isDefault || opts.watchWithoutClass === true;
   return classes.names.has(cls);
 }

@@ -1,0 +1,254 @@
+// Behaviour that must match ingress-nginx (and the nginx its template generates), one case per
+// difference found by comparing the two side by side. Pure layers: translate → Router →
+// decideAction, with the request facts and limits as plain values.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Ingress } from 'kubernetes-types/networking/v1.d.ts';
+import { Router, type Decision } from './router.ts';
+import { decideAction, errorBody, reasonPhrase, upstreamTarget, type Action, type RequestFacts } from './request-policy.ts';
+import { SharedLimits } from './shared-limits.ts';
+import { translate } from './translate.ts';
+import type { RouteTable } from './route-table.ts';
+import { makeIngress, makeService, makeSlice, path, rule } from './test-builders.ts';
+
+const A = 'nginx.ingress.kubernetes.io/';
+const names = ['a', 'b', 'c'];
+
+function table(ingresses: Ingress[]): RouteTable {
+  return translate({
+    ingresses, ingressClasses: [], secrets: [],
+    services: names.map((n) => makeService('default', n, [{ name: 'http', port: 80, targetPort: 8080 }])),
+    endpointSlices: names.map((n, i) => makeSlice('default', n, [`10.0.0.${i + 1}`], [{ name: 'http', port: 8080 }])),
+  });
+}
+
+function ann(o: Record<string, string>): (i: { metadata?: { annotations?: Record<string, string> } }) => void {
+  return (i) => { i.metadata!.annotations = { ...i.metadata!.annotations, ...Object.fromEntries(Object.entries(o).map(([k, v]) => [A + k, v])) }; };
+}
+
+function backendOf(d: Decision): string {
+  return d.kind === 'route' ? d.route.route.backend.name.split('/')[1]!.split(':')[0]! : '404';
+}
+
+interface Req { method?: string; path: string; query?: string; host: string; secure?: boolean; remote?: string; headers?: Record<string, string> }
+
+function facts(r: Req): RequestFacts {
+  const h = Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+  return {
+    method: r.method ?? 'GET', path: r.path, query: r.query ?? '', host: r.host, secure: r.secure ?? false,
+    remoteAddress: r.remote ?? '10.1.0.1', contentLength: -1, header: (n) => h[n],
+  };
+}
+
+/** Routes and decides one request as the proxy does (router on the path, policy on the facts). */
+function act(router: Router, r: Req, limits = new SharedLimits({ now: () => 0 })): Action {
+  return decideAction(router.decide(r.host, r.path), facts(r), limits, 443);
+}
+
+function header(a: Action, name: string): string | undefined {
+  const list = a.kind === 'respond' ? a.headers : a.responseHeaders;
+  return list.find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
+}
+
+function proxied(a: Action): { backend: string; target: string } {
+  assert.equal(a.kind, 'proxy', `proxied, not ${a.kind === 'respond' ? a.status : a.kind}`);
+  const p = a as Extract<Action, { kind: 'proxy' }>;
+  return { backend: p.route.route.backend.name.split('/')[1]!.split(':')[0]!, target: p.target };
+}
+
+describe('A. rewrite-target equal to the path', () => {
+  const router = new Router(table([
+    makeIngress('default', 'influx', (i) => { ann({ 'rewrite-target': '/' })(i); i.spec!.rules = [rule('influxdb.example.com', path('/', 'a', 80))]; }),
+    makeIngress('default', 'other', (i) => { i.spec!.rules = [rule('influxdb.example.com', path('/api', 'b', 80))]; }),
+  ]));
+
+  it('rewrites nothing: /ping?x=1 goes upstream as it came', () => {
+    assert.deepEqual(proxied(act(router, { host: 'influxdb.example.com', path: '/ping', query: '?x=1' })), { backend: 'a', target: '/ping?x=1' });
+  });
+
+  it('does not switch the host to regex mode (/apiv2 and /API stay off the /api Prefix)', () => {
+    assert.equal(backendOf(router.decide('influxdb.example.com', '/apiv2')), 'a');
+    assert.equal(backendOf(router.decide('influxdb.example.com', '/API')), 'a');
+    assert.equal(backendOf(router.decide('influxdb.example.com', '/api/x')), 'b');
+  });
+
+  it('a target other than the path still rewrites and makes the host regex', () => {
+    const r = new Router(table([makeIngress('default', 'rw', (i) => { ann({ 'rewrite-target': '/' })(i); i.spec!.rules = [rule('rw.com', path('/foo', 'a', 80))]; })]));
+    const d = r.decide('rw.com', '/FOObar');
+    assert.equal(backendOf(d), 'a');
+    assert.equal(upstreamTarget((d as Extract<Decision, { kind: 'route' }>).route, undefined, '/FOObar', '?q'), '/?q');
+  });
+});
+
+describe('B. Ingresses created in the same second', () => {
+  it('the one whose namespace/name sorts last is the older (sortIngressSlice: in > jn)', () => {
+    const alpha = makeIngress('default', 'alpha', (i) => { i.spec!.rules = [rule('tie.com', path('/', 'a', 80))]; });
+    const zeta = makeIngress('default', 'zeta', (i) => { (i.metadata as { creationTimestamp?: string }).creationTimestamp = alpha.metadata!.creationTimestamp; i.spec!.rules = [rule('tie.com', path('/', 'b', 80))]; });
+    const t = table([alpha, zeta]);
+    assert.equal(backendOf(new Router(t).decide('tie.com', '/')), 'b');
+    assert.match(t.problems.find((p) => p.reason === 'DuplicatePath')!.object.name, /^alpha$/);
+  });
+});
+
+describe('C. ingressClassName and the kubernetes.io/ingress.class annotation', () => {
+  it('spec.ingressClassName wins when both are set', () => {
+    const t = table([
+      makeIngress('default', 'mine', (i) => { i.metadata!.annotations = { 'kubernetes.io/ingress.class': 'traefik' }; i.spec!.ingressClassName = 'nginx'; }),
+      makeIngress('default', 'theirs', (i) => { i.metadata!.annotations = { 'kubernetes.io/ingress.class': 'nginx' }; i.spec!.ingressClassName = 'traefik'; }),
+    ]);
+    assert.deepEqual(t.served, ['default/mine']);
+  });
+});
+
+describe('D. spec.defaultBackend of an Ingress with rules', () => {
+  const router = new Router(table([
+    makeIngress('default', 'old', (i) => { i.spec!.rules = [rule('h2.com', path('/x', 'a', 80))]; }),
+    makeIngress('default', 'withrules', (i) => { i.spec!.defaultBackend = { service: { name: 'c', port: { number: 80 } } }; i.spec!.rules = [rule('h.com', path('/x', 'b', 80)), rule('h2.com', path('/y', 'b', 80)), rule(undefined, path('/z', 'b', 80))]; }),
+  ]));
+  it('is not the catch-all for hosts no rule names', () => assert.equal(backendOf(router.decide('unknown.com', '/')), '404'));
+  it('serves the unmatched paths of hosts its Ingress created', () => assert.equal(backendOf(router.decide('h.com', '/other')), 'c'));
+  it('not those of a host an older Ingress created', () => assert.equal(backendOf(router.decide('h2.com', '/other')), '404'));
+  it('not those of rules without a host (the catch-all server)', () => assert.equal(backendOf(router.decide('h3.com', '/other')), '404'));
+});
+
+describe('E. Exact paths on a regex host', () => {
+  const router = new Router(table([
+    makeIngress('default', 'rx', (i) => { ann({ 'use-regex': 'true' })(i); i.spec!.rules = [rule('rx.com', path('/v[0-9]+', 'a', 80, 'ImplementationSpecific'), path('/exact', 'b', 80, 'Exact'))]; }),
+  ]));
+  it('are case-insensitive ^path prefixes like every location there', () => {
+    assert.equal(backendOf(router.decide('rx.com', '/exact')), 'b');
+    assert.equal(backendOf(router.decide('rx.com', '/exact/x')), 'b');
+    assert.equal(backendOf(router.decide('rx.com', '/EXACT')), 'b');
+  });
+});
+
+describe('F. redirect annotations', () => {
+  const t = table([
+    makeIngress('default', 'mv', (i) => { ann({ 'permanent-redirect': 'https://new.example.com$request_uri' })(i); i.spec!.rules = [rule('old.com', path('/', 'a', 80))]; }),
+    makeIngress('default', 'vars', (i) => { ann({ 'temporal-redirect': 'https://x.example.com/$host/$http_host/$scheme$uri?$args' })(i); i.spec!.rules = [rule('vars.com', path('/', 'a', 80))]; }),
+    makeIngress('default', 'both', (i) => { ann({ 'permanent-redirect': 'https://perm.example.com', 'temporal-redirect': 'https://temp.example.com' })(i); i.spec!.rules = [rule('both.com', path('/', 'a', 80))]; }),
+    makeIngress('default', 'code', (i) => { ann({ 'temporal-redirect': 'https://temp.example.com', 'temporal-redirect-code': '308' })(i); i.spec!.rules = [rule('code.com', path('/', 'a', 80))]; }),
+    makeIngress('default', 'tlsperm', (i) => { ann({ 'permanent-redirect': 'https://perm.example.com/' })(i); i.spec!.tls = [{ hosts: ['tp.com'] }]; i.spec!.rules = [rule('tp.com', path('/', 'a', 80))]; }),
+  ]);
+  const router = new Router(t);
+  const redirect = (r: Req) => { const a = act(router, r); return a.kind === 'respond' ? `${a.status} ${header(a, 'location')}` : a.kind; };
+
+  it('expand nginx variables per request', () => {
+    assert.equal(redirect({ host: 'old.com', path: '/a/b', query: '?c=d' }), '301 https://new.example.com/a/b?c=d');
+    assert.equal(redirect({ host: 'Vars.com:8080', path: '/p', query: '?q=1' }), '302 https://x.example.com/vars.com/Vars.com:8080/http/p?q=1');
+  });
+  it('temporal-redirect wins over permanent-redirect', () => assert.equal(redirect({ host: 'both.com', path: '/' }), '302 https://temp.example.com'));
+  it('temporal-redirect-code accepts 300–307 only (else 302, reported)', () => {
+    assert.equal(redirect({ host: 'code.com', path: '/' }), '302 https://temp.example.com');
+    assert.ok(t.problems.some((p) => p.object.name === 'code' && /temporal-redirect-code/.test(p.message)));
+  });
+  it('comes before the SSL redirect of a TLS host', () => assert.equal(redirect({ host: 'tp.com', path: '/' }), '301 https://perm.example.com/'));
+});
+
+describe('G. app-root', () => {
+  const router = new Router(table([
+    makeIngress('default', 'dash', (i) => { ann({ 'app-root': '/dashboard' })(i); i.spec!.rules = [rule('dash.com', path('/dashboard', 'a', 80))]; }),
+  ]));
+  it('redirects / of the whole host, even without a "/" path', () => {
+    const a = act(router, { host: 'dash.com', path: '/' });
+    assert.equal(a.kind === 'respond' && `${a.status} ${header(a, 'location')}`, '302 http://dash.com/dashboard');
+  });
+  it('leaves other paths alone', () => assert.equal(proxied(act(router, { host: 'dash.com', path: '/dashboard/x' })).backend, 'a'));
+});
+
+describe('H. CORS', () => {
+  const router = new Router(table([
+    makeIngress('default', 'cors', (i) => { ann({ 'enable-cors': 'true', 'cors-allow-origin': 'https://*.example.com, https://app.test', 'cors-max-age': '600' })(i); i.spec!.rules = [rule('cors.com', path('/', 'a', 80))]; }),
+  ]));
+  it('a `*` in an origin stands for one DNS label', () => {
+    assert.equal(header(act(router, { host: 'cors.com', path: '/', headers: { origin: 'https://a.example.com' } }), 'access-control-allow-origin'), 'https://a.example.com');
+    assert.equal(header(act(router, { host: 'cors.com', path: '/', headers: { origin: 'https://a.b.example.com' } }), 'access-control-allow-origin'), undefined);
+  });
+  it('origins match case-insensitively and are echoed as sent', () => {
+    assert.equal(header(act(router, { host: 'cors.com', path: '/', headers: { origin: 'https://APP.test' } }), 'access-control-allow-origin'), 'https://APP.test');
+  });
+  it('OPTIONS from an origin not allowed is proxied, not answered', () => {
+    const a = act(router, { method: 'OPTIONS', host: 'cors.com', path: '/', headers: { origin: 'https://evil.com', 'access-control-request-method': 'GET' } });
+    assert.equal(proxied(a).backend, 'a');
+    assert.equal(header(a, 'access-control-allow-origin'), undefined);
+  });
+  it('an allowed preflight is 204 with the template\'s headers', () => {
+    const a = act(router, { method: 'OPTIONS', host: 'cors.com', path: '/', headers: { origin: 'https://app.test' } });
+    assert.equal(a.kind === 'respond' && a.status, 204);
+    assert.deepEqual((a as Extract<Action, { kind: 'respond' }>).headers.map(([k]) => k), [
+      'Access-Control-Allow-Origin', 'Access-Control-Allow-Credentials', 'Access-Control-Allow-Methods', 'Access-Control-Allow-Headers', 'Access-Control-Max-Age', 'Content-Type',
+    ]);
+  });
+  it('Access-Control-Max-Age is on ordinary responses too', () => {
+    assert.equal(header(act(router, { host: 'cors.com', path: '/', headers: { origin: 'https://app.test' } }), 'access-control-max-age'), '600');
+  });
+});
+
+describe('I. canary Ingresses', () => {
+  const t = table([
+    makeIngress('default', 'web-canary', (i) => { ann({ canary: 'true', 'canary-weight': '100' })(i); i.spec!.rules = [rule('cn.com', path('/', 'c', 80), path('/new', 'c', 80))]; }),
+    makeIngress('default', 'web', (i) => { i.spec!.rules = [rule('cn.com', path('/', 'a', 80))]; }),
+  ]);
+  const router = new Router(t);
+  it('are never routed as primary routes, even when older than the primary', () => {
+    assert.equal(backendOf(router.decide('cn.com', '/')), 'a');
+    assert.equal(backendOf(router.decide('cn.com', '/new')), 'a');
+  });
+  it('are reported as not supported', () => {
+    const p = t.problems.find((x) => x.object.name === 'web-canary');
+    assert.equal(p?.reason, 'UnsupportedCanary');
+    assert.ok(!t.problems.some((x) => x.reason === 'DuplicatePath'));
+  });
+});
+
+describe('J. security annotations never fail open', () => {
+  const t = table([
+    makeIngress('default', 'deny', (i) => { ann({ 'denylist-source-range': '10.1.0.0/16, 192.0.2.7' })(i); i.spec!.rules = [rule('deny.com', path('/', 'a', 80))]; }),
+    makeIngress('default', 'both', (i) => { ann({ 'denylist-source-range': '10.1.2.0/24', 'whitelist-source-range': '10.1.0.0/16' })(i); i.spec!.rules = [rule('both.com', path('/', 'a', 80))]; }),
+    makeIngress('default', 'baddeny', (i) => { ann({ 'denylist-source-range': '10.1.0.0/99' })(i); i.spec!.rules = [rule('baddeny.com', path('/', 'a', 80))]; }),
+    makeIngress('default', 'rpm', (i) => { ann({ 'limit-rpm': '2', 'limit-burst-multiplier': '1' })(i); i.spec!.rules = [rule('rpm.com', path('/', 'a', 80))]; }),
+    makeIngress('default', 'mtls', (i) => { ann({ 'auth-tls-verify-client': 'on', 'auth-tls-secret': 'default/ca' })(i); i.spec!.rules = [rule('mtls.com', path('/', 'a', 80))]; }),
+  ]);
+  const router = new Router(t);
+  const status = (a: Action) => (a.kind === 'respond' ? a.status : a.kind);
+
+  it('denylist-source-range refuses the listed sources with 403', () => {
+    assert.equal(status(act(router, { host: 'deny.com', path: '/', remote: '10.1.9.9' })), 403);
+    assert.equal(status(act(router, { host: 'deny.com', path: '/', remote: '::ffff:192.0.2.7' })), 403);
+    assert.equal(status(act(router, { host: 'deny.com', path: '/', remote: '10.2.0.1' })), 'proxy');
+  });
+  it('denylist comes before the allowlist', () => {
+    assert.equal(status(act(router, { host: 'both.com', path: '/', remote: '10.1.2.3' })), 403);
+    assert.equal(status(act(router, { host: 'both.com', path: '/', remote: '10.1.3.3' })), 'proxy');
+  });
+  it('an invalid denylist denies the route (503) and is reported', () => {
+    assert.equal(status(act(router, { host: 'baddeny.com', path: '/', remote: '10.2.0.1' })), 503);
+    assert.ok(t.problems.some((p) => p.object.name === 'baddeny' && /denylist-source-range/.test(p.message)));
+  });
+  it('limit-rpm counts per minute with limit-rpm × multiplier burst', () => {
+    let now = 0;
+    const limits = new SharedLimits({ now: () => now });
+    const go = () => status(act(router, { host: 'rpm.com', path: '/' }, limits));
+    assert.deepEqual([go(), go(), go(), go()], ['proxy', 'proxy', 'proxy', 503]);
+    now += 30_000; // one more request's worth at 2 per minute
+    assert.deepEqual([go(), go()], ['proxy', 503]);
+  });
+  it('client certificate authentication is refused with 503 and a reason, never served without it', () => {
+    assert.equal(status(act(router, { host: 'mtls.com', path: '/', secure: true })), 503);
+    assert.match(t.problems.find((p) => p.object.name === 'mtls')!.message, /client certificate/);
+  });
+});
+
+describe('K. status lines', () => {
+  it('use nginx\'s reason phrases', () => {
+    assert.equal(reasonPhrase(204), 'No Content');
+    assert.equal(reasonPhrase(303), 'See Other');
+    assert.equal(reasonPhrase(429), 'Too Many Requests');
+    assert.equal(reasonPhrase(401), 'Unauthorized');
+    assert.equal(reasonPhrase(300), '');
+  });
+  it('keep nginx\'s error page titles', () => {
+    assert.match(errorBody(401), /<title>401 Authorization Required<\/title>/);
+    assert.match(errorBody(503), /<title>503 Service Temporarily Unavailable<\/title>/);
+  });
+});
