@@ -18,6 +18,26 @@ import type { HostPortMapping, PodNetworkPort, RuntimePort } from './ports.ts';
 
 const r = (name: string) => resources.find((x) => x.resource === name)!;
 
+/**
+ * The hostPort mappings of the node (pure, sorted): every port of the pods that run here now. A pod
+ * being deleted, or finished (its sandbox is gone, as CNI portmap's DEL on StopPodSandbox), maps nothing.
+ */
+export function computeHostPortMappings(pods: readonly { pod: Pod; podIP: string | undefined; finished: boolean }[]): HostPortMapping[] {
+  const mappings: HostPortMapping[] = [];
+  for (const { pod, podIP, finished } of pods) {
+    if (!podIP || finished || pod.spec?.hostNetwork || pod.metadata?.deletionTimestamp) continue;
+    for (const c of pod.spec?.containers ?? []) {
+      for (const p of c.ports ?? []) {
+        if (!p.hostPort) continue;
+        const m: HostPortMapping = { hostPort: p.hostPort, protocol: (p.protocol ?? 'TCP') as HostPortMapping['protocol'], podIP, containerPort: p.containerPort };
+        if (p.hostIP) m.hostIP = p.hostIP;
+        mappings.push(m);
+      }
+    }
+  }
+  return mappings.sort((a, b) => a.hostPort - b.hostPort || a.protocol.localeCompare(b.protocol) || a.podIP.localeCompare(b.podIP));
+}
+
 /** A pod bound to this node, as findPod gives it. */
 export interface FoundPod {
   pod: Pod;
@@ -209,7 +229,9 @@ export class NodeAgent {
     for (const o of this.#configMaps.list()) if (o.metadata.namespace === namespace) configMaps.set(o.metadata.name!, o as unknown as ConfigMap);
     for (const o of this.#secrets.list()) if (o.metadata.namespace === namespace) secrets.set(o.metadata.name!, o as unknown as Secret);
     const svc = this.#services.get('default/kubernetes') as unknown as Service | undefined;
-    return { configMaps, secrets, serviceEnv: masterServiceEnv(svc) };
+    const node = this.#node.get(this.#o.nodeName) as unknown as Node | undefined;
+    const allocatable = (node?.status?.allocatable as Record<string, string> | undefined) ?? nodeStatus(this.#facts, true, '').allocatable as Record<string, string>;
+    return { configMaps, secrets, serviceEnv: masterServiceEnv(svc), allocatable };
   }
 
   #podByUid(uid: string): Pod | undefined {
@@ -239,7 +261,7 @@ export class NodeAgent {
         networkReady: () => this.#syncHostPorts(),
         event: (p, type, reason, message, fieldPath) => this.#o.events.event(p as unknown as KObject, type, reason, message, fieldPath),
         requeue: (ms) => (ms <= 0 ? this.#queue.add(uid) : this.#queue.addAfter(uid, ms)),
-        now: this.#now, log: this.#log,
+        hostname: this.#facts.hostname, now: this.#now, log: this.#log,
       });
       this.#workers.set(uid, w);
     }
@@ -276,20 +298,7 @@ export class NodeAgent {
   }
 
   async #programHostPorts(): Promise<void> {
-    const mappings: HostPortMapping[] = [];
-    for (const w of this.#workers.values()) {
-      const ip = w.podIP;
-      if (!ip || w.pod.spec?.hostNetwork || w.pod.metadata?.deletionTimestamp) continue;
-      for (const c of w.pod.spec?.containers ?? []) {
-        for (const p of c.ports ?? []) {
-          if (!p.hostPort) continue;
-          const m: HostPortMapping = { hostPort: p.hostPort, protocol: (p.protocol ?? 'TCP') as HostPortMapping['protocol'], podIP: ip, containerPort: p.containerPort };
-          if (p.hostIP) m.hostIP = p.hostIP;
-          mappings.push(m);
-        }
-      }
-    }
-    mappings.sort((a, b) => a.hostPort - b.hostPort || a.protocol.localeCompare(b.protocol) || a.podIP.localeCompare(b.podIP));
+    const mappings = computeHostPortMappings([...this.#workers.values()].map((w) => ({ pod: w.pod, podIP: w.podIP, finished: w.isFinished })));
     const key = JSON.stringify(mappings);
     if (key === this.#hostPorts) return;
     await this.#network!.setHostPorts(mappings);

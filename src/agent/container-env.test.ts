@@ -8,6 +8,7 @@ const ctx: EnvContext = {
   configMaps: new Map([['cfg', { data: { mode: 'fast' } }]]),
   secrets: new Map([['sec', { data: { pw: Buffer.from('s3cret').toString('base64') } }]]),
   serviceEnv: { KUBERNETES_SERVICE_HOST: '10.96.0.1' },
+  allocatable: { cpu: '2', memory: '4000000Ki' },
 };
 const pod: Pod = { metadata: { name: 'web', namespace: 'prod', labels: { app: 'a' } }, spec: { nodeName: 'node1', containers: [] } };
 
@@ -39,5 +40,30 @@ describe('resolveEnv', () => {
   it('leaves unknown references alone', () => {
     const r = resolveEnv(pod, { name: 'c', env: [{ name: 'A', value: '1' }, { name: 'B', value: '$(NOPE) $(A)' }] }, ctx);
     assert.equal('env' in r && r.env.B, '$(NOPE) 1');
+  });
+  it('gives resourceFieldRef the limits and requests scaled by the divisor, an unset limit being the node allocatable', () => {
+    const r = resolveEnv(pod, {
+      name: 'c',
+      resources: { limits: { memory: '64Mi', cpu: '500m' }, requests: { cpu: '250m' } },
+      env: [
+        { name: 'MEM_LIMIT', valueFrom: { resourceFieldRef: { resource: 'limits.memory' } } },
+        { name: 'MEM_LIMIT_MI', valueFrom: { resourceFieldRef: { resource: 'limits.memory', divisor: '1Mi' } } },
+        { name: 'CPU_LIMIT', valueFrom: { resourceFieldRef: { resource: 'limits.cpu', divisor: '1m' } } },
+        { name: 'CPU_LIMIT_CORES', valueFrom: { resourceFieldRef: { resource: 'limits.cpu' } } },
+        { name: 'CPU_REQUEST', valueFrom: { resourceFieldRef: { resource: 'requests.cpu', divisor: '1m' } } },
+        { name: 'MEM_REQUEST', valueFrom: { resourceFieldRef: { resource: 'requests.memory' } } },
+      ],
+    }, ctx);
+    assert.ok('env' in r);
+    assert.deepEqual([r.env.MEM_LIMIT, r.env.MEM_LIMIT_MI, r.env.CPU_LIMIT, r.env.CPU_LIMIT_CORES, r.env.CPU_REQUEST, r.env.MEM_REQUEST],
+      ['67108864', '64', '500', '1', '250', '67108864']);
+    const unset = resolveEnv(pod, { name: 'c', env: [
+      { name: 'CPU', valueFrom: { resourceFieldRef: { resource: 'limits.cpu' } } },
+      { name: 'MEM', valueFrom: { resourceFieldRef: { resource: 'limits.memory' } } },
+      { name: 'REQ', valueFrom: { resourceFieldRef: { resource: 'requests.cpu' } } },
+    ] }, ctx);
+    assert.deepEqual('env' in unset && [unset.env.CPU, unset.env.MEM, unset.env.REQ], ['2', String(4000000 * 1024), '0']);
+    assert.deepEqual(resolveEnv(pod, { name: 'c', env: [{ name: 'X', valueFrom: { resourceFieldRef: { resource: 'limits.nope' } } }] }, ctx),
+      { reason: 'CreateContainerConfigError', message: 'unsupported container resource : limits.nope' });
   });
 });

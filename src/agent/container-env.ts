@@ -1,8 +1,9 @@
 // A container's environment as the kubelet builds it (pure): the service env vars of the
 // `kubernetes` Service, envFrom, then env with $(VAR) expansion and valueFrom (fieldRef,
-// configMapKeyRef, secretKeyRef). A missing ConfigMap/Secret is CreateContainerConfigError.
+// configMapKeyRef, secretKeyRef, resourceFieldRef). A missing ConfigMap/Secret is CreateContainerConfigError.
 import type { ConfigMap, Container, Pod, Secret } from 'kubernetes-types/core/v1.d.ts';
 import { expandVars } from './runtime/env-expansion.ts';
+import { containerResourceValue } from './resource-quantity.ts';
 
 export interface EnvContext {
   podIP: string;
@@ -12,6 +13,8 @@ export interface EnvContext {
   secrets: ReadonlyMap<string, Secret>;
   /** KUBERNETES_SERVICE_HOST and friends (kubelet adds them for the master service). */
   serviceEnv: Readonly<Record<string, string>>;
+  /** The node's allocatable quantities (`cpu`, `memory`, …): what an unset limit reads as. */
+  allocatable: Readonly<Record<string, string>>;
 }
 
 export type EnvResult = { env: Record<string, string> } | { reason: 'CreateContainerConfigError'; message: string };
@@ -90,7 +93,12 @@ export function resolveEnv(pod: Pod, container: Container, ctx: EnvContext): Env
       }
       env[e.name] = decodeSecret(v);
     } else if (vf.resourceFieldRef) {
-      env[e.name] = '0';
+      const ref = vf.resourceFieldRef;
+      // A reference to another container reads that container's resources (kubelet's containerName).
+      const target = ref.containerName ? [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].find((x) => x.name === ref.containerName) : container;
+      const v = target ? containerResourceValue(target, ref.resource, ref.divisor === undefined ? undefined : String(ref.divisor), ctx.allocatable) : undefined;
+      if (v === undefined) return { reason: 'CreateContainerConfigError', message: `unsupported container resource : ${ref.resource}` };
+      env[e.name] = v;
     }
   }
   return { env };

@@ -26,6 +26,12 @@ export interface PodRuntimeView {
   startTime?: string;
   sandboxReady: boolean;
   containers: ContainerRecord[];
+  /** In spec order; each runs to success before the next, all before the app containers. */
+  initContainers?: ContainerRecord[];
+}
+
+function initSucceeded(c: ContainerRecord): boolean {
+  return c.state.kind === 'terminated' && c.state.exitCode === 0;
 }
 
 function stateJson(s: ContainerState): ContainerStatus['state'] {
@@ -53,26 +59,43 @@ export function containerStatusOf(c: ContainerRecord): ContainerStatus {
   return s as unknown as ContainerStatus;
 }
 
-/** Phase by kubelet's rules (getPhase): Pending until a container runs; Succeeded/Failed when all are done. */
+/**
+ * Phase by kubelet's rules (getPhase): a container waiting to restart (it has a last termination)
+ * counts as stopped, not waiting; any other waiting container keeps the pod Pending; Succeeded or
+ * Failed once all containers stopped and restartPolicy will not run them again.
+ */
 export function podPhase(pod: Pod, view: PodRuntimeView): PodStatus['phase'] {
   const cs = view.containers;
   if (cs.length === 0) return 'Pending';
-  const running = cs.filter((c) => c.state.kind === 'running').length;
-  const waiting = cs.filter((c) => c.state.kind === 'waiting').length;
-  const terminated = cs.filter((c) => c.state.kind === 'terminated');
-  const succeeded = terminated.filter((c) => c.state.kind === 'terminated' && c.state.exitCode === 0).length;
-  const failed = terminated.length - succeeded;
   const restartPolicy = pod.spec?.restartPolicy ?? 'Always';
-  if (waiting > 0 && running === 0 && terminated.length === 0) return 'Pending';
-  if (running > 0) return 'Running';
-  if (waiting > 0) {
-    // Containers waiting to restart keep a started pod Running.
-    return cs.some((c) => c.restartCount > 0 || c.lastTerminated) ? 'Running' : 'Pending';
+  // Init containers: a failed one fails the pod under Never; any unfinished keeps it Pending.
+  let pendingInit = 0;
+  let failedInit = 0;
+  for (const c of view.initContainers ?? []) {
+    const last = c.state.kind === 'terminated' ? c.state : c.state.kind === 'waiting' ? c.lastTerminated : undefined;
+    if (c.state.kind === 'running' || !last) pendingInit++;
+    else if (last.exitCode !== 0) failedInit++;
   }
-  if (terminated.length === cs.length) {
+  if (failedInit > 0 && restartPolicy === 'Never') return 'Failed';
+  if (pendingInit > 0 || failedInit > 0) return 'Pending';
+  let waiting = 0;
+  let running = 0;
+  let stopped = 0;
+  let succeeded = 0;
+  for (const c of cs) {
+    if (c.state.kind === 'running') running++;
+    else if (c.state.kind === 'terminated') {
+      stopped++;
+      if (c.state.exitCode === 0) succeeded++;
+    } else if (c.lastTerminated) stopped++;
+    else waiting++;
+  }
+  if (waiting > 0) return 'Pending';
+  if (running > 0) return 'Running';
+  if (stopped > 0) {
     if (restartPolicy === 'Always') return 'Running';
-    if (failed === 0) return 'Succeeded';
-    return restartPolicy === 'Never' || cs.every((c) => c.done) ? 'Failed' : 'Running';
+    if (stopped === succeeded) return 'Succeeded';
+    return restartPolicy === 'Never' ? 'Failed' : 'Running';
   }
   return 'Pending';
 }
@@ -94,13 +117,17 @@ export function computePodStatus(pod: Pod, view: PodRuntimeView, now: string): P
   const prev = pod.status?.conditions;
   const phase = podPhase(pod, view);
   const statuses: ContainerStatus[] = view.containers.map(containerStatusOf);
+  const inits = view.initContainers ?? [];
+  // A completed init container reports ready, as the kubelet's does.
+  const initStatuses = inits.map((c) => containerStatusOf({ ...c, ready: initSucceeded(c) }));
+  const incomplete = inits.filter((c) => !initSucceeded(c)).map((c) => c.name);
   const notReady = view.containers.filter((c) => !c.ready).map((c) => c.name);
   const containersReady = notReady.length === 0 && view.containers.length > 0;
   const terminal = phase === 'Succeeded' || phase === 'Failed';
   const readyMsg = notReady.length ? `containers with unready status: [${notReady.join(' ')}]` : undefined;
   const conditions: PodCondition[] = [
     condition('PodReadyToStartContainers', view.sandboxReady, now, prev),
-    condition('Initialized', true, now, prev),
+    condition('Initialized', incomplete.length === 0, now, prev, 'ContainersNotInitialized', `containers with incomplete status: [${incomplete.join(' ')}]`),
     condition('Ready', containersReady && !terminal, now, prev, terminal ? 'PodCompleted' : 'ContainersNotReady', terminal ? undefined : readyMsg),
     condition('ContainersReady', containersReady && !terminal, now, prev, terminal ? 'PodCompleted' : 'ContainersNotReady', terminal ? undefined : readyMsg),
     ...(prev ?? []).filter((c) => c.type === 'PodScheduled'),
@@ -110,6 +137,7 @@ export function computePodStatus(pod: Pod, view: PodRuntimeView, now: string): P
     conditions,
     hostIP: view.hostIP,
     hostIPs: [{ ip: view.hostIP }],
+    ...(inits.length > 0 ? { initContainerStatuses: initStatuses } : {}),
     containerStatuses: statuses,
     qosClass: pod.status?.qosClass ?? 'BestEffort',
   };

@@ -2,8 +2,8 @@
 // restartPolicy with CrashLoopBackOff, runs probes, reports status, and tears everything down
 // when the pod is deleted. Driven by `sync()`, which the agent calls on every change; it is
 // level-triggered (each call compares what should run with what runs).
-import type { Container, Pod, Probe } from 'kubernetes-types/core/v1.d.ts';
-import { computePodStatus, type ContainerRecord, type ContainerState } from './pod-status.ts';
+import type { Container, ContainerStatus, Pod, Probe } from 'kubernetes-types/core/v1.d.ts';
+import { computePodStatus, podPhase, type ContainerRecord, type ContainerState, type PodRuntimeView } from './pod-status.ts';
 import type { ExitEvent, PodNetworkPort, RuntimePort } from './ports.ts';
 import { resolveEnv, type EnvContext } from './container-env.ts';
 
@@ -22,6 +22,8 @@ export interface PodWorkerDeps {
   networkReady(): Promise<void>;
   /** Asks for another sync of this pod after `ms`. */
   requeue(ms: number): void;
+  /** The node's hostname: HOSTNAME of hostNetwork containers (containerd sets the pod's otherwise). */
+  hostname?: string;
   now(): Date;
   log(m: string): void;
 }
@@ -62,6 +64,8 @@ export class PodWorker {
   #lastStatus = '';
   #statusChain: Promise<void> = Promise.resolve();
   #stopped = false;
+  /** The pod finished and its sandbox (netns, veth, IP) was released, as the kubelet's StopPodSandbox. */
+  #sandboxReleased = false;
 
   constructor(pod: Pod, deps: PodWorkerDeps) {
     this.#pod = pod;
@@ -78,6 +82,11 @@ export class PodWorker {
 
   get pod(): Pod {
     return this.#pod;
+  }
+
+  /** The pod is terminal and its network is gone: it maps no hostPort and runs nothing again. */
+  get isFinished(): boolean {
+    return this.#sandboxReleased;
   }
 
   /** The pod's network namespace (undefined for hostNetwork pods or before set-up). */
@@ -104,8 +113,13 @@ export class PodWorker {
       await this.terminate(this.#pod.metadata.deletionGracePeriodSeconds ?? 30, true);
       return;
     }
+    if (this.#sandboxReleased) return;
     const phase = this.#pod.status?.phase;
-    if ((phase === 'Succeeded' || phase === 'Failed') && this.#containers.size === 0) return;
+    if ((phase === 'Succeeded' || phase === 'Failed') && this.#containers.size === 0) {
+      // Finished before podgate restarted: a crash may have left its network behind.
+      await this.#releaseSandbox();
+      return;
+    }
     if (!this.#ip) {
       try {
         if (this.#hostNetwork()) {
@@ -124,17 +138,57 @@ export class PodWorker {
         return;
       }
     }
-    for (const c of this.#pod.spec?.containers ?? []) await this.#syncContainer(c);
+    // Init containers run one at a time, in order, each to success, before any app container.
+    if (await this.#syncInitContainers()) {
+      for (const c of this.#pod.spec?.containers ?? []) await this.#syncContainer(c);
+    }
+    // kubelet: a terminal pod's sandbox is stopped (SyncTerminatingPod → killPod → StopPodSandbox),
+    // which releases its IP and its hostPorts; the status keeps the IP it had.
+    if (this.#isTerminal()) await this.#releaseSandbox();
     await this.#reportStatus();
   }
 
-  #policyRestarts(exitCode: number): boolean {
+  #isTerminal(): boolean {
+    const phase = podPhase(this.#pod, this.#view());
+    return phase === 'Succeeded' || phase === 'Failed';
+  }
+
+  async #releaseSandbox(): Promise<void> {
+    if (this.#sandboxReleased) return;
+    for (const rt of this.#containers.values()) this.#clearProbes(rt);
+    if (!this.#hostNetwork()) await this.#deps.network.removePod(this.uid);
+    this.#netnsPath = undefined;
+    this.#sandboxReleased = true;
+  }
+
+  /** Syncs the first init container not yet succeeded; true once all have. */
+  async #syncInitContainers(): Promise<boolean> {
+    for (const c of this.#pod.spec?.initContainers ?? []) {
+      await this.#syncContainer(c);
+      const s = this.#containers.get(c.name)?.record.state;
+      if (!(s?.kind === 'terminated' && s.exitCode === 0)) return false;
+    }
+    return true;
+  }
+
+  #isInit(c: Container | string): boolean {
+    const name = typeof c === 'string' ? c : c.name;
+    return (this.#pod.spec?.initContainers ?? []).some((x) => x.name === name);
+  }
+
+  /** Whether a container that exited with `exitCode` runs again: init containers rerun only on failure, and not under Never. */
+  #policyRestarts(exitCode: number, c: Container): boolean {
     const p = this.#pod.spec?.restartPolicy ?? 'Always';
+    if (this.#isInit(c)) return p !== 'Never' && exitCode !== 0;
     return p === 'Always' || (p === 'OnFailure' && exitCode !== 0);
   }
 
   #fieldPath(c: Container): string {
-    return `spec.containers{${c.name}}`;
+    return this.#isInit(c) ? `spec.initContainers{${c.name}}` : `spec.containers{${c.name}}`;
+  }
+
+  #spec(name: string): Container | undefined {
+    return [...(this.#pod.spec?.initContainers ?? []), ...(this.#pod.spec?.containers ?? [])].find((x) => x.name === name);
   }
 
   async #syncContainer(c: Container): Promise<void> {
@@ -145,37 +199,40 @@ export class PodWorker {
         backoffMs: 0, waitMs: 0, nextStartAt: 0, probeTimers: [], readinessOk: false, startupOk: !c.startupProbe,
         livenessFailures: 0, readinessFailures: 0, startupFailures: 0, readinessSuccesses: 0, starting: false,
       };
-      // A container this node ran before podgate restarted was stopped with it (the runtime
-      // restarts rather than adopts): it comes back as a restart, as after a kubelet restart.
-      const before = this.#pod.status?.containerStatuses?.find((x) => x.name === c.name);
-      if (before && (before.state?.running || before.state?.terminated)) {
-        rt.record.restartCount = before.restartCount ?? 0;
-        const now = k8sTime(this.#deps.now());
-        rt.record.lastTerminated = { kind: 'terminated', exitCode: 137, reason: 'Error', message: 'stopped when podgate restarted',
-          startedAt: before.state.running?.startedAt ?? before.state.terminated?.startedAt ?? now, finishedAt: now,
-          ...(before.containerID ? { containerID: before.containerID } : {}) };
-      }
+      const before = (this.#isInit(c) ? this.#pod.status?.initContainerStatuses : this.#pod.status?.containerStatuses)?.find((x) => x.name === c.name);
+      if (before) restoreRecord(rt.record, before, k8sTime(this.#deps.now()));
       this.#containers.set(c.name, rt);
     }
     const rec = rt.record;
     if (rec.state.kind === 'running' || rt.starting || rec.done) return;
     if (rec.state.kind === 'terminated') {
-      if (!this.#policyRestarts(rec.state.exitCode)) { rec.done = true; return; }
+      if (!this.#policyRestarts(rec.state.exitCode, c)) { rec.done = true; return; }
       const wait = rt.nextStartAt - this.#deps.now().getTime();
+      rec.lastTerminated = rec.state;
       if (wait > 0) {
-        const ns = this.#pod.metadata!.namespace;
-        rec.lastTerminated = rec.state;
-        rec.state = { kind: 'waiting', reason: 'CrashLoopBackOff',
-          message: `back-off ${Math.round(rt.waitMs / 1000)}s restarting failed container=${c.name} pod=${this.#pod.metadata!.name}_${ns}(${this.uid})` };
-        this.#deps.event(this.#pod, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${this.#pod.metadata!.name}_${ns}(${this.uid})`, this.#fieldPath(c));
+        this.#backOff(c, rt);
         this.#deps.requeue(wait);
         return;
       }
-      rec.lastTerminated = rec.state;
     } else if (rec.state.kind === 'waiting' && rec.state.reason === 'CrashLoopBackOff') {
       if (rt.nextStartAt > this.#deps.now().getTime()) return;
+    } else if (rec.state.kind === 'waiting' && rec.state.reason === 'RunContainerError') {
+      // The last start failed (StartError): wait out the back-off as after any crash.
+      const wait = rt.nextStartAt - this.#deps.now().getTime();
+      if (wait > 0) {
+        this.#backOff(c, rt);
+        this.#deps.requeue(wait);
+        return;
+      }
     }
     await this.#start(c, rt);
+  }
+
+  #backOff(c: Container, rt: Runtime): void {
+    const ns = this.#pod.metadata!.namespace;
+    rt.record.state = { kind: 'waiting', reason: 'CrashLoopBackOff',
+      message: `back-off ${Math.round(rt.waitMs / 1000)}s restarting failed container=${c.name} pod=${this.#pod.metadata!.name}_${ns}(${this.uid})` };
+    this.#deps.event(this.#pod, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${this.#pod.metadata!.name}_${ns}(${this.uid})`, this.#fieldPath(c));
   }
 
   async #start(c: Container, rt: Runtime): Promise<void> {
@@ -188,8 +245,10 @@ export class PodWorker {
       this.#deps.requeue(5000);
       return;
     }
+    // containerd sets HOSTNAME (the pod's hostname; the node's for hostNetwork) below the container's own env.
+    const hostname = this.#hostNetwork() ? this.#deps.hostname ?? this.#pod.metadata!.name! : this.#pod.spec?.hostname ?? this.#pod.metadata!.name!;
     // The built-in images report who they are from these (the downward API needs no YAML changes).
-    const podEnv = { ...env.env, PODGATE_POD_NAME: this.#pod.metadata!.name!, PODGATE_POD_NAMESPACE: this.#pod.metadata!.namespace!,
+    const podEnv = { HOSTNAME: hostname, ...env.env, PODGATE_POD_NAME: this.#pod.metadata!.name!, PODGATE_POD_NAMESPACE: this.#pod.metadata!.namespace!,
       PODGATE_POD_IP: this.#ip!, PODGATE_NODE_NAME: this.#deps.nodeName };
     const resolved = this.#deps.runtime.resolve(c, podEnv);
     if ('reason' in resolved) {
@@ -199,9 +258,8 @@ export class PodWorker {
       this.#deps.requeue(10_000);
       return;
     }
-    if (rec.restartCount === 0 && !rec.lastTerminated) {
-      this.#deps.event(this.#pod, 'Normal', 'Pulled', `Container image "${c.image}" already present on machine`, this.#fieldPath(c));
-    }
+    // kubelet's EnsureImageExists reports the (present) image on every start, restarts included.
+    this.#deps.event(this.#pod, 'Normal', 'Pulled', `Container image "${c.image}" already present on machine`, this.#fieldPath(c));
     rt.starting = true;
     try {
       const sc = this.#pod.spec?.securityContext;
@@ -225,12 +283,55 @@ export class PodWorker {
       this.#deps.event(this.#pod, 'Normal', 'Started', `Started container ${c.name}`, this.#fieldPath(c));
       this.#startProbes(c, rt);
     } catch (err) {
-      rec.state = { kind: 'waiting', reason: 'CreateContainerError', message: (err as Error).message };
-      this.#deps.event(this.#pod, 'Warning', 'Failed', `Error: ${(err as Error).message}`, this.#fieldPath(c));
-      this.#deps.requeue(5000);
+      const message = (err as Error).message;
+      this.#deps.event(this.#pod, 'Warning', 'Failed', `Error: ${message}`, this.#fieldPath(c));
+      if ((err as { reason?: unknown }).reason === 'StartError') {
+        this.#onStartError(c, rt, message);
+      } else {
+        rec.state = { kind: 'waiting', reason: 'CreateContainerError', message };
+        this.#deps.requeue(5000);
+      }
     } finally {
       rt.starting = false;
     }
+  }
+
+  /**
+   * The process could not be started (runc's StartError): with containerd the container exists and
+   * exited 128 without ever running, so it counts as a crash: restarted with back-off (waiting
+   * RunContainerError, then CrashLoopBackOff) or, when restartPolicy says no, terminated for good.
+   */
+  #onStartError(c: Container, rt: Runtime, message: string): void {
+    const rec = rt.record;
+    const now = this.#deps.now();
+    const terminated: Extract<ContainerState, { kind: 'terminated' }> = {
+      kind: 'terminated', exitCode: 128, reason: 'StartError', message, startedAt: '1970-01-01T00:00:00Z', finishedAt: k8sTime(now),
+    };
+    if (rec.lastTerminated) rec.restartCount++;
+    rec.containerID = `podgate://${this.uid}/${c.name}/${rec.restartCount}`;
+    terminated.containerID = rec.containerID;
+    if (!this.#policyRestarts(128, c)) {
+      rec.state = terminated;
+      rec.done = true;
+      this.#deps.requeue(0);
+      return;
+    }
+    rec.lastTerminated = terminated;
+    rec.state = { kind: 'waiting', reason: 'RunContainerError', message };
+    this.#scheduleRestart(rt, 0, now.getTime());
+    this.#deps.requeue(0);
+  }
+
+  /** kubelet's back-off: the first restart is immediate, then 10 s doubling to 300 s; a container that ran 10 minutes starts over. */
+  #scheduleRestart(rt: Runtime, ranMs: number, finishedAtMs: number): void {
+    if (ranMs >= backoffResetMs || rt.backoffMs === 0) {
+      rt.waitMs = 0;
+      rt.backoffMs = backoffBaseMs;
+    } else {
+      rt.waitMs = rt.backoffMs;
+      rt.backoffMs = Math.min(rt.backoffMs * 2, backoffMaxMs);
+    }
+    rt.nextStartAt = finishedAtMs + rt.waitMs;
   }
 
   /** Called by the agent when the runtime reports this pod's container gone. */
@@ -240,23 +341,16 @@ export class PodWorker {
     this.#clearProbes(rt);
     const rec = rt.record;
     const ranMs = e.finishedAt.getTime() - e.startedAt.getTime();
+    // No `signal`: a CRI kubelet never sets it (a signal shows as exit code 128 + its number).
     rec.state = {
       kind: 'terminated', exitCode: e.exitCode, reason: e.reason, startedAt: k8sTime(e.startedAt), finishedAt: k8sTime(e.finishedAt),
-      ...(e.signal ? { signal: e.signal } : {}), ...(rec.containerID ? { containerID: rec.containerID } : {}),
-    } as ContainerState;
+      ...(rec.containerID ? { containerID: rec.containerID } : {}),
+    };
     rec.ready = false;
     rec.started = false;
     if (this.#terminating || this.#stopped) return;
-    // kubelet: the first restart is immediate; then it waits 10 s, doubling to 300 s; a container
-    // that ran for 10 minutes starts over.
-    if (ranMs >= backoffResetMs || rt.backoffMs === 0) {
-      rt.waitMs = 0;
-      rt.backoffMs = backoffBaseMs;
-    } else {
-      rt.waitMs = rt.backoffMs;
-      rt.backoffMs = Math.min(rt.backoffMs * 2, backoffMaxMs);
-    }
-    rt.nextStartAt = e.finishedAt.getTime() + rt.waitMs;
+    this.#scheduleRestart(rt, ranMs, e.finishedAt.getTime());
+    // Sync now: the container is terminated (and maybe done, or waiting in back-off).
     this.#deps.requeue(0);
   }
 
@@ -285,7 +379,7 @@ export class PodWorker {
           void this.#reportStatus();
         }
       } else {
-        this.#deps.event(this.#pod, 'Warning', 'Unhealthy', `${label} probe failed: ${r.message}`, this.#fieldPath(c));
+        this.#deps.event(this.#pod, 'Warning', 'Unhealthy', r.message, this.#fieldPath(c));
         if (kind === 'readiness') {
           rt.readinessSuccesses = 0;
           if (++rt.readinessFailures >= failure && rt.record.ready) { rt.record.ready = false; void this.#reportStatus(); }
@@ -294,7 +388,9 @@ export class PodWorker {
           if (n >= failure) {
             this.#deps.event(this.#pod, 'Normal', 'Killing', `Container ${c.name} failed ${kind} probe, will be restarted`, this.#fieldPath(c));
             rt.livenessFailures = rt.startupFailures = 0;
-            await this.#deps.runtime.stop(this.uid, c.name, this.#pod.spec?.terminationGracePeriodSeconds ?? 30);
+            // kubelet's killContainer: preStop runs for this kill too, within the probe's own grace
+            // period when it has one (probe-level terminationGracePeriodSeconds), else the pod's.
+            await this.#killContainer(c, probe.terminationGracePeriodSeconds ?? this.#pod.spec?.terminationGracePeriodSeconds ?? 30);
             return;
           }
         }
@@ -329,14 +425,23 @@ export class PodWorker {
     return next;
   }
 
+  #view(): PodRuntimeView {
+    const inits = this.#pod.spec?.initContainers ?? [];
+    // kubelet shows containers that wait for the init containers as PodInitializing.
+    const notYet = inits.length > 0 ? 'PodInitializing' : 'ContainerCreating';
+    const record = (c: Container): ContainerRecord => this.#containers.get(c.name)?.record ?? {
+      name: c.name, image: c.image ?? '', state: { kind: 'waiting', reason: notYet }, restartCount: 0, ready: false, started: false, done: false,
+    };
+    return {
+      podIP: this.#ip, hostIP: this.#deps.nodeIP, startTime: this.#startTime, sandboxReady: Boolean(this.#ip) && !this.#sandboxReleased,
+      containers: (this.#pod.spec?.containers ?? []).map(record),
+      initContainers: inits.map(record),
+    };
+  }
+
   async #writeLatestStatus(): Promise<void> {
     if (this.#stopped) return;
-    const status = computePodStatus(this.#pod, {
-      podIP: this.#ip, hostIP: this.#deps.nodeIP, startTime: this.#startTime, sandboxReady: Boolean(this.#ip),
-      containers: (this.#pod.spec?.containers ?? []).map((c) => this.#containers.get(c.name)?.record ?? {
-        name: c.name, image: c.image ?? '', state: { kind: 'waiting', reason: 'ContainerCreating' }, restartCount: 0, ready: false, started: false, done: false,
-      }),
-    }, k8sTime(this.#deps.now()));
+    const status = computePodStatus(this.#pod, this.#view(), k8sTime(this.#deps.now()));
     // Transition times must not make an unchanged status look new.
     const key = JSON.stringify(status, (k, v: unknown) => (k === 'lastTransitionTime' || k === 'lastProbeTime' ? undefined : v));
     if (key === this.#lastStatus) return;
@@ -351,6 +456,28 @@ export class PodWorker {
   }
 
   /**
+   * Stops one container as kubelet's killContainer does: its preStop hook first, within the grace
+   * period, then SIGTERM with what is left of it, then SIGKILL.
+   */
+  async #killContainer(c: Container, graceSeconds: number): Promise<void> {
+    const started = this.#deps.now().getTime();
+    const hook = c.lifecycle?.preStop;
+    if (hook && graceSeconds > 0) {
+      const r = await this.#deps.runtime.runHook(hook, {
+        podUid: this.uid, podName: this.#pod.metadata!.name!, podNamespace: this.#pod.metadata!.namespace!,
+        containerName: c.name, podIP: this.#ip ?? '', timeoutSeconds: graceSeconds,
+      });
+      if (!r.ok) {
+        // kubelet logs the hook's error and keeps it out of the event, "so that secrets won't leak".
+        this.#deps.log(`PreStop hook failed: ${r.message}`);
+        this.#deps.event(this.#pod, 'Warning', 'FailedPreStopHook', 'PreStopHook failed', this.#fieldPath(c));
+      }
+    }
+    const left = Math.max(0, graceSeconds - Math.floor((this.#deps.now().getTime() - started) / 1000));
+    await this.#deps.runtime.stop(this.uid, c.name, left);
+  }
+
+  /**
    * Stops every container (SIGTERM, then SIGKILL after the grace period), removes the network,
    * and, when the API asked for the deletion, removes the object.
    */
@@ -359,22 +486,18 @@ export class PodWorker {
       for (const rt of this.#containers.values()) this.#clearProbes(rt);
       const running = [...this.#containers.values()].filter((rt) => rt.record.state.kind === 'running');
       for (const rt of running) {
-        const c = (this.#pod.spec?.containers ?? []).find((x) => x.name === rt.record.name);
+        const c = this.#spec(rt.record.name);
         this.#deps.event(this.#pod, 'Normal', 'Killing', `Stopping container ${rt.record.name}`, c ? this.#fieldPath(c) : undefined);
       }
-      // preStop hooks run first, within the grace period; what is left of it goes to SIGTERM.
-      const started = this.#deps.now().getTime();
       await Promise.all(running.map(async (rt) => {
-        const c = (this.#pod.spec?.containers ?? []).find((x) => x.name === rt.record.name);
-        const hook = c?.lifecycle?.preStop;
-        if (hook && graceSeconds > 0) {
-          const r = await this.#deps.runtime.runHook(hook, { podUid: this.uid, containerName: rt.record.name, podIP: this.#ip ?? '', timeoutSeconds: graceSeconds });
-          if (!r.ok) this.#deps.event(this.#pod, 'Warning', 'FailedPreStopHook', `PreStopHook failed: ${r.message}`, c ? this.#fieldPath(c) : undefined);
-        }
-        const left = Math.max(0, graceSeconds - Math.floor((this.#deps.now().getTime() - started) / 1000));
-        await this.#deps.runtime.stop(this.uid, rt.record.name, left);
+        const c = this.#spec(rt.record.name);
+        if (c) await this.#killContainer(c, graceSeconds);
+        else await this.#deps.runtime.stop(this.uid, rt.record.name, graceSeconds);
       }));
-      if (!this.#hostNetwork() && this.#ip) await this.#deps.network.removePod(this.uid);
+      // Also when this run never set the network up: a crashed run may have left it (removePod of
+      // an unknown pod is a no-op).
+      if (!this.#hostNetwork() && !this.#sandboxReleased) await this.#deps.network.removePod(this.uid);
+      this.#sandboxReleased = true;
       this.#stopped = true;
       if (deleteObject) {
         await this.#deps.runtime.forget(this.uid);
@@ -382,5 +505,32 @@ export class PodWorker {
       }
     })();
     return this.#terminating;
+  }
+}
+
+function terminatedOf(t: NonNullable<NonNullable<ContainerStatus['state']>['terminated']>): Extract<ContainerState, { kind: 'terminated' }> {
+  return {
+    kind: 'terminated', exitCode: t.exitCode, reason: t.reason ?? (t.exitCode === 0 ? 'Completed' : 'Error'),
+    startedAt: t.startedAt ?? '', finishedAt: t.finishedAt ?? '',
+    ...(t.message ? { message: t.message } : {}), ...(t.containerID ? { containerID: t.containerID } : {}),
+  };
+}
+
+/**
+ * Takes over what the API says of a container a previous podgate run managed (pure). Only a
+ * container that was running was stopped with podgate (the runtime restarts rather than adopts): it
+ * comes back as a restart, as after a kubelet restart. One that had exited keeps its real exit, and
+ * restarts only if restartPolicy says so (a kubelet never re-runs an exited container under Never).
+ */
+export function restoreRecord(rec: ContainerRecord, before: ContainerStatus, now: string): void {
+  const s = before.state;
+  rec.restartCount = before.restartCount ?? 0;
+  if (before.lastState?.terminated) rec.lastTerminated = terminatedOf(before.lastState.terminated);
+  if (before.containerID) rec.containerID = before.containerID;
+  if (s?.running) {
+    rec.lastTerminated = { kind: 'terminated', exitCode: 137, reason: 'Error', message: 'stopped when podgate restarted',
+      startedAt: s.running.startedAt ?? now, finishedAt: now, ...(before.containerID ? { containerID: before.containerID } : {}) };
+  } else if (s?.terminated) {
+    rec.state = terminatedOf(s.terminated);
   }
 }

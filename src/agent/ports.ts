@@ -42,9 +42,13 @@ export interface RuntimePort {
   /** SIGTERM, then SIGKILL after the grace period; resolves when the process is gone. */
   stop(podUid: string, containerName: string, gracePeriodSeconds: number): Promise<void>;
   onExit(cb: (e: ExitEvent) => void): void;
+  /** One probe attempt; a failure's message is the whole event text in kubelet's words (`Liveness probe failed: OUTPUT`). */
   probe(probe: Probe, ctx: { podUid: string; containerName: string; podIP: string; netnsPath?: string; kind: 'Liveness' | 'Readiness' | 'Startup' }): Promise<{ ok: boolean; message: string }>;
-  /** Runs a lifecycle hook (preStop): exec in the container, httpGet to the pod, or sleep. */
-  runHook(handler: LifecycleHandler, ctx: { podUid: string; containerName: string; podIP: string; timeoutSeconds: number }): Promise<{ ok: boolean; message: string }>;
+  /**
+   * Runs a lifecycle hook (preStop): exec in the container, httpGet to the pod, or sleep. A failure's
+   * message is kubelet's handler text (`Exec lifecycle hook ([…]) for Container "c" in Pod "p_ns(uid)" failed - error: …`).
+   */
+  runHook(handler: LifecycleHandler, ctx: { podUid: string; podName: string; podNamespace: string; containerName: string; podIP: string; timeoutSeconds: number }): Promise<{ ok: boolean; message: string }>;
   /** Kills what a crashed podgate left running. */
   killOrphans(): Promise<void>;
   /** Removes a deleted pod's logs. */

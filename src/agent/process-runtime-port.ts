@@ -66,22 +66,36 @@ export class ProcessRuntimePort implements RuntimePort {
       probeType: ctx.kind, podIP: ctx.podIP, hostNetwork: ctx.netnsPath === undefined,
       exec: (argv) => this.exec(ctx.podUid, ctx.containerName, argv),
     });
-    // The pod worker adds "<Kind> probe failed: " itself.
-    return { ok: r.result === 'Success', message: r.output || r.message };
+    // runProbe's message is already kubelet's event text ("%s probe failed: %s", probeType, output),
+    // also when the output is empty.
+    return { ok: r.result === 'Success', message: r.result === 'Success' ? '' : r.message };
   }
 
-  async runHook(handler: LifecycleHandler, ctx: { podUid: string; containerName: string; podIP: string; timeoutSeconds: number }): Promise<{ ok: boolean; message: string }> {
+  async runHook(handler: LifecycleHandler, ctx: { podUid: string; podName: string; podNamespace: string; containerName: string; podIP: string; timeoutSeconds: number }): Promise<{ ok: boolean; message: string }> {
     if (handler.sleep) {
       await new Promise((r) => setTimeout(r, Math.min(handler.sleep!.seconds, ctx.timeoutSeconds) * 1000));
       return { ok: true, message: '' };
     }
-    // exec and httpGet hooks behave as probes of the same kind, bounded by the grace period.
+    // kubelet's format.Pod: NAME_NAMESPACE(UID).
+    const where = `for Container ${JSON.stringify(ctx.containerName)} in Pod ${JSON.stringify(`${ctx.podName}_${ctx.podNamespace}(${ctx.podUid})`)}`;
+    if (handler.exec) {
+      const command = handler.exec.command ?? [];
+      const r = await runExecHook(() => this.exec(ctx.podUid, ctx.containerName, command), command, ctx.timeoutSeconds);
+      if (r.error === undefined) return { ok: true, message: '' };
+      // pkg/kubelet/lifecycle/handlers.go; the error is the CRI ExecSync one.
+      return { ok: false, message: `Exec lifecycle hook ([${command.join(' ')}]) ${where} failed - error: ${r.error}, message: ${JSON.stringify(r.output)}` };
+    }
+    // httpGet and tcpSocket hooks are checked as a probe of the pod would be, bounded by the grace period.
     const probe: Probe = { timeoutSeconds: Math.max(1, ctx.timeoutSeconds) };
-    if (handler.exec) probe.exec = handler.exec;
-    else if (handler.httpGet) probe.httpGet = handler.httpGet;
+    if (handler.httpGet) probe.httpGet = handler.httpGet;
     else if (handler.tcpSocket) probe.tcpSocket = handler.tcpSocket;
     else return { ok: true, message: '' };
-    return this.probe(probe, { ...ctx, kind: 'Liveness' });
+    const resolved = resolveProbePort(probe, this.#containers(ctx.podUid, ctx.containerName));
+    const r = await runProbe(resolved, { probeType: 'Liveness', podIP: ctx.podIP, hostNetwork: false });
+    if (r.result === 'Success') return { ok: true, message: '' };
+    return { ok: false, message: handler.httpGet
+      ? `HTTP lifecycle hook (${handler.httpGet.path ?? ''}) ${where} failed - error: ${r.output}`
+      : `TCP lifecycle hook ${where} failed - error: ${r.output}` };
   }
 
   exec(podUid: string, containerName: string | undefined, argv: string[], opts: { stdin?: boolean } = {}): ChildProcess {
@@ -101,4 +115,35 @@ function signalNumber(sig: string | number): number {
   if (typeof sig === 'number') return sig;
   const table: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
   return table[sig] ?? 0;
+}
+
+/**
+ * Runs an exec hook to its end (or `timeoutSeconds`): the error is CRI ExecSync's
+ * (`command 'sh -c exit 7' exited with 7: STDERR`), the output stdout then stderr as kubelet's
+ * RunInContainer joins them. Never rejects.
+ */
+export async function runExecHook(spawnExec: () => ChildProcess, command: string[], timeoutSeconds: number): Promise<{ error?: string; output: string }> {
+  let child: ChildProcess;
+  try {
+    child = spawnExec();
+  } catch (err) {
+    return { error: (err as Error).message, output: '' };
+  }
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (c: Buffer) => { stdout += c.toString('utf8'); });
+  child.stderr?.on('data', (c: Buffer) => { stderr += c.toString('utf8'); });
+  const cmd = command.join(' ');
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      try { if (child.pid) process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
+      resolve({ error: `command '${cmd}' timed out after ${timeoutSeconds}s`, output: stdout + stderr });
+    }, Math.max(1, timeoutSeconds) * 1000);
+    child.once('error', (err) => { clearTimeout(timer); resolve({ error: err.message, output: stdout + stderr }); });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      const exit = code ?? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : 0);
+      resolve(exit === 0 ? { output: stdout + stderr } : { error: `command '${cmd}' exited with ${exit}: ${stderr}`, output: stdout + stderr });
+    });
+  });
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BRIDGE_NAME, netnsPrefix } from '../../src/agent/network/index.ts';
+import { BRIDGE_NAME, netnsPrefix, podNetnsName } from '../../src/agent/network/index.ts';
 import { createLan, nodeBin, repoRoot, type TestLan, waitForOutput } from '../lib/netns-hosts.ts';
 import { expectOk, type Podgate } from './harness.ts';
 import { type LanCluster, startLanCluster } from './lan-cluster.ts';
@@ -126,6 +126,30 @@ spec:
       await lan.exec('node', ['rm', '-f', '/tmp/podgate-ready-probed'], { allowFailure: true });
     }
     await deletePod('probed');
+  });
+
+  it('gives a finished pod\'s hostPort and network back, so the next pod on that port is reached', async () => {
+    expectOk(await pg.apply(`apiVersion: v1
+kind: Pod
+metadata: { name: finished-hp }
+spec:
+  restartPolicy: Never
+  containers: [{ name: c, image: busybox, command: [sh, -c, 'exit 0'], ports: [{ containerPort: 8086, hostPort: 8086 }] }]
+`), 'apply finished-hp');
+    expectOk(await pg.kubectl(['wait', '--for=jsonpath={.status.phase}=Succeeded', 'pod/finished-hp', '--timeout=30s']), 'wait Succeeded');
+    const uid = expectOk(await pg.kubectl(['get', 'pod', 'finished-hp', '-o', 'jsonpath={.metadata.uid}']), 'uid');
+    let left = '';
+    for (let i = 0; i < 25; i++) {
+      left = (await lan.exec('node', ['sh', '-c', `ip netns list | grep -c '^${podNetnsName(`${lan.prefix}node`.toLowerCase(), uid)}' || true`], { allowFailure: true })).stdout.trim();
+      if (left === '0') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(left, '0', 'its netns is gone');
+    // The seeds' hostPort pod on the same port answers (the next test goes on with it).
+    expectOk(await pg.apply(seed('000-02.yaml')), 'apply hostPort seed');
+    await waitReady('influxdb');
+    assert.equal(await httpCode(`http://${nodeIP}:8086/ping`), '204');
+    await deletePod('finished-hp');
   });
 
   it('restarts its pods cleanly after podgate is killed, keeping their addresses', async () => {

@@ -30,7 +30,7 @@ after(() => { server.closeAllConnections(); server.close(); });
 describe('runProbe', () => {
   it('httpGet: 200–399 succeed, with kube-probe User-Agent and custom headers', async () => {
     assert.equal((await runProbe({ httpGet: { path: '/ok', port, httpHeaders: [{ name: 'X-Check', value: '1' }] } }, ctx)).result, 'Success');
-    assert.equal(seen['user-agent'], 'kube-probe/1.30');
+    assert.equal(seen['user-agent'], 'kube-probe/1.32', 'the version the node reports (v1.32)');
     assert.equal(seen['x-check'], '1');
     assert.equal((await runProbe({ httpGet: { path: '/redirect', port } }, ctx)).result, 'Success');
     await runProbe({ httpGet: { path: '/ok', port, httpHeaders: [{ name: 'User-Agent', value: 'mine' }, { name: 'Host', value: 'example.com' }] } }, ctx);

@@ -17,7 +17,7 @@ export interface ProbeContext {
   hostNetwork: boolean;
   /** Runs a command in the container (ProcessRuntime.exec bound to the pod and container). */
   exec?: (argv: string[]) => ChildProcess;
-  /** Version reported in the User-Agent (`kube-probe/1.30`). */
+  /** Version reported in the User-Agent (`kube-probe/1.32`, as the node's kubeletVersion v1.32). */
   kubeVersion?: string;
 }
 
@@ -81,7 +81,7 @@ async function httpProbe(h: NonNullable<Probe['httpGet']>, ctx: ProbeContext, ti
   const path = !h.path ? '/' : h.path.startsWith('/') ? h.path : `/${h.path}`;
   const addr = hostPort(host, port);
   const url = `${scheme}://${addr}${path}`;
-  const headers: Record<string, string> = { 'User-Agent': `kube-probe/${ctx.kubeVersion ?? '1.30'}`, Accept: '*/*' };
+  const headers: Record<string, string> = { 'User-Agent': `kube-probe/${ctx.kubeVersion ?? '1.32'}`, Accept: '*/*' };
   for (const { name, value } of h.httpHeaders ?? []) {
     for (const k of Object.keys(headers)) if (k.toLowerCase() === name.toLowerCase()) delete headers[k];
     headers[name] = value;

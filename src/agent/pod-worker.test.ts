@@ -1,0 +1,343 @@
+// PodWorker against fake network and runtime ports: what it starts, stops and reports, with a
+// clock the tests move (no sleeping except for the probe loop's own timers).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Container, LifecycleHandler, Pod, PodStatus, Probe } from 'kubernetes-types/core/v1.d.ts';
+import { computeHostPortMappings } from './agent.ts';
+import { PodWorker, type PodWorkerDeps } from './pod-worker.ts';
+import type { ExitEvent, HostPortMapping, PodNetworkPort, Resolved, RuntimePort, StartSpec } from './ports.ts';
+import { StartError } from './runtime/process-runtime.ts';
+
+function makePod(name: string, edit: (p: Pod) => void = () => {}): Pod {
+  const pod: Pod = {
+    metadata: { name, namespace: 'ns', uid: `uid-${name}` },
+    spec: { nodeName: 'node1', containers: [{ name: 'c', image: 'busybox', command: ['sh', '-c', 'true'], ports: [{ containerPort: 80, hostPort: 8080 }] }] },
+  };
+  edit(pod);
+  return pod;
+}
+
+class FakeNetwork implements PodNetworkPort {
+  readonly pods = new Set<string>();
+  readonly calls: string[] = [];
+  async setupNode(): Promise<void> {}
+  async addPod(p: { uid: string }): Promise<{ ip: string; netnsPath: string }> {
+    this.calls.push(`add ${p.uid}`);
+    this.pods.add(p.uid);
+    return { ip: '10.244.0.5', netnsPath: `/run/netns/${p.uid}` };
+  }
+  async removePod(uid: string): Promise<void> {
+    this.calls.push(`remove ${uid}`);
+    this.pods.delete(uid);
+  }
+  async setHostPorts(_m: HostPortMapping[]): Promise<void> {}
+  async listPods(): Promise<string[]> { return [...this.pods]; }
+  async teardownNode(): Promise<void> {}
+}
+
+class FakeRuntime implements RuntimePort {
+  readonly starts: StartSpec[] = [];
+  readonly calls: string[] = [];
+  startError: Error | undefined;
+  probeResult = { ok: true, message: '' };
+  hookResult = { ok: true, message: '' };
+  exit: ((e: ExitEvent) => void) | undefined;
+  resolve(c: Container): Resolved { return { argv: c.command ?? [] }; }
+  async start(spec: StartSpec): Promise<{ pid: number; startedAt: Date }> {
+    this.calls.push(`start ${spec.containerName}`);
+    if (this.startError) throw this.startError;
+    this.starts.push(spec);
+    return { pid: 100, startedAt: new Date(0) };
+  }
+  async stop(podUid: string, containerName: string, grace: number): Promise<void> {
+    this.calls.push(`stop ${containerName} ${grace}`);
+    this.exit?.({ podUid, containerName, exitCode: 137, signal: 9, reason: 'Error', startedAt: new Date(0), finishedAt: new Date(1000) });
+  }
+  onExit(cb: (e: ExitEvent) => void): void { this.exit = cb; }
+  async probe(_p: Probe, ctx: { kind: string }): Promise<{ ok: boolean; message: string }> {
+    this.calls.push(`probe ${ctx.kind}`);
+    return this.probeResult;
+  }
+  async runHook(_h: LifecycleHandler, ctx: { containerName: string; timeoutSeconds: number }): Promise<{ ok: boolean; message: string }> {
+    this.calls.push(`hook ${ctx.containerName} ${ctx.timeoutSeconds}`);
+    return this.hookResult;
+  }
+  async killOrphans(): Promise<void> {}
+  async forget(): Promise<void> {}
+}
+
+function harness(pod: Pod) {
+  const network = new FakeNetwork();
+  const runtime = new FakeRuntime();
+  const statuses: PodStatus[] = [];
+  const events: string[] = [];
+  const logs: string[] = [];
+  const requeues: number[] = [];
+  let nowMs = Date.parse('2025-01-01T00:00:00Z');
+  const deps: PodWorkerDeps = {
+    nodeName: 'node1', nodeIP: '192.0.2.10', network, runtime, hostname: 'node-host',
+    envContext: () => ({ configMaps: new Map(), secrets: new Map(), serviceEnv: {}, allocatable: { cpu: '2', memory: '1Gi' } }),
+    writeStatus: async (_p, s) => { statuses.push(s); },
+    finalizeDelete: async () => { events.push('finalizeDelete'); },
+    event: (_p, type, reason, message) => { events.push(`${type} ${reason} ${message}`); },
+    networkReady: async () => {},
+    requeue: (ms) => { requeues.push(ms); },
+    now: () => new Date(nowMs),
+    log: (m) => { logs.push(m); },
+  };
+  const worker = new PodWorker(pod, deps);
+  runtime.onExit((e) => worker.onExit(e));
+  return {
+    network, runtime, statuses, events, logs, requeues, worker,
+    advance: (ms: number) => { nowMs += ms; },
+    exit: (exitCode: number, name = 'c') => worker.onExit({ podUid: pod.metadata!.uid!, containerName: name, exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: new Date(nowMs - 1000), finishedAt: new Date(nowMs) }),
+    last: () => statuses[statuses.length - 1]!,
+  };
+}
+
+const cs = (s: PodStatus, name = 'c') => s.containerStatuses!.find((x) => x.name === name)!;
+
+describe('PodWorker: a finished pod gives its sandbox back', () => {
+  it('removes the netns, IP and hostPort of a pod whose containers all exited under restartPolicy Never, keeping the IP in its status', async () => {
+    const h = harness(makePod('done', (p) => { p.spec!.restartPolicy = 'Never'; }));
+    await h.worker.sync();
+    assert.deepEqual([...h.network.pods], ['uid-done']);
+    h.exit(0);
+    await h.worker.sync();
+    assert.deepEqual(h.network.calls, ['add uid-done', 'remove uid-done']);
+    assert.equal(h.worker.isFinished, true);
+    const s = h.last();
+    assert.equal(s.phase, 'Succeeded');
+    assert.equal(s.podIP, '10.244.0.5');
+    assert.equal(s.conditions!.find((c) => c.type === 'PodReadyToStartContainers')!.status, 'False');
+    // Its hostPort goes with it: a new pod given the same port gets it.
+    const next = makePod('next');
+    assert.deepEqual(computeHostPortMappings([
+      { pod: h.worker.pod, podIP: h.worker.podIP, finished: h.worker.isFinished },
+      { pod: next, podIP: '10.244.0.6', finished: false },
+    ]), [{ hostPort: 8080, protocol: 'TCP', podIP: '10.244.0.6', containerPort: 80 }]);
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls, ['start c'], 'nothing runs again');
+  });
+
+  it('keeps the sandbox of an OnFailure pod while a failed container restarts', async () => {
+    const h = harness(makePod('retry', (p) => { p.spec!.restartPolicy = 'OnFailure'; }));
+    await h.worker.sync();
+    h.exit(1);
+    await h.worker.sync();
+    assert.deepEqual(h.network.calls, ['add uid-retry']);
+    assert.equal(h.worker.isFinished, false);
+  });
+
+  it('removes the network a crashed run left for a pod that had already finished, without setting one up', async () => {
+    const pod = makePod('old', (p) => {
+      p.spec!.restartPolicy = 'Never';
+      Object.assign(p, { status: { phase: 'Succeeded', podIP: '10.244.0.9', containerStatuses: [{ name: 'c', image: 'busybox', imageID: '', ready: false, restartCount: 0,
+        state: { terminated: { exitCode: 0, reason: 'Completed', startedAt: '2025-01-01T00:00:00Z', finishedAt: '2025-01-01T00:00:01Z' } } }] } });
+    });
+    const h = harness(pod);
+    h.network.pods.add('uid-old');
+    await h.worker.sync();
+    assert.deepEqual(h.network.calls, ['remove uid-old']);
+    assert.equal(h.network.pods.size, 0);
+    // Deleting it later removes nothing more and runs nothing.
+    h.worker.update({ ...pod, metadata: { ...pod.metadata, deletionTimestamp: '2025-01-01T00:01:00Z', deletionGracePeriodSeconds: 30 } });
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls, []);
+    assert.ok(h.events.includes('finalizeDelete'));
+  });
+
+  it('removes the network of a finished pod on deletion even when this run never knew its IP', async () => {
+    const pod = makePod('gone', (p) => { Object.assign(p, { status: { phase: 'Failed' } }); Object.assign(p.metadata!, { deletionTimestamp: '2025-01-01T00:01:00Z' }); });
+    const h = harness(pod);
+    h.network.pods.add('uid-gone');
+    await h.worker.sync();
+    assert.equal(h.network.pods.size, 0);
+  });
+});
+
+describe('PodWorker: a command that cannot start', () => {
+  const notFound = () => new StartError('exec: "nope": executable file not found in $PATH');
+
+  it('is a StartError exit 128 restarted with back-off and counted restarts (RunContainerError, then CrashLoopBackOff)', async () => {
+    const h = harness(makePod('nf'));
+    h.runtime.startError = notFound();
+    await h.worker.sync();
+    let c = cs(h.last());
+    assert.deepEqual(c.state, { waiting: { reason: 'RunContainerError', message: 'exec: "nope": executable file not found in $PATH' } });
+    assert.equal(c.lastState?.terminated?.exitCode, 128);
+    assert.equal(c.lastState?.terminated?.reason, 'StartError');
+    assert.equal(c.restartCount, 0);
+    await h.worker.sync(); // the first restart is immediate
+    assert.equal(cs(h.last()).restartCount, 1);
+    await h.worker.sync(); // then it backs off 10 s
+    c = cs(h.last());
+    assert.equal(c.state?.waiting?.reason, 'CrashLoopBackOff');
+    assert.match(c.state?.waiting?.message ?? '', /^back-off 10s restarting failed container=c pod=nf_ns\(uid-nf\)$/);
+    for (let i = 0; i < 5; i++) await h.worker.sync();
+    assert.equal(h.runtime.calls.length, 2, 'no retry before the back-off ends');
+    h.advance(10_000);
+    await h.worker.sync();
+    assert.equal(h.runtime.calls.length, 3);
+    assert.equal(cs(h.last()).restartCount, 2);
+    assert.equal(h.last().phase, 'Running');
+  });
+
+  it('fails the pod under restartPolicy Never', async () => {
+    const h = harness(makePod('nf', (p) => { p.spec!.restartPolicy = 'Never'; }));
+    h.runtime.startError = notFound();
+    await h.worker.sync();
+    await h.worker.sync();
+    assert.equal(h.runtime.calls.length, 1);
+    const s = h.last();
+    assert.equal(s.phase, 'Failed');
+    assert.equal(cs(s).state?.terminated?.reason, 'StartError');
+    assert.equal(cs(s).state?.terminated?.exitCode, 128);
+    assert.equal(h.network.pods.size, 0, 'its sandbox is released');
+  });
+});
+
+describe('PodWorker: after podgate crashed', () => {
+  it('restarts only the containers that were running; an exited container of a Never pod keeps its real exit', async () => {
+    const pod = makePod('mn', (p) => {
+      p.spec!.restartPolicy = 'Never';
+      p.spec!.containers = [{ name: 'quick', image: 'busybox' }, { name: 'slow', image: 'busybox' }];
+      Object.assign(p, { status: { phase: 'Running', containerStatuses: [
+        { name: 'quick', image: 'busybox', imageID: '', ready: false, restartCount: 0, containerID: 'podgate://uid-mn/quick/0',
+          state: { terminated: { exitCode: 0, reason: 'Completed', startedAt: '2025-01-01T00:00:00Z', finishedAt: '2025-01-01T00:00:01Z' } } },
+        { name: 'slow', image: 'busybox', imageID: '', ready: true, restartCount: 0, state: { running: { startedAt: '2025-01-01T00:00:00Z' } } },
+      ] } });
+    });
+    const h = harness(pod);
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls, ['start slow']);
+    const s = h.last();
+    assert.deepEqual(cs(s, 'quick').state?.terminated?.exitCode, 0);
+    assert.equal(cs(s, 'quick').restartCount, 0);
+    assert.equal(cs(s, 'slow').restartCount, 1);
+    assert.equal(s.phase, 'Running');
+  });
+
+  it('restarts an exited container when restartPolicy says so, counting the restart', async () => {
+    const pod = makePod('al', (p) => {
+      Object.assign(p, { status: { phase: 'Running', containerStatuses: [{ name: 'c', image: 'busybox', imageID: '', ready: false, restartCount: 2,
+        state: { terminated: { exitCode: 1, reason: 'Error', startedAt: '2025-01-01T00:00:00Z', finishedAt: '2025-01-01T00:00:01Z' } } }] } });
+    });
+    const h = harness(pod);
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls, ['start c']);
+    assert.equal(cs(h.last()).restartCount, 3);
+    assert.equal(cs(h.last()).lastState?.terminated?.exitCode, 1, 'the real exit is the last state');
+  });
+});
+
+describe('PodWorker: probes and preStop', () => {
+  const probed = (edit: (c: Container) => void) => makePod('lp', (p) => {
+    p.spec!.terminationGracePeriodSeconds = 30;
+    edit(p.spec!.containers[0]!);
+  });
+  const settle = () => new Promise((r) => setTimeout(r, 30));
+
+  it('reports a failed probe with kubelet\'s words, unprefixed twice', async () => {
+    const h = harness(probed((c) => { c.readinessProbe = { exec: { command: ['false'] } }; }));
+    h.runtime.probeResult = { ok: false, message: 'Readiness probe failed: ' };
+    await h.worker.sync();
+    await settle();
+    await h.worker.terminate(0, false);
+    assert.ok(h.events.includes('Warning Unhealthy Readiness probe failed: '), h.events.join('\n'));
+  });
+
+  it('runs preStop before a liveness kill and uses the probe\'s own terminationGracePeriodSeconds', async () => {
+    const h = harness(probed((c) => {
+      c.livenessProbe = { exec: { command: ['false'] }, failureThreshold: 1, terminationGracePeriodSeconds: 3 };
+      c.lifecycle = { preStop: { exec: { command: ['sh', '-c', 'exit 7'] } } };
+    }));
+    h.runtime.probeResult = { ok: false, message: 'Liveness probe failed: ' };
+    h.runtime.hookResult = { ok: false, message: 'Exec lifecycle hook ([sh -c exit 7]) for Container "c" in Pod "lp_ns(uid-lp)" failed - error: command \'sh -c exit 7\' exited with 7: , message: ""' };
+    await h.worker.sync();
+    await settle();
+    assert.deepEqual(h.runtime.calls, ['start c', 'probe Liveness', 'hook c 3', 'stop c 3']);
+    // kubelet keeps the hook's output out of the event (it may hold secrets) and logs it.
+    assert.ok(h.events.includes('Warning FailedPreStopHook PreStopHook failed'), h.events.join('\n'));
+    assert.ok(h.logs.some((l) => l.includes('Exec lifecycle hook ([sh -c exit 7])')));
+  });
+
+  it('falls back to the pod\'s grace period for a startup kill without its own', async () => {
+    const h = harness(probed((c) => { c.startupProbe = { exec: { command: ['false'] }, failureThreshold: 1 }; }));
+    h.runtime.probeResult = { ok: false, message: 'Startup probe failed: ' };
+    await h.worker.sync();
+    await settle();
+    assert.deepEqual(h.runtime.calls, ['start c', 'probe Startup', 'stop c 30']);
+  });
+});
+
+describe('PodWorker: what a container gets', () => {
+  it('sets HOSTNAME to the pod name, the node hostname for hostNetwork, the container env winning', async () => {
+    const h = harness(makePod('web'));
+    await h.worker.sync();
+    assert.equal(h.runtime.starts[0]!.env.HOSTNAME, 'web');
+    const host = harness(makePod('hn', (p) => { p.spec!.hostNetwork = true; }));
+    await host.worker.sync();
+    assert.equal(host.runtime.starts[0]!.env.HOSTNAME, 'node-host');
+    const own = harness(makePod('own', (p) => { p.spec!.containers[0]!.env = [{ name: 'HOSTNAME', value: 'mine' }]; }));
+    await own.worker.sync();
+    assert.equal(own.runtime.starts[0]!.env.HOSTNAME, 'mine');
+  });
+
+  it('reports Pulled on every start and no signal in a terminated state', async () => {
+    const h = harness(makePod('rs'));
+    await h.worker.sync();
+    h.worker.onExit({ podUid: 'uid-rs', containerName: 'c', exitCode: 137, signal: 9, reason: 'Error', startedAt: new Date(0), finishedAt: new Date(1000) });
+    await h.worker.sync();
+    assert.equal(h.events.filter((e) => e.startsWith('Normal Pulled ')).length, 2);
+    const t = cs(h.last()).lastState?.terminated as unknown as Record<string, unknown>;
+    assert.equal(t.exitCode, 137);
+    assert.equal('signal' in t, false);
+  });
+});
+
+describe('PodWorker: init containers', () => {
+  const withInit = (policy: 'Always' | 'Never') => makePod('ini', (p) => {
+    p.spec!.restartPolicy = policy;
+    p.spec!.initContainers = [{ name: 'i1', image: 'busybox' }, { name: 'i2', image: 'busybox' }];
+  });
+
+  it('runs them one at a time before the app containers, Pending and not Initialized until all succeeded', async () => {
+    const h = harness(withInit('Always'));
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls, ['start i1']);
+    let s = h.last();
+    assert.equal(s.phase, 'Pending');
+    assert.deepEqual(s.conditions!.find((c) => c.type === 'Initialized'), { type: 'Initialized', status: 'False', lastProbeTime: null,
+      lastTransitionTime: '2025-01-01T00:00:00Z', reason: 'ContainersNotInitialized', message: 'containers with incomplete status: [i1 i2]' });
+    assert.deepEqual(s.initContainerStatuses!.map((c) => Object.keys(c.state!)[0]), ['running', 'waiting']);
+    assert.equal(cs(s).state?.waiting?.reason, 'PodInitializing');
+    h.exit(1, 'i1'); // a failed init container is restarted (back-off as for any crash)
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls, ['start i1', 'start i1']);
+    assert.equal(h.last().initContainerStatuses![0]!.restartCount, 1);
+    h.exit(0, 'i1');
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls.slice(2), ['start i2']);
+    h.exit(0, 'i2');
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls.slice(3), ['start c']);
+    s = h.last();
+    assert.equal(s.phase, 'Running');
+    assert.equal(s.conditions!.find((c) => c.type === 'Initialized')!.status, 'True');
+    assert.deepEqual(s.initContainerStatuses!.map((c) => [c.state?.terminated?.reason, c.ready]), [['Completed', true], ['Completed', true]]);
+    h.exit(0);
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls.slice(4), ['start c'], 'an app container restart does not rerun init containers');
+  });
+
+  it('fails the pod when an init container fails under restartPolicy Never, running no app container', async () => {
+    const h = harness(withInit('Never'));
+    await h.worker.sync();
+    h.exit(2, 'i1');
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls, ['start i1']);
+    assert.equal(h.last().phase, 'Failed');
+    assert.equal(h.network.pods.size, 0);
+  });
+});
