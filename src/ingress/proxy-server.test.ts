@@ -597,15 +597,17 @@ describe('proxy server', () => {
     }
   });
 
+  /** Sends raw bytes on a new connection to the HTTP port; resolves with all that came back before the end. */
+  const raw = (text: string) => new Promise<string>((resolve, reject) => {
+    const s = net.connect({ host: '127.0.0.1', port: proxy.httpPort! }, () => s.write(text));
+    let data = '';
+    s.on('data', (c: Buffer) => (data += c));
+    s.on('end', () => resolve(data));
+    s.on('error', reject);
+  });
+
   it('rejects smuggling-shaped heads with 400', async () => {
     await routes([makeIngress('default', 'i', (i) => { i.spec!.rules = [rule('foo.com', path('/', 'a', 80))]; })]);
-    const raw = (text: string) => new Promise<string>((resolve, reject) => {
-      const s = net.connect({ host: '127.0.0.1', port: proxy.httpPort! }, () => s.write(text));
-      let data = '';
-      s.on('data', (c: Buffer) => (data += c));
-      s.on('end', () => resolve(data));
-      s.on('error', reject);
-    });
     assert.match(await raw('POST / HTTP/1.1\r\nHost: foo.com\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'), /^HTTP\/1\.1 400 /);
     assert.match(await raw('GET / HTTP/1.1\r\nHost : foo.com\r\n\r\n'), /^HTTP\/1\.1 400 /);
     assert.match(await raw('GET / HTTP/1.1\r\n\r\n'), /^HTTP\/1\.1 400 /);
@@ -619,13 +621,6 @@ describe('proxy server', () => {
         i.spec!.rules = [rule('r303.com', path('/', 'a', 80))];
       }),
     ]);
-    const raw = (text: string) => new Promise<string>((resolve, reject) => {
-      const s = net.connect({ host: '127.0.0.1', port: proxy.httpPort! }, () => s.write(text));
-      let data = '';
-      s.on('data', (c: Buffer) => (data += c));
-      s.on('end', () => resolve(data));
-      s.on('error', reject);
-    });
     const pre = await raw('OPTIONS / HTTP/1.1\r\nHost: cors.com\r\nOrigin: https://x.com\r\nConnection: close\r\n\r\n');
     assert.match(pre, /^HTTP\/1\.1 204 No Content\r\n/);
     const see = await raw('GET /a?b=c HTTP/1.1\r\nHost: r303.com\r\nConnection: close\r\n\r\n');
