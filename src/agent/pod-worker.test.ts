@@ -120,6 +120,22 @@ describe('PodWorker: a finished pod gives its sandbox back', () => {
     assert.deepEqual(h.runtime.calls, ['start c'], 'nothing runs again');
   });
 
+  it('writes the final status on the next sync when the first write of it failed (the sandbox already gone)', async () => {
+    const h = harness(makePod('flaky', (p) => { p.spec!.restartPolicy = 'Never'; }));
+    await h.worker.sync();
+    h.exit(0);
+    let failOnce = true;
+    const orig = h.statuses.push.bind(h.statuses);
+    h.statuses.push = (...xs: PodStatus[]) => {
+      if (failOnce && xs[0]!.phase === 'Succeeded') { failOnce = false; throw new Error('apiserver unavailable'); }
+      return orig(...xs);
+    };
+    await h.worker.sync(); // the Succeeded write fails: a retry is asked for
+    assert.ok(h.requeues.includes(1000));
+    await h.worker.sync(); // the retry
+    assert.equal(h.last().phase, 'Succeeded');
+  });
+
   it('keeps the sandbox of an OnFailure pod while a failed container restarts', async () => {
     const h = harness(makePod('retry', (p) => { p.spec!.restartPolicy = 'OnFailure'; }));
     await h.worker.sync();

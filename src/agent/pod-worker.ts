@@ -113,7 +113,9 @@ export class PodWorker {
       await this.terminate(this.#pod.metadata.deletionGracePeriodSeconds ?? 30, true);
       return;
     }
-    if (this.#sandboxReleased) return;
+    // Finished and its sandbox gone: only the final status may still need writing (a failed write
+    // asks for another sync; #writeLatestStatus skips a status already written).
+    if (this.#sandboxReleased) { await this.#reportStatus(); return; }
     const phase = this.#pod.status?.phase;
     if ((phase === 'Succeeded' || phase === 'Failed') && this.#containers.size === 0) {
       // Finished before podgate restarted: a crash may have left its network behind.
@@ -154,7 +156,7 @@ export class PodWorker {
   }
 
   async #releaseSandbox(): Promise<void> {
-    if (this.#sandboxReleased) return;
+    if (this.#sandboxReleased) { await this.#reportStatus(); return; }
     for (const rt of this.#containers.values()) this.#clearProbes(rt);
     if (!this.#hostNetwork()) await this.#deps.network.removePod(this.uid);
     this.#netnsPath = undefined;
