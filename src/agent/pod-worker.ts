@@ -156,7 +156,7 @@ export class PodWorker {
   }
 
   async #releaseSandbox(): Promise<void> {
-    if (this.#sandboxReleased) { await this.#reportStatus(); return; }
+    if (this.#sandboxReleased) return;
     for (const rt of this.#containers.values()) this.#clearProbes(rt);
     if (!this.#hostNetwork()) await this.#deps.network.removePod(this.uid);
     this.#netnsPath = undefined;
