@@ -52,7 +52,7 @@ export interface RequestHead extends CommonHead {
 
 export interface ResponseHead extends CommonHead {
   readonly status: number;
-  /** [start, end) pairs of the Connection and Keep-Alive lines, in order; undefined when there are none. */
+  /** [start, end) pairs of the Connection and Keep-Alive lines, in order (adjacent ones joined); undefined when there are none. */
   readonly connectionLines: number[] | undefined;
   /** Whether there is a Keep-Alive line (hop-by-hop: the upstream's own timeouts, never the client's). */
   readonly keepAliveLine: boolean;
@@ -223,6 +223,15 @@ function addRange(pairs: number[] | undefined, start: number, end: number): numb
   if (pairs === undefined) return [start, end];
   pairs.push(start, end);
   return pairs;
+}
+
+/**
+ * addRange, a range that starts where the last ends joining it: Node's `Connection: keep-alive`
+ * and `Keep-Alive: timeout=5` lines are one range, which the proxy rewrites in place.
+ */
+function addJoinedRange(pairs: number[] | undefined, start: number, end: number): number[] {
+  if (pairs !== undefined && pairs[pairs.length - 1] === start) { pairs[pairs.length - 1] = end; return pairs; }
+  return addRange(pairs, start, end);
 }
 
 /**
@@ -414,9 +423,9 @@ export function parseResponseHead(buf: Buffer, max: number): ResponseHead | unde
     const len = colon - pos;
     if (len === 10 && spells(buf, pos, 'connection')) {
       connection = connectionTokens(buf, colon + 1, end, connection);
-      connectionLines = addRange(connectionLines, pos, end + 2);
+      connectionLines = addJoinedRange(connectionLines, pos, end + 2);
     } else if (len === 10 && spells(buf, pos, 'keep-alive')) {
-      connectionLines = addRange(connectionLines, pos, end + 2);
+      connectionLines = addJoinedRange(connectionLines, pos, end + 2);
       keepAliveLine = true;
     } else if (len === 14 && spells(buf, pos, 'content-length')) {
       const v = decimal(buf, colon + 1, end);
