@@ -161,9 +161,10 @@ export function parseAnnotations(annotations: Readonly<Record<string, string>> |
   }
 
   // Client certificates are not supported: serving the route without them would open what the
-  // Ingress closes, so it is refused (503) instead, like an unusable auth-url.
+  // Ingress closes, so it is refused (503) instead, like an unusable auth-url. As in ingress-nginx,
+  // only auth-tls-secret turns the check on (verify-client alone does nothing), and `off` turns it off.
   const tlsVerify = a.get('auth-tls-verify-client');
-  if ((a.get('auth-tls-secret') || tlsVerify !== undefined) && tlsVerify !== 'off') {
+  if (a.get('auth-tls-secret') && tlsVerify !== 'off') {
     const denied = `annotation ${ANNOTATION_PREFIX}auth-tls-secret/auth-tls-verify-client: client certificate authentication is not supported by podgate; the location is denied`;
     problems.push({ reason: 'UnsupportedAnnotation', message: denied });
     o.denied = denied;

@@ -208,6 +208,7 @@ describe('J. security annotations never fail open', () => {
     makeIngress('default', 'baddeny', (i) => { ann({ 'denylist-source-range': '10.1.0.0/99' })(i); i.spec!.rules = [rule('baddeny.com', path('/', 'a', 80))]; }),
     makeIngress('default', 'rpm', (i) => { ann({ 'limit-rpm': '2', 'limit-burst-multiplier': '1' })(i); i.spec!.rules = [rule('rpm.com', path('/', 'a', 80))]; }),
     makeIngress('default', 'mtls', (i) => { ann({ 'auth-tls-verify-client': 'on', 'auth-tls-secret': 'default/ca' })(i); i.spec!.rules = [rule('mtls.com', path('/', 'a', 80))]; }),
+    makeIngress('default', 'verifyonly', (i) => { ann({ 'auth-tls-verify-client': 'on' })(i); i.spec!.rules = [rule('verifyonly.com', path('/', 'a', 80))]; }),
   ]);
   const router = new Router(t);
   const status = (a: Action) => (a.kind === 'respond' ? a.status : a.kind);
@@ -236,6 +237,8 @@ describe('J. security annotations never fail open', () => {
   it('client certificate authentication is refused with 503 and a reason, never served without it', () => {
     assert.equal(status(act(router, { host: 'mtls.com', path: '/', secure: true })), 503);
     assert.match(t.problems.find((p) => p.object.name === 'mtls')!.message, /client certificate/);
+    // verify-client without a secret does nothing in ingress-nginx (its parser stops at the missing secret).
+    assert.equal(status(act(router, { host: 'verifyonly.com', path: '/', secure: true })), 'proxy');
   });
 });
 
