@@ -29,7 +29,8 @@
 // only a connection's first packet is judged (kube-proxy's `ct state new`).
 import type { Service } from 'kubernetes-types/core/v1.d.ts';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.d.ts';
-import { type ProxyEndpoint, type ServicePortInfo, SERVICE_NAME_LABEL, cidrContains, compareIPv4, isIPv4, normalizeCIDR, servicePortsOf } from './service-ports.ts';
+import { cidrContains } from '../api/net/ip.ts';
+import { type ProxyEndpoint, type ServicePortInfo, SERVICE_NAME_LABEL, compareIPv4, isIPv4, normalizeCIDR, servicePortsOf } from './service-ports.ts';
 
 export const TABLE_FAMILY = 'inet';
 export const TABLE_NAME = 'podgate_proxy';

@@ -3,6 +3,7 @@
 // CategorizeEndpoints). Pure: objects in, sorted plain values out.
 import type { Service } from 'kubernetes-types/core/v1.d.ts';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.d.ts';
+import { parseCidr } from '../api/net/cidr.ts';
 
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
@@ -79,21 +80,12 @@ export function compareIPv4(a: string, b: string): number {
  * else (IPv6 included). kube-apiserver accepts host bits in loadBalancerSourceRanges.
  */
 export function normalizeCIDR(text: string): string | undefined {
-  const [addr, len = '32', extra] = text.trim().split('/');
-  if (extra !== undefined || !isIPv4(addr) || !/^\d{1,2}$/.test(len) || Number(len) > 32) return undefined;
-  const bits = Number(len);
-  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  const v = (addr.split('.').reduce((a, o) => a * 256 + Number(o), 0) & mask) >>> 0;
-  return `${[v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255].join('.')}/${bits}`;
-}
-
-/** Whether IPv4 `ip` lies in `cidr` (a normalized `a.b.c.d/n`). */
-export function cidrContains(cidr: string, ip: string): boolean {
-  const [base, len = '32'] = cidr.split('/');
-  const bits = Number(len);
-  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  const v = (x: string) => x.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-  return ((v(ip) & mask) >>> 0) === ((v(base!) & mask) >>> 0);
+  const t = text.trim();
+  try {
+    return parseCidr(t.includes('/') ? t : `${t}/32`).text;
+  } catch {
+    return undefined;
+  }
 }
 
 function compareEndpoints(a: ProxyEndpoint, b: ProxyEndpoint): number {
