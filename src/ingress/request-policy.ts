@@ -7,6 +7,7 @@ import { verifyPassword } from './htpasswd.ts';
 import type { CompiledRoute, Decision } from './router.ts';
 import type { Limits } from './shared-limits.ts';
 import type { Cors, Endpoint } from './route-table.ts';
+import { escapeRegExp } from '../util/regexp.ts';
 
 export interface RequestFacts {
   readonly method: string;
@@ -103,8 +104,7 @@ export function decideAction(d: Decision, req: RequestFacts, limits: Limits, htt
   // The annotation's `return` runs in nginx's rewrite phase, before the SSL redirect of ingress-nginx's rewrite_by_lua.
   if (o.redirect) return redirect(o.redirect.code, expandRedirectVariables(o.redirect.url, req));
   if (!req.secure && r.redirectToHttps) {
-    const host = req.host.replace(/:\d+$/, '');
-    return redirect(308, `https://${host}${httpsPort === 443 ? '' : `:${httpsPort}`}${req.path}${req.query}`);
+    return redirect(308, `https://${hostName(req.host)}${httpsPort === 443 ? '' : `:${httpsPort}`}${req.path}${req.query}`);
   }
   if (o.limitRps !== undefined && !limits.allowRequest(`${r.route.id}|${req.remoteAddress}`, o.limitRps, Math.floor(o.limitRps * o.limitBurstMultiplier))) return respond(503);
   // limit-rpm is a zone of its own (rate N/m, burst N × multiplier), checked after limit-rps.
@@ -213,7 +213,7 @@ function corsResponseHeaders(c: Cors, allowed: RegExp | undefined, origin: strin
  */
 export function corsOriginRegex(origins: readonly string[]): RegExp | undefined {
   if (origins.includes('*')) return undefined;
-  const alts = origins.map((o) => o.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace('\\*', '[A-Za-z0-9\\-]+'));
+  const alts = origins.map((o) => escapeRegExp(o).replace('\\*', '[A-Za-z0-9\\-]+'));
   return new RegExp(`^(${alts.length ? alts.join('|') : '(?!)'})$`, 'i');
 }
 

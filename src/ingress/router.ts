@@ -7,6 +7,7 @@ import { BlockList, isIPv6 } from 'node:net';
 import type { Backend, Endpoint, ExternalAuth, HostRoutes, Route, RouteTable } from './route-table.ts';
 import { corsOriginRegex } from './request-policy.ts';
 import { usesRegex } from './translate.ts';
+import { escapeRegExp } from '../util/regexp.ts';
 
 /** A backend with its round-robin cursor and sticky-cookie index. */
 export class BackendPool {
@@ -210,7 +211,7 @@ function blockList(cidrs: readonly string[]): BlockList {
  * Ingress asking for regex mode; another Ingress can switch the host) is matched literally.
  */
 function pathRegex(path: string): RegExp {
-  try { return new RegExp(`^${path}`, 'i'); } catch { return new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'i'); }
+  try { return new RegExp(`^${path}`, 'i'); } catch { return new RegExp(`^${escapeRegExp(path)}`, 'i'); }
 }
 
 function matchHost(h: CompiledHost, path: string): Decision | undefined {
