@@ -73,7 +73,7 @@ export class H2Handler {
     if (routed === undefined) { respondStream(stream, method, respond(400)); return; }
     const cl = headers['content-length'] !== undefined ? Number(headers['content-length']) : -1;
     const facts: RequestFacts = {
-      method, path, query, host, secure: true, remoteAddress: remote, contentLength: Number.isFinite(cl) ? cl : -1,
+      method, path, uri: routed, query, host, secure: true, remoteAddress: remote, contentLength: Number.isFinite(cl) ? cl : -1,
       header: (n) => { const v = headers[n]; return Array.isArray(v) ? v.join(', ') : v; },
     };
     const decision = this.#ctx.router.decide(host, routed);

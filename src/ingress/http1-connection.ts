@@ -321,7 +321,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
       return;
     }
     const facts: RequestFacts = {
-      method: head.method, path, query, host, secure: this.#secure, remoteAddress: this.#remote,
+      method: head.method, path, uri: routed, query, host, secure: this.#secure, remoteAddress: this.#remote,
       contentLength: head.chunked ? -1 : head.contentLength, header: (n) => requestHeader(head, n),
     };
     const router = this.#ctx.router;

@@ -10,6 +10,7 @@ import { SharedLimits } from './shared-limits.ts';
 import { translate } from './translate.ts';
 import type { RouteTable } from './route-table.ts';
 import { makeIngress, makeService, makeSlice, path, rule } from './test-builders.ts';
+import { normalizePath } from './normalize-path.ts';
 
 const A = 'nginx.ingress.kubernetes.io/';
 const names = ['a', 'b', 'c'];
@@ -35,7 +36,7 @@ interface Req { method?: string; path: string; query?: string; host: string; sec
 function facts(r: Req): RequestFacts {
   const h = Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   return {
-    method: r.method ?? 'GET', path: r.path, query: r.query ?? '', host: r.host, secure: r.secure ?? false,
+    method: r.method ?? 'GET', path: r.path, uri: normalizePath(r.path) ?? r.path, query: r.query ?? '', host: r.host, secure: r.secure ?? false,
     remoteAddress: r.remote ?? '10.1.0.1', contentLength: -1, header: (n) => h[n],
   };
 }
@@ -136,6 +137,8 @@ describe('F. redirect annotations', () => {
   it('expand nginx variables per request', () => {
     assert.equal(redirect({ host: 'old.com', path: '/a/b', query: '?c=d' }), '301 https://new.example.com/a/b?c=d');
     assert.equal(redirect({ host: 'Vars.com:8080', path: '/p', query: '?q=1' }), '302 https://x.example.com/vars.com/Vars.com:8080/http/p?q=1');
+    // $uri is the normalised path, as nginx's.
+    assert.equal(redirect({ host: 'vars.com', path: '/a//b/../p', query: '' }), '302 https://x.example.com/vars.com/vars.com/http/a/p?');
   });
   it('temporal-redirect wins over permanent-redirect', () => assert.equal(redirect({ host: 'both.com', path: '/' }), '302 https://temp.example.com'));
   it('temporal-redirect-code accepts 300–307 only (else 302, reported)', () => {

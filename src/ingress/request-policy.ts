@@ -11,8 +11,10 @@ import { escapeRegExp } from '../util/regexp.ts';
 
 export interface RequestFacts {
   readonly method: string;
-  /** Path without the query. */
+  /** Path without the query, as sent. */
   readonly path: string;
+  /** The path normalised as nginx's $uri (%XX decoded, slashes merged, dot segments resolved); routes match it. */
+  readonly uri: string;
   /** '' or '?…'. */
   readonly query: string;
   /** The Host header as sent (port included). */
@@ -138,7 +140,7 @@ export function expandRedirectVariables(url: string, req: RequestFacts): string 
   return url.replace(/\$([A-Za-z_][A-Za-z0-9_]*)/g, (whole, name: string) => {
     switch (name) {
       case 'request_uri': return req.path + req.query;
-      case 'uri': case 'document_uri': return req.path;
+      case 'uri': case 'document_uri': return req.uri;
       case 'args': case 'query_string': return req.query.slice(1);
       case 'is_args': return req.query ? '?' : '';
       case 'scheme': return req.secure ? 'https' : 'http';
