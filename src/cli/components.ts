@@ -44,22 +44,22 @@ async function runUntilSignal(what: string, start: () => Promise<() => Promise<v
 
 export function registerComponents(program: Command): void {
   common(program.command('ingress').description('run only the ingress controller and its L7 proxy against a cluster'))
-    .option('--http-port <port>', 'HTTP port', '80')
-    .option('--https-port <port>', 'HTTPS port', '443')
+    .option('--http-port <port>', 'HTTP port (0: off)', (v) => parsePort(v, '--http-port'), 80)
+    .option('--https-port <port>', 'HTTPS port (0: off)', (v) => parsePort(v, '--https-port'), 443)
     .option('--ingress-class <name...>', 'classes served besides podgate.io/ingress', ['nginx'])
     .addOption(new Option('--workers <n|auto>', 'proxy worker threads sharing the ports (auto: one per CPU, at most 4)')
       .argParser((v) => parseWorkers(v, '--workers')).default(parseWorkers('auto', ''), 'auto'))
     .option('--metrics-port <port>', 'port of /metrics and /healthz (0: off)', (v) => parsePort(v, '--metrics-port'), 10254)
     .option('--access-log <file>', 'append one JSON line per request to FILE (- for standard output)')
-    .action((f: ComponentFlags & { httpPort: string; httpsPort: string; ingressClass: string[]; workers: number; metricsPort: number; accessLog?: string }) => runUntilSignal('ingress', async () => {
+    .action((f: ComponentFlags & { httpPort: number; httpsPort: number; ingressClass: string[]; workers: number; metricsPort: number; accessLog?: string }) => runUntilSignal('ingress', async () => {
       // Each part is loaded only when its verb runs, so `podgate server` starts without them.
       const { IngressController } = await import('../ingress/index.ts');
       const client = new KubeClient(configFromKubeconfig(f.kubeconfig));
       const accessLog = f.accessLog ? openAccessLog(f.accessLog) : undefined;
       const ingress = new IngressController({
         workers: f.workers, metricsPort: f.metricsPort || null, ...(accessLog ? { proxy: { onAccess: accessLog.onAccess } } : {}),
-        client, addresses: [f.nodeIp ?? detectNodeIP()], bindAddress: '0.0.0.0', httpPort: Number(f.httpPort) || null,
-        httpsPort: Number(f.httpsPort) || null, classes: f.ingressClass, log,
+        client, addresses: [f.nodeIp ?? detectNodeIP()], bindAddress: '0.0.0.0', httpPort: f.httpPort || null,
+        httpsPort: f.httpsPort || null, classes: f.ingressClass, log,
         events: new EventRecorder({ client, source: { component: 'podgate-ingress' }, log }),
       });
       await ingress.start();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Pod, Service } from 'kubernetes-types/core/v1.d.ts';
-import { choosePod, defaultLocalPort, parsePortSpec, parseTarget, remotePortsFor } from './port-forward-command.ts';
+import { choosePod, defaultLocalPort, parseDuration, parsePortSpec, parseTarget, remotePortsFor } from './port-forward-command.ts';
 
 const pod = (name: string, o: { ready?: boolean; phase?: string; created?: string; deleting?: boolean } = {}): Pod => ({
   metadata: { name, uid: `uid-${name}`, creationTimestamp: o.created ?? '2025-01-01T00:00:00Z', ...(o.deleting ? { deletionTimestamp: '2025-01-02T00:00:00Z' } : {}) },
@@ -59,5 +59,15 @@ describe('podgate port-forward arguments', () => {
     assert.equal(choosePod(pods, 'uid-old')?.metadata?.name, 'new');
     assert.equal(choosePod([pod('only')], 'uid-only')?.metadata?.name, 'only');
     assert.equal(choosePod([pod('x', { ready: false })]), undefined);
+  });
+});
+
+describe('podgate port-forward durations', () => {
+  test('takes Go durations as kubectl does, and a bare number as seconds', () => {
+    assert.equal(parseDuration('1m30s'), 90_000);
+    assert.equal(parseDuration('500ms'), 500);
+    assert.equal(parseDuration('2h'), 7_200_000);
+    assert.equal(parseDuration('45'), 45_000);
+    for (const bad of ['', '1x', 'm', '1m30']) assert.throws(() => parseDuration(bad), /invalid duration/);
   });
 });

@@ -93,7 +93,11 @@ function servicePortOf(spec: PortSpec, service: Service): ServicePort {
   const proto = spec.protocol.toUpperCase();
   const matching = (service.spec?.ports ?? []).filter((p) => (typeof spec.remote === 'number' ? p.port === spec.remote : p.name === spec.remote));
   const sp = matching.find((p) => (p.protocol ?? 'TCP') === proto) ?? matching[0];
-  if (!sp) throw new Error(`Service ${service.metadata?.name ?? ''} does not have a service port ${spec.remote}`);
+  // kubectl's words (translateServicePortToTargetPort).
+  if (!sp) {
+    const name = service.metadata?.name ?? '';
+    throw new Error(typeof spec.remote === 'number' ? `Service ${name} does not have a service port ${spec.remote}` : `Service '${name}' does not have a named port '${spec.remote}'`);
+  }
   return sp;
 }
 
@@ -164,13 +168,15 @@ export async function runPortForward(o: PortForwardRunOptions): Promise<void> {
   const pods = resource('pods');
   const services = resource('services');
 
+  /** `connected`: a first connection was made; a pod missing before that is kubectl's NotFound, after it a pod being replaced. */
+  let connected = false;
   const resolve = async (avoidUid?: string): Promise<Resolved> => {
     if (o.target.kind === 'pod') {
       let pod: Pod;
       try {
         pod = await client.get(pods, o.namespace, o.target.name) as Pod;
       } catch (err) {
-        if (err instanceof StatusError && err.code === 404) throw new NotReadyError(err.message);
+        if (connected && err instanceof StatusError && err.code === 404) throw new NotReadyError(err.message);
         throw err;
       }
       if (!isRunning(pod)) {
@@ -185,6 +191,8 @@ export async function runPortForward(o: PortForwardRunOptions): Promise<void> {
     if (Object.keys(selector).length === 0) {
       throw new Error(`cannot attach to Service ${o.target.name}: it is defined without a selector`);
     }
+    // The ports first, as kubectl checks them: a wrong one is an error at once, not a wait for a pod.
+    for (const spec of o.specs) if (typeof spec.remote !== 'number') servicePortOf(spec, svc);
     const list = await client.list(pods, o.namespace, { labelSelector: selectorText(selector) });
     const pod = choosePod(list.items as unknown as Pod[], avoidUid);
     if (!pod) throw new NotReadyError(`no ready pod for service ${o.target.name} (selector ${selectorText(selector)})`);
@@ -210,9 +218,12 @@ export async function runPortForward(o: PortForwardRunOptions): Promise<void> {
   for (let delay = 250, last = ''; ; delay = Math.min(delay * 2, 2000)) {
     try {
       current = await connect();
+      connected = true;
       break;
     } catch (err) {
-      if (!(err instanceof NotReadyError) || performance.now() + delay > deadline || o.signal.aborted) {
+      // Ctrl-C while waiting is a stop, not a failure.
+      if (o.signal.aborted) { client.close(); return; }
+      if (!(err instanceof NotReadyError) || performance.now() + delay > deadline) {
         client.close();
         throw err;
       }
@@ -360,11 +371,21 @@ function contextNamespace(path: string): string {
   }
 }
 
-function parseDuration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new Error(`invalid duration ${JSON.stringify(text)}`);
-  const n = Number(m[1]);
-  return n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's'] ?? 1000);
+/** A Go duration as kubectl takes it (`1m30s`, `500ms`, `2h`), or a bare number of seconds; in ms. */
+export function parseDuration(text: string): number {
+  const t = text.trim();
+  if (/^\d+(?:\.\d+)?$/.test(t)) return Number(t) * 1000;
+  const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  let rest = t;
+  while (rest) {
+    const m = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/.exec(rest);
+    if (!m) throw new Error(`invalid duration ${JSON.stringify(text)}`);
+    total += Number(m[1]) * unit[m[2]!]!;
+    rest = rest.slice(m[0].length);
+  }
+  if (!t) throw new Error(`invalid duration ${JSON.stringify(text)}`);
+  return total;
 }
 
 interface PortForwardFlags {

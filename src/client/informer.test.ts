@@ -54,3 +54,17 @@ describe('Informer transform', () => {
     assert.deepEqual(inf.list().map((o) => o.metadata.name).sort(), ['listed', 'watched']);
   });
 });
+
+describe('Informer retries', () => {
+  it('backs off while the API server is away (doubling waits), and stops at once while waiting', async () => {
+    let lists = 0;
+    const client = { list: async () => { lists++; throw new Error('connect ECONNREFUSED'); } } as unknown as KubeClient;
+    const secrets = resources.find((r) => r.group === '' && r.resource === 'secrets')!;
+    const inf = new Informer({ client, resource: secrets, retryDelayMs: 10 });
+    inf.start();
+    await new Promise((r) => setTimeout(r, 320));
+    // Waits of 10, 20, 40, 80, 160 ms: six tries in 320 ms at most (a fixed 10 ms would make ~30).
+    assert.ok(lists >= 2 && lists <= 7, `${lists} lists in 320 ms`);
+    await inf.stop(); // in a wait of 320 ms or more: must not sit it out
+  });
+});

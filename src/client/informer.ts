@@ -1,10 +1,13 @@
 // A list-then-watch cache of one resource, as client-go's informer: relists on 410 Gone, resumes
 // after a dropped stream, and tells handlers about changes. Components read from the cache, never
 // from the API server, on their hot paths.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { StatusError } from '../api/errors.ts';
 import type { KObject } from '../api/object.ts';
 import type { ResourceInfo } from '../api/resources.ts';
 import type { KubeClient } from './rest-client.ts';
+
+const MAX_RETRY_DELAY_MS = 30_000;
 
 export type ObjectKey = string; // "namespace/name" or "name"
 
@@ -49,7 +52,7 @@ export interface InformerOptions {
    * SetTransform (stripReadOnly drops what a component that never writes its objects back has no use for).
    */
   transform?: (obj: KObject) => KObject;
-  /** Wait after a failed list/watch before trying again. */
+  /** Wait after a failed list/watch before trying again; doubled after each further failure, up to 30 s. */
   retryDelayMs?: number;
   onError?: (err: unknown) => void;
 }
@@ -101,6 +104,8 @@ export class Informer {
   async #run(): Promise<void> {
     const { client, resource, namespace, labelSelector, fieldSelector } = this.#opts;
     const delay = this.#opts.retryDelayMs ?? 1000;
+    // client-go's reflector backs off too: an API server that is down is not asked (and logged) every second.
+    let failures = 0;
     let rv: string | undefined;
     while (!this.#abort.signal.aborted) {
       try {
@@ -108,6 +113,7 @@ export class Informer {
           const l = await client.list(resource, namespace, { labelSelector, fieldSelector });
           this.#replace(l.items);
           rv = l.metadata.resourceVersion ?? '0';
+          failures = 0;
           if (!this.#synced) {
             this.#synced = true;
             for (const w of this.#syncWaiters.splice(0)) w();
@@ -115,6 +121,7 @@ export class Informer {
         }
         await client.watch(resource, namespace, { resourceVersion: rv, labelSelector, fieldSelector, allowWatchBookmarks: true, timeoutSeconds: 300 },
           (ev) => {
+            failures = 0;
             rv = ev.object.metadata.resourceVersion ?? rv;
             if (ev.type === 'ADDED' || ev.type === 'MODIFIED') this.#upsert(ev.object);
             else if (ev.type === 'DELETED') this.#remove(ev.object);
@@ -123,7 +130,7 @@ export class Informer {
         if (this.#abort.signal.aborted) return;
         if (err instanceof StatusError && (err.code === 410 || err.reason === 'Expired' || err.reason === 'Gone')) { rv = undefined; continue; }
         this.#opts.onError?.(err);
-        await new Promise((r) => setTimeout(r, delay));
+        await sleep(Math.min(delay * 2 ** failures++, MAX_RETRY_DELAY_MS), undefined, { signal: this.#abort.signal }).catch(() => {});
       }
     }
   }

@@ -260,5 +260,15 @@ describe('podgate port-forward', () => {
     const code = await new Promise<number | null>((r) => pf.once('exit', (c) => r(c)));
     assert.equal(code, 1);
     assert.match(outputs.get(pf)!, /Service pf-echo does not have a service port 81/);
+    // A named port the Service lacks, and a pod that does not exist: at once, in kubectl's words.
+    for (const [args, words] of [
+      [['svc/pf-echo', `${await freePort()}:nosuch`], /Service 'pf-echo' does not have a named port 'nosuch'/],
+      [['pod/nope', `${await freePort()}:80`], /pods "nope" not found/],
+    ] as const) {
+      const p = forward([...args]);
+      assert.equal(await new Promise<number | null>((r) => p.once('exit', (c) => r(c))), 1, args.join(' '));
+      assert.match(outputs.get(p)!, words);
+      assert.doesNotMatch(outputs.get(p)!, /Waiting/);
+    }
   });
 });
