@@ -206,6 +206,9 @@ describe('API server REST semantics', () => {
       ['PUT', `${cmPath}/opts?fieldValidation=Bogus`, cm('opts'), 'application/json', 'UpdateOptions.meta.k8s.io "" is invalid: fieldValidation: Unsupported value: "Bogus": supported values: "", "Ignore", "Strict", "Warn"'],
       ['DELETE', `${cmPath}/opts?propagationPolicy=Bogus`, undefined, 'application/json', 'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "Bogus": supported values: "Foreground", "Background", "Orphan", "nil"'],
       ['GET', `${cmPath}?resourceVersionMatch=Exact`, undefined, 'application/json', 'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided'],
+      ['GET', `${cmPath}?sendInitialEvents=true`, undefined, 'application/json', 'ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list'],
+      ['GET', `${cmPath}?watch=true&resourceVersionMatch=NotOlderThan&resourceVersion=0`, undefined, 'application/json', 'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided'],
+      ['GET', `${cmPath}?watch=true&sendInitialEvents=true`, undefined, 'application/json', 'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan'],
     ];
     for (const [method, path, body, ct, message] of cases) {
       const got = await call(method, path, body, ct);

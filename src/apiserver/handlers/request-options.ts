@@ -86,16 +86,36 @@ export function deleteOptions(url: URL, body: Record<string, unknown>): DeleteRe
   return { dryRun: dryRun.length > 0, gracePeriodSeconds, preconditions: pre };
 }
 
-/** ValidateListOptions' rule on resourceVersionMatch (kube's words). */
-export function checkListOptions(url: URL): void {
+/**
+ * apimachinery's ValidateListOptions (a list) and validateWatchOptions (`watch`, with the WatchList
+ * feature on: podgate serves sendInitialEvents), in kube's words; then the storage's own rule
+ * that a continue token carries its revision.
+ */
+export function checkListOptions(url: URL, watch = false): void {
   const q = url.searchParams;
-  const match = q.get('resourceVersionMatch');
-  if (!match) return;
+  const match = q.get('resourceVersionMatch') ?? '';
+  const rv = q.get('resourceVersion') ?? '';
+  const cont = q.get('continue') ?? '';
+  const initial = q.has('sendInitialEvents');
   const errs: FieldError[] = [];
-  if (!q.get('resourceVersion')) {
-    errs.push({ type: 'FieldValueForbidden', field: 'resourceVersionMatch', message: 'Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided' });
-  } else if (match !== 'Exact' && match !== 'NotOlderThan') {
-    errs.push({ type: 'FieldValueNotSupported', field: 'resourceVersionMatch', message: `Unsupported value: ${goQuote(match)}: supported values: "Exact", "NotOlderThan", ""` });
+  const forbid = (field: string, why: string) => errs.push({ type: 'FieldValueForbidden', field, message: `Forbidden: ${why}` });
+  const unsupported = (valid: string[]) => errs.push({ type: 'FieldValueNotSupported', field: 'resourceVersionMatch', message: `Unsupported value: ${goQuote(match)}: supported values: ${valid.map(goQuote).join(', ')}` });
+  if (watch) {
+    if (initial && match !== 'NotOlderThan') forbid('resourceVersionMatch', 'sendInitialEvents requires setting resourceVersionMatch to NotOlderThan');
+    if (match) {
+      if (!initial) forbid('resourceVersionMatch', 'resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided');
+      if (match !== 'NotOlderThan') unsupported(['NotOlderThan']);
+      if (cont) forbid('resourceVersionMatch', 'resourceVersionMatch is forbidden when continue is provided');
+    }
+  } else {
+    if (match) {
+      if (!rv) forbid('resourceVersionMatch', 'resourceVersionMatch is forbidden unless resourceVersion is provided');
+      if (cont) forbid('resourceVersionMatch', 'resourceVersionMatch is forbidden when continue is provided');
+      if (match !== 'Exact' && match !== 'NotOlderThan') unsupported(['Exact', 'NotOlderThan', '']);
+      if (match === 'Exact' && rv === '0') forbid('resourceVersionMatch', 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"');
+    }
+    if (initial) forbid('sendInitialEvents', 'sendInitialEvents is forbidden for list');
   }
   refuse('ListOptions', errs);
+  if (!watch && cont && rv && rv !== '0') throw errors.badRequest('specifying resource version is not allowed when using continue');
 }

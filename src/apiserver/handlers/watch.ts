@@ -8,6 +8,7 @@ import type { ResourceInfo } from '../../api/resources.ts';
 import { responseStyle, sendError } from '../http.ts';
 import type { RegistryEvent } from '../registry/registry.ts';
 import { type ResourceContext, selectorFilter, wantsTable } from './resource.ts';
+import { checkListOptions } from './request-options.ts';
 
 /**
  * The JSON line of a plain event, encoded once per (type, object) and shared by every watcher,
@@ -36,6 +37,7 @@ export async function serveWatch(ctx: ResourceContext, req: IncomingMessage, res
   const rvParam = url.searchParams.get('resourceVersion') ?? '';
   let fromRevision: number | undefined;
   try {
+    checkListOptions(url, true);
     filter = selectorFilter(url, r, apiVersion);
     if (rvParam !== '' && rvParam !== '0') {
       fromRevision = Number(rvParam);
