@@ -35,6 +35,14 @@ describe('field selectors', () => {
   });
   it('refuses unsupported fields with kube\'s words', () => {
     assert.throws(() => checkFieldSelector('Service', 'v1', parseFieldSelector('spec.bogus=1')), /is not a known field selector/);
+    // Kinds with their own conversion say it their way; a Pod's spec.host is spec.nodeName; a Node has no namespace.
+    assert.throws(() => checkFieldSelector('Pod', 'v1', parseFieldSelector('spec.foo=x')), /^StatusError: field label not supported: spec\.foo$/);
+    assert.throws(() => checkFieldSelector('Node', 'v1', parseFieldSelector('metadata.namespace=x')), /field label not supported: metadata\.namespace/);
+    checkFieldSelector('Pod', 'v1', parseFieldSelector('spec.host=n1'));
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { nodeName: 'n1' } };
+    assert.equal(matchesFields(parseFieldSelector('spec.host=n1'), pod), true);
+    const ev = { apiVersion: 'v1', kind: 'Event', metadata: { name: 'e' }, reportingController: 'ctl-a' };
+    assert.equal(matchesFields(parseFieldSelector('source=ctl-a'), ev), true);
     checkFieldSelector('Event', 'v1', parseFieldSelector('involvedObject.name=web,involvedObject.kind=Service'));
   });
 });

@@ -140,24 +140,38 @@ const fieldsByKind: Record<string, readonly string[]> = {
   EndpointSlice: ['addressType'],
 };
 
-/** Checks the selector's fields are supported for the kind; throws 400 as kube does otherwise. */
+/** Kinds with a field label conversion function of their own in core/v1 (its error words differ from the default's). */
+const OWN_CONVERSION = new Set(['Pod', 'Node', 'Event', 'Secret', 'Namespace']);
+
+/** Field labels kube converts to another: a Pod's `spec.host` is its `spec.nodeName`. */
+const fieldAliases: Record<string, Record<string, string>> = { Pod: { 'spec.host': 'spec.nodeName' } };
+
+/**
+ * Checks the selector's fields are supported for the kind; throws 400 as kube does otherwise: in
+ * the words of the kind's own field label conversion where it has one, else the default's. A
+ * Node has no namespace to select on.
+ */
 export function checkFieldSelector(kind: string, version: string, reqs: readonly FieldRequirement[]): void {
-  const allowed = fieldsByKind[kind] ?? [];
+  const allowed = fieldsByKind[kind];
   for (const r of reqs) {
-    if (r.field === 'metadata.name' || r.field === 'metadata.namespace' || allowed.includes(r.field)) continue;
+    if (r.field === 'metadata.name' || (r.field === 'metadata.namespace' && kind !== 'Node')) continue;
+    if (allowed?.includes(r.field) || fieldAliases[kind]?.[r.field]) continue;
+    if (OWN_CONVERSION.has(kind)) throw errors.badRequest(`field label not supported: ${r.field}`);
     throw errors.badRequest(`"${r.field}" is not a known field selector: only "metadata.name", "metadata.namespace"`);
   }
   void version;
 }
 
-function fieldValue(obj: KObject, path: string): string {
+function fieldValue(obj: KObject, field: string): string {
+  const path = fieldAliases[obj.kind]?.[field] ?? field;
   let cur: unknown = obj;
   for (const p of path.split('.')) {
     if (typeof cur !== 'object' || cur === null) return '';
     cur = (cur as Record<string, unknown>)[p];
   }
   if (path === 'spec.hostNetwork' || path === 'spec.unschedulable') return cur === true ? 'true' : 'false';
-  if (path === 'source' && typeof cur === 'object' && cur !== null) return String((cur as { component?: string }).component ?? '');
+  // An Event's source is its source.component, or else its reportingController (EventToSelectableFields).
+  if (path === 'source') return (typeof cur === 'object' && cur !== null && (cur as { component?: string }).component) || String(obj.reportingController ?? '');
   if (cur === undefined || cur === null) return '';
   if (Array.isArray(cur)) return cur.map((x) => (typeof x === 'object' && x !== null && 'ip' in x ? String((x as { ip: unknown }).ip) : String(x))).join(',');
   return String(cur);
