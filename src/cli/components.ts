@@ -51,14 +51,15 @@ export function registerComponents(program: Command): void {
       .argParser((v) => parseWorkers(v, '--workers')).default(parseWorkers('auto', ''), 'auto'))
     .option('--metrics-port <port>', 'port of /metrics and /healthz (0: off)', (v) => parsePort(v, '--metrics-port'), 10254)
     .option('--access-log <file>', 'append one JSON line per request to FILE (- for standard output)')
-    .action((f: ComponentFlags & { httpPort: number; httpsPort: number; ingressClass: string[]; workers: number; metricsPort: number; accessLog?: string }) => runUntilSignal('ingress', async () => {
+    .option('--bind-address <ip>', 'address the proxy and /metrics listen on (0.0.0.0: every address)', '0.0.0.0')
+    .action((f: ComponentFlags & { httpPort: number; httpsPort: number; ingressClass: string[]; workers: number; metricsPort: number; accessLog?: string; bindAddress: string }) => runUntilSignal('ingress', async () => {
       // Each part is loaded only when its verb runs, so `podgate server` starts without them.
       const { IngressController } = await import('../ingress/index.ts');
       const client = new KubeClient(configFromKubeconfig(f.kubeconfig));
       const accessLog = f.accessLog ? openAccessLog(f.accessLog) : undefined;
       const ingress = new IngressController({
         workers: f.workers, metricsPort: f.metricsPort || null, ...(accessLog ? { proxy: { onAccess: accessLog.onAccess } } : {}),
-        client, addresses: [f.nodeIp ?? detectNodeIP()], bindAddress: '0.0.0.0', httpPort: f.httpPort || null,
+        client, addresses: [f.nodeIp ?? detectNodeIP()], bindAddress: f.bindAddress, httpPort: f.httpPort || null,
         httpsPort: f.httpsPort || null, classes: f.ingressClass, log,
         events: new EventRecorder({ client, source: { component: 'podgate-ingress' }, log }),
       });

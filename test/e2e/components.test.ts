@@ -22,7 +22,7 @@ describe('podgate ingress against a cluster by kubeconfig', () => {
     accessLog = join(pg.dataDir, 'ingress-access.log');
     ingress = spawn(join(import.meta.dirname, '../../bin/podgate'), ['ingress', '--kubeconfig', pg.kubeconfig, '--node-ip', '127.0.0.1',
       '--http-port', String(port), '--https-port', '0', '--data-dir', join(pg.dataDir, 'ingress'),
-      '--workers', '2', '--metrics-port', String(metricsPort), '--access-log', accessLog], { stdio: ['ignore', 'pipe', 'pipe'] });
+      '--workers', '2', '--metrics-port', String(metricsPort), '--access-log', accessLog, '--bind-address', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
     await new Promise<void>((resolve, reject) => {
       let out = '';
       const t = setTimeout(() => reject(new Error(`podgate ingress did not start: ${out}`)), 20_000);
