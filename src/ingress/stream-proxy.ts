@@ -10,7 +10,8 @@ import { BackendPool } from './router.ts';
 const UDP_SESSION_IDLE_MS = 60_000;
 
 interface TcpEntry { server: net.Server; pool: BackendPool; key: string }
-interface UdpEntry { socket: dgram.Socket; pool: BackendPool; key: string; sessions: Map<string, { up: dgram.Socket; timer: NodeJS.Timeout }> }
+interface UdpSession { up: dgram.Socket; timer: NodeJS.Timeout; endpoint: { address: string; port: number } }
+interface UdpEntry { socket: dgram.Socket; pool: BackendPool; key: string; sessions: Map<string, UdpSession> }
 
 export class StreamProxy {
   readonly #bind: string | undefined;
@@ -44,7 +45,22 @@ export class StreamProxy {
     for (const [port, s] of wantUdp) {
       const key = JSON.stringify(s.backend);
       const cur = this.#udp.get(port);
-      if (cur) { if (cur.key !== key) { cur.pool = new BackendPool(s.backend); cur.key = key; } continue; }
+      if (cur) {
+        if (cur.key !== key) {
+          cur.pool = new BackendPool(s.backend);
+          cur.key = key;
+          // A client's session on an endpoint that is gone ends: its next datagram is balanced
+          // over the endpoints there are now, never sent on to a removed pod.
+          const live = new Set(cur.pool.endpoints.map((e) => `${e.address}|${e.port}`));
+          for (const [k, session] of cur.sessions) {
+            if (live.has(`${session.endpoint.address}|${session.endpoint.port}`)) continue;
+            clearTimeout(session.timer);
+            session.up.close();
+            cur.sessions.delete(k);
+          }
+        }
+        continue;
+      }
       const socket = dgram.createSocket(this.#bind && net.isIPv6(this.#bind) ? 'udp6' : 'udp4');
       const entry: UdpEntry = { socket, pool: new BackendPool(s.backend), key, sessions: new Map() };
       socket.on('message', (msg, rinfo) => this.#onUdp(entry, msg, rinfo));
@@ -107,9 +123,10 @@ export class StreamProxy {
       if (!ep) return;
       const up = dgram.createSocket(net.isIPv6(ep.address) ? 'udp6' : 'udp4');
       up.on('error', () => {});
-      up.on('message', (reply) => entry.socket.send(reply, rinfo.port, rinfo.address));
+      // Replies are activity too (nginx's proxy_timeout counts both ways).
+      up.on('message', (reply) => { this.#touch(entry, k); entry.socket.send(reply, rinfo.port, rinfo.address); });
       up.connect(ep.port, ep.address);
-      const session = { up, timer: setTimeout(() => {}, 0) };
+      const session: UdpSession = { up, timer: setTimeout(() => {}, 0), endpoint: { address: ep.address, port: ep.port } };
       entry.sessions.set(k, session);
       s = session;
       const pending = msg;

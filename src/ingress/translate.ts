@@ -333,9 +333,14 @@ function streamServices(cms: readonly ConfigMap[], ref: string | undefined, prot
     if (!/^\d+$/.test(k) || port < 1 || port > 65535) { report(`key ${JSON.stringify(k)} is not a port`); continue; }
     const m = /^([^/\s]+)\/([^:\s]+):([^:\s]+)(:.*)?$/.exec(v.trim());
     if (!m) { report(`${k}: ${JSON.stringify(v)} is not "namespace/service:port"`); continue; }
+    // ingress-nginx's `:PROXY[:PROXY]` (PROXY protocol in, out) is not supported: serving the port
+    // without it would hand the header to the backend as data, so the entry is left out.
+    if (m[4] !== undefined) { report(`${k}: ${JSON.stringify(m[4].slice(1))} (PROXY protocol) is not supported; the port is not served`); continue; }
     const svcPort = /^\d+$/.test(m[3]!) ? Number(m[3]) : m[3]!;
     const r = resolveBackend(idx, m[1]!, m[2]!, svcPort);
-    if (r.problem) report(`${k}: ${r.problem}`);
+    // As ingress-nginx: an entry whose Service or port does not exist is skipped (nothing listens,
+    // clients are refused); one whose Service has no ready endpoint yet listens.
+    if (r.problem) { report(`${k}: ${r.problem}`); continue; }
     if (r.backend) out.push({ protocol, port, backend: r.backend });
   }
   return out;
