@@ -52,8 +52,11 @@ describe('proxy connection edges', () => {
     });
     proxy = new ProxyServer({ httpPort: 0, httpsPort: 0, bindAddress: '127.0.0.1' });
     await proxy.start();
-    await install(proxy, [makeIngress('default', 'i', (i) => { i.spec!.rules = [rule('x.com', path('/', 'be', 80))]; })], [backend]);
+    await defaultRoutes();
   });
+
+  /** The table every test starts from: x.com → be (tests that install others put it back). */
+  const defaultRoutes = () => install(proxy, [makeIngress('default', 'i', (i) => { i.spec!.rules = [rule('x.com', path('/', 'be', 80))]; })], [backend]);
 
   after(async () => {
     await proxy.stop();
@@ -115,7 +118,7 @@ describe('proxy connection edges', () => {
       assert.equal(raw.status, 200);
       assert.equal(raw.body, tagged('a//b').toString());
     } finally {
-      await install(proxy, [makeIngress('default', 'i', (i) => { i.spec!.rules = [rule('x.com', path('/', 'be', 80))]; })], [backend]);
+      await defaultRoutes();
     }
   });
 
@@ -129,7 +132,7 @@ describe('proxy connection edges', () => {
       assert.equal(r.status, 204);
       assert.equal(r.headers['content-length'], undefined);
     } finally {
-      await install(proxy, [makeIngress('default', 'i', (i) => { i.spec!.rules = [rule('x.com', path('/', 'be', 80))]; })], [backend]);
+      await defaultRoutes();
     }
   });
 
@@ -145,7 +148,7 @@ describe('proxy connection edges', () => {
       assert.equal(r.status, 200);
       assert.equal(r.body, tagged('7').toString());
     } finally {
-      await install(proxy, [makeIngress('default', 'i', (i) => { i.spec!.rules = [rule('x.com', path('/', 'be', 80))]; })], [backend]);
+      await defaultRoutes();
     }
   });
 
