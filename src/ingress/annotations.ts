@@ -38,12 +38,31 @@ export interface AnnotationProblem {
   readonly message: string;
 }
 
+/** A canary Ingress's traffic-shaping policy (ingress-nginx's canary annotations), validated. */
+export interface CanaryPolicy {
+  readonly weight: number;
+  /** At least 100: ingress-nginx's balancer counts a smaller total as 100. */
+  readonly weightTotal: number;
+  /** Lowercase header name. */
+  readonly header?: string;
+  readonly headerValue?: string;
+  readonly headerPattern?: string;
+  readonly cookie?: string;
+  /** affinity-canary-behavior: legacy (the canary keeps its own affinity, not the primary's). */
+  readonly legacyAffinity: boolean;
+}
+
 export interface ParsedAnnotations {
   readonly options: RouteOptions;
   readonly problems: readonly AnnotationProblem[];
   /** `canary: "true"`: an alternative backend for another Ingress's paths, never routes of its own. */
-  readonly canary: boolean;
+  readonly canary?: CanaryPolicy;
 }
+
+/** ingress-nginx's BasicCharsRegex, which canary-by-header, -header-value and -cookie must match. */
+const BASIC_CHARS = /^[/\-._~a-zA-Z0-9:]*$/;
+/** ingress-nginx's IsValidRegex: what canary-by-header-pattern may contain. */
+const REGEX_CHARS = /^[/\-._~a-zA-Z0-9:^$[\](){}*+?|&=\\]*$/;
 
 /** Finds a Secret by namespace and name (from the informer cache). */
 export type SecretLookup = (namespace: string, name: string) => Secret | undefined;
@@ -188,7 +207,54 @@ export function parseAnnotations(annotations: Readonly<Record<string, string>> |
   if (conns !== undefined) o.limitConnections = conns;
   o.sslPassthrough = bool('ssl-passthrough') ?? false;
 
-  return { options: o, problems, canary: a.get('canary') === 'true' };
+  const canary = parseCanary(a, bad, bool);
+  return { options: o, problems, ...(canary ? { canary } : {}) };
+}
+
+/**
+ * ingress-nginx's canary parser: a value its validator refuses is dropped (weight 0, total 100, no
+ * header or cookie); canary-* annotations without `canary: "true"` are an error, and the Ingress is
+ * an ordinary one.
+ */
+function parseCanary(a: Map<string, string>, bad: (n: string, v: string, why: string) => void, bool: (n: string) => boolean | undefined): CanaryPolicy | undefined {
+  const enabled = bool('canary') ?? false;
+  const str = (name: string, valid: RegExp): string | undefined => {
+    const v = a.get(name);
+    if (v === undefined || v === '') return undefined;
+    if (valid.test(v)) return v;
+    bad(name, v, 'has characters ingress-nginx does not allow there; ignored');
+    return undefined;
+  };
+  const count = (name: string): number | undefined => {
+    const v = a.get(name);
+    if (v === undefined) return undefined;
+    if (/^\d+$/.test(v)) return Number(v);
+    bad(name, v, 'is not an integer ≥ 0; ignored');
+    return undefined;
+  };
+  const weight = count('canary-weight') ?? 0;
+  const header = str('canary-by-header', BASIC_CHARS);
+  const headerValue = str('canary-by-header-value', BASIC_CHARS);
+  let headerPattern = str('canary-by-header-pattern', REGEX_CHARS);
+  const cookie = str('canary-by-cookie', BASIC_CHARS);
+  if (!enabled) {
+    if (weight > 0 || header || headerValue || headerPattern || cookie) bad('canary', a.get('canary') ?? '', 'is not "true" but other canary annotations are set; the Ingress is not a canary');
+    return undefined;
+  }
+  if (headerPattern !== undefined) {
+    try { new RegExp(headerPattern); } catch { bad('canary-by-header-pattern', headerPattern, 'is not a valid regular expression; no header value matches it'); headerPattern = '(?!)'; }
+  }
+  const behavior = a.get('affinity-canary-behavior');
+  if (behavior !== undefined && behavior !== 'sticky' && behavior !== 'legacy') bad('affinity-canary-behavior', behavior, 'is not "sticky" or "legacy"; using sticky');
+  return {
+    weight,
+    weightTotal: Math.max(100, count('canary-weight-total') ?? 100),
+    ...(header ? { header: header.toLowerCase() } : {}),
+    ...(headerValue ? { headerValue } : {}),
+    ...(headerPattern ? { headerPattern } : {}),
+    ...(cookie ? { cookie } : {}),
+    legacyAffinity: behavior === 'legacy',
+  };
 }
 
 const AUTH_RESPONSE_HEADERS_REFUSED = new Set(['content-length', 'transfer-encoding', 'host', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'expect']);

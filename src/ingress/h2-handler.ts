@@ -46,14 +46,20 @@ export class H2Handler {
     this.#httpsAgent.destroy();
   }
 
+  /** The route a stream's metrics and access log name: the canary's once the request goes there. */
+  readonly #observed = new WeakMap<http2.ServerHttp2Stream, { route: Route | undefined }>();
+
   /** Metrics and the access log for one stream, once it is over (duration: until the stream closed). */
   #observe(stream: http2.ServerHttp2Stream, route: Route | undefined, method: string, host: string, target: string, remote: string): void {
     const { metrics, onAccess } = this.#ctx;
     if (!metrics && !onAccess) return;
     const started = this.#ctx.now();
+    const seen = { route };
+    this.#observed.set(stream, seen);
     stream.once('close', () => {
       const status = Number(stream.sentHeaders?.[':status'] ?? 0) || 499;
       const durationMs = this.#ctx.now() - started;
+      const { route } = seen;
       metrics?.observe(route, method, status, durationMs);
       onAccess?.({ remoteAddress: remote, method, host, target, status, durationMs, ...(route ? { ingress: route.ingress, backend: route.backend.name } : {}) });
     });
@@ -112,6 +118,8 @@ export class H2Handler {
   #proxy(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, facts: RequestFacts, remote: string, action: ProxyAction,
     grant: { readonly requestId: string; readonly outcome: Extract<AuthOutcome, { kind: 'allow' }> } | undefined): void {
     const { method, host } = facts;
+    const seen = this.#observed.get(stream);
+    if (seen) seen.route = action.route.route;
     const out: http.OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(headers)) {
       if (k.startsWith(':') || HOP.has(k) || v === undefined) continue;

@@ -187,20 +187,125 @@ describe('H. CORS', () => {
   });
 });
 
-describe('I. canary Ingresses', () => {
-  const t = table([
-    makeIngress('default', 'web-canary', (i) => { ann({ canary: 'true', 'canary-weight': '100' })(i); i.spec!.rules = [rule('cn.com', path('/', 'c', 80), path('/new', 'c', 80))]; }),
-    makeIngress('default', 'web', (i) => { i.spec!.rules = [rule('cn.com', path('/', 'a', 80))]; }),
-  ]);
-  const router = new Router(t);
-  it('are never routed as primary routes, even when older than the primary', () => {
-    assert.equal(backendOf(router.decide('cn.com', '/')), 'a');
+describe('I. canary Ingresses (ingress-nginx\'s alternative backends)', () => {
+  const primary = (name: string, host: string, extra: Record<string, string> = {}) =>
+    makeIngress('default', name, (i) => { ann(extra)(i); i.spec!.rules = [rule(host, path('/', 'a', 80))]; });
+  const canary = (name: string, host: string, policy: Record<string, string>, p = path('/', 'c', 80)) =>
+    makeIngress('default', name, (i) => { ann({ canary: 'true', ...policy })(i); i.spec!.rules = [rule(host, p)]; });
+  const to = (router: Router, r: Req) => proxied(act(router, r)).backend;
+
+  it('is never routed as a primary, even when older; a canary path without a primary is reported and not served', () => {
+    const t = table([
+      makeIngress('default', 'web-canary', (i) => { ann({ canary: 'true', 'canary-weight': '100' })(i); i.spec!.rules = [rule('cn.com', path('/', 'c', 80), path('/new', 'c', 80))]; }),
+      primary('web', 'cn.com'),
+    ]);
+    const router = new Router(t);
+    assert.equal(to(router, { host: 'cn.com', path: '/' }), 'c', 'weight 100 sends everything on / to the canary');
+    // /new has no primary: the request takes the primary's "/" route, whose canary is the same Ingress's "/".
     assert.equal(backendOf(router.decide('cn.com', '/new')), 'a');
-  });
-  it('are reported as not supported', () => {
-    const p = t.problems.find((x) => x.object.name === 'web-canary');
-    assert.equal(p?.reason, 'UnsupportedCanary');
+    assert.deepEqual(t.problems.map((p) => [p.object.name, p.reason]), [['web-canary', 'CanaryWithoutPrimary']]);
     assert.ok(!t.problems.some((x) => x.reason === 'DuplicatePath'));
+  });
+
+  it('canary-by-header: always and never decide; other values fall through to the cookie and the weight', () => {
+    const router = new Router(table([primary('web', 'h.com'), canary('c', 'h.com', { 'canary-by-header': 'X-Canary', 'canary-by-cookie': 'beta', 'canary-weight': '0' })]));
+    assert.equal(to(router, { host: 'h.com', path: '/', headers: { 'X-Canary': 'always' } }), 'c');
+    assert.equal(to(router, { host: 'h.com', path: '/', headers: { 'X-Canary': 'never', cookie: 'beta=always' } }), 'a');
+    assert.equal(to(router, { host: 'h.com', path: '/', headers: { 'X-Canary': 'maybe', cookie: 'beta=always' } }), 'c');
+    assert.equal(to(router, { host: 'h.com', path: '/', headers: { cookie: 'x=1; beta=always' } }), 'c');
+    assert.equal(to(router, { host: 'h.com', path: '/', headers: { cookie: 'beta=never' } }), 'a');
+    assert.equal(to(router, { host: 'h.com', path: '/' }), 'a');
+  });
+
+  it('canary-by-header-value replaces always; canary-by-header-pattern matches unanchored', () => {
+    const router = new Router(table([
+      primary('v', 'v.com'), canary('cv', 'v.com', { 'canary-by-header': 'X-Region', 'canary-by-header-value': 'us-east' }),
+      primary('p', 'p.com'), canary('cp', 'p.com', { 'canary-by-header': 'X-User', 'canary-by-header-pattern': '^(alice|bob)$' }),
+    ]));
+    assert.equal(to(router, { host: 'v.com', path: '/', headers: { 'X-Region': 'us-east' } }), 'c');
+    assert.equal(to(router, { host: 'v.com', path: '/', headers: { 'X-Region': 'always' } }), 'a');
+    assert.equal(to(router, { host: 'p.com', path: '/', headers: { 'X-User': 'bob' } }), 'c');
+    assert.equal(to(router, { host: 'p.com', path: '/', headers: { 'X-User': 'bobby' } }), 'a');
+  });
+
+  it('canary-weight sends about weight/total of the requests; a total under 100 counts as 100', () => {
+    const router = new Router(table([
+      primary('w', 'w.com'), canary('cw', 'w.com', { 'canary-weight': '30' }),
+      primary('t', 't.com'), canary('ct', 't.com', { 'canary-weight': '1', 'canary-weight-total': '4' }),
+      primary('all', 'all.com'), canary('call', 'all.com', { 'canary-weight': '1000', 'canary-weight-total': '1000' }),
+    ]));
+    const share = (host: string) => { let n = 0; for (let i = 0; i < 4000; i++) if (to(router, { host, path: '/' }) === 'c') n++; return n / 4000; };
+    const w = share('w.com');
+    assert.ok(w > 0.25 && w < 0.35, `30% expected, got ${w}`);
+    const t = share('t.com');
+    assert.ok(t > 0 && t < 0.03, `1 in 100 expected (a total of 4 counts as 100), got ${t}`);
+    assert.equal(share('all.com'), 1);
+  });
+
+  it('takes the primary\'s options (rewrite-target, auth) and keeps limits per location', () => {
+    const router = new Router(table([
+      makeIngress('default', 'web', (i) => { ann({ 'rewrite-target': '/v1/$1', 'use-regex': 'true', 'limit-rps': '1', 'limit-burst-multiplier': '1' })(i); i.spec!.rules = [rule('o.com', path('/api/(.*)', 'a', 80))]; }),
+      makeIngress('default', 'web-canary', (i) => { ann({ canary: 'true', 'canary-by-header': 'canary', 'rewrite-target': '/other' })(i); i.spec!.rules = [rule('o.com', path('/api/(.*)', 'c', 80))]; }),
+    ]));
+    const limits = new SharedLimits({ now: () => 0 });
+    const first = act(router, { host: 'o.com', path: '/api/x', headers: { canary: 'always' } }, limits);
+    assert.deepEqual(proxied(first), { backend: 'c', target: '/v1/x' });
+    // limit-rps 1 with a burst of 1: two requests pass at once, the third is refused, whichever backend each would go to.
+    assert.equal(proxied(act(router, { host: 'o.com', path: '/api/x' }, limits)).backend, 'a');
+    const third = act(router, { host: 'o.com', path: '/api/x', headers: { canary: 'always' } }, limits);
+    assert.equal(third.kind === 'respond' ? third.status : third.kind, 503, 'limit-rps counts canary and primary requests together');
+  });
+
+  it('sticky sessions: a request pinned to either backend stays there, whatever the policy says', () => {
+    const t = table([
+      primary('s', 's.com', { affinity: 'cookie', 'session-cookie-name': 'route' }),
+      canary('cs', 's.com', { 'canary-by-header': 'X-Canary', 'canary-weight': '0' }),
+    ]);
+    const router = new Router(t);
+    const d = router.decide('s.com', '/');
+    assert.equal(d.kind, 'route');
+    const r = (d as Extract<Decision, { kind: 'route' }>).route;
+    const primaryCookie = `route=${r.pool.cookieFor(r.pool.endpoints[0]!)}`;
+    const canaryCookie = `route=${r.canary!.route.pool.cookieFor(r.canary!.route.pool.endpoints[0]!)}`;
+    assert.match(primaryCookie, /^route=[0-9a-f]{32}\|[0-9a-f]{32}$/);
+    assert.equal(r.canary!.route.route.options.affinity?.name, 'route', 'the canary takes the primary\'s affinity');
+    assert.equal(to(router, { host: 's.com', path: '/', headers: { 'X-Canary': 'always', cookie: primaryCookie } }), 'a');
+    assert.equal(to(router, { host: 's.com', path: '/', headers: { 'X-Canary': 'never', cookie: canaryCookie } }), 'c');
+    const pinned = act(router, { host: 's.com', path: '/', headers: { cookie: canaryCookie } }) as Extract<Action, { kind: 'proxy' }>;
+    assert.equal(pinned.sticky?.address, '10.0.0.3', 'and on the endpoint its cookie names');
+  });
+
+  it('the oldest canary of a path wins; a canary naming the primary\'s own backend splits nothing', () => {
+    const t = table([
+      primary('web', 'two.com'),
+      canary('first', 'two.com', { 'canary-weight': '100' }),
+      canary('second', 'two.com', { 'canary-weight': '100' }, path('/', 'b', 80)),
+      primary('self', 'self.com'),
+      canary('self-canary', 'self.com', { 'canary-weight': '100' }, path('/', 'a', 80)),
+    ]);
+    const router = new Router(t);
+    assert.equal(to(router, { host: 'two.com', path: '/' }), 'c');
+    assert.equal(to(router, { host: 'self.com', path: '/' }), 'a');
+    assert.deepEqual(t.problems.map((p) => [p.object.name, p.reason]), [['second', 'CanaryIgnored'], ['self-canary', 'CanaryIsPrimary']]);
+  });
+
+  it('a canary defaultBackend splits the catch-all server; path type must match too', () => {
+    const t = table([
+      makeIngress('default', 'catch', (i) => { i.spec!.defaultBackend = { service: { name: 'a', port: { number: 80 } } }; }),
+      makeIngress('default', 'catch-canary', (i) => { ann({ canary: 'true', 'canary-weight': '100' })(i); i.spec!.defaultBackend = { service: { name: 'c', port: { number: 80 } } }; }),
+      makeIngress('default', 'exact', (i) => { i.spec!.rules = [rule('e.com', { ...path('/x', 'a', 80), pathType: 'Exact' })]; }),
+      canary('exact-canary', 'e.com', { 'canary-weight': '100' }, { ...path('/x', 'c', 80), pathType: 'Prefix' }),
+    ]);
+    const router = new Router(t);
+    assert.equal(to(router, { host: 'anything.com', path: '/' }), 'c');
+    assert.equal(to(router, { host: 'e.com', path: '/x' }), 'a');
+    assert.deepEqual(t.problems.map((p) => [p.object.name, p.reason]), [['exact-canary', 'CanaryWithoutPrimary']]);
+  });
+
+  it('canary annotations without canary: "true" are reported and the Ingress is an ordinary one', () => {
+    const t = table([makeIngress('default', 'half', (i) => { ann({ 'canary-weight': '50' })(i); i.spec!.rules = [rule('half.com', path('/', 'c', 80))]; })]);
+    assert.equal(backendOf(new Router(t).decide('half.com', '/')), 'c');
+    assert.match(t.problems[0]?.message ?? '', /canary.*not "true"/);
   });
 });
 

@@ -425,7 +425,7 @@ describe('proxy server', () => {
       await proxy.setRoutes(t);
       const first = await request(proxy.httpPort!, 'sticky.com', '/');
       const setCookie = first.headers['set-cookie']?.[0] ?? '';
-      assert.match(setCookie, /^route=[0-9a-f]{32}; Path=\/; HttpOnly; Max-Age=172800$/);
+      assert.match(setCookie, /^route=[0-9a-f]{32}\|[0-9a-f]{32}; Path=\/; HttpOnly; Max-Age=172800$/);
       const cookie = setCookie.split(';')[0]!;
       const seen = new Set<string>();
       for (let i = 0; i < 6; i++) {

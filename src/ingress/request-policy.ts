@@ -4,7 +4,7 @@
 // the SSL redirect of its rewrite_by_lua; then limit_req/limit_conn, then deny/allow and
 // auth_basic), and the upstream URI after rewrite-target. Shared by the HTTP/1.1 fast path and the HTTP/2 path.
 import { verifyPassword } from './htpasswd.ts';
-import type { CompiledRoute, Decision } from './router.ts';
+import type { CompiledCanary, CompiledRoute, Decision } from './router.ts';
 import type { Limits } from './shared-limits.ts';
 import type { Cors, Endpoint } from './route-table.ts';
 import { escapeRegExp } from '../util/regexp.ts';
@@ -163,7 +163,7 @@ function hostName(h: string): string {
 
 /** The content phase: which endpoint and URI, or 503 when the backend has no ready endpoint. */
 export function proxyAction(d: Extract<Decision, { kind: 'route' }>, req: RequestFacts, responseHeaders: readonly (readonly [string, string])[], release: (() => void) | undefined): Action {
-  const r = d.route;
+  const r = d.route.canary && takesCanary(d.route, d.route.canary, req) ? d.route.canary.route : d.route;
   const o = r.route.options;
   if (r.pool.endpoints.length === 0) { release?.(); return respond(503); }
   let sticky: Endpoint | undefined;
@@ -173,6 +173,43 @@ export function proxyAction(d: Extract<Decision, { kind: 'route' }>, req: Reques
   }
   // One object literal with every field (no spreads: this runs for every proxied request).
   return { kind: 'proxy', route: r, target: upstreamTarget(r, d.match, req.path, req.query), responseHeaders, sticky, release };
+}
+
+/**
+ * ingress-nginx's route_to_alternative_balancer: a request pinned by its sticky cookie stays on
+ * that backend; otherwise canary-by-header (`always`/`never`, or the exact canary-by-header-value,
+ * or a canary-by-header-pattern match), then canary-by-cookie (`always`/`never`), then
+ * canary-weight out of canary-weight-total at random. A header value that decides nothing falls
+ * through to the cookie and the weight.
+ */
+function takesCanary(primary: CompiledRoute, canary: CompiledCanary, req: RequestFacts): boolean {
+  const pa = primary.route.options.affinity;
+  if (pa) {
+    const v = cookieValue(req.header('cookie'), pa.name);
+    if (v && primary.pool.pins(v)) return false;
+  }
+  const ca = canary.route.route.options.affinity;
+  if (ca) {
+    const v = cookieValue(req.header('cookie'), ca.name);
+    if (v && canary.route.pool.pins(v)) return true;
+  }
+  const s = canary.spec;
+  if (s.header) {
+    const h = req.header(s.header);
+    if (h !== undefined) {
+      if (s.headerValue) { if (h === s.headerValue) return true; }
+      else if (canary.headerPattern) { if (canary.headerPattern.test(h)) return true; }
+      else if (h === 'always') return true;
+      else if (h === 'never') return false;
+    }
+  }
+  if (s.cookie) {
+    const v = cookieValue(req.header('cookie'), s.cookie);
+    if (v === 'always') return true;
+    if (v === 'never') return false;
+  }
+  // Lua's math.random(total) <= weight: an integer from 1 to total.
+  return s.weight > 0 && Math.floor(Math.random() * s.weightTotal) + 1 <= s.weight;
 }
 
 function stripV4Mapped(a: string): string {

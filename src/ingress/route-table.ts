@@ -107,6 +107,30 @@ export interface RouteOptions {
   readonly denied?: string;
 }
 
+/**
+ * A canary Ingress's share of another Ingress's path: ingress-nginx's alternative backend and its
+ * traffic-shaping policy (canary-by-header[-value|-pattern], canary-by-cookie, canary-weight). The
+ * request otherwise keeps the primary route's options, as ingress-nginx ignores a canary's other
+ * annotations.
+ */
+export interface Canary {
+  /** "namespace/name" of the canary Ingress. */
+  readonly ingress: string;
+  readonly backend: Backend;
+  /** canary-weight: this many requests in `weightTotal` go to the canary. */
+  readonly weight: number;
+  /** canary-weight-total; ingress-nginx counts anything under 100 as 100. */
+  readonly weightTotal: number;
+  /** canary-by-header, lowercase. */
+  readonly header?: string;
+  readonly headerValue?: string;
+  /** canary-by-header-pattern as written (a regular expression, unanchored). */
+  readonly headerPattern?: string;
+  readonly cookie?: string;
+  /** The canary backend's session affinity: the primary's, or the canary's own under affinity-canary-behavior: legacy. */
+  readonly affinity?: CookieAffinity;
+}
+
 export interface Route {
   /** Stable identity: "namespace/ingress|host|pathType|path"; keys rate limits and metrics. */
   readonly id: string;
@@ -117,6 +141,8 @@ export interface Route {
   readonly pathType: PathType;
   readonly backend: Backend;
   readonly options: RouteOptions;
+  /** The first canary Ingress (oldest) naming this host, path and path type. */
+  readonly canary?: Canary;
 }
 
 export interface HostRoutes {

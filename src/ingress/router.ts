@@ -4,16 +4,22 @@
 // proxy swaps whole routers, so a request keeps the router it started with.
 import { createHash } from 'node:crypto';
 import { BlockList, isIPv6 } from 'node:net';
-import type { Backend, Endpoint, ExternalAuth, HostRoutes, Route, RouteTable } from './route-table.ts';
+import type { Backend, Canary, Endpoint, ExternalAuth, HostRoutes, Route, RouteTable } from './route-table.ts';
 import { corsOriginRegex } from './request-policy.ts';
 import { usesRegex } from './translate.ts';
 import { escapeRegExp } from '../util/regexp.ts';
 
-/** A backend with its round-robin cursor and sticky-cookie index. */
+/**
+ * A backend with its round-robin cursor and sticky-cookie index. The sticky cookie's value is
+ * "<endpoint>|<backend>", as ingress-nginx's sticky balancer writes it: the endpoint by a hash (so
+ * any replica resolves it), the backend by ingress-nginx's backend key, which tells whether a
+ * request is already pinned to a canary's backend or its primary's.
+ */
 export class BackendPool {
   readonly backend: Backend;
   readonly endpoints: readonly Endpoint[];
-  /** ingress-nginx's cookie value names the endpoint by a hash, so any replica resolves it. */
+  /** ingress-nginx's backend_key: md5(md5(name) .. name) of its upstream name "namespace-service-port". */
+  readonly key: string;
   readonly #byCookie = new Map<string, Endpoint>();
   readonly #cookieOf = new Map<string, string>();
   #next = 0;
@@ -21,10 +27,13 @@ export class BackendPool {
   constructor(backend: Backend) {
     this.backend = backend;
     this.endpoints = backend.endpoints;
+    const upstream = backend.name.replace('/', '-').replace(/:([^:]*)$/, '-$1');
+    const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+    this.key = md5(md5(upstream) + upstream);
     for (const e of backend.endpoints) {
       const h = createHash('sha1').update(`${e.address}:${e.port}`).digest('hex').slice(0, 32);
       this.#byCookie.set(h, e);
-      this.#cookieOf.set(`${e.address}:${e.port}`, h);
+      this.#cookieOf.set(`${e.address}:${e.port}`, `${h}|${this.key}`);
     }
   }
 
@@ -42,9 +51,24 @@ export class BackendPool {
     return this.#cookieOf.get(`${ep.address}:${ep.port}`) ?? '';
   }
 
+  /** The endpoint a sticky cookie's value names (its part before "|"). */
   byCookie(value: string): Endpoint | undefined {
-    return this.#byCookie.get(value);
+    const bar = value.indexOf('|');
+    return this.#byCookie.get(bar < 0 ? value : value.slice(0, bar));
   }
+
+  /** Whether a sticky cookie's value was written for this backend (ingress-nginx's is_affinitized). */
+  pins(value: string): boolean {
+    const bar = value.indexOf('|');
+    return bar >= 0 && value.slice(bar + 1) === this.key;
+  }
+}
+
+/** A route's canary: the same route on the canary's backend, and when to take it. */
+export interface CompiledCanary {
+  readonly spec: Canary;
+  readonly route: CompiledRoute;
+  readonly headerPattern?: RegExp;
 }
 
 export interface CompiledRoute {
@@ -61,6 +85,7 @@ export interface CompiledRoute {
   readonly redirectToHttps: boolean;
   /** auth-url and the endpoints its subrequests go to. */
   readonly auth?: { readonly spec: ExternalAuth; readonly pool: BackendPool };
+  readonly canary?: CompiledCanary;
 }
 
 interface CompiledHost {
@@ -185,6 +210,7 @@ export class Router {
   }
 
   #compileRoute(r: Route, hostHasTls: boolean, regex?: RegExp): CompiledRoute {
+    const canary = r.canary ? this.#compileCanary(r, r.canary, hostHasTls, regex) : undefined;
     const allow = r.options.allowSourceRanges ? blockList(r.options.allowSourceRanges) : undefined;
     const deny = r.options.denySourceRanges ? blockList(r.options.denySourceRanges) : undefined;
     const corsOrigin = r.options.cors ? corsOriginRegex(r.options.cors.allowOrigins) : undefined;
@@ -193,6 +219,18 @@ export class Router {
       ...(regex ? { regex } : {}), ...(allow ? { allow } : {}), ...(deny ? { deny } : {}), ...(corsOrigin ? { corsOrigin } : {}),
       ...(r.options.externalAuth ? { auth: { spec: r.options.externalAuth, pool: this.#pool(r.options.externalAuth.backend) } } : {}),
       redirectToHttps: r.options.forceSslRedirect || (hostHasTls && r.options.sslRedirect),
+      ...(canary ? { canary } : {}),
+    };
+  }
+
+  /** The canary's route: the primary's path and options on the canary's backend, with the canary's affinity. */
+  #compileCanary(primary: Route, c: Canary, hostHasTls: boolean, regex: RegExp | undefined): CompiledCanary {
+    const { canary: _c, ...base } = primary;
+    const { affinity: _a, ...options } = primary.options;
+    const route: Route = { ...base, backend: c.backend, options: c.affinity ? { ...options, affinity: c.affinity } : options };
+    return {
+      spec: c, route: this.#compileRoute(route, hostHasTls, regex),
+      ...(c.headerPattern !== undefined ? { headerPattern: new RegExp(c.headerPattern) } : {}),
     };
   }
 }

@@ -6,8 +6,8 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { ConfigMap, Secret, Service, ServicePort } from 'kubernetes-types/core/v1.d.ts';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.d.ts';
 import type { Ingress, IngressBackend, IngressClass } from 'kubernetes-types/networking/v1.d.ts';
-import { parseAnnotations } from './annotations.ts';
-import type { Backend, Certificate, Endpoint, HostRoutes, Passthrough, PathType, Problem, Route, RouteOptions, RouteTable, StreamService } from './route-table.ts';
+import { parseAnnotations, type CanaryPolicy } from './annotations.ts';
+import type { Backend, Certificate, CookieAffinity, Endpoint, HostRoutes, Passthrough, PathType, Problem, Route, RouteOptions, RouteTable, StreamService } from './route-table.ts';
 
 export const CONTROLLER_NAME = 'podgate.io/ingress';
 const DEFAULT_CLASS_ANNOTATION = 'ingressclass.kubernetes.io/is-default-class';
@@ -58,6 +58,7 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
   const passthrough = new Map<string, Passthrough>();
   const seenRoute = new Set<string>();
   let defaultRoute: Route | undefined;
+  const canaries: CanaryIngress[] = [];
 
   for (const ing of ingresses) {
     const ns = ing.metadata?.namespace ?? 'default';
@@ -68,10 +69,9 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
     const parsed = parseAnnotations(ing.metadata?.annotations, ns, (n, s) => idx.secrets.get(`${n}/${s}`));
     for (const p of parsed.problems) report(p.reason, p.message);
     if (parsed.canary) {
-      // ingress-nginx never routes a canary Ingress itself: it only adds an alternative backend to
-      // the primary Ingress's paths (createServers skips it). podgate has no canary split, so the
-      // primary keeps all the traffic.
-      report('UnsupportedCanary', 'canary Ingresses (nginx.ingress.kubernetes.io/canary) are not supported; its paths are not routed and all traffic stays on the primary Ingress');
+      // ingress-nginx never routes a canary Ingress itself: once the others are in, its paths
+      // become alternative backends of theirs (mergeAlternativeBackends).
+      canaries.push({ ing, key, ns, policy: parsed.canary, affinity: parsed.options.affinity, report });
       continue;
     }
     let options = parsed.options;
@@ -161,6 +161,30 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
     for (const h of tlsHosts) if (h.startsWith('*.')) for (const [name, e] of hosts) if (wildcardCovers(h, name)) e.tls = true;
   }
 
+  for (const c of canaries) {
+    const defaultHost = hosts.get('');
+    mergeCanary(c, idx, {
+      find: (host, path, pathType) => {
+        const e = hosts.get(host);
+        const slots: RouteSlot[] = [];
+        // Rules without a host share the catch-all server with the default backend, its root.
+        if (host === '' && defaultRoute && path === '/' && pathType === 'Prefix' && !e?.routes.some((r) => r.path === '/' && r.pathType === 'Prefix')) {
+          slots.push({ route: defaultRoute, set: (n) => { defaultRoute = n; } });
+        }
+        if (!e) return slots;
+        e.routes.forEach((r, i) => { if (r.path === path && r.pathType === pathType) slots.push({ route: r, set: (n) => { e.routes[i] = n; } }); });
+        // A host's root location is its Ingress's defaultBackend until a rule claims "/" (Prefix).
+        if (e.fallback && path === '/' && pathType === 'Prefix' && !slots.length) slots.push({ route: e.fallback, set: (n) => { e.fallback = n; } });
+        return slots;
+      },
+      // The catch-all server's locations: its root (the default backend) and the rules without a host.
+      catchAll: () => [
+        ...(defaultRoute ? [{ route: defaultRoute, set: (n: Route) => { defaultRoute = n; } }] : []),
+        ...(defaultHost?.routes ?? []).map((r, i) => ({ route: r, set: (n: Route) => { defaultHost!.routes[i] = n; } })),
+      ],
+    });
+  }
+
   const hostList: HostRoutes[] = [...hosts.entries()].sort(([a], [b]) => cmp(a, b)).map(([host, e]) => ({
     host, routes: e.routes, tls: e.tls, ...(e.fallback ? { fallback: e.fallback } : {}),
   }));
@@ -178,6 +202,69 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
     served: ingresses.map((i) => `${i.metadata?.namespace ?? 'default'}/${i.metadata?.name ?? ''}`).sort(),
     problems,
   };
+}
+
+interface CanaryIngress {
+  readonly ing: Ingress;
+  readonly key: string;
+  readonly ns: string;
+  readonly policy: CanaryPolicy;
+  /** The canary's own affinity annotation (used under affinity-canary-behavior: legacy). */
+  readonly affinity: CookieAffinity | undefined;
+  readonly report: (reason: string, message: string) => void;
+}
+
+/** A route of a non-canary Ingress, and how to replace it in the table being built. */
+interface RouteSlot {
+  readonly route: Route;
+  readonly set: (r: Route) => void;
+}
+
+/**
+ * ingress-nginx's mergeAlternativeBackends: each path of a canary Ingress (its defaultBackend for the
+ * catch-all server) becomes the alternative backend of the non-canary routes with the same host,
+ * path and path type. The first canary a route gets (the oldest) is the one used, as ingress-nginx's
+ * balancer uses only the first alternative backend; a canary path that matches no route is not
+ * served. Unlike ingress-nginx, whose alternative backends hang off the primary's Service (so the
+ * split reaches every path of every Ingress sending traffic to that Service), the split applies to
+ * the matched routes only.
+ */
+function mergeCanary(c: CanaryIngress, idx: Indexes, table: { find(host: string, path: string, pathType: PathType): RouteSlot[] | undefined; catchAll(): RouteSlot[] }): void {
+  const spec = c.ing.spec ?? {};
+  const merge = (slots: readonly RouteSlot[], b: IngressBackend, where: string, what: string) => {
+    if (!b.service) { c.report('InvalidBackend', `${where}: a canary backend must be a service`); return; }
+    const r = resolveBackend(idx, c.ns, b.service.name, b.service.port?.number ?? b.service.port?.name ?? '');
+    if (r.problem) c.report('BackendProblem', `${where}: ${r.problem}`);
+    const backend = r.backend!;
+    let merged = false;
+    for (const slot of slots) {
+      const primary = slot.route;
+      if (primary.backend.name === backend.name) {
+        c.report('CanaryIsPrimary', `${where}: ${backend.name} is already the primary backend of ${what} in Ingress ${primary.ingress}; no canary split`);
+        return;
+      }
+      if (primary.canary) {
+        if (primary.canary.ingress !== c.key) c.report('CanaryIgnored', `${where}: ${what} already has canary Ingress ${primary.canary.ingress}; only the oldest canary of a path is used`);
+        merged = true;
+        continue;
+      }
+      const affinity = c.policy.legacyAffinity ? c.affinity : primary.options.affinity;
+      const { legacyAffinity: _l, ...policy } = c.policy;
+      slot.set({ ...primary, canary: { ingress: c.key, backend, ...policy, ...(affinity ? { affinity } : {}) } });
+      merged = true;
+    }
+    if (!merged) c.report('CanaryWithoutPrimary', `${where}: no non-canary Ingress serves ${what}; the canary path is not served`);
+  };
+  if (spec.defaultBackend) merge(table.catchAll(), spec.defaultBackend, 'spec.defaultBackend', 'the default backend');
+  for (const [ri, rule] of (spec.rules ?? []).entries()) {
+    const host = (rule.host ?? '').toLowerCase();
+    for (const [pi, p] of (rule.http?.paths ?? []).entries()) {
+      const path = p.path || '/';
+      const pathType = (p.pathType ?? 'ImplementationSpecific') as PathType;
+      const what = `host ${JSON.stringify(host)} path ${path} (${pathType})`;
+      merge(table.find(host, path, pathType) ?? [], p.backend, `spec.rules[${ri}].http.paths[${pi}]`, what);
+    }
+  }
 }
 
 /** "NAME.NAMESPACE.svc" and "NAME.NAMESPACE.svc.<cluster domain>": the DNS names of a Service. */

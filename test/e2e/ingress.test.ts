@@ -183,6 +183,40 @@ spec:
     }
   });
 
+  it('splits traffic to a canary Ingress by header and by weight, and follows its annotations as they change', async () => {
+    expectOk(await pg.apply(`apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: { name: web }
+spec:
+  ingressClassName: nginx
+  rules:
+    - host: canary.example.com
+      http: { paths: [{ path: /, pathType: Prefix, backend: { service: { name: service1, port: { number: 4200 } } } }] }
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web-canary
+  annotations:
+    nginx.ingress.kubernetes.io/canary: "true"
+    nginx.ingress.kubernetes.io/canary-by-header: X-Canary
+    nginx.ingress.kubernetes.io/canary-weight: "0"
+spec:
+  ingressClassName: nginx
+  rules:
+    - host: canary.example.com
+      http: { paths: [{ path: /, pathType: Prefix, backend: { service: { name: service2, port: { number: 8080 } } } }] }
+`), 'apply');
+    const canary = ['-H', 'X-Canary: always'];
+    await eventually(async () => { const r = await curl('http://canary.example.com/', canary); return r.code === '200' && podOf(r.body) === 'service2'; }, 'X-Canary: always reaches the canary');
+    for (let i = 0; i < 10; i++) assert.equal(podOf((await curl('http://canary.example.com/')).body), 'service1', 'weight 0: the rest stays on the primary');
+    expectOk(await pg.kubectl(['annotate', '--overwrite', 'ingress', 'web-canary', 'nginx.ingress.kubernetes.io/canary-weight=100']), 'annotate');
+    await eventually(async () => podOf((await curl('http://canary.example.com/')).body) === 'service2', 'weight 100 sends everything to the canary');
+    for (let i = 0; i < 10; i++) assert.equal(podOf((await curl('http://canary.example.com/')).body), 'service2');
+    assert.equal(podOf((await curl('http://canary.example.com/', ['-H', 'X-Canary: never'])).body), 'service1', 'X-Canary: never overrides the weight');
+    await eventually(async () => expectOk(await pg.kubectl(['get', 'ingress', 'web-canary', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}']), 'get') === nodeIP, 'the canary Ingress shows the ADDRESS too');
+  });
+
   it('asks for basic auth and limits the request rate', async () => {
     const htpasswd = execFileSync('openssl', ['passwd', '-apr1', 's3cret']).toString().trim();
     writeFileSync(join(certDir, 'auth'), `alice:${htpasswd}\n`);
