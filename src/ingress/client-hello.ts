@@ -1,8 +1,18 @@
 // Reads the server name (SNI) from the first TLS record of a connection without terminating TLS,
 // so ssl-passthrough hosts can be handed to their backend untouched (ingress-nginx peeks the same
-// way in its passthrough listener). Bounded: only the first record is examined.
+// way in its passthrough listener). Bounded: only the first record is examined. Before that, the
+// first byte tells TLS from plain HTTP, as nginx tells them apart on an ssl listener.
 
 export type SniResult = { readonly kind: 'incomplete' } | { readonly kind: 'not-tls' } | { readonly kind: 'done'; readonly serverName: string | undefined };
+
+/**
+ * Whether a connection whose first byte is `firstByte` speaks TLS, by nginx's test in
+ * ngx_http_ssl_handshake: a TLS handshake record (0x16), or an SSLv2-style ClientHello (high bit
+ * set). nginx reads anything else as plain HTTP.
+ */
+export function startsTls(firstByte: number): boolean {
+  return firstByte === 0x16 || (firstByte & 0x80) !== 0;
+}
 
 /** Looks for SNI in a ClientHello that starts `buf`. */
 export function readClientHelloSni(buf: Buffer): SniResult {

@@ -422,4 +422,77 @@ describe('proxy connection edges', () => {
     // And the proxy is still there.
     assert.equal((await request(proxy.httpPort!, 'x.com', '/1')).status, 200);
   });
+
+  /** Sends `bytes` in the clear to the HTTPS port (then FIN if `end`); what came back until the proxy closed, its Date made '-'. */
+  const plainToHttps = (bytes: string | Buffer, end = false): Promise<string> => new Promise((resolve) => {
+    const s = net.connect(proxy.httpsPort!, '127.0.0.1', () => (end ? s.end(bytes) : s.write(bytes)));
+    let got = '';
+    s.setEncoding('latin1');
+    s.on('data', (c: string) => { got += c; });
+    s.on('error', () => {});
+    s.on('close', () => resolve(got.replace(/\r\nDate: [^\r]*\r\n/, '\r\nDate: -\r\n')));
+    setTimeout(() => s.destroy(), 5000);
+  });
+
+  // What nginx 1.22 sends (its name in the footer where podgate's is): the page of its status 497.
+  const PLAIN_PAGE = '<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port</title></head>\r\n<body>\r\n' +
+    '<center><h1>400 Bad Request</h1></center>\r\n<center>The plain HTTP request was sent to HTTPS port</center>\r\n' +
+    '<hr><center>podgate</center>\r\n</body>\r\n</html>\r\n';
+  const plainHead = (length: number) => `HTTP/1.1 400 Bad Request\r\nServer: podgate\r\nDate: -\r\nContent-Type: text/html\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`;
+
+  it('answers a plain HTTP request on the HTTPS port with nginx\'s 400 "The plain HTTP request was sent to HTTPS port" and closes, with or without ssl-passthrough', async () => {
+    const before = (await proxy.metrics()).reduce((n, s) => n + s.count, 0);
+    for (const passthrough of [false, true]) {
+      if (passthrough) {
+        await install(proxy, [
+          makeIngress('default', 'i', (i) => { i.spec!.rules = [rule('x.com', path('/', 'be', 80))]; }),
+          makeIngress('default', 'pt', (i) => { i.metadata!.annotations = { 'nginx.ingress.kubernetes.io/ssl-passthrough': 'true' }; i.spec!.rules = [rule('pass.example.com', path('/', 'be', 80))]; }),
+        ], [backend]);
+        assert.ok(proxy.router.hasPassthrough);
+      }
+      try {
+        const what = passthrough ? 'with ssl-passthrough' : 'without ssl-passthrough';
+        assert.equal(await plainToHttps('GET / HTTP/1.1\r\nHost: x.com\r\n\r\n'), plainHead(PLAIN_PAGE.length) + PLAIN_PAGE, what);
+        // A head in pieces is read whole first (a client that ends before is let go without a word);
+        // a HEAD gets no body; a POST's body is read and dropped.
+        assert.equal(await plainToHttps('GET / HTTP/1.1\r\n', true), '', what);
+        const pieces = await new Promise<string>((resolve) => {
+          const s = net.connect(proxy.httpsPort!, '127.0.0.1', () => { s.write('G'); setTimeout(() => s.write('ET /a HTTP/1.0\r\n'), 50); setTimeout(() => s.write('\r\n'), 100); });
+          let got = '';
+          s.on('data', (c: Buffer) => { got += c.toString('latin1'); });
+          s.on('close', () => resolve(got));
+          s.on('error', () => {});
+        });
+        assert.ok(pieces.endsWith(PLAIN_PAGE), `${what}: ${pieces}`);
+        assert.equal(await plainToHttps('HEAD / HTTP/1.1\r\nHost: x.com\r\n\r\n'), plainHead(PLAIN_PAGE.length), what);
+        assert.equal(await plainToHttps(`POST /echo HTTP/1.1\r\nHost: x.com\r\nContent-Length: 100000\r\n\r\n${'a'.repeat(100_000)}`), plainHead(PLAIN_PAGE.length) + PLAIN_PAGE, what);
+        // And TLS on the same port is served as before, HTTP/1.1 and HTTP/2.
+        const s = tls.connect({ host: '127.0.0.1', port: proxy.httpsPort!, servername: 'x.com', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
+        const got = await new Promise<string>((resolve, reject) => {
+          let text = '';
+          s.on('secureConnect', () => s.write('GET /tls HTTP/1.1\r\nHost: x.com\r\nConnection: close\r\n\r\n'));
+          s.on('data', (c: Buffer) => { text += c.toString('latin1'); });
+          s.on('end', () => resolve(text));
+          s.on('error', reject);
+        });
+        s.destroy();
+        assert.match(got, /^HTTP\/1\.1 200 OK\r\n/, what);
+        assert.equal((await requestH2(proxy.httpsPort!, 'x.com', '/h2')).status, 200, what);
+      } finally {
+        if (passthrough) await defaultRoutes();
+      }
+    }
+    // nginx answers before it looks for a location, where ingress-nginx counts requests.
+    assert.equal((await proxy.metrics()).reduce((n, s) => n + s.count, 0), before + 4, 'only the four TLS requests are counted');
+  });
+
+  it('reads other bytes on the HTTPS port by their first one as nginx does: below 0x80 and not 0x16, HTTP (a bad head gets 400 Bad Request); otherwise TLS, closed without a word when it is not', async () => {
+    const badRequest = '<html>\r\n<head><title>400 Bad Request</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<hr><center>podgate</center>\r\n</body>\r\n</html>\r\n';
+    for (const bytes of ['\x01\x02\x03\x04\x05\r\n\r\n', 'hello world\r\n\r\n', 'GET / HTTP/1.1\r\n\r\n']) {
+      assert.equal(await plainToHttps(Buffer.from(bytes, 'latin1')), plainHead(badRequest.length) + badRequest, JSON.stringify(bytes));
+    }
+    for (const bytes of ['\x81\x02\x03\x04\x05\r\n\r\n', '\xff GET / HTTP/1.1\r\nHost: x.com\r\n\r\n', '\x16\x09\x09\x00\x02\x99\x99']) {
+      assert.equal(await plainToHttps(Buffer.from(bytes, 'latin1')), '', JSON.stringify(bytes));
+    }
+  });
 });

@@ -1,21 +1,24 @@
 // The L7 proxy's I/O edge: the HTTP and HTTPS listeners, TLS by SNI from the current route table,
 // HTTP/2 by ALPN, ssl-passthrough by peeking at the ClientHello, and the tcp/udp-services
 // listeners. setRoutes() swaps the router in one assignment: each request reads the router once,
-// so requests in flight finish on the table they started with.
+// so requests in flight finish on the table they started with. A plain HTTP request on the HTTPS
+// port gets nginx's 400 "The plain HTTP request was sent to HTTPS port".
 import { performance } from 'node:perf_hooks';
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { CertKeyPem } from '../pki/certificates.ts';
 import { LiveList } from '../util/live-list.ts';
-import { readClientHelloSni } from './client-hello.ts';
+import { readClientHelloSni, startsTls } from './client-hello.ts';
 import { H2Handler } from './h2-handler.ts';
 import { StreamConn, type Conn } from './conn.ts';
+import { findHeadEnd, HeadError, parseRequestHead, type RequestHead } from './http-head.ts';
 import { Http1Connection, type AccessEntry, type ProxyContext } from './http1-connection.ts';
 import { rawTcp } from './raw-conn.ts';
 import { emptyRouteTable, type RouteTable } from './route-table.ts';
 import { Router } from './router.ts';
 import { RequestMetrics, type MetricsSnapshot } from './metrics.ts';
+import { errorBody, HTTP_TO_HTTPS, reasonPhrase } from './request-policy.ts';
 import { type Limits, SharedLimits } from './shared-limits.ts';
 import { StreamProxy } from './stream-proxy.ts';
 import { generateDefaultCertificate, TlsStore, CIPHERS } from './tls-store.ts';
@@ -43,7 +46,12 @@ export interface ProxyServerOptions {
   readonly limits?: Limits;
 }
 
+// How long a new connection to the HTTPS port may be silent before its first bytes are in (all of
+// the ClientHello with ssl-passthrough on); the TLS handshake's own timeout runs after that.
 const PEEK_TIMEOUT_MS = 10_000;
+// nginx's lingering_timeout and lingering_time, for a plain HTTP client answered on the HTTPS port.
+const LINGERING_TIMEOUT_MS = 5000;
+const LINGERING_TIME_MS = 30_000;
 
 export class ProxyServer {
   readonly #opts: ProxyServerOptions;
@@ -201,18 +209,23 @@ export class ProxyServer {
   }
 
   #onTlsConnection(sock: net.Socket): void {
-    if (!this.#router.hasPassthrough) { this.#tlsServer!.emit('connection', sock); return; }
-    // ssl-passthrough: read the ClientHello's SNI first; then either splice to the backend or terminate here.
+    // The first byte tells TLS from plain HTTP (as nginx tells them), so every connection is peeked
+    // at. With ssl-passthrough on, TLS is peeked at until the ClientHello's SNI is read; then it is
+    // either spliced to the backend or terminated here.
+    const passthrough = this.#router.hasPassthrough;
     let buf: Buffer | undefined;
-    sock.setTimeout(PEEK_TIMEOUT_MS, () => sock.destroy());
+    const onTimeout = () => sock.destroy();
+    sock.setTimeout(PEEK_TIMEOUT_MS, onTimeout);
     const onData = (c: Buffer) => {
       buf = buf ? Buffer.concat([buf, c]) : c;
-      const r = readClientHelloSni(buf);
-      if (r.kind === 'incomplete' && buf.length < 16 * 1024 + 5) return;
+      const plain = !startsTls(buf[0]!);
+      const r = passthrough && !plain ? readClientHelloSni(buf) : undefined;
+      if (r?.kind === 'incomplete' && buf.length < 16 * 1024 + 5) return;
       sock.removeListener('data', onData);
       sock.pause();
-      sock.setTimeout(0);
-      const pool = r.kind === 'done' && r.serverName ? this.#router.passthrough(r.serverName) : undefined;
+      sock.setTimeout(0, onTimeout);
+      if (plain) { answerPlainHttp(sock, buf, this.#ctx); return; }
+      const pool = r?.kind === 'done' && r.serverName ? this.#router.passthrough(r.serverName) : undefined;
       if (pool) { this.#passthrough(sock, buf, pool.next()); return; }
       // Terminated here: the TLS socket takes over the paused socket and first reads what is
       // buffered in it. No resume(): a flowing socket with no 'data' listener would drop the
@@ -249,6 +262,79 @@ export class ProxyServer {
     }
     new Http1Connection(this.#ctx, new StreamConn(s), true, this.#httpsPortText);
   }
+}
+
+/**
+ * A plain HTTP request on the HTTPS port. nginx reads it as it would on an HTTP port and, once the
+ * head is whole, answers 400 with the page of its status 497 ("The plain HTTP request was sent to
+ * HTTPS port") and closes; a head that does not parse gets the error page of its status instead
+ * (and, as on the HTTP port, no access log entry). Until then it is an HTTP client like any: an
+ * idle one, or one that ends, is let go without a word.
+ */
+function answerPlainHttp(sock: net.Socket, first: Buffer, ctx: ProxyContext): void {
+  const started = ctx.elapsed();
+  let buf = first;
+  let answered = false;
+  let partial = false;
+  const tryAnswer = () => {
+    const verdict = plainHttpVerdict(buf, ctx.maxHeadBytes, partial);
+    if (verdict === undefined) { partial = true; return; }
+    answered = true;
+    if (verdict.head) logPlainHttp(ctx, sock, verdict.head, started);
+    closeWith(sock, closingAnswer(verdict.status, errorBody(verdict.page), verdict.head?.method ?? 'GET', ctx.now()));
+  };
+  sock.on('timeout', () => sock.destroy());
+  sock.setTimeout(ctx.clientIdleTimeoutMs);
+  // After the answer, what the client still sends (a body, more requests) is read and dropped.
+  sock.on('data', (c: Buffer) => { if (!answered) { buf = Buffer.concat([buf, c]); tryAnswer(); } });
+  sock.on('end', () => { if (!answered) sock.end(); });
+  tryAnswer();
+  sock.resume();
+}
+
+/**
+ * What a plain HTTP request on the HTTPS port earns: undefined while its head is not whole; the
+ * status line's status and the page to send (HTTP_TO_HTTPS's, or the status's own for a head that
+ * does not parse); the head when there is one. `partial`: buf held no whole head last time.
+ */
+function plainHttpVerdict(buf: Buffer, maxHeadBytes: number, partial: boolean): { status: number; page: number; head?: RequestHead } | undefined {
+  try {
+    // A head that comes in many small reads is not parsed again from its start for each.
+    if (partial && findHeadEnd(buf, maxHeadBytes) < 0) return undefined;
+    const head = parseRequestHead(buf, maxHeadBytes);
+    return head && { status: 400, page: HTTP_TO_HTTPS, head };
+  } catch (err) {
+    const status = err instanceof HeadError ? err.status : 400;
+    return { status, page: status };
+  }
+}
+
+/**
+ * The access log entry nginx writes for its 400 to a plain HTTP request. It is not counted in the
+ * metrics: ingress-nginx counts requests in its locations' log_by_lua, and nginx answers this one
+ * before it looks for a location.
+ */
+function logPlainHttp(ctx: ProxyContext, sock: net.Socket, head: RequestHead, started: number): void {
+  ctx.onAccess?.({ remoteAddress: sock.remoteAddress ?? '', method: head.method, host: head.host ?? '', target: head.target, status: 400, durationMs: ctx.elapsed() - started });
+}
+
+/** A local answer that closes the connection, in the shape of Http1Connection's: no body for HEAD. */
+function closingAnswer(status: number, body: string, method: string, now: number): string {
+  const head = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nServer: podgate\r\nDate: ${new Date(now).toUTCString()}\r\n` +
+    `Content-Type: text/html\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
+  return method === 'HEAD' ? head : head + body;
+}
+
+/**
+ * Sends `answer` and ends the connection with nginx's lingering close: the client's unread bytes
+ * are read and dropped until it ends, so the close does not reset the connection before the answer
+ * is read; 5 s without a byte, 30 s in all at most.
+ */
+function closeWith(sock: net.Socket, answer: string): void {
+  sock.end(answer, 'latin1');
+  sock.setTimeout(LINGERING_TIMEOUT_MS);
+  const cap = setTimeout(() => sock.destroy(), LINGERING_TIME_MS).unref();
+  sock.once('close', () => clearTimeout(cap));
 }
 
 function listen(server: net.Server, port: number, host: string | undefined, reusePort = false): Promise<void> {

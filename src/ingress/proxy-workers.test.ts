@@ -124,6 +124,23 @@ describe('proxy workers', () => {
     assert.equal(e?.status, 404);
   });
 
+  it('a plain HTTP request on the HTTPS port gets nginx\'s 400 from the worker threads (20 connections, spread over both), and is access-logged', async () => {
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, n) => new Promise<string>((resolve) => {
+      const s = net.connect(proxy.httpsPort!, '127.0.0.1', () => s.write(`GET /plain-${n} HTTP/1.1\r\nHost: web.example.com\r\n\r\n`));
+      let got = '';
+      s.on('data', (c: Buffer) => { got += c.toString('latin1'); });
+      s.on('error', () => {});
+      s.on('close', () => resolve(got));
+    })));
+    for (const a of answers) {
+      assert.match(a, /^HTTP\/1\.1 400 Bad Request\r\n[^]*\r\nConnection: close\r\n\r\n<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port<\/title><\/head>\r\n/);
+    }
+    const logged = () => access.filter((e) => e.target.startsWith('/plain-'));
+    for (let i = 0; i < 50 && logged().length < 20; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(logged().length, 20);
+    assert.ok(logged().every((e) => e.status === 400 && e.method === 'GET' && e.host === 'web.example.com' && e.ingress === undefined));
+  });
+
   it('metrics add up every worker\'s counts, served at /metrics in the Prometheus format', async () => {
     const snap = await proxy.metrics();
     const web = snap.find((x) => x.labels[1] === 'web' && x.labels[3] === 'web.example.com' && x.labels[5] === '200');

@@ -69,11 +69,26 @@ export function reasonPhrase(status: number): string {
   return REASONS[status] ?? '';
 }
 
-/** nginx's built-in error page, which ingress-nginx's default backend answers with too. */
+/** nginx's own status for a plain HTTP request on an HTTPS port (NGX_HTTP_TO_HTTPS): it goes out as 400. */
+export const HTTP_TO_HTTPS = 497;
+
+/** The end of nginx's error pages (ngx_http_error_tail), naming podgate where nginx names itself. */
+const PAGE_END = '<hr><center>podgate</center>\r\n</body>\r\n</html>\r\n';
+
+/** Why nginx answers 400, for its own statuses that go out as 400 with a page saying so. */
+const BAD_REQUEST_WHY: Readonly<Record<number, string>> = { [HTTP_TO_HTTPS]: 'The plain HTTP request was sent to HTTPS port' };
+
+/**
+ * nginx's built-in error page, which ingress-nginx's default backend answers with too. For
+ * HTTP_TO_HTTPS it is the page of nginx's 400 to a plain HTTP request on an HTTPS port.
+ */
 export function errorBody(status: number): string {
+  const why = BAD_REQUEST_WHY[status];
+  // ngx_http_error_497_page: the title says why, the heading is the status line's, a line says why again.
+  if (why !== undefined) return `<html>\r\n<head><title>400 ${why}</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<center>${why}</center>\r\n${PAGE_END}`;
   // The page title differs from the status line only for 401 (ngx_http_error_401_page).
   const t = status === 401 ? '401 Authorization Required' : `${status} ${reasonPhrase(status)}`.trimEnd();
-  return `<html>\r\n<head><title>${t}</title></head>\r\n<body>\r\n<center><h1>${t}</h1></center>\r\n<hr><center>podgate</center>\r\n</body>\r\n</html>\r\n`;
+  return `<html>\r\n<head><title>${t}</title></head>\r\n<body>\r\n<center><h1>${t}</h1></center>\r\n${PAGE_END}`;
 }
 
 export function respond(status: number, headers: (readonly [string, string])[] = []): Extract<Action, { kind: 'respond' }> {
