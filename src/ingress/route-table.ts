@@ -172,6 +172,17 @@ export interface StreamService {
   readonly protocol: 'TCP' | 'UDP';
   readonly port: number;
   readonly backend: Backend;
+  /**
+   * TCP only, the entry's first `:PROXY`: every client connection must start with a PROXY protocol
+   * header (v1 or v2), which is read and not forwarded; one without is closed (nginx's `listen ...
+   * proxy_protocol`). Absent: off.
+   */
+  readonly decodeProxyProtocol?: boolean;
+  /**
+   * TCP only, the entry's second `:PROXY`: each upstream connection starts with a PROXY protocol v1
+   * line for the client connection (nginx's `proxy_protocol on`). Absent: off.
+   */
+  readonly sendProxyProtocol?: boolean;
 }
 
 export interface Problem {

@@ -1,15 +1,23 @@
 // TCP and UDP services from ingress-nginx's tcp-services / udp-services ConfigMaps: one listener
 // per configured port, round robin over the Service's ready endpoints, the next endpoint tried when
-// a TCP connect fails. Bytes are passed through untouched.
+// a TCP connect fails. Bytes are passed through untouched, but for the PROXY protocol headers a TCP
+// entry's `:PROXY` suffixes ask for: one read from the client, one sent to the backend.
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { LiveList } from '../util/live-list.ts';
+import { formatProxyV1, parseProxyHeader } from './proxy-protocol.ts';
 import type { StreamService } from './route-table.ts';
 import { BackendPool } from './router.ts';
 
 const UDP_SESSION_IDLE_MS = 60_000;
+/**
+ * How long a client has to send its PROXY protocol header: nginx's proxy_protocol_timeout default
+ * (ngx_stream_core_module.c), which ingress-nginx's template leaves as it is.
+ */
+const PROXY_HEADER_TIMEOUT_MS = 30_000;
 
-interface TcpEntry { server: net.Server; pool: BackendPool; key: string }
+interface ProxyProtocol { decode: boolean; send: boolean }
+interface TcpEntry { server: net.Server; pool: BackendPool; key: string; proxyProtocol: ProxyProtocol }
 interface UdpSession { up: dgram.Socket; timer: NodeJS.Timeout; endpoint: { address: string; port: number } }
 interface UdpEntry { socket: dgram.Socket; pool: BackendPool; key: string; sessions: Map<string, UdpSession> }
 
@@ -34,8 +42,13 @@ export class StreamProxy {
     for (const [port, s] of wantTcp) {
       const key = JSON.stringify(s.backend);
       const cur = this.#tcp.get(port);
-      if (cur) { if (cur.key !== key) { cur.pool = new BackendPool(s.backend); cur.key = key; } continue; }
-      const entry: TcpEntry = { server: net.createServer((c) => this.#onTcp(entry, c)), pool: new BackendPool(s.backend), key };
+      const proxyProtocol = { decode: s.decodeProxyProtocol === true, send: s.sendProxyProtocol === true };
+      if (cur) {
+        cur.proxyProtocol = proxyProtocol;
+        if (cur.key !== key) { cur.pool = new BackendPool(s.backend); cur.key = key; }
+        continue;
+      }
+      const entry: TcpEntry = { server: net.createServer((c) => this.#onTcp(entry, c)), pool: new BackendPool(s.backend), key, proxyProtocol };
       this.#tcp.set(port, entry);
       await new Promise<void>((resolve) => {
         entry.server.once('error', (err) => { this.#log(`tcp-services: cannot listen on ${port}: ${err.message}`); this.#tcp.delete(port); resolve(); });
@@ -91,6 +104,15 @@ export class StreamProxy {
     client.on('close', () => this.#sockets.remove(clientEntry));
     client.on('error', () => {});
     client.pause();
+    // A connection keeps the PROXY protocol settings it was accepted with.
+    const { decode, send } = entry.proxyProtocol;
+    // As nginx, no upstream is picked before the header is in: a client without one never reaches a backend.
+    if (decode) readProxyHeader(client, () => this.#connectUpstream(entry, client, send));
+    else this.#connectUpstream(entry, client, send);
+  }
+
+  /** Connects `client` (paused) to the next endpoint that accepts, and starts passing bytes both ways. */
+  #connectUpstream(entry: TcpEntry, client: net.Socket, sendProxyProtocol: boolean): void {
     const tried = new Set<string>();
     const tryNext = () => {
       const ep = entry.pool.next();
@@ -104,6 +126,7 @@ export class StreamProxy {
       up.once('connect', () => {
         connected = true;
         up.setTimeout(0);
+        if (sendProxyProtocol) up.write(proxyHeaderFor(client));
         client.pipe(up);
         up.pipe(client);
         client.resume();
@@ -151,4 +174,49 @@ export class StreamProxy {
     e.sessions.clear();
     e.socket.close();
   }
+}
+
+/**
+ * Reads the PROXY protocol header a decoding listener expects first, then calls `done` with the
+ * client paused and the bytes after the header put back, to be forwarded first. A connection that
+ * starts with anything else, sends a malformed or oversized header, ends, or takes too long is
+ * closed, as nginx closes it (ngx_stream_proxy_protocol_handler). The header may come in any number
+ * of chunks, which the PROXY protocol specification allows a receiver to wait for; nginx parses only
+ * its first read. The parser bounds what is kept meanwhile.
+ */
+function readProxyHeader(client: net.Socket, done: () => void): void {
+  let received: Buffer = Buffer.alloc(0);
+  const stop = () => {
+    client.off('data', onData);
+    client.off('end', onGone);
+    client.off('timeout', onGone);
+    client.setTimeout(0);
+  };
+  const onGone = () => { stop(); client.destroy(); };
+  const onData = (chunk: Buffer) => {
+    received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
+    const header = parseProxyHeader(received);
+    if (header.kind === 'incomplete') return;
+    if (header.kind === 'invalid') { onGone(); return; }
+    stop();
+    client.pause();
+    if (received.length > header.length) client.unshift(received.subarray(header.length));
+    done();
+  };
+  client.on('data', onData);
+  client.once('end', onGone);
+  client.once('timeout', onGone);
+  client.setTimeout(PROXY_HEADER_TIMEOUT_MS);
+  client.resume();
+}
+
+/**
+ * The v1 line `proxy_protocol on` makes nginx send: the address and port the connection comes from
+ * and the listener's own (ngx_proxy_protocol_write takes c->sockaddr and c->local_sockaddr). With
+ * decoding on, it is still the connection's peer, not the address its header gave: only nginx's
+ * realip module puts that one in c->sockaddr, and ingress-nginx configures it for streams only with
+ * `enable-real-ip` (off by default), which podgate does not have.
+ */
+function proxyHeaderFor(client: net.Socket): string {
+  return formatProxyV1({ address: client.remoteAddress, port: client.remotePort }, { address: client.localAddress, port: client.localPort });
 }

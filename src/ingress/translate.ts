@@ -407,7 +407,13 @@ export function wildcardCovers(wildcard: string, host: string): boolean {
   return dot > 0 && host.slice(dot + 1) === wildcard.slice(2);
 }
 
-/** ingress-nginx's tcp-services / udp-services ConfigMap: "port": "namespace/service:port[:PROXY]". */
+/**
+ * ingress-nginx's tcp-services / udp-services ConfigMap: "port": "namespace/service:port[:PROXY[:PROXY]]".
+ * The fields after the port are read as ingress-nginx reads them (getStreamServices): the first, when
+ * it is PROXY (any case), decodes PROXY protocol from clients; the second, when it is PROXY and the
+ * last field, sends it to the backend; both only for TCP. Whatever else is there is ignored, as
+ * ingress-nginx ignores it, and reported.
+ */
 function streamServices(cms: readonly ConfigMap[], ref: string | undefined, protocol: 'TCP' | 'UDP', idx: Indexes, problems: Problem[]): StreamService[] {
   if (!ref) return [];
   const [ns, name] = ref.includes('/') ? ref.split('/', 2) as [string, string] : ['default', ref];
@@ -420,15 +426,21 @@ function streamServices(cms: readonly ConfigMap[], ref: string | undefined, prot
     if (!/^\d+$/.test(k) || port < 1 || port > 65535) { report(`key ${JSON.stringify(k)} is not a port`); continue; }
     const m = /^([^/\s]+)\/([^:\s]+):([^:\s]+)(:.*)?$/.exec(v.trim());
     if (!m) { report(`${k}: ${JSON.stringify(v)} is not "namespace/service:port"`); continue; }
-    // ingress-nginx's `:PROXY[:PROXY]` (PROXY protocol in, out) is not supported: serving the port
-    // without it would hand the header to the backend as data, so the entry is left out.
-    if (m[4] !== undefined) { report(`${k}: ${JSON.stringify(m[4].slice(1))} (PROXY protocol) is not supported; the port is not served`); continue; }
     const svcPort = /^\d+$/.test(m[3]!) ? Number(m[3]) : m[3]!;
     const r = resolveBackend(idx, m[1]!, m[2]!, svcPort);
     // As ingress-nginx: an entry whose Service or port does not exist is skipped (nothing listens,
     // clients are refused); one whose Service has no ready endpoint yet listens.
     if (r.problem) { report(`${k}: ${r.problem}`); continue; }
-    if (r.backend) out.push({ protocol, port, backend: r.backend });
+    const suffix = m[4]?.slice(1) ?? '';
+    const fields = m[4] === undefined ? [] : suffix.split(':');
+    const isProxy = (f: string | undefined) => f?.toUpperCase() === 'PROXY';
+    const decode = protocol === 'TCP' && isProxy(fields[0]);
+    const send = protocol === 'TCP' && fields.length === 2 && isProxy(fields[1]);
+    if (protocol === 'UDP' && fields.some((f) => f !== '')) report(`${k}: ${JSON.stringify(suffix)} is ignored: PROXY protocol is for TCP services only`);
+    else if (fields.length > 2 || fields.some((f) => f !== '' && !isProxy(f))) {
+      report(`${k}: ${JSON.stringify(suffix)} is not "[PROXY][:PROXY]"; read as ingress-nginx reads it: PROXY protocol decode ${decode ? 'on' : 'off'}, send ${send ? 'on' : 'off'}`);
+    }
+    if (r.backend) out.push({ protocol, port, backend: r.backend, ...(decode ? { decodeProxyProtocol: true } : {}), ...(send ? { sendProxyProtocol: true } : {}) });
   }
   return out;
 }
