@@ -48,7 +48,10 @@ export interface CanaryPolicy {
   readonly headerValue?: string;
   readonly headerPattern?: string;
   readonly cookie?: string;
-  /** affinity-canary-behavior: legacy (the canary keeps its own affinity, not the primary's). */
+  /**
+   * affinity-canary-behavior: legacy. The canary's backend is then never sticky: ingress-nginx copies
+   * the primary's affinity to it only in the default (sticky) behaviour, and never reads the canary's own.
+   */
   readonly legacyAffinity: boolean;
 }
 
@@ -58,6 +61,9 @@ export interface ParsedAnnotations {
   /** `canary: "true"`: an alternative backend for another Ingress's paths, never routes of its own. */
   readonly canary?: CanaryPolicy;
 }
+
+const TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+const FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 
 /** ingress-nginx's BasicCharsRegex, which canary-by-header, -header-value and -cookie must match. */
 const BASIC_CHARS = /^[/\-._~a-zA-Z0-9:]*$/;
@@ -79,7 +85,9 @@ export function parseAnnotations(annotations: Readonly<Record<string, string>> |
   const bool = (name: string): boolean | undefined => {
     const v = a.get(name);
     if (v === undefined) return undefined;
-    if (v === 'true' || v === 'false') return v === 'true';
+    // Go's strconv.ParseBool, which ingress-nginx's GetBoolAnnotation uses.
+    if (TRUE.has(v)) return true;
+    if (FALSE.has(v)) return false;
     bad(name, v, 'is not "true" or "false"');
     return undefined;
   };
@@ -235,14 +243,15 @@ function parseCanary(a: Map<string, string>, bad: (n: string, v: string, why: st
   const weight = count('canary-weight') ?? 0;
   const header = str('canary-by-header', BASIC_CHARS);
   const headerValue = str('canary-by-header-value', BASIC_CHARS);
-  let headerPattern = str('canary-by-header-pattern', REGEX_CHARS);
+  const headerPattern = str('canary-by-header-pattern', REGEX_CHARS);
   const cookie = str('canary-by-cookie', BASIC_CHARS);
   if (!enabled) {
     if (weight > 0 || header || headerValue || headerPattern || cookie) bad('canary', a.get('canary') ?? '', 'is not "true" but other canary annotations are set; the Ingress is not a canary');
     return undefined;
   }
   if (headerPattern !== undefined) {
-    try { new RegExp(headerPattern); } catch { bad('canary-by-header-pattern', headerPattern, 'is not a valid regular expression; no header value matches it'); headerPattern = '(?!)'; }
+    // A leading (?i) is PCRE's case-insensitive flag (the router turns it into JavaScript's).
+    try { new RegExp(headerPattern.replace(/^\(\?i\)/, '')); } catch { bad('canary-by-header-pattern', headerPattern, 'is not a valid regular expression; a request with the header stays on the primary, as ingress-nginx treats a match error'); }
   }
   const behavior = a.get('affinity-canary-behavior');
   if (behavior !== undefined && behavior !== 'sticky' && behavior !== 'legacy') bad('affinity-canary-behavior', behavior, 'is not "sticky" or "legacy"; using sticky');

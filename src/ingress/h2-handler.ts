@@ -185,7 +185,7 @@ export class H2Handler {
           const prev = h['set-cookie'];
           h['set-cookie'] = [...(prev === undefined ? [] : Array.isArray(prev) ? prev : [String(prev)]), ...grant.outcome.cookies];
         }
-        if (o.affinity && action.sticky !== ep) {
+        if (o.affinity && (action.renewCookie || action.sticky !== ep)) {
           const c = affinityCookie(action.route, action.route.pool.cookieFor(ep), true, this.#ctx.now());
           const prev = h['set-cookie'];
           h['set-cookie'] = prev === undefined ? [c] : Array.isArray(prev) ? [...prev, c] : [String(prev), c];

@@ -648,7 +648,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     let extra = '';
     for (const [k, v] of a.responseHeaders) extra += `${k}: ${v}\r\n`;
     const aff = a.route.route.options.affinity;
-    if (aff && !(a.sticky && a.sticky.address === up.endpoint.address && a.sticky.port === up.endpoint.port)) {
+    if (aff && (a.renewCookie || !(a.sticky && a.sticky.address === up.endpoint.address && a.sticky.port === up.endpoint.port))) {
       extra += `Set-Cookie: ${affinityCookie(a.route, a.route.pool.cookieFor(up.endpoint), this.#secure, this.#ctx.now())}\r\n`;
     }
     const grant = this.#grant;

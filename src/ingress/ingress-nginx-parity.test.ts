@@ -3,6 +3,7 @@
 // decideAction, with the request facts and limits as plain values.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
 import type { Ingress } from 'kubernetes-types/networking/v1.d.ts';
 import { Router, type Decision } from './router.ts';
 import { decideAction, errorBody, reasonPhrase, upstreamTarget, type Action, type RequestFacts } from './request-policy.ts';
@@ -192,9 +193,10 @@ describe('I. canary Ingresses (ingress-nginx\'s alternative backends)', () => {
     makeIngress('default', name, (i) => { ann(extra)(i); i.spec!.rules = [rule(host, path('/', 'a', 80))]; });
   const canary = (name: string, host: string, policy: Record<string, string>, p = path('/', 'c', 80)) =>
     makeIngress('default', name, (i) => { ann({ canary: 'true', ...policy })(i); i.spec!.rules = [rule(host, p)]; });
-  const to = (router: Router, r: Req) => proxied(act(router, r)).backend;
+  const limits = new SharedLimits({ now: () => 0 });
+  const to = (router: Router, r: Req) => proxied(act(router, r, limits)).backend;
 
-  it('is never routed as a primary, even when older; a canary path without a primary is reported and not served', () => {
+  it('is never routed as a primary, even when older; a canary path without a primary is reported and not served, and (unlike ingress-nginx) its other paths still split', () => {
     const t = table([
       makeIngress('default', 'web-canary', (i) => { ann({ canary: 'true', 'canary-weight': '100' })(i); i.spec!.rules = [rule('cn.com', path('/', 'c', 80), path('/new', 'c', 80))]; }),
       primary('web', 'cn.com'),
@@ -300,6 +302,107 @@ describe('I. canary Ingresses (ingress-nginx\'s alternative backends)', () => {
     assert.equal(to(router, { host: 'anything.com', path: '/' }), 'c');
     assert.equal(to(router, { host: 'e.com', path: '/x' }), 'a');
     assert.deepEqual(t.problems.map((p) => [p.object.name, p.reason]), [['exact-canary', 'CanaryWithoutPrimary']]);
+  });
+
+  it('a canary without endpoints (or Service) takes nothing, a pinned client included; a primary without endpoints is 503 whatever the canary says', () => {
+    const t = translate({
+      ingresses: [
+        primary('web', 'x.com', { affinity: 'cookie', 'session-cookie-name': 'route' }), canary('down', 'x.com', { 'canary-weight': '100', 'canary-by-header': 'X-Canary' }, path('/', 'gone', 80)),
+        primary('y', 'y.com'), canary('ghost', 'y.com', { 'canary-weight': '100' }, path('/', 'missing', 80)),
+        makeIngress('default', 'z', (i) => { i.spec!.rules = [rule('z.com', path('/', 'gone', 80))]; }), canary('cz', 'z.com', { 'canary-by-header': 'X-Canary' }),
+      ],
+      ingressClasses: [], secrets: [],
+      services: ['a', 'c', 'gone'].map((n) => makeService('default', n, [{ name: 'http', port: 80, targetPort: 8080 }])),
+      endpointSlices: ['a', 'c'].map((n, i) => makeSlice('default', n, [`10.0.0.${i + 1}`], [{ name: 'http', port: 8080 }])),
+    });
+    const router = new Router(t);
+    const d = router.decide('x.com', '/') as Extract<Decision, { kind: 'route' }>;
+    const pinned = `route=${d.route.pool.cookieFor(d.route.pool.endpoints[0]!).replace(/\|.*/, '')}|${d.route.canary!.route.pool.key}`;
+    assert.equal(to(router, { host: 'x.com', path: '/', headers: { 'X-Canary': 'always', cookie: pinned } }), 'a');
+    assert.equal(to(router, { host: 'y.com', path: '/' }), 'a');
+    const z = act(router, { host: 'z.com', path: '/', headers: { 'X-Canary': 'always' } });
+    assert.equal(z.kind === 'respond' ? z.status : z.kind, 503);
+  });
+
+  it('a pattern that cannot run keeps a request with the header on the primary; PCRE\'s (?i) is case-insensitive', () => {
+    const t = table([
+      primary('bad', 'bad.com'), canary('cbad', 'bad.com', { 'canary-by-header': 'X-User', 'canary-by-header-pattern': '[][**da?$&*', 'canary-by-cookie': 'beta' }),
+      primary('ci', 'ci.com'), canary('cci', 'ci.com', { 'canary-by-header': 'X-User', 'canary-by-header-pattern': '(?i)^alice$' }),
+    ]);
+    const router = new Router(t);
+    assert.equal(to(router, { host: 'bad.com', path: '/', headers: { 'X-User': 'x', cookie: 'beta=always' } }), 'a', 'ingress-nginx\'s own e2e case');
+    assert.equal(to(router, { host: 'bad.com', path: '/', headers: { cookie: 'beta=always' } }), 'c', 'without the header the cookie decides');
+    assert.equal(to(router, { host: 'ci.com', path: '/', headers: { 'X-User': 'ALICE' } }), 'c');
+    assert.ok(t.problems.some((p) => p.object.name === 'cbad' && /canary-by-header-pattern/.test(p.message)));
+  });
+
+  it('affinity-canary-behavior: legacy leaves the canary without affinity; canary: "True" counts (Go\'s ParseBool)', () => {
+    const router = new Router(table([
+      primary('l', 'l.com', { affinity: 'cookie', 'session-cookie-name': 'route' }),
+      canary('cl', 'l.com', { canary: 'True', 'canary-by-header': 'X-Canary', 'affinity-canary-behavior': 'legacy', affinity: 'cookie', 'session-cookie-name': 'cc' }),
+    ]));
+    const d = router.decide('l.com', '/') as Extract<Decision, { kind: 'route' }>;
+    assert.equal(d.route.canary?.route.route.options.affinity, undefined);
+    const toCanary = act(router, { host: 'l.com', path: '/', headers: { 'X-Canary': 'always' } }) as Extract<Action, { kind: 'proxy' }>;
+    assert.equal(toCanary.route.route.options.affinity, undefined, 'so no cookie is set for it');
+  });
+
+  it('an affinity cookie of the older form (endpoint only) still pins its endpoint and is written again', () => {
+    const router = new Router(table([primary('o', 'old.com', { affinity: 'cookie', 'session-cookie-name': 'route' })]));
+    const d = router.decide('old.com', '/') as Extract<Decision, { kind: 'route' }>;
+    const current = d.route.pool.cookieFor(d.route.pool.endpoints[0]!);
+    const old = act(router, { host: 'old.com', path: '/', headers: { cookie: `route=${current.split('|')[0]}` } }) as Extract<Action, { kind: 'proxy' }>;
+    assert.equal(old.sticky?.address, '10.0.0.1');
+    assert.equal(old.renewCookie, true);
+    const fresh = act(router, { host: 'old.com', path: '/', headers: { cookie: `route=${current}` } }) as Extract<Action, { kind: 'proxy' }>;
+    assert.equal(fresh.renewCookie, false);
+  });
+
+  it('merges into a host\'s root from its Ingress defaultBackend, and into the catch-all root for rules without a host', () => {
+    const t = table([
+      makeIngress('default', 'root', (i) => { i.spec!.defaultBackend = { service: { name: 'a', port: { number: 80 } } }; i.spec!.rules = [rule('r.com', path('/api', 'b', 80))]; }),
+      canary('croot', 'r.com', { 'canary-weight': '100' }),
+      makeIngress('default', 'catch', (i) => { i.spec!.defaultBackend = { service: { name: 'a', port: { number: 80 } } }; }),
+      canary('cnohost', '', { 'canary-weight': '100' }),
+    ]);
+    const router = new Router(t);
+    assert.equal(to(router, { host: 'r.com', path: '/other' }), 'c');
+    assert.equal(to(router, { host: 'r.com', path: '/api' }), 'b');
+    assert.equal(to(router, { host: 'unknown.com', path: '/' }), 'c');
+    assert.deepEqual(t.problems, []);
+  });
+
+  it('reports canary values ingress-nginx refuses', () => {
+    const t = table([primary('v', 'val.com'), canary('cv', 'val.com', { 'canary-by-header': 'X Canary', 'canary-weight': 'half', 'affinity-canary-behavior': 'odd' })]);
+    assert.deepEqual(t.problems.map((p) => /annotation nginx\.ingress\.kubernetes\.io\/([a-z-]+)/.exec(p.message)?.[1]), ['canary-weight', 'canary-by-header', 'affinity-canary-behavior']);
+    assert.equal(to(new Router(t), { host: 'val.com', path: '/', headers: { 'X Canary': 'always' } }), 'a');
+  });
+
+  it('a pattern that backtracks catastrophically still answers (V8 falls back to its linear engine)', async () => {
+    // In a worker, so that without the fallback the test fails at its deadline instead of holding
+    // this thread for hours (2^64 backtracking steps).
+    const code = `
+      const { Router } = await import(${JSON.stringify(new URL('./router.ts', import.meta.url).href)});
+      const { translate } = await import(${JSON.stringify(new URL('./translate.ts', import.meta.url).href)});
+      const b = await import(${JSON.stringify(new URL('./test-builders.ts', import.meta.url).href)});
+      const A = 'nginx.ingress.kubernetes.io/';
+      const t = translate({ ingressClasses: [], secrets: [],
+        ingresses: [b.makeIngress('default', 'r', (i) => { i.spec.rules = [b.rule('redos.com', b.path('/', 'a', 80))]; }),
+          b.makeIngress('default', 'cr', (i) => { i.metadata.annotations = { [A + 'canary']: 'true', [A + 'canary-by-header']: 'X-User', [A + 'canary-by-header-pattern']: '^(a|a)+$' }; i.spec.rules = [b.rule('redos.com', b.path('/', 'c', 80))]; })],
+        services: ['a', 'c'].map((n) => b.makeService('default', n)), endpointSlices: ['a', 'c'].map((n) => b.makeSlice('default', n, ['10.0.0.1'], [{ port: 80 }])) });
+      const d = new Router(t).decide('redos.com', '/');
+      (await import('node:worker_threads')).parentPort.postMessage(d.route.canary.headerPattern.test('a'.repeat(64) + 'b'));`;
+    const w = new Worker(code, { eval: true });
+    try {
+      const matched = await new Promise((resolve, reject) => {
+        const deadline = setTimeout(() => reject(new Error('the pattern was still backtracking after 30 s')), 30_000);
+        w.once('message', (m) => { clearTimeout(deadline); resolve(m); });
+        w.once('error', (e) => { clearTimeout(deadline); reject(e); });
+      });
+      assert.equal(matched, false);
+    } finally {
+      await w.terminate();
+    }
   });
 
   it('canary annotations without canary: "true" are reported and the Ingress is an ordinary one', () => {

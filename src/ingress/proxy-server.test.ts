@@ -440,6 +440,31 @@ describe('proxy server', () => {
     }
   });
 
+  it('a canary Ingress takes requests by header and keeps the clients its cookie pins; an older-form cookie is written again', async () => {
+    const A = 'nginx.ingress.kubernetes.io/';
+    await routes([
+      makeIngress('default', 'web', (i) => { i.metadata!.annotations = { [`${A}affinity`]: 'cookie', [`${A}session-cookie-name`]: 'route' }; i.spec!.rules = [rule('canary.com', path('/', 'a', 80))]; }),
+      makeIngress('default', 'web-canary', (i) => { i.metadata!.annotations = { [`${A}canary`]: 'true', [`${A}canary-by-header`]: 'X-Canary' }; i.spec!.rules = [rule('canary.com', path('/', 'b', 80))]; }),
+    ]);
+    const viaCanary = await request(proxy.httpPort!, 'canary.com', '/', { headers: { 'x-canary': 'always' } });
+    assert.equal(json(viaCanary).backend, 'b');
+    const canaryCookie = (viaCanary.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
+    assert.match(canaryCookie, /^route=[0-9a-f]{32}\|[0-9a-f]{32}$/);
+    // Pinned to the canary: no header needed, and `never` does not move it either.
+    for (const headers of [{ cookie: canaryCookie }, { cookie: canaryCookie, 'x-canary': 'never' }] as Record<string, string>[]) {
+      const r = await request(proxy.httpPort!, 'canary.com', '/', { headers });
+      assert.equal(json(r).backend, 'b');
+      assert.equal(r.headers['set-cookie'], undefined);
+    }
+    const primary = await request(proxy.httpPort!, 'canary.com', '/');
+    assert.equal(json(primary).backend, 'a');
+    const primaryCookie = (primary.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
+    assert.equal(json(await request(proxy.httpPort!, 'canary.com', '/', { headers: { cookie: primaryCookie, 'x-canary': 'always' } })).backend, 'a');
+    const older = await request(proxy.httpPort!, 'canary.com', '/', { headers: { cookie: primaryCookie.replace(/\|.*/, '') } });
+    assert.equal(json(older).backend, 'a');
+    assert.equal((older.headers['set-cookie']?.[0] ?? '').split(';')[0], primaryCookie);
+  });
+
   it('proxy-body-size (413), whitelist-source-range (403), enable-cors, basic auth (401)', async () => {
     const htpasswd = execFileSync('htpasswd', ['-nbm', 'foo', 'bar'], { encoding: 'utf8' }).trim() + '\n';
     await routes([

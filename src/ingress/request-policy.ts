@@ -36,6 +36,8 @@ export type Action =
     readonly target: string;
     /** The endpoint named by a valid affinity cookie. */
     readonly sticky?: Endpoint;
+    /** The affinity cookie names its endpoint but not in the current "endpoint|backend" form: it is written again. */
+    readonly renewCookie: boolean;
     /** Headers added to the response (CORS). */
     readonly responseHeaders: readonly (readonly [string, string])[];
     /** Must be called when the request ends (releases limit-connections). */
@@ -178,26 +180,33 @@ function hostName(h: string): string {
 
 /** The content phase: which endpoint and URI, or 503 when the backend has no ready endpoint. */
 export function proxyAction(d: Extract<Decision, { kind: 'route' }>, req: RequestFacts, responseHeaders: readonly (readonly [string, string])[], release: (() => void) | undefined): Action {
+  // ingress-nginx answers 503 when the location's own backend has no endpoint, whatever its canary would say.
+  if (d.route.pool.endpoints.length === 0) { release?.(); return respond(503); }
   const r = d.route.canary && takesCanary(d.route, d.route.canary, req) ? d.route.canary.route : d.route;
   const o = r.route.options;
-  if (r.pool.endpoints.length === 0) { release?.(); return respond(503); }
   let sticky: Endpoint | undefined;
+  let renewCookie = false;
   if (o.affinity) {
     const v = cookieValue(req.header('cookie'), o.affinity.name);
-    if (v) sticky = r.pool.byCookie(v);
+    if (v) {
+      sticky = r.pool.byCookie(v);
+      renewCookie = sticky !== undefined && !r.pool.pins(v);
+    }
   }
   // One object literal with every field (no spreads: this runs for every proxied request).
-  return { kind: 'proxy', route: r, target: upstreamTarget(r, d.match, req.path, req.query), responseHeaders, sticky, release };
+  return { kind: 'proxy', route: r, target: upstreamTarget(r, d.match, req.path, req.query), responseHeaders, sticky, renewCookie, release };
 }
 
 /**
- * ingress-nginx's route_to_alternative_balancer: a request pinned by its sticky cookie stays on
- * that backend; otherwise canary-by-header (`always`/`never`, or the exact canary-by-header-value,
+ * ingress-nginx's route_to_alternative_balancer: a canary without endpoints takes nothing; a request
+ * pinned by its sticky cookie stays on that backend; otherwise canary-by-header (`always`/`never`, or the exact canary-by-header-value,
  * or a canary-by-header-pattern match), then canary-by-cookie (`always`/`never`), then
  * canary-weight out of canary-weight-total at random. A header value that decides nothing falls
  * through to the cookie and the weight.
  */
 function takesCanary(primary: CompiledRoute, canary: CompiledCanary, req: RequestFacts): boolean {
+  // A canary without endpoints has no balancer in ingress-nginx (sync_backend drops it): no split.
+  if (canary.route.pool.endpoints.length === 0) return false;
   const pa = primary.route.options.affinity;
   if (pa) {
     const v = cookieValue(req.header('cookie'), pa.name);
@@ -213,7 +222,11 @@ function takesCanary(primary: CompiledRoute, canary: CompiledCanary, req: Reques
     const h = req.header(s.header);
     if (h !== undefined) {
       if (s.headerValue) { if (h === s.headerValue) return true; }
-      else if (canary.headerPattern) { if (canary.headerPattern.test(h)) return true; }
+      else if (s.headerPattern) {
+        // A pattern that cannot be matched is an error in ingress-nginx, and an error means the primary.
+        if (!canary.headerPattern) return false;
+        if (canary.headerPattern.test(h)) return true;
+      }
       else if (h === 'always') return true;
       else if (h === 'never') return false;
     }

@@ -127,7 +127,7 @@ export interface Canary {
   /** canary-by-header-pattern as written (a regular expression, unanchored). */
   readonly headerPattern?: string;
   readonly cookie?: string;
-  /** The canary backend's session affinity: the primary's, or the canary's own under affinity-canary-behavior: legacy. */
+  /** The canary backend's session affinity: the primary's, or none under affinity-canary-behavior: legacy. */
   readonly affinity?: CookieAffinity;
 }
 

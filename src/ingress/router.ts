@@ -7,7 +7,7 @@ import { BlockList, isIPv6 } from 'node:net';
 import type { Backend, Canary, Endpoint, ExternalAuth, HostRoutes, Route, RouteTable } from './route-table.ts';
 import { corsOriginRegex } from './request-policy.ts';
 import { usesRegex } from './translate.ts';
-import { escapeRegExp } from '../util/regexp.ts';
+import { escapeRegExp, guardRegExpBacktracking } from '../util/regexp.ts';
 
 /**
  * A backend with its round-robin cursor and sticky-cookie index. The sticky cookie's value is
@@ -68,6 +68,7 @@ export class BackendPool {
 export interface CompiledCanary {
   readonly spec: Canary;
   readonly route: CompiledRoute;
+  /** canary-by-header-pattern; undefined when set but not a pattern JavaScript can run (no header value matches then). */
   readonly headerPattern?: RegExp;
 }
 
@@ -123,6 +124,8 @@ export class Router {
   #lastHost: CompiledHost | undefined;
 
   constructor(table: RouteTable) {
+    // Path and header patterns run on what clients send (see guardRegExpBacktracking).
+    guardRegExpBacktracking();
     this.table = table;
     let anyHost: CompiledHost | undefined;
     for (const h of table.hosts) {
@@ -230,9 +233,18 @@ export class Router {
     const route: Route = { ...base, backend: c.backend, options: c.affinity ? { ...options, affinity: c.affinity } : options };
     return {
       spec: c, route: this.#compileRoute(route, hostHasTls, regex),
-      ...(c.headerPattern !== undefined ? { headerPattern: new RegExp(c.headerPattern) } : {}),
+      ...(c.headerPattern !== undefined ? pcrePattern(c.headerPattern) : {}),
     };
   }
+}
+
+/**
+ * A PCRE pattern as a RegExp, for ngx.re.match: a leading `(?i)` (which JavaScript does not know)
+ * becomes the `i` flag; a pattern JavaScript cannot compile gives none.
+ */
+function pcrePattern(p: string): { headerPattern?: RegExp } {
+  const i = p.startsWith('(?i)');
+  try { return { headerPattern: new RegExp(i ? p.slice(4) : p, i ? 'i' : '') }; } catch { return {}; }
 }
 
 function blockList(cidrs: readonly string[]): BlockList {

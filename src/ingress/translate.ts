@@ -7,7 +7,7 @@ import type { ConfigMap, Secret, Service, ServicePort } from 'kubernetes-types/c
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.d.ts';
 import type { Ingress, IngressBackend, IngressClass } from 'kubernetes-types/networking/v1.d.ts';
 import { parseAnnotations, type CanaryPolicy } from './annotations.ts';
-import type { Backend, Certificate, CookieAffinity, Endpoint, HostRoutes, Passthrough, PathType, Problem, Route, RouteOptions, RouteTable, StreamService } from './route-table.ts';
+import type { Backend, Certificate, Endpoint, HostRoutes, Passthrough, PathType, Problem, Route, RouteOptions, RouteTable, StreamService } from './route-table.ts';
 
 export const CONTROLLER_NAME = 'podgate.io/ingress';
 const DEFAULT_CLASS_ANNOTATION = 'ingressclass.kubernetes.io/is-default-class';
@@ -71,7 +71,7 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
     if (parsed.canary) {
       // ingress-nginx never routes a canary Ingress itself: once the others are in, its paths
       // become alternative backends of theirs (mergeAlternativeBackends).
-      canaries.push({ ing, key, ns, policy: parsed.canary, affinity: parsed.options.affinity, report });
+      canaries.push({ ing, key, ns, policy: parsed.canary, report });
       continue;
     }
     let options = parsed.options;
@@ -164,6 +164,7 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
   for (const c of canaries) {
     const defaultHost = hosts.get('');
     mergeCanary(c, idx, {
+      isPassthrough: (host) => passthrough.has(host),
       find: (host, path, pathType) => {
         const e = hosts.get(host);
         const slots: RouteSlot[] = [];
@@ -209,8 +210,6 @@ interface CanaryIngress {
   readonly key: string;
   readonly ns: string;
   readonly policy: CanaryPolicy;
-  /** The canary's own affinity annotation (used under affinity-canary-behavior: legacy). */
-  readonly affinity: CookieAffinity | undefined;
   readonly report: (reason: string, message: string) => void;
 }
 
@@ -225,11 +224,12 @@ interface RouteSlot {
  * catch-all server) becomes the alternative backend of the non-canary routes with the same host,
  * path and path type. The first canary a route gets (the oldest) is the one used, as ingress-nginx's
  * balancer uses only the first alternative backend; a canary path that matches no route is not
- * served. Unlike ingress-nginx, whose alternative backends hang off the primary's Service (so the
- * split reaches every path of every Ingress sending traffic to that Service), the split applies to
- * the matched routes only.
+ * served. Two differences from ingress-nginx, whose alternative backends and their policy hang off
+ * Services: the split applies to the matched routes only (there it reaches every path sending
+ * traffic to the primary's Service), and a canary path that matches nothing leaves the canary's
+ * other paths split (there it removes the canary Service's backend, switching every path of it off).
  */
-function mergeCanary(c: CanaryIngress, idx: Indexes, table: { find(host: string, path: string, pathType: PathType): RouteSlot[] | undefined; catchAll(): RouteSlot[] }): void {
+function mergeCanary(c: CanaryIngress, idx: Indexes, table: { find(host: string, path: string, pathType: PathType): RouteSlot[] | undefined; catchAll(): RouteSlot[]; isPassthrough(host: string): boolean }): void {
   const spec = c.ing.spec ?? {};
   const merge = (slots: readonly RouteSlot[], b: IngressBackend, where: string, what: string) => {
     if (!b.service) { c.report('InvalidBackend', `${where}: a canary backend must be a service`); return; }
@@ -248,20 +248,23 @@ function mergeCanary(c: CanaryIngress, idx: Indexes, table: { find(host: string,
         merged = true;
         continue;
       }
-      const affinity = c.policy.legacyAffinity ? c.affinity : primary.options.affinity;
+      // ingress-nginx copies the primary's session affinity to the canary's backend unless the canary
+      // asks for the legacy behaviour; its own affinity annotations are never read.
+      const affinity = c.policy.legacyAffinity ? undefined : primary.options.affinity;
       const { legacyAffinity: _l, ...policy } = c.policy;
       slot.set({ ...primary, canary: { ingress: c.key, backend, ...policy, ...(affinity ? { affinity } : {}) } });
       merged = true;
     }
     if (!merged) c.report('CanaryWithoutPrimary', `${where}: no non-canary Ingress serves ${what}; the canary path is not served`);
   };
+  const passthroughNote = (host: string) => (table.isPassthrough(host) ? ' (an ssl-passthrough host has no HTTP routes in podgate)' : '');
   if (spec.defaultBackend) merge(table.catchAll(), spec.defaultBackend, 'spec.defaultBackend', 'the default backend');
   for (const [ri, rule] of (spec.rules ?? []).entries()) {
     const host = (rule.host ?? '').toLowerCase();
     for (const [pi, p] of (rule.http?.paths ?? []).entries()) {
       const path = p.path || '/';
       const pathType = (p.pathType ?? 'ImplementationSpecific') as PathType;
-      const what = `host ${JSON.stringify(host)} path ${path} (${pathType})`;
+      const what = `host ${JSON.stringify(host)} path ${path} (${pathType})${passthroughNote(host)}`;
       merge(table.find(host, path, pathType) ?? [], p.backend, `spec.rules[${ri}].http.paths[${pi}]`, what);
     }
   }
