@@ -274,7 +274,9 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
           if (head === undefined) break;
         } catch (err) {
           this.#buf = undefined;
-          this.#localResponse(err instanceof HeadError ? err.status : 400, [], '', false, 'GET');
+          // nginx's error page, as for any error it answers itself.
+          const status = err instanceof HeadError ? err.status : 400;
+          this.#localResponse(status, [['Content-Type', 'text/html']], errorBody(status), false, 'GET');
           return;
         }
         const rest = head.length < this.#buf.length ? this.#buf.subarray(head.length) : undefined;

@@ -388,6 +388,17 @@ describe('proxy connection edges', () => {
     }
   });
 
+  it('answers a head it cannot parse with nginx\'s 400 page, as on the HTTPS port', async () => {
+    const got = await new Promise<string>((resolve, reject) => {
+      const s = net.connect(proxy.httpPort!, '127.0.0.1', () => s.write('GET / HTTP/1.1\r\nHost: a.com\r\nNo colon here\r\n\r\n'));
+      let out = '';
+      s.on('data', (c: Buffer) => { out += c.toString('latin1'); });
+      s.on('error', reject);
+      s.on('close', () => resolve(out));
+    });
+    assert.match(got, /^HTTP\/1\.1 400 Bad Request\r\n[^]*Content-Type: text\/html\r\n[^]*Connection: close\r\n\r\n<html>\r\n<head><title>400 Bad Request<\/title><\/head>\r\n/);
+  });
+
   it('answers 400 and lets the upstream go at once when a client ends before its body is whole', async () => {
     const upstream = await rawUpstream({});
     const got = await untilClosed('POST /never HTTP/1.1\r\nHost: raw.com\r\nContent-Length: 100000\r\n\r\n', (s) => {
