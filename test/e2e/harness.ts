@@ -117,6 +117,9 @@ export async function startPodgate(opts: StartOptions = {}): Promise<Podgate> {
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
         resolve({ code, stdout, stderr });
       });
+      // kubectl may exit before reading all its input (exec -i of a command that reads part of
+      // it): the write then fails with EPIPE, which is the command's business, not a test error.
+      child.stdin?.on('error', () => {});
       child.stdin?.end(o.input ?? '');
     });
   const env = () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, KUBECONFIG: kubeconfig });
@@ -126,6 +129,7 @@ export async function startPodgate(opts: StartOptions = {}): Promise<Podgate> {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
+    child.stdin?.on('error', () => {});
     child.stdin?.end(o.input ?? '');
   });
   return {
