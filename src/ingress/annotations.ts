@@ -60,6 +60,12 @@ export interface ParsedAnnotations {
   readonly problems: readonly AnnotationProblem[];
   /** `canary: "true"`: an alternative backend for another Ingress's paths, never routes of its own. */
   readonly canary?: CanaryPolicy;
+  /** server-alias: lowercase, deduplicated and sorted, as ingress-nginx's alias parser returns them. */
+  readonly serverAliases?: readonly string[];
+  /** from-to-www-redirect: "true". */
+  readonly fromToWwwRedirect?: boolean;
+  /** service-upstream: "true": the Services' cluster IP and port instead of their endpoints. */
+  readonly serviceUpstream?: boolean;
 }
 
 const TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
@@ -67,8 +73,10 @@ const FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 
 /** ingress-nginx's BasicCharsRegex, which canary-by-header, -header-value and -cookie must match. */
 const BASIC_CHARS = /^[/\-._~a-zA-Z0-9:]*$/;
-/** ingress-nginx's IsValidRegex: what canary-by-header-pattern may contain. */
+/** ingress-nginx's IsValidRegex: what canary-by-header-pattern, upstream-vhost and server-alias may contain. */
 const REGEX_CHARS = /^[/\-._~a-zA-Z0-9:^$[\](){}*+?|&=\\]*$/;
+/** ingress-nginx's RegexPathWithCapture: what x-forwarded-prefix may contain (spaces removed first). */
+const PATH_WITH_CAPTURE = /^\/?[-._~a-zA-Z0-9/:$]*$/;
 
 /** Finds a Secret by namespace and name (from the informer cache). */
 export type SecretLookup = (namespace: string, name: string) => Secret | undefined;
@@ -214,9 +222,60 @@ export function parseAnnotations(annotations: Readonly<Record<string, string>> |
   const conns = int('limit-connections', 1);
   if (conns !== undefined) o.limitConnections = conns;
   o.sslPassthrough = bool('ssl-passthrough') ?? false;
+  parseUpstreamHeaders(a, o, bad, (m) => problems.push({ reason: 'IgnoredAnnotation', message: m }));
 
   const canary = parseCanary(a, bad, bool);
-  return { options: o, problems, ...(canary ? { canary } : {}) };
+  const serverAliases = parseServerAliases(a, bad);
+  const fromToWwwRedirect = bool('from-to-www-redirect') ?? false;
+  const serviceUpstream = bool('service-upstream') ?? false;
+  return {
+    options: o, problems, ...(canary ? { canary } : {}), ...(serverAliases.length ? { serverAliases } : {}),
+    ...(fromToWwwRedirect ? { fromToWwwRedirect } : {}), ...(serviceUpstream ? { serviceUpstream } : {}),
+  };
+}
+
+/**
+ * upstream-vhost (ingress-nginx validates it with ValidateServerName) and x-forwarded-prefix
+ * (RegexPathWithCapture, spaces removed); an empty value is no value, as the template tests `empty`.
+ */
+function parseUpstreamHeaders(a: Map<string, string>, o: { upstreamVhost?: string; xForwardedPrefix?: string; rewriteTarget?: string },
+  bad: (n: string, v: string, why: string) => void, ignored: (message: string) => void): void {
+  const vhost = a.get('upstream-vhost');
+  if (vhost) {
+    if (REGEX_CHARS.test(vhost)) o.upstreamVhost = vhost;
+    else bad('upstream-vhost', vhost, 'is not a valid server name; ignored');
+  }
+  const prefix = a.get('x-forwarded-prefix');
+  if (prefix) {
+    if (!PATH_WITH_CAPTURE.test(prefix.replaceAll(' ', ''))) bad('x-forwarded-prefix', prefix, 'is not a path (letters, digits, "-._~/:" and $1-style captures); ignored');
+    else {
+      o.xForwardedPrefix = prefix;
+      // ingress-nginx writes the header next to the rewrite only: without one it is never sent.
+      if (o.rewriteTarget === undefined) ignored(`annotation ${ANNOTATION_PREFIX}x-forwarded-prefix: has no effect without rewrite-target (as in ingress-nginx)`);
+    }
+  }
+}
+
+/**
+ * ingress-nginx's alias parser: comma-separated names, trimmed, empty ones skipped, deduplicated
+ * and sorted; one name its validator refuses drops the whole annotation. podgate serves exact
+ * names only: nginx's wildcard (`*.example.com`, `.example.com`) and regex (`~…`) server names are
+ * skipped with a warning.
+ */
+function parseServerAliases(a: Map<string, string>, bad: (n: string, v: string, why: string) => void): string[] {
+  const v = a.get('server-alias');
+  if (!v) return [];
+  const names = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const invalid = names.filter((n) => !REGEX_CHARS.test(n));
+  if (invalid.length) { bad('server-alias', v, `has invalid server names ${invalid.join(', ')}; ignored`); return []; }
+  const unsupported = names.filter((n) => !isExactHostName(n));
+  if (unsupported.length) bad('server-alias', v, `has names podgate does not support (only exact host names, no wildcards or regular expressions): ${unsupported.join(', ')}; they are skipped`);
+  return [...new Set(names.filter(isExactHostName).map((n) => n.toLowerCase()))].sort();
+}
+
+/** A DNS name without wildcard or regular expression characters. */
+function isExactHostName(n: string): boolean {
+  return /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(n);
 }
 
 /**

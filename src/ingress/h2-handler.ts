@@ -79,7 +79,7 @@ export class H2Handler {
     if (routed === undefined) { respondStream(stream, method, respond(400)); return; }
     const cl = headers['content-length'] !== undefined ? Number(headers['content-length']) : -1;
     const facts: RequestFacts = {
-      method, path, uri: routed, query, host, secure: true, remoteAddress: remote, contentLength: Number.isFinite(cl) ? cl : -1,
+      method, path, uri: routed, query, host, secure: true, port: String(stream.session?.socket?.localPort ?? ''), remoteAddress: remote, contentLength: Number.isFinite(cl) ? cl : -1,
       header: (n) => { const v = headers[n]; return Array.isArray(v) ? v.join(', ') : v; },
     };
     const decision = this.#ctx.router.decide(host, routed);
@@ -126,7 +126,13 @@ export class H2Handler {
       if (k === 'cookie' && Array.isArray(v)) { out[k] = v.join('; '); continue; }
       out[k] = v;
     }
-    out.host = host;
+    // upstream-vhost replaces the Host; X-Forwarded-Host below stays the client's, as ingress-nginx's $best_http_host.
+    out.host = action.upstreamHost ?? host;
+    // x-forwarded-prefix replaces the client's own ('' sends none, as nginx's proxy_set_header with an empty value).
+    if (action.forwardedPrefix !== undefined) {
+      if (action.forwardedPrefix) out['x-forwarded-prefix'] = action.forwardedPrefix;
+      else delete out['x-forwarded-prefix'];
+    }
     // Basic auth's credentials stay here (ingress-nginx: proxy_set_header Authorization "").
     if (action.route.route.options.basicAuth) delete out.authorization;
     if (grant) {

@@ -79,6 +79,9 @@ function writeRequestId(out: Buffer, at: number): number {
 const X_REQUEST_ID = Buffer.from('X-Request-ID: ', 'latin1');
 const CONNECTION_CLOSE = 'Connection: close\r\n';
 const CONNECTION_CLOSE_BYTES = Buffer.from(CONNECTION_CLOSE, 'latin1');
+// The client's header lines upstream-vhost and x-forwarded-prefix replace (made once, not per request).
+const HOST_HEADER: readonly string[] = ['host'], PREFIX_HEADER: readonly string[] = ['x-forwarded-prefix'];
+const HOST_AND_PREFIX_HEADERS: readonly string[] = ['host', 'x-forwarded-prefix'];
 
 /**
  * Copies src[from, to) into dst at `at`; returns the end. Head pieces are short, and for those a
@@ -323,7 +326,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
       return;
     }
     const facts: RequestFacts = {
-      method: head.method, path, uri: routed, query, host, secure: this.#secure, remoteAddress: this.#remote,
+      method: head.method, path, uri: routed, query, host, secure: this.#secure, port: this.#localPort, remoteAddress: this.#remote,
       contentLength: head.chunked ? -1 : head.contentLength, header: (n) => requestHeader(head, n),
     };
     const router = this.#ctx.router;
@@ -402,7 +405,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     }
     if (this.#buf && !this.#isUpgrade) this.#sock.pause();
 
-    const headText = this.#upstreamHead(head, action.target, host, grant, action.route.route.options.basicAuth !== undefined);
+    const headText = this.#upstreamHead(head, action, host, grant);
     this.#replay = headText;
     this.#replayBody = this.#keep(first);
     this.#tried = NO_ENDPOINTS;
@@ -412,7 +415,9 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
   }
 
   /** The head sent upstream, as bytes: the client's (less the lines we own), then ours. */
-  #upstreamHead(head: RequestHead, target: string, host: string, grant: AuthGrant | undefined, basicAuth: boolean): Buffer {
+  #upstreamHead(head: RequestHead, action: ProxyAction, host: string, grant: AuthGrant | undefined): Buffer {
+    const target = action.target;
+    const vhost = action.upstreamHost, prefix = action.forwardedPrefix;
     const bodyless = head.length - 2;
     let drops = head.drops;
     // Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1); rare, so found by a second scan.
@@ -420,12 +425,16 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     // auth-response-headers replace the client's own (proxy_set_header, set even when empty).
     if (grant && grant.outcome.drop.length) drops = mergeRanges(drops, headerLineRanges(head, grant.outcome.drop));
     // Basic auth's credentials stay here (ingress-nginx: proxy_set_header Authorization "").
-    if (basicAuth) drops = mergeRanges(drops, headerLineRanges(head, ['authorization']));
+    if (action.route.route.options.basicAuth) drops = mergeRanges(drops, headerLineRanges(head, ['authorization']));
+    // upstream-vhost and x-forwarded-prefix replace the client's Host and X-Forwarded-Prefix (proxy_set_header).
+    if (vhost !== undefined || prefix !== undefined) drops = mergeRanges(drops, headerLineRanges(head, vhost === undefined ? PREFIX_HEADER : prefix === undefined ? HOST_HEADER : HOST_AND_PREFIX_HEADERS));
     // The client's request line as it came (usually), or one of our own; then its header lines
     // less the dropped ones; then ours.
     const sameLine = target === head.target && head.minorVersion === 1 && head.lineStart === 0;
-    const line = sameLine ? '' : `${head.method} ${target} HTTP/1.1\r\n${head.host === undefined ? `Host: ${host}\r\n` : ''}`;
+    const line = sameLine ? '' : `${head.method} ${target} HTTP/1.1\r\n${head.host === undefined && vhost === undefined ? `Host: ${host}\r\n` : ''}`;
     let extra = '';
+    if (vhost !== undefined) extra += `Host: ${vhost}\r\n`;
+    if (prefix) extra += `X-Forwarded-Prefix: ${prefix}\r\n`;
     if (grant) for (const [k, v] of grant.outcome.upstreamHeaders) extra += `${k}: ${v}\r\n`;
     // ingress-nginx keeps a client's X-Request-ID and otherwise makes one.
     const id = grant ? grant.requestId : head.requestId || undefined;

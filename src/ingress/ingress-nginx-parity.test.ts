@@ -32,12 +32,12 @@ function backendOf(d: Decision): string {
   return d.kind === 'route' ? d.route.route.backend.name.split('/')[1]!.split(':')[0]! : '404';
 }
 
-interface Req { method?: string; path: string; query?: string; host: string; secure?: boolean; remote?: string; headers?: Record<string, string> }
+interface Req { method?: string; path: string; query?: string; host: string; secure?: boolean; port?: string; remote?: string; headers?: Record<string, string> }
 
 function facts(r: Req): RequestFacts {
   const h = Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   return {
-    method: r.method ?? 'GET', path: r.path, uri: normalizePath(r.path) ?? r.path, query: r.query ?? '', host: r.host, secure: r.secure ?? false,
+    method: r.method ?? 'GET', path: r.path, uri: normalizePath(r.path) ?? r.path, query: r.query ?? '', host: r.host, secure: r.secure ?? false, port: r.port ?? (r.secure ? '443' : '80'),
     remoteAddress: r.remote ?? '10.1.0.1', contentLength: -1, header: (n) => h[n],
   };
 }
@@ -412,6 +412,14 @@ describe('I. canary Ingresses (ingress-nginx\'s alternative backends)', () => {
   });
 });
 
+describe('I2. redirect annotations and header injection', () => {
+  it('a CR or LF that $uri decodes is %-encoded again in the Location (no header of the client\'s choosing)', () => {
+    const router = new Router(table([makeIngress('default', 'r', (i) => { ann({ 'permanent-redirect': 'https://new.example.com$uri' })(i); i.spec!.rules = [rule('crlf.com', path('/', 'a', 80))]; })]));
+    const a = act(router, { host: 'crlf.com', path: '/a%0d%0aSet-Cookie:x=1' });
+    assert.equal(header(a, 'location'), 'https://new.example.com/a%0D%0ASet-Cookie:x=1');
+  });
+});
+
 describe('J. security annotations never fail open', () => {
   const t = table([
     makeIngress('default', 'deny', (i) => { ann({ 'denylist-source-range': '10.1.0.0/16, 192.0.2.7' })(i); i.spec!.rules = [rule('deny.com', path('/', 'a', 80))]; }),
@@ -464,5 +472,163 @@ describe('K. status lines', () => {
   it('keep nginx\'s error page titles', () => {
     assert.match(errorBody(401), /<title>401 Authorization Required<\/title>/);
     assert.match(errorBody(503), /<title>503 Service Temporarily Unavailable<\/title>/);
+  });
+});
+
+/** Decides one request that must be proxied, and returns the proxy action. */
+function proxyOf(router: Router, r: Req): Extract<Action, { kind: 'proxy' }> {
+  const a = act(router, r);
+  assert.equal(a.kind, 'proxy', `proxied, not ${a.kind === 'respond' ? a.status : a.kind}`);
+  return a as Extract<Action, { kind: 'proxy' }>;
+}
+
+describe('L. upstream-vhost', () => {
+  const t = table([
+    makeIngress('default', 'vh', (i) => { ann({ 'upstream-vhost': 'internal.example.com' })(i); i.spec!.rules = [rule('vh.com', path('/', 'a', 80))]; }),
+    makeIngress('default', 'vars', (i) => { ann({ 'upstream-vhost': '$service_name.$namespace.svc:$service_port-$host' })(i); i.spec!.rules = [rule('vars.com', path('/', 'b', 'http'))]; }),
+    makeIngress('default', 'bad', (i) => { ann({ 'upstream-vhost': 'a b"c' })(i); i.spec!.rules = [rule('bad.com', path('/', 'a', 80))]; }),
+    makeIngress('default', 'plain', (i) => { i.spec!.rules = [rule('plain.com', path('/', 'a', 80))]; }),
+  ]);
+  const router = new Router(t);
+  it('is the Host sent upstream (proxy_set_header Host "<value>")', () => {
+    assert.equal(proxyOf(router, { host: 'vh.com', path: '/x' }).upstreamHost, 'internal.example.com');
+  });
+  it('expands nginx variables, the location\'s $service_name and $namespace among them', () => {
+    assert.equal(proxyOf(router, { host: 'VARS.com:8080', path: '/' }).upstreamHost, 'b.default.svc:http-vars.com');
+  });
+  it('an invalid server name is a Warning and the client\'s Host is kept', () => {
+    assert.equal(proxyOf(router, { host: 'bad.com', path: '/' }).upstreamHost, undefined);
+    assert.match(t.problems.find((p) => p.object.name === 'bad')!.message, /upstream-vhost.*not a valid server name/);
+  });
+  it('a route without it keeps the client\'s Host', () => assert.equal(proxyOf(router, { host: 'plain.com', path: '/' }).upstreamHost, undefined));
+});
+
+describe('M. x-forwarded-prefix', () => {
+  const t = table([
+    makeIngress('default', 'rw', (i) => { ann({ 'rewrite-target': '/$2', 'x-forwarded-prefix': '/app' })(i); i.spec!.rules = [rule('rw.com', path('/app(/|$)(.*)', 'a', 80, 'ImplementationSpecific'))]; }),
+    makeIngress('default', 'cap', (i) => { ann({ 'rewrite-target': '/$3', 'x-forwarded-prefix': '/$1' })(i); i.spec!.rules = [rule('cap.com', path('/(shop|blog)(/|$)(.*)', 'a', 80, 'ImplementationSpecific'))]; }),
+    makeIngress('default', 'norw', (i) => { ann({ 'x-forwarded-prefix': '/app' })(i); i.spec!.rules = [rule('norw.com', path('/', 'a', 80))]; }),
+    makeIngress('default', 'same', (i) => { ann({ 'rewrite-target': '/', 'x-forwarded-prefix': '/app' })(i); i.spec!.rules = [rule('same.com', path('/', 'a', 80))]; }),
+    makeIngress('default', 'bad', (i) => { ann({ 'rewrite-target': '/', 'x-forwarded-prefix': '/a?b' })(i); i.spec!.rules = [rule('badprefix.com', path('/x', 'a', 80))]; }),
+  ]);
+  const router = new Router(t);
+  it('is sent where rewrite-target rewrites', () => {
+    const a = proxyOf(router, { host: 'rw.com', path: '/app/page' });
+    assert.deepEqual([a.target, a.forwardedPrefix], ['/page', '/app']);
+  });
+  it('expands the location regex\'s captures', () => assert.equal(proxyOf(router, { host: 'cap.com', path: '/blog/post/1' }).forwardedPrefix, '/blog'));
+  it('without rewrite-target it is never sent (ingress-nginx writes it in the rewrite block), with a Warning', () => {
+    assert.equal(proxyOf(router, { host: 'norw.com', path: '/x' }).forwardedPrefix, undefined);
+    assert.match(t.problems.find((p) => p.object.name === 'norw')!.message, /no effect without rewrite-target/);
+  });
+  it('nor with a rewrite-target equal to the path (no rewrite is written)', () => assert.equal(proxyOf(router, { host: 'same.com', path: '/x' }).forwardedPrefix, undefined));
+  it('a value outside RegexPathWithCapture is a Warning and ignored', () => {
+    assert.equal(proxyOf(router, { host: 'badprefix.com', path: '/x' }).forwardedPrefix, undefined);
+    assert.match(t.problems.find((p) => p.object.name === 'bad')!.message, /x-forwarded-prefix/);
+  });
+});
+
+describe('N. server-alias', () => {
+  const t = table([
+    makeIngress('default', 'web', (i) => { ann({ 'server-alias': 'Alias.com, web.com, other.com,, *.wild.com, alias.com' })(i); i.spec!.rules = [rule('web.com', path('/', 'a', 80))]; }),
+    makeIngress('default', 'other', (i) => { i.spec!.rules = [rule('other.com', path('/', 'b', 80))]; }),
+    makeIngress('default', 'late', (i) => { ann({ 'server-alias': 'late.com' })(i); i.spec!.rules = [rule('web.com', path('/late', 'c', 80))]; }),
+    makeIngress('default', 'second', (i) => { ann({ 'server-alias': 'alias.com, zz.com' })(i); i.spec!.rules = [rule('x.com', path('/', 'c', 80))]; }),
+    makeIngress('default', 'bad', (i) => { ann({ 'server-alias': 'ok.com, no"pe.com' })(i); i.spec!.rules = [rule('bad.com', path('/', 'c', 80))]; }),
+  ]);
+  const router = new Router(t);
+  const problems = (name: string) => t.problems.filter((p) => p.object.name === name).map((p) => p.message).join('\n');
+  it('serves the host\'s routes under the alias (case-insensitive, deduplicated)', () => {
+    assert.equal(backendOf(router.decide('alias.com', '/')), 'a');
+    assert.equal(backendOf(router.decide('ALIAS.com:80', '/late/x')), 'c');
+    assert.deepEqual(t.hosts.find((h) => h.host === 'web.com')!.aliases, ['alias.com']);
+  });
+  it('an alias that is the host itself is dropped; one that is another rule\'s host is ignored with a Warning', () => {
+    assert.equal(backendOf(router.decide('other.com', '/')), 'b');
+    assert.match(problems('web'), /"other.com".*a host of its own/);
+  });
+  it('wildcard and regex names are skipped with a Warning (podgate serves exact aliases only)', () => {
+    assert.equal(backendOf(router.decide('x.wild.com', '/')), '404');
+    assert.match(problems('web'), /\*\.wild\.com/);
+  });
+  it('the first Ingress naming the host with aliases gives them (createServers)', () => {
+    assert.equal(backendOf(router.decide('late.com', '/')), '404');
+    assert.match(problems('late'), /already has the aliases/);
+  });
+  it('an alias two hosts claim stays with the first host, sorted as nginx.conf', () => {
+    assert.equal(backendOf(router.decide('zz.com', '/')), 'c');
+    assert.match(problems('second'), /"alias.com".*alias of host "web.com"/);
+  });
+  it('one invalid name drops the whole annotation', () => {
+    assert.equal(backendOf(router.decide('ok.com', '/')), '404');
+    assert.match(problems('bad'), /invalid server names/);
+  });
+});
+
+describe('O. from-to-www-redirect', () => {
+  const t = table([
+    makeIngress('default', 'apex', (i) => { ann({ 'from-to-www-redirect': 'true' })(i); i.spec!.rules = [rule('example.com', path('/', 'a', 80))]; }),
+    makeIngress('default', 'www', (i) => { ann({ 'from-to-www-redirect': 'true' })(i); i.spec!.rules = [rule('www.shop.com', path('/', 'b', 80))]; }),
+    makeIngress('default', 'taken', (i) => { ann({ 'from-to-www-redirect': 'true' })(i); i.spec!.rules = [rule('both.com', path('/', 'a', 80)), rule('www.both.com', path('/', 'b', 80))]; }),
+    makeIngress('default', 'wild', (i) => { i.spec!.rules = [rule('*.example.com', path('/', 'c', 80))]; }),
+    makeIngress('default', 'bad', (i) => { ann({ 'from-to-www-redirect': 'yes' })(i); i.spec!.rules = [rule('bad.com', path('/', 'a', 80))]; }),
+  ]);
+  const router = new Router(t);
+  const redirect = (r: Req) => {
+    const a = act(router, r);
+    return a.kind === 'respond' ? [a.status, header(a, 'location')] : a.kind;
+  };
+  it('www.host answers 308 to $scheme://host:$server_port$request_uri, one trailing slash dropped', () => {
+    assert.deepEqual(redirect({ host: 'www.example.com', path: '/a/', query: '?q=1' }), [308, 'http://example.com:80/a/?q=1']);
+    assert.deepEqual(redirect({ host: 'www.example.com', path: '/a/' }), [308, 'http://example.com:80/a']);
+    assert.deepEqual(redirect({ host: 'www.example.com', path: '/' }), [308, 'http://example.com:80']);
+    assert.deepEqual(redirect({ host: 'www.example.com', path: '/x', secure: true, port: '8443' }), [308, 'https://example.com:8443/x']);
+  });
+  it('goes from the bare name to a www host', () => assert.deepEqual(redirect({ host: 'shop.com', path: '/x' }), [308, 'http://www.shop.com:80/x']));
+  it('is an exact name: it wins over a wildcard host', () => assert.equal(backendOf(router.decide('other.example.com', '/')), 'c'));
+  it('a name a rule already serves is not redirected, with a Warning', () => {
+    assert.equal(act(router, { host: 'www.both.com', path: '/' }).kind, 'proxy');
+    assert.equal(act(router, { host: 'both.com', path: '/' }).kind, 'proxy');
+    assert.match(t.problems.find((p) => p.object.name === 'taken')!.message, /already serves host/);
+  });
+  it('an invalid value is a Warning and no redirect', () => {
+    assert.equal(backendOf(router.decide('www.bad.com', '/')), '404');
+    assert.match(t.problems.find((p) => p.object.name === 'bad')!.message, /from-to-www-redirect/);
+  });
+});
+
+describe('P. service-upstream', () => {
+  const services = [
+    makeService('default', 'a', [{ name: 'http', port: 80, targetPort: 8080 }], (s) => { s.spec!.clusterIP = '10.96.0.10'; }),
+    makeService('default', 'b', [{ name: 'http', port: 80, targetPort: 8080 }], (s) => { s.spec!.clusterIP = 'None'; }),
+    makeService('default', 'c', [{ name: 'http', port: 80, targetPort: 8080 }], (s) => { s.spec!.clusterIP = '10.96.0.12'; }),
+  ];
+  const slices = [makeSlice('default', 'a', ['10.0.0.1', '10.0.0.2'], [{ name: 'http', port: 8080 }]), makeSlice('default', 'b', ['10.0.0.3'], [{ name: 'http', port: 8080 }]), makeSlice('default', 'c', [], [{ name: 'http', port: 8080 }])];
+  const build = (ingresses: Ingress[]) => translate({ ingresses, ingressClasses: [], secrets: [], services, endpointSlices: slices });
+  const endpoints = (t: RouteTable, host: string) => t.hosts.find((h) => h.host === host)!.routes.map((r) => r.backend.endpoints.map((e) => `${e.address}:${e.port}`).join(','));
+  it('proxies to the Service\'s cluster IP and port (numbered or named) instead of its endpoints', () => {
+    const t = build([makeIngress('default', 'su', (i) => { ann({ 'service-upstream': 'true' })(i); i.spec!.rules = [rule('su.com', path('/n', 'a', 80), path('/named', 'a', 'http'))]; })]);
+    assert.deepEqual(endpoints(t, 'su.com'), ['10.96.0.10:80', '10.96.0.10:80']);
+  });
+  it('a Service without endpoints is still proxied (to its cluster IP), not 503', () => {
+    const t = build([makeIngress('default', 'su', (i) => { ann({ 'service-upstream': 'true' })(i); i.spec!.rules = [rule('su.com', path('/', 'c', 80))]; })]);
+    assert.equal(act(new Router(t), { host: 'su.com', path: '/' }).kind, 'proxy');
+  });
+  it('a headless Service is a Warning and its endpoints are used', () => {
+    const t = build([makeIngress('default', 'su', (i) => { ann({ 'service-upstream': 'true' })(i); i.spec!.rules = [rule('su.com', path('/', 'b', 80))]; })]);
+    assert.deepEqual(endpoints(t, 'su.com'), ['10.0.0.3:8080']);
+    assert.match(t.problems[0]!.message, /service-upstream: no ClusterIP/);
+  });
+  it('the oldest Ingress naming a Service port decides for all (one upstream per Service port)', () => {
+    const t = build([
+      makeIngress('default', 'old', (i) => { i.spec!.rules = [rule('old.com', path('/', 'a', 80))]; }),
+      makeIngress('default', 'new', (i) => { ann({ 'service-upstream': 'true' })(i); i.spec!.rules = [rule('new.com', path('/', 'a', 80), path('/c', 'c', 80))]; }),
+    ]);
+    assert.deepEqual(endpoints(t, 'new.com'), ['10.0.0.1:8080,10.0.0.2:8080', '10.96.0.12:80']);
+  });
+  it('an invalid value is a Warning and the endpoints are used', () => {
+    const t = build([makeIngress('default', 'su', (i) => { ann({ 'service-upstream': 'ya' })(i); i.spec!.rules = [rule('su.com', path('/', 'a', 80))]; })]);
+    assert.deepEqual(endpoints(t, 'su.com'), ['10.0.0.1:8080,10.0.0.2:8080']);
+    assert.match(t.problems[0]!.message, /service-upstream/);
   });
 });

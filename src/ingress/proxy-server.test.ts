@@ -17,6 +17,9 @@ import type { AccessEntry } from './http1-connection.ts';
 import { ProxyServer } from './proxy-server.ts';
 import { translate } from './translate.ts';
 import { makeIngress, makeSecret, makeService, makeSlice, makeTlsSecret, path, rule } from './test-builders.ts';
+import { requestH2 } from './proxy-test-kit.ts';
+
+const A = 'nginx.ingress.kubernetes.io/';
 
 interface Backend { name: string; port: number; server: http.Server; connections: number; close(): Promise<void> }
 
@@ -651,5 +654,79 @@ describe('proxy server', () => {
     const see = await raw('GET /a?b=c HTTP/1.1\r\nHost: r303.com\r\nConnection: close\r\n\r\n');
     assert.match(see, /^HTTP\/1\.1 303 See Other\r\n/);
     assert.match(see, /\r\nLocation: https:\/\/x\.example\.com\/a\?b=c\r\n/i);
+  });
+
+  it('upstream-vhost sets the Host sent upstream; X-Forwarded-Host stays the client\'s (HTTP/1.1 and HTTP/2)', async () => {
+    await routes([makeIngress('default', 'vh', (i) => {
+      i.metadata!.annotations = { [`${A}upstream-vhost`]: '$service_name.$namespace.svc' };
+      i.spec!.rules = [rule('vh.com', path('/', 'a', 80))];
+    })]);
+    const h1 = json(await request(proxy.httpPort!, 'vh.com:8080', '/x'));
+    assert.deepEqual([h1.headers.host, h1.headers['x-forwarded-host']], ['a.default.svc', 'vh.com:8080']);
+    // A request line of our own (absolute-form target) must not add the client's Host back.
+    const abs = await raw('GET http://vh.com/abs HTTP/1.1\r\nHost: vh.com\r\nConnection: close\r\n\r\n');
+    assert.deepEqual(JSON.parse(abs.slice(abs.indexOf('\r\n\r\n') + 4)).headers.host, 'a.default.svc');
+    const h2 = json(await requestH2(proxy.httpsPort!, 'vh.com', '/x'));
+    assert.deepEqual([h2.headers.host, h2.headers['x-forwarded-host']], ['a.default.svc', 'vh.com']);
+  });
+
+  it('x-forwarded-prefix replaces the client\'s X-Forwarded-Prefix where rewrite-target rewrites (HTTP/1.1 and HTTP/2)', async () => {
+    await routes([makeIngress('default', 'xfp', (i) => {
+      i.metadata!.annotations = { [`${A}rewrite-target`]: '/$3', [`${A}x-forwarded-prefix`]: '/$1' };
+      i.spec!.rules = [rule('xfp.com', path('/(app)(/|$)(.*)', 'a', 80, 'ImplementationSpecific'))];
+    })]);
+    const headers = { 'x-forwarded-prefix': '/spoofed' };
+    const h1 = json(await request(proxy.httpPort!, 'xfp.com', '/app/page', { headers }));
+    assert.deepEqual([h1.url, h1.headers['x-forwarded-prefix']], ['/page', '/app']);
+    const h2 = json(await requestH2(proxy.httpsPort!, 'xfp.com', '/app/page', { headers }));
+    assert.deepEqual([h2.url, h2.headers['x-forwarded-prefix']], ['/page', '/app']);
+  });
+
+  it('server-alias serves the host\'s routes under other names, with the host\'s certificate when it covers them', async () => {
+    const site = await issueCertificate(ca, { commonName: 'site.example.com', usage: 'server', hosts: { dnsNames: ['site.example.com', 'alias.example.com'], ips: [] }, now: new Date() });
+    await routes([makeIngress('default', 'site', (i) => {
+      i.metadata!.annotations = { [`${A}server-alias`]: 'alias.example.com,bare.example.com' };
+      i.spec!.tls = [{ hosts: ['site.example.com'], secretName: 'site-tls' }];
+      i.spec!.rules = [rule('site.example.com', path('/', 'b', 80))];
+    })], { secrets: [makeTlsSecret('default', 'site-tls', site.certPem, site.keyPem)] });
+    // The host's ssl-redirect applies under the alias too, to the alias's name.
+    const plain = await request(proxy.httpPort!, 'alias.example.com', '/p');
+    assert.deepEqual([plain.status, plain.headers.location], [308, `https://alias.example.com:${proxy.httpsPort}/p`]);
+    const h2 = await requestH2(proxy.httpsPort!, 'alias.example.com', '/p');
+    assert.deepEqual([h2.status, json(h2).backend, json(h2).headers['x-forwarded-host']], [200, 'b', 'alias.example.com']);
+    const cn = (servername: string) => new Promise<string>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port: proxy.httpsPort!, servername, rejectUnauthorized: false }, () => { const c = s.getPeerCertificate(); s.destroy(); resolve(String(c.subject.CN)); });
+      s.on('error', reject);
+    });
+    assert.equal(await cn('alias.example.com'), 'site.example.com');
+    assert.equal(await cn('bare.example.com'), 'Kubernetes Ingress Controller Fake Certificate');
+    assert.equal((await request(proxy.httpPort!, 'unknown.example.com', '/')).status, 404);
+  });
+
+  it('from-to-www-redirect answers 308 from the other name, with the port the request came to (HTTP/1.1 and HTTP/2)', async () => {
+    await routes([makeIngress('default', 'www', (i) => {
+      i.metadata!.annotations = { [`${A}from-to-www-redirect`]: 'true' };
+      i.spec!.rules = [rule('example.com', path('/', 'a', 80))];
+    })]);
+    const h1 = await request(proxy.httpPort!, 'www.example.com', '/a/?q=1');
+    assert.deepEqual([h1.status, h1.headers.location], [308, `http://example.com:${proxy.httpPort}/a/?q=1`]);
+    const h2 = await requestH2(proxy.httpsPort!, 'www.example.com', '/a/');
+    assert.deepEqual([h2.status, h2.headers.location], [308, `https://example.com:${proxy.httpsPort}/a`]);
+    assert.equal(json(await request(proxy.httpPort!, 'example.com', '/')).backend, 'a');
+  });
+
+  it('service-upstream proxies to the Service\'s cluster IP and port, not its endpoints (HTTP/1.1 and HTTP/2)', async () => {
+    // The Service's cluster IP and port reach backend "a"; its only endpoint refuses connections.
+    const services = [makeService('default', 'su', [{ name: 'http', port: backends[0]!.port, targetPort: 8080 }], (s) => { s.spec!.clusterIP = '127.0.0.1'; })];
+    const slices = [makeSlice('default', 'su', ['127.0.0.1'], [{ name: 'http', port: deadPort }])];
+    const ingresses = [makeIngress('default', 'su', (i) => {
+      i.metadata!.annotations = { [`${A}service-upstream`]: 'true' };
+      i.spec!.rules = [rule('su.com', path('/', 'su', 'http'))];
+    })];
+    await proxy.setRoutes(translate({ ingresses, ingressClasses: [], services, endpointSlices: slices, secrets: [] }));
+    const h1 = await request(proxy.httpPort!, 'su.com', '/x');
+    assert.deepEqual([h1.status, json(h1).backend], [200, 'a']);
+    const h2 = await requestH2(proxy.httpsPort!, 'su.com', '/x');
+    assert.deepEqual([h2.status, json(h2).backend], [200, 'a']);
   });
 });

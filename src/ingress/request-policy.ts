@@ -6,7 +6,7 @@
 import { verifyPassword } from './htpasswd.ts';
 import type { CompiledCanary, CompiledRoute, Decision } from './router.ts';
 import type { Limits } from './shared-limits.ts';
-import type { Cors, Endpoint } from './route-table.ts';
+import type { Cors, Endpoint, Route } from './route-table.ts';
 import { escapeRegExp } from '../util/regexp.ts';
 
 export interface RequestFacts {
@@ -20,6 +20,8 @@ export interface RequestFacts {
   /** The Host header as sent (port included). */
   readonly host: string;
   readonly secure: boolean;
+  /** The port the connection came to (nginx's $server_port). */
+  readonly port: string;
   readonly remoteAddress: string;
   /** -1 when unknown (chunked or absent). */
   readonly contentLength: number;
@@ -42,6 +44,10 @@ export type Action =
     readonly responseHeaders: readonly (readonly [string, string])[];
     /** Must be called when the request ends (releases limit-connections). */
     readonly release?: () => void;
+    /** upstream-vhost, expanded: the Host header sent upstream instead of the client's. */
+    readonly upstreamHost: string | undefined;
+    /** x-forwarded-prefix, expanded: replaces the client's X-Forwarded-Prefix ('' sends none). */
+    readonly forwardedPrefix: string | undefined;
   }
   | {
     /** auth-url: ask the auth service first (external-auth.ts), then proxyAction() decides. */
@@ -107,6 +113,7 @@ export function decideAction(d: Decision, req: RequestFacts, limits: Limits, htt
   // (a proxy is not a tunnel to anywhere).
   if (req.method === 'TRACE' || req.method === 'CONNECT') return respond(405);
   if (d.kind === 'not-found') return respond(404);
+  if (d.kind === 'host-redirect') return redirect(308, hostRedirectLocation(d.to, req));
   if (d.appRoot !== undefined) return redirect(302, `${req.secure ? 'https' : 'http'}://${req.host}${d.appRoot}`);
   const r = d.route;
   const o = r.route.options;
@@ -149,27 +156,71 @@ export function decideAction(d: Decision, req: RequestFacts, limits: Limits, htt
 }
 
 /**
+ * from-to-www-redirect: ingress-nginx's redirect server answers `return 308 $redirect_to`, which its
+ * ngx_srv_redirect.lua makes `$scheme://<to>:$server_port$request_uri` with one trailing slash of
+ * the URI dropped (so `/` gives no path at all). The port is always written, 80 and 443 too.
+ */
+export function hostRedirectLocation(to: string, req: RequestFacts): string {
+  const uri = req.path + req.query;
+  return `${req.secure ? 'https' : 'http'}://${to}:${req.port}${uri.endsWith('/') ? uri.slice(0, -1) : uri}`;
+}
+
+/**
  * nginx variables in a redirect annotation's URL (`return 301 https://new.example.com$request_uri`);
- * unknown ones stay as written.
+ * unknown ones (and `$1`-style captures) stay as written.
  */
 export function expandRedirectVariables(url: string, req: RequestFacts): string {
-  if (!url.includes('$')) return url;
-  return url.replace(/\$([A-Za-z_][A-Za-z0-9_]*)/g, (whole, name: string) => {
-    switch (name) {
-      case 'request_uri': return req.path + req.query;
-      case 'uri': case 'document_uri': return req.uri;
-      case 'args': case 'query_string': return req.query.slice(1);
-      case 'is_args': return req.query ? '?' : '';
-      case 'scheme': return req.secure ? 'https' : 'http';
-      case 'http_host': return req.host;
-      case 'host': return hostName(req.host);
-      case 'request_method': return req.method;
-      case 'remote_addr': return req.remoteAddress;
-      default:
-        if (name.startsWith('http_')) return req.header(name.slice(5).replace(/_/g, '-').toLowerCase()) ?? '';
-        return whole;
-    }
+  // $uri is %XX-decoded: a CR or LF it brings back must not end the Location line and start a
+  // header of the client's choosing (nginx's own `return 301 …$uri` would), so controls are
+  // %-encoded again.
+  return expandVariables(url, req, undefined, undefined).replace(/[\x00-\x1f\x7f]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+}
+
+const VARIABLE = /\$(?:(\d)|\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g;
+
+/**
+ * nginx variables in an annotation's value, as nginx expands them in `return` and
+ * `proxy_set_header`: `$1`-style captures of the location's regex (`match`), request variables, and
+ * the variables ingress-nginx sets in each location (`route`: $namespace, $ingress_name,
+ * $service_name, $service_port, $location_path). Unknown ones stay as written.
+ */
+export function expandVariables(text: string, req: RequestFacts, match: RegExpExecArray | undefined, route: Route | undefined): string {
+  if (!text.includes('$')) return text;
+  return text.replace(VARIABLE, (whole, digit: string | undefined, braced: string | undefined, plain: string | undefined) => {
+    if (digit !== undefined) return match ? match[Number(digit)] ?? '' : whole;
+    return variable(braced ?? plain!, req, route) ?? whole;
   });
+}
+
+function variable(name: string, req: RequestFacts, route: Route | undefined): string | undefined {
+  switch (name) {
+    case 'request_uri': return req.path + req.query;
+    case 'uri': case 'document_uri': return req.uri;
+    case 'args': case 'query_string': return req.query.slice(1);
+    case 'is_args': return req.query ? '?' : '';
+    case 'scheme': return req.secure ? 'https' : 'http';
+    case 'http_host': return req.host;
+    case 'host': return hostName(req.host);
+    case 'server_port': return req.port;
+    case 'request_method': return req.method;
+    case 'remote_addr': return req.remoteAddress;
+  }
+  if (name.startsWith('http_')) return req.header(name.slice(5).replace(/_/g, '-').toLowerCase()) ?? '';
+  return route ? locationVariable(name, route) : undefined;
+}
+
+/** The `set $namespace …` lines of ingress-nginx's location block, from the route. */
+function locationVariable(name: string, route: Route): string | undefined {
+  const slash = route.ingress.indexOf('/');
+  const colon = route.backend.name.lastIndexOf(':');
+  switch (name) {
+    case 'namespace': return route.ingress.slice(0, slash);
+    case 'ingress_name': return route.ingress.slice(slash + 1);
+    case 'service_name': return route.backend.name.slice(route.backend.name.indexOf('/') + 1, colon);
+    case 'service_port': return route.backend.name.slice(colon + 1);
+    case 'location_path': return route.path;
+  }
+  return undefined;
 }
 
 /** nginx's $host: the Host header lowercased, without its port. */
@@ -193,8 +244,29 @@ export function proxyAction(d: Extract<Decision, { kind: 'route' }>, req: Reques
       renewCookie = sticky !== undefined && !r.pool.pins(v);
     }
   }
+  const upstreamHost = o.upstreamVhost === undefined ? undefined : headerValue(o.upstreamVhost, req, d.match, d.route.route) || undefined;
+  const forwardedPrefix = o.xForwardedPrefix === undefined ? undefined : forwardedPrefixFor(r, o.xForwardedPrefix, d.match, req);
   // One object literal with every field (no spreads: this runs for every proxied request).
-  return { kind: 'proxy', route: r, target: upstreamTarget(r, d.match, req.path, req.query), responseHeaders, sticky, renewCookie, release };
+  return { kind: 'proxy', route: r, target: upstreamTarget(r, d.match, req.path, req.query), responseHeaders, sticky, renewCookie, release, upstreamHost, forwardedPrefix };
+}
+
+/**
+ * ingress-nginx sets X-Forwarded-Prefix only in the block that rewrites (buildProxyPass): with no
+ * rewrite, or a rewrite-target equal to the path, the client's own header goes on untouched.
+ */
+function forwardedPrefixFor(r: CompiledRoute, prefix: string, match: RegExpExecArray | undefined, req: RequestFacts): string | undefined {
+  const target = r.route.options.rewriteTarget;
+  if (target === undefined || target === r.route.path) return undefined;
+  return headerValue(prefix, req, match ?? new RegExp(`^${r.route.path}`, 'i').exec(req.path) ?? undefined, r.route);
+}
+
+/**
+ * An annotation's value for a request header, variables expanded. Control characters a variable
+ * brings in ($uri is %XX-decoded) are removed: they would end the header line early.
+ */
+function headerValue(text: string, req: RequestFacts, match: RegExpExecArray | undefined, route: Route): string {
+  if (!text.includes('$')) return text;
+  return expandVariables(text, req, match, route).replace(/[\x00-\x08\x0a-\x1f\x7f]/g, '');
 }
 
 /**

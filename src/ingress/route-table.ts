@@ -103,6 +103,17 @@ export interface RouteOptions {
   readonly limitBurstMultiplier: number;
   readonly limitConnections?: number;
   readonly sslPassthrough: boolean;
+  /**
+   * upstream-vhost: the Host header sent upstream (ingress-nginx's `proxy_set_header Host`), with
+   * nginx variables expanded per request; X-Forwarded-Host keeps the client's Host.
+   */
+  readonly upstreamVhost?: string;
+  /**
+   * x-forwarded-prefix: the X-Forwarded-Prefix header sent upstream, `$1`-style captures and nginx
+   * variables expanded per request. Only sent where rewrite-target rewrites, as ingress-nginx writes
+   * it inside its rewrite block.
+   */
+  readonly xForwardedPrefix?: string;
   /** Set when a security annotation (auth, source ranges) is unusable: the route answers 503, as ingress-nginx's denied locations do. */
   readonly denied?: string;
 }
@@ -153,6 +164,14 @@ export interface HostRoutes {
   readonly fallback?: Route;
   /** Listed in some Ingress's spec.tls: plain HTTP is redirected unless ssl-redirect is false. */
   readonly tls: boolean;
+  /** server-alias: more exact host names served by this host's routes (none of them a host of its own). */
+  readonly aliases?: readonly string[];
+}
+
+/** from-to-www-redirect: requests for `from` are redirected to the same URI on host `to`. */
+export interface HostRedirect {
+  readonly from: string;
+  readonly to: string;
 }
 
 export interface Certificate {
@@ -196,6 +215,8 @@ export interface RouteTable {
   readonly hosts: readonly HostRoutes[];
   /** For hosts no rule names: the oldest Ingress's spec.defaultBackend. */
   readonly defaultRoute?: Route;
+  /** from-to-www-redirect servers, by `from`. */
+  readonly hostRedirects?: readonly HostRedirect[];
   readonly certificates: readonly Certificate[];
   readonly passthrough: readonly Passthrough[];
   readonly streams: readonly StreamService[];

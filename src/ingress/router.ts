@@ -99,6 +99,8 @@ interface CompiledHost {
   readonly fallback?: CompiledRoute;
   /** The route whose app-root answers `/` on the whole host (server-level `if ($uri = /)`). */
   readonly appRoot?: CompiledRoute;
+  /** A from-to-www-redirect server: every request goes to this host instead. */
+  readonly redirectTo?: string;
 }
 
 export type Decision =
@@ -109,7 +111,9 @@ export type Decision =
     /** Set when the request is `/` on a host with app-root: a 302 there, before any location. */
     readonly appRoot?: string;
   }
-  | { readonly kind: 'not-found' };
+  | { readonly kind: 'not-found' }
+  /** from-to-www-redirect: the request's host is the other name of `to`. */
+  | { readonly kind: 'host-redirect'; readonly to: string };
 
 export class Router {
   readonly table: RouteTable;
@@ -134,6 +138,13 @@ export class Router {
       else if (h.host.startsWith('*.')) this.#wildcard.set(h.host.slice(2), c);
       else this.#exact.set(h.host, c);
     }
+    // ingress-nginx writes the redirect servers before the others, so for nginx they come first
+    // when a name is both a redirect and another host's alias.
+    for (const r of table.hostRedirects ?? []) if (!this.#exact.has(r.from)) this.#exact.set(r.from, { ...EMPTY_HOST, redirectTo: r.to });
+    for (const h of table.hosts) {
+      const c = h.host === '' ? anyHost : h.host.startsWith('*.') ? this.#wildcard.get(h.host.slice(2)) : this.#exact.get(h.host);
+      for (const a of h.aliases ?? []) if (c && !this.#exact.has(a)) this.#exact.set(a, c);
+    }
     this.#anyHost = anyHost;
     this.#default = table.defaultRoute ? this.#compileRoute(table.defaultRoute, false) : undefined;
     for (const p of table.passthrough) this.#passthrough.set(p.host, this.#pool(p.backend));
@@ -151,6 +162,7 @@ export class Router {
       this.#lastHost = h;
     }
     if (h) {
+      if (h.redirectTo !== undefined) return { kind: 'host-redirect', to: h.redirectTo };
       if (h.appRoot && path === '/') return { kind: 'route', route: h.appRoot, appRoot: h.appRoot.route.options.appRoot! };
       const d = matchHost(h, path);
       if (d) return d;
@@ -246,6 +258,8 @@ function pcrePattern(p: string): { headerPattern?: RegExp } {
   const i = p.startsWith('(?i)');
   try { return { headerPattern: new RegExp(i ? p.slice(4) : p, i ? 'i' : '') }; } catch { return {}; }
 }
+
+const EMPTY_HOST: CompiledHost = { exact: new Map(), prefix: new Map(), stringPrefix: [], regex: [] };
 
 function blockList(cidrs: readonly string[]): BlockList {
   const l = new BlockList();

@@ -7,7 +7,7 @@ import type { ConfigMap, Secret, Service, ServicePort } from 'kubernetes-types/c
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.d.ts';
 import type { Ingress, IngressBackend, IngressClass } from 'kubernetes-types/networking/v1.d.ts';
 import { parseAnnotations, type CanaryPolicy } from './annotations.ts';
-import type { Backend, Certificate, Endpoint, HostRoutes, Passthrough, PathType, Problem, Route, RouteOptions, RouteTable, StreamService } from './route-table.ts';
+import type { Backend, Certificate, Endpoint, HostRedirect, HostRoutes, Passthrough, PathType, Problem, Route, RouteOptions, RouteTable, StreamService } from './route-table.ts';
 
 export const CONTROLLER_NAME = 'podgate.io/ingress';
 const DEFAULT_CLASS_ANNOTATION = 'ingressclass.kubernetes.io/is-default-class';
@@ -48,7 +48,7 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
   const classes = servedClasses(input.ingressClasses, opts);
   const ingresses = byAge(input.ingresses.filter((ing) => isServed(ing, classes, opts)));
 
-  const hosts = new Map<string, { routes: Route[]; fallback?: Route; tls: boolean }>();
+  const hosts = new Map<string, HostEntry>();
   const hostEntry = (h: string) => {
     let e = hosts.get(h);
     if (!e) hosts.set(h, (e = { routes: [], tls: false }));
@@ -59,6 +59,7 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
   const seenRoute = new Set<string>();
   let defaultRoute: Route | undefined;
   const canaries: CanaryIngress[] = [];
+  const serviceBackend = serviceBackendResolver(idx);
 
   for (const ing of ingresses) {
     const ns = ing.metadata?.namespace ?? 'default';
@@ -71,7 +72,7 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
     if (parsed.canary) {
       // ingress-nginx never routes a canary Ingress itself: once the others are in, its paths
       // become alternative backends of theirs (mergeAlternativeBackends).
-      canaries.push({ ing, key, ns, policy: parsed.canary, report });
+      canaries.push({ ing, key, ns, policy: parsed.canary, serviceUpstream: parsed.serviceUpstream === true, report });
       continue;
     }
     let options = parsed.options;
@@ -90,7 +91,7 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
         return undefined;
       }
       if (!b.service) { report('InvalidBackend', `${where}: backend has no service`); return undefined; }
-      const r = resolveBackend(idx, ns, b.service.name, b.service.port?.number ?? b.service.port?.name ?? '');
+      const r = serviceBackend(ns, b.service.name, b.service.port?.number ?? b.service.port?.name ?? '', parsed.serviceUpstream === true, (m) => report('ServiceUpstreamProblem', `${where}: ${m}`));
       if (r.problem) report('BackendProblem', `${where}: ${r.problem}`);
       return r.backend;
     };
@@ -129,6 +130,13 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
       // A host's root location belongs to the Ingress that created its server (the oldest naming
       // it); rules without a host are on the catch-all server, which always exists.
       if (ingFallback && isNewHost && host !== '') entry.fallback = { ...ingFallback, host, id: `${key}|${host}|default` };
+      // ingress-nginx's createServers: the first Ingress naming the host with aliases gives them.
+      if (parsed.serverAliases) {
+        if (!entry.aliases) entry.aliases = { names: parsed.serverAliases, report };
+        else report('AliasIgnored', `annotation server-alias: host ${JSON.stringify(host)} already has the aliases of an older Ingress; ignored`);
+      }
+      // Any path of the host with from-to-www-redirect turns the redirect server on (ingress-nginx's createServers).
+      if (parsed.fromToWwwRedirect && rule.http?.paths?.length) entry.wwwRedirect ??= report;
       if (options.sslPassthrough && host) {
         // ingress-nginx hands the whole TLS connection for the host to the backend of the "/" path (or the first one).
         const paths = rule.http?.paths ?? [];
@@ -163,7 +171,7 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
 
   for (const c of canaries) {
     const defaultHost = hosts.get('');
-    mergeCanary(c, idx, {
+    mergeCanary(c, serviceBackend, {
       isPassthrough: (host) => passthrough.has(host),
       find: (host, path, pathType) => {
         const e = hosts.get(host);
@@ -186,8 +194,11 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
     });
   }
 
+  const hostRedirects = wwwRedirects(hosts);
+  const aliases = resolveAliases(hosts, hostRedirects);
+  for (const [to, names] of [...aliases, ...hostRedirects.map((r) => [r.to, [r.from]] as const)]) shareCertificate(certs, to, names);
   const hostList: HostRoutes[] = [...hosts.entries()].sort(([a], [b]) => cmp(a, b)).map(([host, e]) => ({
-    host, routes: e.routes, tls: e.tls, ...(e.fallback ? { fallback: e.fallback } : {}),
+    host, routes: e.routes, tls: e.tls, ...(e.fallback ? { fallback: e.fallback } : {}), ...(aliases.get(host)?.length ? { aliases: aliases.get(host)! } : {}),
   }));
   const certificates = dedupeCertificates([...certs.entries()]);
   const streams = [
@@ -197,6 +208,7 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
   return {
     hosts: hostList,
     ...(defaultRoute ? { defaultRoute } : {}),
+    ...(hostRedirects.length ? { hostRedirects } : {}),
     certificates,
     passthrough: [...passthrough.values()].sort((a, b) => cmp(a.host, b.host)),
     streams,
@@ -205,11 +217,123 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
   };
 }
 
+/** A host (an nginx server) while the table is built. */
+interface HostEntry {
+  routes: Route[];
+  fallback?: Route;
+  tls: boolean;
+  /** server-alias of the first Ingress giving some, and how to report on that Ingress. */
+  aliases?: { readonly names: readonly string[]; readonly report: Report };
+  /** Set (to report on the first Ingress asking) when from-to-www-redirect is on for a path of the host. */
+  wwwRedirect?: Report;
+}
+
+type Report = (reason: string, message: string) => void;
+
+/** Resolves a Service port to a backend: its endpoints, or with service-upstream its cluster IP. */
+type ServiceBackend = (ns: string, svcName: string, port: number | string, serviceUpstream: boolean, warn: (message: string) => void) => { backend?: Backend; problem?: string };
+
+/**
+ * ingress-nginx keeps one upstream per Service port, made by the oldest Ingress naming it
+ * (createUpstreams): that Ingress's service-upstream decides for every path sending traffic there.
+ * Ingresses come here oldest first, so the first answer for a Service port is kept.
+ */
+function serviceBackendResolver(idx: Indexes): ServiceBackend {
+  const mode = new Map<string, boolean>();
+  return (ns, svcName, port, serviceUpstream, warn) => {
+    const k = `${ns}/${svcName}:${port}`;
+    const useClusterIp = mode.get(k) ?? serviceUpstream;
+    mode.set(k, useClusterIp);
+    if (useClusterIp) {
+      const r = clusterIpBackend(idx, ns, svcName, port);
+      if ('backend' in r) return r;
+      // As ingress-nginx (getServiceClusterEndpoint failing): reported, and the endpoints are used.
+      if (r.problem) warn(`service-upstream: ${r.problem}; its endpoints are used`);
+    }
+    return resolveBackend(idx, ns, svcName, port);
+  };
+}
+
+/**
+ * service-upstream: the Service's cluster IP and port as the one endpoint (ingress-nginx's
+ * getServiceClusterEndpoint): a numbered port is taken as written, a named one from the Service.
+ * Headless and ExternalName Services have no cluster IP; a missing Service gives no problem here
+ * (resolveBackend reports it).
+ */
+function clusterIpBackend(idx: Indexes, ns: string, svcName: string, port: number | string): { backend: Backend } | { problem?: string } {
+  const svc = idx.services.get(`${ns}/${svcName}`);
+  if (!svc) return {};
+  const ip = svc.spec?.clusterIP;
+  if (!ip || ip === 'None') return { problem: `no ClusterIP found for Service ${ns}/${svcName}` };
+  const p = typeof port === 'number' ? port : (svc.spec?.ports ?? []).find((sp) => sp.name === port)?.port;
+  if (p === undefined) return { problem: `service ${ns}/${svcName} does not have a port named ${JSON.stringify(port)}` };
+  return { backend: { name: `${ns}/${svcName}:${port}`, endpoints: [{ address: ip, port: p }] } };
+}
+
+/**
+ * ingress-nginx's BuildRedirects: a host with from-to-www-redirect gets a redirect server for its
+ * other name (www.example.com ↔ example.com), unless a host of that name exists. A wildcard or
+ * empty host has no other name in podgate (nginx would refuse the server name ingress-nginx writes).
+ */
+function wwwRedirects(hosts: ReadonlyMap<string, HostEntry>): HostRedirect[] {
+  const out: HostRedirect[] = [];
+  for (const [to, e] of [...hosts.entries()].sort(([a], [b]) => cmp(a, b))) {
+    if (!e.wwwRedirect) continue;
+    if (to === '' || to.startsWith('*.')) { e.wwwRedirect('RedirectIgnored', `annotation from-to-www-redirect: host ${JSON.stringify(to)} has no www counterpart; no redirect`); continue; }
+    const from = to.startsWith('www.') ? to.slice(4) : `www.${to}`;
+    if (hosts.has(from)) { e.wwwRedirect('RedirectIgnored', `annotation from-to-www-redirect: a rule already serves host ${JSON.stringify(from)}; no redirect from it to ${JSON.stringify(to)}`); continue; }
+    out.push({ from, to });
+  }
+  return out;
+}
+
+/**
+ * ingress-nginx's alias pass at the end of createServers: an alias that is the host itself or the
+ * host of another rule (any Ingress, whatever its age) is dropped. Two hosts claiming one alias:
+ * nginx keeps the first server in its configuration (hosts sorted), as podgate does. A
+ * from-to-www-redirect name wins over an alias (its server comes first in nginx.conf).
+ */
+function resolveAliases(hosts: ReadonlyMap<string, HostEntry>, redirects: readonly HostRedirect[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const claimed = new Map<string, string>(redirects.map((r) => [r.from, `the from-to-www-redirect of ${JSON.stringify(r.to)}`]));
+  for (const [host, e] of [...hosts.entries()].sort(([a], [b]) => cmp(a, b))) {
+    if (!e.aliases) continue;
+    const kept: string[] = [];
+    for (const alias of e.aliases.names) {
+      if (alias === host) continue;
+      const owner = hosts.has(alias) ? 'a host of its own' : claimed.get(alias);
+      if (owner !== undefined) { e.aliases.report('AliasIgnored', `annotation server-alias: ${JSON.stringify(alias)} (alias of host ${JSON.stringify(host)}) is already ${owner}; ignored`); continue; }
+      claimed.set(alias, `an alias of host ${JSON.stringify(host)}`);
+      kept.push(alias);
+    }
+    out.set(host, kept);
+  }
+  return out;
+}
+
+/**
+ * The certificate of a host serves its aliases and its from-to-www-redirect name too when it is
+ * valid for them (ingress-nginx's configureCertificates); otherwise they get the default one.
+ */
+function shareCertificate(certs: Map<string, Certificate>, host: string, names: readonly string[]): void {
+  const dot = host.indexOf('.');
+  const c = certs.get(host) ?? (dot > 0 ? certs.get(`*${host.slice(dot)}`) : undefined);
+  if (!c) return;
+  let x: X509Certificate | undefined;
+  for (const n of names) {
+    if (certs.has(n)) continue;
+    x ??= new X509Certificate(c.certPem);
+    if (x.checkHost(n) !== undefined) certs.set(n, c);
+  }
+}
+
 interface CanaryIngress {
   readonly ing: Ingress;
   readonly key: string;
   readonly ns: string;
   readonly policy: CanaryPolicy;
+  /** Its own service-upstream, for a Service port no older Ingress named. */
+  readonly serviceUpstream: boolean;
   readonly report: (reason: string, message: string) => void;
 }
 
@@ -229,11 +353,11 @@ interface RouteSlot {
  * traffic to the primary's Service), and a canary path that matches nothing leaves the canary's
  * other paths split (there it removes the canary Service's backend, switching every path of it off).
  */
-function mergeCanary(c: CanaryIngress, idx: Indexes, table: { find(host: string, path: string, pathType: PathType): RouteSlot[] | undefined; catchAll(): RouteSlot[]; isPassthrough(host: string): boolean }): void {
+function mergeCanary(c: CanaryIngress, serviceBackend: ServiceBackend, table: { find(host: string, path: string, pathType: PathType): RouteSlot[] | undefined; catchAll(): RouteSlot[]; isPassthrough(host: string): boolean }): void {
   const spec = c.ing.spec ?? {};
   const merge = (slots: readonly RouteSlot[], b: IngressBackend, where: string, what: string) => {
     if (!b.service) { c.report('InvalidBackend', `${where}: a canary backend must be a service`); return; }
-    const r = resolveBackend(idx, c.ns, b.service.name, b.service.port?.number ?? b.service.port?.name ?? '');
+    const r = serviceBackend(c.ns, b.service.name, b.service.port?.number ?? b.service.port?.name ?? '', c.serviceUpstream, (m) => c.report('ServiceUpstreamProblem', `${where}: ${m}`));
     if (r.problem) c.report('BackendProblem', `${where}: ${r.problem}`);
     const backend = r.backend!;
     let merged = false;
