@@ -7,7 +7,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Secret } from 'kubernetes-types/core/v1.d.ts';
 import { hashScheme, parseHtpasswd } from './htpasswd.ts';
-import type { BasicAuth, CookieAffinity, Cors, ExternalAuth, RouteOptions } from './route-table.ts';
+import type { BasicAuth, CookieAffinity, Cors, ExternalAuth, RouteOptions, TrafficShaping } from './route-table.ts';
 
 export const ANNOTATION_PREFIX = 'nginx.ingress.kubernetes.io/';
 
@@ -38,16 +38,8 @@ export interface AnnotationProblem {
   readonly message: string;
 }
 
-/** A canary Ingress's traffic-shaping policy (ingress-nginx's canary annotations), validated. */
-export interface CanaryPolicy {
-  readonly weight: number;
-  /** At least 100: ingress-nginx's balancer counts a smaller total as 100. */
-  readonly weightTotal: number;
-  /** Lowercase header name. */
-  readonly header?: string;
-  readonly headerValue?: string;
-  readonly headerPattern?: string;
-  readonly cookie?: string;
+/** A canary Ingress's annotations, validated: its traffic shaping and affinity behaviour. */
+export interface CanaryPolicy extends TrafficShaping {
   /**
    * affinity-canary-behavior: legacy. The canary's backend is then never sticky: ingress-nginx copies
    * the primary's affinity to it only in the default (sticky) behaviour, and never reads the canary's own.

@@ -244,7 +244,7 @@ describe('I. canary Ingresses (ingress-nginx\'s alternative backends)', () => {
     assert.equal(share('all.com'), 1);
   });
 
-  it('takes the primary\'s options (rewrite-target, auth) and keeps limits per location', () => {
+  it('takes the primary\'s options (rewrite-target, auth) and counts against the primary\'s limits', () => {
     const router = new Router(table([
       makeIngress('default', 'web', (i) => { ann({ 'rewrite-target': '/v1/$1', 'use-regex': 'true', 'limit-rps': '1', 'limit-burst-multiplier': '1' })(i); i.spec!.rules = [rule('o.com', path('/api/(.*)', 'a', 80))]; }),
       makeIngress('default', 'web-canary', (i) => { ann({ canary: 'true', 'canary-by-header': 'canary', 'rewrite-target': '/other' })(i); i.spec!.rules = [rule('o.com', path('/api/(.*)', 'c', 80))]; }),
@@ -417,6 +417,19 @@ describe('I2. redirect annotations and header injection', () => {
     const router = new Router(table([makeIngress('default', 'r', (i) => { ann({ 'permanent-redirect': 'https://new.example.com$uri' })(i); i.spec!.rules = [rule('crlf.com', path('/', 'a', 80))]; })]));
     const a = act(router, { host: 'crlf.com', path: '/a%0d%0aSet-Cookie:x=1' });
     assert.equal(header(a, 'location'), 'https://new.example.com/a%0D%0ASet-Cookie:x=1');
+  });
+});
+
+describe('I3. rate limits', () => {
+  it('count every path of an Ingress together, per client (one limit_req zone per Ingress)', () => {
+    const router = new Router(table([
+      makeIngress('default', 'lim', (i) => { ann({ 'limit-rps': '1', 'limit-burst-multiplier': '1' })(i); i.spec!.rules = [rule('lim.com', path('/a', 'a', 80), path('/b', 'b', 80))]; }),
+    ]));
+    const limits = new SharedLimits({ now: () => 0 });
+    const status = (p: string, remote = '10.1.0.1') => { const a = act(router, { host: 'lim.com', path: p, remote }, limits); return a.kind === 'respond' ? a.status : 200; };
+    // Rate 1 with a burst of 1: two requests pass at once, the third is refused, whichever path it asks for.
+    assert.deepEqual([status('/a'), status('/b'), status('/a'), status('/b')], [200, 200, 503, 503]);
+    assert.equal(status('/b', '10.1.0.2'), 200, 'another client has its own count');
   });
 });
 

@@ -11,6 +11,7 @@ import type { Ingress } from 'kubernetes-types/networking/v1.d.ts';
 import type { AccessEntry } from './http1-connection.ts';
 import { startMetricsServer } from './metrics-server.ts';
 import { ProxyWorkers } from './proxy-workers.ts';
+import { freePort } from './proxy-test-kit.ts';
 import { translate } from './translate.ts';
 import { makeIngress, makeService, makeSlice, path, rule } from './test-builders.ts';
 
@@ -165,13 +166,6 @@ describe('proxy workers', () => {
 });
 
 describe('proxy workers starting and stopping', () => {
-  async function freePort(): Promise<number> {
-    const s = net.createServer();
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-    const port = (s.address() as net.AddressInfo).port;
-    await new Promise<void>((r) => s.close(() => r()));
-    return port;
-  }
   const refused = (port: number) => new Promise<boolean>((resolve) => {
     const c = net.connect(port, '127.0.0.1');
     c.once('connect', () => { c.destroy(); resolve(false); });

@@ -132,12 +132,14 @@ export function decideAction(d: Decision, req: RequestFacts, limits: Limits, htt
   if (!req.secure && r.redirectToHttps) {
     return redirect(308, `https://${hostName(req.host)}${httpsPort === 443 ? '' : `:${httpsPort}`}${req.path}${req.query}`);
   }
-  if (o.limitRps !== undefined && !limits.allowRequest(`${r.route.id}|${req.remoteAddress}`, o.limitRps, Math.floor(o.limitRps * o.limitBurstMultiplier))) return respond(503);
+  // One zone per Ingress and client, as ingress-nginx names its limit_req/limit_conn zones after
+  // the Ingress: every path of it counts against the same limit.
+  if (o.limitRps !== undefined && !limits.allowRequest(`${r.route.ingress}|${req.remoteAddress}`, o.limitRps, Math.floor(o.limitRps * o.limitBurstMultiplier))) return respond(503);
   // limit-rpm is a zone of its own (rate N/m, burst N × multiplier), checked after limit-rps.
-  if (o.limitRpm !== undefined && !limits.allowRequest(`${r.route.id}|rpm|${req.remoteAddress}`, o.limitRpm / 60, Math.floor(o.limitRpm * o.limitBurstMultiplier))) return respond(503);
+  if (o.limitRpm !== undefined && !limits.allowRequest(`${r.route.ingress}|rpm|${req.remoteAddress}`, o.limitRpm / 60, Math.floor(o.limitRpm * o.limitBurstMultiplier))) return respond(503);
   let release: (() => void) | undefined;
   if (o.limitConnections !== undefined) {
-    release = limits.acquireConnection(`${r.route.id}|${req.remoteAddress}`, o.limitConnections);
+    release = limits.acquireConnection(`${r.route.ingress}|${req.remoteAddress}`, o.limitConnections);
     if (!release) return respond(503);
   }
   const refuse = (a: Action): Action => { release?.(); return a; };

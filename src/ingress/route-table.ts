@@ -118,16 +118,8 @@ export interface RouteOptions {
   readonly denied?: string;
 }
 
-/**
- * A canary Ingress's share of another Ingress's path: ingress-nginx's alternative backend and its
- * traffic-shaping policy (canary-by-header[-value|-pattern], canary-by-cookie, canary-weight). The
- * request otherwise keeps the primary route's options, as ingress-nginx ignores a canary's other
- * annotations.
- */
-export interface Canary {
-  /** "namespace/name" of the canary Ingress. */
-  readonly ingress: string;
-  readonly backend: Backend;
+/** ingress-nginx's traffic-shaping policy of a canary (its canary-* annotations), validated. */
+export interface TrafficShaping {
   /** canary-weight: this many requests in `weightTotal` go to the canary. */
   readonly weight: number;
   /** canary-weight-total; ingress-nginx counts anything under 100 as 100. */
@@ -135,9 +127,21 @@ export interface Canary {
   /** canary-by-header, lowercase. */
   readonly header?: string;
   readonly headerValue?: string;
-  /** canary-by-header-pattern as written (a regular expression, unanchored). */
+  /** canary-by-header-pattern as written (PCRE-style, unanchored). */
   readonly headerPattern?: string;
   readonly cookie?: string;
+}
+
+/**
+ * A canary Ingress's share of another Ingress's path: ingress-nginx's alternative backend and its
+ * traffic-shaping policy (canary-by-header[-value|-pattern], canary-by-cookie, canary-weight). The
+ * request otherwise keeps the primary route's options, as ingress-nginx ignores a canary's other
+ * annotations.
+ */
+export interface Canary extends TrafficShaping {
+  /** "namespace/name" of the canary Ingress. */
+  readonly ingress: string;
+  readonly backend: Backend;
   /** The canary backend's session affinity: the primary's, or none under affinity-canary-behavior: legacy. */
   readonly affinity?: CookieAffinity;
 }

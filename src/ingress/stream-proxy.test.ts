@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { ConfigMap } from 'kubernetes-types/core/v1.d.ts';
+import { freePort } from './proxy-test-kit.ts';
 import { StreamProxy } from './stream-proxy.ts';
 import { makeService, makeSlice } from './test-builders.ts';
 import { translate } from './translate.ts';
@@ -105,14 +106,6 @@ function streamsOf(cm: ConfigMap, protocol: 'TCP' | 'UDP') {
   protocol === 'TCP' ? { tcpServicesConfigMap: ref } : { udpServicesConfigMap: ref });
 }
 
-async function freeTcpPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 /** A TCP backend that keeps, per connection, all it received before the client's end. */
 async function recordingBackend() {
   const received: Promise<string>[] = [];
@@ -175,7 +168,7 @@ describe('tcp-services PROXY protocol', () => {
   /** Serves `entry` ("default/redis:6379[:PROXY[:PROXY]]") on a free port in front of a recording backend, for `body`. */
   async function withEntry(entry: string, body: (port: number, backend: Awaited<ReturnType<typeof recordingBackend>>) => Promise<void>) {
     const backend = await recordingBackend();
-    const port = await freeTcpPort();
+    const port = await freePort();
     const sp = new StreamProxy({ bindAddress: '127.0.0.1' });
     const cm: ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: 'ingress', name: 'tcp-services' }, data: { [String(port)]: entry } };
     const t = translate({ ingresses: [], ingressClasses: [], secrets: [], configMaps: [cm],
@@ -218,7 +211,7 @@ describe('tcp-services PROXY protocol', () => {
 
   it('applies a changed suffix to connections accepted after the update', async () => {
     const backend = await recordingBackend();
-    const port = await freeTcpPort();
+    const port = await freePort();
     const sp = new StreamProxy({ bindAddress: '127.0.0.1' });
     const service = { protocol: 'TCP' as const, port, backend: { name: 'default/redis:6379', endpoints: [{ address: '127.0.0.1', port: backend.port }] } };
     try {
