@@ -1,6 +1,7 @@
 // A pod's status as the kubelet reports it, computed from what the agent knows about its
 // containers (pure: objects in, status out).
 import type { ContainerStatus, Pod, PodCondition, PodStatus } from 'kubernetes-types/core/v1.d.ts';
+import { isSidecar } from './sidecars.ts';
 
 export type ContainerState =
   | { kind: 'waiting'; reason: string; message?: string }
@@ -26,7 +27,10 @@ export interface PodRuntimeView {
   startTime?: string;
   sandboxReady: boolean;
   containers: ContainerRecord[];
-  /** In spec order; each runs to success before the next, all before the app containers. */
+  /**
+   * In spec order; each runs to success (a sidecar, `restartPolicy: Always`, until started) before
+   * the next, all before the app containers.
+   */
   initContainers?: ContainerRecord[];
 }
 
@@ -59,29 +63,54 @@ export function containerStatusOf(c: ContainerRecord): ContainerStatus {
   return s as unknown as ContainerStatus;
 }
 
+/** The init containers of the spec that are sidecars (`restartPolicy: Always`), by name. */
+function sidecarNames(pod: Pod): Set<string> {
+  return new Set((pod.spec?.initContainers ?? []).filter(isSidecar).map((c) => c.name));
+}
+
+/** kubelet's HasAnyRegularContainerStarted: an app container is running or has terminated. */
+function anyAppContainerStarted(view: PodRuntimeView): boolean {
+  return view.containers.some((c) => c.state.kind === 'running' || c.state.kind === 'terminated');
+}
+
 /**
  * Phase by kubelet's rules (getPhase): a container waiting to restart (it has a last termination)
  * counts as stopped, not waiting; any other waiting container keeps the pod Pending; Succeeded or
- * Failed once all containers stopped and restartPolicy will not run them again.
+ * Failed once all containers stopped and restartPolicy will not run them again. Sidecars
+ * (restartable init containers) count as running while they run; once they exited they count
+ * neither as running nor as stopped, so the app containers alone make the pod Succeeded or Failed.
  */
 export function podPhase(pod: Pod, view: PodRuntimeView): PodStatus['phase'] {
   const cs = view.containers;
   if (cs.length === 0) return 'Pending';
   const restartPolicy = pod.spec?.restartPolicy ?? 'Always';
-  // Init containers: a failed one fails the pod under Never; any unfinished keeps it Pending.
+  const sidecars = sidecarNames(pod);
+  // Ordinary init containers: a failed one fails the pod under Never; any unfinished keeps it Pending.
   let pendingInit = 0;
   let failedInit = 0;
+  let pendingSidecars = 0;
+  let waiting = 0;
+  let running = 0;
+  let stopped = 0;
+  let succeeded = 0;
   for (const c of view.initContainers ?? []) {
+    if (sidecars.has(c.name)) {
+      if (c.state.kind === 'running') {
+        if (!c.started) pendingSidecars++;
+        running++;
+      } else if (c.state.kind === 'waiting' && !c.lastTerminated) {
+        pendingSidecars++;
+        waiting++;
+      }
+      continue;
+    }
     const last = c.state.kind === 'terminated' ? c.state : c.state.kind === 'waiting' ? c.lastTerminated : undefined;
     if (c.state.kind === 'running' || !last) pendingInit++;
     else if (last.exitCode !== 0) failedInit++;
   }
   if (failedInit > 0 && restartPolicy === 'Never') return 'Failed';
   if (pendingInit > 0 || failedInit > 0) return 'Pending';
-  let waiting = 0;
-  let running = 0;
-  let stopped = 0;
-  let succeeded = 0;
+  if (pendingSidecars > 0 && !anyAppContainerStarted(view)) return 'Pending';
   for (const c of cs) {
     if (c.state.kind === 'running') running++;
     else if (c.state.kind === 'terminated') {
@@ -118,16 +147,22 @@ export function computePodStatus(pod: Pod, view: PodRuntimeView, now: string): P
   const phase = podPhase(pod, view);
   const statuses: ContainerStatus[] = view.containers.map(containerStatusOf);
   const inits = view.initContainers ?? [];
-  // A completed init container reports ready, as the kubelet's does.
-  const initStatuses = inits.map((c) => containerStatusOf({ ...c, ready: initSucceeded(c) }));
-  const incomplete = inits.filter((c) => !initSucceeded(c)).map((c) => c.name);
-  const notReady = view.containers.filter((c) => !c.ready).map((c) => c.name);
+  const sidecars = sidecarNames(pod);
+  // A completed init container reports ready, as the kubelet's does; a sidecar is ready as an app
+  // container is (its readiness probe, else once started).
+  const initStatuses = inits.map((c) => containerStatusOf(sidecars.has(c.name) ? c : { ...c, ready: initSucceeded(c) }));
+  // kubelet's GeneratePodInitializedCondition: a sidecar is complete once started; once an app
+  // container has run the pod stays initialized (a sidecar may be restarting).
+  const incomplete = inits.filter((c) => (sidecars.has(c.name) ? !(c.state.kind === 'running' && c.started) : !initSucceeded(c))).map((c) => c.name);
+  const initialized = incomplete.length === 0 || anyAppContainerStarted(view);
+  // Ready and ContainersReady: the sidecars (in spec order), then the app containers.
+  const notReady = [...inits.filter((c) => sidecars.has(c.name)), ...view.containers].filter((c) => !c.ready).map((c) => c.name);
   const containersReady = notReady.length === 0 && view.containers.length > 0;
   const terminal = phase === 'Succeeded' || phase === 'Failed';
   const readyMsg = notReady.length ? `containers with unready status: [${notReady.join(' ')}]` : undefined;
   const conditions: PodCondition[] = [
     condition('PodReadyToStartContainers', view.sandboxReady, now, prev),
-    condition('Initialized', incomplete.length === 0, now, prev, 'ContainersNotInitialized', `containers with incomplete status: [${incomplete.join(' ')}]`),
+    condition('Initialized', initialized, now, prev, 'ContainersNotInitialized', `containers with incomplete status: [${incomplete.join(' ')}]`),
     condition('Ready', containersReady && !terminal, now, prev, terminal ? 'PodCompleted' : 'ContainersNotReady', terminal ? undefined : readyMsg),
     condition('ContainersReady', containersReady && !terminal, now, prev, terminal ? 'PodCompleted' : 'ContainersNotReady', terminal ? undefined : readyMsg),
     ...(prev ?? []).filter((c) => c.type === 'PodScheduled'),

@@ -357,3 +357,106 @@ describe('PodWorker: init containers', () => {
     assert.equal(h.network.pods.size, 0);
   });
 });
+
+describe('PodWorker: sidecars (init containers with restartPolicy Always)', () => {
+  const withSidecars = (policy: 'Always' | 'Never', edit: (p: Pod) => void = () => {}) => makePod('sc', (p) => {
+    p.spec!.restartPolicy = policy;
+    p.spec!.terminationGracePeriodSeconds = 7;
+    p.spec!.initContainers = [{ name: 's1', image: 'busybox', restartPolicy: 'Always' }, { name: 'i', image: 'busybox' }, { name: 's2', image: 'busybox', restartPolicy: 'Always' }];
+    edit(p);
+  });
+  const init = (s: PodStatus, name: string) => s.initContainerStatuses!.find((x) => x.name === name)!;
+
+  it('starts a sidecar and goes on without waiting for it to exit; the app runs once all are done, Ready with the sidecars', async () => {
+    const h = harness(withSidecars('Always'));
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls, ['start s1', 'start i'], 'the next init container starts once the sidecar has');
+    assert.equal(h.last().phase, 'Pending');
+    h.exit(0, 'i');
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls.slice(2), ['start s2', 'start c']);
+    const s = h.last();
+    assert.equal(s.phase, 'Running');
+    assert.deepEqual(s.conditions!.filter((c) => c.type !== 'PodReadyToStartContainers').map((c) => [c.type, c.status]), [['Initialized', 'True'], ['Ready', 'True'], ['ContainersReady', 'True']]);
+    assert.deepEqual(s.initContainerStatuses!.map((c) => [c.name, Object.keys(c.state!)[0], c.started, c.ready]),
+      [['s1', 'running', true, true], ['i', 'terminated', false, true], ['s2', 'running', true, true]]);
+  });
+
+  it('holds the next init container until the sidecar\'s startup probe passed', async () => {
+    const h = harness(withSidecars('Always', (p) => { p.spec!.initContainers![0]!.startupProbe = { exec: { command: ['true'] }, periodSeconds: 1 }; }));
+    h.runtime.probeResult = { ok: false, message: 'Startup probe failed: ' };
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls, ['start s1']);
+    assert.equal(init(h.last(), 's1').started, false);
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls.filter((c) => c.startsWith('start')), ['start s1']);
+    h.runtime.probeResult = { ok: true, message: '' };
+    for (let i = 0; i < 50 && !h.worker.containerRecord('s1')?.started; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(h.worker.containerRecord('s1')?.started, true);
+    assert.ok(h.requeues.includes(0), 'a started sidecar asks for a sync');
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls.filter((c) => c.startsWith('start')), ['start s1', 'start i']);
+    await h.worker.terminate(0, false);
+  });
+
+  it('restarts a sidecar whatever its exit code and the pod\'s restartPolicy, with back-off', async () => {
+    const h = harness(withSidecars('Never'));
+    await h.worker.sync();
+    h.exit(0, 'i');
+    await h.worker.sync();
+    h.exit(0, 's1');
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls.slice(4), ['start s1'], 'restarted at once the first time');
+    assert.equal(init(h.last(), 's1').restartCount, 1);
+    h.exit(1, 's1');
+    await h.worker.sync();
+    assert.equal(init(h.last(), 's1').state?.waiting?.reason, 'CrashLoopBackOff');
+    assert.equal(h.last().phase, 'Running');
+    h.advance(10_000);
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls.slice(5), ['start s1']);
+    assert.equal(init(h.last(), 's1').restartCount, 2);
+    assert.equal(h.runtime.calls.filter((c) => c === 'start i').length, 1, 'the ordinary init container is not rerun');
+  });
+
+  it('under Never stops the sidecars (reverse order, pod grace) once the app exited, Succeeded from the app alone', async () => {
+    const h = harness(withSidecars('Never'));
+    await h.worker.sync();
+    h.exit(0, 'i');
+    await h.worker.sync();
+    h.exit(0);
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls.slice(4), ['stop s2 7', 'stop s1 7']);
+    assert.ok(h.events.includes('Normal Killing Stopping container s1'));
+    const s = h.last();
+    assert.equal(s.phase, 'Succeeded', 'the sidecars\' exit 137 does not fail the pod');
+    assert.deepEqual(s.initContainerStatuses!.map((c) => c.state?.terminated?.exitCode), [137, 0, 137]);
+    assert.equal(h.network.pods.size, 0, 'the sandbox is released');
+    await h.worker.sync();
+    assert.equal(h.runtime.calls.filter((c) => c.startsWith('start')).length, 4, 'nothing is started again');
+  });
+
+  it('under Never fails the pod and stops the running sidecar when an ordinary init container fails', async () => {
+    const h = harness(withSidecars('Never'));
+    await h.worker.sync();
+    h.exit(3, 'i');
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls, ['start s1', 'start i', 'stop s1 7']);
+    assert.equal(h.last().phase, 'Failed');
+    assert.equal(h.network.pods.size, 0);
+  });
+
+  it('on deletion stops the app containers first, then the sidecars in reverse order, after all preStop hooks', async () => {
+    const h = harness(withSidecars('Always', (p) => {
+      for (const c of [...p.spec!.initContainers!, ...p.spec!.containers]) c.lifecycle = { preStop: { exec: { command: ['true'] } } };
+    }));
+    await h.worker.sync();
+    h.exit(0, 'i');
+    await h.worker.sync();
+    h.runtime.calls.length = 0;
+    await h.worker.terminate(30, true);
+    const stops = h.runtime.calls.filter((c) => c.startsWith('stop'));
+    assert.deepEqual(stops, ['stop c 30', 'stop s2 30', 'stop s1 30']);
+    assert.deepEqual(h.runtime.calls.slice(0, 3).sort(), ['hook c 30', 'hook s1 30', 'hook s2 30'], 'preStop hooks run first, for all alike');
+  });
+});

@@ -6,6 +6,7 @@ import type { Container, ContainerStatus, Pod, Probe } from 'kubernetes-types/co
 import { computePodStatus, podPhase, type ContainerRecord, type ContainerState, type PodRuntimeView } from './pod-status.ts';
 import type { ExitEvent, PodNetworkPort, RuntimePort } from './ports.ts';
 import { resolveEnv, type EnvContext } from './container-env.ts';
+import { appContainersFinished, isSidecar, planInitContainers, terminationPrereqs, type InitStep } from './sidecars.ts';
 
 export interface PodWorkerDeps {
   nodeName: string;
@@ -31,6 +32,8 @@ export interface PodWorkerDeps {
 const backoffBaseMs = 10_000;
 const backoffMaxMs = 300_000;
 const backoffResetMs = 600_000;
+/** kubelet's minimumGracePeriodInSeconds: a sidecar whose turn to stop came late still gets this. */
+const minimumGraceSeconds = 2;
 
 function k8sTime(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -66,6 +69,11 @@ export class PodWorker {
   #stopped = false;
   /** The pod finished and its sandbox (netns, veth, IP) was released, as the kubelet's StopPodSandbox. */
   #sandboxReleased = false;
+  /**
+   * The pod is being stopped because it is done (its app containers exited for good, or an init
+   * container failed under Never): kubelet's KillPod, nothing is started or restarted again.
+   */
+  #completing = false;
 
   constructor(pod: Pod, deps: PodWorkerDeps) {
     this.#pod = pod;
@@ -140,14 +148,34 @@ export class PodWorker {
         return;
       }
     }
-    // Init containers run one at a time, in order, each to success, before any app container.
-    if (await this.#syncInitContainers()) {
+    // Init containers run one at a time, in order, each to success (a sidecar: until started),
+    // before any app container.
+    if (!this.#completing && await this.#syncInitContainers()) {
       for (const c of this.#pod.spec?.containers ?? []) await this.#syncContainer(c);
+    }
+    // kubelet's KillPod: the app containers are done for good (or initialization failed under
+    // Never), so what still runs (sidecars) is stopped, in order, and never restarted.
+    if (this.#completing || this.#mustKillPod()) {
+      this.#completing = true;
+      // The app containers' exits are reported before the sidecars' grace period runs out.
+      if (this.#anyRunning()) await this.#reportStatus();
+      await this.#stopRunning(this.#pod.spec?.terminationGracePeriodSeconds ?? 30);
     }
     // kubelet: a terminal pod's sandbox is stopped (SyncTerminatingPod → killPod → StopPodSandbox),
     // which releases its IP and its hostPorts; the status keeps the IP it had.
-    if (this.#isTerminal()) await this.#releaseSandbox();
+    if (this.#isTerminal() && !this.#anyRunning()) await this.#releaseSandbox();
     await this.#reportStatus();
+  }
+
+  #mustKillPod(): boolean {
+    const view = this.#view();
+    if (appContainersFinished(this.#pod.spec?.restartPolicy, view.containers)) return true;
+    const phase = podPhase(this.#pod, view);
+    return phase === 'Succeeded' || phase === 'Failed';
+  }
+
+  #anyRunning(): boolean {
+    return [...this.#containers.values()].some((rt) => rt.record.state.kind === 'running' || rt.starting);
   }
 
   #isTerminal(): boolean {
@@ -163,14 +191,46 @@ export class PodWorker {
     this.#sandboxReleased = true;
   }
 
-  /** Syncs the first init container not yet succeeded; true once all have. */
+  /**
+   * Syncs the init containers the plan asks for (the first not yet done, and the sidecars to keep
+   * running), planning again after each round: a sidecar just started lets the next one start.
+   * True once all are done (ordinary ones succeeded, sidecars started).
+   */
   async #syncInitContainers(): Promise<boolean> {
-    for (const c of this.#pod.spec?.initContainers ?? []) {
-      await this.#syncContainer(c);
-      const s = this.#containers.get(c.name)?.record.state;
-      if (!(s?.kind === 'terminated' && s.exitCode === 0)) return false;
+    const inits = this.#pod.spec?.initContainers ?? [];
+    if (inits.length === 0) return true;
+    const synced = new Set<string>();
+    for (;;) {
+      const appRunning = (this.#pod.spec?.containers ?? []).some((c) => this.#containers.get(c.name)?.record.state.kind === 'running');
+      const plan = planInitContainers(inits.map((c) => this.#initStep(c)), appRunning);
+      const todo = plan.sync.filter((n) => !synced.has(n));
+      if (todo.length === 0) return plan.initialized;
+      for (const name of todo) {
+        synced.add(name);
+        const c = inits.find((x) => x.name === name);
+        if (c) await this.#syncContainer(c);
+      }
     }
-    return true;
+  }
+
+  /** What the init planner needs of one init container (from its record, else from the API status a previous run wrote). */
+  #initStep(c: Container): InitStep {
+    const rec = this.#containers.get(c.name)?.record;
+    if (rec) {
+      return {
+        name: c.name, sidecar: isSidecar(c),
+        exists: rec.state.kind !== 'waiting' || rec.lastTerminated !== undefined,
+        started: rec.state.kind === 'running' && rec.started,
+        succeeded: rec.state.kind === 'terminated' && rec.state.exitCode === 0,
+      };
+    }
+    const before = this.#pod.status?.initContainerStatuses?.find((x) => x.name === c.name);
+    return {
+      name: c.name, sidecar: isSidecar(c),
+      exists: Boolean(before?.state?.running || before?.state?.terminated || before?.lastState?.terminated),
+      started: false,
+      succeeded: before?.state?.terminated?.exitCode === 0,
+    };
   }
 
   #isInit(c: Container | string): boolean {
@@ -178,9 +238,13 @@ export class PodWorker {
     return (this.#pod.spec?.initContainers ?? []).some((x) => x.name === name);
   }
 
-  /** Whether a container that exited with `exitCode` runs again: init containers rerun only on failure, and not under Never. */
+  /**
+   * Whether a container that exited with `exitCode` runs again: a sidecar always does (whatever
+   * the pod's restartPolicy), other init containers rerun only on failure, and not under Never.
+   */
   #policyRestarts(exitCode: number, c: Container): boolean {
     const p = this.#pod.spec?.restartPolicy ?? 'Always';
+    if (this.#isInit(c) && isSidecar(c)) return !this.#completing;
     if (this.#isInit(c)) return p !== 'Never' && exitCode !== 0;
     return p === 'Always' || (p === 'OnFailure' && exitCode !== 0);
   }
@@ -206,7 +270,7 @@ export class PodWorker {
       this.#containers.set(c.name, rt);
     }
     const rec = rt.record;
-    if (rec.state.kind === 'running' || rt.starting || rec.done) return;
+    if (rec.state.kind === 'running' || rt.starting || rec.done || this.#completing) return;
     if (rec.state.kind === 'terminated') {
       if (!this.#policyRestarts(rec.state.exitCode, c)) { rec.done = true; return; }
       const wait = rt.nextStartAt - this.#deps.now().getTime();
@@ -367,7 +431,7 @@ export class PodWorker {
       if (kind === 'startup' && rt.startupOk) return;
       const label = kind === 'readiness' ? 'Readiness' : kind === 'liveness' ? 'Liveness' : 'Startup';
       const r = await this.#deps.runtime.probe(probe, { podUid: this.uid, containerName: c.name, podIP: this.#ip!, netnsPath: this.#netnsPath, kind: label });
-      if (rt.record.state.kind !== 'running' || this.#terminating) return;
+      if (rt.record.state.kind !== 'running' || this.#terminating || this.#completing) return;
       if (r.ok) {
         if (kind === 'readiness') {
           rt.readinessFailures = 0;
@@ -379,6 +443,8 @@ export class PodWorker {
           rt.record.started = true;
           rt.record.ready = !c.readinessProbe;
           void this.#reportStatus();
+          // A sidecar that has started lets the next init container (or the app containers) start.
+          if (this.#isInit(c)) this.#deps.requeue(0);
         }
       } else {
         this.#deps.event(this.#pod, 'Warning', 'Unhealthy', r.message, this.#fieldPath(c));
@@ -461,7 +527,7 @@ export class PodWorker {
    * Stops one container as kubelet's killContainer does: its preStop hook first, within the grace
    * period, then SIGTERM with what is left of it, then SIGKILL.
    */
-  async #killContainer(c: Container, graceSeconds: number): Promise<void> {
+  async #killContainer(c: Container, graceSeconds: number, waitTurn?: (timeoutMs: number) => Promise<void>): Promise<void> {
     const started = this.#deps.now().getTime();
     const hook = c.lifecycle?.preStop;
     if (hook && graceSeconds > 0) {
@@ -475,8 +541,51 @@ export class PodWorker {
         this.#deps.event(this.#pod, 'Warning', 'FailedPreStopHook', 'PreStopHook failed', this.#fieldPath(c));
       }
     }
-    const left = Math.max(0, graceSeconds - Math.floor((this.#deps.now().getTime() - started) / 1000));
+    let left = Math.max(0, graceSeconds - Math.floor((this.#deps.now().getTime() - started) / 1000));
+    // kubelet's terminationOrdering: a sidecar's SIGTERM waits for its turn (the app containers
+    // and the sidecars after it gone), within what is left of the grace period.
+    if (waitTurn && left > 0) {
+      await waitTurn(left * 1000);
+      left = Math.max(minimumGraceSeconds, graceSeconds - Math.floor((this.#deps.now().getTime() - started) / 1000));
+    }
     await this.#deps.runtime.stop(this.uid, c.name, left);
+  }
+
+  /**
+   * Stops every running container as kubelet's killContainersWithSyncResult does: all at once,
+   * each after its preStop hook, except that a sidecar is sent SIGTERM only after the app
+   * containers and the sidecars declared after it have stopped (reverse order).
+   */
+  async #stopRunning(graceSeconds: number): Promise<void> {
+    for (const rt of this.#containers.values()) this.#clearProbes(rt);
+    const running = [...this.#containers.values()].filter((rt) => rt.record.state.kind === 'running').map((rt) => rt.record.name);
+    if (running.length === 0) return;
+    for (const name of running) {
+      const c = this.#spec(name);
+      this.#deps.event(this.#pod, 'Normal', 'Killing', `Stopping container ${name}`, c ? this.#fieldPath(c) : undefined);
+    }
+    const prereqs = terminationPrereqs(this.#pod.spec, running);
+    const gone = new Map<string, { done: Promise<void>; resolve: () => void }>();
+    for (const name of running) {
+      let resolve!: () => void;
+      const done = new Promise<void>((r) => { resolve = r; });
+      gone.set(name, { done, resolve });
+    }
+    await Promise.all(running.map(async (name) => {
+      try {
+        const c = this.#spec(name);
+        const waitFor = (prereqs.get(name) ?? []).map((n) => gone.get(n)!.done);
+        const waitTurn = waitFor.length === 0 ? undefined : async (timeoutMs: number) => {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([Promise.all(waitFor), new Promise<void>((r) => { timer = setTimeout(r, timeoutMs); })]);
+          clearTimeout(timer);
+        };
+        if (c) await this.#killContainer(c, graceSeconds, waitTurn);
+        else await this.#deps.runtime.stop(this.uid, name, graceSeconds);
+      } finally {
+        gone.get(name)!.resolve();
+      }
+    }));
   }
 
   /**
@@ -485,17 +594,7 @@ export class PodWorker {
    */
   terminate(graceSeconds: number, deleteObject: boolean): Promise<void> {
     this.#terminating ??= (async () => {
-      for (const rt of this.#containers.values()) this.#clearProbes(rt);
-      const running = [...this.#containers.values()].filter((rt) => rt.record.state.kind === 'running');
-      for (const rt of running) {
-        const c = this.#spec(rt.record.name);
-        this.#deps.event(this.#pod, 'Normal', 'Killing', `Stopping container ${rt.record.name}`, c ? this.#fieldPath(c) : undefined);
-      }
-      await Promise.all(running.map(async (rt) => {
-        const c = this.#spec(rt.record.name);
-        if (c) await this.#killContainer(c, graceSeconds);
-        else await this.#deps.runtime.stop(this.uid, rt.record.name, graceSeconds);
-      }));
+      await this.#stopRunning(graceSeconds);
       // Also when this run never set the network up: a crashed run may have left it (removePod of
       // an unknown pod is a no-op).
       if (!this.#hostNetwork() && !this.#sandboxReleased) await this.#deps.network.removePod(this.uid);

@@ -162,17 +162,26 @@ function validateContainers(containers: readonly Container[], volumes: Set<strin
     errs.push(...validateContainerCommon(c, volumes, p));
     if (names.has(c.name)) errs.push(duplicate(child(p, 'name'), c.name));
     else names.add(c.name);
-    errs.push(...validateProbe(c.livenessProbe, child(p, 'livenessProbe')));
-    if (c.livenessProbe && c.livenessProbe.successThreshold !== 1) {
-      errs.push(invalid(child(child(p, 'livenessProbe'), 'successThreshold'), c.livenessProbe.successThreshold ?? 0, 'must be 1'));
-    }
-    errs.push(...validateProbe(c.readinessProbe, child(p, 'readinessProbe')));
-    errs.push(...validateProbe(c.startupProbe, child(p, 'startupProbe')));
-    if (c.startupProbe && c.startupProbe.successThreshold !== 1) {
-      errs.push(invalid(child(child(p, 'startupProbe'), 'successThreshold'), c.startupProbe.successThreshold ?? 0, 'must be 1'));
-    }
+    errs.push(...validateProbes(c, p));
+    // Only an init container may have its own restartPolicy (a sidecar's `Always`).
+    if (c.restartPolicy !== undefined && c.restartPolicy !== null) errs.push(forbidden(child(p, 'restartPolicy'), 'may not be set for non-init containers'));
   });
   errs.push(...checkHostPortConflicts(containers, path));
+  return errs;
+}
+
+/** The probes of an app container or a sidecar (validateLivenessProbe, validateReadinessProbe, validateStartupProbe). */
+function validateProbes(c: Container, p: string): FieldError[] {
+  const errs: FieldError[] = [];
+  errs.push(...validateProbe(c.livenessProbe, child(p, 'livenessProbe')));
+  if (c.livenessProbe && c.livenessProbe.successThreshold !== 1) {
+    errs.push(invalid(child(child(p, 'livenessProbe'), 'successThreshold'), c.livenessProbe.successThreshold ?? 0, 'must be 1'));
+  }
+  errs.push(...validateProbe(c.readinessProbe, child(p, 'readinessProbe')));
+  errs.push(...validateProbe(c.startupProbe, child(p, 'startupProbe')));
+  if (c.startupProbe && c.startupProbe.successThreshold !== 1) {
+    errs.push(invalid(child(child(p, 'startupProbe'), 'successThreshold'), c.startupProbe.successThreshold ?? 0, 'must be 1'));
+  }
   return errs;
 }
 
@@ -182,10 +191,21 @@ function validateInitContainers(inits: readonly Container[], regular: readonly C
   inits.forEach((c, i) => {
     const p = index(path, i);
     errs.push(...validateContainerCommon(c, volumes, p));
+    // A sidecar (native sidecar container, KEP-753) is an init container with restartPolicy Always.
+    let restartAlways = false;
+    if (c.restartPolicy !== undefined && c.restartPolicy !== null) {
+      if (c.restartPolicy !== 'Always') errs.push(notSupported(child(p, 'restartPolicy'), c.restartPolicy, ['Always']));
+      restartAlways = c.restartPolicy === 'Always';
+    }
     if (names.has(c.name)) errs.push(duplicate(child(p, 'name'), c.name));
     else if (c.name) names.add(c.name);
-    for (const probe of ['lifecycle', 'livenessProbe', 'readinessProbe', 'startupProbe'] as const) {
-      if (c[probe]) errs.push(invalid(child(p, probe), c[probe], 'must not be set for init containers', JSON.stringify(c[probe])));
+    if (restartAlways) {
+      // A sidecar may have probes and lifecycle hooks, as an app container.
+      errs.push(...validateProbes(c, p));
+    } else {
+      for (const field of ['lifecycle', 'livenessProbe', 'readinessProbe', 'startupProbe'] as const) {
+        if (c[field]) errs.push(forbidden(child(p, field), 'may not be set for init containers without restartPolicy=Always'));
+      }
     }
   });
   if (inits.length) errs.push(...checkHostPortConflicts(inits, path));

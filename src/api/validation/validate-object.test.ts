@@ -91,6 +91,29 @@ const cases: { name: string; obj: () => KObject; want: string[] }[] = [
   { name: 'hostPort duplicate across containers', obj: () => makePod('p', (o) => { o.spec.containers = [{ name: 'a', image: 'x', ports: [{ containerPort: 80, hostPort: 8080 }] }, { name: 'b', image: 'x', ports: [{ containerPort: 81, hostPort: 8080 }] }]; }),
     want: ['spec.containers[1].ports[0].hostPort: Duplicate value: "TCP//8080"'] },
   { name: 'hostNetwork without hostPort defaults it', obj: () => makePod('p', (o) => { o.spec.hostNetwork = true; o.spec.containers[0].ports = [{ containerPort: 8086 }]; }), want: [] },
+  { name: 'a sidecar (init container with restartPolicy Always) may have probes and lifecycle hooks', obj: () => makePod('p', (o) => {
+    o.spec.initContainers = [{ name: 'side', image: 'busybox', restartPolicy: 'Always', readinessProbe: { exec: { command: ['true'] } },
+      livenessProbe: { tcpSocket: { port: 80 } }, startupProbe: { httpGet: { port: 80 } }, lifecycle: { preStop: { exec: { command: ['true'] } } } }];
+  }), want: [] },
+  { name: 'container restartPolicy on an app container', obj: () => makePod('p', (o) => { o.spec.containers[0].restartPolicy = 'Always'; }),
+    want: ['spec.containers[0].restartPolicy: Forbidden: may not be set for non-init containers'] },
+  { name: 'init container restartPolicy other than Always', obj: () => makePod('p', (o) => { o.spec.initContainers = [{ name: 'i', image: 'busybox', restartPolicy: 'Never' }]; }),
+    want: ['spec.initContainers[0].restartPolicy: Unsupported value: "Never": supported values: "Always"'] },
+  { name: 'probes and lifecycle on an ordinary init container', obj: () => makePod('p', (o) => {
+    o.spec.initContainers = [{ name: 'i', image: 'busybox', lifecycle: { preStop: { exec: { command: ['true'] } } }, livenessProbe: { exec: { command: ['true'] } },
+      readinessProbe: { exec: { command: ['true'] } }, startupProbe: { exec: { command: ['true'] } } }];
+  }), want: [
+    'spec.initContainers[0].lifecycle: Forbidden: may not be set for init containers without restartPolicy=Always',
+    'spec.initContainers[0].livenessProbe: Forbidden: may not be set for init containers without restartPolicy=Always',
+    'spec.initContainers[0].readinessProbe: Forbidden: may not be set for init containers without restartPolicy=Always',
+    'spec.initContainers[0].startupProbe: Forbidden: may not be set for init containers without restartPolicy=Always',
+  ] },
+  { name: 'a sidecar\'s probes are checked as an app container\'s', obj: () => makePod('p', (o) => {
+    o.spec.initContainers = [{ name: 'side', image: 'busybox', restartPolicy: 'Always', livenessProbe: { exec: { command: ['true'] }, successThreshold: 2 }, readinessProbe: { periodSeconds: 1 } }];
+  }), want: [
+    'spec.initContainers[0].livenessProbe.successThreshold: Invalid value: 2: must be 1',
+    'spec.initContainers[0].readinessProbe: Required value: must specify a handler type',
+  ] },
   { name: 'bad restartPolicy and dnsPolicy', obj: () => makePod('p', (o) => { o.spec.restartPolicy = 'Sometimes'; o.spec.dnsPolicy = 'Google'; }),
     want: ['spec.restartPolicy: Unsupported value: "Sometimes": supported values: "Always", "OnFailure", "Never"', 'spec.dnsPolicy: Unsupported value: "Google": supported values: "ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"'] },
   { name: 'probe without handler; liveness successThreshold', obj: () => makePod('p', (o) => { o.spec.containers[0].livenessProbe = { successThreshold: 2 }; }),
