@@ -610,6 +610,51 @@ describe('O. from-to-www-redirect', () => {
   });
 });
 
+describe('Q. review findings on L–P', () => {
+  it('an auth-url to the same Service port as a service-upstream route keeps its own endpoints (pools keyed by endpoints too)', () => {
+    const t = translate({
+      ingresses: [
+        makeIngress('default', 'su', (i) => { ann({ 'service-upstream': 'true' })(i); i.spec!.rules = [rule('z.com', path('/', 'a', 80))]; }),
+        makeIngress('default', 'authed', (i) => { ann({ 'auth-url': 'http://a.default.svc.cluster.local/auth' })(i); i.spec!.rules = [rule('b.com', path('/', 'b', 80))]; }),
+      ],
+      ingressClasses: [], secrets: [],
+      services: [makeService('default', 'a', [{ name: 'http', port: 80, targetPort: 8080 }], (s) => { s.spec!.clusterIP = '10.96.0.50'; }), makeService('default', 'b')],
+      endpointSlices: [makeSlice('default', 'a', ['10.0.0.7'], [{ name: 'http', port: 8080 }]), makeSlice('default', 'b', ['10.0.0.8'], [{ port: 80 }])],
+    });
+    const router = new Router(t);
+    const z = router.decide('z.com', '/') as Extract<Decision, { kind: 'route' }>;
+    const b = router.decide('b.com', '/') as Extract<Decision, { kind: 'route' }>;
+    assert.deepEqual(z.route.pool.endpoints, [{ address: '10.96.0.50', port: 80 }]);
+    assert.deepEqual(b.route.auth!.pool.endpoints, [{ address: '10.0.0.7', port: 8080 }]);
+  });
+
+  it('$1 is the location regex\'s capture in a redirect, and empty where the location has none', () => {
+    const router = new Router(table([
+      makeIngress('default', 'rx', (i) => { ann({ 'use-regex': 'true', 'permanent-redirect': 'https://new.com/$1' })(i); i.spec!.rules = [rule('rx.com', path('/old/(.*)', 'a', 80, 'ImplementationSpecific'))]; }),
+      makeIngress('default', 'vh', (i) => { ann({ 'upstream-vhost': '$1.svc' })(i); i.spec!.rules = [rule('vh1.com', path('/', 'a', 80))]; }),
+    ]));
+    assert.equal(header(act(router, { host: 'rx.com', path: '/old/page' }), 'location'), 'https://new.com/page');
+    assert.equal((act(router, { host: 'vh1.com', path: '/' }) as Extract<Action, { kind: 'proxy' }>).upstreamHost, '.svc');
+  });
+
+  it('x-forwarded-prefix on a canary request takes the primary location\'s variables', () => {
+    const router = new Router(table([
+      makeIngress('default', 'web', (i) => { ann({ 'rewrite-target': '/', 'x-forwarded-prefix': '/$service_name' })(i); i.spec!.rules = [rule('pf.com', path('/x', 'a', 80))]; }),
+      makeIngress('default', 'web-canary', (i) => { ann({ canary: 'true', 'canary-weight': '100' })(i); i.spec!.rules = [rule('pf.com', path('/x', 'c', 80))]; }),
+    ]));
+    const a = act(router, { host: 'pf.com', path: '/x' }) as Extract<Action, { kind: 'proxy' }>;
+    assert.deepEqual([proxied(a).backend, a.forwardedPrefix], ['c', '/a']);
+  });
+
+  it('from-to-www-redirect turns on only with a location the Ingress adds (not a duplicate path)', () => {
+    const t = table([
+      makeIngress('default', 'dup1', (i) => { i.spec!.rules = [rule('dup.com', path('/x', 'a', 80))]; }),
+      makeIngress('default', 'dup2', (i) => { ann({ 'from-to-www-redirect': 'true' })(i); i.spec!.rules = [rule('dup.com', path('/x', 'b', 80))]; }),
+    ]);
+    assert.equal(new Router(t).decide('www.dup.com', '/x').kind, 'not-found');
+  });
+});
+
 describe('P. service-upstream', () => {
   const services = [
     makeService('default', 'a', [{ name: 'http', port: 80, targetPort: 8080 }], (s) => { s.spec!.clusterIP = '10.96.0.10'; }),

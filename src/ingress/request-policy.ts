@@ -128,7 +128,7 @@ export function decideAction(d: Decision, req: RequestFacts, limits: Limits, htt
     }
   }
   // The annotation's `return` runs in nginx's rewrite phase, before the SSL redirect of ingress-nginx's rewrite_by_lua.
-  if (o.redirect) return redirect(o.redirect.code, expandRedirectVariables(o.redirect.url, req));
+  if (o.redirect) return redirect(o.redirect.code, expandRedirectVariables(o.redirect.url, req, d.match));
   if (!req.secure && r.redirectToHttps) {
     return redirect(308, `https://${hostName(req.host)}${httpsPort === 443 ? '' : `:${httpsPort}`}${req.path}${req.query}`);
   }
@@ -169,13 +169,14 @@ export function hostRedirectLocation(to: string, req: RequestFacts): string {
 
 /**
  * nginx variables in a redirect annotation's URL (`return 301 https://new.example.com$request_uri`);
- * unknown ones (and `$1`-style captures) stay as written.
+ * unknown ones stay as written; `$1`-style captures are the location regex's (empty without one), as
+ * the annotation's `return` sits in the location block.
  */
-export function expandRedirectVariables(url: string, req: RequestFacts): string {
+export function expandRedirectVariables(url: string, req: RequestFacts, match?: RegExpExecArray): string {
   // $uri is %XX-decoded: a CR or LF it brings back must not end the Location line and start a
   // header of the client's choosing (nginx's own `return 301 …$uri` would), so controls are
   // %-encoded again.
-  return expandVariables(url, req, undefined, undefined).replace(/[\x00-\x1f\x7f]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+  return expandVariables(url, req, match, undefined).replace(/[\x00-\x1f\x7f]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 }
 
 const VARIABLE = /\$(?:(\d)|\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g;
@@ -189,7 +190,8 @@ const VARIABLE = /\$(?:(\d)|\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*
 export function expandVariables(text: string, req: RequestFacts, match: RegExpExecArray | undefined, route: Route | undefined): string {
   if (!text.includes('$')) return text;
   return text.replace(VARIABLE, (whole, digit: string | undefined, braced: string | undefined, plain: string | undefined) => {
-    if (digit !== undefined) return match ? match[Number(digit)] ?? '' : whole;
+    // A capture the location's regex does not have (or a location without one) is empty in nginx.
+    if (digit !== undefined) return match?.[Number(digit)] ?? '';
     return variable(braced ?? plain!, req, route) ?? whole;
   });
 }
@@ -247,7 +249,7 @@ export function proxyAction(d: Extract<Decision, { kind: 'route' }>, req: Reques
     }
   }
   const upstreamHost = o.upstreamVhost === undefined ? undefined : headerValue(o.upstreamVhost, req, d.match, d.route.route) || undefined;
-  const forwardedPrefix = o.xForwardedPrefix === undefined ? undefined : forwardedPrefixFor(r, o.xForwardedPrefix, d.match, req);
+  const forwardedPrefix = o.xForwardedPrefix === undefined ? undefined : forwardedPrefixFor(d.route, o.xForwardedPrefix, d.match, req);
   // One object literal with every field (no spreads: this runs for every proxied request).
   return { kind: 'proxy', route: r, target: upstreamTarget(r, d.match, req.path, req.query), responseHeaders, sticky, renewCookie, release, upstreamHost, forwardedPrefix };
 }

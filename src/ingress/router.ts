@@ -218,9 +218,11 @@ export class Router {
   }
 
   #pool(b: Backend): BackendPool {
-    // Routes naming the same Service port share one round-robin cursor.
-    let p = this.#pools.get(b.name);
-    if (!p) this.#pools.set(b.name, (p = new BackendPool(b)));
+    // Routes naming the same Service port share one round-robin cursor; the same name can stand for
+    // the pods or (service-upstream) the cluster IP, so the endpoints are part of the key.
+    const key = `${b.name}|${b.endpoints.map((e) => `${e.address}:${e.port}`).join(',')}`;
+    let p = this.#pools.get(key);
+    if (!p) this.#pools.set(key, (p = new BackendPool(b)));
     return p;
   }
 

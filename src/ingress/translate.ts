@@ -135,8 +135,6 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
         if (!entry.aliases) entry.aliases = { names: parsed.serverAliases, report };
         else report('AliasIgnored', `annotation server-alias: host ${JSON.stringify(host)} already has the aliases of an older Ingress; ignored`);
       }
-      // Any path of the host with from-to-www-redirect turns the redirect server on (ingress-nginx's createServers).
-      if (parsed.fromToWwwRedirect && rule.http?.paths?.length) entry.wwwRedirect ??= report;
       if (options.sslPassthrough && host) {
         // ingress-nginx hands the whole TLS connection for the host to the backend of the "/" path (or the first one).
         const paths = rule.http?.paths ?? [];
@@ -162,6 +160,9 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
         if (seenRoute.has(dup)) { report('DuplicatePath', `${where}: host ${JSON.stringify(host)} path ${path} is already served by an older Ingress`); continue; }
         seenRoute.add(dup);
         entry.routes.push(route);
+        // A location this Ingress adds with from-to-www-redirect turns the redirect server on
+        // (ingress-nginx's createServers sets it only where the location is added).
+        if (parsed.fromToWwwRedirect) entry.wwwRedirect ??= report;
       }
     }
     for (const h of tlsHosts) if (hosts.has(h)) hostEntry(h).tls = true;
