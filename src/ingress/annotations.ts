@@ -7,6 +7,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Secret } from 'kubernetes-types/core/v1.d.ts';
 import { hashScheme, parseHtpasswd } from './htpasswd.ts';
+import { compileExpression, unknownVariables } from './request-policy.ts';
 import type { BasicAuth, CookieAffinity, Cors, ExternalAuth, RouteOptions, TrafficShaping } from './route-table.ts';
 
 export const ANNOTATION_PREFIX = 'nginx.ingress.kubernetes.io/';
@@ -58,6 +59,12 @@ export interface ParsedAnnotations {
   readonly fromToWwwRedirect?: boolean;
   /** service-upstream: "true": the Services' cluster IP and port instead of their endpoints. */
   readonly serviceUpstream?: boolean;
+  /**
+   * upstream-hash-by: the nginx variable expression whose value picks the endpoint (consistent
+   * hashing). Like service-upstream it belongs to the Service port's upstream, set by the oldest
+   * Ingress naming it.
+   */
+  readonly upstreamHashBy?: string;
 }
 
 const TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
@@ -67,6 +74,8 @@ const FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 const BASIC_CHARS = /^[/\-._~a-zA-Z0-9:]*$/;
 /** ingress-nginx's IsValidRegex: what canary-by-header-pattern, upstream-vhost and server-alias may contain. */
 const REGEX_CHARS = /^[/\-._~a-zA-Z0-9:^$[\](){}*+?|&=\\]*$/;
+/** ingress-nginx's hashByRegex (upstreamhashby/main.go): what upstream-hash-by may contain (spaces removed first). */
+const HASH_BY = /^[A-Za-z0-9\-_${}]*$/;
 /** ingress-nginx's RegexPathWithCapture: what x-forwarded-prefix may contain (spaces removed first). */
 const PATH_WITH_CAPTURE = /^\/?[-._~a-zA-Z0-9/:$]*$/;
 
@@ -220,10 +229,29 @@ export function parseAnnotations(annotations: Readonly<Record<string, string>> |
   const serverAliases = parseServerAliases(a, bad);
   const fromToWwwRedirect = bool('from-to-www-redirect') ?? false;
   const serviceUpstream = bool('service-upstream') ?? false;
+  const upstreamHashBy = parseUpstreamHashBy(a, o, bad, (m) => problems.push({ reason: 'IgnoredAnnotation', message: m }));
   return {
     options: o, problems, ...(canary ? { canary } : {}), ...(serverAliases.length ? { serverAliases } : {}),
     ...(fromToWwwRedirect ? { fromToWwwRedirect } : {}), ...(serviceUpstream ? { serviceUpstream } : {}),
+    ...(upstreamHashBy !== undefined ? { upstreamHashBy } : {}),
   };
+}
+
+/**
+ * upstream-hash-by, validated as ingress-nginx does (hashByRegex after removing spaces); an empty
+ * value is none (its JSON drops it, so the balancer stays round robin). With affinity: cookie the
+ * sticky balancer wins (balancer.lua get_implementation), so the hash does nothing there.
+ */
+function parseUpstreamHashBy(a: Map<string, string>, o: RouteOptions, bad: (n: string, v: string, why: string) => void, ignored: (message: string) => void): string | undefined {
+  const v = a.get('upstream-hash-by');
+  if (v === undefined || v === '') return undefined;
+  if (!HASH_BY.test(v.replaceAll(' ', ''))) { bad('upstream-hash-by', v, 'has characters ingress-nginx does not allow there (letters, digits, "-_${}"); requests are balanced round robin'); return undefined; }
+  const unknown = unknownVariables(compileExpression(v));
+  if (unknown.length) bad('upstream-hash-by', v, `uses variables podgate does not know (${unknown.join(', ')}); they expand to nothing`);
+  if (o.affinity) ignored(`annotation ${ANNOTATION_PREFIX}upstream-hash-by: has no effect with affinity: cookie (as in ingress-nginx, the sticky balancer wins)`);
+  const subset = a.get('upstream-hash-by-subset');
+  if (subset !== undefined && TRUE.has(subset)) ignored(`annotation ${ANNOTATION_PREFIX}upstream-hash-by-subset: not supported by podgate; each key is hashed onto one endpoint instead of a subset`);
+  return v;
 }
 
 /**

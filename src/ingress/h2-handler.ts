@@ -213,7 +213,9 @@ export class H2Handler {
       req.on('timeout', () => req.destroy(new Error('upstream timeout')));
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (responded) { fail(502); return; }
-        const retry = (err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH' || IDEMPOTENT.has(method)) && tried.length < Math.min(3, action.route.pool.endpoints.length) && bodyless;
+        const retry = (err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH' || IDEMPOTENT.has(method)) && tried.length < (action.hashed ? 3 : Math.min(3, action.route.pool.endpoints.length)) && bodyless;
+        // upstream-hash-by: the hashed endpoint again, as ingress-nginx's chash balancer answers every try.
+        if (retry && action.hashed) { attempt(action.hashed); return; }
         if (retry) {
           for (let i = 0; i < action.route.pool.endpoints.length; i++) {
             const e = action.route.pool.next()!;
@@ -225,7 +227,7 @@ export class H2Handler {
       if (bodyless) req.end();
       else pipeBody(stream, req, o.sendTimeoutMs, o.readTimeoutMs);
     };
-    attempt(action.sticky ?? action.route.pool.next()!);
+    attempt(action.sticky ?? action.hashed ?? action.route.pool.next()!);
   }
 }
 

@@ -411,7 +411,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     this.#tried = NO_ENDPOINTS;
     const maxBody = action.route.route.options.maxBodyBytes;
     if (this.#reqChunks && maxBody > 0 && this.#reqChunks.dataBytes > maxBody) { this.#fail(413); return; }
-    this.#connect(action.sticky ?? action.route.pool.next()!);
+    this.#connect(action.sticky ?? action.hashed ?? action.route.pool.next()!);
   }
 
   /** The head sent upstream, as bytes: the client's (less the lines we own), then ours. */
@@ -765,6 +765,9 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
 
   #nextEndpoint(): Endpoint | undefined {
     const a = this.#action!;
+    // upstream-hash-by: ingress-nginx's chash balancer gives the same peer on every try, so the
+    // retries go to the hashed endpoint again (ingress-nginx issues #10730, #11852).
+    if (a.hashed) return this.#tried.length < MAX_TRIES ? a.hashed : undefined;
     const eps = a.route.pool.endpoints;
     if (this.#tried.length >= Math.min(MAX_TRIES, eps.length)) return undefined;
     for (let i = 0; i < eps.length; i++) {

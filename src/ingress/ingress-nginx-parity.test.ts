@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import type { Ingress } from 'kubernetes-types/networking/v1.d.ts';
 import { Router, type Decision } from './router.ts';
-import { decideAction, errorBody, reasonPhrase, upstreamTarget, type Action, type RequestFacts } from './request-policy.ts';
+import { compileExpression, decideAction, errorBody, evaluateExpression, reasonPhrase, unknownVariables, upstreamTarget, type Action, type RequestFacts } from './request-policy.ts';
 import { SharedLimits } from './shared-limits.ts';
 import { translate } from './translate.ts';
 import type { RouteTable } from './route-table.ts';
@@ -688,5 +688,140 @@ describe('P. service-upstream', () => {
     const t = build([makeIngress('default', 'su', (i) => { ann({ 'service-upstream': 'ya' })(i); i.spec!.rules = [rule('su.com', path('/', 'a', 80))]; })]);
     assert.deepEqual(endpoints(t, 'su.com'), ['10.0.0.1:8080,10.0.0.2:8080']);
     assert.match(t.problems[0]!.message, /service-upstream/);
+  });
+});
+
+describe('U. upstream-hash-by (consistent hashing, balancer/chash.lua)', () => {
+  const addrs = (n: number) => Array.from({ length: n }, (_, i) => `10.0.1.${i + 1}`);
+  const build = (ingresses: Ingress[], endpoints = addrs(5)) => translate({
+    ingresses, ingressClasses: [], secrets: [],
+    services: ['m', 'c'].map((n) => makeService('default', n, [{ name: 'http', port: 80, targetPort: 8080 }])),
+    endpointSlices: [makeSlice('default', 'm', endpoints, [{ name: 'http', port: 8080 }]), makeSlice('default', 'c', ['10.0.2.1', '10.0.2.2', '10.0.2.3'], [{ name: 'http', port: 8080 }])],
+  });
+  const hashed = (value: string, extra: Record<string, string> = {}) =>
+    makeIngress('default', 'h', (i) => { ann({ 'upstream-hash-by': value, ...extra })(i); i.spec!.rules = [rule('h.com', path('/', 'm', 80))]; });
+  /** The endpoint the request is sent to first (as http1-connection and h2-handler pick it). */
+  const limits = new SharedLimits({ now: () => 0 });
+  const endpointOf = (router: Router, r: Req) => {
+    const a = act(router, r, limits);
+    assert.equal(a.kind, 'proxy');
+    if (a.kind !== 'proxy') throw new Error('not proxied');
+    const e = a.sticky ?? a.hashed ?? a.route.pool.next()!;
+    return `${e.address}:${e.port}`;
+  };
+  const user = (u: string): Req => ({ host: 'h.com', path: '/', headers: { 'X-User': u } });
+
+  it('sends every request with the same key to the same endpoint', () => {
+    const router = new Router(build([hashed('$http_x_user')]));
+    for (const u of ['alice', 'bob', 'carol']) {
+      const seen = new Set(Array.from({ length: 50 }, () => endpointOf(router, user(u))));
+      assert.equal(seen.size, 1, `${u} went to ${[...seen].join(', ')}`);
+    }
+    // A route without it stays round robin.
+    const plain = new Router(build([makeIngress('default', 'p', (i) => { i.spec!.rules = [rule('h.com', path('/', 'm', 80))]; })]));
+    assert.equal(new Set(Array.from({ length: 5 }, () => endpointOf(plain, user('alice')))).size, 5);
+  });
+
+  it('spreads different keys over the endpoints', () => {
+    const router = new Router(build([hashed('$http_x_user')]));
+    const count = new Map<string, number>();
+    for (let i = 0; i < 2000; i++) {
+      const e = endpointOf(router, user(`user-${i}`));
+      assert.equal(endpointOf(router, user(`user-${i}`)), e);
+      count.set(e, (count.get(e) ?? 0) + 1);
+    }
+    assert.equal(count.size, 5);
+    // 400 each when even; 160 points per endpoint keep every share well within a factor of two.
+    for (const [e, n] of count) assert.ok(n > 200 && n < 800, `${e} got ${n} of 2000`);
+  });
+
+  it('removing an endpoint moves only the keys that were on it', () => {
+    const before = new Router(build([hashed('$http_x_user')]));
+    const after = new Router(build([hashed('$http_x_user')], addrs(5).filter((a) => a !== '10.0.1.3')));
+    let moved = 0;
+    for (let i = 0; i < 2000; i++) {
+      const was = endpointOf(before, user(`user-${i}`));
+      const now = endpointOf(after, user(`user-${i}`));
+      if (was === '10.0.1.3:8080') { moved++; assert.notEqual(now, was); } else assert.equal(now, was, `user-${i} moved from ${was} to ${now}`);
+    }
+    assert.ok(moved > 200 && moved < 800, `${moved} of 2000 keys were on the removed endpoint`);
+  });
+
+  it('adding an endpoint takes only keys for itself', () => {
+    const before = new Router(build([hashed('$remote_addr')], addrs(4)));
+    const after = new Router(build([hashed('$remote_addr')], addrs(5)));
+    let moved = 0;
+    for (let i = 0; i < 1000; i++) {
+      const r: Req = { host: 'h.com', path: '/', remote: `192.168.${i >> 8}.${i & 255}` };
+      const now = endpointOf(after, r);
+      if (endpointOf(before, r) !== now) { moved++; assert.equal(now, '10.0.1.5:8080'); }
+    }
+    assert.ok(moved > 100 && moved < 400, `${moved} of 1000 keys moved`);
+  });
+
+  it('expands the key as ingress-nginx\'s parse_complex_value: variables, ${braced}, text; unknown variables are empty', () => {
+    const r = facts({ host: 'H.com:8080', path: '/p', query: '?a=1&ID=7&id=8', remote: '10.9.9.9', headers: { 'X-User': 'alice', cookie: 'x=1; SID=s1; sid=s2' } });
+    const route = build([hashed('$request_uri')]).hosts[0]!.routes[0]!;
+    const ev = (text: string) => evaluateExpression(compileExpression(text), r, undefined, route);
+    assert.equal(ev('$host$request_uri'), 'h.com/p?a=1&ID=7&id=8');
+    assert.equal(ev('${arg_id}-text-$http_x_user'), '7-text-alice');
+    assert.equal(ev('$cookie_sid|$remote_addr'), 's1|10.9.9.9');
+    assert.equal(ev('$service_name$nosuch$arg_none$http_none$'), 'm$');
+    assert.equal(ev('$1'), '');
+    assert.deepEqual(unknownVariables(compileExpression('$nosuch$host${request_id}')), ['$nosuch', '$request_id']);
+  });
+
+  it('hashes by the expanded expression: the same value is the same endpoint whatever else differs', () => {
+    const router = new Router(build([hashed('$arg_id')]));
+    const seen = new Set<string>();
+    for (let id = 0; id < 50; id++) {
+      const a = endpointOf(router, { host: 'h.com', path: '/a', query: `?id=${id}&x=1` });
+      assert.equal(endpointOf(router, { host: 'h.com', path: '/b', query: `?y=2&id=${id}`, remote: '10.7.7.7' }), a);
+      seen.add(a);
+    }
+    assert.ok(seen.size >= 4, `50 ids over ${seen.size} endpoints`);
+    const combined = new Router(build([hashed('$host$request_uri')]));
+    assert.equal(endpointOf(combined, { host: 'h.com', path: '/x', query: '?1' }), endpointOf(combined, { host: 'H.COM', path: '/x', query: '?1', remote: '10.3.3.3' }));
+  });
+
+  it('an invalid value is a Warning and the endpoints are balanced round robin', () => {
+    const t = build([hashed('$request_uri;rm')]);
+    assert.match(t.problems.find((p) => p.object.name === 'h')!.message, /upstream-hash-by.*does not allow.*round robin/);
+    const router = new Router(t);
+    assert.equal(proxyOf(router, user('alice')).hashed, undefined);
+    assert.equal(new Set(Array.from({ length: 5 }, () => endpointOf(router, user('alice')))).size, 5);
+  });
+
+  it('an unknown variable is a Warning (it expands to nothing, as ngx.var gives nil)', () => {
+    const t = build([hashed('$request_id')]);
+    assert.match(t.problems.find((p) => p.object.name === 'h')!.message, /upstream-hash-by.*\$request_id/);
+  });
+
+  it('affinity: cookie wins (get_implementation picks the sticky balancer), with an IgnoredAnnotation event', () => {
+    const t = build([hashed('$http_x_user', { affinity: 'cookie' })]);
+    assert.ok(t.problems.some((p) => p.reason === 'IgnoredAnnotation' && /upstream-hash-by.*affinity/.test(p.message)));
+    assert.equal(proxyOf(new Router(t), user('alice')).hashed, undefined);
+  });
+
+  it('belongs to the Service port: the oldest Ingress naming it decides for every path', () => {
+    const t = build([
+      makeIngress('default', 'old', (i) => { i.spec!.rules = [rule('old.com', path('/', 'm', 80))]; }),
+      makeIngress('default', 'new', (i) => { ann({ 'upstream-hash-by': '$http_x_user' })(i); i.spec!.rules = [rule('new.com', path('/', 'm', 80), path('/c', 'c', 80))]; }),
+    ]);
+    const router = new Router(t);
+    assert.equal(proxyOf(router, { host: 'new.com', path: '/', headers: { 'X-User': 'a' } }).hashed, undefined);
+    assert.notEqual(proxyOf(router, { host: 'new.com', path: '/c', headers: { 'X-User': 'a' } }).hashed, undefined);
+    assert.equal(proxyOf(router, { host: 'old.com', path: '/', headers: { 'X-User': 'a' } }).hashed, undefined);
+  });
+
+  it('a canary backend hashes by its own Ingress\'s upstream-hash-by', () => {
+    const t = build([
+      makeIngress('default', 'prim', (i) => { i.spec!.rules = [rule('h.com', path('/', 'm', 80))]; }),
+      makeIngress('default', 'can', (i) => { ann({ canary: 'true', 'canary-by-header': 'X-Canary', 'upstream-hash-by': '$http_x_user' })(i); i.spec!.rules = [rule('h.com', path('/', 'c', 80))]; }),
+    ]);
+    const router = new Router(t);
+    const req = (u: string): Req => ({ host: 'h.com', path: '/', headers: { 'X-Canary': 'always', 'X-User': u } });
+    for (const u of ['alice', 'bob']) assert.equal(new Set(Array.from({ length: 10 }, () => endpointOf(router, req(u)))).size, 1);
+    assert.equal(proxyOf(router, user('alice')).hashed, undefined);
   });
 });

@@ -729,4 +729,45 @@ describe('proxy server', () => {
     const h2 = await requestH2(proxy.httpsPort!, 'su.com', '/x');
     assert.deepEqual([h2.status, json(h2).backend], [200, 'a']);
   });
+
+  it('upstream-hash-by keeps each $http_x_user on one endpoint; a failed one is retried, not left (HTTP/1.1 and HTTP/2)', async () => {
+    // Service "ab": backends a and b. Service "mixed": one endpoint refusing connections, one answering (a).
+    const services = ['ab', 'mixed'].map((n) => makeService('default', n, [{ name: 'http', port: 80 }]));
+    const slices = [
+      makeSlice('default', 'ab', ['127.0.0.1'], [{ name: 'http', port: backends[0]!.port }], [], 'ab-a'),
+      makeSlice('default', 'ab', ['127.0.0.1'], [{ name: 'http', port: backends[1]!.port }], [], 'ab-b'),
+      makeSlice('default', 'mixed', ['127.0.0.1'], [{ name: 'http', port: deadPort }], [], 'mixed-dead'),
+      makeSlice('default', 'mixed', ['127.0.0.1'], [{ name: 'http', port: backends[0]!.port }], [], 'mixed-live'),
+    ];
+    const ingresses = [makeIngress('default', 'hash', (i) => {
+      i.metadata!.annotations = { [`${A}upstream-hash-by`]: '$http_x_user' };
+      i.spec!.rules = [rule('hash.com', path('/', 'ab', 80)), rule('hashdead.com', path('/', 'mixed', 80))];
+    })];
+    await proxy.setRoutes(translate({ ingresses, ingressClasses: [], services, endpointSlices: slices, secrets: [] }));
+    const users = Array.from({ length: 20 }, (_, i) => `user-${i}`);
+    const byUser = new Map<string, string>();
+    for (const u of users) {
+      const seen = new Set<string>();
+      for (let k = 0; k < 3; k++) {
+        const h1 = await request(proxy.httpPort!, 'hash.com', '/x', { headers: { 'x-user': u } });
+        const h2 = await requestH2(proxy.httpsPort!, 'hash.com', '/x', { headers: { 'x-user': u } });
+        assert.deepEqual([h1.status, h2.status], [200, 200]);
+        seen.add(json(h1).backend).add(json(h2).backend);
+      }
+      assert.equal(seen.size, 1, `${u} reached ${[...seen].join(' and ')}`);
+      byUser.set(u, [...seen][0]!);
+    }
+    assert.deepEqual(new Set(byUser.values()), new Set(['a', 'b']), 'the users are spread over both endpoints');
+    // As ingress-nginx's chash balancer (the same peer on every try): a user hashed onto the dead
+    // endpoint gets 502 after the retries, the others are served by the live one.
+    const codes = new Map<string, number[]>();
+    for (const u of users) {
+      const h1 = await request(proxy.httpPort!, 'hashdead.com', '/', { headers: { 'x-user': u } });
+      const h2 = await requestH2(proxy.httpsPort!, 'hashdead.com', '/', { headers: { 'x-user': u } });
+      codes.set(u, [h1.status, h2.status]);
+    }
+    const dead = users.filter((u) => codes.get(u)![0] === 502);
+    assert.ok(dead.length > 0 && dead.length < users.length, `502 for ${dead.length} of ${users.length} users`);
+    for (const u of users) assert.deepEqual(codes.get(u), dead.includes(u) ? [502, 502] : [200, 200], u);
+  });
 });

@@ -38,6 +38,11 @@ export type Action =
     readonly target: string;
     /** The endpoint named by a valid affinity cookie. */
     readonly sticky?: Endpoint;
+    /**
+     * upstream-hash-by's endpoint for the request's key. Retries go to it again: ingress-nginx's
+     * chash balancer returns the same peer on every try of proxy_next_upstream.
+     */
+    readonly hashed: Endpoint | undefined;
     /** The affinity cookie names its endpoint but not in the current "endpoint|backend" form: it is written again. */
     readonly renewCookie: boolean;
     /** Headers added to the response (CORS). */
@@ -213,6 +218,106 @@ function variable(name: string, req: RequestFacts, route: Route | undefined): st
   return route ? locationVariable(name, route) : undefined;
 }
 
+/**
+ * An nginx variable expression compiled once (ingress-nginx's util.parse_complex_value): literal
+ * text, `$name`/`${name}` variables and `$1`-style captures, expanded per request by
+ * evaluateExpression without a regular expression. Variables podgate does not know expand to
+ * nothing, as ngx.var gives nil for them.
+ */
+export type Expression = readonly ExpressionPart[];
+type ExpressionPart =
+  | { readonly kind: 'text'; readonly text: string }
+  | { readonly kind: 'capture'; readonly n: number }
+  | { readonly kind: 'header'; readonly name: string }
+  | { readonly kind: 'arg'; readonly name: string }
+  | { readonly kind: 'cookie'; readonly name: string }
+  | { readonly kind: 'var'; readonly name: string };
+
+const EXPRESSION_PART = /\$\{([0-9A-Za-z_]+)\}|\$([0-9A-Za-z_]+)|(\$|[^$]+)/g;
+const REQUEST_VARIABLES = new Set(['request_uri', 'uri', 'document_uri', 'args', 'query_string', 'is_args', 'scheme', 'http_host', 'host', 'server_port', 'request_method', 'remote_addr']);
+const LOCATION_VARIABLES = new Set(['namespace', 'ingress_name', 'service_name', 'service_port', 'location_path']);
+
+export function compileExpression(text: string): Expression {
+  const parts: ExpressionPart[] = [];
+  for (const m of text.matchAll(EXPRESSION_PART)) {
+    const name = m[1] ?? m[2];
+    if (name === undefined) parts.push({ kind: 'text', text: m[3]! });
+    else if (/^\d+$/.test(name)) parts.push({ kind: 'capture', n: Number(name) });
+    else if (name.startsWith('http_')) parts.push({ kind: 'header', name: name.slice(5).replace(/_/g, '-').toLowerCase() });
+    else if (name.startsWith('arg_')) parts.push({ kind: 'arg', name: name.slice(4).toLowerCase() });
+    else if (name.startsWith('cookie_')) parts.push({ kind: 'cookie', name: name.slice(7).toLowerCase() });
+    else parts.push({ kind: 'var', name });
+  }
+  return parts;
+}
+
+/** The variables of an expression podgate cannot expand (they give '' per request). */
+export function unknownVariables(e: Expression): string[] {
+  return e.flatMap((p) => (p.kind === 'var' && !REQUEST_VARIABLES.has(p.name) && !LOCATION_VARIABLES.has(p.name) ? [`$${p.name}`] : []));
+}
+
+/** An expression's value for a request; `route` gives the location variables ($namespace, …). */
+export function evaluateExpression(e: Expression, req: RequestFacts, match: RegExpExecArray | undefined, route: Route): string {
+  // The common case, one variable (`$request_uri`, `$http_x_user`): its value, no concatenation.
+  if (e.length === 1) return partValue(e[0]!, req, match, route);
+  let s = '';
+  for (let i = 0; i < e.length; i++) s += partValue(e[i]!, req, match, route);
+  return s;
+}
+
+function partValue(p: ExpressionPart, req: RequestFacts, match: RegExpExecArray | undefined, route: Route): string {
+  switch (p.kind) {
+    case 'text': return p.text;
+    case 'capture': return match?.[p.n] ?? '';
+    case 'header': return req.header(p.name) ?? '';
+    case 'arg': return queryArgument(req.query, p.name);
+    case 'cookie': return cookieNamed(req.header('cookie'), p.name);
+    case 'var': return variable(p.name, req, route) ?? '';
+  }
+}
+
+/** nginx's $arg_NAME: the first `NAME=value` of the query (name case-insensitive, value as sent). */
+function queryArgument(query: string, name: string): string {
+  let i = 1; // after '?'
+  while (i < query.length) {
+    let end = query.indexOf('&', i);
+    if (end < 0) end = query.length;
+    const eq = i + name.length;
+    if (eq < end && query.charCodeAt(eq) === 61 /* = */ && sameLowercase(query, i, name)) return query.slice(eq + 1, end);
+    i = end + 1;
+  }
+  return '';
+}
+
+/** nginx's $cookie_NAME: the first cookie of that name (`name` lowercase; case-insensitive, as nginx) in the Cookie header. */
+function cookieNamed(header: string | undefined, name: string): string {
+  if (header === undefined) return '';
+  let i = 0;
+  while (i < header.length) {
+    while (i < header.length && (header.charCodeAt(i) === 32 || header.charCodeAt(i) === 9)) i++;
+    let end = header.indexOf(';', i);
+    if (end < 0) end = header.length;
+    const eq = i + name.length;
+    if (eq < end && header.charCodeAt(eq) === 61 /* = */ && sameLowercase(header, i, name)) {
+      let stop = end;
+      while (stop > eq + 1 && header.charCodeAt(stop - 1) === 32) stop--;
+      return header.slice(eq + 1, stop);
+    }
+    i = end + 1;
+  }
+  return '';
+}
+
+/** Whether `s` at `at` holds `lower` (lowercase ASCII), ignoring ASCII case. */
+function sameLowercase(s: string, at: number, lower: string): boolean {
+  for (let k = 0; k < lower.length; k++) {
+    let c = s.charCodeAt(at + k);
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== lower.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
 /** The `set $namespace …` lines of ingress-nginx's location block, from the route. */
 function locationVariable(name: string, route: Route): string | undefined {
   const slash = route.ingress.indexOf('/');
@@ -240,6 +345,7 @@ export function proxyAction(d: Extract<Decision, { kind: 'route' }>, req: Reques
   const r = d.route.canary && takesCanary(d.route, d.route.canary, req) ? d.route.canary.route : d.route;
   const o = r.route.options;
   let sticky: Endpoint | undefined;
+  let hashed: Endpoint | undefined;
   let renewCookie = false;
   if (o.affinity) {
     const v = cookieValue(req.header('cookie'), o.affinity.name);
@@ -247,11 +353,14 @@ export function proxyAction(d: Extract<Decision, { kind: 'route' }>, req: Reques
       sticky = r.pool.byCookie(v);
       renewCookie = sticky !== undefined && !r.pool.pins(v);
     }
+  } else if (r.pool.hash !== undefined) {
+    // ingress-nginx's get_implementation: the sticky balancer wins over chash.
+    hashed = r.pool.hash.pick(evaluateExpression(r.pool.hash.key, req, d.match, d.route.route));
   }
   const upstreamHost = o.upstreamVhost === undefined ? undefined : headerValue(o.upstreamVhost, req, d.match, d.route.route) || undefined;
   const forwardedPrefix = o.xForwardedPrefix === undefined ? undefined : forwardedPrefixFor(d.route, o.xForwardedPrefix, d.match, req);
   // One object literal with every field (no spreads: this runs for every proxied request).
-  return { kind: 'proxy', route: r, target: upstreamTarget(r, d.match, req.path, req.query), responseHeaders, sticky, renewCookie, release, upstreamHost, forwardedPrefix };
+  return { kind: 'proxy', route: r, target: upstreamTarget(r, d.match, req.path, req.query), responseHeaders, sticky, hashed, renewCookie, release, upstreamHost, forwardedPrefix };
 }
 
 /**

@@ -16,6 +16,11 @@ export interface Backend {
   readonly name: string;
   /** Ready endpoints, sorted; empty means 503. */
   readonly endpoints: readonly Endpoint[];
+  /**
+   * upstream-hash-by of the oldest Ingress naming this Service port (ingress-nginx keeps it per
+   * upstream): an nginx variable expression whose value picks the endpoint by consistent hashing.
+   */
+  readonly hashBy?: string;
 }
 
 export interface CookieAffinity {

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { BlockList, isIPv6 } from 'node:net';
 import type { Backend, Canary, Endpoint, ExternalAuth, HostRoutes, Route, RouteTable } from './route-table.ts';
-import { corsOriginRegex } from './request-policy.ts';
+import { compileExpression, corsOriginRegex, type Expression } from './request-policy.ts';
 import { usesRegex } from './translate.ts';
 import { escapeRegExp, guardRegExpBacktracking } from '../util/regexp.ts';
 
@@ -22,11 +22,14 @@ export class BackendPool {
   readonly key: string;
   readonly #byCookie = new Map<string, Endpoint>();
   readonly #cookieOf = new Map<string, string>();
+  /** upstream-hash-by: the key expression and the ring of the endpoints, made with the pool. */
+  readonly hash: HashRing | undefined;
   #next = 0;
 
   constructor(backend: Backend) {
     this.backend = backend;
     this.endpoints = backend.endpoints;
+    this.hash = backend.hashBy !== undefined && backend.endpoints.length > 0 ? new HashRing(compileExpression(backend.hashBy), backend.endpoints) : undefined;
     const upstream = backend.name.replace('/', '-').replace(/:([^:]*)$/, '-$1');
     const md5 = (s: string) => createHash('md5').update(s).digest('hex');
     this.key = md5(md5(upstream) + upstream);
@@ -62,6 +65,65 @@ export class BackendPool {
     const bar = value.indexOf('|');
     return bar >= 0 && value.slice(bar + 1) === this.key;
   }
+}
+
+/** Points per endpoint on the ring (resty.chash's CONSISTENT_POINTS, for weight 1). */
+const RING_POINTS = 160;
+
+/**
+ * upstream-hash-by's consistent hash: a ring of 160 points per endpoint (ketama: the four 32-bit
+ * words of md5("address:port-i") for i < 40), built once per route table; a request's key is hashed
+ * (FNV-1a with murmur3's finalizer, over its UTF-16 code units: no allocation) and goes to the
+ * first point at or after it. A key keeps its endpoint while the endpoints stay; adding or removing
+ * one moves only the keys of the points it gains or loses. Not resty.chash's exact layout (crc32
+ * points), so a key need not land on the endpoint ingress-nginx would pick.
+ */
+export class HashRing {
+  /** The compiled upstream-hash-by expression. */
+  readonly key: Expression;
+  readonly #points: Uint32Array;
+  readonly #owners: readonly Endpoint[];
+
+  constructor(key: Expression, endpoints: readonly Endpoint[]) {
+    this.key = key;
+    const pts: { p: number; e: Endpoint; id: string }[] = [];
+    for (const e of endpoints) {
+      const id = `${e.address}:${e.port}`;
+      for (let i = 0; i < RING_POINTS / 4; i++) {
+        const d = createHash('md5').update(`${id}-${i}`).digest();
+        for (let w = 0; w < 4; w++) pts.push({ p: d.readUInt32LE(w * 4), e, id });
+      }
+    }
+    // Ties (rare) go to the lower address, so the ring does not depend on the endpoints' order.
+    pts.sort((a, b) => a.p - b.p || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    this.#points = Uint32Array.from(pts, (x) => x.p);
+    this.#owners = pts.map((x) => x.e);
+  }
+
+  /** The endpoint for a key. */
+  pick(key: string): Endpoint {
+    const pts = this.#points;
+    const h = hashKey(key);
+    let lo = 0, hi = pts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (pts[mid]! < h) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.#owners[lo === pts.length ? 0 : lo]!;
+  }
+}
+
+/** 32-bit FNV-1a over the UTF-16 code units, then murmur3's fmix32 to spread short keys over the ring. */
+function hashKey(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }
 
 /** A route's canary: the same route on the canary's backend, and when to take it. */
@@ -220,7 +282,7 @@ export class Router {
   #pool(b: Backend): BackendPool {
     // Routes naming the same Service port share one round-robin cursor; the same name can stand for
     // the pods or (service-upstream) the cluster IP, so the endpoints are part of the key.
-    const key = `${b.name}|${b.endpoints.map((e) => `${e.address}:${e.port}`).join(',')}`;
+    const key = `${b.name}|${b.endpoints.map((e) => `${e.address}:${e.port}`).join(',')}|${b.hashBy ?? ''}`;
     let p = this.#pools.get(key);
     if (!p) this.#pools.set(key, (p = new BackendPool(b)));
     return p;

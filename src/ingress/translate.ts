@@ -72,7 +72,7 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
     if (parsed.canary) {
       // ingress-nginx never routes a canary Ingress itself: once the others are in, its paths
       // become alternative backends of theirs (mergeAlternativeBackends).
-      canaries.push({ ing, key, ns, policy: parsed.canary, serviceUpstream: parsed.serviceUpstream === true, report });
+      canaries.push({ ing, key, ns, policy: parsed.canary, serviceUpstream: parsed.serviceUpstream === true, hashBy: parsed.upstreamHashBy, report });
       continue;
     }
     let options = parsed.options;
@@ -91,7 +91,7 @@ export function translate(input: TranslateInput, opts: TranslateOptions = {}): R
         return undefined;
       }
       if (!b.service) { report('InvalidBackend', `${where}: backend has no service`); return undefined; }
-      const r = serviceBackend(ns, b.service.name, b.service.port?.number ?? b.service.port?.name ?? '', parsed.serviceUpstream === true, (m) => report('ServiceUpstreamProblem', `${where}: ${m}`));
+      const r = serviceBackend(ns, b.service.name, b.service.port?.number ?? b.service.port?.name ?? '', parsed.serviceUpstream === true, parsed.upstreamHashBy, (m) => report('ServiceUpstreamProblem', `${where}: ${m}`));
       if (r.problem) report('BackendProblem', `${where}: ${r.problem}`);
       return r.backend;
     };
@@ -232,26 +232,31 @@ interface HostEntry {
 type Report = (reason: string, message: string) => void;
 
 /** Resolves a Service port to a backend: its endpoints, or with service-upstream its cluster IP. */
-type ServiceBackend = (ns: string, svcName: string, port: number | string, serviceUpstream: boolean, warn: (message: string) => void) => { backend?: Backend; problem?: string };
+type ServiceBackend = (ns: string, svcName: string, port: number | string, serviceUpstream: boolean, hashBy: string | undefined, warn: (message: string) => void) => { backend?: Backend; problem?: string };
 
 /**
  * ingress-nginx keeps one upstream per Service port, made by the oldest Ingress naming it
- * (createUpstreams): that Ingress's service-upstream decides for every path sending traffic there.
- * Ingresses come here oldest first, so the first answer for a Service port is kept.
+ * (createUpstreams): that Ingress's service-upstream and upstream-hash-by decide for every path
+ * sending traffic there. Ingresses come here oldest first, so the first answer for a Service port is
+ * kept (canary Ingresses last).
  */
 function serviceBackendResolver(idx: Indexes): ServiceBackend {
   const mode = new Map<string, boolean>();
-  return (ns, svcName, port, serviceUpstream, warn) => {
+  const hashes = new Map<string, string | undefined>();
+  return (ns, svcName, port, serviceUpstream, hashBy, warn) => {
     const k = `${ns}/${svcName}:${port}`;
     const useClusterIp = mode.get(k) ?? serviceUpstream;
     mode.set(k, useClusterIp);
+    if (!hashes.has(k)) hashes.set(k, hashBy);
+    const hash = hashes.get(k);
+    const withHash = (r: { backend?: Backend; problem?: string }) => (hash !== undefined && r.backend ? { ...r, backend: { ...r.backend, hashBy: hash } } : r);
     if (useClusterIp) {
       const r = clusterIpBackend(idx, ns, svcName, port);
-      if ('backend' in r) return r;
+      if ('backend' in r) return withHash(r);
       // As ingress-nginx (getServiceClusterEndpoint failing): reported, and the endpoints are used.
       if (r.problem) warn(`service-upstream: ${r.problem}; its endpoints are used`);
     }
-    return resolveBackend(idx, ns, svcName, port);
+    return withHash(resolveBackend(idx, ns, svcName, port));
   };
 }
 
@@ -335,6 +340,7 @@ interface CanaryIngress {
   readonly policy: CanaryPolicy;
   /** Its own service-upstream, for a Service port no older Ingress named. */
   readonly serviceUpstream: boolean;
+  readonly hashBy: string | undefined;
   readonly report: (reason: string, message: string) => void;
 }
 
@@ -358,7 +364,7 @@ function mergeCanary(c: CanaryIngress, serviceBackend: ServiceBackend, table: { 
   const spec = c.ing.spec ?? {};
   const merge = (slots: readonly RouteSlot[], b: IngressBackend, where: string, what: string) => {
     if (!b.service) { c.report('InvalidBackend', `${where}: a canary backend must be a service`); return; }
-    const r = serviceBackend(c.ns, b.service.name, b.service.port?.number ?? b.service.port?.name ?? '', c.serviceUpstream, (m) => c.report('ServiceUpstreamProblem', `${where}: ${m}`));
+    const r = serviceBackend(c.ns, b.service.name, b.service.port?.number ?? b.service.port?.name ?? '', c.serviceUpstream, c.hashBy, (m) => c.report('ServiceUpstreamProblem', `${where}: ${m}`));
     if (r.problem) c.report('BackendProblem', `${where}: ${r.problem}`);
     const backend = r.backend!;
     let merged = false;
