@@ -3,7 +3,7 @@
 // Kubernetes client.
 import { cpus, hostname, totalmem, release, arch } from 'node:os';
 import { readFileSync } from 'node:fs';
-import type { ConfigMap, ContainerStatus, Node, Pod, Secret, Service } from 'kubernetes-types/core/v1.d.ts';
+import type { ConfigMap, Container, ContainerStatus, Node, Pod, Secret, Service } from 'kubernetes-types/core/v1.d.ts';
 import { StatusError } from '../api/errors.ts';
 import type { KObject } from '../api/object.ts';
 import { resources } from '../api/resources.ts';
@@ -36,6 +36,15 @@ export function computeHostPortMappings(pods: readonly { pod: Pod; podIP: string
     }
   }
   return mappings.sort((a, b) => a.hostPort - b.hostPort || a.protocol.localeCompare(b.protocol) || a.podIP.localeCompare(b.podIP));
+}
+
+/**
+ * A container of the pod by name, app or init container (pure): a probe or preStop hook names a
+ * port of its own container, and a sidecar's is in `initContainers` (kubelet's findPortByName
+ * looks in the probe's container, whichever list holds it).
+ */
+export function podContainer(pod: Pod | undefined, name: string): Container | undefined {
+  return [...(pod?.spec?.containers ?? []), ...(pod?.spec?.initContainers ?? [])].find((c) => c.name === name);
 }
 
 /** A pod bound to this node, as findPod gives it. */
@@ -156,9 +165,9 @@ export class NodeAgent {
     };
   }
 
-  /** A container spec by pod uid (for probes' named ports). */
-  container(podUid: string, name: string): import('kubernetes-types/core/v1.d.ts').Container | undefined {
-    return this.#workers.get(podUid)?.pod.spec?.containers.find((c) => c.name === name);
+  /** A container spec by pod uid (for probes' and hooks' named ports), sidecars included. */
+  container(podUid: string, name: string): Container | undefined {
+    return podContainer(this.#workers.get(podUid)?.pod, name);
   }
 
   /** Registers the Node, waits for its podCIDR, sets up the network, and starts running pods. */

@@ -247,6 +247,64 @@ describe('PodWorker: after podgate crashed', () => {
   });
 });
 
+describe('PodWorker: a pod with a sidecar after podgate crashed', () => {
+  const T = '2025-01-01T00:00:00Z';
+  const running = (name: string, o: object = {}) => ({ name, image: 'busybox', imageID: '', ready: true, started: true, restartCount: 0, state: { running: { startedAt: T } }, ...o });
+  const withSidecar = (policy: 'Always' | 'Never', status: object, edit: (p: Pod) => void = () => {}) => makePod('scr', (p) => {
+    p.spec!.restartPolicy = policy;
+    p.spec!.terminationGracePeriodSeconds = 7;
+    p.spec!.initContainers = [{ name: 's1', image: 'busybox', restartPolicy: 'Always' }];
+    edit(p);
+    Object.assign(p, { status: { podIP: '10.244.0.9', ...status } });
+  });
+  const init = (s: PodStatus, name: string) => s.initContainerStatuses!.find((x) => x.name === name)!;
+
+  it('does not start again the sidecar of a Never pod whose app had finished, nor stop it again: Succeeded, no restart counted', async () => {
+    const h = harness(withSidecar('Never', { phase: 'Running',
+      initContainerStatuses: [running('s1', { lastState: { terminated: { exitCode: 2, reason: 'Error', startedAt: T, finishedAt: T } }, restartCount: 1 })],
+      containerStatuses: [{ name: 'c', image: 'busybox', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0, reason: 'Completed', startedAt: T, finishedAt: T } } }] }));
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls, [], 'nothing started, nothing stopped');
+    assert.ok(!h.events.some((e) => / (Started|Killing) /.test(e)), h.events.join('\n'));
+    const s = h.last();
+    assert.equal(s.phase, 'Succeeded');
+    const side = init(s, 's1');
+    assert.equal(side.restartCount, 1);
+    assert.equal(side.state?.terminated?.exitCode, 137, 'the run podgate\'s restart ended');
+    assert.equal(side.lastState?.terminated?.exitCode, 2, 'the run before it stays the last state');
+    assert.equal(h.network.pods.size, 0, 'the sandbox is released');
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls, []);
+  });
+
+  it('keeps a Running pod initialized while its sidecar\'s startup probe runs again: the app is restarted at once, not held back', async () => {
+    const h = harness(withSidecar('Always', { phase: 'Running',
+      conditions: [{ type: 'Initialized', status: 'True', lastTransitionTime: T }, { type: 'Ready', status: 'True', lastTransitionTime: T }],
+      initContainerStatuses: [running('s1')], containerStatuses: [running('c')] },
+    (p) => { p.spec!.initContainers![0]!.startupProbe = { exec: { command: ['true'] }, periodSeconds: 1 }; }));
+    h.runtime.probeResult = { ok: false, message: 'Startup probe failed: ' };
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls.filter((c) => c.startsWith('start')), ['start s1', 'start c']);
+    assert.ok(h.statuses.every((x) => x.phase === 'Running'), JSON.stringify(h.statuses.map((x) => x.phase)));
+    const s = h.last();
+    assert.equal(s.conditions!.find((c) => c.type === 'Initialized')!.status, 'True');
+    assert.deepEqual([cs(s).restartCount, Object.keys(cs(s).state!)[0]], [1, 'running']);
+    assert.deepEqual([init(s, 's1').restartCount, init(s, 's1').started, init(s, 's1').ready], [1, false, false]);
+    await h.worker.terminate(0, false);
+  });
+
+  it('does not start again a sidecar that exited together with the app of a Never pod', async () => {
+    const h = harness(withSidecar('Never', {}));
+    await h.worker.sync();
+    h.exit(0);
+    h.exit(1, 's1');
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls, ['start s1', 'start c']);
+    assert.equal(h.last().phase, 'Succeeded');
+    assert.equal(init(h.last(), 's1').restartCount, 0);
+  });
+});
+
 describe('PodWorker: probes and preStop', () => {
   const probed = (edit: (c: Container) => void) => makePod('lp', (p) => {
     p.spec!.terminationGracePeriodSeconds = 30;
@@ -399,6 +457,48 @@ describe('PodWorker: sidecars (init containers with restartPolicy Always)', () =
     await h.worker.terminate(0, false);
   });
 
+  it('reports a restarted sidecar with a startupProbe (no readinessProbe) neither started nor ready until the probe passes again', async () => {
+    const h = harness(withSidecars('Always', (p) => {
+      p.spec!.initContainers = [{ name: 's1', image: 'busybox', restartPolicy: 'Always', startupProbe: { exec: { command: ['true'] }, periodSeconds: 1 } }];
+    }));
+    await h.worker.sync();
+    for (let i = 0; i < 50 && !h.worker.containerRecord('s1')?.started; i++) await new Promise((r) => setTimeout(r, 20));
+    await h.worker.sync();
+    assert.equal(h.last().conditions!.find((c) => c.type === 'Ready')!.status, 'True');
+    h.runtime.probeResult = { ok: false, message: 'Startup probe failed: ' };
+    h.exit(1, 's1');
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls.filter((c) => c.startsWith('start')), ['start s1', 'start c', 'start s1']);
+    const s = h.last();
+    assert.deepEqual([init(s, 's1').restartCount, Object.keys(init(s, 's1').state!)[0], init(s, 's1').started, init(s, 's1').ready], [1, 'running', false, false]);
+    assert.equal(s.conditions!.find((c) => c.type === 'Ready')!.status, 'False');
+    await h.worker.terminate(0, false);
+  });
+
+  it('reports a restarted app container with a startupProbe not ready before it has started', async () => {
+    const h = harness(makePod('ap', (p) => { p.spec!.containers[0]!.startupProbe = { exec: { command: ['true'] }, periodSeconds: 1 }; }));
+    await h.worker.sync();
+    for (let i = 0; i < 50 && !h.worker.containerRecord('c')?.ready; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(h.worker.containerRecord('c')?.ready, true);
+    h.runtime.probeResult = { ok: false, message: 'Startup probe failed: ' };
+    h.exit(1);
+    await h.worker.sync();
+    const c = cs(h.last());
+    assert.deepEqual([c.restartCount, c.started, c.ready], [1, false, false]);
+    await h.worker.terminate(0, false);
+  });
+
+  it('words a sidecar\'s probe kill as kubelet\'s computeInitContainerActions does', async () => {
+    const h = harness(withSidecars('Always', (p) => {
+      p.spec!.initContainers = [{ name: 's1', image: 'busybox', restartPolicy: 'Always', startupProbe: { exec: { command: ['false'] }, periodSeconds: 1, failureThreshold: 1 } }];
+    }));
+    h.runtime.probeResult = { ok: false, message: 'Startup probe failed: ' };
+    await h.worker.sync();
+    for (let i = 0; i < 50 && !h.runtime.calls.some((c) => c.startsWith('stop')); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(h.events.filter((e) => / Killing /.test(e)), ['Normal Killing Init container s1 failed startup probe']);
+    await h.worker.terminate(0, false);
+  });
+
   it('restarts a sidecar whatever its exit code and the pod\'s restartPolicy, with back-off', async () => {
     const h = harness(withSidecars('Never'));
     await h.worker.sync();
@@ -458,5 +558,33 @@ describe('PodWorker: sidecars (init containers with restartPolicy Always)', () =
     const stops = h.runtime.calls.filter((c) => c.startsWith('stop'));
     assert.deepEqual(stops, ['stop c 30', 'stop s2 30', 'stop s1 30']);
     assert.deepEqual(h.runtime.calls.slice(0, 3).sort(), ['hook c 30', 'hook s1 30', 'hook s2 30'], 'preStop hooks run first, for all alike');
+  });
+
+  it('still gives each sidecar kubelet\'s minimum 2 s of SIGTERM when the preStop hooks used up the grace period; an app container gets what is left', async () => {
+    const h = harness(withSidecars('Always', (p) => {
+      for (const c of [...p.spec!.initContainers!, ...p.spec!.containers]) c.lifecycle = { preStop: { exec: { command: ['true'] } } };
+    }));
+    await h.worker.sync();
+    h.exit(0, 'i');
+    await h.worker.sync();
+    h.runtime.runHook = async (_hook, ctx) => { h.runtime.calls.push(`hook ${ctx.containerName}`); h.advance(30_000); return { ok: true, message: '' }; };
+    h.runtime.calls.length = 0;
+    await h.worker.terminate(30, true);
+    assert.deepEqual(h.runtime.calls.filter((c) => c.startsWith('stop')).sort(), ['stop c 0', 'stop s1 2', 'stop s2 2']);
+  });
+
+  it('gives a sidecar the 2 s minimum at grace 0 too, while an ordinary pod\'s grace 0 stays immediate', async () => {
+    const h = harness(withSidecars('Always'));
+    await h.worker.sync();
+    h.exit(0, 'i');
+    await h.worker.sync();
+    h.runtime.calls.length = 0;
+    await h.worker.terminate(0, false);
+    // No time left to wait for a turn in (as the kubelet's ordering at grace 0): all at once.
+    assert.deepEqual(h.runtime.calls.sort(), ['stop c 0', 'stop s1 2', 'stop s2 2']);
+    const plain = harness(makePod('plain'));
+    await plain.worker.sync();
+    await plain.worker.terminate(0, false);
+    assert.deepEqual(plain.runtime.calls, ['start c', 'stop c 0']);
   });
 });

@@ -54,6 +54,13 @@ interface Runtime {
   startupFailures: number;
   readinessSuccesses: number;
   starting: boolean;
+  /**
+   * The API said it was running when this run took the pod over (a crash or restart of podgate
+   * stopped it): it counts as having run until it is started again, as the kubelet sees a
+   * container that outlived it. `previousLast` is the last state it had then.
+   */
+  restoredRunning: boolean;
+  previousLast?: Extract<ContainerState, { kind: 'terminated' }>;
 }
 
 export class PodWorker {
@@ -74,6 +81,8 @@ export class PodWorker {
    * container failed under Never): kubelet's KillPod, nothing is started or restarted again.
    */
   #completing = false;
+  /** The records of the containers a previous run reported were taken over (first sync). */
+  #restored = false;
 
   constructor(pod: Pod, deps: PodWorkerDeps) {
     this.#pod = pod;
@@ -130,6 +139,16 @@ export class PodWorker {
       await this.#releaseSandbox();
       return;
     }
+    // After a restart of podgate: every container the API shows as having run (init and app
+    // containers alike) is taken over before anything is planned, so the init planner and the
+    // finished-pod check see what ran before.
+    if (!this.#restored) {
+      this.#restored = true;
+      for (const c of [...(this.#pod.spec?.initContainers ?? []), ...(this.#pod.spec?.containers ?? [])]) {
+        const before = this.#apiStatus(c);
+        if (before?.state?.running || before?.state?.terminated || before?.lastState?.terminated) this.#runtimeOf(c);
+      }
+    }
     if (!this.#ip) {
       try {
         if (this.#hostNetwork()) {
@@ -148,15 +167,18 @@ export class PodWorker {
         return;
       }
     }
+    // kubelet's KillPod: the app containers are done for good (or initialization failed under
+    // Never), so what still runs (sidecars) is stopped, in order, and never restarted. Checked
+    // before the init containers are synced too: computePodActions drops the sidecars to start
+    // once the pod is to be killed (a sidecar that exited with the app is not started again).
+    if (!this.#completing && this.#mustKillPod()) this.#complete();
     // Init containers run one at a time, in order, each to success (a sidecar: until started),
     // before any app container.
     if (!this.#completing && await this.#syncInitContainers()) {
       for (const c of this.#pod.spec?.containers ?? []) await this.#syncContainer(c);
     }
-    // kubelet's KillPod: the app containers are done for good (or initialization failed under
-    // Never), so what still runs (sidecars) is stopped, in order, and never restarted.
-    if (this.#completing || this.#mustKillPod()) {
-      this.#completing = true;
+    if (!this.#completing && this.#mustKillPod()) this.#complete();
+    if (this.#completing) {
       // The app containers' exits are reported before the sidecars' grace period runs out.
       if (this.#anyRunning()) await this.#reportStatus();
       await this.#stopRunning(this.#pod.spec?.terminationGracePeriodSeconds ?? 30);
@@ -167,8 +189,29 @@ export class PodWorker {
     await this.#reportStatus();
   }
 
+  /**
+   * The pod is done: nothing starts again. A container the previous run left running (stopped by
+   * podgate's restart, waiting to be restarted) shows as the run that ended then.
+   */
+  #complete(): void {
+    this.#completing = true;
+    for (const rt of this.#containers.values()) {
+      const rec = rt.record;
+      if (!rt.restoredRunning || rec.state.kind !== 'waiting' || !rec.lastTerminated) continue;
+      rec.state = rec.lastTerminated;
+      rec.lastTerminated = rt.previousLast;
+      rec.done = true;
+      rt.restoredRunning = false;
+    }
+  }
+
   #mustKillPod(): boolean {
-    const view = this.#view();
+    // A container podgate's restart stopped, not started again yet, still counts as running: its
+    // wait is podgate's doing, not an exit the pod's phase or restartPolicy should see.
+    const asRunning = (r: ContainerRecord): ContainerRecord => (this.#containers.get(r.name)?.restoredRunning && r.state.kind === 'waiting'
+      ? { ...r, state: { kind: 'running', startedAt: r.lastTerminated?.startedAt ?? '' }, lastTerminated: undefined } : r);
+    const seen = this.#view();
+    const view: PodRuntimeView = { ...seen, containers: seen.containers.map(asRunning), initContainers: seen.initContainers?.map(asRunning) };
     if (appContainersFinished(this.#pod.spec?.restartPolicy, view.containers)) return true;
     const phase = podPhase(this.#pod, view);
     return phase === 'Succeeded' || phase === 'Failed';
@@ -201,7 +244,11 @@ export class PodWorker {
     if (inits.length === 0) return true;
     const synced = new Set<string>();
     for (;;) {
-      const appRunning = (this.#pod.spec?.containers ?? []).some((c) => this.#containers.get(c.name)?.record.state.kind === 'running');
+      // kubelet's podHasInitialized: an app container runs (or ran until podgate restarted).
+      const appRunning = (this.#pod.spec?.containers ?? []).some((c) => {
+        const rt = this.#containers.get(c.name);
+        return rt?.record.state.kind === 'running' || rt?.restoredRunning === true;
+      });
       const plan = planInitContainers(inits.map((c) => this.#initStep(c)), appRunning);
       const todo = plan.sync.filter((n) => !synced.has(n));
       if (todo.length === 0) return plan.initialized;
@@ -257,18 +304,35 @@ export class PodWorker {
     return [...(this.#pod.spec?.initContainers ?? []), ...(this.#pod.spec?.containers ?? [])].find((x) => x.name === name);
   }
 
-  async #syncContainer(c: Container): Promise<void> {
+  /** What the API said of the container when this worker took the pod over. */
+  #apiStatus(c: Container): ContainerStatus | undefined {
+    return (this.#isInit(c) ? this.#pod.status?.initContainerStatuses : this.#pod.status?.containerStatuses)?.find((x) => x.name === c.name);
+  }
+
+  /** The container's runtime entry, created (and restored from the API status) on first use. */
+  #runtimeOf(c: Container): Runtime {
     let rt = this.#containers.get(c.name);
     if (!rt) {
       rt = {
         record: { name: c.name, image: c.image ?? '', state: { kind: 'waiting', reason: 'ContainerCreating' }, restartCount: 0, ready: false, started: false, done: false },
         backoffMs: 0, waitMs: 0, nextStartAt: 0, probeTimers: [], readinessOk: false, startupOk: !c.startupProbe,
-        livenessFailures: 0, readinessFailures: 0, startupFailures: 0, readinessSuccesses: 0, starting: false,
+        livenessFailures: 0, readinessFailures: 0, startupFailures: 0, readinessSuccesses: 0, starting: false, restoredRunning: false,
       };
-      const before = (this.#isInit(c) ? this.#pod.status?.initContainerStatuses : this.#pod.status?.containerStatuses)?.find((x) => x.name === c.name);
-      if (before) restoreRecord(rt.record, before, k8sTime(this.#deps.now()));
+      const before = this.#apiStatus(c);
+      if (before) {
+        if (before.state?.running) {
+          rt.restoredRunning = true;
+          if (before.lastState?.terminated) rt.previousLast = terminatedOf(before.lastState.terminated);
+        }
+        restoreRecord(rt.record, before, k8sTime(this.#deps.now()));
+      }
       this.#containers.set(c.name, rt);
     }
+    return rt;
+  }
+
+  async #syncContainer(c: Container): Promise<void> {
+    const rt = this.#runtimeOf(c);
     const rec = rt.record;
     if (rec.state.kind === 'running' || rt.starting || rec.done || this.#completing) return;
     if (rec.state.kind === 'terminated') {
@@ -339,11 +403,14 @@ export class PodWorker {
       });
       if (rec.lastTerminated) rec.restartCount++;
       rec.state = { kind: 'running', startedAt: k8sTime(started.startedAt) };
+      rt.restoredRunning = false;
       rec.containerID = `podgate://${this.uid}/${c.name}/${rec.restartCount}`;
-      rec.started = !c.startupProbe;
-      rec.ready = !c.readinessProbe && rt.startupOk;
-      rt.readinessOk = false;
+      // A new run starts over: not started before its startup probe passes, and never ready
+      // before it has started (kubelet's UpdatePodStatus), whatever the previous run reached.
       rt.startupOk = !c.startupProbe;
+      rt.readinessOk = false;
+      rec.started = rt.startupOk;
+      rec.ready = !c.readinessProbe && rt.startupOk;
       rt.livenessFailures = rt.readinessFailures = rt.startupFailures = rt.readinessSuccesses = 0;
       this.#deps.event(this.#pod, 'Normal', 'Created', `Created container: ${c.name}`, this.#fieldPath(c));
       this.#deps.event(this.#pod, 'Normal', 'Started', `Started container ${c.name}`, this.#fieldPath(c));
@@ -454,7 +521,11 @@ export class PodWorker {
         } else {
           const n = kind === 'liveness' ? ++rt.livenessFailures : ++rt.startupFailures;
           if (n >= failure) {
-            this.#deps.event(this.#pod, 'Normal', 'Killing', `Container ${c.name} failed ${kind} probe, will be restarted`, this.#fieldPath(c));
+            // kubelet's words: computePodActions for an app container, computeInitContainerActions
+            // for a sidecar (no ", will be restarted" there).
+            const sidecar = this.#isInit(c) && isSidecar(c);
+            this.#deps.event(this.#pod, 'Normal', 'Killing',
+              sidecar ? `Init container ${c.name} failed ${kind} probe` : `Container ${c.name} failed ${kind} probe, will be restarted`, this.#fieldPath(c));
             rt.livenessFailures = rt.startupFailures = 0;
             // kubelet's killContainer: preStop runs for this kill too, within the probe's own grace
             // period when it has one (probe-level terminationGracePeriodSeconds), else the pod's.
@@ -525,9 +596,10 @@ export class PodWorker {
 
   /**
    * Stops one container as kubelet's killContainer does: its preStop hook first, within the grace
-   * period, then SIGTERM with what is left of it, then SIGKILL.
+   * period, then SIGTERM with what is left of it, then SIGKILL. A sidecar stopped with its pod
+   * (`ordered`) waits for its turn first, and always gets kubelet's minimum of 2 s of SIGTERM.
    */
-  async #killContainer(c: Container, graceSeconds: number, waitTurn?: (timeoutMs: number) => Promise<void>): Promise<void> {
+  async #killContainer(c: Container, graceSeconds: number, ordered?: { waitTurn?: (timeoutMs: number) => Promise<void> }): Promise<void> {
     const started = this.#deps.now().getTime();
     const hook = c.lifecycle?.preStop;
     if (hook && graceSeconds > 0) {
@@ -544,10 +616,13 @@ export class PodWorker {
     let left = Math.max(0, graceSeconds - Math.floor((this.#deps.now().getTime() - started) / 1000));
     // kubelet's terminationOrdering: a sidecar's SIGTERM waits for its turn (the app containers
     // and the sidecars after it gone), within what is left of the grace period.
-    if (waitTurn && left > 0) {
-      await waitTurn(left * 1000);
-      left = Math.max(minimumGraceSeconds, graceSeconds - Math.floor((this.#deps.now().getTime() - started) / 1000));
+    if (ordered?.waitTurn && left > 0) {
+      await ordered.waitTurn(left * 1000);
+      left = Math.max(0, graceSeconds - Math.floor((this.#deps.now().getTime() - started) / 1000));
     }
+    // kubelet's minimumGracePeriodInSeconds: a sidecar whose turn came late, or whose preStop hooks
+    // used up the grace period, is still sent SIGTERM before SIGKILL.
+    if (ordered) left = Math.max(minimumGraceSeconds, left);
     await this.#deps.runtime.stop(this.uid, c.name, left);
   }
 
@@ -580,7 +655,7 @@ export class PodWorker {
           await Promise.race([Promise.all(waitFor), new Promise<void>((r) => { timer = setTimeout(r, timeoutMs); })]);
           clearTimeout(timer);
         };
-        if (c) await this.#killContainer(c, graceSeconds, waitTurn);
+        if (c) await this.#killContainer(c, graceSeconds, this.#isInit(c) && isSidecar(c) ? { waitTurn } : undefined);
         else await this.#deps.runtime.stop(this.uid, name, graceSeconds);
       } finally {
         gone.get(name)!.resolve();

@@ -1,7 +1,11 @@
 // The runtime port's probe and hook texts, with real processes standing in for exec in a container.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
+import type { Pod } from 'kubernetes-types/core/v1.d.ts';
+import { podContainer } from './agent.ts';
 import { ProcessRuntimePort } from './process-runtime-port.ts';
 import type { LogStore } from './runtime/log-store.ts';
 import type { ImageTable } from './runtime/image-table.ts';
@@ -28,5 +32,32 @@ describe('ProcessRuntimePort: probe and hook texts', () => {
     const r = await port.runHook({ exec: { command: ['sh', '-c', 'echo out; echo err >&2; exit 2'] } }, { ...ctx, timeoutSeconds: 5 });
     assert.equal(r.message, 'Exec lifecycle hook ([sh -c echo out; echo err >&2; exit 2]) for Container "c" in Pod "p_ns(uid1)" failed - error: command \'sh -c echo out; echo err >&2; exit 2\' exited with 2: err\n, message: "out\\nerr\\n"');
     assert.deepEqual(await port.runHook({ exec: { command: ['true'] } }, { ...ctx, timeoutSeconds: 5 }), { ok: true, message: '' });
+  });
+});
+
+describe('ProcessRuntimePort: named ports', () => {
+  it('resolves a sidecar\'s named port for its startup probe and its httpGet preStop from the init container\'s own ports', async () => {
+    const server = createServer((_req, res) => { res.end('ok'); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const n = (server.address() as AddressInfo).port;
+    try {
+      const pod: Pod = {
+        metadata: { name: 'p', namespace: 'ns', uid: 'uid1' },
+        spec: {
+          initContainers: [{ name: 'side', image: 'podgate/echo', restartPolicy: 'Always', ports: [{ name: 'http', containerPort: n }] }],
+          containers: [{ name: 'app', image: 'busybox', ports: [{ name: 'web', containerPort: 1 }] }],
+        },
+      };
+      const named = new ProcessRuntimePort({
+        runtime: {} as ProcessRuntime, logs: {} as LogStore, images: {} as ImageTable, container: (_uid, name) => podContainer(pod, name),
+      });
+      const probe = { httpGet: { port: 'http', path: '/' } };
+      assert.deepEqual(await named.probe(probe, { ...ctx, containerName: 'side', kind: 'Startup' }), { ok: true, message: '' });
+      assert.deepEqual(await named.runHook({ httpGet: { port: 'http', path: '/' } }, { ...ctx, containerName: 'side', timeoutSeconds: 5 }), { ok: true, message: '' });
+      // The port is looked up in the probe's own container only.
+      assert.deepEqual(await named.probe(probe, { ...ctx, containerName: 'app', kind: 'Startup' }), { ok: false, message: 'Startup probe errored: couldn\'t find port: http' });
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });

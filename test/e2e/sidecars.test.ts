@@ -111,4 +111,29 @@ spec:
     assert.equal(left, '0', 'its netns is gone');
     await deletePod('job-sidecar');
   });
+
+  it('probes a sidecar on a named port of its own (startupProbe httpGet port: http)', async () => {
+    expectOk(await pg.apply(`apiVersion: v1
+kind: Pod
+metadata: { name: named-port }
+spec:
+  terminationGracePeriodSeconds: 2
+  initContainers:
+    - name: side
+      image: podgate/echo
+      restartPolicy: Always
+      ports: [{ name: http, containerPort: 8080 }]
+      startupProbe: { httpGet: { port: http, path: / }, periodSeconds: 1, failureThreshold: 10 }
+  containers:
+    - name: app
+      image: busybox
+      command: [sh, -c, 'while true; do sleep 1; done']
+`), 'apply named-port');
+    expectOk(await pg.kubectl(['wait', '--for=condition=Ready', 'pod/named-port', '--timeout=30s']), 'wait Ready');
+    assert.equal(await get('named-port', '{.status.initContainerStatuses[0].started} {.status.initContainerStatuses[0].ready} {.status.initContainerStatuses[0].restartCount} {.status.phase}'),
+      'true true 0 Running');
+    const events = expectOk(await pg.kubectl(['get', 'events', '--field-selector', 'involvedObject.name=named-port', '-o', 'custom-columns=REASON:.reason,MSG:.message']), 'events');
+    assert.doesNotMatch(events, /couldn't find port/);
+    await deletePod('named-port');
+  });
 });
