@@ -250,9 +250,9 @@ export class PodWorker {
         return rt?.record.state.kind === 'running' || rt?.restoredRunning === true;
       });
       const plan = planInitContainers(inits.map((c) => this.#initStep(c)), appRunning);
-      const todo = plan.sync.filter((n) => !synced.has(n));
-      if (todo.length === 0) return plan.initialized;
-      for (const name of todo) {
+      const toSync = plan.sync.filter((n) => !synced.has(n));
+      if (toSync.length === 0) return plan.initialized;
+      for (const name of toSync) {
         synced.add(name);
         const c = inits.find((x) => x.name === name);
         if (c) await this.#syncContainer(c);
