@@ -497,6 +497,20 @@ describe('proxy connection edges', () => {
     assert.equal((await proxy.metrics()).reduce((n, s) => n + s.count, 0), before + 4, 'only the four TLS requests are counted');
   });
 
+  it('lets a client that leaves the HTTPS port before its first byte go at once (a TCP health check), not at the peek timeout', async () => {
+    const s = net.connect(proxy.httpsPort!, '127.0.0.1');
+    s.on('error', () => {});
+    await new Promise<void>((r) => s.once('connect', () => r()));
+    s.end();
+    // The peek waits 10 s for a first byte; the server's close must come long before that.
+    const closedFirst = await Promise.race([
+      new Promise<boolean>((r) => s.once('close', () => r(true))),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 3000).unref()),
+    ]);
+    s.destroy();
+    assert.ok(closedFirst, 'the server held the connection after the client\'s FIN');
+  });
+
   it('reads other bytes on the HTTPS port by their first one as nginx does: below 0x80 and not 0x16, HTTP (a bad head gets 400 Bad Request); otherwise TLS, closed without a word when it is not', async () => {
     const badRequest = '<html>\r\n<head><title>400 Bad Request</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<hr><center>podgate</center>\r\n</body>\r\n</html>\r\n';
     for (const bytes of ['\x01\x02\x03\x04\x05\r\n\r\n', 'hello world\r\n\r\n', 'GET / HTTP/1.1\r\n\r\n']) {

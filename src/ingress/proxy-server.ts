@@ -222,6 +222,7 @@ export class ProxyServer {
       const r = passthrough && !plain ? readClientHelloSni(buf) : undefined;
       if (r?.kind === 'incomplete' && buf.length < 16 * 1024 + 5) return;
       sock.removeListener('data', onData);
+      sock.removeListener('end', onEnd);
       sock.pause();
       sock.setTimeout(0, onTimeout);
       if (plain) { answerPlainHttp(sock, buf, this.#ctx); return; }
@@ -233,7 +234,11 @@ export class ProxyServer {
       sock.unshift(buf);
       this.#tlsServer!.emit('connection', sock);
     };
+    // A client that goes before its first bytes (a TCP health check) is let go at once; the
+    // listener is half-open, so nothing else would close it before the peek timeout.
+    const onEnd = () => sock.destroy();
     sock.on('data', onData);
+    sock.once('end', onEnd);
     sock.on('error', () => {});
   }
 

@@ -166,10 +166,10 @@ async function closedAfter(port: number, data: string): Promise<boolean> {
 
 describe('tcp-services PROXY protocol', () => {
   /** Serves `entry` ("default/redis:6379[:PROXY[:PROXY]]") on a free port in front of a recording backend, for `body`. */
-  async function withEntry(entry: string, body: (port: number, backend: Awaited<ReturnType<typeof recordingBackend>>) => Promise<void>) {
+  async function withEntry(entry: string, body: (port: number, backend: Awaited<ReturnType<typeof recordingBackend>>) => Promise<void>, proxyHeaderTimeoutMs?: number) {
     const backend = await recordingBackend();
     const port = await freePort();
-    const sp = new StreamProxy({ bindAddress: '127.0.0.1' });
+    const sp = new StreamProxy({ bindAddress: '127.0.0.1', ...(proxyHeaderTimeoutMs ? { proxyHeaderTimeoutMs } : {}) });
     const cm: ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: 'ingress', name: 'tcp-services' }, data: { [String(port)]: entry } };
     const t = translate({ ingresses: [], ingressClasses: [], secrets: [], configMaps: [cm],
       services: [makeService('default', 'redis', [{ port: 6379 }])], endpointSlices: [makeSlice('default', 'redis', ['127.0.0.1'], [{ port: backend.port }])] },
@@ -191,6 +191,25 @@ describe('tcp-services PROXY protocol', () => {
       await talk(port, [v2.subarray(0, 10), Buffer.concat([v2.subarray(10), Buffer.from('PING\r\n')])]);
       assert.deepEqual(await Promise.all(backend.received), ['PING\r\nQUIT\r\n', 'PING\r\n']);
     });
+  });
+
+  it('decodes: the header has one deadline, which bytes trickling in do not push back (nginx\'s proxy_protocol_timeout)', async () => {
+    await withEntry('default/redis:6379:PROXY', async (port, backend) => {
+      // A v2 header announcing 4,080 bytes of addresses and TLVs, then one byte every 50 ms: an idle
+      // timer of 300 ms would never fire; the deadline closes the connection long before 60 bytes went.
+      const start = Buffer.concat([Buffer.from('\r\n\r\n\0\r\nQUIT\n', 'latin1'), Buffer.from([0x21, 0x11, 0x0f, 0xf0])]);
+      const s = net.connect(port, '127.0.0.1');
+      let sent = 0;
+      const closed = new Promise<void>((resolve) => s.on('close', () => resolve()));
+      s.on('error', () => {});
+      await new Promise<void>((r) => s.once('connect', () => r()));
+      s.write(start);
+      const drip = setInterval(() => { if (sent < 60) { s.write(Buffer.from([0])); sent++; } }, 50);
+      await closed;
+      clearInterval(drip);
+      assert.ok(sent < 60, `the connection stayed open while ${sent} bytes trickled in`);
+      assert.equal(backend.received.length, 0, 'no backend was connected');
+    }, 300);
   });
 
   it('decodes: closes a connection without a valid header, or with one too long, and connects no backend', async () => {

@@ -28,7 +28,11 @@ export class StreamProxy {
   readonly #log: (m: string) => void;
   readonly #sockets = new LiveList<net.Socket>();
 
-  constructor(opts: { bindAddress?: string; log?: (m: string) => void }) {
+  /** How long a client has for its whole PROXY protocol header. */
+  readonly #headerTimeoutMs: number;
+
+  constructor(opts: { bindAddress?: string; log?: (m: string) => void; proxyHeaderTimeoutMs?: number }) {
+    this.#headerTimeoutMs = opts.proxyHeaderTimeoutMs ?? PROXY_HEADER_TIMEOUT_MS;
     this.#bind = opts.bindAddress;
     this.#log = opts.log ?? (() => {});
   }
@@ -107,7 +111,7 @@ export class StreamProxy {
     // A connection keeps the PROXY protocol settings it was accepted with.
     const { decode, send } = entry.proxyProtocol;
     // As nginx, no upstream is picked before the header is in: a client without one never reaches a backend.
-    if (decode) readProxyHeader(client, () => this.#connectUpstream(entry, client, send));
+    if (decode) readProxyHeader(client, this.#headerTimeoutMs, () => this.#connectUpstream(entry, client, send));
     else this.#connectUpstream(entry, client, send);
   }
 
@@ -184,13 +188,15 @@ export class StreamProxy {
  * of chunks, which the PROXY protocol specification allows a receiver to wait for; nginx parses only
  * its first read. The parser bounds what is kept meanwhile.
  */
-function readProxyHeader(client: net.Socket, done: () => void): void {
+function readProxyHeader(client: net.Socket, timeoutMs: number, done: () => void): void {
   let received: Buffer = Buffer.alloc(0);
+  // One deadline for the whole header, as nginx's proxy_protocol_timeout: bytes trickling in do
+  // not extend it (an idle timer would let a client hold the connection for as long as it drips).
+  const deadline = setTimeout(() => onGone(), timeoutMs);
   const stop = () => {
     client.off('data', onData);
     client.off('end', onGone);
-    client.off('timeout', onGone);
-    client.setTimeout(0);
+    clearTimeout(deadline);
   };
   const onGone = () => { stop(); client.destroy(); };
   const onData = (chunk: Buffer) => {
@@ -205,8 +211,7 @@ function readProxyHeader(client: net.Socket, done: () => void): void {
   };
   client.on('data', onData);
   client.once('end', onGone);
-  client.once('timeout', onGone);
-  client.setTimeout(PROXY_HEADER_TIMEOUT_MS);
+  client.once('close', () => clearTimeout(deadline));
   client.resume();
 }
 
