@@ -25,6 +25,12 @@ export interface ProxyContext {
   readonly maxHeadBytes: number;
   /** ingress-nginx keep-alive 75 s. */
   readonly clientIdleTimeoutMs: number;
+  /**
+   * ingress-nginx's client-header-timeout (60 s): the whole head must be in within this time of its
+   * first bytes. The idle timeout alone would let a client trickling one byte at a time hold the
+   * connection forever.
+   */
+  readonly clientHeaderTimeoutMs: number;
   now(): number;
   /** Monotonic milliseconds for durations (may be the time the current I/O callback began). */
   elapsed(): number;
@@ -185,6 +191,8 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
   #inHeads = false;
   /** The head in #buf was found incomplete: look for its end (memchr-fast) before parsing it again. */
   #partialHead = false;
+  /** When the head being read (#partialHead) began arriving (ctx.elapsed()). */
+  #headSince = 0;
 
   readonly #onClosed: (() => void) | undefined;
 
@@ -271,10 +279,18 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
         let head: RequestHead | undefined;
         try {
           // A head that comes in many small reads is not parsed again from its start for each.
-          if (this.#partialHead && findHeadEnd(this.#buf, this.#ctx.maxHeadBytes) < 0) break;
+          if (this.#partialHead && findHeadEnd(this.#buf, this.#ctx.maxHeadBytes) < 0) {
+            // nginx closes a client whose head is not whole by client_header_timeout, without an
+            // answer (its log says 408).
+            if (this.#ctx.elapsed() - this.#headSince > this.#ctx.clientHeaderTimeoutMs) { this.#buf = undefined; this.#sock.destroy(); return; }
+            break;
+          }
           head = parseRequestHead(this.#buf, this.#ctx.maxHeadBytes);
-          this.#partialHead = head === undefined;
-          if (head === undefined) break;
+          if (head === undefined) {
+            if (!this.#partialHead) { this.#partialHead = true; this.#headSince = this.#ctx.elapsed(); }
+            break;
+          }
+          this.#partialHead = false;
         } catch (err) {
           this.#buf = undefined;
           // nginx's error page, as for any error it answers itself.

@@ -37,6 +37,8 @@ export interface ProxyServerOptions {
   readonly connector?: Connector;
   readonly maxHeadBytes?: number;
   readonly clientIdleTimeoutMs?: number;
+  /** The whole request head must be in within this time of its first bytes (ingress-nginx's client-header-timeout, 60 s). */
+  readonly clientHeaderTimeoutMs?: number;
   readonly upstreamIdleTimeoutMs?: number;
   readonly onAccess?: (e: AccessEntry) => void;
   readonly log?: (msg: string) => void;
@@ -95,6 +97,7 @@ export class ProxyServer {
       httpsPort: this.#redirectPort,
       maxHeadBytes: opts.maxHeadBytes ?? 32 * 1024,
       clientIdleTimeoutMs: opts.clientIdleTimeoutMs ?? 75_000,
+      clientHeaderTimeoutMs: opts.clientHeaderTimeoutMs ?? 60_000,
       now: this.#now,
       elapsed: rawTcp?.eventTime ?? (() => performance.now()),
       metrics: this.#metrics,
