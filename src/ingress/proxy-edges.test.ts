@@ -498,27 +498,32 @@ describe('proxy connection edges', () => {
   });
 
   it('closes a client whose head is not whole by client-header-timeout, even while its bytes trickle in (slow loris)', async () => {
-    const p = new ProxyServer({ httpPort: 0, httpsPort: null, bindAddress: '127.0.0.1', clientHeaderTimeoutMs: 300 });
+    const p = new ProxyServer({ httpPort: 0, httpsPort: 0, bindAddress: '127.0.0.1', clientHeaderTimeoutMs: 300 });
     await p.start();
     try {
       await install(p, [makeIngress('default', 'i', (i) => { i.spec!.rules = [rule('loris.com', path('/', 'be', 80))]; })], [backend]);
-      const s = net.connect(p.httpPort!, '127.0.0.1');
-      s.on('error', () => {});
-      const closed = new Promise<void>((r) => s.on('close', () => r()));
-      await new Promise<void>((r) => s.once('connect', () => r()));
-      // One header byte every 50 ms: the idle timeout never fires; 60 bytes would take 3 s.
-      const head = `GET / HTTP/1.1\r\nHost: loris.com\r\nX-Slow: ${'a'.repeat(40)}`;
-      let sent = 0;
-      const drip = setInterval(() => { if (sent < head.length) s.write(head[sent++]!); }, 50);
-      await closed;
-      clearInterval(drip);
-      assert.ok(sent < head.length, `the connection stayed open for the whole head (${sent} bytes)`);
+      // The plain HTTP request on the HTTPS port, answered with nginx's 400, has the same deadline.
+      for (const port of [p.httpPort!, p.httpsPort!]) await trickleUntilClosed(port);
       // A head that comes whole in time is served as ever.
       assert.equal((await request(p.httpPort!, 'loris.com', '/')).status, 200);
     } finally {
       await p.stop();
     }
   });
+
+  /** Sends a request head one byte every 50 ms (about 4 s in all) and expects the proxy to close first. */
+  async function trickleUntilClosed(port: number): Promise<void> {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    const closed = new Promise<void>((r) => s.on('close', () => r()));
+    await new Promise<void>((r) => s.once('connect', () => r()));
+    const head = `GET / HTTP/1.1\r\nHost: loris.com\r\nX-Slow: ${'a'.repeat(40)}`;
+    let sent = 0;
+    const drip = setInterval(() => { if (sent < head.length) s.write(head[sent++]!); }, 50);
+    await closed;
+    clearInterval(drip);
+    assert.ok(sent < head.length, `port ${port}: the connection stayed open for the whole head (${sent} bytes)`);
+  }
 
   it('lets a client that leaves the HTTPS port before its first byte go at once (a TCP health check), not at the peek timeout', async () => {
     const s = net.connect(proxy.httpsPort!, '127.0.0.1');

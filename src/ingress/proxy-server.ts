@@ -293,6 +293,9 @@ function answerPlainHttp(sock: net.Socket, first: Buffer, ctx: ProxyContext): vo
   };
   sock.on('timeout', () => sock.destroy());
   sock.setTimeout(ctx.clientIdleTimeoutMs);
+  // The head must be whole by client-header-timeout, however slowly it trickles in (as on the HTTP port).
+  const deadline = setTimeout(() => { if (!answered) sock.destroy(); }, ctx.clientHeaderTimeoutMs);
+  sock.once('close', () => clearTimeout(deadline));
   // After the answer, what the client still sends (a body, more requests) is read and dropped.
   sock.on('data', (c: Buffer) => { if (!answered) { buf = Buffer.concat([buf, c]); tryAnswer(); } });
   sock.on('end', () => { if (!answered) sock.end(); });
