@@ -160,11 +160,16 @@ export function computePodStatus(pod: Pod, view: PodRuntimeView, now: string): P
   const containersReady = notReady.length === 0 && view.containers.length > 0;
   const terminal = phase === 'Succeeded' || phase === 'Failed';
   const readyMsg = notReady.length ? `containers with unready status: [${notReady.join(' ')}]` : undefined;
+  // kubelet's generate*ConditionForTerminalPhase: a finished pod is not ready because it completed or failed.
+  const notReadyReason = phase === 'Succeeded' ? 'PodCompleted' : phase === 'Failed' ? 'PodFailed' : 'ContainersNotReady';
+  const initializedCondition = condition('Initialized', initialized, now, prev, 'ContainersNotInitialized', `containers with incomplete status: [${incomplete.join(' ')}]`);
+  // GeneratePodInitializedCondition: a Succeeded pod with init containers is initialized because it completed.
+  if (phase === 'Succeeded' && inits.length > 0 && initialized) initializedCondition.reason = 'PodCompleted';
   const conditions: PodCondition[] = [
     condition('PodReadyToStartContainers', view.sandboxReady, now, prev),
-    condition('Initialized', initialized, now, prev, 'ContainersNotInitialized', `containers with incomplete status: [${incomplete.join(' ')}]`),
-    condition('Ready', containersReady && !terminal, now, prev, terminal ? 'PodCompleted' : 'ContainersNotReady', terminal ? undefined : readyMsg),
-    condition('ContainersReady', containersReady && !terminal, now, prev, terminal ? 'PodCompleted' : 'ContainersNotReady', terminal ? undefined : readyMsg),
+    initializedCondition,
+    condition('Ready', containersReady && !terminal, now, prev, notReadyReason, terminal ? undefined : readyMsg),
+    condition('ContainersReady', containersReady && !terminal, now, prev, notReadyReason, terminal ? undefined : readyMsg),
     ...(prev ?? []).filter((c) => c.type === 'PodScheduled'),
   ];
   const status: PodStatus = {

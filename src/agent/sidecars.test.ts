@@ -148,12 +148,17 @@ describe('phase and status of a pod with a sidecar', () => {
     assert.equal(podPhase(pod, v), 'Succeeded');
     const s = computePodStatus(pod, v, 'now');
     assert.equal(cond(s, 'Initialized').status, 'True');
+    assert.equal(cond(s, 'Initialized').reason, 'PodCompleted');
     assert.equal(cond(s, 'Ready').reason, 'PodCompleted');
   });
 
   it('under Never is Failed when the app container failed, whatever the sidecar did', () => {
     const pod = podWith('Never');
-    assert.equal(podPhase(pod, view(rec('side', exited(0), { ready: false }), rec('init', exited(0)), rec('app', exited(2)))), 'Failed');
+    const v = view(rec('side', exited(0), { ready: false }), rec('init', exited(0)), rec('app', exited(2)));
+    assert.equal(podPhase(pod, v), 'Failed');
+    // kubelet's generatePodReadyConditionForTerminalPhase: failed, not completed.
+    const s = computePodStatus(pod, v, 'now');
+    assert.deepEqual([cond(s, 'Ready').reason, cond(s, 'ContainersReady').reason, cond(s, 'Initialized').reason], ['PodFailed', 'PodFailed', undefined]);
   });
 
   it('under Never is Failed when an ordinary init container failed, even with the sidecar running', () => {
