@@ -711,6 +711,15 @@ describe('U. upstream-hash-by (consistent hashing, balancer/chash.lua)', () => {
   };
   const user = (u: string): Req => ({ host: 'h.com', path: '/', headers: { 'X-User': u } });
 
+  it('reuses the ring in the next table while its Service\'s endpoints stay, and builds a new one when they change', () => {
+    const other = (n: string) => makeIngress('default', n, (i) => { i.spec!.rules = [rule(`${n}.com`, path('/', 'c', 80))]; });
+    const ringOf = (router: Router) => (router.decide('h.com', '/') as Extract<Decision, { kind: 'route' }>).route.pool.hash;
+    const first = ringOf(new Router(build([hashed('$http_x_user'), other('x')])));
+    assert.ok(first);
+    assert.equal(ringOf(new Router(build([hashed('$http_x_user'), other('y')]))), first, 'another Ingress changed: same ring');
+    assert.notEqual(ringOf(new Router(build([hashed('$http_x_user')], addrs(6)))), first, 'an endpoint came: a new ring');
+  });
+
   it('sends every request with the same key to the same endpoint', () => {
     const router = new Router(build([hashed('$http_x_user')]));
     for (const u of ['alice', 'bob', 'carol']) {
