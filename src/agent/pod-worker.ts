@@ -400,6 +400,7 @@ export class PodWorker {
         // The log file is named after the run's restart count: a restart (there is a terminated run
         // before it) is counted now, so its output does not go into the previous run's log.
         netnsPath: this.#netnsPath, restartCount: rec.lastTerminated ? rec.restartCount + 1 : rec.restartCount,
+        stdin: c.stdin === true, stdinOnce: c.stdinOnce === true, tty: c.tty === true,
       });
       if (rec.lastTerminated) rec.restartCount++;
       rec.state = { kind: 'running', startedAt: k8sTime(started.startedAt) };

@@ -45,6 +45,7 @@ export class ProcessRuntimePort implements RuntimePort {
     const c = await this.#runtime.start({
       podUid: spec.podUid, containerName: spec.containerName, argv: spec.argv, env: spec.env, workingDir: spec.workingDir,
       runAsUser: spec.runAsUser, runAsGroup: spec.runAsGroup, netnsPath: spec.netnsPath, logFile,
+      stdin: spec.stdin, stdinOnce: spec.stdinOnce, tty: spec.tty,
     });
     return { pid: c.pid, startedAt: c.startedAt };
   }

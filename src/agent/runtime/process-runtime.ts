@@ -31,6 +31,12 @@ export interface ContainerSpec {
   netnsPath?: string;
   logFile: string;
   logMaxBytes?: number;
+  /** The container's `stdin`: its standard input is a pipe that `attach` sessions write into (else /dev/null). */
+  stdin?: boolean;
+  /** The container's `stdinOnce`: the first attach session that ends its input closes the container's. */
+  stdinOnce?: boolean;
+  /** The container's `tty`: it runs on a terminal of its own (a pty, through util-linux `script`). */
+  tty?: boolean;
 }
 
 export interface RunningContainer {
