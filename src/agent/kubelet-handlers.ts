@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { Duplex } from 'node:stream';
 import { connectUdp, discardReadable, servePortForward } from '../streams/port-forward.ts';
-import { serveRemoteCommand } from '../streams/remote-command.ts';
+import { serveRemoteCommand, type RemoteCommandIO, type RemoteCommandResult, type TerminalSize } from '../streams/remote-command.ts';
 import type { FoundPod, NodeAgent } from './agent.ts';
 import { selectLogRun } from './container-log-run.ts';
 import type { KubeletServerOptions } from './kubelet-server.ts';
@@ -51,6 +51,26 @@ export function forwardTarget(found: FoundPod | undefined, want: { namespace: st
   const ip = found.pod.spec?.hostNetwork ? '127.0.0.1' : found.podIP;
   if (!ip) throw new Error('pod has no IP yet');
   return { ip, ...(found.netnsPath ? { netnsPath: found.netnsPath } : {}) };
+}
+
+/** Applies each terminal size the client reports, in order, until it stops reporting. */
+async function followResizes(sizes: AsyncIterable<TerminalSize>, apply: (size: TerminalSize) => Promise<boolean>): Promise<void> {
+  for await (const size of sizes) await apply(size);
+}
+
+/**
+ * `pods/attach`: the session lasts until the container's output ends, the client detaches or goes
+ * away; then the kubelet's ServeAttach writes Success, or InternalError "error attaching to
+ * container: …" when the runtime refused (containerd: the container is not running).
+ */
+async function attachContainer(port: ProcessRuntimePort, uid: string, container: string | undefined, io: RemoteCommandIO): Promise<RemoteCommandResult> {
+  if (io.resize) void followResizes(io.resize, (size) => port.resize(uid, container, size));
+  try {
+    await port.attach(uid, container, io);
+  } catch (err) {
+    return { error: (err as Error).message, during: 'attach' };
+  }
+  return { exitCode: 0 };
 }
 
 /** The `logs` and `upgrades` options of a KubeletServer for this node. */
@@ -112,15 +132,15 @@ export function kubeletHandlers(o: { agent: NodeAgent; logs: LogStore; runtime: 
             stdin: flag('stdin'), stdout: flag('stdout'), stderr: flag('stderr') && !tty, tty, command, log: o.log,
             run: async (io) => {
               if (!found) return { error: `pod ${ns}/${name} not found` };
-              if (verb === 'attach') return { error: 'attach is not supported by podgate\'s process runtime; use exec' };
-              // Without a pty library, `script` gives an interactive command its terminal.
-              const argv = tty ? ['script', '-qfec', command.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' '), '/dev/null'] : command;
+              const uid = found.pod.metadata!.uid!;
+              if (verb === 'attach') return attachContainer(port, uid, container, io);
               let child;
               try {
-                child = port.exec(found.pod.metadata!.uid!, container, argv, { stdin: Boolean(io.stdin) });
+                child = port.exec(uid, container, command, { stdin: Boolean(io.stdin), tty });
               } catch (err) {
                 return { error: (err as Error).message };
               }
+              if (io.resize) void followResizes(io.resize, (size) => port.resizeExec(child, size));
               if (io.stdin && child.stdin) {
                 const from = io.stdin, to = child.stdin;
                 from.pipe(to);
@@ -129,7 +149,7 @@ export function kubeletHandlers(o: { agent: NodeAgent; logs: LogStore; runtime: 
                 // podgate; nor left unread, which would hold up the whole SPDY session.
                 to.on('error', () => discardReadable(from, to));
                 to.once('close', () => discardReadable(from, to));
-              } else child.stdin?.end();
+              } else if (!tty) child.stdin?.end();
               if (io.stdout) child.stdout?.pipe(io.stdout, { end: false });
               if (io.stderr) child.stderr?.pipe(io.stderr, { end: false }); else if (io.stdout) child.stderr?.pipe(io.stdout, { end: false });
               io.signal.addEventListener('abort', () => child.kill('SIGKILL'));

@@ -6,7 +6,8 @@ import type { ExitEvent, Resolved, RuntimePort, StartSpec } from './ports.ts';
 import { resolveContainerCommand, type ImageTable } from './runtime/image-table.ts';
 import type { LogStore } from './runtime/log-store.ts';
 import { runProbe } from './runtime/probe.ts';
-import type { ProcessRuntime } from './runtime/process-runtime.ts';
+import type { AttachIO, ProcessRuntime } from './runtime/process-runtime.ts';
+import type { TerminalSize } from './runtime/terminal.ts';
 
 /** A probe's port by number, or by the container's port name (kubelet's findPortByName). */
 function resolveProbePort(probe: Probe, container: Container | undefined): Probe {
@@ -99,8 +100,20 @@ export class ProcessRuntimePort implements RuntimePort {
       : `TCP lifecycle hook ${where} failed - error: ${r.output}` };
   }
 
-  exec(podUid: string, containerName: string | undefined, argv: string[], opts: { stdin?: boolean } = {}): ChildProcess {
+  exec(podUid: string, containerName: string | undefined, argv: string[], opts: { stdin?: boolean; tty?: boolean } = {}): ChildProcess {
     return this.#runtime.exec(podUid, containerName, argv, opts);
+  }
+
+  resizeExec(child: ChildProcess, size: TerminalSize): Promise<boolean> {
+    return this.#runtime.resizeExec(child, size);
+  }
+
+  attach(podUid: string, containerName: string | undefined, io: AttachIO): Promise<void> {
+    return this.#runtime.attach(podUid, containerName, io);
+  }
+
+  resize(podUid: string, containerName: string | undefined, size: TerminalSize): Promise<boolean> {
+    return this.#runtime.resize(podUid, containerName, size);
   }
 
   async killOrphans(): Promise<void> {

@@ -1,5 +1,5 @@
 /** What a command run returns: its exit code, or why it could not be run. */
-export type RemoteCommandResult = { exitCode: number } | { error: string };
+export type RemoteCommandResult = { exitCode: number } | { error: string; during?: 'exec' | 'attach' };
 
 /**
  * The metav1.Status the kubelet writes on the error stream when a command ends
@@ -10,7 +10,8 @@ export type RemoteCommandResult = { exitCode: number } | { error: string };
  */
 export function execStatus(result: RemoteCommandResult, command: readonly string[] = []): object {
   if ('error' in result) {
-    const cause = `error executing command in container: ${result.error}`;
+    // ServeExec's and ServeAttach's wrapping of the runtime's error.
+    const cause = result.during === 'attach' ? `error attaching to container: ${result.error}` : `error executing command in container: ${result.error}`;
     return {
       metadata: {}, status: 'Failure', message: `Internal error occurred: ${cause}`, reason: 'InternalError',
       details: { causes: [{ message: cause }] }, code: 500,

@@ -1,7 +1,8 @@
 // The API server's tunnels with the real kubectl: port-forward (to the echo pod and to redis,
 // 100 MB intact, 50 connections at once, a missing port, a deleted pod), kubectl proxy to a Service
 // and a pod, logs -f, logs and --previous across restarts, logs of a container that never started,
-// exec with its exit code and of a file that is not executable, and an interactive shell through a pty.
+// exec with its exit code and of a file that is not executable, an interactive shell through a pty,
+// the seeds' `kubectl run -it --rm` shell and kubectl attach.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -76,6 +77,9 @@ spec:
       command: [sh, -c, 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done']
 `;
 
+/** Runs kubectl on a terminal of 100 columns and 30 rows (`script` gives it one, as a person's would be). */
+const onTerminalOf100x30 = (argv: string[]) => ['script', '-qfec', `stty cols 100 rows 30; ${argv.map((a) => `'${a}'`).join(' ')}`, '/dev/null'];
+
 /** Waits until the child prints `pattern` (on stdout or stderr). */
 function waitFor(child: ChildProcess, pattern: RegExp, timeoutMs = 15_000): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -89,6 +93,25 @@ function waitFor(child: ChildProcess, pattern: RegExp, timeoutMs = 15_000): Prom
     child.stderr?.on('data', on);
     child.once('exit', () => { if (!pattern.test(out)) { clearTimeout(t); reject(new Error(`exited before ${pattern}: ${out}`)); } });
   });
+}
+
+/** Everything the child prints (stdout and stderr), from now on, and a wait for a pattern in all of it. */
+function everything(child: ChildProcess) {
+  let out = '';
+  const on = (d: Buffer) => { out += d.toString(); };
+  child.stdout?.on('data', on);
+  child.stderr?.on('data', on);
+  return {
+    text: () => out,
+    async waitFor(pattern: RegExp, timeoutMs = 15_000): Promise<string> {
+      const until = Date.now() + timeoutMs;
+      while (!pattern.test(out)) {
+        if (Date.now() > until || child.exitCode !== null) throw new Error(`no ${pattern} in kubectl's output: ${JSON.stringify(out)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return out;
+    },
+  };
 }
 
 // Sends 'hi', prints what came back and when the connection closed (or that it hung).
@@ -294,12 +317,34 @@ spec:
     expectOk(await pg.kubectl(['get', 'pod', 'echo']), 'podgate still answers');
   });
 
-  it('gives an interactive shell through a pty', async () => {
-    // `script` gives kubectl a terminal, as a person's would be.
-    const sh = spawn(['exec', '-it', 'echo', '-c', 'echo', '--', 'sh'], (argv) => ['script', '-qfec', argv.map((a) => `'${a}'`).join(' '), '/dev/null']);
+  it('gives an interactive shell through a pty, sized as kubectl\'s terminal', async () => {
+    const sh = spawn(['exec', '-it', 'echo', '-c', 'echo', '--', 'sh'], onTerminalOf100x30);
     await new Promise((r) => setTimeout(r, 1500));
-    sh.stdin!.write('echo answer-$((6*7))\n');
-    await waitFor(sh, /answer-42/);
+    sh.stdin!.write('echo answer-$((6*7)); stty size\n');
+    await waitFor(sh, /answer-42\r?\n30 100/);
     sh.stdin!.write('exit\n');
+  });
+
+  it('runs the seeds\' `kubectl run test-pod --rm -it --image=busybox -- sh`: a shell in the cluster that reaches a Service, gone when it exits', async () => {
+    const clusterIP = (await pg.kubectl(['get', 'svc', 'echo', '-o', 'jsonpath={.spec.clusterIP}'])).stdout.trim();
+    const run = spawn(['run', 'test-pod', '--rm', '-it', '--image=busybox', '--', 'sh'], onTerminalOf100x30);
+    const exited = new Promise<number | null>((resolve) => run.once('exit', resolve));
+    const seen = everything(run);
+    await seen.waitFor(/If you don't see a command prompt, try pressing enter/, 60_000);
+    run.stdin!.write(`\nwget -qO- http://${clusterIP}/from-a-shell-in-the-cluster; echo; stty size; tty\n`);
+    const out = await seen.waitFor(/"path": "\/from-a-shell-in-the-cluster"[\s\S]*30 100\r?\n\/dev\/pts\/\d+/);
+    assert.match(out, /"name": "echo"/, 'the echo pod answered through the Service');
+    run.stdin!.write('exit\n');
+    await seen.waitFor(/pod "test-pod" deleted/, 60_000);
+    assert.equal(await exited, 0, seen.text());
+    // --rm deletes without waiting; the node agent ends the finished pod's deletion right after.
+    expectOk(await pg.kubectl(['wait', '--for=delete', 'pod/test-pod', '--timeout=30s']), 'test-pod deleted');
+  });
+
+  it('attaches to a running container\'s output (kubectl attach)', async () => {
+    const attach = spawn(['attach', 'ticker']);
+    const out = await waitFor(attach, /tick \d+\n[\s\S]*tick \d+\n/);
+    assert.doesNotMatch(out, /(^|\n)tick 0\r?\n/, 'output from before attaching is in the logs only');
+    attach.kill();
   });
 });

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProcessRuntime, StartError, checkExecutable, lookPathError, type ExitInfo } from './process-runtime.ts';
@@ -159,6 +159,22 @@ describe('ProcessRuntime', () => {
       try { process.kill(-leader.pid!, 'SIGKILL'); } catch { /* gone */ }
       process.kill(bystander.pid!, 'SIGKILL');
     }
+  });
+});
+
+describe('ProcessRuntime working directory', () => {
+  it('starts a container without workingDir in / (runc\'s default), not in podgate\'s own directory, and finds relative programs from there', async () => {
+    await sh('w1', 'c', 'pwd');
+    await exitOf('w1', 'c');
+    assert.equal(await logText('w1', 'c'), '/\n');
+    const logFile = await logs.prepare('w2', 'c', 0);
+    await assert.rejects(runtime.start({ podUid: 'w2', containerName: 'c', argv: ['./no-such-program'], env: {}, logFile, workingDir: join(dir, 'w2') }),
+      (err: Error) => err instanceof StartError && err.message === 'exec: "./no-such-program": stat ./no-such-program: no such file or directory');
+    mkdirSync(join(dir, 'w2'), { recursive: true });
+    writeFileSync(join(dir, 'w2', 'run.sh'), '#!/bin/sh\necho relative-ok\n', { mode: 0o755 });
+    await runtime.start({ podUid: 'w2', containerName: 'c', argv: ['./run.sh'], env: {}, logFile, workingDir: join(dir, 'w2') });
+    await exitOf('w2', 'c');
+    assert.equal(await logText('w2', 'c'), 'relative-ok\n');
   });
 });
 

@@ -11,19 +11,22 @@
 // agent starts the pods again as a kubelet would after a node reboot.
 
 import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { accessSync, constants as fsConstants, mkdirSync, statSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { CriLineSplitter, wallClockNs } from './cri-log.ts';
 import { RotatingLogFile } from './log-store.ts';
 import { realProcFs, type ProcFs } from './proc-stat.ts';
+import { onTerminal, resizeTerminal, type TerminalSize } from './terminal.ts';
 
 export interface ContainerSpec {
   podUid: string;
   containerName: string;
   argv: string[];
   env: Record<string, string>;
+  /** Where the process starts; `/` when neither the container nor its image says (runc's default), never podgate's own directory. */
   workingDir?: string;
   runAsUser?: number;
   runAsGroup?: number;
@@ -93,6 +96,27 @@ interface Entry {
   pidFile: string;
   exited: Promise<ExitInfo>;
   execs: Set<ChildProcess>;
+  /** The sessions attached to the container's output. */
+  attached: Set<Attachment>;
+  /** Resolves when the container's output has ended (every attach session ends with it). */
+  outputEnded: Promise<void>;
+  /** The container's standard input while it is open (stdin: true, and not closed by a stdinOnce session). */
+  stdin?: Writable | undefined;
+}
+
+/** One attach session's share of the container's output (containerd's stdout/stderr writer groups). */
+interface Attachment {
+  stdout?: Writable | undefined;
+  stderr?: Writable | undefined;
+}
+
+/** What an attach session brings; each stream only when the client asked for it. */
+export interface AttachIO {
+  stdin?: Readable | undefined;
+  stdout?: Writable | undefined;
+  stderr?: Writable | undefined;
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
 }
 
 interface PidRecord {
@@ -164,28 +188,52 @@ export class ProcessRuntime {
 
   async #start(spec: ContainerSpec, k: string): Promise<RunningContainer> {
     const env = { PATH: DEFAULT_PATH, ...spec.env };
-    const argv = this.#wrap(spec, spec.argv, env);
+    const argv = this.#wrap(spec, spec.argv, env, spec.tty === true);
     if (spec.workingDir) mkdirSync(spec.workingDir, { recursive: true });
     await mkdir(this.#stateDir, { recursive: true });
 
     const log = new RotatingLogFile({ path: spec.logFile, ...(spec.logMaxBytes !== undefined ? { maxBytes: spec.logMaxBytes } : {}) });
     const child = this.#spawn(argv[0]!, argv.slice(1), {
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // A terminal's input stays open even when nobody may write to it (tty without stdin), as a
+      // runtime's pty does: `script` would otherwise read the end of /dev/null and pass it on.
+      stdio: [spec.stdin || spec.tty ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       env,
-      ...(spec.workingDir ? { cwd: spec.workingDir } : {}),
+      cwd: workingDirOf(spec),
     });
+    const attached = new Set<Attachment>();
     // Listen at once: a short-lived process may be gone before the pid file is written, and Node
     // discards output nobody was listening for when the child exits.
     const streams = (['stdout', 'stderr'] as const).map((stream) => {
       const splitter = new CriLineSplitter({ stream, now: this.#nowNs, emit: (r) => log.write(r) });
       const readable = child[stream]!;
-      readable.on('data', (chunk: Buffer) => splitter.write(chunk));
+      const blocked = new Set<Writable>();
+      readable.on('data', (chunk: Buffer) => {
+        splitter.write(chunk);
+        // Attached clients get the output as it comes; a slow one holds the container's output
+        // back (as containerd's writer groups do) instead of podgate buffering without bound.
+        for (const a of attached) {
+          const w = a[stream];
+          if (!w || w.destroyed || w.writableEnded) continue;
+          if (!w.write(chunk) && !blocked.has(w)) {
+            blocked.add(w);
+            readable.pause();
+            const go = () => {
+              w.off('drain', go); w.off('close', go);
+              blocked.delete(w);
+              if (blocked.size === 0) readable.resume();
+            };
+            w.on('drain', go); w.on('close', go);
+          }
+        }
+      });
       const ended = new Promise<void>((resolve) => { readable.once('close', resolve); readable.once('error', () => resolve()); });
       return { splitter, readable, ended };
     });
 
     const execs = new Set<ChildProcess>();
+    const outputEnded = Promise.all(streams.map((s) => s.ended)).then(() => undefined);
+    if (child.stdin) child.stdin.on('error', () => { /* EPIPE: the program closed its input or ended */ });
     const rawExit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; finishedAt: Date }>((resolve) => {
       child.once('exit', (code, signal) => {
         const finishedAt = this.#now();
@@ -230,7 +278,8 @@ export class ProcessRuntime {
       }
       return info;
     });
-    const entry: Entry = { spec, child, pid, startedAt, pidFile, execs, exited };
+    const entry: Entry = { spec, child, pid, startedAt, pidFile, execs, exited, attached, outputEnded,
+      stdin: spec.stdin ? child.stdin ?? undefined : undefined };
     this.#running.set(k, entry);
     return { pid, startedAt };
   }
@@ -263,25 +312,93 @@ export class ProcessRuntime {
   /**
    * Runs a command in a running container's context (network namespace, user, env, workingDir),
    * as exec probes and `kubectl exec` need. The child is killed when the container exits.
-   * Throws when the container is not running or the program does not exist. No TTY: output is piped.
+   * Throws when the container is not running or the program does not exist. With `tty` the command
+   * runs on a terminal of its own (its output all on stdout; `resizeExec` sizes it).
    */
   exec(podUid: string, containerName: string | undefined, argv: string[], opts: { stdin?: boolean; tty?: boolean } = {}): ChildProcess {
-    const entry = containerName !== undefined
-      ? this.#running.get(key(podUid, containerName))
-      : [...this.#running.values()].find((e) => e.spec.podUid === podUid);
+    const entry = this.#find(podUid, containerName);
     if (!entry) throw new Error(`container not found (${JSON.stringify(containerName ?? '')})`);
     const env = { PATH: DEFAULT_PATH, ...entry.spec.env };
-    const wrapped = this.#wrap(entry.spec, argv, env);
+    const wrapped = this.#wrap(entry.spec, argv, env, opts.tty === true);
     const child = this.#spawn(wrapped[0]!, wrapped.slice(1), {
       detached: true,
-      stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      stdio: [opts.stdin || opts.tty ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       env,
-      ...(entry.spec.workingDir ? { cwd: entry.spec.workingDir } : {}),
+      cwd: workingDirOf(entry.spec),
     });
     entry.execs.add(child);
     child.once('exit', () => entry.execs.delete(child));
     child.once('error', () => entry.execs.delete(child));
     return child;
+  }
+
+  /** Sizes the terminal of an exec started with `tty`; false when it could not be set. */
+  resizeExec(child: ChildProcess, size: TerminalSize): Promise<boolean> {
+    return child.pid === undefined || child.exitCode !== null ? Promise.resolve(false) : resizeTerminal(child.pid, size);
+  }
+
+  /** Sizes a running `tty` container's terminal (`kubectl attach -t` resizes); false when it could not be set. */
+  resize(podUid: string, containerName: string | undefined, size: TerminalSize): Promise<boolean> {
+    const entry = this.#find(podUid, containerName);
+    return entry?.spec.tty ? resizeTerminal(entry.pid, size) : Promise.resolve(false);
+  }
+
+  /**
+   * Attaches a client to a running container, as containerd's ContainerIO.Attach does: from now on
+   * the container's output is copied to the client's stdout/stderr too (output from before is in
+   * the logs), and the client's stdin goes to the container's when the container has one. The
+   * session ends when the container's output ends (it exited), when the client goes away, or when
+   * the client's stdin ends: with `stdinOnce` and no terminal that closes the container's stdin
+   * for good and the session stays until the container exits; otherwise the client detaches and
+   * the container's stdin stays open for the next session.
+   * Throws, in containerd's words, when the container is not running.
+   */
+  async attach(podUid: string, containerName: string | undefined, io: AttachIO): Promise<void> {
+    const entry = this.#find(podUid, containerName);
+    if (!entry) throw new Error('container is in CONTAINER_EXITED state');
+    const attachment: Attachment = { stdout: io.stdout, stderr: io.stderr };
+    entry.attached.add(attachment);
+    let detach!: () => void;
+    const detached = new Promise<void>((resolve) => { detach = resolve; });
+    const onAbort = () => detach();
+    io.signal.addEventListener('abort', onAbort);
+    if (io.signal.aborted) detach();
+    const input = io.stdin;
+    const target = entry.stdin;
+    let forward: ((chunk: Buffer) => void) | undefined;
+    let ended: (() => void) | undefined;
+    if (input && target) {
+      forward = (chunk: Buffer) => {
+        if (target.destroyed || target.writableEnded) return;
+        if (!target.write(chunk)) {
+          input.pause();
+          target.once('drain', () => input.resume());
+        }
+      };
+      ended = () => {
+        if (entry.spec.stdinOnce && !entry.spec.tty) {
+          if (entry.stdin === target) entry.stdin = undefined;
+          target.end();
+        } else detach();
+      };
+      input.on('data', forward);
+      input.once('end', ended);
+    } else input?.resume(); // a container without stdin (or whose stdin was closed) reads nothing
+    try {
+      await Promise.race([entry.outputEnded, detached]);
+    } finally {
+      entry.attached.delete(attachment);
+      io.signal.removeEventListener('abort', onAbort);
+      if (forward) input?.off('data', forward);
+      if (ended) input?.off('end', ended);
+      input?.resume();
+    }
+  }
+
+  #find(podUid: string, containerName: string | undefined): Entry | undefined {
+    return containerName !== undefined
+      ? this.#running.get(key(podUid, containerName))
+      : [...this.#running.values()].find((e) => e.spec.podUid === podUid);
   }
 
   /**
@@ -326,11 +443,17 @@ export class ProcessRuntime {
       .sort((a, b) => a - b);
   }
 
-  #wrap(spec: ContainerSpec, argv: string[], env: Record<string, string>): string[] {
+  #wrap(spec: ContainerSpec, argv: string[], env: Record<string, string>, tty = false): string[] {
     const program = argv[0];
     if (program === undefined || program === '') throw new StartError('no command to run');
-    const notRunnable = lookPathError(program, env['PATH'] ?? DEFAULT_PATH, this.#checkExecutable);
+    // A relative program (`./run.sh`) is found from the working directory, as runc finds it.
+    const check = (path: string) => {
+      const full = resolvePath(workingDirOf(spec), path);
+      return this.#checkExecutable(full)?.replace(full, path);
+    };
+    const notRunnable = lookPathError(program, env['PATH'] ?? DEFAULT_PATH, check);
     if (notRunnable !== undefined) throw new StartError(notRunnable);
+    if (tty) argv = onTerminal(argv);
     const prefix: string[] = [];
     if (spec.netnsPath !== undefined) prefix.push(this.#nsenter, `--net=${spec.netnsPath}`, '--');
     if (spec.runAsUser !== undefined || spec.runAsGroup !== undefined) {
@@ -353,6 +476,10 @@ export class ProcessRuntime {
       if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
     }
   }
+}
+
+function workingDirOf(spec: ContainerSpec): string {
+  return spec.workingDir || '/';
 }
 
 function key(podUid: string, containerName: string): string {

@@ -1,0 +1,169 @@
+// Containers with stdin and a terminal (`stdin`, `stdinOnce`, `tty`) and the attach sessions that
+// drive them, with real processes (util-linux `script` gives the terminal).
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { LogStore } from './log-store.ts';
+import { ProcessRuntime, type ExitInfo } from './process-runtime.ts';
+import { onTerminal, shellQuote, sttyArgs, terminalOf, type TerminalProc } from './terminal.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'podgate-attach-'));
+const runtime = new ProcessRuntime({ stateDir: join(dir, 'state') });
+const logs = new LogStore({ dir: join(dir, 'logs'), isRunning: (p, c) => runtime.isRunning(p, c), pollMs: 20 });
+const exits: ExitInfo[] = [];
+runtime.onExit((e) => exits.push(e));
+after(async () => {
+  await runtime.stopAll(0);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function start(podUid: string, argv: string[], flags: { stdin?: boolean; stdinOnce?: boolean; tty?: boolean }): Promise<void> {
+  const logFile = await logs.prepare(podUid, 'c', 0);
+  await runtime.start({ podUid, containerName: 'c', argv, env: {}, logFile, ...flags });
+}
+
+/** An attach session's streams, with everything written to its stdout collected. */
+function session() {
+  const stdin = new PassThrough();
+  const stdout = new PassThrough();
+  const abort = new AbortController();
+  let text = '';
+  stdout.on('data', (c: Buffer) => { text += c.toString(); });
+  return {
+    stdin, stdout, abort, output: () => text,
+    io: { stdin, stdout, signal: abort.signal },
+    async waitFor(pattern: RegExp, ms = 10_000): Promise<void> {
+      const until = Date.now() + ms;
+      while (!pattern.test(text)) {
+        if (Date.now() > until) assert.fail(`no ${pattern} in the attached output: ${JSON.stringify(text)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+  };
+}
+
+function exitOf(podUid: string): Promise<ExitInfo> {
+  return new Promise((resolve) => {
+    const found = exits.find((e) => e.podUid === podUid);
+    if (found) return resolve(found);
+    const off = runtime.onExit((e) => { if (e.podUid === podUid) { off(); resolve(e); } });
+  });
+}
+
+async function logText(podUid: string): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const c of logs.read({ podUid, container: 'c' })) parts.push(c);
+  return Buffer.concat(parts).toString();
+}
+
+const echoLines = ['sh', '-c', 'echo before; while read l; do echo "got $l"; done; echo input-closed'];
+
+describe('attach', () => {
+  it('sends a session\'s stdin to the container and its output back, from the moment of attaching', async () => {
+    await start('a1', echoLines, { stdin: true });
+    await new Promise((r) => setTimeout(r, 200));
+    const s = session();
+    const done = runtime.attach('a1', 'c', s.io);
+    s.stdin.write('one\n');
+    await s.waitFor(/got one\n/);
+    assert.doesNotMatch(s.output(), /before/, 'output from before the session is in the logs, not replayed');
+    // Without stdinOnce the session's end of input detaches it; the container's stdin stays open.
+    s.stdin.end();
+    await done;
+    assert.equal(runtime.isRunning('a1', 'c'), true);
+    const s2 = session();
+    const done2 = runtime.attach('a1', 'c', s2.io);
+    s2.stdin.write('two\n');
+    await s2.waitFor(/got two\n/);
+    assert.doesNotMatch(s.output(), /two/, 'a detached session gets nothing more');
+    s2.abort.abort();
+    await done2;
+    await runtime.stop('a1', 'c', 0);
+    assert.match(await logText('a1'), /before\ngot one\ngot two\n/);
+  });
+
+  it('with stdinOnce, the first session\'s end of input closes the container\'s, and the session lasts until it exits', async () => {
+    await start('a2', echoLines, { stdin: true, stdinOnce: true });
+    const s = session();
+    const done = runtime.attach('a2', 'c', s.io);
+    s.stdin.end('last\n');
+    await done;
+    assert.match(s.output(), /got last\ninput-closed\n$/);
+    assert.equal((await exitOf('a2')).exitCode, 0);
+  });
+
+  it('gives every attached session the output, and a container without stdin ignores a session\'s input', async () => {
+    await start('a3', ['sh', '-c', 'read x && echo "read $x" || echo no-input; i=0; while [ $i -lt 50 ]; do echo tick $i; i=$((i+1)); sleep 0.05; done'], {});
+    const [s1, s2] = [session(), session()];
+    const done = Promise.all([runtime.attach('a3', 'c', s1.io), runtime.attach('a3', 'c', s2.io)]);
+    s1.stdin.write('ignored\n');
+    await done;
+    for (const s of [s1, s2]) assert.match(s.output(), /tick 49\n$/);
+    assert.match(await logText('a3'), /^no-input\n/);
+  });
+
+  it('refuses a container that is not running, in containerd\'s words', async () => {
+    await assert.rejects(runtime.attach('nope', 'c', session().io), /container is in CONTAINER_EXITED state/);
+  });
+
+  it('runs a tty container on a terminal of its own, which a resize sizes, and ends with it', async () => {
+    await start('t1', ['sh'], { stdin: true, stdinOnce: true, tty: true });
+    const s = session();
+    const done = runtime.attach('t1', 'c', s.io);
+    s.stdin.write('tty; echo answer-$((6*7))\n');
+    await s.waitFor(/\/dev\/pts\/\d+\r?\n/);
+    await s.waitFor(/answer-42/);
+    assert.equal(await runtime.resize('t1', 'c', { width: 100, height: 30 }), true);
+    s.stdin.write('stty size\n');
+    await s.waitFor(/30 100/);
+    s.stdin.write('exit 0\n');
+    await done;
+    assert.equal((await exitOf('t1')).exitCode, 0);
+    assert.match(await logText('t1'), /answer-42/, 'the terminal\'s output is the container\'s log');
+  });
+
+  it('keeps a tty container\'s input open when it has no stdin, as a runtime\'s terminal stays open', async () => {
+    await start('t2', ['sh', '-c', 'read x; echo read-returned'], { tty: true });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(runtime.isRunning('t2', 'c'), true);
+    assert.doesNotMatch(await logText('t2'), /read-returned/);
+    await runtime.stop('t2', 'c', 0);
+  });
+
+  it('sizes an exec\'s terminal', async () => {
+    await start('t3', ['sleep', '300'], {});
+    const child = runtime.exec('t3', 'c', ['sh', '-c', 'sleep 0.3; stty size'], { tty: true });
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+    assert.equal(await runtime.resizeExec(child, { width: 123, height: 45 }), true);
+    await new Promise((r) => child.once('close', r));
+    assert.match(out, /45 123/);
+    await runtime.stop('t3', 'c', 0);
+  });
+});
+
+describe('terminal', () => {
+  it('runs the words as they are, through script', () => {
+    assert.deepEqual(onTerminal(['sh', '-c', "echo 'it''s'"]), ['/usr/bin/script', '-qfec', `exec 'sh' '-c' 'echo '\\''it'\\'''\\''s'\\'''`, '/dev/null']);
+    assert.equal(shellQuote(''), "''");
+  });
+
+  it('finds the pty of script\'s child, not of other children', async () => {
+    const proc: TerminalProc = {
+      children: async (pid) => (pid === 10 ? [11, 12] : []),
+      stdinOf: async (pid) => (pid === 11 ? 'pipe:[123]' : pid === 12 ? '/dev/pts/7' : undefined),
+    };
+    assert.equal(await terminalOf(10, proc), '/dev/pts/7');
+    assert.equal(await terminalOf(99, proc), undefined);
+  });
+
+  it('refuses sizes a terminal cannot have', () => {
+    assert.deepEqual(sttyArgs('/dev/pts/1', { width: 80, height: 24 }), ['-F', '/dev/pts/1', 'rows', '24', 'cols', '80']);
+    assert.equal(sttyArgs('/dev/pts/1', { width: -1, height: 24 }), undefined);
+    assert.equal(sttyArgs('/dev/pts/1', { width: 80, height: 70000 }), undefined);
+    assert.equal(sttyArgs('/dev/pts/1', { width: 1.5, height: 2 }), undefined);
+  });
+});
