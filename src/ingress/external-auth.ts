@@ -69,7 +69,9 @@ export function expandVariables(template: string, input: AuthRequestInput): stri
   const scheme = input.secure ? 'https' : 'http';
   const q = input.requestUri.indexOf('?');
   const args = q < 0 ? '' : input.requestUri.slice(q + 1);
-  return template.replace(/\$([A-Za-z_][A-Za-z0-9_]*)/g, (whole, name: string) => {
+  return template.replace(/\$([A-Za-z_][A-Za-z0-9_]*)/g, (whole, written: string) => {
+    // nginx looks variables up by their lower-case name (ngx_http_get_variable_index).
+    const name = written.toLowerCase();
     switch (name) {
       case 'scheme': case 'pass_access_scheme': return scheme;
       case 'host': case 'best_http_host': return name === 'host' ? hostName(input.host) : input.host;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import type { Ingress } from 'kubernetes-types/networking/v1.d.ts';
 import { Router, type Decision } from './router.ts';
-import { compileExpression, decideAction, errorBody, evaluateExpression, reasonPhrase, unknownVariables, upstreamTarget, type Action, type RequestFacts } from './request-policy.ts';
+import { compileExpression, decideAction, errorBody, evaluateExpression, expandRedirectVariables, reasonPhrase, unknownVariables, upstreamTarget, type Action, type RequestFacts } from './request-policy.ts';
 import { SharedLimits } from './shared-limits.ts';
 import { translate } from './translate.ts';
 import type { RouteTable } from './route-table.ts';
@@ -777,6 +777,9 @@ describe('U. upstream-hash-by (consistent hashing, balancer/chash.lua)', () => {
     assert.equal(ev('$cookie_sid|$remote_addr'), 's1|10.9.9.9');
     assert.equal(ev('$service_name$nosuch$arg_none$http_none$'), 'm$');
     assert.equal(ev('$1'), '');
+    // Variable names are case-insensitive in nginx and in ngx.var.
+    assert.equal(ev('$HTTP_X_USER|${Arg_Id}|$Remote_Addr|$Cookie_SID'), 'alice|7|10.9.9.9|s1');
+    assert.equal(expandRedirectVariables('https://x.com$REQUEST_URI?u=${HTTP_X_USER}', r), 'https://x.com/p?a=1&ID=7&id=8?u=alice');
     assert.deepEqual(unknownVariables(compileExpression('$nosuch$host${request_id}')), ['$nosuch', '$request_id']);
   });
 

@@ -228,6 +228,7 @@ describe('auth-url pure parts', () => {
   it('expands the nginx variables ingress-nginx users write', () => {
     assert.equal(expandVariables('$scheme://$host$request_uri|$escaped_request_uri|$http_host|$args|$unknown', input),
       'https://shop.example.com/a b/c?x=1&y=(2)|%2Fa%20b%2Fc%3Fx%3D1%26y%3D%282%29|Shop.Example.com:8080|x=1&y=(2)|$unknown');
+    assert.equal(expandVariables('$Scheme://$HTTP_HOST$Request_URI', input), 'https://Shop.Example.com:8080/a b/c?x=1&y=(2)', 'names are case-insensitive, as in nginx');
   });
 
   it('keeps an rd= the sign-in URL already has, adds it with & after another query', () => {

@@ -197,7 +197,8 @@ export function expandVariables(text: string, req: RequestFacts, match: RegExpEx
   return text.replace(VARIABLE, (whole, digit: string | undefined, braced: string | undefined, plain: string | undefined) => {
     // A capture the location's regex does not have (or a location without one) is empty in nginx.
     if (digit !== undefined) return match?.[Number(digit)] ?? '';
-    return variable(braced ?? plain!, req, route) ?? whole;
+    // nginx looks variables up by their lower-case name (ngx_http_get_variable_index): $HTTP_HOST is $http_host.
+    return variable((braced ?? plain!).toLowerCase(), req, route) ?? whole;
   });
 }
 
@@ -240,7 +241,8 @@ const LOCATION_VARIABLES = new Set(['namespace', 'ingress_name', 'service_name',
 export function compileExpression(text: string): Expression {
   const parts: ExpressionPart[] = [];
   for (const m of text.matchAll(EXPRESSION_PART)) {
-    const name = m[1] ?? m[2];
+    // Lower-cased as lua-nginx-module's ngx.var lookup does ($HTTP_X_USER is $http_x_user).
+    const name = (m[1] ?? m[2])?.toLowerCase();
     if (name === undefined) parts.push({ kind: 'text', text: m[3]! });
     else if (/^\d+$/.test(name)) parts.push({ kind: 'capture', n: Number(name) });
     else if (name.startsWith('http_')) parts.push({ kind: 'header', name: name.slice(5).replace(/_/g, '-').toLowerCase() });
