@@ -152,7 +152,7 @@ export function kubeletHandlers(o: { agent: NodeAgent; logs: LogStore; runtime: 
               } else if (!tty) child.stdin?.end();
               if (io.stdout) child.stdout?.pipe(io.stdout, { end: false });
               if (io.stderr) child.stderr?.pipe(io.stderr, { end: false }); else if (io.stdout) child.stderr?.pipe(io.stdout, { end: false });
-              io.signal.addEventListener('abort', () => child.kill('SIGKILL'));
+              io.signal.addEventListener('abort', () => port.killExec(child));
               return await new Promise((resolve) => {
                 child.once('error', (e) => resolve({ error: e.message }));
                 // Killed by a signal: 128 + its number, as runc reports it (SIGTERM 143, SIGKILL 137).

@@ -104,6 +104,10 @@ export class ProcessRuntimePort implements RuntimePort {
     return this.#runtime.exec(podUid, containerName, argv, opts);
   }
 
+  killExec(child: ChildProcess): void {
+    this.#runtime.killExec(child);
+  }
+
   resizeExec(child: ChildProcess, size: TerminalSize): Promise<boolean> {
     return this.#runtime.resizeExec(child, size);
   }

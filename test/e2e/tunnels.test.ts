@@ -80,6 +80,12 @@ spec:
 /** Runs kubectl on a terminal of 100 columns and 30 rows (`script` gives it one, as a person's would be). */
 const onTerminalOf100x30 = (argv: string[]) => ['script', '-qfec', `stty cols 100 rows 30; ${argv.map((a) => `'${a}'`).join(' ')}`, '/dev/null'];
 
+/**
+ * Prints the shell's terminal size once kubectl's resizes have arrived (it sends one right after the
+ * stream opens, which may be after the shell has read this line), or what it is after 5 s.
+ */
+const sizeOnceResized = 'i=0; while [ "$(stty size)" != "30 100" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; stty size';
+
 /** Waits until the child prints `pattern` (on stdout or stderr). */
 function waitFor(child: ChildProcess, pattern: RegExp, timeoutMs = 15_000): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -320,7 +326,7 @@ spec:
   it('gives an interactive shell through a pty, sized as kubectl\'s terminal', async () => {
     const sh = spawn(['exec', '-it', 'echo', '-c', 'echo', '--', 'sh'], onTerminalOf100x30);
     await new Promise((r) => setTimeout(r, 1500));
-    sh.stdin!.write('echo answer-$((6*7)); stty size\n');
+    sh.stdin!.write(`echo answer-$((6*7)); ${sizeOnceResized}\n`);
     await waitFor(sh, /answer-42\r?\n30 100/);
     sh.stdin!.write('exit\n');
   });
@@ -331,7 +337,7 @@ spec:
     const exited = new Promise<number | null>((resolve) => run.once('exit', resolve));
     const seen = everything(run);
     await seen.waitFor(/If you don't see a command prompt, try pressing enter/, 60_000);
-    run.stdin!.write(`\nwget -qO- http://${clusterIP}/from-a-shell-in-the-cluster; echo; stty size; tty\n`);
+    run.stdin!.write(`\nwget -qO- http://${clusterIP}/from-a-shell-in-the-cluster; echo; ${sizeOnceResized}; tty\n`);
     const out = await seen.waitFor(/"path": "\/from-a-shell-in-the-cluster"[\s\S]*30 100\r?\n\/dev\/pts\/\d+/);
     assert.match(out, /"name": "echo"/, 'the echo pod answered through the Service');
     run.stdin!.write('exit\n');

@@ -2,7 +2,8 @@
 // drive them, with real processes (util-linux `script` gives the terminal).
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -20,9 +21,27 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function start(podUid: string, argv: string[], flags: { stdin?: boolean; stdinOnce?: boolean; tty?: boolean }): Promise<void> {
+async function start(podUid: string, argv: string[], flags: { stdin?: boolean; stdinOnce?: boolean; tty?: boolean; env?: Record<string, string> }): Promise<void> {
   const logFile = await logs.prepare(podUid, 'c', 0);
-  await runtime.start({ podUid, containerName: 'c', argv, env: {}, logFile, ...flags });
+  await runtime.start({ podUid, containerName: 'c', argv, logFile, ...flags, env: flags.env ?? {} });
+}
+
+async function until(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) assert.fail(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+// Zombies count as dead: this machine's pid 1 may be slow to reap re-parented processes.
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 /** An attach session's streams, with everything written to its stdout collected. */
@@ -61,10 +80,13 @@ async function logText(podUid: string): Promise<string> {
 
 const echoLines = ['sh', '-c', 'echo before; while read l; do echo "got $l"; done; echo input-closed'];
 
+/** A regression fails instead of hanging the run (each test waits on processes). */
+const T = { timeout: 30_000 };
+
 describe('attach', () => {
-  it('sends a session\'s stdin to the container and its output back, from the moment of attaching', async () => {
+  it('sends a session\'s stdin to the container and its output back, from the moment of attaching', T, async () => {
     await start('a1', echoLines, { stdin: true });
-    await new Promise((r) => setTimeout(r, 200));
+    await until(async () => /before/.test(await logText('a1')), 'the container printed "before"');
     const s = session();
     const done = runtime.attach('a1', 'c', s.io);
     s.stdin.write('one\n');
@@ -85,7 +107,7 @@ describe('attach', () => {
     assert.match(await logText('a1'), /before\ngot one\ngot two\n/);
   });
 
-  it('with stdinOnce, the first session\'s end of input closes the container\'s, and the session lasts until it exits', async () => {
+  it('with stdinOnce, the first session\'s end of input closes the container\'s, and the session lasts until it exits', T, async () => {
     await start('a2', echoLines, { stdin: true, stdinOnce: true });
     const s = session();
     const done = runtime.attach('a2', 'c', s.io);
@@ -93,23 +115,36 @@ describe('attach', () => {
     await done;
     assert.match(s.output(), /got last\ninput-closed\n$/);
     assert.equal((await exitOf('a2')).exitCode, 0);
+    await assert.rejects(runtime.attach('a2', 'c', session().io), /container is in CONTAINER_EXITED state/);
   });
 
-  it('gives every attached session the output, and a container without stdin ignores a session\'s input', async () => {
+  it('with stdinOnce, a client that goes away closes the container\'s input too (containerd closes it however the copy ends)', T, async () => {
+    await start('a4', ['cat'], { stdin: true, stdinOnce: true });
+    const s = session();
+    const done = runtime.attach('a4', 'c', s.io);
+    s.stdin.write('x\n');
+    await s.waitFor(/x\n/);
+    s.abort.abort();
+    await done;
+    assert.equal((await exitOf('a4')).exitCode, 0, 'cat read the end of its input');
+  });
+
+  it('gives every attached session the output, and a container without stdin ignores a session\'s input', T, async () => {
     await start('a3', ['sh', '-c', 'read x && echo "read $x" || echo no-input; i=0; while [ $i -lt 50 ]; do echo tick $i; i=$((i+1)); sleep 0.05; done'], {});
     const [s1, s2] = [session(), session()];
     const done = Promise.all([runtime.attach('a3', 'c', s1.io), runtime.attach('a3', 'c', s2.io)]);
-    s1.stdin.write('ignored\n');
+    // The session's input is read and dropped, never left to fill up.
+    if (!s1.stdin.write(Buffer.alloc(1 << 20))) await once(s1.stdin, 'drain');
     await done;
     for (const s of [s1, s2]) assert.match(s.output(), /tick 49\n$/);
     assert.match(await logText('a3'), /^no-input\n/);
   });
 
-  it('refuses a container that is not running, in containerd\'s words', async () => {
+  it('refuses a container that is not running, in containerd\'s words', T, async () => {
     await assert.rejects(runtime.attach('nope', 'c', session().io), /container is in CONTAINER_EXITED state/);
   });
 
-  it('runs a tty container on a terminal of its own, which a resize sizes, and ends with it', async () => {
+  it('runs a tty container on a terminal of its own, which a resize sizes, and ends with it', T, async () => {
     await start('t1', ['sh'], { stdin: true, stdinOnce: true, tty: true });
     const s = session();
     const done = runtime.attach('t1', 'c', s.io);
@@ -119,13 +154,14 @@ describe('attach', () => {
     assert.equal(await runtime.resize('t1', 'c', { width: 100, height: 30 }), true);
     s.stdin.write('stty size\n');
     await s.waitFor(/30 100/);
+    assert.doesNotMatch(s.output(), /\n0 0\r?\n/);
     s.stdin.write('exit 0\n');
     await done;
     assert.equal((await exitOf('t1')).exitCode, 0);
     assert.match(await logText('t1'), /answer-42/, 'the terminal\'s output is the container\'s log');
   });
 
-  it('keeps a tty container\'s input open when it has no stdin, as a runtime\'s terminal stays open', async () => {
+  it('keeps a tty container\'s input open when it has no stdin, as a runtime\'s terminal stays open', T, async () => {
     await start('t2', ['sh', '-c', 'read x; echo read-returned'], { tty: true });
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(runtime.isRunning('t2', 'c'), true);
@@ -133,9 +169,36 @@ describe('attach', () => {
     await runtime.stop('t2', 'c', 0);
   });
 
-  it('sizes an exec\'s terminal', async () => {
+  it('stops a tty container through its program: the grace period holds and its own exit status is reported', T, async () => {
+    await start('t4', ['sh', '-c', 'trap "sleep 1; echo drained; exit 3" TERM; echo up; while true; do sleep 0.1; done'], { tty: true });
+    await until(async () => /up/.test(await logText('t4')), 'the container started');
+    const t0 = Date.now();
+    const exit = await runtime.stop('t4', 'c', 30);
+    assert.equal(exit?.exitCode, 3);
+    assert.ok(Date.now() - t0 >= 900, 'the program\'s TERM handler ran to its end');
+    const log = await logText('t4');
+    assert.match(log, /drained/);
+    assert.doesNotMatch(log, /Session terminated/);
+  });
+
+  it('kills what a tty container leaves in its terminal\'s session, hangup ignored or not', T, async () => {
+    const pidFile = join(dir, 't5.pid');
+    await start('t5', ['sh', '-c', `set -m; (trap '' HUP TERM; exec sleep 300) & echo $! > ${pidFile}; wait`], { tty: true });
+    await until(async () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', 'the background job started');
+    const job = Number(readFileSync(pidFile, 'utf8'));
+    await runtime.stop('t5', 'c', 1);
+    await until(async () => !alive(job), `the background job ${job} is gone`);
+  });
+
+  it('runs script with its own shell whatever the container\'s SHELL, which the program still sees', T, async () => {
+    await start('t6', ['sh', '-c', 'echo "shell=$SHELL"'], { tty: true, env: { SHELL: '/nonexistent/zsh' } });
+    assert.equal((await exitOf('t6')).exitCode, 0);
+    assert.match(await logText('t6'), /shell=\/nonexistent\/zsh/);
+  });
+
+  it('sizes an exec\'s terminal', T, async () => {
     await start('t3', ['sleep', '300'], {});
-    const child = runtime.exec('t3', 'c', ['sh', '-c', 'sleep 0.3; stty size'], { tty: true });
+    const child = runtime.exec('t3', 'c', ['sh', '-c', 'i=0; while [ "$(stty size)" = "0 0" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; stty size'], { tty: true });
     let out = '';
     child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
     assert.equal(await runtime.resizeExec(child, { width: 123, height: 45 }), true);
@@ -146,15 +209,18 @@ describe('attach', () => {
 });
 
 describe('terminal', () => {
-  it('runs the words as they are, through script', () => {
-    assert.deepEqual(onTerminal(['sh', '-c', "echo 'it''s'"]), ['/usr/bin/script', '-qfec', `exec 'sh' '-c' 'echo '\\''it'\\'''\\''s'\\'''`, '/dev/null']);
+  it('runs the words as they are, through script, with the program\'s own SHELL given back', () => {
+    assert.deepEqual(onTerminal(['sh', '-c', "echo 'it''s'"], undefined), ['/usr/bin/script', '-qfec', `unset SHELL; exec 'sh' '-c' 'echo '\\''it'\\'''\\''s'\\'''`, '/dev/null']);
+    assert.deepEqual(onTerminal(['top'], '/bin/zsh'), ['/usr/bin/script', '-qfec', `SHELL='/bin/zsh'; export SHELL; exec 'top'`, '/dev/null']);
     assert.equal(shellQuote(''), "''");
   });
 
-  it('finds the pty of script\'s child, not of other children', async () => {
+  it('finds the pty from the master script holds (the kernel\'s tty-index), not from the program\'s descriptors', async () => {
     const proc: TerminalProc = {
-      children: async (pid) => (pid === 10 ? [11, 12] : []),
-      stdinOf: async (pid) => (pid === 11 ? 'pipe:[123]' : pid === 12 ? '/dev/pts/7' : undefined),
+      children: async () => [],
+      fds: async (pid) => new Map(pid === 10 ? [[0, 'pipe:[1]'], [3, '/dev/null'], [5, '/dev/ptmx']] : []),
+      fdinfo: async (pid, fd) => (pid === 10 && fd === 5 ? 'pos:\t0\nflags:\t0100002\ntty-index:\t7\n' : undefined),
+      alive: () => true,
     };
     assert.equal(await terminalOf(10, proc), '/dev/pts/7');
     assert.equal(await terminalOf(99, proc), undefined);

@@ -42,6 +42,10 @@ describe('parseImageReference', () => {
 });
 
 describe('resolveContainerCommand', () => {
+  it('names the built-in images\' scripts by absolute path, also from a relative data directory (containers start in /)', () => {
+    const rel = makeImageTable(builtinImages({ nodePath: NODE, imagesDir: 'data/node/images', hasFile: () => true }), new Map(), 'data/images.yaml');
+    assert.deepEqual(argvOf(resolveContainerCommand(container({ image: 'podgate/echo' }), rel)), [NODE, `${process.cwd()}/data/node/images/echo-server.ts`]);
+  });
   it('runs command + args as written, expanding $(VAR) from env, and only records the image', () => {
     const r = resolveContainerCommand(container({
       image: 'no-such-image:1', command: ['sh', '-c', 'echo $(GREETING) $$(GREETING) $(MISSING)'], args: ['x$(GREETING)'],

@@ -3,6 +3,7 @@
 // their own names in a YAML file. Resolution is pure: everything it needs to know about the node
 // (which programs exist) is decided when the table is built.
 
+import { resolve as resolvePath } from 'node:path';
 import type { Container } from 'kubernetes-types/core/v1.d.ts';
 import { parse as parseYaml } from 'yaml';
 import { expandEnvList, expandVars } from './env-expansion.ts';
@@ -68,7 +69,8 @@ export function builtinImages(opts: BuiltinImageOptions): Map<string, ImageEntry
   const add = (names: string[], e: Omit<ImageEntry, 'name' | 'builtin'>): void => {
     for (const name of names) entries.set(name, { ...e, name, builtin: true });
   };
-  const script = (file: string): string[] => [opts.nodePath, `${opts.imagesDir}/${file.replace(/\.ts$/, opts.scriptExtension ?? '.ts')}`];
+  // Absolute whatever the data directory was given as: containers start in /, not in podgate's directory.
+  const script = (file: string): string[] => [opts.nodePath, resolvePath(opts.imagesDir, file.replace(/\.ts$/, opts.scriptExtension ?? '.ts'))];
 
   add(['podgate/echo', 'echoserver', 'registry.k8s.io/echoserver', 'k8s.gcr.io/echoserver', 'gcr.io/google_containers/echoserver'], {
     command: script('echo-server.ts'), args: [], env: {},

@@ -1,11 +1,14 @@
 // /proc/<pid>/stat, read just enough to tell a process podgate started from a later one that reused
-// its pid: the start time (field 22, clock ticks since boot) and the process group (field 5).
+// its pid: the start time (field 22, clock ticks since boot), the process group (field 5) and the
+// session (field 6, which a terminal's program leads).
 
 import { readFileSync, readdirSync } from 'node:fs';
 
 export interface ProcStat {
   pid: number;
   pgrp: number;
+  /** The session id (absent in fakes that do not need it). */
+  session?: number;
   startTicks: number;
 }
 
@@ -17,9 +20,10 @@ export function parseProcStat(text: string): ProcStat | undefined {
   const pid = Number.parseInt(text, 10);
   const fields = text.slice(close + 2).trim().split(' ');
   const pgrp = Number(fields[2]);
+  const session = Number(fields[3]);
   const startTicks = Number(fields[19]);
-  if (!Number.isInteger(pid) || !Number.isInteger(pgrp) || !Number.isInteger(startTicks)) return undefined;
-  return { pid, pgrp, startTicks };
+  if (!Number.isInteger(pid) || !Number.isInteger(pgrp) || !Number.isInteger(session) || !Number.isInteger(startTicks)) return undefined;
+  return { pid, pgrp, session, startTicks };
 }
 
 /** The filesystem seam for /proc, replaceable in tests. */

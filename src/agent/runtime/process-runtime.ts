@@ -19,7 +19,7 @@ import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { CriLineSplitter, wallClockNs } from './cri-log.ts';
 import { RotatingLogFile } from './log-store.ts';
 import { realProcFs, type ProcFs } from './proc-stat.ts';
-import { onTerminal, resizeTerminal, type TerminalSize } from './terminal.ts';
+import { onTerminal, resizeTerminal, terminalEnv, TerminalProgram, type TerminalSize } from './terminal.ts';
 
 export interface ContainerSpec {
   podUid: string;
@@ -95,7 +95,10 @@ interface Entry {
   startedAt: Date;
   pidFile: string;
   exited: Promise<ExitInfo>;
-  execs: Set<ChildProcess>;
+  /** Commands run in the container (exec), with their terminal's program when they have one. */
+  execs: Map<ChildProcess, TerminalProgram | undefined>;
+  /** A tty container's program, which runs as the terminal's session under `script` (at `pid`). */
+  terminal?: TerminalProgram | undefined;
   /** The sessions attached to the container's output. */
   attached: Set<Attachment>;
   /** Resolves when the container's output has ended (every attach session ends with it). */
@@ -122,6 +125,8 @@ export interface AttachIO {
 interface PidRecord {
   pid: number;
   startTicks: number;
+  /** A tty container's terminal session (its program's pid), once known. */
+  session?: number;
   podUid: string;
   containerName: string;
 }
@@ -188,7 +193,8 @@ export class ProcessRuntime {
 
   async #start(spec: ContainerSpec, k: string): Promise<RunningContainer> {
     const env = { PATH: DEFAULT_PATH, ...spec.env };
-    const argv = this.#wrap(spec, spec.argv, env, spec.tty === true);
+    const tty = spec.tty === true;
+    const argv = this.#wrap(spec, spec.argv, env, tty);
     if (spec.workingDir) mkdirSync(spec.workingDir, { recursive: true });
     await mkdir(this.#stateDir, { recursive: true });
 
@@ -197,8 +203,8 @@ export class ProcessRuntime {
       detached: true,
       // A terminal's input stays open even when nobody may write to it (tty without stdin), as a
       // runtime's pty does: `script` would otherwise read the end of /dev/null and pass it on.
-      stdio: [spec.stdin || spec.tty ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-      env,
+      stdio: [spec.stdin || tty ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      env: tty ? terminalEnv(env) : env,
       cwd: workingDirOf(spec),
     });
     const attached = new Set<Attachment>();
@@ -231,15 +237,17 @@ export class ProcessRuntime {
       return { splitter, readable, ended };
     });
 
-    const execs = new Set<ChildProcess>();
+    const execs = new Map<ChildProcess, TerminalProgram | undefined>();
+    let terminal: TerminalProgram | undefined;
     const outputEnded = Promise.all(streams.map((s) => s.ended)).then(() => undefined);
     if (child.stdin) child.stdin.on('error', () => { /* EPIPE: the program closed its input or ended */ });
     const rawExit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; finishedAt: Date }>((resolve) => {
       child.once('exit', (code, signal) => {
         const finishedAt = this.#now();
-        // A container ends when its first process does: take the rest of the tree with it.
-        if (child.pid) this.#signalGroup(child.pid, 'SIGKILL');
-        for (const e of execs) if (e.pid) this.#signalGroup(e.pid, 'SIGKILL');
+        // A container ends when its first process does: take the rest of the tree with it (and
+        // of its terminal's session, which a process group does not reach).
+        if (child.pid) this.#killTree(child.pid, terminal);
+        for (const [e, t] of execs) if (e.pid) this.#killTree(e.pid, t);
         resolve({ code, signal, finishedAt });
       });
     });
@@ -256,9 +264,15 @@ export class ProcessRuntime {
     const startedAt = this.#now();
     const pidFile = join(this.#stateDir, `${spec.podUid}_${spec.containerName}.json`);
     const stat = this.#proc.readStat(pid);
-    if (stat) {
-      const record: PidRecord = { pid, startTicks: stat.startTicks, podUid: spec.podUid, containerName: spec.containerName };
-      await writeFile(pidFile, JSON.stringify(record));
+    const record: PidRecord | undefined = stat ? { pid, startTicks: stat.startTicks, podUid: spec.podUid, containerName: spec.containerName } : undefined;
+    if (record) await writeFile(pidFile, JSON.stringify(record));
+    if (tty) {
+      terminal = new TerminalProgram(pid);
+      // The terminal's session outlives script's process group: recorded too, for killOrphans.
+      void terminal.found.then(async (session) => {
+        if (session === undefined || !record || !this.#running.has(k)) return;
+        await writeFile(pidFile, JSON.stringify({ ...record, session })).catch(() => {});
+      });
     }
 
     const exited = rawExit.then(async ({ code, signal, finishedAt }) => {
@@ -278,7 +292,7 @@ export class ProcessRuntime {
       }
       return info;
     });
-    const entry: Entry = { spec, child, pid, startedAt, pidFile, execs, exited, attached, outputEnded,
+    const entry: Entry = { spec, child, pid, startedAt, pidFile, execs, exited, attached, outputEnded, terminal,
       stdin: spec.stdin ? child.stdin ?? undefined : undefined };
     this.#running.set(k, entry);
     return { pid, startedAt };
@@ -292,14 +306,17 @@ export class ProcessRuntime {
     const entry = this.#running.get(key(podUid, containerName));
     if (!entry) return undefined;
     if (gracePeriodSeconds > 0) {
-      this.#signalGroup(entry.pid, 'SIGTERM');
+      // A tty container's program is signalled itself: script, signalled, would cut the grace
+      // period to 2 s and report exit code 0.
+      const program = entry.terminal ? await entry.terminal.found : undefined;
+      this.#signalGroup(program ?? entry.pid, 'SIGTERM');
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), gracePeriodSeconds * 1000); });
       const first = await Promise.race([entry.exited, timedOut]);
       clearTimeout(timer);
       if (first !== 'timeout') return first;
     }
-    this.#signalGroup(entry.pid, 'SIGKILL');
+    this.#killTree(entry.pid, entry.terminal);
     return entry.exited;
   }
 
@@ -319,17 +336,25 @@ export class ProcessRuntime {
     const entry = this.#find(podUid, containerName);
     if (!entry) throw new Error(`container not found (${JSON.stringify(containerName ?? '')})`);
     const env = { PATH: DEFAULT_PATH, ...entry.spec.env };
-    const wrapped = this.#wrap(entry.spec, argv, env, opts.tty === true);
+    const tty = opts.tty === true;
+    const wrapped = this.#wrap(entry.spec, argv, env, tty);
     const child = this.#spawn(wrapped[0]!, wrapped.slice(1), {
       detached: true,
-      stdio: [opts.stdin || opts.tty ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-      env,
+      stdio: [opts.stdin || tty ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      env: tty ? terminalEnv(env) : env,
       cwd: workingDirOf(entry.spec),
     });
-    entry.execs.add(child);
+    entry.execs.set(child, tty && child.pid !== undefined ? new TerminalProgram(child.pid) : undefined);
     child.once('exit', () => entry.execs.delete(child));
     child.once('error', () => entry.execs.delete(child));
     return child;
+  }
+
+  /** Kills an exec and everything it started, its terminal's session included (the client went away). */
+  killExec(child: ChildProcess): void {
+    if (child.pid === undefined) return;
+    const entry = [...this.#running.values()].find((e) => e.execs.has(child));
+    this.#killTree(child.pid, entry?.execs.get(child));
   }
 
   /** Sizes the terminal of an exec started with `tty`; false when it could not be set. */
@@ -360,11 +385,23 @@ export class ProcessRuntime {
     entry.attached.add(attachment);
     let detach!: () => void;
     const detached = new Promise<void>((resolve) => { detach = resolve; });
-    const onAbort = () => detach();
-    io.signal.addEventListener('abort', onAbort);
-    if (io.signal.aborted) detach();
     const input = io.stdin;
     const target = entry.stdin;
+    // containerd closes a stdinOnce container's input when the first session's input copy ends,
+    // however it ends: at the client's end of input, or when the client goes away.
+    const closesInput = Boolean(input && target && entry.spec.stdinOnce && !entry.spec.tty);
+    const closeInput = () => {
+      if (!target) return;
+      if (entry.stdin === target) entry.stdin = undefined;
+      target.end();
+    };
+    const onAbort = () => {
+      if (closesInput) closeInput();
+      detach();
+    };
+    io.signal.addEventListener('abort', onAbort);
+    if (io.signal.aborted) onAbort();
+    const resume = () => input?.resume();
     let forward: ((chunk: Buffer) => void) | undefined;
     let ended: (() => void) | undefined;
     if (input && target) {
@@ -372,14 +409,12 @@ export class ProcessRuntime {
         if (target.destroyed || target.writableEnded) return;
         if (!target.write(chunk)) {
           input.pause();
-          target.once('drain', () => input.resume());
+          target.once('drain', resume);
         }
       };
       ended = () => {
-        if (entry.spec.stdinOnce && !entry.spec.tty) {
-          if (entry.stdin === target) entry.stdin = undefined;
-          target.end();
-        } else detach();
+        if (closesInput) closeInput();
+        else detach();
       };
       input.on('data', forward);
       input.once('end', ended);
@@ -389,6 +424,7 @@ export class ProcessRuntime {
     } finally {
       entry.attached.delete(attachment);
       io.signal.removeEventListener('abort', onAbort);
+      target?.off('drain', resume);
       if (forward) input?.off('data', forward);
       if (ended) input?.off('end', ended);
       input?.resume();
@@ -438,7 +474,8 @@ export class ProcessRuntime {
     if (leader && leader.startTicks !== rec.startTicks) return [];
     return this.#proc.listPids()
       .map((pid) => this.#proc.readStat(pid))
-      .filter((s) => s !== undefined && s.pgrp === rec.pid && s.startTicks >= rec.startTicks && s.pid !== process.pid)
+      .filter((s) => s !== undefined && (s.pgrp === rec.pid || (rec.session !== undefined && s.session === rec.session)) &&
+        s.startTicks >= rec.startTicks && s.pid !== process.pid)
       .map((s) => s!.pid)
       .sort((a, b) => a - b);
   }
@@ -453,7 +490,7 @@ export class ProcessRuntime {
     };
     const notRunnable = lookPathError(program, env['PATH'] ?? DEFAULT_PATH, check);
     if (notRunnable !== undefined) throw new StartError(notRunnable);
-    if (tty) argv = onTerminal(argv);
+    if (tty) argv = onTerminal(argv, env['SHELL']);
     const prefix: string[] = [];
     if (spec.netnsPath !== undefined) prefix.push(this.#nsenter, `--net=${spec.netnsPath}`, '--');
     if (spec.runAsUser !== undefined || spec.runAsGroup !== undefined) {
@@ -463,6 +500,20 @@ export class ProcessRuntime {
       prefix.push('--clear-groups', '--');
     }
     return [...prefix, ...argv];
+  }
+
+  /**
+   * SIGKILL to a process group and, for a terminal, to every process of the terminal's session
+   * (its program setsid'd away from the group; a process ignoring the hangup would stay).
+   */
+  #killTree(pid: number, terminal: TerminalProgram | undefined): void {
+    this.#signalGroup(pid, 'SIGKILL');
+    const session = terminal?.pid;
+    if (session === undefined) return;
+    this.#signalGroup(session, 'SIGKILL');
+    for (const p of this.#proc.listPids()) {
+      if (p !== process.pid && this.#proc.readStat(p)?.session === session) this.#signal(p, 'SIGKILL');
+    }
   }
 
   #signalGroup(pid: number, signal: NodeJS.Signals): void {

@@ -4,7 +4,8 @@
 // pipes, which podgate holds. Resizing sets the slave's window size from outside, as a terminal
 // emulator does (TIOCSWINSZ, through `stty -F`), so the program gets SIGWINCH and reads the size.
 import { execFile } from 'node:child_process';
-import { readFile, readlink } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, readdir, readlink } from 'node:fs/promises';
 
 export const SCRIPT = '/usr/bin/script';
 const STTY = '/usr/bin/stty';
@@ -22,18 +23,31 @@ export function shellQuote(word: string): string {
 
 /**
  * The argv that runs `argv` on a terminal of its own. `script -c` hands the command to `$SHELL -c`,
- * so the words are quoted and `exec`ed (the shell does not stay between script and the program);
- * `-e` gives the program's exit status, `-f` flushes every write, `-q` keeps script's own banner
- * out, and the typescript goes to /dev/null. On SIGTERM script passes SIGTERM on to the program.
+ * so script gets SHELL=/bin/sh (see `terminalEnv`) and the command gives the program its own
+ * `$SHELL` back; the words are quoted and `exec`ed (no shell stays between script and the
+ * program); `-e` gives the program's exit status, `-f` flushes every write, `-q` keeps script's
+ * banner out, and the typescript goes to /dev/null. The program runs as a session of its own (the
+ * terminal's), so it is signalled through `TerminalProgram`, never through script: on SIGTERM
+ * script says "Session terminated", kills the program 2 s later and exits 0.
  */
-export function onTerminal(argv: readonly string[]): string[] {
-  return [SCRIPT, '-qfec', `exec ${argv.map(shellQuote).join(' ')}`, '/dev/null'];
+export function onTerminal(argv: readonly string[], shell: string | undefined): string[] {
+  const restore = shell === undefined ? 'unset SHELL; ' : `SHELL=${shellQuote(shell)}; export SHELL; `;
+  return [SCRIPT, '-qfec', `${restore}exec ${argv.map(shellQuote).join(' ')}`, '/dev/null'];
 }
 
-/** What `terminalOf` reads from /proc (a seam for tests). */
+/** The environment `script` runs with: the program's, with the shell script runs the command through. */
+export function terminalEnv(env: Readonly<Record<string, string>>): Record<string, string> {
+  return { ...env, SHELL: '/bin/sh' };
+}
+
+/** What the terminal helpers read from /proc (a seam for tests). */
 export interface TerminalProc {
   children(pid: number): Promise<number[]>;
-  stdinOf(pid: number): Promise<string | undefined>;
+  /** The targets of the process's open file descriptors, by number. */
+  fds(pid: number): Promise<Map<number, string>>;
+  /** /proc/PID/fdinfo/FD's text. */
+  fdinfo(pid: number, fd: number): Promise<string | undefined>;
+  alive(pid: number): boolean;
 }
 
 export const realTerminalProc: TerminalProc = {
@@ -45,23 +59,41 @@ export const realTerminalProc: TerminalProc = {
       return [];
     }
   },
-  async stdinOf(pid) {
+  async fds(pid) {
+    const out = new Map<number, string>();
+    let names: string[];
     try {
-      return await readlink(`/proc/${pid}/fd/0`);
+      names = await readdir(`/proc/${pid}/fd`);
+    } catch {
+      return out;
+    }
+    for (const n of names) {
+      try { out.set(Number(n), await readlink(`/proc/${pid}/fd/${n}`)); } catch { /* closed meanwhile */ }
+    }
+    return out;
+  },
+  async fdinfo(pid, fd) {
+    try {
+      return await readFile(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
     } catch {
       return undefined;
     }
   },
+  alive(pid) {
+    return existsSync(`/proc/${pid}`);
+  },
 };
 
 /**
- * The pty slave (`/dev/pts/N`) of the program `script` (at `scriptPid`) runs, or undefined while
- * script has not started it yet or after it ended.
+ * The pty slave (`/dev/pts/N`) `script` (at `scriptPid`) holds the master of: the kernel names the
+ * index in the master's fdinfo (`tty-index:`), whatever the program did with its own descriptors.
+ * Undefined before script has opened it or after it ended.
  */
 export async function terminalOf(scriptPid: number, proc: TerminalProc = realTerminalProc): Promise<string | undefined> {
-  for (const child of await proc.children(scriptPid)) {
-    const path = await proc.stdinOf(child);
-    if (path !== undefined && /^\/dev\/pts\/\d+$/.test(path)) return path;
+  for (const [fd, target] of await proc.fds(scriptPid)) {
+    if (target !== '/dev/ptmx' && target !== '/dev/pts/ptmx') continue;
+    const m = /^tty-index:\s*(\d+)$/m.exec((await proc.fdinfo(scriptPid, fd)) ?? '');
+    if (m) return `/dev/pts/${m[1]}`;
   }
   return undefined;
 }
@@ -74,20 +106,50 @@ export function sttyArgs(tty: string, size: TerminalSize): string[] | undefined 
 }
 
 /**
- * Gives the terminal of the program that `script` (at `scriptPid`) runs a new size. The first size
- * of a session may come before script has started the program, so the terminal is looked for a
- * few times. Resolves false when it could not be set (the program ended, or a size out of range).
+ * Gives the terminal of `script` (at `scriptPid`) a new size. The first size of a session may come
+ * before script has opened the terminal: it waits for it while script runs (up to `waitMs`).
+ * Resolves false when the size could not be set (script ended, or a size out of range).
  */
-export async function resizeTerminal(scriptPid: number, size: TerminalSize, opts: { proc?: TerminalProc; attempts?: number } = {}): Promise<boolean> {
-  const attempts = opts.attempts ?? 20;
-  for (let i = 0; i < attempts; i++) {
-    const tty = await terminalOf(scriptPid, opts.proc);
+export async function resizeTerminal(scriptPid: number, size: TerminalSize, opts: { proc?: TerminalProc; waitMs?: number } = {}): Promise<boolean> {
+  const proc = opts.proc ?? realTerminalProc;
+  const until = Date.now() + (opts.waitMs ?? 10_000);
+  for (;;) {
+    const tty = await terminalOf(scriptPid, proc);
     if (tty !== undefined) {
       const args = sttyArgs(tty, size);
       if (!args) return false;
       return new Promise((resolve) => execFile(STTY, args, { timeout: 5000 }, (err) => resolve(!err)));
     }
+    if (!proc.alive(scriptPid) || Date.now() > until) return false;
     await new Promise((r) => setTimeout(r, 25));
   }
-  return false;
+}
+
+/**
+ * The program `script` runs: its only child, the leader of the terminal's session (its pid is the
+ * session id). Found once script has forked it; signals for the container go to its process group,
+ * and what is left of its session when the container ends is killed by session id.
+ */
+export class TerminalProgram {
+  readonly scriptPid: number;
+  #pid: number | undefined;
+  readonly found: Promise<number | undefined>;
+
+  constructor(scriptPid: number, proc: TerminalProc = realTerminalProc, waitMs = 10_000) {
+    this.scriptPid = scriptPid;
+    this.found = (async () => {
+      const until = Date.now() + waitMs;
+      for (;;) {
+        const [child] = await proc.children(scriptPid);
+        if (child !== undefined) return (this.#pid = child);
+        if (!proc.alive(scriptPid) || Date.now() > until) return undefined;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+  }
+
+  /** The program's pid (= its session id), once found. */
+  get pid(): number | undefined {
+    return this.#pid;
+  }
 }
