@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Container, LifecycleHandler, Pod, PodStatus, Probe } from 'kubernetes-types/core/v1.d.ts';
 import { computeHostPortMappings } from './agent.ts';
-import { PodWorker, type PodWorkerDeps } from './pod-worker.ts';
+import { PodWorker, shownBeforeStart, type PodWorkerDeps } from './pod-worker.ts';
+import type { ContainerRecord } from './pod-status.ts';
 import type { ExitEvent, HostPortMapping, PodNetworkPort, Resolved, RuntimePort, StartSpec } from './ports.ts';
 import { StartError } from './runtime/process-runtime.ts';
 
@@ -35,14 +36,24 @@ class FakeNetwork implements PodNetworkPort {
   async teardownNode(): Promise<void> {}
 }
 
+type HookResult = { ok: boolean; message: string };
+type HookContext = Parameters<RuntimePort['runHook']>[1];
+
 class FakeRuntime implements RuntimePort {
   readonly starts: StartSpec[] = [];
   readonly calls: string[] = [];
+  readonly hooks: { handler: LifecycleHandler; ctx: HookContext }[] = [];
   startError: Error | undefined;
   probeResult = { ok: true, message: '' };
   hookResult = { ok: true, message: '' };
+  /** Answers a hook instead of `hookResult` (a test may hold one open to see what waits for it). */
+  answerHook: ((h: LifecycleHandler) => Promise<HookResult>) | undefined;
+  /** When a stopped container's exit happens (the epoch's first second unless a test needs the clock). */
+  stoppedAt = () => new Date(1000);
   exit: ((e: ExitEvent) => void) | undefined;
-  resolve(c: Container): Resolved { return { argv: c.command ?? [] }; }
+  /** The working directory the image gives (images.yaml `workingDir`), if any. */
+  imageWorkingDir: string | undefined;
+  resolve(c: Container): Resolved { return { argv: c.command ?? [], ...(this.imageWorkingDir ? { workingDir: this.imageWorkingDir } : {}) }; }
   async start(spec: StartSpec): Promise<{ pid: number; startedAt: Date }> {
     this.calls.push(`start ${spec.containerName}`);
     if (this.startError) throw this.startError;
@@ -51,16 +62,18 @@ class FakeRuntime implements RuntimePort {
   }
   async stop(podUid: string, containerName: string, grace: number): Promise<void> {
     this.calls.push(`stop ${containerName} ${grace}`);
-    this.exit?.({ podUid, containerName, exitCode: 137, signal: 9, reason: 'Error', startedAt: new Date(0), finishedAt: new Date(1000) });
+    const finishedAt = this.stoppedAt();
+    this.exit?.({ podUid, containerName, exitCode: 137, signal: 9, reason: 'Error', startedAt: new Date(finishedAt.getTime() - 1000), finishedAt });
   }
   onExit(cb: (e: ExitEvent) => void): void { this.exit = cb; }
   async probe(_p: Probe, ctx: { kind: string }): Promise<{ ok: boolean; message: string }> {
     this.calls.push(`probe ${ctx.kind}`);
     return this.probeResult;
   }
-  async runHook(_h: LifecycleHandler, ctx: { containerName: string; timeoutSeconds: number }): Promise<{ ok: boolean; message: string }> {
+  async runHook(h: LifecycleHandler, ctx: HookContext): Promise<HookResult> {
     this.calls.push(`hook ${ctx.containerName} ${ctx.timeoutSeconds}`);
-    return this.hookResult;
+    this.hooks.push({ handler: h, ctx });
+    return this.answerHook ? this.answerHook(h) : this.hookResult;
   }
   async killOrphans(): Promise<void> {}
   async forget(): Promise<void> {}
@@ -90,6 +103,7 @@ function harness(pod: Pod) {
   return {
     network, runtime, statuses, events, logs, requeues, worker,
     advance: (ms: number) => { nowMs += ms; },
+    now: () => new Date(nowMs),
     exit: (exitCode: number, name = 'c') => worker.onExit({ podUid: pod.metadata!.uid!, containerName: name, exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: new Date(nowMs - 1000), finishedAt: new Date(nowMs) }),
     last: () => statuses[statuses.length - 1]!,
   };
@@ -169,6 +183,19 @@ describe('PodWorker: a finished pod gives its sandbox back', () => {
     h.network.pods.add('uid-gone');
     await h.worker.sync();
     assert.equal(h.network.pods.size, 0);
+  });
+});
+
+describe('PodWorker: working directory', () => {
+  it('starts in the container\'s workingDir, else in the one its image gives', async () => {
+    const h = harness(makePod('wd'));
+    h.runtime.imageWorkingDir = '/srv/app';
+    await h.worker.sync();
+    assert.equal(h.runtime.starts[0]?.workingDir, '/srv/app');
+    const h2 = harness(makePod('wd2', (p) => { p.spec!.containers[0]!.workingDir = '/data'; }));
+    h2.runtime.imageWorkingDir = '/srv/app';
+    await h2.worker.sync();
+    assert.equal(h2.runtime.starts[0]?.workingDir, '/data');
   });
 });
 
@@ -586,5 +613,232 @@ describe('PodWorker: sidecars (init containers with restartPolicy Always)', () =
     await plain.worker.sync();
     await plain.worker.terminate(0, false);
     assert.deepEqual(plain.runtime.calls, ['start c', 'stop c 0']);
+  });
+});
+
+describe('PodWorker: postStart hooks (kubelet\'s startContainer, step 4)', () => {
+  /** The kubelet gives postStart no timeout: podgate passes the longest a Node timer can wait. */
+  const noTimeout = 2_147_483;
+  const settle = () => new Promise((r) => setTimeout(r, 20));
+  function held() {
+    let answer!: (r: HookResult) => void;
+    const result = new Promise<HookResult>((r) => { answer = r; });
+    return { result, answer };
+  }
+  const execHook = (command: string[]): LifecycleHandler => ({ exec: { command } });
+  const twoApps = (name: string, edit: (p: Pod) => void = () => {}) => makePod(name, (p) => {
+    p.spec!.containers = [
+      { name: 'a', image: 'busybox', command: ['sleep', '1000'], lifecycle: { postStart: execHook(['sh', '-c', 'echo up > /tmp/ready']) } },
+      { name: 'b', image: 'busybox', command: ['sleep', '1000'] },
+    ];
+    edit(p);
+  });
+  const failing = 'Exec lifecycle hook ([sh -c exit 3]) for Container "c" in Pod "pf_ns(uid-pf)" failed - error: command \'sh -c exit 3\' exited with 3: , message: ""';
+  const failingPod = (policy: 'Always' | 'OnFailure' | 'Never') => makePod('pf', (p) => {
+    p.spec!.restartPolicy = policy;
+    p.spec!.terminationGracePeriodSeconds = 5;
+    p.spec!.containers[0]!.lifecycle = { postStart: execHook(['sh', '-c', 'exit 3']), preStop: execHook(['true']) };
+  });
+  /** A harness whose postStart hooks fail as `sh -c exit 3` does, and whose kills exit on its clock. */
+  const failingHarness = (policy: 'Always' | 'OnFailure' | 'Never') => {
+    const h = harness(failingPod(policy));
+    h.runtime.answerHook = async (hook) => (hook.exec?.command?.includes('exit 3') ? { ok: false, message: failing } : { ok: true, message: '' });
+    h.runtime.stoppedAt = h.now;
+    return h;
+  };
+
+  it('runs the hook right after the start and starts the next container only once it returned; until then the API shows the container as before, neither started nor Ready, and no probe runs', async (t) => {
+    const h = harness(twoApps('ps', (p) => { p.spec!.containers[0]!.readinessProbe = { exec: { command: ['true'] }, periodSeconds: 1 }; }));
+    t.after(() => h.worker.terminate(0, false)); // its probe timers
+    const hook = held();
+    h.runtime.answerHook = () => hook.result;
+    const synced = h.worker.sync();
+    await settle();
+    assert.deepEqual(h.runtime.calls, ['start a', `hook a ${noTimeout}`], 'b waits for a\'s hook; a is not probed');
+    assert.deepEqual(h.runtime.hooks[0]!.handler, execHook(['sh', '-c', 'echo up > /tmp/ready']));
+    assert.ok(h.events.includes('Normal Started Started container a'), 'Created and Started come before the hook');
+    // The node runs it (kubectl exec and logs reach it) ...
+    assert.equal(h.worker.containerRecord('a')?.state.kind, 'running');
+    // ... the API still shows it as the kubelet wrote it when the sync began.
+    let s = h.last();
+    assert.deepEqual(cs(s, 'a').state, { waiting: { reason: 'ContainerCreating' } });
+    assert.deepEqual([cs(s, 'a').started, cs(s, 'a').ready, s.phase], [false, false, 'Pending']);
+    assert.equal(s.conditions!.find((c) => c.type === 'Ready')!.status, 'False');
+
+    hook.answer({ ok: true, message: '' });
+    await synced;
+    assert.deepEqual(h.runtime.calls.slice(2, 3), ['start b']);
+    await settle();
+    s = h.last();
+    assert.ok(h.runtime.calls.includes('probe Readiness'), 'probes start once the hook returned');
+    assert.deepEqual([Object.keys(cs(s, 'a').state!)[0], cs(s, 'a').started, cs(s, 'a').ready, s.phase], ['running', true, true, 'Running']);
+  });
+
+  it('holds the next init container until a sidecar\'s hook returned', async () => {
+    const h = harness(makePod('sps', (p) => {
+      p.spec!.initContainers = [
+        { name: 'side', image: 'busybox', restartPolicy: 'Always', lifecycle: { postStart: execHook(['sh', '-c', 'sleep 1']) } },
+        { name: 'i', image: 'busybox' },
+      ];
+    }));
+    const hook = held();
+    h.runtime.answerHook = () => hook.result;
+    const synced = h.worker.sync();
+    await settle();
+    assert.deepEqual(h.runtime.calls, ['start side', `hook side ${noTimeout}`]);
+    const side = h.last().initContainerStatuses!.find((c) => c.name === 'side')!;
+    assert.deepEqual([side.state, side.started], [{ waiting: { reason: 'PodInitializing' } }, false]);
+    hook.answer({ ok: true, message: '' });
+    await synced;
+    assert.deepEqual(h.runtime.calls.slice(2), ['start i']);
+    assert.equal(h.worker.containerRecord('side')?.started, true);
+  });
+
+  it('on failure: FailedPostStartHook without the handler\'s text, Killing FailedPostStartHook (preStop, pod grace), waiting PostStartHookError with it, restarted at once and then with back-off (Always)', async () => {
+    const h = failingHarness('Always');
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls, ['start c', `hook c ${noTimeout}`, 'hook c 5', 'stop c 5']);
+    assert.deepEqual(h.events.slice(h.events.indexOf('Normal Started Started container c') + 1),
+      ['Warning FailedPostStartHook PostStartHook failed', 'Normal Killing FailedPostStartHook']);
+    assert.ok(h.logs.some((l) => l.includes(failing)), 'the handler\'s text is in podgate\'s log');
+    let c = cs(h.last());
+    assert.deepEqual(c.state, { waiting: { reason: 'PostStartHookError', message: failing } });
+    assert.deepEqual([c.lastState?.terminated?.exitCode, c.restartCount, c.ready, c.started, h.last().phase], [137, 0, false, false, 'Running']);
+    assert.ok(h.requeues.includes(0));
+
+    await h.worker.sync(); // the first restart is immediate; its hook fails again
+    assert.equal(h.runtime.calls.filter((x) => x === 'start c').length, 2);
+    c = cs(h.last());
+    assert.deepEqual([c.state?.waiting?.reason, c.restartCount], ['PostStartHookError', 1]);
+    await h.worker.sync(); // then it backs off 10 s
+    c = cs(h.last());
+    assert.deepEqual(c.state, { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 10s restarting failed container=c pod=pf_ns(uid-pf)' } });
+    assert.equal(h.runtime.calls.filter((x) => x === 'start c').length, 2);
+    h.advance(10_000);
+    await h.worker.sync();
+    assert.equal(h.runtime.calls.filter((x) => x === 'start c').length, 3);
+    assert.equal(cs(h.last()).restartCount, 2);
+  });
+
+  it('on failure under restartPolicy Never: the killed run stays terminated and the pod fails', async () => {
+    const h = failingHarness('Never');
+    await h.worker.sync();
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls.filter((x) => x.startsWith('start')), ['start c']);
+    const s = h.last();
+    assert.deepEqual([s.phase, cs(s).state?.terminated?.exitCode, cs(s).restartCount], ['Failed', 137, 0]);
+    assert.equal(h.network.pods.size, 0, 'its sandbox is released');
+  });
+
+  it('on failure under restartPolicy OnFailure: a killed run (exit 137) is restarted', async () => {
+    const h = failingHarness('OnFailure');
+    await h.worker.sync();
+    assert.equal(cs(h.last()).state?.waiting?.reason, 'PostStartHookError');
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls.filter((x) => x.startsWith('start')), ['start c', 'start c']);
+  });
+
+  it('hands exec and httpGet hooks to the runtime for the pod\'s IP; a failed httpGet hook\'s text is the waiting message', async () => {
+    const httpGet: LifecycleHandler = { httpGet: { path: '/started', port: 8080 } };
+    const h = harness(makePod('hg', (p) => {
+      p.spec!.containers = [
+        { name: 'x', image: 'busybox', lifecycle: { postStart: execHook(['touch', '/tmp/x']) } },
+        { name: 'h', image: 'podgate/echo', lifecycle: { postStart: httpGet } },
+      ];
+    }));
+    const refused = 'HTTP lifecycle hook (/started) for Container "h" in Pod "hg_ns(uid-hg)" failed - error: Get "http://10.244.0.5:8080/started": dial tcp 10.244.0.5:8080: connect: connection refused';
+    h.runtime.answerHook = async (hook) => (hook.httpGet ? { ok: false, message: refused } : { ok: true, message: '' });
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.hooks.slice(0, 2).map((x) => [x.handler, x.ctx.containerName, x.ctx.podIP, x.ctx.podName, x.ctx.podNamespace, x.ctx.timeoutSeconds]), [
+      [execHook(['touch', '/tmp/x']), 'x', '10.244.0.5', 'hg', 'ns', noTimeout],
+      [httpGet, 'h', '10.244.0.5', 'hg', 'ns', noTimeout],
+    ]);
+    const s = h.last();
+    assert.equal(Object.keys(cs(s, 'x').state!)[0], 'running');
+    assert.deepEqual(cs(s, 'h').state, { waiting: { reason: 'PostStartHookError', message: refused } });
+  });
+
+  it('does not hold up a deletion: the hook is cut short (FailedPostStartHook), nothing more starts, and the container stops with the deletion\'s grace period', async () => {
+    const pod = twoApps('pd');
+    const h = harness(pod);
+    h.runtime.answerHook = () => new Promise(() => {}); // never returns
+    const synced = h.worker.sync();
+    await settle();
+    const signal = h.runtime.hooks[0]!.ctx.signal;
+    assert.equal(signal?.aborted, false);
+    h.worker.update({ ...pod, metadata: { ...pod.metadata, deletionTimestamp: '2025-01-01T00:01:00Z', deletionGracePeriodSeconds: 10 } });
+    await synced;
+    assert.equal(signal?.aborted, true, 'the runtime is told to stop the hook');
+    assert.deepEqual(h.runtime.calls, ['start a', `hook a ${noTimeout}`], 'b is not started');
+    assert.ok(h.events.includes('Warning FailedPostStartHook PostStartHook failed'));
+    assert.ok(!h.events.includes('Normal Killing FailedPostStartHook'), 'the termination kills it, not the hook');
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls.slice(2), ['stop a 10']);
+    assert.ok(h.events.includes('Normal Killing Stopping container a'));
+    assert.ok(h.events.includes('finalizeDelete'));
+  });
+
+  it('does not hold up podgate\'s shutdown either (no event then)', async () => {
+    const h = harness(twoApps('pq'));
+    h.runtime.answerHook = () => new Promise(() => {});
+    const synced = h.worker.sync();
+    await settle();
+    await h.worker.terminate(3, false);
+    await synced;
+    assert.deepEqual(h.runtime.calls, ['start a', `hook a ${noTimeout}`, 'stop a 3']);
+    assert.ok(!h.events.some((e) => e.includes('FailedPostStartHook')));
+  });
+
+  it('shows, while the hook runs, what the container showed before this start', () => {
+    const rec = (state: ContainerRecord['state'], more: Partial<ContainerRecord> = {}): ContainerRecord =>
+      ({ name: 'c', image: 'busybox', state, restartCount: 0, ready: false, started: false, done: false, ...more });
+    const crashed = { kind: 'terminated', exitCode: 137, reason: 'Error', startedAt: 'a', finishedAt: 'b' } as const;
+    const cases: [string, ContainerRecord, string, ContainerRecord['state']][] = [
+      ['a first start', rec({ kind: 'waiting', reason: 'ContainerCreating' }), 'ContainerCreating', { kind: 'waiting', reason: 'ContainerCreating' }],
+      ['a first start in a pod with init containers', rec({ kind: 'waiting', reason: 'ContainerCreating' }), 'PodInitializing', { kind: 'waiting', reason: 'PodInitializing' }],
+      ['a restart after a failed hook', rec({ kind: 'waiting', reason: 'PostStartHookError', message: 'm' }, { lastTerminated: crashed, restartCount: 1 }), 'PodInitializing',
+        { kind: 'waiting', reason: 'PostStartHookError', message: 'm' }],
+      ['a restart at once after an exit', rec(crashed), 'ContainerCreating', crashed],
+    ];
+    for (const [what, before, notStarted, want] of cases) {
+      const shown = shownBeforeStart(before, notStarted);
+      assert.deepEqual(shown, { ...before, state: want, started: false, ready: false }, what);
+    }
+  });
+
+  it('counts a probe\'s initialDelaySeconds from the container\'s start, the hook\'s time included', async (t) => {
+    const h = harness(makePod('pi', (p) => {
+      p.spec!.containers[0]!.lifecycle = { postStart: { sleep: { seconds: 5 } } };
+      p.spec!.containers[0]!.readinessProbe = { exec: { command: ['true'] }, initialDelaySeconds: 5, periodSeconds: 1 };
+    }));
+    t.after(() => h.worker.terminate(0, false)); // its probe timers
+    const hook = held();
+    h.runtime.answerHook = () => hook.result;
+    const synced = h.worker.sync();
+    await settle();
+    h.advance(5000);
+    hook.answer({ ok: true, message: '' });
+    await synced;
+    await settle();
+    assert.ok(h.runtime.calls.includes('probe Readiness'), 'probed at once: the container has run for 5 s');
+  });
+
+  it('keeps the exit of a container that ended while its hook ran: not marked started, not probed', async () => {
+    const h = harness(makePod('px', (p) => {
+      p.spec!.restartPolicy = 'Never';
+      p.spec!.containers[0]!.lifecycle = { postStart: { sleep: { seconds: 1 } } };
+      p.spec!.containers[0]!.readinessProbe = { exec: { command: ['true'] }, periodSeconds: 1 };
+    }));
+    const hook = held();
+    h.runtime.answerHook = () => hook.result;
+    const synced = h.worker.sync();
+    await settle();
+    h.exit(0);
+    hook.answer({ ok: true, message: '' });
+    await synced;
+    await settle();
+    assert.ok(!h.runtime.calls.includes('probe Readiness'));
+    const s = h.last();
+    assert.deepEqual([cs(s).state?.terminated?.reason, cs(s).started, s.phase], ['Completed', false, 'Succeeded']);
   });
 });

@@ -1,8 +1,9 @@
-// One pod on this node: sets up its network, starts its containers in order, restarts them by
-// restartPolicy with CrashLoopBackOff, runs probes, reports status, and tears everything down
-// when the pod is deleted. Driven by `sync()`, which the agent calls on every change; it is
-// level-triggered (each call compares what should run with what runs).
-import type { Container, ContainerStatus, Pod, Probe } from 'kubernetes-types/core/v1.d.ts';
+// One pod on this node: sets up its network, starts its containers in order (each once the one
+// before it has returned from its postStart hook), restarts them by restartPolicy with
+// CrashLoopBackOff, runs probes, reports status, and tears everything down when the pod is deleted.
+// Driven by `sync()`, which the agent calls on every change; it is level-triggered (each call
+// compares what should run with what runs).
+import type { Container, ContainerStatus, LifecycleHandler, Pod, Probe } from 'kubernetes-types/core/v1.d.ts';
 import { computePodStatus, podPhase, type ContainerRecord, type ContainerState, type PodRuntimeView } from './pod-status.ts';
 import type { ExitEvent, PodNetworkPort, RuntimePort } from './ports.ts';
 import { resolveEnv, type EnvContext } from './container-env.ts';
@@ -34,6 +35,16 @@ const backoffMaxMs = 300_000;
 const backoffResetMs = 600_000;
 /** kubelet's minimumGracePeriodInSeconds: a sidecar whose turn to stop came late still gets this. */
 const minimumGraceSeconds = 2;
+/**
+ * The kubelet gives a postStart hook no timeout (handlers.go: `RunInContainer(ctx, id, cmd, 0)`, and
+ * its lifecycle HTTP client has none): the longest wait a Node timer can hold stands in for none.
+ */
+const postStartTimeoutSeconds = 2_147_483;
+/**
+ * Waiting reasons of a start that failed after the container existed (kubelet's ErrRunContainer for
+ * runc's StartError, ErrPostStartHook for a failed postStart hook): restarted after the back-off as a crash.
+ */
+const failedStartReasons: ReadonlySet<string> = new Set(['RunContainerError', 'PostStartHookError']);
 
 function k8sTime(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -54,6 +65,8 @@ interface Runtime {
   startupFailures: number;
   readinessSuccesses: number;
   starting: boolean;
+  /** When the current run started, on the worker's clock (probes' initialDelaySeconds count from it). */
+  startedAtMs: number;
   /**
    * The API said it was running when this run took the pod over (a crash or restart of podgate
    * stopped it): it counts as having run until it is started again, as the kubelet sees a
@@ -61,6 +74,11 @@ interface Runtime {
    */
   restoredRunning: boolean;
   previousLast?: Extract<ContainerState, { kind: 'terminated' }>;
+  /**
+   * What the API shows of the container while its postStart hook runs (the record itself already
+   * has the new run): see shownBeforeStart.
+   */
+  shown?: ContainerRecord;
 }
 
 export class PodWorker {
@@ -83,6 +101,8 @@ export class PodWorker {
   #completing = false;
   /** The records of the containers a previous run reported were taken over (first sync). */
   #restored = false;
+  /** One per postStart hook running now: aborted when the pod is to terminate. */
+  readonly #postStarts = new Set<AbortController>();
 
   constructor(pod: Pod, deps: PodWorkerDeps) {
     this.#pod = pod;
@@ -118,6 +138,18 @@ export class PodWorker {
 
   update(pod: Pod): void {
     this.#pod = pod;
+    // kubelet's podWorkers.UpdatePod cancels the sync in progress once the pod is to terminate: a
+    // postStart hook still running must not hold up the deletion (the sync waits for it).
+    if (pod.metadata?.deletionTimestamp) this.#abortPostStarts();
+  }
+
+  #abortPostStarts(): void {
+    for (const a of this.#postStarts) a.abort();
+  }
+
+  /** The pod is being deleted or podgate stops it: nothing starts any more (kubelet's IsTerminationRequested). */
+  #isTerminationRequested(): boolean {
+    return this.#stopped || this.#terminating !== undefined || Boolean(this.#pod.metadata?.deletionTimestamp);
   }
 
   #hostNetwork(): boolean {
@@ -316,7 +348,7 @@ export class PodWorker {
       rt = {
         record: { name: c.name, image: c.image ?? '', state: { kind: 'waiting', reason: 'ContainerCreating' }, restartCount: 0, ready: false, started: false, done: false },
         backoffMs: 0, waitMs: 0, nextStartAt: 0, probeTimers: [], readinessOk: false, startupOk: !c.startupProbe,
-        livenessFailures: 0, readinessFailures: 0, startupFailures: 0, readinessSuccesses: 0, starting: false, restoredRunning: false,
+        livenessFailures: 0, readinessFailures: 0, startupFailures: 0, readinessSuccesses: 0, starting: false, startedAtMs: 0, restoredRunning: false,
       };
       const before = this.#apiStatus(c);
       if (before) {
@@ -334,7 +366,7 @@ export class PodWorker {
   async #syncContainer(c: Container): Promise<void> {
     const rt = this.#runtimeOf(c);
     const rec = rt.record;
-    if (rec.state.kind === 'running' || rt.starting || rec.done || this.#completing) return;
+    if (rec.state.kind === 'running' || rt.starting || rec.done || this.#completing || this.#isTerminationRequested()) return;
     if (rec.state.kind === 'terminated') {
       if (!this.#policyRestarts(rec.state.exitCode, c)) { rec.done = true; return; }
       const wait = rt.nextStartAt - this.#deps.now().getTime();
@@ -346,8 +378,8 @@ export class PodWorker {
       }
     } else if (rec.state.kind === 'waiting' && rec.state.reason === 'CrashLoopBackOff') {
       if (rt.nextStartAt > this.#deps.now().getTime()) return;
-    } else if (rec.state.kind === 'waiting' && rec.state.reason === 'RunContainerError') {
-      // The last start failed (StartError): wait out the back-off as after any crash.
+    } else if (rec.state.kind === 'waiting' && failedStartReasons.has(rec.state.reason)) {
+      // The last start failed (StartError, or its postStart hook): wait out the back-off as after any crash.
       const wait = rt.nextStartAt - this.#deps.now().getTime();
       if (wait > 0) {
         this.#backOff(c, rt);
@@ -390,13 +422,30 @@ export class PodWorker {
     }
     // kubelet's EnsureImageExists reports the (present) image on every start, restarts included.
     this.#deps.event(this.#pod, 'Normal', 'Pulled', `Container image "${c.image}" already present on machine`, this.#fieldPath(c));
+    // Taken before the start changes the record: what the API goes on showing while a postStart hook runs.
+    const shown = shownBeforeStart(rec, this.#notStartedReason());
     rt.starting = true;
+    try {
+      if (!await this.#createAndStart(c, rt, resolved.argv, { ...resolved.env, ...podEnv }, resolved.workingDir)) return;
+      const hook = c.lifecycle?.postStart;
+      if (hook && !await this.#runPostStart(c, rt, hook, shown)) return;
+      // The process may have exited while its hook ran: that exit stands (onExit recorded it).
+      if (rec.state.kind === 'running') this.#markStarted(c, rt);
+    } finally {
+      rt.starting = false;
+    }
+  }
+
+  /** kubelet's startContainer, steps 2 and 3: creates and starts the process. False when it did not start. */
+  async #createAndStart(c: Container, rt: Runtime, argv: string[], env: Record<string, string>, imageWorkingDir: string | undefined): Promise<boolean> {
+    const rec = rt.record;
     try {
       const sc = this.#pod.spec?.securityContext;
       const csc = c.securityContext;
       const started = await this.#deps.runtime.start({
-        podUid: this.uid, containerName: c.name, argv: resolved.argv, env: { ...resolved.env, ...podEnv },
-        workingDir: c.workingDir, runAsUser: csc?.runAsUser ?? sc?.runAsUser, runAsGroup: csc?.runAsGroup ?? sc?.runAsGroup,
+        podUid: this.uid, containerName: c.name, argv, env,
+        // The container's workingDir, else its image's (as the image config's WorkingDir).
+        workingDir: c.workingDir || imageWorkingDir, runAsUser: csc?.runAsUser ?? sc?.runAsUser, runAsGroup: csc?.runAsGroup ?? sc?.runAsGroup,
         // The log file is named after the run's restart count: a restart (there is a terminated run
         // before it) is counted now, so its output does not go into the previous run's log.
         netnsPath: this.#netnsPath, restartCount: rec.lastTerminated ? rec.restartCount + 1 : rec.restartCount,
@@ -404,18 +453,15 @@ export class PodWorker {
       });
       if (rec.lastTerminated) rec.restartCount++;
       rec.state = { kind: 'running', startedAt: k8sTime(started.startedAt) };
+      rt.startedAtMs = this.#deps.now().getTime();
       rt.restoredRunning = false;
       rec.containerID = `podgate://${this.uid}/${c.name}/${rec.restartCount}`;
-      // A new run starts over: not started before its startup probe passes, and never ready
-      // before it has started (kubelet's UpdatePodStatus), whatever the previous run reached.
-      rt.startupOk = !c.startupProbe;
-      rt.readinessOk = false;
-      rec.started = rt.startupOk;
-      rec.ready = !c.readinessProbe && rt.startupOk;
-      rt.livenessFailures = rt.readinessFailures = rt.startupFailures = rt.readinessSuccesses = 0;
+      // Neither started nor ready before #markStarted, whatever the previous run reached.
+      rec.started = false;
+      rec.ready = false;
       this.#deps.event(this.#pod, 'Normal', 'Created', `Created container: ${c.name}`, this.#fieldPath(c));
       this.#deps.event(this.#pod, 'Normal', 'Started', `Started container ${c.name}`, this.#fieldPath(c));
-      this.#startProbes(c, rt);
+      return true;
     } catch (err) {
       const message = (err as Error).message;
       this.#deps.event(this.#pod, 'Warning', 'Failed', `Error: ${message}`, this.#fieldPath(c));
@@ -425,9 +471,80 @@ export class PodWorker {
         rec.state = { kind: 'waiting', reason: 'CreateContainerError', message };
         this.#deps.requeue(5000);
       }
-    } finally {
-      rt.starting = false;
+      return false;
     }
+  }
+
+  /**
+   * kubelet's startContainer, step 4: the postStart hook runs right after the start, and the sync
+   * waits for it (the next container, init container or sidecar starts once it returned). Meanwhile
+   * the API shows the container as before this start (the kubelet writes no status in the middle of
+   * a SyncPod) and no probe runs. A failed hook: the event `FailedPostStartHook`, the container
+   * killed (`Killing` `FailedPostStartHook`, preStop first), and ErrPostStartHook as the reason it
+   * waits to run again. True when the hook succeeded.
+   */
+  async #runPostStart(c: Container, rt: Runtime, hook: LifecycleHandler, shown: ContainerRecord): Promise<boolean> {
+    const abort = new AbortController();
+    this.#postStarts.add(abort);
+    rt.shown = shown;
+    // The kubelet writes the pod's status as its sync begins (SetPodStatus before SyncPod): that is
+    // what the API shows for as long as the hook runs (on a first start: Pending, ContainerCreating).
+    void this.#reportStatus();
+    let r: { ok: boolean; message: string } | undefined;
+    try {
+      r = await Promise.race([
+        this.#deps.runtime.runHook(hook, { ...this.#hookContext(c), timeoutSeconds: postStartTimeoutSeconds, signal: abort.signal })
+          .catch((err: unknown) => ({ ok: false, message: err instanceof Error ? err.message : String(err) })),
+        whenAborted(abort.signal),
+      ]);
+    } finally {
+      this.#postStarts.delete(abort);
+      rt.shown = undefined;
+    }
+    if (r === undefined) {
+      // Cut short by the pod's deletion: as the kubelet's cancelled context ends an exec or sleep
+      // hook with an error, it counts as failed; the pod's termination stops the container.
+      if (this.#pod.metadata?.deletionTimestamp) this.#deps.event(this.#pod, 'Warning', 'FailedPostStartHook', 'PostStartHook failed', this.#fieldPath(c));
+      return false;
+    }
+    if (r.ok) return true;
+    const rec = rt.record;
+    // kubelet logs the handler's text and keeps it out of the event, "so that secrets won't leak".
+    this.#deps.log(`PostStart hook failed: ${r.message}`);
+    this.#deps.event(this.#pod, 'Warning', 'FailedPostStartHook', 'PostStartHook failed', this.#fieldPath(c));
+    if (rec.state.kind === 'running') {
+      // killContainer(…, "FailedPostStartHook", reasonFailedPostStartHook, nil, nil): that message is
+      // the Killing event's text; the grace period is the pod's (setTerminationGracePeriod).
+      this.#deps.event(this.#pod, 'Normal', 'Killing', 'FailedPostStartHook', this.#fieldPath(c));
+      await this.#killContainer(c, this.#pod.spec?.terminationGracePeriodSeconds ?? 30);
+    }
+    // The kill's exit was recorded (onExit). The sync result's error goes to the kubelet's
+    // reasonCache: a container that will run again shows `waiting` PostStartHookError with the
+    // handler's text until it does (convertToAPIContainerStatuses), its run as the last state.
+    if (rec.state.kind === 'terminated' && !this.#isTerminationRequested() && this.#policyRestarts(rec.state.exitCode, c)) {
+      rec.lastTerminated = rec.state;
+      rec.state = { kind: 'waiting', reason: 'PostStartHookError', message: r.message };
+    }
+    return false;
+  }
+
+  /**
+   * The run is under way (its postStart hook returned): probes start, and it is started and ready
+   * unless a startup or readiness probe is to say so. A new run starts over: never ready before it
+   * has started (kubelet's UpdatePodStatus), whatever the previous run reached.
+   */
+  #markStarted(c: Container, rt: Runtime): void {
+    rt.startupOk = !c.startupProbe;
+    rt.readinessOk = false;
+    rt.record.started = rt.startupOk;
+    rt.record.ready = !c.readinessProbe && rt.startupOk;
+    rt.livenessFailures = rt.readinessFailures = rt.startupFailures = rt.readinessSuccesses = 0;
+    this.#startProbes(c, rt);
+  }
+
+  /** Whom a lifecycle hook runs for (the handler's words name the container and the pod). */
+  #hookContext(c: Container): { podUid: string; podName: string; podNamespace: string; containerName: string; podIP: string } {
+    return { podUid: this.uid, podName: this.#pod.metadata!.name!, podNamespace: this.#pod.metadata!.namespace!, containerName: c.name, podIP: this.#ip ?? '' };
   }
 
   /**
@@ -490,7 +607,9 @@ export class PodWorker {
 
   #probeLoop(c: Container, rt: Runtime, kind: 'readiness' | 'liveness' | 'startup', probe: Probe): void {
     const period = (probe.periodSeconds ?? 10) * 1000;
-    const initial = (probe.initialDelaySeconds ?? 0) * 1000;
+    // kubelet's prober worker holds a probe back while the container has run for less than
+    // initialDelaySeconds: the time its postStart hook took counts.
+    const initial = Math.max(0, (probe.initialDelaySeconds ?? 0) * 1000 - (this.#deps.now().getTime() - rt.startedAtMs));
     const success = probe.successThreshold ?? 1;
     const failure = probe.failureThreshold ?? 3;
     const run = async () => {
@@ -567,16 +686,23 @@ export class PodWorker {
 
   #view(): PodRuntimeView {
     const inits = this.#pod.spec?.initContainers ?? [];
-    // kubelet shows containers that wait for the init containers as PodInitializing.
-    const notYet = inits.length > 0 ? 'PodInitializing' : 'ContainerCreating';
-    const record = (c: Container): ContainerRecord => this.#containers.get(c.name)?.record ?? {
-      name: c.name, image: c.image ?? '', state: { kind: 'waiting', reason: notYet }, restartCount: 0, ready: false, started: false, done: false,
+    const notYet = this.#notStartedReason();
+    const record = (c: Container): ContainerRecord => {
+      const rt = this.#containers.get(c.name);
+      return rt?.shown ?? rt?.record ?? {
+        name: c.name, image: c.image ?? '', state: { kind: 'waiting', reason: notYet }, restartCount: 0, ready: false, started: false, done: false,
+      };
     };
     return {
       podIP: this.#ip, hostIP: this.#deps.nodeIP, startTime: this.#startTime, sandboxReady: Boolean(this.#ip) && !this.#sandboxReleased,
       containers: (this.#pod.spec?.containers ?? []).map(record),
       initContainers: inits.map(record),
     };
+  }
+
+  /** kubelet's default waiting reason of a container that never ran: PodInitializing in a pod with init containers. */
+  #notStartedReason(): string {
+    return (this.#pod.spec?.initContainers ?? []).length > 0 ? 'PodInitializing' : 'ContainerCreating';
   }
 
   async #writeLatestStatus(): Promise<void> {
@@ -604,10 +730,7 @@ export class PodWorker {
     const started = this.#deps.now().getTime();
     const hook = c.lifecycle?.preStop;
     if (hook && graceSeconds > 0) {
-      const r = await this.#deps.runtime.runHook(hook, {
-        podUid: this.uid, podName: this.#pod.metadata!.name!, podNamespace: this.#pod.metadata!.namespace!,
-        containerName: c.name, podIP: this.#ip ?? '', timeoutSeconds: graceSeconds,
-      });
+      const r = await this.#deps.runtime.runHook(hook, { ...this.#hookContext(c), timeoutSeconds: graceSeconds });
       if (!r.ok) {
         // kubelet logs the hook's error and keeps it out of the event, "so that secrets won't leak".
         this.#deps.log(`PreStop hook failed: ${r.message}`);
@@ -669,6 +792,7 @@ export class PodWorker {
    * and, when the API asked for the deletion, removes the object.
    */
   terminate(graceSeconds: number, deleteObject: boolean): Promise<void> {
+    this.#abortPostStarts();
     this.#terminating ??= (async () => {
       await this.#stopRunning(graceSeconds);
       // Also when this run never set the network up: a crashed run may have left it (removePod of
@@ -683,6 +807,22 @@ export class PodWorker {
     })();
     return this.#terminating;
   }
+}
+
+/** Resolves (to undefined) once `signal` is aborted; never rejects. */
+function whenAborted(signal: AbortSignal): Promise<undefined> {
+  return new Promise((resolve) => { signal.addEventListener('abort', () => resolve(undefined), { once: true }); });
+}
+
+/**
+ * What the API shows of a container while its postStart hook runs (pure): the kubelet wrote the
+ * pod's status at the start of this SyncPod and writes none before it returns, so the container is
+ * shown as it was before this start (the default waiting reason when it never ran), neither started
+ * nor ready.
+ */
+export function shownBeforeStart(rec: ContainerRecord, notStartedReason: string): ContainerRecord {
+  const neverRan = rec.state.kind === 'waiting' && rec.state.reason === 'ContainerCreating' && !rec.lastTerminated;
+  return { ...rec, state: neverRan ? { kind: 'waiting', reason: notStartedReason } : rec.state, started: false, ready: false };
 }
 
 function terminatedOf(t: NonNullable<NonNullable<ContainerStatus['state']>['terminated']>): Extract<ContainerState, { kind: 'terminated' }> {

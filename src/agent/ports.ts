@@ -34,7 +34,8 @@ export interface ExitEvent {
   finishedAt: Date;
 }
 
-export type Resolved = { argv: string[]; env?: Record<string, string> } | { reason: string; message: string };
+/** A container's command as its image gives it: argv, the image's env and working directory (images.yaml `workingDir`). */
+export type Resolved = { argv: string[]; env?: Record<string, string>; workingDir?: string } | { reason: string; message: string };
 
 export interface RuntimePort {
   resolve(container: Container, env: Readonly<Record<string, string>>): Resolved;
@@ -45,10 +46,13 @@ export interface RuntimePort {
   /** One probe attempt; a failure's message is the whole event text in kubelet's words (`Liveness probe failed: OUTPUT`). */
   probe(probe: Probe, ctx: { podUid: string; containerName: string; podIP: string; netnsPath?: string; kind: 'Liveness' | 'Readiness' | 'Startup' }): Promise<{ ok: boolean; message: string }>;
   /**
-   * Runs a lifecycle hook (preStop): exec in the container, httpGet to the pod, or sleep. A failure's
-   * message is kubelet's handler text (`Exec lifecycle hook ([…]) for Container "c" in Pod "p_ns(uid)" failed - error: …`).
+   * Runs a lifecycle hook (postStart, preStop): exec in the container, httpGet to the pod, or sleep,
+   * for at most `timeoutSeconds`. A failure's message is kubelet's handler text (`Exec lifecycle hook
+   * ([…]) for Container "c" in Pod "p_ns(uid)" failed - error: …`). `signal` is aborted when the pod
+   * is to terminate while a postStart hook runs (the kubelet cancels the sync's context): the hook
+   * may stop then, its result is no longer awaited.
    */
-  runHook(handler: LifecycleHandler, ctx: { podUid: string; podName: string; podNamespace: string; containerName: string; podIP: string; timeoutSeconds: number }): Promise<{ ok: boolean; message: string }>;
+  runHook(handler: LifecycleHandler, ctx: { podUid: string; podName: string; podNamespace: string; containerName: string; podIP: string; timeoutSeconds: number; signal?: AbortSignal }): Promise<{ ok: boolean; message: string }>;
   /** Kills what a crashed podgate left running. */
   killOrphans(): Promise<void>;
   /** Removes a deleted pod's logs. */

@@ -35,6 +35,20 @@ describe('ProcessRuntimePort: probe and hook texts', () => {
   });
 });
 
+describe('ProcessRuntimePort: cancelled hooks', () => {
+  it('ends an exec or sleep hook at once when its signal is aborted (a pod deleted during its postStart)', { timeout: 20_000 }, async () => {
+    for (const handler of [{ exec: { command: ['sh', '-c', 'sleep 30'] } }, { sleep: { seconds: 30 } }]) {
+      const abort = new AbortController();
+      const t0 = Date.now();
+      const hook = port.runHook(handler, { ...ctx, timeoutSeconds: 60, signal: abort.signal });
+      setTimeout(() => abort.abort(), 200);
+      const r = await hook;
+      assert.equal(r.ok, false, JSON.stringify(handler));
+      assert.ok(Date.now() - t0 < 5000, `${JSON.stringify(handler)} took ${Date.now() - t0} ms`);
+    }
+  });
+});
+
 describe('ProcessRuntimePort: named ports', () => {
   it('resolves a sidecar\'s named port for its startup probe and its httpGet preStop from the init container\'s own ports', async () => {
     const server = createServer((_req, res) => { res.end('ok'); });

@@ -38,6 +38,7 @@ export class ProcessRuntimePort implements RuntimePort {
     const r = resolveContainerCommand(container, this.#images, { ...env });
     if ('reason' in r) return { reason: r.reason, message: r.message };
     const out: { argv: string[]; env?: Record<string, string>; workingDir?: string } = { argv: r.argv, env: { ...r.image.env } };
+    if (r.image.workingDir !== undefined) out.workingDir = r.image.workingDir;
     return out;
   }
 
@@ -73,16 +74,22 @@ export class ProcessRuntimePort implements RuntimePort {
     return { ok: r.result === 'Success', message: r.result === 'Success' ? '' : r.message };
   }
 
-  async runHook(handler: LifecycleHandler, ctx: { podUid: string; podName: string; podNamespace: string; containerName: string; podIP: string; timeoutSeconds: number }): Promise<{ ok: boolean; message: string }> {
+  async runHook(handler: LifecycleHandler, ctx: { podUid: string; podName: string; podNamespace: string; containerName: string; podIP: string; timeoutSeconds: number; signal?: AbortSignal }): Promise<{ ok: boolean; message: string }> {
     if (handler.sleep) {
-      await new Promise((r) => setTimeout(r, Math.min(handler.sleep!.seconds, ctx.timeoutSeconds) * 1000));
-      return { ok: true, message: '' };
+      // The kubelet's sleep handler returns early when its context is cancelled.
+      await new Promise<void>((resolve) => {
+        const done = () => { clearTimeout(timer); ctx.signal?.removeEventListener('abort', done); resolve(); };
+        const timer = setTimeout(done, Math.min(handler.sleep!.seconds, ctx.timeoutSeconds) * 1000);
+        ctx.signal?.addEventListener('abort', done);
+        if (ctx.signal?.aborted) done();
+      });
+      return ctx.signal?.aborted ? { ok: false, message: 'sleep lifecycle hook was cancelled' } : { ok: true, message: '' };
     }
     // kubelet's format.Pod: NAME_NAMESPACE(UID).
     const where = `for Container ${JSON.stringify(ctx.containerName)} in Pod ${JSON.stringify(`${ctx.podName}_${ctx.podNamespace}(${ctx.podUid})`)}`;
     if (handler.exec) {
       const command = handler.exec.command ?? [];
-      const r = await runExecHook(() => this.exec(ctx.podUid, ctx.containerName, command), command, ctx.timeoutSeconds);
+      const r = await runExecHook(() => this.exec(ctx.podUid, ctx.containerName, command), command, ctx.timeoutSeconds, ctx.signal);
       if (r.error === undefined) return { ok: true, message: '' };
       // pkg/kubelet/lifecycle/handlers.go; the error is the CRI ExecSync one.
       return { ok: false, message: `Exec lifecycle hook ([${command.join(' ')}]) ${where} failed - error: ${r.error}, message: ${JSON.stringify(r.output)}` };
@@ -140,7 +147,7 @@ function signalNumber(sig: string | number): number {
  * (`command 'sh -c exit 7' exited with 7: STDERR`), the output stdout then stderr as kubelet's
  * RunInContainer joins them. Never rejects.
  */
-export async function runExecHook(spawnExec: () => ChildProcess, command: string[], timeoutSeconds: number): Promise<{ error?: string; output: string }> {
+export async function runExecHook(spawnExec: () => ChildProcess, command: string[], timeoutSeconds: number, signal?: AbortSignal): Promise<{ error?: string; output: string }> {
   let child: ChildProcess;
   try {
     child = spawnExec();
@@ -152,15 +159,23 @@ export async function runExecHook(spawnExec: () => ChildProcess, command: string
   child.stdout?.on('data', (c: Buffer) => { stdout += c.toString('utf8'); });
   child.stderr?.on('data', (c: Buffer) => { stderr += c.toString('utf8'); });
   const cmd = command.join(' ');
+  const kill = () => {
+    try { if (child.pid) process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
+  };
+  // A cancelled hook (the pod is to terminate while its postStart runs) is killed, as the kubelet's
+  // cancelled context ends its exec.
+  signal?.addEventListener('abort', kill, { once: true });
+  if (signal?.aborted) kill();
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
-      try { if (child.pid) process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
+      kill();
       resolve({ error: `command '${cmd}' timed out after ${timeoutSeconds}s`, output: stdout + stderr });
     }, Math.max(1, timeoutSeconds) * 1000);
-    child.once('error', (err) => { clearTimeout(timer); resolve({ error: err.message, output: stdout + stderr }); });
-    child.once('close', (code, signal) => {
+    child.once('error', (err) => { clearTimeout(timer); signal?.removeEventListener('abort', kill); resolve({ error: err.message, output: stdout + stderr }); });
+    child.once('close', (code, sig) => {
       clearTimeout(timer);
-      const exit = code ?? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : 0);
+      signal?.removeEventListener('abort', kill);
+      const exit = code ?? 128 + (sig === 'SIGKILL' ? 9 : sig === 'SIGTERM' ? 15 : 0);
       resolve(exit === 0 ? { output: stdout + stderr } : { error: `command '${cmd}' exited with ${exit}: ${stderr}`, output: stdout + stderr });
     });
   });

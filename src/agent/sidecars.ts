@@ -17,7 +17,7 @@ export interface InitStep {
   sidecar: boolean;
   /** The runtime has (or had) a container for it: running, exited, or waiting to restart after an exit. */
   exists: boolean;
-  /** Running and started: its startup probe passed (or it has none). */
+  /** Running and started: its postStart hook returned and its startup probe passed (or it has none of them). */
   started: boolean;
   /** Terminated with exit code 0. */
   succeeded: boolean;
