@@ -6,6 +6,7 @@
 import type { Container, ContainerStatus, LifecycleHandler, Pod, Probe } from 'kubernetes-types/core/v1.d.ts';
 import { computePodStatus, podPhase, type ContainerRecord, type ContainerState, type PodRuntimeView } from './pod-status.ts';
 import type { ExitEvent, PodNetworkPort, RuntimePort } from './ports.ts';
+import type { BindMount } from './runtime/pod-files.ts';
 import { resolveEnv, type EnvContext } from './container-env.ts';
 import { appContainersFinished, isSidecar, planInitContainers, terminationPrereqs, type InitStep } from './sidecars.ts';
 
@@ -86,6 +87,8 @@ export class PodWorker {
   #pod: Pod;
   #ip: string | undefined;
   #netnsPath: string | undefined;
+  /** The pod's resolv.conf and hosts over the host's, for every container (kubelet's sandbox files). */
+  #bindMounts: BindMount[] = [];
   #startTime: string | undefined;
   readonly #containers = new Map<string, Runtime>();
   #terminating: Promise<void> | undefined;
@@ -189,6 +192,12 @@ export class PodWorker {
           const n = await this.#deps.network.addPod({ namespace: this.#pod.metadata!.namespace!, name: this.#pod.metadata!.name!, uid: this.uid });
           this.#ip = n.ip;
           this.#netnsPath = n.netnsPath;
+        }
+        // The kubelet's GetPodDNS and hosts file, with its DNSConfigForming / MissingClusterDNS events.
+        if (this.#deps.runtime.preparePod) {
+          const files = await this.#deps.runtime.preparePod(this.#pod, this.#ip);
+          this.#bindMounts = files.bindMounts;
+          for (const e of files.events) this.#deps.event(this.#pod, e.type, e.reason, e.message);
         }
         this.#startTime ??= k8sTime(this.#deps.now());
         // hostPorts reach the pod before anything reports it running.
@@ -448,7 +457,7 @@ export class PodWorker {
         workingDir: c.workingDir || imageWorkingDir, runAsUser: csc?.runAsUser ?? sc?.runAsUser, runAsGroup: csc?.runAsGroup ?? sc?.runAsGroup,
         // The log file is named after the run's restart count: a restart (there is a terminated run
         // before it) is counted now, so its output does not go into the previous run's log.
-        netnsPath: this.#netnsPath, restartCount: rec.lastTerminated ? rec.restartCount + 1 : rec.restartCount,
+        netnsPath: this.#netnsPath, bindMounts: this.#bindMounts, restartCount: rec.lastTerminated ? rec.restartCount + 1 : rec.restartCount,
         stdin: c.stdin === true, stdinOnce: c.stdinOnce === true, tty: c.tty === true,
       });
       if (rec.lastTerminated) rec.restartCount++;

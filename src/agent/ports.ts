@@ -1,7 +1,8 @@
 // What the node agent needs from the pod network and the process runtime: small interfaces
 // so the pod worker's logic is tested with fakes and the real parts plug in at the edge.
-import type { Container, LifecycleHandler, Probe } from 'kubernetes-types/core/v1.d.ts';
+import type { Container, LifecycleHandler, Pod, Probe } from 'kubernetes-types/core/v1.d.ts';
 import type { ContainerSpec } from './runtime/process-runtime.ts';
+import type { BindMount } from './runtime/pod-files.ts';
 
 export interface HostPortMapping {
   hostIP?: string;
@@ -53,8 +54,14 @@ export interface RuntimePort {
    * may stop then, its result is no longer awaited.
    */
   runHook(handler: LifecycleHandler, ctx: { podUid: string; podName: string; podNamespace: string; containerName: string; podIP: string; timeoutSeconds: number; signal?: AbortSignal }): Promise<{ ok: boolean; message: string }>;
+  /**
+   * Writes the pod's own files (the kubelet's resolv.conf and /etc/hosts) once its IP is known:
+   * the bind mounts to start its containers with, and events (DNSConfigForming, MissingClusterDNS)
+   * to record on the pod. Rejects when the node's resolv.conf cannot be read (FailedCreatePodSandBox).
+   */
+  preparePod?(pod: Pod, podIP: string): Promise<{ bindMounts: BindMount[]; events: { type: 'Warning' | 'Normal'; reason: string; message: string }[] }>;
   /** Kills what a crashed podgate left running. */
   killOrphans(): Promise<void>;
-  /** Removes a deleted pod's logs. */
+  /** Removes a deleted pod's logs (and its files). */
   forget(podUid: string): Promise<void>;
 }

@@ -1,10 +1,11 @@
 // The node agent's RuntimePort on top of the process runtime (src/agent/runtime): image table,
 // per-run log files, probes with named ports resolved, and exec in the pod's namespace.
 import type { ChildProcess } from 'node:child_process';
-import type { Container, LifecycleHandler, Probe } from 'kubernetes-types/core/v1.d.ts';
+import type { Container, LifecycleHandler, Pod, Probe } from 'kubernetes-types/core/v1.d.ts';
 import type { ExitEvent, Resolved, RuntimePort, StartSpec } from './ports.ts';
 import { resolveContainerCommand, type ImageTable } from './runtime/image-table.ts';
 import type { LogStore } from './runtime/log-store.ts';
+import type { BindMount, PodFilesHook } from './runtime/pod-files.ts';
 import { runProbe } from './runtime/probe.ts';
 import type { AttachIO, ProcessRuntime } from './runtime/process-runtime.ts';
 import type { TerminalSize } from './runtime/terminal.ts';
@@ -26,12 +27,18 @@ export class ProcessRuntimePort implements RuntimePort {
   readonly #logs: LogStore;
   readonly #images: ImageTable;
   readonly #containers: (podUid: string, name: string) => Container | undefined;
+  readonly #podFiles: PodFilesHook | undefined;
 
-  constructor(o: { runtime: ProcessRuntime; logs: LogStore; images: ImageTable; container: (podUid: string, name: string) => Container | undefined }) {
+  constructor(o: { runtime: ProcessRuntime; logs: LogStore; images: ImageTable; container: (podUid: string, name: string) => Container | undefined; podFiles?: PodFilesHook }) {
     this.#runtime = o.runtime;
     this.#logs = o.logs;
     this.#images = o.images;
     this.#containers = o.container;
+    this.#podFiles = o.podFiles;
+  }
+
+  async preparePod(pod: Pod, podIP: string): Promise<{ bindMounts: BindMount[]; events: { type: 'Warning' | 'Normal'; reason: string; message: string }[] }> {
+    return this.#podFiles ? this.#podFiles.prepare(pod, podIP) : { bindMounts: [], events: [] };
   }
 
   resolve(container: Container, env: Readonly<Record<string, string>>): Resolved {
@@ -46,7 +53,7 @@ export class ProcessRuntimePort implements RuntimePort {
     const logFile = await this.#logs.prepare(spec.podUid, spec.containerName, spec.restartCount);
     const c = await this.#runtime.start({
       podUid: spec.podUid, containerName: spec.containerName, argv: spec.argv, env: spec.env, workingDir: spec.workingDir,
-      runAsUser: spec.runAsUser, runAsGroup: spec.runAsGroup, netnsPath: spec.netnsPath, logFile,
+      runAsUser: spec.runAsUser, runAsGroup: spec.runAsGroup, netnsPath: spec.netnsPath, bindMounts: spec.bindMounts, logFile,
       stdin: spec.stdin, stdinOnce: spec.stdinOnce, tty: spec.tty,
     });
     return { pid: c.pid, startedAt: c.startedAt };
@@ -133,6 +140,7 @@ export class ProcessRuntimePort implements RuntimePort {
 
   async forget(podUid: string): Promise<void> {
     await this.#logs.removePod(podUid);
+    await this.#podFiles?.remove(podUid);
   }
 }
 

@@ -28,6 +28,12 @@ export interface NodeFlags {
   ingressAccessLog?: string;
   tcpServicesConfigmap?: string;
   udpServicesConfigmap?: string;
+  /** The kubelet's --cluster-domain. */
+  clusterDomain: string;
+  /** The kubelet's --cluster-dns (default: the 10th address of the Service range; "" turns cluster DNS off). */
+  clusterDns?: string;
+  /** The kubelet's --resolv-conf (default: /etc/resolv.conf, or systemd-resolved's upstream list; "" for none). */
+  resolvConf?: string;
 }
 
 export function defaultDataDir(): string {
@@ -60,7 +66,10 @@ export function addNodeFlags(cmd: Command): Command {
     .option('--ingress-metrics-port <port>', 'port of the ingress controller\'s /metrics and /healthz (0: off)', (v) => parsePort(v, '--ingress-metrics-port'), 10254)
     .option('--ingress-access-log <file>', 'append one JSON line per ingress request to FILE (- for standard output)')
     .option('--tcp-services-configmap <ns/name>', 'ingress-nginx style ConfigMap of TCP ports to expose (port: ns/svc:port)')
-    .option('--udp-services-configmap <ns/name>', 'ingress-nginx style ConfigMap of UDP ports to expose');
+    .option('--udp-services-configmap <ns/name>', 'ingress-nginx style ConfigMap of UDP ports to expose')
+    .option('--cluster-domain <domain>', 'the cluster\'s DNS domain, as the kubelet\'s --cluster-domain', 'cluster.local')
+    .option('--cluster-dns <ip>', 'the kube-dns Service address pods are told to use, as the kubelet\'s --cluster-dns (default: the 10th address of --service-cluster-ip-range, 10.96.0.10; "" turns cluster DNS off)')
+    .option('--resolv-conf <file>', 'the node\'s resolver file, for dnsPolicy Default pods and where cluster DNS forwards other names, as the kubelet\'s --resolv-conf (default: /etc/resolv.conf, or /run/systemd/resolve/resolv.conf when that only names systemd-resolved\'s stub; "" for none)');
 }
 
 export function parsePort(v: string, flag: string, min = 0): number {

@@ -34,6 +34,7 @@ async function run(what: 'up' | 'server', flags: ControlPlaneFlags & Partial<Nod
         const { startNode } = await import('./node.ts');
         node = await startNode({ client: cp.client, dataDir: flags.dataDir, nodeName, nodeIP: nodeIp, clusterCIDR: flags.clusterCidr,
           imageConfig: flags.imageConfig, pki: cp.pki, kubeletPort: flags.kubeletPort, log, serviceCIDR: flags.serviceClusterIpRange,
+          dns: { clusterDomain: flags.clusterDomain, clusterDNS: flags.clusterDns, resolvConf: flags.resolvConf },
           ingress: { httpPort: flags.ingressHttpPort ?? 80, httpsPort: flags.ingressHttpsPort ?? 443, classes: flags.ingressClass ?? ['nginx'],
             tcpServicesConfigMap: flags.tcpServicesConfigmap, udpServicesConfigMap: flags.udpServicesConfigmap,
             workers: flags.ingressWorkers ?? 1, metricsPort: flags.ingressMetricsPort ?? 0, ...(flags.ingressAccessLog ? { accessLog: flags.ingressAccessLog } : {}) } });

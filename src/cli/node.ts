@@ -1,7 +1,9 @@
 // The node half of `podgate up`: pod network, process runtime, node agent and its kubelet
 // endpoint, service proxy, ingress and LoadBalancer announcer, wired together.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Pod } from 'kubernetes-types/core/v1.d.ts';
 import { NodeAgent } from '../agent/agent.ts';
 import { kubeletHandlers } from '../agent/kubelet-handlers.ts';
 import { KubeletServer } from '../agent/kubelet-server.ts';
@@ -11,6 +13,10 @@ import { compileBuiltinImages } from '../agent/images/compile-images.ts';
 import { BUILTIN_IMAGES_DIR, loadImageTable } from '../agent/runtime/image-table.ts';
 import { LogStore } from '../agent/runtime/log-store.ts';
 import { ProcessRuntime } from '../agent/runtime/process-runtime.ts';
+import { PodFiles, type PodFilesHook } from '../agent/runtime/pod-files.ts';
+import type { PodNetworkPort } from '../agent/ports.ts';
+import type { KObject } from '../api/object.ts';
+import { ClusterDns, defaultClusterDNS, defaultResolvConfPath, forwardUpstreams, parseResolvConf, podDnsFiles } from '../dns/index.ts';
 import { EventRecorder } from '../client/event-recorder.ts';
 import { IngressController } from '../ingress/index.ts';
 import { type IngressRuntime, openAccessLog } from './ingress-options.ts';
@@ -33,6 +39,8 @@ export interface NodeOptions {
   ingress: { httpPort: number; httpsPort: number; classes: string[]; tcpServicesConfigMap?: string; udpServicesConfigMap?: string } & IngressRuntime;
   /** The Service cluster IP range (for the node's route to it). */
   serviceCIDR: string;
+  /** The kubelet's --cluster-domain, --cluster-dns ("" : off) and --resolv-conf ("" : none); see flags.ts for the defaults. */
+  dns?: { clusterDomain?: string | undefined; clusterDNS?: string | undefined; resolvConf?: string | undefined };
   log: (m: string) => void;
 }
 
@@ -42,7 +50,7 @@ export interface RunningNode {
 }
 
 /** The programs the node parts run, with the Debian package that has each. */
-const requiredPrograms: [string, string][] = [['ip', 'iproute2'], ['nft', 'nftables'], ['nsenter', 'util-linux'], ['setpriv', 'util-linux']];
+const requiredPrograms: [string, string][] = [['ip', 'iproute2'], ['nft', 'nftables'], ['nsenter', 'util-linux'], ['setpriv', 'util-linux'], ['unshare', 'util-linux'], ['mount', 'mount']];
 
 /** Fails at start, with what to install, rather than at the first pod. */
 export function checkNodePrograms(): void {
@@ -66,9 +74,58 @@ async function ensureServiceRoute(serviceCIDR: string, log: (m: string) => void)
   return { remove: async () => { await tryCommand(runCommand, ['ip', 'route', 'del', serviceCIDR, 'dev', BRIDGE_NAME]); } };
 }
 
+/** The node's DNS settings with the kubelet's defaults filled in. */
+function nodeDnsSettings(o: NodeOptions): { clusterDomain: string; clusterDNS: string; resolvConf: string } {
+  return {
+    clusterDomain: o.dns?.clusterDomain ?? 'cluster.local',
+    clusterDNS: o.dns?.clusterDNS ?? defaultClusterDNS(o.serviceCIDR),
+    resolvConf: o.dns?.resolvConf ?? defaultResolvConfPath({ exists: existsSync, read: (p) => readFileSync(p, 'utf8') }),
+  };
+}
+
+/**
+ * The cluster DNS of this node (podgate's CoreDNS), forwarding to the --resolv-conf servers; none
+ * with --cluster-dns "".
+ */
+function startClusterDns(o: NodeOptions, dns: ReturnType<typeof nodeDnsSettings>): ClusterDns | undefined {
+  if (dns.clusterDNS === '') return undefined;
+  let text = '';
+  try {
+    if (dns.resolvConf !== '') text = readFileSync(dns.resolvConf, 'utf8');
+  } catch (err) {
+    o.log(`dns: reading ${dns.resolvConf}: ${(err as Error).message}; names outside ${dns.clusterDomain} will answer SERVFAIL`);
+  }
+  const { upstreams, skipped } = forwardUpstreams(parseResolvConf(text).conf, [dns.clusterDNS]);
+  for (const s of skipped) o.log(`dns: not forwarding to ${s.address} from ${dns.resolvConf}: ${s.why}`);
+  return new ClusterDns({ client: o.client, nodeName: o.nodeName, clusterDomain: dns.clusterDomain, clusterDNS: dns.clusterDNS, upstreams, log: o.log });
+}
+
+/** The pod network, with something run once its bridge is up (before any pod starts). */
+function afterNodeSetup(net: PodNetworkPort, then: () => Promise<void>): PodNetworkPort {
+  return {
+    setupNode: async () => { await net.setupNode(); await then(); },
+    addPod: (p) => net.addPod(p), removePod: (uid) => net.removePod(uid), setHostPorts: (m) => net.setHostPorts(m),
+    listPods: () => net.listPods(), teardownNode: () => net.teardownNode(),
+  };
+}
+
 export async function startNode(o: NodeOptions): Promise<RunningNode> {
   checkNodePrograms();
   const events = new EventRecorder({ client: o.client, source: { component: 'kubelet', host: o.nodeName }, log: o.log });
+  const dns = nodeDnsSettings(o);
+  const clusterDns = startClusterDns(o, dns);
+  // Each pod's /etc/resolv.conf and /etc/hosts as the kubelet builds them, bind-mounted over the host's.
+  const podFiles = new PodFiles({ dir: join(o.dataDir, 'node', 'pod-files') });
+  const nodeRef = { apiVersion: 'v1', kind: 'Node', metadata: { name: o.nodeName } } as KObject;
+  const podFilesHook: PodFilesHook = {
+    prepare: async (pod: Pod, podIP: string) => {
+      const hostResolvConf = dns.resolvConf === '' ? undefined : parseResolvConf(await readFile(dns.resolvConf, 'utf8')).conf;
+      const f = podDnsFiles(pod, [podIP], { clusterDNS: dns.clusterDNS ? [dns.clusterDNS] : [], clusterDomain: dns.clusterDomain, hostResolvConf, nodeIPs: [o.nodeIP] });
+      for (const e of f.events) if (e.on === 'node') events.event(nodeRef, e.type, e.reason, e.message);
+      return { bindMounts: await podFiles.write(pod.metadata!.uid!, f), events: f.events.filter((e) => e.on === 'pod') };
+    },
+    remove: (uid: string) => podFiles.remove(uid),
+  };
   const runtime = new ProcessRuntime({ stateDir: join(o.dataDir, 'node', 'pids') });
   const logs = new LogStore({ dir: join(o.dataDir, 'node', 'logs'), isRunning: (uid, c) => runtime.isRunning(uid, c) });
   const images = await loadImageTable({
@@ -76,13 +133,19 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     imagesDir: compileBuiltinImages(BUILTIN_IMAGES_DIR, join(o.dataDir, 'node', 'images')), scriptExtension: '.cjs',
   });
   let agent!: NodeAgent;
-  const port = new ProcessRuntimePort({ runtime, logs, images, container: (uid, name) => agent.container(uid, name) });
+  // A variable, not a literal: the port takes `podFiles` once process-runtime-port.ts has it (see docs/dns.md).
+  const portOptions = { runtime, logs, images, container: (uid: string, name: string) => agent.container(uid, name), podFiles: podFilesHook };
+  const port = new ProcessRuntimePort(portOptions);
   let podCIDR = '';
   agent = new NodeAgent({
     client: o.client, events, nodeName: o.nodeName, nodeIP: o.nodeIP, kubeletPort: o.kubeletPort ?? 10250, runtime: port, log: o.log,
     network: (cidr) => {
       podCIDR = cidr;
-      return new PodNetwork({ nodeName: o.nodeName, nodeIP: o.nodeIP, podCIDR: cidr, clusterCIDR: o.clusterCIDR, stateDir: join(o.dataDir, 'node'), log: o.log });
+      const net = new PodNetwork({ nodeName: o.nodeName, nodeIP: o.nodeIP, podCIDR: cidr, clusterCIDR: o.clusterCIDR, stateDir: join(o.dataDir, 'node'), log: o.log });
+      // Cluster DNS answers on the bridge address, which exists once the bridge is up: before any pod runs.
+      return clusterDns ? afterNodeSetup(net, () => clusterDns.listen(net.gateway).catch((err: unknown) => {
+        o.log(`dns: cannot answer on ${net.gateway}:53 (${(err as Error).message}); pods on this node have no cluster DNS`);
+      })) : net;
     },
   });
   const ca = await loadCertificateAuthority(o.pki.ca, o.pki.caKey);
@@ -113,6 +176,8 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     await parts.start('kubelet endpoint', () => kubelet.listen(), () => kubelet.close());
     await parts.start('access log', () => accessLog, (l) => l?.close());
     await parts.start('ingress', () => ingress.start(), () => ingress.stop());
+    // Its caches fill before the agent sets up the bridge it will answer on (stopped after the agent).
+    if (clusterDns) await parts.start('cluster DNS', () => clusterDns.start(), () => clusterDns.stop());
     // A pod network half set up (bridge, nft table) is undone too.
     await parts.start('node agent', () => agent.start(), () => agent.stop(), { halfway: true });
     // kube-proxy's part: ClusterIP, NodePort, LoadBalancer and external IPs in the kernel.

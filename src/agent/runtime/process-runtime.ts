@@ -18,6 +18,7 @@ import { constants as osConstants } from 'node:os';
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { CriLineSplitter, wallClockNs } from './cri-log.ts';
 import { RotatingLogFile } from './log-store.ts';
+import { namespaceArgv, type BindMount } from './pod-files.ts';
 import { realProcFs, type ProcFs } from './proc-stat.ts';
 import { onTerminal, resizeTerminal, terminalEnv, TerminalProgram, type TerminalSize } from './terminal.ts';
 
@@ -32,6 +33,8 @@ export interface ContainerSpec {
   runAsGroup?: number;
   /** Network namespace to run in (`/run/netns/NAME`); undefined = the node's (hostNetwork). */
   netnsPath?: string;
+  /** The pod's files (resolv.conf, hosts) over the host's, in a mount namespace of the container's own (pod-files.ts). */
+  bindMounts?: readonly BindMount[];
   logFile: string;
   logMaxBytes?: number;
   /** The container's `stdin`: its standard input is a pipe that `attach` sessions write into (else /dev/null). */
@@ -337,7 +340,8 @@ export class ProcessRuntime {
     if (!entry) throw new Error(`container not found (${JSON.stringify(containerName ?? '')})`);
     const env = { PATH: DEFAULT_PATH, ...entry.spec.env };
     const tty = opts.tty === true;
-    const wrapped = this.#wrap(entry.spec, argv, env, tty);
+    // Joins the container's mount namespace: the exec sees the pod's resolv.conf and hosts.
+    const wrapped = this.#wrap(entry.spec, argv, env, tty, entry.pid);
     const child = this.#spawn(wrapped[0]!, wrapped.slice(1), {
       detached: true,
       stdio: [opts.stdin || tty ? 'pipe' : 'ignore', 'pipe', 'pipe'],
@@ -480,7 +484,7 @@ export class ProcessRuntime {
       .sort((a, b) => a - b);
   }
 
-  #wrap(spec: ContainerSpec, argv: string[], env: Record<string, string>, tty = false): string[] {
+  #wrap(spec: ContainerSpec, argv: string[], env: Record<string, string>, tty = false, joinPid?: number): string[] {
     const program = argv[0];
     if (program === undefined || program === '') throw new StartError('no command to run');
     // A relative program (`./run.sh`) is found from the working directory, as runc finds it.
@@ -491,8 +495,7 @@ export class ProcessRuntime {
     const notRunnable = lookPathError(program, env['PATH'] ?? DEFAULT_PATH, check);
     if (notRunnable !== undefined) throw new StartError(notRunnable);
     if (tty) argv = onTerminal(argv, env['SHELL']);
-    const prefix: string[] = [];
-    if (spec.netnsPath !== undefined) prefix.push(this.#nsenter, `--net=${spec.netnsPath}`, '--');
+    const prefix = namespaceArgv({ netnsPath: spec.netnsPath, bindMounts: spec.bindMounts, joinPid, workingDir: workingDirOf(spec), tools: { nsenter: this.#nsenter } });
     if (spec.runAsUser !== undefined || spec.runAsGroup !== undefined) {
       prefix.push(this.#setpriv);
       if (spec.runAsUser !== undefined) prefix.push(`--reuid=${spec.runAsUser}`);

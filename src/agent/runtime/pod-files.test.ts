@@ -1,0 +1,99 @@
+// Real processes in real mount namespaces (needs root): a container started with the argv prefix
+// sees the pod's files, a process joining its namespace sees them too, and the host's stay as they were.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bindMountArgv, namespaceArgv, PodFiles } from './pod-files.ts';
+
+const isRoot = process.getuid?.() === 0;
+
+function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(argv[0]!, argv.slice(1), { timeout: 10_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('namespaceArgv (pure)', () => {
+  const mounts = [{ source: '/data/p/resolv.conf', target: '/etc/resolv.conf' }];
+  it('starts a container in the pod netns and a new mount namespace with the files', () => {
+    assert.deepEqual(namespaceArgv({ netnsPath: '/run/netns/pg-1', bindMounts: mounts, workingDir: '/' }), [
+      '/usr/bin/nsenter', '--net=/run/netns/pg-1', '--',
+      '/usr/bin/unshare', '--mount', '--propagation', 'slave', '--', '/bin/sh', '-c', bindMountArgv(mounts)[7]!, 'sh', '/data/p/resolv.conf', '/etc/resolv.conf', '--',
+    ]);
+  });
+  it('joins a running container\'s mount namespace for an exec, in its working directory', () => {
+    assert.deepEqual(namespaceArgv({ netnsPath: '/run/netns/pg-1', bindMounts: mounts, joinPid: 42, workingDir: '/srv' }),
+      ['/usr/bin/nsenter', '--net=/run/netns/pg-1', '--mount=/proc/42/ns/mnt', '--wd=/srv', '--']);
+    assert.deepEqual(namespaceArgv({ bindMounts: mounts, joinPid: 42, workingDir: '/' }), ['/usr/bin/nsenter', '--mount=/proc/42/ns/mnt', '--wd=/', '--']);
+  });
+  it('changes nothing for a pod without files', () => {
+    assert.deepEqual(namespaceArgv({ netnsPath: '/run/netns/x', workingDir: '/' }), ['/usr/bin/nsenter', '--net=/run/netns/x', '--']);
+    assert.deepEqual(namespaceArgv({ workingDir: '/', joinPid: 7 }), []);
+    assert.deepEqual(namespaceArgv({ workingDir: '/' }), []);
+  });
+});
+
+describe('PodFiles in a real mount namespace', { skip: isRoot ? false : 'needs root (mount namespaces)' }, () => {
+  let dir: string;
+  let files: PodFiles;
+  const hostResolv = existsSync('/etc/resolv.conf') ? readFileSync('/etc/resolv.conf', 'utf8') : undefined;
+  const hostHosts = readFileSync('/etc/hosts', 'utf8');
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'podgate-podfiles-'));
+    files = new PodFiles({ dir });
+  });
+  after(() => { rmSync(dir, { recursive: true, force: true }); });
+
+  it('shows the pod\'s resolv.conf and hosts to the container, and to a process joining it, while the host\'s stay unchanged', async () => {
+    const mounts = await files.write('uid-1', { resolvConf: 'nameserver 10.96.0.10\n', hosts: '127.0.0.1\tlocalhost\n10.244.0.5\tweb\n' });
+    assert.deepEqual(mounts.map((m) => m.target), hostResolv === undefined ? ['/etc/hosts'] : ['/etc/resolv.conf', '/etc/hosts']);
+    const shown = await run([...bindMountArgv(mounts), 'cat', '/etc/hosts', ...(hostResolv === undefined ? [] : ['/etc/resolv.conf'])]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.equal(shown.stdout, `127.0.0.1\tlocalhost\n10.244.0.5\tweb\n${hostResolv === undefined ? '' : 'nameserver 10.96.0.10\n'}`);
+
+    // A running container, then an exec joining it (as kubectl exec does), in its working directory.
+    const container = spawn(bindMountArgv(mounts)[0]!, [...bindMountArgv(mounts).slice(1), 'sleep', '30'], { stdio: 'ignore', cwd: '/tmp' });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const joined = await run([...namespaceArgv({ bindMounts: mounts, joinPid: container.pid!, workingDir: '/tmp' }), 'sh', '-c', 'pwd; cat /etc/hosts']);
+      assert.equal(joined.code, 0, joined.stderr);
+      assert.equal(joined.stdout, '/tmp\n127.0.0.1\tlocalhost\n10.244.0.5\tweb\n');
+      // New content reaches running containers (same file, written in place).
+      await files.write('uid-1', { resolvConf: 'nameserver 10.96.0.10\n', hosts: '127.0.0.1\tlocalhost\n10.244.0.6\tweb\n' });
+      const again = await run([...namespaceArgv({ bindMounts: mounts, joinPid: container.pid!, workingDir: '/' }), 'cat', '/etc/hosts']);
+      assert.equal(again.stdout, '127.0.0.1\tlocalhost\n10.244.0.6\tweb\n');
+    } finally {
+      container.kill('SIGKILL');
+    }
+    assert.equal(readFileSync('/etc/hosts', 'utf8'), hostHosts);
+    if (hostResolv !== undefined) assert.equal(readFileSync('/etc/resolv.conf', 'utf8'), hostResolv);
+    const host = await run(['cat', '/etc/hosts']);
+    assert.equal(host.stdout, hostHosts);
+  });
+
+  it('lets a program running as another user read the files', async () => {
+    const mounts = await files.write('uid-2', { hosts: '10.244.0.9\tdb\n' });
+    const r = await run([...bindMountArgv(mounts), '/usr/bin/setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--', 'cat', '/etc/hosts']);
+    assert.equal(r.stdout, '10.244.0.9\tdb\n', r.stderr);
+  });
+
+  it('stops the container with mount\'s message when a mount fails, rather than run it with the host\'s files', async () => {
+    const r = await run([...bindMountArgv([{ source: join(dir, 'missing'), target: '/etc/hosts' }]), 'echo', 'ran']);
+    assert.equal(r.code, 127);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /mount/);
+  });
+
+  it('removes a pod\'s files, and leaves out files without a target on the host', async () => {
+    const none = new PodFiles({ dir, exists: () => false });
+    assert.deepEqual(await none.write('uid-3', { resolvConf: 'x', hosts: 'y' }), []);
+    await files.remove('uid-1');
+    assert.equal(existsSync(join(dir, 'uid-1')), false);
+  });
+});

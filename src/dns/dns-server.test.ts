@@ -1,0 +1,324 @@
+// The cluster DNS over real sockets on 127.0.0.1: queries over UDP and TCP with a dns-packet
+// client, forwarding to a fake upstream on 127.0.0.1, truncation, malformed packets, and the
+// whole component fed by informers from an in-process API server.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createSocket, type Socket } from 'node:dgram';
+import { connect } from 'node:net';
+import dnsPacket, { type Answer, type DecodedPacket, type Packet } from 'dns-packet';
+import type { Namespace, Service } from 'kubernetes-types/core/v1.d.ts';
+import type { EndpointSlice } from 'kubernetes-types/discovery/v1.d.ts';
+import type { KObject } from '../api/object.ts';
+import { resources } from '../api/resources.ts';
+import { startInProcessApiServer, type InProcessApiServer } from '../apiserver/in-process.ts';
+import { buildClusterView } from './cluster-view.ts';
+import { ClusterDns } from './cluster-dns.ts';
+import { DnsServer } from './dns-server.ts';
+import { Forwarder } from './forwarder.ts';
+import { handleQuery } from './query-handler.ts';
+import type { RecordOptions } from './records.ts';
+
+let nextId = 1;
+
+function query(name: string, type: string, edns?: number): Buffer {
+  const p: Packet = { id: nextId++, type: 'query', flags: dnsPacket.RECURSION_DESIRED, questions: [{ name, type: type as 'A', class: 'IN' }] };
+  if (edns) p.additionals = [{ type: 'OPT', name: '.', udpPayloadSize: edns, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] }];
+  return dnsPacket.encode(p);
+}
+
+type Reply = DecodedPacket & { rcode: string };
+
+function udpAsk(port: number, msg: Buffer, timeoutMs = 3000): Promise<Reply | undefined> {
+  return new Promise((resolve) => {
+    const s = createSocket('udp4');
+    const t = setTimeout(() => { s.close(); resolve(undefined); }, timeoutMs);
+    s.on('message', (m) => { clearTimeout(t); s.close(); resolve(dnsPacket.decode(m) as Reply); });
+    s.send(msg, port, '127.0.0.1');
+  });
+}
+
+function tcpAsk(port: number, msgs: Buffer[]): Promise<Reply[]> {
+  return new Promise((resolve, reject) => {
+    const c = connect({ host: '127.0.0.1', port });
+    let buf = Buffer.alloc(0);
+    const out: Reply[] = [];
+    c.on('error', reject);
+    c.on('connect', () => c.write(Buffer.concat(msgs.map((m) => { const l = Buffer.alloc(2); l.writeUInt16BE(m.length); return Buffer.concat([l, m]); }))));
+    c.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        out.push(dnsPacket.decode(buf.subarray(2, 2 + buf.readUInt16BE(0))) as Reply);
+        buf = buf.subarray(2 + buf.readUInt16BE(0));
+      }
+      if (out.length === msgs.length) { c.end(); resolve(out); }
+    });
+  });
+}
+
+const data = (a: Answer[] | undefined) => (a ?? []).map((x) => `${x.type} ${typeof (x as { data?: unknown }).data === 'object' ? JSON.stringify((x as { data: unknown }).data) : String((x as { data?: unknown }).data)}`);
+
+const ns = (name: string): Namespace => ({ metadata: { name } });
+const svc = (name: string, spec: Service['spec']): Service => ({ metadata: { namespace: 'default', name }, spec });
+
+/** A fake upstream on 127.0.0.1: answers A queries for *.example.com with 192.0.2.1, over UDP and TCP. */
+async function fakeUpstream(): Promise<{ port: number; seen: string[]; close(): Promise<void> }> {
+  const seen: string[] = [];
+  const server = new DnsServer({
+    address: '127.0.0.1', port: 0,
+    handle: async (msg) => {
+      const q = dnsPacket.decode(msg);
+      const question = q.questions![0]!;
+      seen.push(`${question.type} ${question.name}`);
+      const known = question.name.endsWith('example.com') && question.type === 'A';
+      return dnsPacket.encode({ id: q.id, type: 'response', flags: dnsPacket.RECURSION_AVAILABLE | (known ? 0 : 3), questions: q.questions,
+        answers: known ? [{ name: question.name, type: 'A', ttl: 60, data: '192.0.2.1' }] : [] });
+    },
+  });
+  await server.listen();
+  return { port: server.port, seen, close: () => server.close() };
+}
+
+describe('DNS server on 127.0.0.1 (UDP and TCP)', () => {
+  let server: DnsServer;
+  let upstream: Awaited<ReturnType<typeof fakeUpstream>>;
+  let silent: Socket;
+  const many = Array.from({ length: 60 }, (_, i) => `10.244.${Math.floor(i / 200)}.${(i % 200) + 2}`);
+  const view = buildClusterView({
+    namespaces: [ns('default')],
+    services: [
+      svc('echo', { clusterIP: '10.96.0.20', ports: [{ name: 'http', port: 80, protocol: 'TCP' }] }),
+      svc('big', { clusterIP: 'None', ports: [{ name: 'http', port: 80, protocol: 'TCP' }] }),
+      svc('ext', { type: 'ExternalName', externalName: 'www.example.com' }),
+      svc('ext-missing', { type: 'ExternalName', externalName: 'nothing.invalid' }),
+    ],
+    slices: [{ metadata: { namespace: 'default', name: 'big-1', labels: { 'kubernetes.io/service-name': 'big' } }, addressType: 'IPv4',
+      endpoints: many.map((ip) => ({ addresses: [ip], conditions: { ready: true } })), ports: [{ name: 'http', port: 80, protocol: 'TCP' }] } as EndpointSlice],
+    serial: 5,
+  });
+  const records: RecordOptions = { zone: 'cluster.local', ttl: 30, podsMode: 'insecure', nameserverIPs: ['10.96.0.10'] };
+
+  before(async () => {
+    upstream = await fakeUpstream();
+    // An upstream that never answers (for SERVFAIL after the timeout).
+    silent = createSocket('udp4');
+    await new Promise<void>((r) => silent.bind(0, '127.0.0.1', () => r()));
+    const forwarder = new Forwarder({ upstreams: [{ host: '127.0.0.1', port: upstream.port }], timeoutMs: 500 });
+    server = new DnsServer({ address: '127.0.0.1', port: 0, handle: (m, t) => handleQuery(m, t, { records, view: () => view, forwarder, random: null }) });
+    await server.listen();
+  });
+  after(async () => { await server?.close(); await upstream?.close(); silent?.close(); });
+
+  it('answers a ClusterIP Service over UDP, authoritative, without recursion available (as CoreDNS)', async () => {
+    const r = await udpAsk(server.port, query('echo.default.svc.cluster.local', 'A'));
+    assert.equal(r?.rcode, 'NOERROR');
+    assert.deepEqual(data(r?.answers), ['A 10.96.0.20']);
+    assert.equal(r?.flag_aa, true);
+    assert.equal(r?.flag_rd, true);
+    assert.equal(r?.flag_ra, false);
+    assert.equal((r?.answers?.[0] as { ttl?: number } | undefined)?.ttl, 30);
+  });
+
+  it('answers several queries on one TCP connection', async () => {
+    const [a, b] = await tcpAsk(server.port, [query('echo.default.svc.cluster.local', 'A'), query('_http._tcp.echo.default.svc.cluster.local', 'SRV')]);
+    assert.deepEqual(data(a?.answers), ['A 10.96.0.20']);
+    assert.deepEqual(data(b?.answers), ['SRV {"priority":0,"weight":100,"port":80,"target":"echo.default.svc.cluster.local"}']);
+    assert.deepEqual(data(b?.additionals), ['A 10.96.0.20']);
+  });
+
+  it('answers NXDOMAIN with the SOA in the authority section', async () => {
+    const r = await udpAsk(server.port, query('nope.default.svc.cluster.local', 'A'));
+    assert.equal(r?.rcode, 'NXDOMAIN');
+    assert.deepEqual(r?.authorities?.map((a) => `${a.type} ${a.name}`), ['SOA cluster.local']);
+  });
+
+  it('forwards other names to the upstream over the client\'s transport, and gives its answer back under the client\'s ID', async () => {
+    const q = query('www.example.com', 'A');
+    const r = await udpAsk(server.port, q);
+    assert.equal(r?.id, q.readUInt16BE(0));
+    assert.deepEqual(data(r?.answers), ['A 192.0.2.1']);
+    assert.equal(r?.flag_ra, true);
+    const [t] = await tcpAsk(server.port, [query('tcp.example.com', 'A')]);
+    assert.deepEqual(data(t?.answers), ['A 192.0.2.1']);
+    assert.ok(upstream.seen.includes('A tcp.example.com'));
+  });
+
+  it('resolves an ExternalName target upstream: the CNAME and the target\'s addresses, or NODATA', async () => {
+    const r = await udpAsk(server.port, query('ext.default.svc.cluster.local', 'A'));
+    assert.deepEqual(data(r?.answers), ['CNAME www.example.com', 'A 192.0.2.1']);
+    assert.equal(r?.flag_aa, true);
+    const none = await udpAsk(server.port, query('ext-missing.default.svc.cluster.local', 'A'));
+    assert.equal(none?.rcode, 'NOERROR');
+    assert.deepEqual(data(none?.answers), []);
+  });
+
+  it('truncates a large answer over UDP (TC set, what fits), and gives it whole over TCP', async () => {
+    const udp = await udpAsk(server.port, query('big.default.svc.cluster.local', 'A'));
+    assert.equal(udp?.flag_tc, true);
+    assert.ok((udp?.answers?.length ?? 0) > 0 && (udp?.answers?.length ?? 0) < many.length, `${udp?.answers?.length} answers`);
+    const edns = await udpAsk(server.port, query('big.default.svc.cluster.local', 'A', 4096));
+    assert.equal(edns?.flag_tc, false);
+    assert.equal(edns?.answers?.length, many.length);
+    const [tcp] = await tcpAsk(server.port, [query('big.default.svc.cluster.local', 'A')]);
+    assert.equal(tcp?.flag_tc, false);
+    assert.equal(tcp?.answers?.length, many.length);
+  });
+
+  it('answers FORMERR to an undecodable query and NOTIMP to other opcodes, and drops responses', async () => {
+    const bad = Buffer.concat([query('echo.default.svc.cluster.local', 'A').subarray(0, 20)]);
+    const r = await udpAsk(server.port, bad);
+    assert.equal(r?.rcode, 'FORMERR');
+    const notify = query('cluster.local', 'SOA');
+    notify.writeUInt16BE((notify.readUInt16BE(2) & ~0x7800) | (4 << 11), 2);
+    assert.equal((await udpAsk(server.port, notify))?.rcode, 'NOTIMP');
+    const response = query('echo.default.svc.cluster.local', 'A');
+    response.writeUInt16BE(response.readUInt16BE(2) | 0x8000, 2);
+    assert.equal(await udpAsk(server.port, response, 300), undefined);
+  });
+
+  it('survives random and mutated packets (a small fuzz), and answers afterwards', async () => {
+    const s = createSocket('udp4');
+    const valid = query('echo.default.svc.cluster.local', 'SRV');
+    for (let i = 0; i < 2000; i++) {
+      let m: Buffer;
+      if (i % 2 === 0) m = randomBytes(Math.floor(Math.random() * 600));
+      else {
+        m = Buffer.from(valid);
+        for (let k = 0; k < 1 + (i % 5); k++) m[Math.floor(Math.random() * m.length)] = Math.floor(Math.random() * 256);
+        m.writeUInt16BE(m.readUInt16BE(2) & 0x7fff, 2);
+      }
+      s.send(m, server.port, '127.0.0.1');
+    }
+    // Mutations straight into the handler too, where exceptions would surface.
+    const forwarder = { exchange: async () => undefined };
+    for (let i = 0; i < 3000; i++) {
+      const m = Buffer.from(valid);
+      for (let k = 0; k < 1 + (i % 7); k++) m[Math.floor(Math.random() * m.length)] = Math.floor(Math.random() * 256);
+      await handleQuery(m, i % 2 ? 'udp' : 'tcp', { records, view: () => view, forwarder });
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    s.close();
+    const r = await udpAsk(server.port, query('echo.default.svc.cluster.local', 'A'));
+    assert.deepEqual(data(r?.answers), ['A 10.96.0.20']);
+  });
+
+  it('answers SERVFAIL when the upstream does not answer, or when there is none', async () => {
+    const port = (silent.address()).port;
+    const quiet = new DnsServer({ address: '127.0.0.1', port: 0,
+      handle: (m, t) => handleQuery(m, t, { records, view: () => view, forwarder: new Forwarder({ upstreams: [{ host: '127.0.0.1', port }], timeoutMs: 300 }) }) });
+    const none = new DnsServer({ address: '127.0.0.1', port: 0,
+      handle: (m, t) => handleQuery(m, t, { records, view: () => view, forwarder: new Forwarder({ upstreams: [] }) }) });
+    await quiet.listen();
+    await none.listen();
+    try {
+      const t0 = Date.now();
+      assert.equal((await udpAsk(quiet.port, query('www.example.com', 'A')))?.rcode, 'SERVFAIL');
+      assert.ok(Date.now() - t0 >= 250);
+      assert.equal((await udpAsk(none.port, query('www.example.com', 'A')))?.rcode, 'SERVFAIL');
+      // The cluster's own names do not depend on any upstream.
+      assert.equal((await udpAsk(none.port, query('echo.default.svc.cluster.local', 'A')))?.rcode, 'NOERROR');
+    } finally {
+      await quiet.close();
+      await none.close();
+    }
+  });
+
+  it('refuses to bind a port that is taken, binding nothing', async () => {
+    const other = new DnsServer({ address: '127.0.0.1', port: server.port, handle: async () => undefined });
+    await assert.rejects(other.listen(), /EADDRINUSE/);
+  });
+});
+
+describe('ClusterDns fed by informers from an API server', () => {
+  let api: InProcessApiServer;
+  let dns: ClusterDns;
+  const r = (plural: string) => resources.find((x) => x.resource === plural)!;
+
+  before(async () => {
+    api = await startInProcessApiServer();
+    dns = new ClusterDns({ client: api.client, nodeName: 'node-a', clusterDomain: 'cluster.local', clusterDNS: '10.96.0.10', upstreams: [], port: 0, random: null });
+    await dns.start();
+    // Slices may not hold loopback addresses (kube-apiserver's validation): advertise a documentation one.
+    await dns.listen('127.0.0.1', { advertise: '192.0.2.53' });
+  });
+  after(async () => { await dns?.stop(); await api?.stop(); });
+
+  const ask = async (name: string, type = 'A') => udpAsk(dns.endpoint!.port, query(name, type));
+  const eventually = async (name: string, want: string[], type = 'A') => {
+    const deadline = Date.now() + 1000;
+    let got: string[] = [];
+    while (Date.now() < deadline) {
+      got = data((await ask(name, type))?.answers);
+      if (JSON.stringify(got) === JSON.stringify(want)) return;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.deepEqual(got, want, `${name} within a second`);
+  };
+
+  it('answers the kubernetes Service the API server bootstraps', async () => {
+    await eventually('kubernetes.default.svc.cluster.local', ['A 10.96.0.1']);
+  });
+
+  it('creates kube-system/kube-dns as kubeadm does and names this node\'s server in its EndpointSlice', async () => {
+    let service: Service | undefined;
+    let slice: EndpointSlice | undefined;
+    for (let i = 0; i < 100 && !slice; i++) {
+      service = await api.client.get(r('services'), 'kube-system', 'kube-dns').catch(() => undefined) as unknown as Service | undefined;
+      slice = await api.client.get(r('endpointslices'), 'kube-system', 'kube-dns-node-a').catch(() => undefined) as unknown as EndpointSlice | undefined;
+      if (!slice) await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.equal(service?.spec?.clusterIP, '10.96.0.10');
+    assert.deepEqual(service?.metadata?.labels, { 'k8s-app': 'kube-dns', 'kubernetes.io/cluster-service': 'true', 'kubernetes.io/name': 'CoreDNS' });
+    assert.deepEqual(service?.spec?.ports?.map((p) => `${p.name} ${p.port}/${p.protocol}`), ['dns 53/UDP', 'dns-tcp 53/TCP']);
+    assert.equal(slice?.metadata?.labels?.['kubernetes.io/service-name'], 'kube-dns');
+    assert.equal(slice?.metadata?.labels?.['endpointslice.kubernetes.io/managed-by'], 'dns.podgate.io');
+    assert.deepEqual(slice?.endpoints.map((e) => [e.addresses, e.nodeName, e.conditions?.ready]), [[['192.0.2.53'], 'node-a', true]]);
+    assert.deepEqual(slice?.ports?.map((p) => `${p.name} ${p.port}/${p.protocol}`), [`dns ${dns.endpoint!.port}/UDP`, `dns-tcp ${dns.endpoint!.port}/TCP`]);
+    await eventually('kube-dns.kube-system.svc.cluster.local', ['A 10.96.0.10']);
+  });
+
+  it('puts kube-dns and its slice back when they are deleted', async () => {
+    await api.client.delete(r('endpointslices'), 'kube-system', 'kube-dns-node-a');
+    await api.client.delete(r('services'), 'kube-system', 'kube-dns');
+    let slice: KObject | undefined;
+    for (let i = 0; i < 150 && !slice; i++) {
+      slice = await api.client.get(r('endpointslices'), 'kube-system', 'kube-dns-node-a').catch(() => undefined);
+      if (!slice) await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.ok(slice, 'the slice is back');
+    const service = await api.client.get(r('services'), 'kube-system', 'kube-dns') as unknown as Service;
+    assert.equal(service.spec?.clusterIP, '10.96.0.10');
+  });
+
+  it('reflects a new, a changed and a deleted Service within a second', async () => {
+    await api.client.create(r('services'), 'default', { metadata: { name: 'web' }, spec: { clusterIP: '10.96.0.50', ports: [{ port: 80 }] } } as unknown as KObject);
+    await eventually('web.default.svc.cluster.local', ['A 10.96.0.50']);
+    await api.client.patch(r('services'), 'default', 'web', { spec: { ports: [{ name: 'http', port: 80, protocol: 'TCP' }] } });
+    await eventually('_http._tcp.web.default.svc.cluster.local', ['SRV {"priority":0,"weight":100,"port":80,"target":"web.default.svc.cluster.local"}'], 'SRV');
+    await api.client.delete(r('services'), 'default', 'web');
+    const deadline = Date.now() + 1000;
+    let rcode = '';
+    while (Date.now() < deadline && rcode !== 'NXDOMAIN') {
+      rcode = (await ask('web.default.svc.cluster.local'))?.rcode ?? '';
+      if (rcode !== 'NXDOMAIN') await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.equal(rcode, 'NXDOMAIN');
+  });
+
+  it('answers a headless Service from its EndpointSlice, and a new namespace at once', async () => {
+    await api.client.create(r('namespaces'), undefined, { metadata: { name: 'team' } } as unknown as KObject);
+    await api.client.create(r('services'), 'team', { metadata: { name: 'db' }, spec: { clusterIP: 'None', selector: { app: 'db' }, ports: [{ name: 'pg', port: 5432 }] } } as unknown as KObject);
+    await api.client.create(r('endpointslices'), 'team', {
+      metadata: { name: 'db-hand', labels: { 'kubernetes.io/service-name': 'db' } }, addressType: 'IPv4',
+      endpoints: [{ addresses: ['10.244.1.7'], hostname: 'db-0', conditions: { ready: true } }], ports: [{ name: 'pg', port: 5432, protocol: 'TCP' }],
+    } as unknown as KObject);
+    await eventually('db-0.db.team.svc.cluster.local', ['A 10.244.1.7']);
+    await eventually('db.team.svc.cluster.local', ['A 10.244.1.7']);
+  });
+
+  it('removes this node\'s slice when it stops', async () => {
+    await dns.stop();
+    const gone = await api.client.get(r('endpointslices'), 'kube-system', 'kube-dns-node-a').then(() => false, () => true);
+    assert.ok(gone);
+  });
+});

@@ -1,0 +1,39 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Service } from 'kubernetes-types/core/v1.d.ts';
+import { defaultClusterDNS, kubeDnsService, kubeDnsSlice, planKubeDns } from './kube-dns.ts';
+
+describe('kube-dns', () => {
+  it('puts the DNS Service at the 10th address of the Service range, as kubeadm', () => {
+    assert.equal(defaultClusterDNS('10.96.0.0/12'), '10.96.0.10');
+    assert.equal(defaultClusterDNS('172.20.0.0/16'), '172.20.0.10');
+    assert.throws(() => defaultClusterDNS('10.0.0.0/29'), /no 10th address/);
+  });
+
+  const want = { clusterIP: '10.96.0.10', nodeName: 'n1', address: '10.244.0.1' };
+  const service: Service = { ...kubeDnsService('10.96.0.10'), metadata: { ...kubeDnsService('10.96.0.10').metadata, uid: 'u-dns' } };
+  const kinds = (xs: { kind: string }[]) => xs.map((x) => x.kind);
+
+  it('creates the Service first, then this node\'s slice, then nothing', () => {
+    assert.deepEqual(kinds(planKubeDns({ service: undefined, slice: undefined }, want)), ['create-service']);
+    const first = planKubeDns({ service, slice: undefined }, want);
+    assert.deepEqual(kinds(first), ['create-slice']);
+    const slice = first[0]!.kind === 'create-slice' ? first[0]!.slice : undefined;
+    assert.deepEqual(slice?.metadata?.ownerReferences?.map((o) => o.uid), ['u-dns']);
+    assert.deepEqual(planKubeDns({ service, slice }, want), []);
+  });
+
+  it('updates the slice when the node\'s address changes', () => {
+    const slice = { ...kubeDnsSlice({ nodeName: 'n1', address: '10.244.9.1', service }), metadata: { ...kubeDnsSlice({ nodeName: 'n1', address: '10.244.9.1', service }).metadata, resourceVersion: '7' } };
+    const actions = planKubeDns({ service, slice }, want);
+    assert.deepEqual(kinds(actions), ['update-slice']);
+    assert.equal(actions[0]!.kind === 'update-slice' && actions[0]!.slice.metadata?.resourceVersion, '7');
+  });
+
+  it('leaves a kube-dns with a selector to its pods, and reports another cluster IP', () => {
+    const withSelector: Service = { ...service, spec: { ...service.spec, clusterIP: '10.96.0.53', selector: { 'k8s-app': 'kube-dns' } } };
+    const actions = planKubeDns({ service: withSelector, slice: undefined }, want);
+    assert.deepEqual(kinds(actions), ['warn', 'warn']);
+    assert.match(actions[0]!.kind === 'warn' ? actions[0]!.message : '', /has cluster IP 10\.96\.0\.53, but pods are told to use 10\.96\.0\.10/);
+  });
+});
