@@ -141,7 +141,13 @@ export class NodeAgent {
       if (w) w.update(o as unknown as Pod);
       this.#queue.add(uid);
     };
-    this.#pods.addHandlers({ onAdd: onPod, onUpdate: onPod, onDelete: (o) => this.#queue.add(o.metadata.uid!) });
+    // A pod gone from the API (force-deleted) stops starting anything at once, its postStart hooks
+    // included, before its sync comes up in the queue.
+    const onGone = (o: KObject) => {
+      this.#workers.get(o.metadata.uid!)?.removed();
+      this.#queue.add(o.metadata.uid!);
+    };
+    this.#pods.addHandlers({ onAdd: onPod, onUpdate: onPod, onDelete: onGone });
     o.runtime.onExit((e) => {
       const w = this.#workers.get(e.podUid);
       if (!w) return;

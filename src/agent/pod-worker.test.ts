@@ -616,10 +616,15 @@ describe('PodWorker: sidecars (init containers with restartPolicy Always)', () =
   });
 });
 
+/** A regression fails instead of hanging the run (a sync that waited for a hook would). */
+const noHang = { timeout: 10_000 };
+
 describe('PodWorker: postStart hooks (kubelet\'s startContainer, step 4)', () => {
   /** The kubelet gives postStart no timeout: podgate passes the longest a Node timer can wait. */
   const noTimeout = 2_147_483;
   const settle = () => new Promise((r) => setTimeout(r, 20));
+  /** A sync, then what the hooks it started did (they run apart from the sync). */
+  const syncSettled = async (h: { worker: PodWorker }) => { await h.worker.sync(); await settle(); };
   function held() {
     let answer!: (r: HookResult) => void;
     const result = new Promise<HookResult>((r) => { answer = r; });
@@ -647,14 +652,17 @@ describe('PodWorker: postStart hooks (kubelet\'s startContainer, step 4)', () =>
     return h;
   };
 
-  it('runs the hook right after the start and starts the next container only once it returned; until then the API shows the container as before, neither started nor Ready, and no probe runs', async (t) => {
+  it('runs the hook right after the start and starts the next container only once it returned; until then the API shows the container as before, neither started nor Ready, and no probe runs', noHang, async (t) => {
     const h = harness(twoApps('ps', (p) => { p.spec!.containers[0]!.readinessProbe = { exec: { command: ['true'] }, periodSeconds: 1 }; }));
     t.after(() => h.worker.terminate(0, false)); // its probe timers
     const hook = held();
     h.runtime.answerHook = () => hook.result;
-    const synced = h.worker.sync();
+    // The sync returns while the hook runs: it must not hold one of the node's sync workers.
+    await h.worker.sync();
     await settle();
     assert.deepEqual(h.runtime.calls, ['start a', `hook a ${noTimeout}`], 'b waits for a\'s hook; a is not probed');
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.calls, ['start a', `hook a ${noTimeout}`], 'another sync meanwhile starts nothing');
     assert.deepEqual(h.runtime.hooks[0]!.handler, execHook(['sh', '-c', 'echo up > /tmp/ready']));
     assert.ok(h.events.includes('Normal Started Started container a'), 'Created and Started come before the hook');
     // The node runs it (kubectl exec and logs reach it) ...
@@ -665,16 +673,18 @@ describe('PodWorker: postStart hooks (kubelet\'s startContainer, step 4)', () =>
     assert.deepEqual([cs(s, 'a').started, cs(s, 'a').ready, s.phase], [false, false, 'Pending']);
     assert.equal(s.conditions!.find((c) => c.type === 'Ready')!.status, 'False');
 
+    h.requeues.length = 0;
     hook.answer({ ok: true, message: '' });
-    await synced;
-    assert.deepEqual(h.runtime.calls.slice(2, 3), ['start b']);
     await settle();
+    assert.ok(h.requeues.includes(0), 'the hook\'s end asks for a sync');
+    await syncSettled(h);
+    assert.ok(h.runtime.calls.indexOf('start b') > 1, 'b starts once a\'s hook returned');
     s = h.last();
     assert.ok(h.runtime.calls.includes('probe Readiness'), 'probes start once the hook returned');
     assert.deepEqual([Object.keys(cs(s, 'a').state!)[0], cs(s, 'a').started, cs(s, 'a').ready, s.phase], ['running', true, true, 'Running']);
   });
 
-  it('holds the next init container until a sidecar\'s hook returned', async () => {
+  it('holds the next init container until a sidecar\'s hook returned', noHang, async () => {
     const h = harness(makePod('sps', (p) => {
       p.spec!.initContainers = [
         { name: 'side', image: 'busybox', restartPolicy: 'Always', lifecycle: { postStart: execHook(['sh', '-c', 'sleep 1']) } },
@@ -683,20 +693,21 @@ describe('PodWorker: postStart hooks (kubelet\'s startContainer, step 4)', () =>
     }));
     const hook = held();
     h.runtime.answerHook = () => hook.result;
-    const synced = h.worker.sync();
-    await settle();
+    await syncSettled(h);
+    await syncSettled(h);
     assert.deepEqual(h.runtime.calls, ['start side', `hook side ${noTimeout}`]);
     const side = h.last().initContainerStatuses!.find((c) => c.name === 'side')!;
     assert.deepEqual([side.state, side.started], [{ waiting: { reason: 'PodInitializing' } }, false]);
     hook.answer({ ok: true, message: '' });
-    await synced;
+    await settle();
+    await syncSettled(h);
     assert.deepEqual(h.runtime.calls.slice(2), ['start i']);
     assert.equal(h.worker.containerRecord('side')?.started, true);
   });
 
-  it('on failure: FailedPostStartHook without the handler\'s text, Killing FailedPostStartHook (preStop, pod grace), waiting PostStartHookError with it, restarted at once and then with back-off (Always)', async () => {
+  it('on failure: FailedPostStartHook without the handler\'s text, Killing FailedPostStartHook (preStop, pod grace), waiting PostStartHookError with it, restarted at once and then with back-off (Always)', noHang, async () => {
     const h = failingHarness('Always');
-    await h.worker.sync();
+    await syncSettled(h);
     assert.deepEqual(h.runtime.calls, ['start c', `hook c ${noTimeout}`, 'hook c 5', 'stop c 5']);
     assert.deepEqual(h.events.slice(h.events.indexOf('Normal Started Started container c') + 1),
       ['Warning FailedPostStartHook PostStartHook failed', 'Normal Killing FailedPostStartHook']);
@@ -706,39 +717,39 @@ describe('PodWorker: postStart hooks (kubelet\'s startContainer, step 4)', () =>
     assert.deepEqual([c.lastState?.terminated?.exitCode, c.restartCount, c.ready, c.started, h.last().phase], [137, 0, false, false, 'Running']);
     assert.ok(h.requeues.includes(0));
 
-    await h.worker.sync(); // the first restart is immediate; its hook fails again
+    await syncSettled(h); // the first restart is immediate; its hook fails again
     assert.equal(h.runtime.calls.filter((x) => x === 'start c').length, 2);
     c = cs(h.last());
     assert.deepEqual([c.state?.waiting?.reason, c.restartCount], ['PostStartHookError', 1]);
-    await h.worker.sync(); // then it backs off 10 s
+    await syncSettled(h); // then it backs off 10 s
     c = cs(h.last());
     assert.deepEqual(c.state, { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 10s restarting failed container=c pod=pf_ns(uid-pf)' } });
     assert.equal(h.runtime.calls.filter((x) => x === 'start c').length, 2);
     h.advance(10_000);
-    await h.worker.sync();
+    await syncSettled(h);
     assert.equal(h.runtime.calls.filter((x) => x === 'start c').length, 3);
     assert.equal(cs(h.last()).restartCount, 2);
   });
 
-  it('on failure under restartPolicy Never: the killed run stays terminated and the pod fails', async () => {
+  it('on failure under restartPolicy Never: the killed run stays terminated and the pod fails', noHang, async () => {
     const h = failingHarness('Never');
-    await h.worker.sync();
-    await h.worker.sync();
+    await syncSettled(h);
+    await syncSettled(h);
     assert.deepEqual(h.runtime.calls.filter((x) => x.startsWith('start')), ['start c']);
     const s = h.last();
     assert.deepEqual([s.phase, cs(s).state?.terminated?.exitCode, cs(s).restartCount], ['Failed', 137, 0]);
     assert.equal(h.network.pods.size, 0, 'its sandbox is released');
   });
 
-  it('on failure under restartPolicy OnFailure: a killed run (exit 137) is restarted', async () => {
+  it('on failure under restartPolicy OnFailure: a killed run (exit 137) is restarted', noHang, async () => {
     const h = failingHarness('OnFailure');
-    await h.worker.sync();
+    await syncSettled(h);
     assert.equal(cs(h.last()).state?.waiting?.reason, 'PostStartHookError');
-    await h.worker.sync();
+    await syncSettled(h);
     assert.deepEqual(h.runtime.calls.filter((x) => x.startsWith('start')), ['start c', 'start c']);
   });
 
-  it('hands exec and httpGet hooks to the runtime for the pod\'s IP; a failed httpGet hook\'s text is the waiting message', async () => {
+  it('hands exec and httpGet hooks to the runtime for the pod\'s IP; a failed httpGet hook\'s text is the waiting message', noHang, async () => {
     const httpGet: LifecycleHandler = { httpGet: { path: '/started', port: 8080 } };
     const h = harness(makePod('hg', (p) => {
       p.spec!.containers = [
@@ -748,7 +759,8 @@ describe('PodWorker: postStart hooks (kubelet\'s startContainer, step 4)', () =>
     }));
     const refused = 'HTTP lifecycle hook (/started) for Container "h" in Pod "hg_ns(uid-hg)" failed - error: Get "http://10.244.0.5:8080/started": dial tcp 10.244.0.5:8080: connect: connection refused';
     h.runtime.answerHook = async (hook) => (hook.httpGet ? { ok: false, message: refused } : { ok: true, message: '' });
-    await h.worker.sync();
+    await syncSettled(h); // x, then its hook
+    await syncSettled(h); // h, once x's hook returned
     assert.deepEqual(h.runtime.hooks.slice(0, 2).map((x) => [x.handler, x.ctx.containerName, x.ctx.podIP, x.ctx.podName, x.ctx.podNamespace, x.ctx.timeoutSeconds]), [
       [execHook(['touch', '/tmp/x']), 'x', '10.244.0.5', 'hg', 'ns', noTimeout],
       [httpGet, 'h', '10.244.0.5', 'hg', 'ns', noTimeout],
@@ -758,38 +770,37 @@ describe('PodWorker: postStart hooks (kubelet\'s startContainer, step 4)', () =>
     assert.deepEqual(cs(s, 'h').state, { waiting: { reason: 'PostStartHookError', message: refused } });
   });
 
-  it('does not hold up a deletion: the hook is cut short (FailedPostStartHook), nothing more starts, and the container stops with the deletion\'s grace period', async () => {
+  it('does not hold up a deletion: the hook is cut short (FailedPostStartHook), nothing more starts, and the container stops with the deletion\'s grace period', noHang, async () => {
     const pod = twoApps('pd');
     const h = harness(pod);
     h.runtime.answerHook = () => new Promise(() => {}); // never returns
-    const synced = h.worker.sync();
-    await settle();
+    await syncSettled(h);
     const signal = h.runtime.hooks[0]!.ctx.signal;
     assert.equal(signal?.aborted, false);
     h.worker.update({ ...pod, metadata: { ...pod.metadata, deletionTimestamp: '2025-01-01T00:01:00Z', deletionGracePeriodSeconds: 10 } });
-    await synced;
+    await settle();
     assert.equal(signal?.aborted, true, 'the runtime is told to stop the hook');
     assert.deepEqual(h.runtime.calls, ['start a', `hook a ${noTimeout}`], 'b is not started');
-    assert.ok(h.events.includes('Warning FailedPostStartHook PostStartHook failed'));
-    assert.ok(!h.events.includes('Normal Killing FailedPostStartHook'), 'the termination kills it, not the hook');
+    // As the kubelet's cancelled sync: the hook failed, and killContainer records its Killing event
+    // (the termination does the stopping).
+    assert.deepEqual(h.events.slice(-2), ['Warning FailedPostStartHook PostStartHook failed', 'Normal Killing FailedPostStartHook']);
     await h.worker.sync();
     assert.deepEqual(h.runtime.calls.slice(2), ['stop a 10']);
     assert.ok(h.events.includes('Normal Killing Stopping container a'));
     assert.ok(h.events.includes('finalizeDelete'));
   });
 
-  it('does not hold up podgate\'s shutdown either (no event then)', async () => {
+  it('does not hold up podgate\'s shutdown either (no event then)', noHang, async () => {
     const h = harness(twoApps('pq'));
     h.runtime.answerHook = () => new Promise(() => {});
-    const synced = h.worker.sync();
-    await settle();
+    await syncSettled(h);
     await h.worker.terminate(3, false);
-    await synced;
+    await settle();
     assert.deepEqual(h.runtime.calls, ['start a', `hook a ${noTimeout}`, 'stop a 3']);
     assert.ok(!h.events.some((e) => e.includes('FailedPostStartHook')));
   });
 
-  it('shows, while the hook runs, what the container showed before this start', () => {
+  it('shows, while the hook runs, what the container showed before this start', noHang, () => {
     const rec = (state: ContainerRecord['state'], more: Partial<ContainerRecord> = {}): ContainerRecord =>
       ({ name: 'c', image: 'busybox', state, restartCount: 0, ready: false, started: false, done: false, ...more });
     const crashed = { kind: 'terminated', exitCode: 137, reason: 'Error', startedAt: 'a', finishedAt: 'b' } as const;
@@ -806,7 +817,7 @@ describe('PodWorker: postStart hooks (kubelet\'s startContainer, step 4)', () =>
     }
   });
 
-  it('counts a probe\'s initialDelaySeconds from the container\'s start, the hook\'s time included', async (t) => {
+  it('counts a probe\'s initialDelaySeconds from the container\'s start, the hook\'s time included', noHang, async (t) => {
     const h = harness(makePod('pi', (p) => {
       p.spec!.containers[0]!.lifecycle = { postStart: { sleep: { seconds: 5 } } };
       p.spec!.containers[0]!.readinessProbe = { exec: { command: ['true'] }, initialDelaySeconds: 5, periodSeconds: 1 };
@@ -814,16 +825,14 @@ describe('PodWorker: postStart hooks (kubelet\'s startContainer, step 4)', () =>
     t.after(() => h.worker.terminate(0, false)); // its probe timers
     const hook = held();
     h.runtime.answerHook = () => hook.result;
-    const synced = h.worker.sync();
-    await settle();
+    await syncSettled(h);
     h.advance(5000);
     hook.answer({ ok: true, message: '' });
-    await synced;
     await settle();
     assert.ok(h.runtime.calls.includes('probe Readiness'), 'probed at once: the container has run for 5 s');
   });
 
-  it('keeps the exit of a container that ended while its hook ran: not marked started, not probed', async () => {
+  it('keeps the exit of a container that ended while its hook ran: not marked started, not probed', noHang, async () => {
     const h = harness(makePod('px', (p) => {
       p.spec!.restartPolicy = 'Never';
       p.spec!.containers[0]!.lifecycle = { postStart: { sleep: { seconds: 1 } } };
@@ -831,14 +840,54 @@ describe('PodWorker: postStart hooks (kubelet\'s startContainer, step 4)', () =>
     }));
     const hook = held();
     h.runtime.answerHook = () => hook.result;
-    const synced = h.worker.sync();
-    await settle();
+    await syncSettled(h);
     h.exit(0);
     hook.answer({ ok: true, message: '' });
-    await synced;
     await settle();
+    await syncSettled(h);
     assert.ok(!h.runtime.calls.includes('probe Readiness'));
     const s = h.last();
     assert.deepEqual([cs(s).state?.terminated?.reason, cs(s).started, s.phase], ['Completed', false, 'Succeeded']);
+  });
+  it('stops starting and cuts the hook short when the pod is gone from the API (a force deletion)', noHang, async () => {
+    const pod = twoApps('pr');
+    const h = harness(pod);
+    h.runtime.answerHook = () => new Promise(() => {});
+    await syncSettled(h);
+    const signal = h.runtime.hooks[0]!.ctx.signal;
+    h.worker.removed();
+    await settle();
+    assert.equal(signal?.aborted, true);
+    await syncSettled(h);
+    assert.deepEqual(h.runtime.calls, ['start a', `hook a ${noTimeout}`], 'nothing more starts');
+  });
+
+  it('runs no hook for a container whose pod was deleted while it was being started', noHang, async () => {
+    const pod = twoApps('pw');
+    const h = harness(pod);
+    const started = held();
+    const realStart = h.runtime.start.bind(h.runtime);
+    h.runtime.start = async (spec) => { await started.result; return realStart(spec); };
+    const synced = h.worker.sync();
+    await settle();
+    h.worker.update({ ...pod, metadata: { ...pod.metadata, deletionTimestamp: '2025-01-01T00:01:00Z', deletionGracePeriodSeconds: 10 } });
+    started.answer({ ok: true, message: '' });
+    await synced;
+    await settle();
+    assert.deepEqual(h.runtime.hooks, [], 'the hook never ran');
+  });
+
+  it('shows the run before the last one as lastState while the hook of an immediate restart runs', noHang, async () => {
+    const h = harness(makePod('pl', (p) => { p.spec!.containers[0]!.lifecycle = { postStart: { sleep: { seconds: 1 } } }; }));
+    await syncSettled(h); // first run, hook returns at once
+    h.exit(1);
+    const hook = held();
+    h.runtime.answerHook = () => hook.result;
+    await syncSettled(h); // restarted at once; its hook holds
+    const c = cs(h.last());
+    assert.equal(c.state?.terminated?.exitCode, 1, 'the API still shows the exit');
+    assert.equal(c.lastState?.terminated, undefined, 'not the same run again as its last state');
+    hook.answer({ ok: true, message: '' });
+    await settle();
   });
 });

@@ -80,6 +80,8 @@ interface Runtime {
    * has the new run): see shownBeforeStart.
    */
   shown?: ContainerRecord;
+  /** Its postStart hook runs now (apart from the pod's sync, which must not wait on it). */
+  hookRunning?: boolean;
 }
 
 export class PodWorker {
@@ -106,6 +108,8 @@ export class PodWorker {
   #restored = false;
   /** One per postStart hook running now: aborted when the pod is to terminate. */
   readonly #postStarts = new Set<AbortController>();
+  /** Gone from the API (force-deleted): terminate() comes next. */
+  #removed = false;
 
   constructor(pod: Pod, deps: PodWorkerDeps) {
     this.#pod = pod;
@@ -150,9 +154,18 @@ export class PodWorker {
     for (const a of this.#postStarts) a.abort();
   }
 
+  /**
+   * The pod is gone from the API (a force deletion): nothing more starts, and a postStart hook still
+   * running is cut short, as the kubelet's REMOVE update cancels the sync in progress.
+   */
+  removed(): void {
+    this.#removed = true;
+    this.#abortPostStarts();
+  }
+
   /** The pod is being deleted or podgate stops it: nothing starts any more (kubelet's IsTerminationRequested). */
   #isTerminationRequested(): boolean {
-    return this.#stopped || this.#terminating !== undefined || Boolean(this.#pod.metadata?.deletionTimestamp);
+    return this.#stopped || this.#removed || this.#terminating !== undefined || Boolean(this.#pod.metadata?.deletionTimestamp);
   }
 
   #hostNetwork(): boolean {
@@ -216,7 +229,12 @@ export class PodWorker {
     // Init containers run one at a time, in order, each to success (a sidecar: until started),
     // before any app container.
     if (!this.#completing && await this.#syncInitContainers()) {
-      for (const c of this.#pod.spec?.containers ?? []) await this.#syncContainer(c);
+      // In order, as SyncPod starts them: the containers after one whose postStart hook still runs
+      // wait for it (the hook's end asks for another sync).
+      for (const c of this.#pod.spec?.containers ?? []) {
+        await this.#syncContainer(c);
+        if (this.#containers.get(c.name)?.hookRunning) break;
+      }
     }
     if (!this.#completing && this.#mustKillPod()) this.#complete();
     if (this.#completing) {
@@ -376,6 +394,8 @@ export class PodWorker {
     const rt = this.#runtimeOf(c);
     const rec = rt.record;
     if (rec.state.kind === 'running' || rt.starting || rec.done || this.#completing || this.#isTerminationRequested()) return;
+    // What the API goes on showing while a postStart hook runs: the record as this sync found it.
+    const shown = shownBeforeStart(rec, this.#notStartedReason());
     if (rec.state.kind === 'terminated') {
       if (!this.#policyRestarts(rec.state.exitCode, c)) { rec.done = true; return; }
       const wait = rt.nextStartAt - this.#deps.now().getTime();
@@ -396,7 +416,7 @@ export class PodWorker {
         return;
       }
     }
-    await this.#start(c, rt);
+    await this.#start(c, rt, shown);
   }
 
   #backOff(c: Container, rt: Runtime): void {
@@ -406,7 +426,7 @@ export class PodWorker {
     this.#deps.event(this.#pod, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${this.#pod.metadata!.name}_${ns}(${this.uid})`, this.#fieldPath(c));
   }
 
-  async #start(c: Container, rt: Runtime): Promise<void> {
+  async #start(c: Container, rt: Runtime, shown: ContainerRecord): Promise<void> {
     const rec = rt.record;
     const envCtx: EnvContext = { ...this.#deps.envContext(this.#pod.metadata!.namespace!), podIP: this.#ip!, hostIP: this.#deps.nodeIP, nodeName: this.#deps.nodeName };
     const env = resolveEnv(this.#pod, c, envCtx);
@@ -431,17 +451,32 @@ export class PodWorker {
     }
     // kubelet's EnsureImageExists reports the (present) image on every start, restarts included.
     this.#deps.event(this.#pod, 'Normal', 'Pulled', `Container image "${c.image}" already present on machine`, this.#fieldPath(c));
-    // Taken before the start changes the record: what the API goes on showing while a postStart hook runs.
-    const shown = shownBeforeStart(rec, this.#notStartedReason());
     rt.starting = true;
+    let hookRuns = false;
     try {
       if (!await this.#createAndStart(c, rt, resolved.argv, { ...resolved.env, ...podEnv }, resolved.workingDir)) return;
       const hook = c.lifecycle?.postStart;
-      if (hook && !await this.#runPostStart(c, rt, hook, shown)) return;
-      // The process may have exited while its hook ran: that exit stands (onExit recorded it).
-      if (rec.state.kind === 'running') this.#markStarted(c, rt);
+      if (!hook) {
+        this.#markStarted(c, rt);
+        return;
+      }
+      // The hook has no timeout: it runs on its own rather than in this sync, which holds one of
+      // the node's few sync workers (the kubelet has a goroutine per pod). Until it returns the
+      // container is still starting, and the containers after it wait (see sync()).
+      hookRuns = true;
+      rt.hookRunning = true;
+      void this.#runPostStart(c, rt, hook, shown).then((ok) => {
+        // The process may have exited while its hook ran: that exit stands (onExit recorded it).
+        if (ok && rec.state.kind === 'running') this.#markStarted(c, rt);
+      }).finally(() => {
+        rt.hookRunning = false;
+        rt.starting = false;
+        // The kubelet's SyncPod ends here: its status, then the next sync starts what waited.
+        void this.#reportStatus();
+        this.#deps.requeue(0);
+      });
     } finally {
-      rt.starting = false;
+      if (!hookRuns) rt.starting = false;
     }
   }
 
@@ -493,40 +528,48 @@ export class PodWorker {
    * waits to run again. True when the hook succeeded.
    */
   async #runPostStart(c: Container, rt: Runtime, hook: LifecycleHandler, shown: ContainerRecord): Promise<boolean> {
+    // Deleted while the container was being started: the termination stops it; no hook.
+    if (this.#isTerminationRequested()) return false;
     const abort = new AbortController();
     this.#postStarts.add(abort);
     rt.shown = shown;
-    // The kubelet writes the pod's status as its sync begins (SetPodStatus before SyncPod): that is
-    // what the API shows for as long as the hook runs (on a first start: Pending, ContainerCreating).
-    void this.#reportStatus();
-    let r: { ok: boolean; message: string } | undefined;
     try {
-      r = await Promise.race([
-        this.#deps.runtime.runHook(hook, { ...this.#hookContext(c), timeoutSeconds: postStartTimeoutSeconds, signal: abort.signal })
-          .catch((err: unknown) => ({ ok: false, message: err instanceof Error ? err.message : String(err) })),
-        whenAborted(abort.signal),
-      ]);
+      return await this.#postStart(c, rt, hook, abort);
     } finally {
       this.#postStarts.delete(abort);
       rt.shown = undefined;
     }
+  }
+
+  async #postStart(c: Container, rt: Runtime, hook: LifecycleHandler, abort: AbortController): Promise<boolean> {
+    // The kubelet writes the pod's status as its sync begins (SetPodStatus before SyncPod): that is
+    // what the API shows for as long as the hook runs (on a first start: Pending, ContainerCreating).
+    void this.#reportStatus();
+    const r = await Promise.race([
+      this.#deps.runtime.runHook(hook, { ...this.#hookContext(c), timeoutSeconds: postStartTimeoutSeconds, signal: abort.signal })
+        .catch((err: unknown) => ({ ok: false, message: err instanceof Error ? err.message : String(err) })),
+      whenAborted(abort.signal),
+    ]);
+    if (r?.ok) return true;
+    const rec = rt.record;
     if (r === undefined) {
-      // Cut short by the pod's deletion: as the kubelet's cancelled context ends an exec or sleep
-      // hook with an error, it counts as failed; the pod's termination stops the container.
-      if (this.#pod.metadata?.deletionTimestamp) this.#deps.event(this.#pod, 'Warning', 'FailedPostStartHook', 'PostStartHook failed', this.#fieldPath(c));
+      // Cut short by the pod's deletion (or podgate's stop, which records nothing): as the kubelet's
+      // cancelled context ends an exec or sleep hook with an error, it counts as failed, and
+      // killContainer still records its Killing event; the pod's termination stops the container.
+      if (this.#pod.metadata?.deletionTimestamp || this.#removed) {
+        this.#deps.event(this.#pod, 'Warning', 'FailedPostStartHook', 'PostStartHook failed', this.#fieldPath(c));
+        this.#deps.event(this.#pod, 'Normal', 'Killing', 'FailedPostStartHook', this.#fieldPath(c));
+      }
       return false;
     }
-    if (r.ok) return true;
-    const rec = rt.record;
     // kubelet logs the handler's text and keeps it out of the event, "so that secrets won't leak".
     this.#deps.log(`PostStart hook failed: ${r.message}`);
     this.#deps.event(this.#pod, 'Warning', 'FailedPostStartHook', 'PostStartHook failed', this.#fieldPath(c));
-    if (rec.state.kind === 'running') {
-      // killContainer(…, "FailedPostStartHook", reasonFailedPostStartHook, nil, nil): that message is
-      // the Killing event's text; the grace period is the pod's (setTerminationGracePeriod).
-      this.#deps.event(this.#pod, 'Normal', 'Killing', 'FailedPostStartHook', this.#fieldPath(c));
-      await this.#killContainer(c, this.#pod.spec?.terminationGracePeriodSeconds ?? 30);
-    }
+    // killContainer(…, "FailedPostStartHook", reasonFailedPostStartHook, nil, nil) records its Killing
+    // event whether or not the container still runs; the grace period is the pod's
+    // (setTerminationGracePeriod). Until the kill is done the API goes on showing what it showed.
+    this.#deps.event(this.#pod, 'Normal', 'Killing', 'FailedPostStartHook', this.#fieldPath(c));
+    if (rec.state.kind === 'running') await this.#killContainer(c, this.#pod.spec?.terminationGracePeriodSeconds ?? 30);
     // The kill's exit was recorded (onExit). The sync result's error goes to the kubelet's
     // reasonCache: a container that will run again shows `waiting` PostStartHookError with the
     // handler's text until it does (convertToAPIContainerStatuses), its run as the last state.

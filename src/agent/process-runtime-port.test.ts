@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import type { Pod } from 'kubernetes-types/core/v1.d.ts';
 import { podContainer } from './agent.ts';
-import { ProcessRuntimePort } from './process-runtime-port.ts';
+import { clampTimerMs, ProcessRuntimePort } from './process-runtime-port.ts';
 import type { LogStore } from './runtime/log-store.ts';
 import type { ImageTable } from './runtime/image-table.ts';
 import type { ProcessRuntime } from './runtime/process-runtime.ts';
@@ -46,6 +46,52 @@ describe('ProcessRuntimePort: cancelled hooks', () => {
       assert.equal(r.ok, false, JSON.stringify(handler));
       assert.ok(Date.now() - t0 < 5000, `${JSON.stringify(handler)} took ${Date.now() - t0} ms`);
     }
+  });
+});
+
+describe('ProcessRuntimePort: httpGet and tcpSocket hooks (kubelet\'s runHTTPHandler)', () => {
+  it('succeeds on any answer, 500 included, sends kube-lifecycle as User-Agent, and fails only when the request does', async () => {
+    const agents: string[] = [];
+    const server = createServer((req, res) => { agents.push(req.headers['user-agent'] ?? ''); res.writeHead(500).end('no'); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const p = (server.address() as AddressInfo).port;
+    try {
+      assert.deepEqual(await port.runHook({ httpGet: { path: '/started', port: p } }, { ...ctx, timeoutSeconds: 5 }), { ok: true, message: '' });
+      assert.deepEqual(agents, ['kube-lifecycle/1.32']);
+    } finally {
+      server.close();
+    }
+    const r = await port.runHook({ httpGet: { path: '/started', port: p } }, { ...ctx, timeoutSeconds: 5 });
+    assert.equal(r.message, `HTTP lifecycle hook (/started) for Container "c" in Pod "p_ns(uid1)" failed - error: Get "http://127.0.0.1:${p}/started": dial tcp 127.0.0.1:${p}: connect: connection refused`);
+  });
+
+  it('cuts a hanging httpGet hook short when its signal is aborted', { timeout: 20_000 }, async () => {
+    const server = createServer(() => { /* never answers */ });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const p = (server.address() as AddressInfo).port;
+    try {
+      const abort = new AbortController();
+      const hook = port.runHook({ httpGet: { path: '/', port: p } }, { ...ctx, timeoutSeconds: 60, signal: abort.signal });
+      setTimeout(() => abort.abort(), 200);
+      const r = await hook;
+      assert.equal(r.ok, false);
+      assert.match(r.message, /context canceled/);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('fails a tcpSocket handler, which the API accepts and the kubelet cannot run', async () => {
+    assert.deepEqual(await port.runHook({ tcpSocket: { port: 8080 } }, { ...ctx, timeoutSeconds: 5 }), {
+      ok: false, message: 'Cannot run handler: invalid handler: &LifecycleHandler{Exec:nil,HTTPGet:nil,TCPSocket:&TCPSocketAction{Port:{0 8080 },Host:,},Sleep:nil,}',
+    });
+  });
+
+  it('never hands Node a timer longer than it can hold', () => {
+    assert.equal(clampTimerMs(2_147_483 * 1000), 2_147_483_000);
+    assert.equal(clampTimerMs(10 ** 12), 2 ** 31 - 1);
+    assert.equal(clampTimerMs(0), 1);
   });
 });
 

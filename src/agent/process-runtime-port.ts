@@ -6,7 +6,7 @@ import type { ExitEvent, Resolved, RuntimePort, StartSpec } from './ports.ts';
 import { resolveContainerCommand, type ImageTable } from './runtime/image-table.ts';
 import type { LogStore } from './runtime/log-store.ts';
 import type { BindMount, PodFilesHook } from './runtime/pod-files.ts';
-import { runProbe } from './runtime/probe.ts';
+import { lifecycleHttpGet, runProbe } from './runtime/probe.ts';
 import type { AttachIO, ProcessRuntime } from './runtime/process-runtime.ts';
 import type { TerminalSize } from './runtime/terminal.ts';
 
@@ -86,7 +86,7 @@ export class ProcessRuntimePort implements RuntimePort {
       // The kubelet's sleep handler returns early when its context is cancelled.
       await new Promise<void>((resolve) => {
         const done = () => { clearTimeout(timer); ctx.signal?.removeEventListener('abort', done); resolve(); };
-        const timer = setTimeout(done, Math.min(handler.sleep!.seconds, ctx.timeoutSeconds) * 1000);
+        const timer = setTimeout(done, clampTimerMs(Math.min(handler.sleep!.seconds, ctx.timeoutSeconds) * 1000));
         ctx.signal?.addEventListener('abort', done);
         if (ctx.signal?.aborted) done();
       });
@@ -101,17 +101,14 @@ export class ProcessRuntimePort implements RuntimePort {
       // pkg/kubelet/lifecycle/handlers.go; the error is the CRI ExecSync one.
       return { ok: false, message: `Exec lifecycle hook ([${command.join(' ')}]) ${where} failed - error: ${r.error}, message: ${JSON.stringify(r.output)}` };
     }
-    // httpGet and tcpSocket hooks are checked as a probe of the pod would be, bounded by the grace period.
-    const probe: Probe = { timeoutSeconds: Math.max(1, ctx.timeoutSeconds) };
-    if (handler.httpGet) probe.httpGet = handler.httpGet;
-    else if (handler.tcpSocket) probe.tcpSocket = handler.tcpSocket;
-    else return { ok: true, message: '' };
-    const resolved = resolveProbePort(probe, this.#containers(ctx.podUid, ctx.containerName));
-    const r = await runProbe(resolved, { probeType: 'Liveness', podIP: ctx.podIP, hostNetwork: false });
-    if (r.result === 'Success') return { ok: true, message: '' };
-    return { ok: false, message: handler.httpGet
-      ? `HTTP lifecycle hook (${handler.httpGet.path ?? ''}) ${where} failed - error: ${r.output}`
-      : `TCP lifecycle hook ${where} failed - error: ${r.output}` };
+    if (handler.httpGet) {
+      // kubelet's runHTTPHandler: any answer will do, only a failed request fails the hook.
+      const resolved = resolveProbePort({ httpGet: handler.httpGet }, this.#containers(ctx.podUid, ctx.containerName));
+      const r = await lifecycleHttpGet(resolved.httpGet!, { podIP: ctx.podIP, timeoutMs: clampTimerMs(ctx.timeoutSeconds * 1000), ...(ctx.signal ? { signal: ctx.signal } : {}) });
+      return r.ok ? { ok: true, message: '' } : { ok: false, message: `HTTP lifecycle hook (${handler.httpGet.path ?? ''}) ${where} failed - error: ${r.output}` };
+    }
+    // The API accepts a tcpSocket handler, but the kubelet's handler runner has none: it fails.
+    return { ok: false, message: `Cannot run handler: invalid handler: ${goLifecycleHandler(handler)}` };
   }
 
   exec(podUid: string, containerName: string | undefined, argv: string[], opts: { stdin?: boolean; tty?: boolean } = {}): ChildProcess {
@@ -142,6 +139,21 @@ export class ProcessRuntimePort implements RuntimePort {
     await this.#logs.removePod(podUid);
     await this.#podFiles?.remove(podUid);
   }
+}
+
+/** Node timers hold at most 2^31-1 ms (about 24.8 days); a longer wait would fire at once. */
+export function clampTimerMs(ms: number): number {
+  return Math.min(Math.max(ms, 1), 2 ** 31 - 1);
+}
+
+/**
+ * A lifecycle handler as the kubelet's `fmt.Errorf("invalid handler: %v", handler)` prints it (the
+ * generated String() of *v1.LifecycleHandler); only reached for tcpSocket, which it cannot run.
+ */
+export function goLifecycleHandler(h: LifecycleHandler): string {
+  const port = (p: number | string) => (typeof p === 'number' ? `{0 ${p} }` : `{1 0 ${p}}`);
+  const tcp = h.tcpSocket ? `&TCPSocketAction{Port:${port(h.tcpSocket.port)},Host:${h.tcpSocket.host ?? ''},}` : 'nil';
+  return `&LifecycleHandler{Exec:nil,HTTPGet:nil,TCPSocket:${tcp},Sleep:nil,}`;
 }
 
 function signalNumber(sig: string | number): number {
@@ -178,7 +190,7 @@ export async function runExecHook(spawnExec: () => ChildProcess, command: string
     const timer = setTimeout(() => {
       kill();
       resolve({ error: `command '${cmd}' timed out after ${timeoutSeconds}s`, output: stdout + stderr });
-    }, Math.max(1, timeoutSeconds) * 1000);
+    }, clampTimerMs(Math.max(1, timeoutSeconds) * 1000));
     child.once('error', (err) => { clearTimeout(timer); signal?.removeEventListener('abort', kill); resolve({ error: err.message, output: stdout + stderr }); });
     child.once('close', (code, sig) => {
       clearTimeout(timer);

@@ -37,7 +37,7 @@ export async function runProbe(probe: Probe, ctx: ProbeContext): Promise<ProbeRe
   const timeoutMs = Math.max(1, probe.timeoutSeconds ?? 1) * 1000;
   let outcome: { ok: boolean; output: string };
   try {
-    if (probe.httpGet) outcome = await httpProbe(probe.httpGet, ctx, timeoutMs);
+    if (probe.httpGet) outcome = await httpProbe(probe.httpGet, ctx, timeoutMs, { product: 'kube-probe', anyStatus: false });
     else if (probe.tcpSocket) outcome = await tcpProbe(probe.tcpSocket.host || ctx.podIP, probe.tcpSocket.port, timeoutMs);
     else if (probe.exec) outcome = await execProbe(probe.exec.command ?? [], ctx, timeoutMs);
     else if (probe.grpc) outcome = { ok: false, output: 'gRPC probes are not supported by podgate' };
@@ -74,24 +74,41 @@ function dialError(err: NodeJS.ErrnoException, addr: string): string {
   }
 }
 
-async function httpProbe(h: NonNullable<Probe['httpGet']>, ctx: ProbeContext, timeoutMs: number): Promise<{ ok: boolean; output: string }> {
+/**
+ * A lifecycle hook's GET, as the kubelet's runHTTPHandler sends it: `User-Agent: kube-lifecycle/…`,
+ * and any answer is a success (only a transport error fails the hook); `signal` cancels it.
+ * Never rejects; `output` is the Go error text.
+ */
+export async function lifecycleHttpGet(h: NonNullable<Probe['httpGet']>, ctx: { podIP: string; kubeVersion?: string; timeoutMs: number; signal?: AbortSignal }): Promise<{ ok: boolean; output: string }> {
+  try {
+    return await httpProbe(h, { podIP: ctx.podIP, ...(ctx.kubeVersion ? { kubeVersion: ctx.kubeVersion } : {}) }, ctx.timeoutMs,
+      { product: 'kube-lifecycle', anyStatus: true, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+  } catch (err) {
+    return { ok: false, output: (err as Error).message };
+  }
+}
+
+async function httpProbe(h: NonNullable<Probe['httpGet']>, ctx: Pick<ProbeContext, 'podIP' | 'kubeVersion'>, timeoutMs: number,
+  how: { product: 'kube-probe' | 'kube-lifecycle'; anyStatus: boolean; signal?: AbortSignal }): Promise<{ ok: boolean; output: string }> {
   const scheme = (h.scheme ?? 'HTTP').toLowerCase();
   const host = h.host || ctx.podIP;
   const port = numericPort(h.port);
   const path = !h.path ? '/' : h.path.startsWith('/') ? h.path : `/${h.path}`;
   const addr = hostPort(host, port);
   const url = `${scheme}://${addr}${path}`;
-  const headers: Record<string, string> = { 'User-Agent': `kube-probe/${ctx.kubeVersion ?? '1.32'}`, Accept: '*/*' };
+  const headers: Record<string, string> = { 'User-Agent': `${how.product}/${ctx.kubeVersion ?? '1.32'}`, Accept: '*/*' };
   for (const { name, value } of h.httpHeaders ?? []) {
     for (const k of Object.keys(headers)) if (k.toLowerCase() === name.toLowerCase()) delete headers[k];
     headers[name] = value;
   }
   return new Promise((resolve) => {
     let settled = false;
+    const onAbort = () => finish({ ok: false, output: `Get "${url}": context canceled` });
     const finish = (r: { ok: boolean; output: string }): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      how.signal?.removeEventListener('abort', onAbort);
       req.destroy();
       resolve(r);
     };
@@ -103,7 +120,7 @@ async function httpProbe(h: NonNullable<Probe['httpGet']>, ctx: ProbeContext, ti
       const code = res.statusCode ?? 0;
       let body = '';
       res.on('data', (c: Buffer) => { if (body.length < MAX_OUTPUT) body += c.toString('utf8'); });
-      res.on('end', () => finish(code >= 200 && code < 400
+      res.on('end', () => finish(how.anyStatus || (code >= 200 && code < 400)
         ? { ok: true, output: body.slice(0, MAX_OUTPUT) }
         : { ok: false, output: `HTTP probe failed with statuscode: ${code}` }));
       res.on('error', () => finish({ ok: false, output: `HTTP probe failed with statuscode: ${code}` }));
@@ -113,6 +130,8 @@ async function httpProbe(h: NonNullable<Probe['httpGet']>, ctx: ProbeContext, ti
       output: err.code === 'ECONNRESET' || err.message === 'socket hang up' ? `Get "${url}": EOF` : `Get "${url}": ${dialError(err, addr)}`,
     }));
     const timer = setTimeout(() => finish({ ok: false, output: `Get "${url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)` }), timeoutMs);
+    how.signal?.addEventListener('abort', onAbort);
+    if (how.signal?.aborted) onAbort();
     req.end();
   });
 }

@@ -314,7 +314,8 @@ export class ProcessRuntime {
       const program = entry.terminal ? await entry.terminal.found : undefined;
       this.#signalGroup(program ?? entry.pid, 'SIGTERM');
       let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), gracePeriodSeconds * 1000); });
+      // A Node timer holds at most 2^31-1 ms: a longer grace period would time out at once.
+      const timedOut = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), Math.min(gracePeriodSeconds * 1000, 2 ** 31 - 1)); });
       const first = await Promise.race([entry.exited, timedOut]);
       clearTimeout(timer);
       if (first !== 'timeout') return first;
