@@ -4,8 +4,10 @@
 export type Verb = 'create' | 'delete' | 'deletecollection' | 'get' | 'list' | 'patch' | 'update' | 'watch';
 
 export interface SubresourceInfo {
-  readonly name: string; // 'status', 'log', 'proxy', 'portforward', 'exec', 'attach', 'binding'
-  readonly kind: string; // response kind, e.g. 'Service', 'ServiceProxyOptions'
+  readonly name: string; // 'status', 'log', 'proxy', 'portforward', 'exec', 'attach', 'binding', 'scale'
+  readonly kind: string; // response kind, e.g. 'Service', 'ServiceProxyOptions', 'Scale'
+  /** The response kind's group and version when they are not the resource's own (`scale`: autoscaling/v1). */
+  readonly responseGroupVersion?: { readonly group: string; readonly version: string };
   readonly verbs: readonly string[];
 }
 
@@ -31,6 +33,8 @@ export interface ResourceInfo {
 const allVerbs: readonly Verb[] = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 const statusSub = (kind: string): SubresourceInfo => ({ name: 'status', kind, verbs: ['get', 'patch', 'update'] });
 const proxyVerbs = ['create', 'delete', 'get', 'patch', 'update'] as const;
+/** The `scale` subresource answers autoscaling/v1 Scale objects (kube's ScaleREST). */
+const scaleSub: SubresourceInfo = { name: 'scale', kind: 'Scale', responseGroupVersion: { group: 'autoscaling', version: 'v1' }, verbs: ['get', 'patch', 'update'] };
 
 function res(r: Omit<ResourceInfo, 'listKind' | 'singular' | 'verbs' | 'categories' | 'shortNames' | 'subresources' | 'hasStatus'> &
   Partial<Pick<ResourceInfo, 'verbs' | 'categories' | 'shortNames' | 'subresources' | 'singular'>>): ResourceInfo {
@@ -76,6 +80,10 @@ export const resources: readonly ResourceInfo[] = [
     alsoServedAs: [{ group: 'networking.k8s.io', version: 'v1beta1' }, { group: 'extensions', version: 'v1beta1' }],
     subresources: [statusSub('Ingress')] }),
   res({ group: 'networking.k8s.io', version: 'v1', kind: 'IngressClass', resource: 'ingressclasses', namespaced: false }),
+  res({ group: 'apps', version: 'v1', kind: 'Deployment', resource: 'deployments', namespaced: true, shortNames: ['deploy'], categories: ['all'],
+    subresources: [scaleSub, statusSub('Deployment')] }),
+  res({ group: 'apps', version: 'v1', kind: 'ReplicaSet', resource: 'replicasets', namespaced: true, shortNames: ['rs'], categories: ['all'],
+    subresources: [scaleSub, statusSub('ReplicaSet')] }),
   // MetalLB's own configuration kinds, so existing MetalLB address pools apply unchanged.
   res({ group: 'metallb.io', version: 'v1beta1', kind: 'IPAddressPool', resource: 'ipaddresspools', namespaced: true,
     subresources: [statusSub('IPAddressPool')] }),

@@ -20,6 +20,8 @@ import { ApiServer } from '../apiserver/server.ts';
 import { KubeClient } from '../client/rest-client.ts';
 import { EventRecorder } from '../client/event-recorder.ts';
 import { EndpointSliceController } from '../controllers/endpointslice/endpointslice-controller.ts';
+import { GarbageCollector } from '../controllers/garbagecollector/garbage-collector.ts';
+import { DeploymentController, ReplicaSetController } from '../controllers/workloads/index.ts';
 import { ensureDefaultPool } from '../controllers/lbipam/default-pool.ts';
 import { LbIpamController } from '../controllers/lbipam/lbipam-controller.ts';
 import { NamespaceController } from '../controllers/namespace/namespace-controller.ts';
@@ -109,9 +111,18 @@ export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: str
   if (flags.lbPool?.length) await ensureDefaultPool(client, flags.lbPool);
   const scheduler = new Scheduler({ client, events: new EventRecorder({ client, source: { component: 'default-scheduler' }, log }), log });
   await scheduler.start();
+  const replicaSets = new ReplicaSetController({ client, events: new EventRecorder({ client, source: { component: 'replicaset-controller' }, log }), log });
+  await replicaSets.start();
+  const deployments = new DeploymentController({ client, events: new EventRecorder({ client, source: { component: 'deployment-controller' }, log }), log });
+  await deployments.start();
+  const garbageCollector = new GarbageCollector({ client, log });
+  await garbageCollector.start();
   return {
     kubeconfig, url, client, pki: { ca: pki.ca, caKey: pki.caKey, adminCert: pki.adminCert, adminKey: pki.adminKey },
     async stop() {
+      await garbageCollector.stop();
+      await deployments.stop();
+      await replicaSets.stop();
       await scheduler.stop();
       await lbIpam.stop();
       await nodeIpam.stop();

@@ -75,13 +75,17 @@ function defaultHandler(h: { httpGet?: { path?: string; scheme?: string } | unde
   }
 }
 
-function defaultContainer(c: Container, hostNetwork: boolean): void {
+/**
+ * SetDefaults_Container and friends. `forPod`: the Pod-only defaults of SetDefaults_Pod (requests
+ * from limits, hostPort from containerPort on the host network), which a pod template does not get.
+ */
+function defaultContainer(c: Container, hostNetwork: boolean, forPod = true): void {
   if (!c.imagePullPolicy) c.imagePullPolicy = imageTag(c.image ?? '') === 'latest' ? 'Always' : 'IfNotPresent';
   if (!c.terminationMessagePath) c.terminationMessagePath = '/dev/termination-log';
   if (!c.terminationMessagePolicy) c.terminationMessagePolicy = 'File';
   for (const p of c.ports ?? []) {
     if (!p.protocol) p.protocol = 'TCP';
-    if (hostNetwork && !p.hostPort) p.hostPort = p.containerPort;
+    if (forPod && hostNetwork && !p.hostPort) p.hostPort = p.containerPort;
   }
   for (const e of c.env ?? []) {
     if (e.valueFrom?.fieldRef && !e.valueFrom.fieldRef.apiVersion) e.valueFrom.fieldRef.apiVersion = 'v1';
@@ -92,7 +96,7 @@ function defaultContainer(c: Container, hostNetwork: boolean): void {
   defaultHandler(c.lifecycle?.postStart);
   defaultHandler(c.lifecycle?.preStop);
   const limits = c.resources?.limits;
-  if (limits && c.resources) {
+  if (forPod && limits && c.resources) {
     const requests = (c.resources.requests ??= {});
     for (const [k, v] of Object.entries(limits)) if (!(k in requests)) requests[k] = v;
   }
@@ -114,25 +118,30 @@ function qosClass(spec: PodSpec): string {
   return guaranteed ? 'Guaranteed' : 'Burstable';
 }
 
-export function defaultPod(obj: KObject): void {
-  const pod = obj as unknown as Pod;
-  const spec = (pod.spec ??= { containers: [] }) as Mutable<PodSpec>;
+/** SetDefaults_PodSpec with its containers and volumes; `forPod` adds what only SetDefaults_Pod sets. */
+function defaultPodSpec(spec: Mutable<PodSpec>, forPod: boolean): void {
   spec.containers ??= [];
   if (!spec.dnsPolicy) spec.dnsPolicy = 'ClusterFirst';
   if (!spec.restartPolicy) spec.restartPolicy = 'Always';
   if (!spec.securityContext) spec.securityContext = {};
   if (spec.terminationGracePeriodSeconds === undefined || spec.terminationGracePeriodSeconds === null) spec.terminationGracePeriodSeconds = 30;
   if (!spec.schedulerName) spec.schedulerName = 'default-scheduler';
-  if (spec.enableServiceLinks === undefined || spec.enableServiceLinks === null) spec.enableServiceLinks = true;
+  if (forPod && (spec.enableServiceLinks === undefined || spec.enableServiceLinks === null)) spec.enableServiceLinks = true;
   const hostNetwork = spec.hostNetwork === true;
-  for (const c of spec.containers) defaultContainer(c, hostNetwork);
-  for (const c of spec.initContainers ?? []) defaultContainer(c, hostNetwork);
+  for (const c of spec.containers) defaultContainer(c, hostNetwork, forPod);
+  for (const c of spec.initContainers ?? []) defaultContainer(c, hostNetwork, forPod);
   for (const v of spec.volumes ?? []) {
     const rec = v as unknown as Record<string, unknown>;
     if (Object.keys(rec).filter((k) => k !== 'name').length === 0) rec.emptyDir = {};
     if (v.secret && v.secret.defaultMode === undefined) v.secret.defaultMode = 420;
     if (v.configMap && v.configMap.defaultMode === undefined) v.configMap.defaultMode = 420;
   }
+}
+
+export function defaultPod(obj: KObject): void {
+  const pod = obj as unknown as Pod;
+  const spec = (pod.spec ??= { containers: [] }) as Mutable<PodSpec>;
+  defaultPodSpec(spec, true);
   // Admission: Priority (no PriorityClass named → 0) and DefaultTolerationSeconds.
   if (spec.priority === undefined || spec.priority === null) spec.priority = 0;
   if (!spec.preemptionPolicy) spec.preemptionPolicy = 'PreemptLowerPriority';
@@ -186,6 +195,41 @@ export function defaultIngress(obj: KObject): void {
   if (!isRecord(obj.status)) obj.status = { loadBalancer: {} };
 }
 
+/** A workload's pod template: SetObjectDefaults_* reach its PodSpec (not the Pod-only or admission defaults). */
+function defaultPodTemplate(spec: Record<string, unknown>): void {
+  const template = isRecord(spec.template) ? spec.template : (spec.template = {});
+  // A template's ObjectMeta always carries creationTimestamp, as the zero metav1.Time: `null`.
+  const meta = isRecord(template.metadata) ? template.metadata : (template.metadata = {});
+  if (meta.creationTimestamp === undefined) meta.creationTimestamp = null;
+  const podSpec = (isRecord(template.spec) ? template.spec : (template.spec = { containers: [] })) as Mutable<PodSpec>;
+  defaultPodSpec(podSpec, false);
+}
+
+/** apps/v1 SetDefaults_Deployment: replicas 1, RollingUpdate 25%/25%, revisionHistoryLimit 10, progressDeadlineSeconds 600. */
+export function defaultDeployment(obj: KObject): void {
+  const spec = isRecord(obj.spec) ? obj.spec : (obj.spec = {});
+  if (spec.replicas === undefined || spec.replicas === null) spec.replicas = 1;
+  const strategy = isRecord(spec.strategy) ? spec.strategy : (spec.strategy = {});
+  if (!strategy.type) strategy.type = 'RollingUpdate';
+  if (strategy.type === 'RollingUpdate') {
+    const ru = isRecord(strategy.rollingUpdate) ? strategy.rollingUpdate : (strategy.rollingUpdate = {});
+    if (ru.maxUnavailable === undefined || ru.maxUnavailable === null) ru.maxUnavailable = '25%';
+    if (ru.maxSurge === undefined || ru.maxSurge === null) ru.maxSurge = '25%';
+  }
+  if (spec.revisionHistoryLimit === undefined || spec.revisionHistoryLimit === null) spec.revisionHistoryLimit = 10;
+  if (spec.progressDeadlineSeconds === undefined || spec.progressDeadlineSeconds === null) spec.progressDeadlineSeconds = 600;
+  defaultPodTemplate(spec);
+  if (!isRecord(obj.status)) obj.status = {};
+}
+
+/** apps/v1 SetDefaults_ReplicaSet: replicas 1. */
+export function defaultReplicaSet(obj: KObject): void {
+  const spec = isRecord(obj.spec) ? obj.spec : (obj.spec = {});
+  if (spec.replicas === undefined || spec.replicas === null) spec.replicas = 1;
+  defaultPodTemplate(spec);
+  if (!isRecord(obj.status)) obj.status = { replicas: 0 };
+}
+
 const defaulters: Record<string, (obj: KObject) => void> = {
   '/Service': defaultService,
   '/Pod': defaultPod,
@@ -194,6 +238,8 @@ const defaulters: Record<string, (obj: KObject) => void> = {
   '/Endpoints': defaultEndpoints,
   'discovery.k8s.io/EndpointSlice': defaultEndpointSlice,
   'networking.k8s.io/Ingress': defaultIngress,
+  'apps/Deployment': defaultDeployment,
+  'apps/ReplicaSet': defaultReplicaSet,
 };
 
 /**

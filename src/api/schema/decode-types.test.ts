@@ -96,7 +96,10 @@ describe('findDecodeError', () => {
     // Kinds without Go types here.
     { name: 'custom resources (MetalLB) are not decoded into Go types', apiVersion: 'metallb.io/v1beta1', kind: 'IPAddressPool',
       obj: { apiVersion: 'metallb.io/v1beta1', kind: 'IPAddressPool', metadata: { name: 'p' }, spec: { addresses: 5 } }, want: undefined },
-    { name: 'kind not served', apiVersion: 'apps/v1', kind: 'Deployment', obj: { spec: { replicas: '3' } }, want: undefined },
+    { name: 'string into a Deployment spec.replicas', apiVersion: 'apps/v1', kind: 'Deployment',
+      obj: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd' }, spec: { replicas: '3' } },
+      want: refused('string', 'DeploymentSpec.spec.replicas', 'int32') },
+    { name: 'kind not served', apiVersion: 'batch/v1', kind: 'Job', obj: { spec: { parallelism: '3' } }, want: undefined },
   ];
   for (const c of cases) {
     it(c.name, () => assert.equal(findDecodeError(c.apiVersion ?? 'v1', c.kind ?? 'Pod', c.obj), c.want));

@@ -90,15 +90,29 @@ export const kubeListExtensions: Readonly<Record<string, Readonly<Record<string,
   'networking.v1.HTTPIngressRuleValue': { paths: atomic },
   'networking.v1.IngressLoadBalancerStatus': { ingress: atomic },
   'networking.v1.IngressLoadBalancerIngress': { ports: atomic },
+  'apps.v1.DeploymentStatus': { conditions: byName('type') },
+  'apps.v1.ReplicaSetStatus': { conditions: byName('type') },
 };
 
 function tableKey(schemaName: string): string {
   return schemaName.replace(/^io\.k8s\.api\./, '').replace(/^io\.k8s\.apimachinery\.pkg\.apis\./, '');
 }
 
-/** Adds kube's list extensions to the schemas in place (only to array fields that exist). */
+/**
+ * Struct fields tagged `patchStrategy:"retainKeys"` (not lists): kubectl's patch then carries
+ * `$retainKeys`, so switching a Deployment to `Recreate` drops the old `rollingUpdate`.
+ */
+const retainKeysFields: Readonly<Record<string, readonly string[]>> = {
+  'apps.v1.DeploymentSpec': ['strategy'],
+};
+
+/** Adds kube's list extensions to the schemas in place (only to array fields that exist), and the retainKeys struct fields. */
 export function addListExtensions(schemas: Map<string, Schema>): void {
   for (const [name, schema] of schemas) {
+    for (const field of retainKeysFields[tableKey(name)] ?? []) {
+      const prop = schema.properties?.[field];
+      if (prop) prop['x-kubernetes-patch-strategy'] = 'retainKeys';
+    }
     const fields = kubeListExtensions[tableKey(name)];
     if (!fields) continue;
     for (const [field, ext] of Object.entries(fields)) {

@@ -79,13 +79,16 @@ function schemaNameForFile(roots: PackageRoots, file: string): string {
   throw new Error(`schema source: unexpected file ${file}`);
 }
 
+const bareGroups = new Set(['apps', 'autoscaling', 'batch', 'extensions', 'policy']);
+
 /** The file holding a kube schema name; the inverse of schemaNameForFile for the names we use. */
 function fileForSchemaName(roots: PackageRoots, name: string): string {
   const p = name.split('.');
   if (name.startsWith('io.k8s.apimachinery.pkg.')) return join(roots.apimachinery, ...p.slice(4)) + '.d.ts';
   if (name.startsWith('io.k8s.api.core.')) return join(roots.models, ...p.slice(4)) + '.d.ts';
   if (name.startsWith('io.k8s.api.') && p.length === 6) {
-    const group = p[3] === 'extensions' ? 'extensions' : `${p[3]}.k8s.io`;
+    // The groups named before the `.k8s.io` convention keep their bare names.
+    const group = bareGroups.has(p[3]!) ? p[3]! : `${p[3]}.k8s.io`;
     return join(roots.models, group, p[4]!, p[5]!) + '.d.ts';
   }
   throw new Error(`schema source: no file for schema ${name}`);

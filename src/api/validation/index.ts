@@ -6,3 +6,4 @@ export { validateEndpointSlice, validateEndpointSliceUpdate } from './endpoint-s
 export { validateIngress, validateIngressUpdate, validateIngressClass, validateIngressClassUpdate } from './ingress.ts';
 export { validateObjectMeta, validateObjectMetaUpdate, validateLabels, validateAnnotations, nameIsDNSSubdomain, nameIsDNSLabel, nameIsDNS1035Label, type NameValidator } from './object-meta.ts';
 export * as format from './format.ts';
+export { validateDeployment, validateDeploymentUpdate, validateReplicaSet, validateReplicaSetUpdate, validateScale } from './apps.ts';

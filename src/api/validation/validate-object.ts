@@ -3,6 +3,7 @@
 // converted to networking.k8s.io/v1.
 import type { FieldError } from '../errors.ts';
 import type { KObject } from '../object.ts';
+import { validateDeployment, validateDeploymentUpdate, validateReplicaSet, validateReplicaSetUpdate } from './apps.ts';
 import { validateConfigMap, validateConfigMapUpdate, validateEndpoints, validateEndpointsUpdate, validateEvent, validateNamespace, validateNamespaceUpdate, validateNode, validateNodeUpdate, validateSecret, validateSecretUpdate, validateServiceAccount } from './core-kinds.ts';
 import { validateEndpointSlice, validateEndpointSliceUpdate } from './endpoint-slice.ts';
 import { validateIngress, validateIngressClass, validateIngressClassUpdate, validateIngressUpdate } from './ingress.ts';
@@ -28,6 +29,8 @@ const validators: Record<string, { create: Create; update: Update }> = {
   'discovery.k8s.io/EndpointSlice': { create: validateEndpointSlice, update: validateEndpointSliceUpdate },
   'networking.k8s.io/Ingress': { create: validateIngress, update: validateIngressUpdate },
   'networking.k8s.io/IngressClass': { create: validateIngressClass, update: validateIngressClassUpdate },
+  'apps/Deployment': { create: validateDeployment, update: validateDeploymentUpdate },
+  'apps/ReplicaSet': { create: validateReplicaSet, update: validateReplicaSetUpdate },
 };
 
 /**

@@ -54,7 +54,9 @@ function resourceList(group: string, version: string, list: ResourceInfo[]): unk
     if (r.categories.length && isStorageVersion(r, group, version)) e.categories = r.categories;
     out.push(e);
     for (const s of r.subresources) {
-      out.push({ name: `${r.resource}/${s.name}`, singularName: '', namespaced: r.namespaced, kind: s.kind, verbs: s.verbs });
+      // kube names the group and version of a subresource whose kind lives elsewhere (scale: autoscaling/v1 Scale).
+      const gv = s.responseGroupVersion ? { group: s.responseGroupVersion.group, version: s.responseGroupVersion.version } : {};
+      out.push({ name: `${r.resource}/${s.name}`, singularName: '', namespaced: r.namespaced, ...gv, kind: s.kind, verbs: s.verbs });
     }
   }
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: apiVersionOf(group, version), resources: out };
@@ -78,7 +80,11 @@ function aggregatedGroup(g: GroupEntry): unknown {
         if (r.categories.length && isStorageVersion(r, g.name, v.version)) e.categories = r.categories;
         if (r.subresources.length) {
           e.subresources = r.subresources.map((s) => ({
-            subresource: s.name, responseKind: { group: s.kind === r.kind ? g.name : '', version: v.version, kind: s.kind }, verbs: s.verbs,
+            subresource: s.name,
+            responseKind: s.responseGroupVersion
+              ? { group: s.responseGroupVersion.group, version: s.responseGroupVersion.version, kind: s.kind }
+              : { group: s.kind === r.kind ? g.name : '', version: v.version, kind: s.kind },
+            verbs: s.verbs,
           }));
         }
         return e;

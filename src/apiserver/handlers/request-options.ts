@@ -16,6 +16,8 @@ export interface DeleteRequestOptions {
   readonly dryRun: boolean;
   readonly gracePeriodSeconds: number | undefined;
   readonly preconditions: { uid?: string; resourceVersion?: string } | undefined;
+  /** Orphan, Background or Foreground; undefined lets the object's finalizers and kind decide. */
+  readonly propagationPolicy: string | undefined;
 }
 
 type OptionsKind = 'CreateOptions' | 'UpdateOptions' | 'PatchOptions' | 'DeleteOptions' | 'ListOptions';
@@ -80,10 +82,17 @@ export function deleteOptions(url: URL, body: Record<string, unknown>): DeleteRe
   if (policy !== undefined && policy !== 'Foreground' && policy !== 'Background' && policy !== 'Orphan') {
     errs.push({ type: 'FieldValueNotSupported', field: 'propagationPolicy', message: `Unsupported value: ${goQuote(policy)}: supported values: "Foreground", "Background", "Orphan", "nil"` });
   }
+  // The deprecated orphanDependents field (ValidateDeleteOptions: not together with a policy).
+  const orphanText = q.get('orphanDependents');
+  const orphan = orphanText !== null ? orphanText === 'true' : typeof body.orphanDependents === 'boolean' ? body.orphanDependents : undefined;
+  if (orphan !== undefined && policy !== undefined) {
+    errs.push({ type: 'FieldValueInvalid', field: 'propagationPolicy', message: `Invalid value: ${goQuote(policy)}: orphanDependents and deletionPropagation cannot be both set` });
+  }
   errs.push(...dryRunErrors(dryRun));
   refuse('DeleteOptions', errs);
   const pre = isRecord(body.preconditions) ? body.preconditions as { uid?: string; resourceVersion?: string } : undefined;
-  return { dryRun: dryRun.length > 0, gracePeriodSeconds, preconditions: pre };
+  const propagationPolicy = policy ?? (orphan === undefined ? undefined : orphan ? 'Orphan' : 'Background');
+  return { dryRun: dryRun.length > 0, gracePeriodSeconds, preconditions: pre, propagationPolicy };
 }
 
 /**

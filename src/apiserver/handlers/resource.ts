@@ -14,6 +14,7 @@ import type { ApiMachinery } from '../machinery.ts';
 import type { ResourceRequest } from '../request-info.ts';
 import type { Registry } from '../registry/registry.ts';
 import { handleBinding } from './binding.ts';
+import { handleScale } from './scale.ts';
 import { checkListOptions, deleteOptions, writeOptions, type WriteOptions } from './request-options.ts';
 import { serveWatch } from './watch.ts';
 
@@ -46,6 +47,9 @@ export async function handleResource(ctx: ResourceContext, req: IncomingMessage,
     const method = req.method ?? 'GET';
     const sub = info.subresource;
     if (sub === 'binding' && r.resource === 'pods') return await handleBinding(ctx, req, res, info, r, style);
+    if (sub === 'scale' && info.name !== undefined && r.subresources.some((s) => s.name === 'scale')) {
+      return await handleScale(ctx, req, res, url, info, r, style);
+    }
     if (sub && !['status', 'finalize'].includes(sub)) {
       throw errors.notFound({ group: r.group, resource: `${r.resource}/${sub}` }, info.name ?? '');
     }

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { errors, field, type FieldError } from '../../api/errors.ts';
 import { cloneJson, type KObject } from '../../api/object.ts';
 import { type ResourceInfo, resources } from '../../api/resources.ts';
+import { jsonEqual } from '../../api/validation/pod.ts';
 import {
   KeyExistsError, KeyNotFoundError, RevisionConflictError, type Store, type StoreEvent, type Watch,
 } from '../../store/store.ts';
@@ -217,6 +218,7 @@ export class Registry {
     delete meta.deletionGracePeriodSeconds;
     delete meta.managedFields;
     delete meta.selfLink;
+    dropEmptyLists(obj);
     const strategy = this.strategy(r);
     if (strategy.tracksGeneration) meta.generation = 1; else delete meta.generation;
     strategy.prepareForCreate?.(obj);
@@ -297,8 +299,13 @@ export class Registry {
     }
     delete obj.metadata.managedFields;
     delete obj.metadata.selfLink;
+    dropEmptyLists(obj);
     if (opts.subresource === 'status' || opts.subresource === 'finalize') {
+      const annotations = obj.metadata.annotations;
       keepAllButStatus(obj, old, opts.subresource);
+      if (opts.subresource === 'status' && strategy.statusUpdatesAnnotations) {
+        if (annotations) obj.metadata.annotations = annotations; else delete obj.metadata.annotations;
+      }
     } else if (opts.subresource === 'binding') {
       // pods/binding hands over the whole pod with nodeName and PodScheduled set.
     } else {
@@ -309,7 +316,10 @@ export class Registry {
     this.#defaults(obj);
     if (strategy.tracksGeneration) {
       const gen = old.metadata.generation ?? 1;
-      obj.metadata.generation = JSON.stringify(obj.spec) !== JSON.stringify(old.spec) ? gen + 1 : gen;
+      // Status writes never bump it (kube's status strategies leave Generation alone).
+      const changed = opts.subresource !== 'status' && (!jsonEqual(obj.spec, old.spec) ||
+        (strategy.annotationsBumpGeneration === true && !jsonEqual(obj.metadata.annotations ?? {}, old.metadata.annotations ?? {})));
+      obj.metadata.generation = changed ? gen + 1 : gen;
     }
     const reservation = strategy.reserve?.(obj, old);
     if (reservation?.errors.length) throw errors.invalid(r.kind, r.group, name, reservation.errors);
@@ -365,16 +375,26 @@ export class Registry {
       }
       const strategy = this.strategy(r);
       const grace = strategy.gracePeriodSeconds?.(obj, opts.gracePeriodSeconds) ?? 0;
-      const hasFinalizers = (obj.metadata.finalizers?.length ?? 0) > 0 || (strategy.pendingFinalizers?.(obj).length ?? 0) > 0;
+      // The garbage collector's finalizers for the propagation policy (store.go deletionFinalizersForGarbageCollection).
+      const finalizers = gcFinalizers(obj.metadata.finalizers ?? [], opts.propagationPolicy);
+      const finalizersChanged = !sameSet(finalizers, obj.metadata.finalizers ?? []);
+      const hasFinalizers = finalizers.length > 0 || (strategy.pendingFinalizers?.(obj).length ?? 0) > 0;
       if (opts.dryRun) return obj;
       try {
         if (grace > 0 || hasFinalizers) {
           const marked = cloneJson(obj);
           const now = this.#now();
           const wasDeleting = Boolean(marked.metadata.deletionTimestamp);
-          if (!wasDeleting || (grace > 0 && (marked.metadata.deletionGracePeriodSeconds ?? Infinity) > grace)) {
-            marked.metadata.deletionTimestamp = k8sTime(new Date(now.getTime() + grace * 1000));
-            marked.metadata.deletionGracePeriodSeconds = grace;
+          if (finalizersChanged) {
+            if (finalizers.length) marked.metadata.finalizers = finalizers; else delete marked.metadata.finalizers;
+          }
+          // A shorter grace period (0 from the kubelet once the pod stopped) replaces a longer one.
+          const shorter = wasDeleting && (marked.metadata.deletionGracePeriodSeconds ?? Infinity) > grace;
+          if (!wasDeleting || shorter || finalizersChanged) {
+            if (!wasDeleting || shorter) {
+              marked.metadata.deletionTimestamp = k8sTime(new Date(now.getTime() + grace * 1000));
+              marked.metadata.deletionGracePeriodSeconds = grace;
+            }
             strategy.markDeleting?.(marked);
             const rev = await this.#store.update(key, encodeStored(marked), entry.modRevision);
             marked.metadata.resourceVersion = String(rev);
@@ -413,6 +433,15 @@ export class Registry {
   }
 }
 
+/**
+ * ObjectMeta's lists are omitempty in kube's JSON: a patch that takes the last owner reference or
+ * finalizer away leaves no `[]` behind (clients test for the field, e.g. jsonpath on ownerReferences).
+ */
+function dropEmptyLists(obj: KObject): void {
+  if (Array.isArray(obj.metadata.ownerReferences) && obj.metadata.ownerReferences.length === 0) delete obj.metadata.ownerReferences;
+  if (Array.isArray(obj.metadata.finalizers) && obj.metadata.finalizers.length === 0) delete obj.metadata.finalizers;
+}
+
 /** /status writes change only status; /finalize only spec.finalizers. */
 function keepAllButStatus(obj: KObject, old: KObject, subresource: string): void {
   const keep = subresource === 'finalize' ? 'spec' : 'status';
@@ -427,6 +456,26 @@ function keepAllButStatus(obj: KObject, old: KObject, subresource: string): void
     obj.spec = { ...(old.spec as object), finalizers };
   }
   obj.metadata = { ...old.metadata, resourceVersion: obj.metadata.resourceVersion };
+}
+
+/**
+ * The finalizers an object has once a delete with `policy` starts: `orphan` for Orphan,
+ * `foregroundDeletion` for Foreground, neither for Background; without a policy, whichever the
+ * object already carries (every kind served here defaults to deleting dependents in the background).
+ */
+export function gcFinalizers(current: readonly string[], policy: string | undefined): string[] {
+  const orphan = policy ? policy === 'Orphan' : current.includes('orphan');
+  const foreground = policy ? policy === 'Foreground' : current.includes('foregroundDeletion');
+  const out = current.filter((f) => f !== 'orphan' && f !== 'foregroundDeletion');
+  if (orphan) out.push('orphan');
+  if (foreground) out.push('foregroundDeletion');
+  return out;
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  const sa = new Set(a);
+  const sb = new Set(b);
+  return sa.size === sb.size && [...sa].every((x) => sb.has(x));
 }
 
 function pendingGrace(obj: KObject): boolean {

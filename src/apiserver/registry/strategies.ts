@@ -78,6 +78,24 @@ const ingressStrategy: Strategy = {
   tracksGeneration: true,
 };
 
+// apps/v1 (pkg/registry/apps/deployment and replicaset strategy.go): status starts empty and is
+// written only through /status; spec changes bump the generation the controllers report back as
+// status.observedGeneration (what `kubectl rollout status` waits for).
+const deploymentStrategy: Strategy = {
+  prepareForCreate(obj) { obj.status = {}; },
+  prepareForUpdate: keepStatus,
+  tracksGeneration: true,
+  annotationsBumpGeneration: true,
+  statusUpdatesAnnotations: true,
+};
+
+const replicaSetStrategy: Strategy = {
+  prepareForCreate(obj) { obj.status = { replicas: 0 }; },
+  prepareForUpdate: keepStatus,
+  tracksGeneration: true,
+  statusUpdatesAnnotations: true,
+};
+
 const nodeStrategy: Strategy = {
   // The kubelet registers a Node with its status; only later writes go through /status.
   prepareForUpdate: keepStatus,
@@ -90,6 +108,8 @@ export function defaultStrategies(opts: { serviceAllocator: ServiceAllocator }):
     services: serviceStrategy(opts.serviceAllocator),
     ingresses: ingressStrategy,
     ingressclasses: { tracksGeneration: true },
+    deployments: deploymentStrategy,
+    replicasets: replicaSetStrategy,
     nodes: nodeStrategy,
     endpoints: { allowCreateOnUpdate: true },
     events: { allowCreateOnUpdate: true },

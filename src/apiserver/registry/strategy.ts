@@ -34,6 +34,16 @@ export interface Strategy {
   /** metadata.generation tracks spec changes. */
   readonly tracksGeneration?: boolean;
   /**
+   * An annotation change bumps the generation too (a Deployment's annotations are copied to its
+   * ReplicaSets: deployment strategy PrepareForUpdate).
+   */
+  readonly annotationsBumpGeneration?: boolean;
+  /**
+   * /status writes may change metadata.annotations (kube's status strategies reset only spec and
+   * labels of a Deployment; its controller records the revision annotation through /status).
+   */
+  readonly statusUpdatesAnnotations?: boolean;
+  /**
    * false: a PUT must carry metadata.resourceVersion (kube's custom resources). Built-in kinds
    * take one without it as an update of whatever is stored (AllowUnconditionalUpdate).
    */
