@@ -186,6 +186,24 @@ describe('PodWorker: a finished pod gives its sandbox back', () => {
   });
 });
 
+describe('PodWorker: the pod\'s files', () => {
+  it('starts no container before the pod\'s files are written, and tries them again after a failure', async () => {
+    const h = harness(makePod('pf1'));
+    let fail = true;
+    (h.runtime as RuntimePort).preparePod = async () => {
+      if (fail) throw new Error('open /etc/resolv.conf: permission denied');
+      return { bindMounts: [{ source: '/data/pf1/resolv.conf', target: '/etc/resolv.conf' }], events: [] };
+    };
+    await h.worker.sync();
+    assert.equal(h.runtime.starts.length, 0, 'not with the host\'s files');
+    assert.ok(h.events.includes('Warning FailedCreatePodSandBox Failed to create pod sandbox: open /etc/resolv.conf: permission denied'));
+    fail = false;
+    await h.worker.sync();
+    assert.deepEqual(h.runtime.starts.map((s) => s.bindMounts), [[{ source: '/data/pf1/resolv.conf', target: '/etc/resolv.conf' }]]);
+    assert.deepEqual(h.network.calls, ['add uid-pf1'], 'the network was set up once');
+  });
+});
+
 describe('PodWorker: working directory', () => {
   it('starts in the container\'s workingDir, else in the one its image gives', async () => {
     const h = harness(makePod('wd'));

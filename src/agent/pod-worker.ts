@@ -91,6 +91,11 @@ export class PodWorker {
   #netnsPath: string | undefined;
   /** The pod's resolv.conf and hosts over the host's, for every container (kubelet's sandbox files). */
   #bindMounts: BindMount[] = [];
+  /**
+   * The network, the pod's files (resolv.conf, hosts) and its hostPorts are in place. Until then no
+   * container starts: one whose files could not be written would run with the host's.
+   */
+  #sandboxSetUp = false;
   #startTime: string | undefined;
   readonly #containers = new Map<string, Runtime>();
   #terminating: Promise<void> | undefined;
@@ -197,9 +202,11 @@ export class PodWorker {
         if (before?.state?.running || before?.state?.terminated || before?.lastState?.terminated) this.#runtimeOf(c);
       }
     }
-    if (!this.#ip) {
+    if (!this.#sandboxSetUp) {
       try {
-        if (this.#hostNetwork()) {
+        if (this.#ip) {
+          // A previous attempt got the network but failed after it: only the rest is tried again.
+        } else if (this.#hostNetwork()) {
           this.#ip = this.#deps.nodeIP;
         } else {
           const n = await this.#deps.network.addPod({ namespace: this.#pod.metadata!.namespace!, name: this.#pod.metadata!.name!, uid: this.uid });
@@ -215,6 +222,7 @@ export class PodWorker {
         this.#startTime ??= k8sTime(this.#deps.now());
         // hostPorts reach the pod before anything reports it running.
         await this.#deps.networkReady();
+        this.#sandboxSetUp = true;
       } catch (err) {
         this.#deps.event(this.#pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(err as Error).message}`);
         this.#deps.requeue(5000);

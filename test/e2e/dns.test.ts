@@ -187,4 +187,18 @@ spec:
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /Name:\s+kubernetes\.default\.svc\.cluster\.local\nAddress:\s+10\.96\.0\.1\b/);
   });
+  it('is no open resolver: a LAN host routing the pod range through the node gets no answer, the node does', async () => {
+    const gateway = (expectOk(await pg.kubectl(['get', 'endpointslices', '-n', 'kube-system', '-l', 'kubernetes.io/service-name=kube-dns', '-o', 'jsonpath={.items[0].endpoints[0].addresses[0]}']), 'gateway')).trim();
+    // One A query over UDP; prints the answer's rcode or "no answer" after 2 s.
+    const ask = `const dgram = require('dgram'), dns = require(process.argv[2]); const s = dgram.createSocket('udp4');
+      s.on('message', (m) => { console.log('rcode ' + dns.decode(m).rcode); process.exit(0); });
+      s.send(dns.encode({ type: 'query', id: 7, flags: dns.RECURSION_DESIRED, questions: [{ type: 'A', name: 'kubernetes.default.svc.cluster.local' }] }), 53, process.argv[1]);
+      setTimeout(() => { console.log('no answer'); process.exit(0); }, 2000);`;
+    const dnsPacket = join(repoRoot, 'node_modules', 'dns-packet');
+    const fromNode = await pg.run([nodeBin, '-e', ask, gateway, dnsPacket]);
+    assert.equal(fromNode.stdout.trim(), 'rcode NOERROR', fromNode.stderr);
+    await lan.exec('client', ['ip', 'route', 'add', `${gateway}/32`, 'via', cluster.nodeIP]);
+    const fromLan = await lan.exec('client', [nodeBin, '-e', ask, gateway, dnsPacket]);
+    assert.equal(fromLan.stdout.trim(), 'no answer', fromLan.stderr);
+  });
 });

@@ -74,6 +74,7 @@ table inet podgate_node {
 	chain input {
 		type filter hook input priority 0; policy accept;
 		iifname "podgate0" ip daddr 127.0.0.0/8 ct state new drop
+		ip daddr 10.244.1.1 meta l4proto { tcp, udp } th dport 53 ip saddr != 10.244.0.0/16 fib saddr type != local drop
 	}
 }
 `);

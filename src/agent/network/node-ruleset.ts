@@ -129,8 +129,11 @@ export function renderNodeRuleset(plan: NodePlan, mappings: readonly HostPortMap
     // route_localnet on the bridge would otherwise let a pod open connections to services the
     // node binds to 127.0.0.1 (CVE-2020-8558); replies to masqueraded localhost hostPort
     // connections are established, not new, and still pass.
+    // The cluster DNS server answers on the bridge's address for pods (and the node itself), not
+    // as an open resolver for hosts that route the pod range through this node.
     ...chain('input', 'type filter hook input priority 0; policy accept;', [
       `iifname "${BRIDGE_NAME}" ip daddr 127.0.0.0/8 ct state new drop`,
+      `ip daddr ${plan.gateway} meta l4proto { tcp, udp } th dport 53 ip saddr != ${clusterCIDR} fib saddr type != local drop`,
     ]),
     '}',
   ];

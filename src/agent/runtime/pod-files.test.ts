@@ -3,10 +3,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bindMountArgv, namespaceArgv, PodFiles } from './pod-files.ts';
+import { ProcessRuntime } from './process-runtime.ts';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -95,5 +96,72 @@ describe('PodFiles in a real mount namespace', { skip: isRoot ? false : 'needs r
     assert.deepEqual(await none.write('uid-3', { resolvConf: 'x', hosts: 'y' }), []);
     await files.remove('uid-1');
     assert.equal(existsSync(join(dir, 'uid-1')), false);
+  });
+});
+
+describe('ProcessRuntime keeps the pod\'s files in place', { skip: isRoot ? false : 'needs root (mount namespaces)' }, () => {
+  let dir: string;
+  let runtime: ProcessRuntime;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'podgate-podfiles-rt-'));
+    mkdirSync(join(dir, 'host'));
+    runtime = new ProcessRuntime({ stateDir: join(dir, 'state'), mountCheckMs: 50 });
+  });
+  after(async () => {
+    await runtime.stopAll(0);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  // A stand-in for the host's /etc/resolv.conf, and the pod's file mounted over it.
+  const mounts = () => [{ source: join(dir, 'pod-resolv.conf'), target: join(dir, 'host', 'resolv.conf') }];
+  const execCat = (uid: string): Promise<string> => new Promise((resolve) => {
+    const c = runtime.exec(uid, 'c', ['cat', mounts()[0]!.target]);
+    let out = '';
+    c.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    c.once('close', () => resolve(out));
+  });
+
+  it('has them in place before start() returns: an exec at once sees the pod\'s file, never the host\'s', { timeout: 60_000 }, async () => {
+    writeFileSync(join(dir, 'pod-resolv.conf'), 'nameserver 10.96.0.10\n');
+    writeFileSync(mounts()[0]!.target, 'nameserver 192.0.2.53\n');
+    // A slow `mount` (first on the container's PATH) makes the window a loaded machine may give
+    // to an exec right after the start wide enough to see every time.
+    mkdirSync(join(dir, 'slowbin'));
+    writeFileSync(join(dir, 'slowbin', 'mount'), '#!/bin/sh\nsleep 0.3\nexec /bin/mount "$@"\n', { mode: 0o755 });
+    const env = { PATH: `${join(dir, 'slowbin')}:/usr/sbin:/usr/bin:/sbin:/bin` };
+    for (let i = 0; i < 3; i++) {
+      await runtime.start({ podUid: `now-${i}`, containerName: 'c', argv: ['sleep', '30'], env, logFile: join(dir, `now-${i}.log`), bindMounts: mounts() });
+      assert.equal(await execCat(`now-${i}`), 'nameserver 10.96.0.10\n', `run ${i}`);
+      await runtime.stop(`now-${i}`, 'c', 0);
+    }
+  });
+
+  it('tells the exit of a container that ends at once only after start() returned', { timeout: 30_000 }, async () => {
+    writeFileSync(join(dir, 'pod-resolv.conf'), 'nameserver 10.96.0.10\n');
+    const order: string[] = [];
+    const off = runtime.onExit((e) => { if (e.podUid === 'quick') order.push(`exit ${e.exitCode}`); });
+    try {
+      const exitSeen = new Promise<void>((resolve) => runtime.onExit((e) => { if (e.podUid === 'quick') resolve(); }));
+      await runtime.start({ podUid: 'quick', containerName: 'c', argv: ['sh', '-c', 'exit 3'], env: {}, logFile: join(dir, 'quick.log'), bindMounts: mounts() });
+      order.push('started');
+      await exitSeen;
+      assert.deepEqual(order, ['started', 'exit 3']);
+    } finally {
+      off();
+    }
+  });
+
+  it('puts the pod\'s file back when the host replaces its own by a rename (as dhclient and systemd-resolved do)', { timeout: 60_000 }, async () => {
+    writeFileSync(join(dir, 'pod-resolv.conf'), 'nameserver 10.96.0.10\n');
+    await runtime.start({ podUid: 'kept', containerName: 'c', argv: ['sleep', '30'], env: {}, logFile: join(dir, 'kept.log'), bindMounts: mounts() });
+    assert.equal(await execCat('kept'), 'nameserver 10.96.0.10\n');
+    writeFileSync(`${mounts()[0]!.target}.new`, 'nameserver 192.0.2.54\n');
+    renameSync(`${mounts()[0]!.target}.new`, mounts()[0]!.target);
+    let seen = '';
+    for (let i = 0; i < 200 && seen !== 'nameserver 10.96.0.10\n'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      seen = await execCat('kept');
+    }
+    assert.equal(seen, 'nameserver 10.96.0.10\n');
+    assert.equal(readFileSync(mounts()[0]!.target, 'utf8'), 'nameserver 192.0.2.54\n', 'the host keeps its own file');
   });
 });

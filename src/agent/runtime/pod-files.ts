@@ -8,7 +8,7 @@
 // join that namespace (`nsenter --mount=/proc/<pid>/ns/mnt --wd=<dir>`), so they see the same files.
 //
 // Pure: the argv builders. I/O: PodFiles, which writes and removes the per-pod files.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Pod } from 'kubernetes-types/core/v1.d.ts';
@@ -67,6 +67,30 @@ export function namespaceArgv(o: { netnsPath?: string | undefined; bindMounts?: 
   }
   if (o.joinPid === undefined) out.push(...bindMountArgv(mounts, o.tools ?? {}));
   return out;
+}
+
+/**
+ * Whether the process at `pid` sees each mount's source at its target (same device and inode,
+ * looked up through /proc/PID/root, in the process's own mount namespace). False while the
+ * container's mount script has not run yet, and after the host replaced its own file by a rename
+ * (systemd-resolved, dhclient, `sed -i`), which takes the bind mount on the old file away in every
+ * mount namespace.
+ */
+export function mountsInPlace(pid: number, mounts: readonly BindMount[], stat: (path: string) => { dev: number; ino: number } = statSync): boolean {
+  try {
+    return mounts.every((m) => {
+      const seen = stat(`/proc/${pid}/root${m.target}`);
+      const want = stat(m.source);
+      return seen.dev === want.dev && seen.ino === want.ino;
+    });
+  } catch {
+    return false;
+  }
+}
+
+/** The command that puts a mount back in a running container's mount namespace (pure). */
+export function remountArgv(pid: number, m: BindMount, tools: { nsenter?: string; mount?: string } = {}): string[] {
+  return [tools.nsenter ?? '/usr/bin/nsenter', `--mount=/proc/${pid}/ns/mnt`, '--', tools.mount ?? '/bin/mount', '-n', '--bind', m.source, m.target];
 }
 
 /** What a pod's files hold (undefined: the container sees the host's). */

@@ -18,7 +18,7 @@ import { constants as osConstants } from 'node:os';
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { CriLineSplitter, wallClockNs } from './cri-log.ts';
 import { RotatingLogFile } from './log-store.ts';
-import { namespaceArgv, type BindMount } from './pod-files.ts';
+import { mountsInPlace, namespaceArgv, remountArgv, type BindMount } from './pod-files.ts';
 import { realProcFs, type ProcFs } from './proc-stat.ts';
 import { onTerminal, resizeTerminal, terminalEnv, TerminalProgram, type TerminalSize } from './terminal.ts';
 
@@ -89,6 +89,8 @@ export interface ProcessRuntimeOptions {
   setprivPath?: string;
   /** How long to wait for output pipes to drain after the main process exits. */
   drainMs?: number;
+  /** How often running containers are checked for their pod's files (a host rename takes them away). */
+  mountCheckMs?: number;
 }
 
 interface Entry {
@@ -108,6 +110,8 @@ interface Entry {
   outputEnded: Promise<void>;
   /** The container's standard input while it is open (stdin: true, and not closed by a stdinOnce session). */
   stdin?: Writable | undefined;
+  /** Its pod's files are being mounted again (#keepMounts). */
+  remounting?: boolean;
 }
 
 /** One attach session's share of the container's output (containerd's stdout/stderr writer groups). */
@@ -148,6 +152,9 @@ export class ProcessRuntime {
   readonly #running = new Map<string, Entry>();
   readonly #starting = new Set<string>();
   readonly #listeners = new Set<(exit: ExitInfo) => void>();
+  /** Checks that running containers still see their pod's files (see #keepMounts). */
+  #mountKeeper: NodeJS.Timeout | undefined;
+  readonly #mountCheckMs: number;
 
   constructor(opts: ProcessRuntimeOptions) {
     this.#stateDir = opts.stateDir;
@@ -160,6 +167,7 @@ export class ProcessRuntime {
     this.#nsenter = opts.nsenterPath ?? '/usr/bin/nsenter';
     this.#setpriv = opts.setprivPath ?? '/usr/bin/setpriv';
     this.#drainMs = opts.drainMs ?? 2000;
+    this.#mountCheckMs = opts.mountCheckMs ?? 2000;
   }
 
   /** Subscribes to container exits (every exit, whether stopped or on its own); returns an unsubscribe function. */
@@ -278,7 +286,14 @@ export class ProcessRuntime {
       });
     }
 
+    // Its exit is told only after start() returned: a container that ends at once (while start()
+    // waits for its mounts) must not be reported gone before it was reported started.
+    let startReturned!: () => void;
+    const returned = new Promise<void>((resolve) => { startReturned = resolve; });
     const exited = rawExit.then(async ({ code, signal, finishedAt }) => {
+      // ... and after the callers' own continuations (all microtasks) have run.
+      await returned;
+      await new Promise((r) => setImmediate(r));
       const drained = Promise.all(streams.map((s) => s.ended));
       await Promise.race([drained, new Promise<void>((r) => setTimeout(r, this.#drainMs).unref())]);
       for (const s of streams) { s.readable.destroy(); s.splitter.end(); }
@@ -298,7 +313,56 @@ export class ProcessRuntime {
     const entry: Entry = { spec, child, pid, startedAt, pidFile, execs, exited, attached, outputEnded, terminal,
       stdin: spec.stdin ? child.stdin ?? undefined : undefined };
     this.#running.set(k, entry);
+    try {
+      if (spec.bindMounts && spec.bindMounts.length > 0) await this.#mountsReady(entry);
+    } finally {
+      startReturned();
+    }
     return { pid, startedAt };
+  }
+
+  /**
+   * Waits until the container's mount script has put the pod's files in place (or the container
+   * ended): until then a `kubectl exec` or postStart hook joining its mount namespace would see,
+   * and could write, the host's files. Then keeps them in place (#keepMounts).
+   */
+  async #mountsReady(entry: Entry): Promise<void> {
+    const mounts = entry.spec.bindMounts ?? [];
+    const until = Date.now() + 5000;
+    while (!mountsInPlace(entry.pid, mounts) && entry.child.exitCode === null && entry.child.signalCode === null) {
+      if (Date.now() > until) break; // a failed mount ends the container (pod-files.ts); its exit tells
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    this.#mountKeeper ??= setInterval(() => this.#keepMounts(), this.#mountCheckMs);
+    this.#mountKeeper.unref();
+  }
+
+  /**
+   * Puts back the pod's files of every running container whose mount the host took away by
+   * replacing its own file (a rename removes the mounts on the old file in every namespace), so
+   * pods keep their resolv.conf when dhclient or systemd-resolved rewrites the node's.
+   */
+  #keepMounts(): void {
+    let any = false;
+    for (const entry of this.#running.values()) {
+      const mounts = entry.spec.bindMounts ?? [];
+      if (mounts.length === 0) continue;
+      any = true;
+      if (entry.remounting || mountsInPlace(entry.pid, mounts)) continue;
+      entry.remounting = true;
+      void (async () => {
+        for (const m of mounts) {
+          const argv = remountArgv(entry.pid, m, { nsenter: this.#nsenter });
+          await new Promise<void>((resolve) => {
+            const c = this.#spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
+            c.once('error', () => resolve());
+            c.once('exit', () => resolve());
+          });
+        }
+        entry.remounting = false;
+      })();
+    }
+    if (!any && this.#mountKeeper) { clearInterval(this.#mountKeeper); this.#mountKeeper = undefined; }
   }
 
   /**
