@@ -120,7 +120,9 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   const podFilesHook: PodFilesHook = {
     prepare: async (pod: Pod, podIP: string) => {
       const hostResolvConf = dns.resolvConf === '' ? undefined : parseResolvConf(await readFile(dns.resolvConf, 'utf8')).conf;
-      const f = podDnsFiles(pod, [podIP], { clusterDNS: dns.clusterDNS ? [dns.clusterDNS] : [], clusterDomain: dns.clusterDomain, hostResolvConf, nodeIPs: [o.nodeIP] });
+      // A hostNetwork pod with hostAliases gets the node's hosts file with them (the kubelet's nodeHostsFileContent).
+      const nodeHosts = pod.spec?.hostNetwork && (pod.spec.hostAliases ?? []).length > 0 ? await readFile('/etc/hosts', 'utf8') : undefined;
+      const f = podDnsFiles(pod, [podIP], { clusterDNS: dns.clusterDNS ? [dns.clusterDNS] : [], clusterDomain: dns.clusterDomain, hostResolvConf, nodeIPs: [o.nodeIP], nodeHosts });
       for (const e of f.events) if (e.on === 'node') events.event(nodeRef, e.type, e.reason, e.message);
       return { bindMounts: await podFiles.write(pod.metadata!.uid!, f), events: f.events.filter((e) => e.on === 'pod') };
     },

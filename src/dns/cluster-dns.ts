@@ -137,17 +137,23 @@ export class ClusterDns {
     if (this.#o.manageService !== false && this.#o.clusterDNS) this.#queue.add(RECONCILE_KEY);
   }
 
-  /** Stops answering, removes this node's slice from kube-dns (best effort), stops the informers. */
+  /**
+   * Removes this node's slice from kube-dns (best effort), then stops answering and stops the
+   * informers. The slice goes first: until the service proxies have dropped it, queries still
+   * arrive here, and they are answered.
+   */
   async stop(): Promise<void> {
     this.#queue.stop();
+    // A round in progress could put the slice back after its deletion.
+    await this.#queue.idle();
     if (this.#rebuild) clearTimeout(this.#rebuild);
-    await this.#server?.close();
-    this.#server = undefined;
     if (this.#address !== undefined && this.#o.manageService !== false) {
       await this.#o.client.delete(resource('endpointslices'), KUBE_DNS_NAMESPACE, kubeDnsSliceName(this.#o.nodeName)).catch((err: unknown) => {
         if (!(err instanceof StatusError && err.code === 404)) this.#log(`dns: removing this node from ${KUBE_DNS_NAME}: ${(err as Error).message}`);
       });
     }
+    await this.#server?.close();
+    this.#server = undefined;
     await Promise.all(this.#informers().map((i) => i.stop()));
   }
 
@@ -186,14 +192,21 @@ export class ClusterDns {
         if (a.kind === 'create-service') {
           await this.#o.client.create(resource('services'), KUBE_DNS_NAMESPACE, a.service as unknown as KObject);
           this.#log(`dns: created Service ${KUBE_DNS_NAMESPACE}/${KUBE_DNS_NAME} (${this.#o.clusterDNS})`);
+        } else if (a.kind === 'patch-service') {
+          await this.#o.client.patch(resource('services'), KUBE_DNS_NAMESPACE, KUBE_DNS_NAME, a.patch);
+          this.#log(`dns: set internalTrafficPolicy Local on Service ${KUBE_DNS_NAMESPACE}/${KUBE_DNS_NAME} (each node's pods ask their own node's DNS server)`);
         } else if (a.kind === 'create-slice') {
           await this.#o.client.create(resource('endpointslices'), KUBE_DNS_NAMESPACE, a.slice as unknown as KObject);
-        } else {
+        } else if (a.kind === 'update-slice') {
           await this.#o.client.update(resource('endpointslices'), a.slice as unknown as KObject);
+        } else {
+          await this.#o.client.delete(resource('endpointslices'), KUBE_DNS_NAMESPACE, a.name, a.uid ? { preconditions: { uid: a.uid } } : {});
+          this.#log(`dns: removed this node's DNS server from Service ${KUBE_DNS_NAMESPACE}/${KUBE_DNS_NAME}, which has a selector`);
         }
       } catch (err) {
-        // The cache had not seen an object that exists: its event brings the next round.
-        if (err instanceof StatusError && err.code === 409 && a.kind !== 'update-slice') continue;
+        // The cache had not seen an object that exists (or that is gone): its event brings the next round.
+        if (err instanceof StatusError && err.code === 409 && (a.kind === 'create-service' || a.kind === 'create-slice')) continue;
+        if (err instanceof StatusError && err.code === 404 && a.kind === 'delete-slice') continue;
         throw err;
       }
     }

@@ -11,7 +11,7 @@
 // Pure parts with table tests: records.ts (answers), cluster-view.ts (indexes), pod-dns-config.ts,
 // resolv-conf.ts, kube-dns.ts. Edges: dns-server.ts (sockets), forwarder.ts (upstream), query-handler.ts.
 export { ClusterDns, type ClusterDnsOptions } from './cluster-dns.ts';
-export { podDnsConfig, podDnsFiles, renderHostsFile, renderResolvConf, type DnsEvent, type NodeDnsSettings, type PodDnsConfig } from './pod-dns-config.ts';
+export { podDnsConfig, podDnsFiles, renderHostNetworkHostsFile, renderHostsFile, renderResolvConf, type DnsEvent, type NodeDnsSettings, type PodDnsConfig } from './pod-dns-config.ts';
 export { defaultResolvConfPath, forwardUpstreams, parseResolvConf, type ResolvConf, type Upstream } from './resolv-conf.ts';
 export { defaultClusterDNS, KUBE_DNS_NAME, KUBE_DNS_NAMESPACE } from './kube-dns.ts';
 export { DNS_SCHEMA_VERSION, type PodsMode } from './records.ts';

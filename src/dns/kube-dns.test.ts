@@ -30,6 +30,27 @@ describe('kube-dns', () => {
     assert.equal(actions[0]!.kind === 'update-slice' && actions[0]!.slice.metadata?.resourceVersion, '7');
   });
 
+  it('makes kube-dns with internalTrafficPolicy Local, so pods ask their own node\'s server', () => {
+    assert.equal(kubeDnsService('10.96.0.10').spec?.internalTrafficPolicy, 'Local');
+  });
+
+  it('sets internalTrafficPolicy Local on a kube-dns without a selector that has another policy (made before)', () => {
+    const older: Service = { ...service, spec: { ...service.spec, internalTrafficPolicy: 'Cluster' } };
+    const slice = kubeDnsSlice({ nodeName: 'n1', address: '10.244.0.1', service });
+    assert.deepEqual(planKubeDns({ service: older, slice }, want), [{ kind: 'patch-service', patch: { spec: { internalTrafficPolicy: 'Local' } } }]);
+    const withSelector: Service = { ...older, spec: { ...older.spec, selector: { 'k8s-app': 'kube-dns' } } };
+    assert.ok(!planKubeDns({ service: withSelector, slice: undefined }, want).some((a) => a.kind === 'patch-service'), 'one with a selector is its owner\'s');
+  });
+
+  it('deletes this node\'s slice once kube-dns has a selector, and leaves slices it does not keep', () => {
+    const withSelector: Service = { ...service, spec: { ...service.spec, selector: { 'k8s-app': 'kube-dns' } } };
+    const ours = kubeDnsSlice({ nodeName: 'n1', address: '10.244.0.1', service });
+    const slice = { ...ours, metadata: { ...ours.metadata, uid: 'u-slice' } };
+    assert.deepEqual(planKubeDns({ service: withSelector, slice }, want).filter((a) => a.kind !== 'warn'), [{ kind: 'delete-slice', name: 'kube-dns-n1', uid: 'u-slice' }]);
+    const theirs = { ...slice, metadata: { ...slice.metadata, labels: { 'kubernetes.io/service-name': 'kube-dns', 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' } } };
+    assert.deepEqual(kinds(planKubeDns({ service: withSelector, slice: theirs }, want)), ['warn']);
+  });
+
   it('leaves a kube-dns with a selector to its pods, and reports another cluster IP', () => {
     const withSelector: Service = { ...service, spec: { ...service.spec, clusterIP: '10.96.0.53', selector: { 'k8s-app': 'kube-dns' } } };
     const actions = planKubeDns({ service: withSelector, slice: undefined }, want);

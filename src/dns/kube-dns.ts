@@ -6,6 +6,10 @@
 // the Service has no selector, and each node keeps one EndpointSlice of its own
 // (`kube-dns-<node>`, managed-by podgate) naming that address; the service proxy DNATs
 // 10.96.0.10:53 to it like any other endpoint.
+//
+// Unlike kubeadm's, the Service has `internalTrafficPolicy: Local`: every node runs a server, so a
+// pod asks its own node's and never depends on another node. With `Cluster` a crashed node's slice,
+// still ready until that node starts again, would take its share (1/N) of every node's queries.
 import type { Service } from 'kubernetes-types/core/v1.d.ts';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.d.ts';
 import { formatIpv4, parseCidr } from '../api/net/cidr.ts';
@@ -27,7 +31,10 @@ export function defaultClusterDNS(serviceCIDR: string): string {
   return formatIpv4(c.base + 10);
 }
 
-/** The Service kubeadm's CoreDNS add-on creates (without its metrics port and selector: there are no CoreDNS pods). */
+/**
+ * The Service kubeadm's CoreDNS add-on creates (without its metrics port and selector: there are no
+ * CoreDNS pods), with internalTrafficPolicy Local (every node answers for its own pods).
+ */
 export function kubeDnsService(clusterIP: string): Service {
   return {
     apiVersion: 'v1', kind: 'Service',
@@ -36,7 +43,7 @@ export function kubeDnsService(clusterIP: string): Service {
       labels: { 'k8s-app': 'kube-dns', 'kubernetes.io/cluster-service': 'true', 'kubernetes.io/name': 'CoreDNS' },
     },
     spec: {
-      type: 'ClusterIP', clusterIP,
+      type: 'ClusterIP', clusterIP, internalTrafficPolicy: 'Local',
       ports: [
         { name: 'dns', port: 53, protocol: 'UDP', targetPort: 53 },
         { name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 53 },
@@ -72,15 +79,23 @@ export function kubeDnsSlice(o: { nodeName: string; address: string; service?: S
 
 export type KubeDnsAction =
   | { readonly kind: 'create-service'; readonly service: Service }
+  | { readonly kind: 'patch-service'; readonly patch: { readonly spec: { readonly internalTrafficPolicy: 'Local' } } }
   | { readonly kind: 'create-slice'; readonly slice: EndpointSlice }
   | { readonly kind: 'update-slice'; readonly slice: EndpointSlice }
+  | { readonly kind: 'delete-slice'; readonly name: string; readonly uid: string | undefined }
   | { readonly kind: 'warn'; readonly message: string };
+
+/** Whether a slice is one the node agents keep (not the endpointslice controller's or someone's own). */
+export function isKubeDnsSliceOurs(slice: EndpointSlice): boolean {
+  return slice.metadata?.labels?.[MANAGED_BY_LABEL] === KUBE_DNS_MANAGED_BY;
+}
 
 /**
  * What to do so that kube-dns leads to this node's DNS server (pure): create the Service when it is
- * missing, create or update this node's slice when it differs. A kube-dns Service someone else made
- * is left as it is: with a selector (real CoreDNS pods) no slice is added, and a cluster IP other
- * than --cluster-dns is reported (pods would ask an address nothing answers).
+ * missing, set internalTrafficPolicy Local on one without a selector (podgate's, possibly made
+ * before podgate set it), create or update this node's slice when it differs. A kube-dns Service
+ * with a selector belongs to its pods (real CoreDNS): this node's slice is deleted and no longer
+ * kept. A cluster IP other than --cluster-dns is reported (pods would ask an address nothing answers).
  */
 export function planKubeDns(have: { service: Service | undefined; slice: EndpointSlice | undefined }, want: { clusterIP: string; nodeName: string; address: string; port?: number }): KubeDnsAction[] {
   if (!have.service) return [{ kind: 'create-service', service: kubeDnsService(want.clusterIP) }];
@@ -91,8 +106,10 @@ export function planKubeDns(have: { service: Service | undefined; slice: Endpoin
   }
   if (have.service.spec?.selector && Object.keys(have.service.spec.selector).length > 0) {
     actions.push({ kind: 'warn', message: `Service ${KUBE_DNS_NAMESPACE}/${KUBE_DNS_NAME} has a selector: its pods answer DNS, so this node's DNS server is not added to it` });
+    if (have.slice && isKubeDnsSliceOurs(have.slice)) actions.push({ kind: 'delete-slice', name: have.slice.metadata?.name ?? kubeDnsSliceName(want.nodeName), uid: have.slice.metadata?.uid });
     return actions;
   }
+  if (have.service.spec?.internalTrafficPolicy !== 'Local') actions.push({ kind: 'patch-service', patch: { spec: { internalTrafficPolicy: 'Local' } } });
   const slice = kubeDnsSlice({ nodeName: want.nodeName, address: want.address, service: have.service, ...(want.port !== undefined ? { port: want.port } : {}) });
   if (!have.slice) actions.push({ kind: 'create-slice', slice });
   else if (!sameSlice(have.slice, slice)) {

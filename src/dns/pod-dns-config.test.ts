@@ -14,10 +14,22 @@ const host = parseResolvConf('# generated\nnameserver 192.0.2.53\nnameserver 192
 const node: NodeDnsSettings = { clusterDNS: ['10.96.0.10'], clusterDomain: 'cluster.local', hostResolvConf: host, nodeIPs: ['192.0.2.10'] };
 
 describe('parseResolvConf (kubelet parseResolvConf)', () => {
-  it('accumulates nameservers, keeps the last search and options lines, drops trailing dots', () => {
+  it('accumulates nameservers, keeps the last search line, merges options lines, drops trailing dots', () => {
     const { conf, errors } = parseResolvConf('nameserver 1.1.1.1\nsearch a.example\n  # comment\nnameserver 8.8.8.8\nsearch b.example. c.example\noptions ndots:2\noptions rotate\nnameserver\n');
-    assert.deepEqual(conf, { nameservers: ['1.1.1.1', '8.8.8.8'], searches: ['b.example', 'c.example'], options: ['rotate'] });
+    assert.deepEqual(conf, { nameservers: ['1.1.1.1', '8.8.8.8'], searches: ['b.example', 'c.example'], options: ['ndots:2', 'rotate'] });
     assert.deepEqual(errors, ['nameserver list is empty ']);
+  });
+  it('merges several options lines by name, a later one winning, as the kubelet since PR #112414', () => {
+    const { conf } = parseResolvConf('options ndots:2 edns0\nnameserver 192.0.2.53\noptions timeout:1 ndots:3\noptions attempts:2 timeout:4\n');
+    assert.deepEqual(conf.options, ['ndots:3', 'edns0', 'timeout:4', 'attempts:2']);
+  });
+  it('skips `search .` (systemd-resolved without search domains), as the kubelet since PR #109441', () => {
+    assert.deepEqual(parseResolvConf('nameserver 192.0.2.53\nsearch .\n').conf.searches, []);
+    assert.deepEqual(parseResolvConf('search . corp.example.\n').conf.searches, ['corp.example']);
+    // A Default pod on such a node has no search line, not an empty one.
+    const pod = makePod((p) => { p.spec!.dnsPolicy = 'Default'; });
+    const conf = parseResolvConf('nameserver 192.0.2.53\noptions edns0 trust-ad\nsearch .\n').conf;
+    assert.equal(renderResolvConf(podDnsConfig(pod, { ...node, hostResolvConf: conf }).config), 'nameserver 192.0.2.53\noptions edns0 trust-ad\n');
   });
 });
 
@@ -113,9 +125,18 @@ describe('renderHostsFile (kubelet managedHostsFileContent)', () => {
     const pod = makePod((p) => { p.metadata!.name = `${'a'.repeat(62)}-bbb`; });
     assert.match(renderHostsFile(pod, ['10.244.0.8'], 'cluster.local'), new RegExp(`\\n10\\.244\\.0\\.8\\t${'a'.repeat(62)}\\n$`));
   });
-  it('gives hostNetwork pods no hosts file of their own (they see the node\'s)', () => {
-    const files = podDnsFiles(makePod((p) => { p.spec!.hostNetwork = true; }), ['192.0.2.10'], node);
+  const nodeHosts = '127.0.0.1\tlocalhost\n192.0.2.10\tnode-1\n';
+  it('gives hostNetwork pods without hostAliases no hosts file of their own (they see the node\'s)', () => {
+    const files = podDnsFiles(makePod((p) => { p.spec!.hostNetwork = true; }), ['192.0.2.10'], { ...node, nodeHosts });
     assert.equal(files.hosts, undefined);
     assert.ok(files.resolvConf);
+  });
+  it('gives hostNetwork pods with hostAliases the node\'s hosts file with the aliases appended (kubelet nodeHostsFileContent)', () => {
+    const pod = makePod((p) => { p.spec!.hostNetwork = true; p.spec!.hostAliases = [{ ip: '192.0.2.7', hostnames: ['foo.local', 'bar.local'] }, { ip: '192.0.2.8', hostnames: ['baz.local'] }]; });
+    const files = podDnsFiles(pod, ['192.0.2.10'], { ...node, nodeHosts });
+    assert.equal(files.hosts, '# Kubernetes-managed hosts file (host network).\n127.0.0.1\tlocalhost\n192.0.2.10\tnode-1\n'
+      + '\n# Entries added by HostAliases.\n192.0.2.7\tfoo.local\tbar.local\n192.0.2.8\tbaz.local\n');
+    // Without the node's file to start from, no file: hiding the node's entries would be worse.
+    assert.equal(podDnsFiles(pod, ['192.0.2.10'], node).hosts, undefined);
   });
 });

@@ -15,6 +15,11 @@ export interface NodeDnsSettings {
   readonly hostResolvConf: ResolvConf | undefined;
   /** The node's addresses (IPv6 nodes get ::1 when --resolv-conf is empty). */
   readonly nodeIPs: readonly string[];
+  /**
+   * The node's /etc/hosts text: the base of the hosts file of a hostNetwork pod with hostAliases.
+   * Without it such a pod gets no file of its own (it sees the node's, without its aliases).
+   */
+  readonly nodeHosts?: string | undefined;
 }
 
 /** The CRI DNSConfig the kubelet hands the runtime. */
@@ -196,22 +201,39 @@ export function renderHostsFile(pod: Pod, podIPs: readonly string[], clusterDoma
     + 'fe00::1\tip6-allnodes\n'
     + 'fe00::2\tip6-allrouters\n';
   for (const ip of podIPs) out += domain ? `${ip}\t${hostname}.${domain}\t${hostname}\n` : `${ip}\t${hostname}\n`;
+  return out + hostAliasEntries(pod);
+}
+
+/** kubelet's hostsEntriesFromHostAliases: a blank line, a comment, then one line per alias IP ('' without aliases). */
+function hostAliasEntries(pod: Pod): string {
   const aliases = pod.spec?.hostAliases ?? [];
-  if (aliases.length) {
-    out += '\n# Entries added by HostAliases.\n';
-    for (const a of aliases) out += `${a.ip ?? ''}\t${(a.hostnames ?? []).join('\t')}\n`;
-  }
+  if (!aliases.length) return '';
+  let out = '\n# Entries added by HostAliases.\n';
+  for (const a of aliases) out += `${a.ip ?? ''}\t${(a.hostnames ?? []).join('\t')}\n`;
   return out;
 }
 
 /**
- * The files a pod's containers see over the host's (pure): resolv.conf unless the config is empty,
- * and /etc/hosts for pods on the pod network (a hostNetwork pod sees the node's, as with the
- * kubelet). `events` are the kubelet's, to record before the containers start.
+ * The hosts file of a hostNetwork pod (kubelet's nodeHostsFileContent): the node's /etc/hosts under
+ * the kubelet's header, then spec.hostAliases.
+ */
+export function renderHostNetworkHostsFile(pod: Pod, nodeHosts: string): string {
+  return `# Kubernetes-managed hosts file (host network).\n${nodeHosts}${hostAliasEntries(pod)}`;
+}
+
+/**
+ * The files a pod's containers see over the host's (pure): resolv.conf unless the config is empty;
+ * /etc/hosts for pods on the pod network, and for hostNetwork pods with hostAliases the node's
+ * file (`node.nodeHosts`) with them appended, as the kubelet's ensureHostsFile. Other hostNetwork
+ * pods get none and see the node's own file, which stays current (the kubelet mounts a copy of it
+ * with its header; the entries are the same). `events` are the kubelet's, to record before the
+ * containers start.
  */
 export function podDnsFiles(pod: Pod, podIPs: readonly string[], node: NodeDnsSettings): { resolvConf?: string; hosts?: string; events: DnsEvent[] } {
   const { config, events } = podDnsConfig(pod, node);
   const resolvConf = renderResolvConf(config);
-  const hosts = pod.spec?.hostNetwork ? undefined : renderHostsFile(pod, podIPs, node.clusterDomain);
+  let hosts: string | undefined;
+  if (!pod.spec?.hostNetwork) hosts = renderHostsFile(pod, podIPs, node.clusterDomain);
+  else if ((pod.spec.hostAliases ?? []).length > 0 && node.nodeHosts !== undefined) hosts = renderHostNetworkHostsFile(pod, node.nodeHosts);
   return { ...(resolvConf !== undefined ? { resolvConf } : {}), ...(hosts !== undefined ? { hosts } : {}), events };
 }

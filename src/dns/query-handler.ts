@@ -10,6 +10,7 @@ import { planAnswer, type Plan, type Rcode, type RecordOptions, type ReplyPlan }
 
 const RCODES: Record<Rcode, number> = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 };
 const QR = 0x8000;
+const BADVERS = 16;
 const OPCODE_MASK = 0x7800;
 /** What this server advertises and accepts at most over UDP (EDNS0). */
 const MAX_UDP = 4096;
@@ -50,6 +51,12 @@ export async function handleQuery(msg: Buffer, transport: Transport, o: QueryHan
     return header(id, rd | RCODES.FORMERR);
   }
   const opt = query.additionals?.find((a) => a.type === 'OPT');
+  // RFC 6891 6.1.3: only EDNS version 0 exists; a higher one gets BADVERS (16: 0 in the header,
+  // 1 in the OPT's extended RCODE) with our version, as CoreDNS's server (plugin/pkg/edns Version).
+  if (opt && 'ednsVersion' in opt && opt.ednsVersion !== 0) {
+    return dnsPacket.encode({ id, type: 'response', flags: rd, questions: [q],
+      additionals: [{ type: 'OPT', name: '.', udpPayloadSize: OUR_UDP_SIZE, extendedRcode: BADVERS >> 4, ednsVersion: 0, flags: 0, flag_do: false, options: [] }] });
+  }
   const udpSize = opt && 'udpPayloadSize' in opt ? Math.min(Math.max(opt.udpPayloadSize, 512), MAX_UDP) : 512;
   const limit = transport === 'udp' ? udpSize : 65535;
   try {
@@ -76,25 +83,28 @@ async function resolvePlan(plan: Plan, msg: Buffer, transport: Transport, o: Que
   try {
     if (plan.kind === 'forward') return (await o.forwarder.exchange(msg, transport)) ?? SERVFAIL;
     // An ExternalName pointing outside the cluster: CoreDNS looks the target up through its own
-    // chain (`forward`) and answers the CNAME with the target's records, or NODATA without them.
+    // chain (`forward`) and answers the CNAME with whatever answer section comes back, even an
+    // empty one (NOERROR/NODATA or NXDOMAIN upstream); only a lookup that fails drops the CNAME
+    // (plugin/backend_lookup.go A/AAAA: `if e1 != nil || m1 == nil { continue }`). Here failing is
+    // no answer at all (upstreams silent or none) or one that does not decode.
     const answers = await lookupUpstream(o, plan.target, plan.type);
-    return answers.length ? { kind: 'reply', rcode: 'NOERROR', authoritative: true, answers: [...plan.chain, ...answers], authorities: [], additionals: [] } : plan.empty;
+    return answers ? { kind: 'reply', rcode: 'NOERROR', authoritative: true, answers: [...plan.chain, ...answers], authorities: [], additionals: [] } : plan.empty;
   } catch (err) {
     if (err instanceof ForwarderBusyError) return REFUSED;
     throw err;
   }
 }
 
-async function lookupUpstream(o: QueryHandlerOptions, name: string, type: 'A' | 'AAAA'): Promise<Answer[]> {
+/** The answer section of an upstream lookup (empty for NODATA or NXDOMAIN); undefined when none came back or it did not decode. */
+async function lookupUpstream(o: QueryHandlerOptions, name: string, type: 'A' | 'AAAA'): Promise<Answer[] | undefined> {
   const q = dnsPacket.encode({ id: 0, type: 'query', flags: dnsPacket.RECURSION_DESIRED, questions: [{ name, type, class: 'IN' }] });
   let raw = await o.forwarder.exchange(q, 'udp');
   if (raw && raw.length >= 12 && raw.readUInt16BE(2) & dnsPacket.TRUNCATED_RESPONSE) raw = await o.forwarder.exchange(q, 'tcp');
-  if (!raw) return [];
+  if (!raw) return undefined;
   try {
-    const r = dnsPacket.decode(raw);
-    return (r.flags ?? 0) & 0xf ? [] : (r.answers ?? []);
+    return dnsPacket.decode(raw).answers ?? [];
   } catch {
-    return [];
+    return undefined;
   }
 }
 

@@ -51,7 +51,8 @@ export interface ForwardPlan {
 
 /**
  * An ExternalName Service: the CNAME chain so far, and the target to look up upstream. The reply is
- * the chain plus the upstream's records; when upstream has none, `empty` (CoreDNS drops the CNAME then).
+ * the chain plus the upstream's answer section, even an empty one; `empty` (NODATA, CoreDNS drops
+ * the CNAME then) only when the lookup fails.
  */
 export interface ChasePlan {
   readonly kind: 'chase';

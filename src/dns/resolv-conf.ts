@@ -7,9 +7,9 @@ import { isIPv4, isIPv6 } from 'node:net';
 export interface ResolvConf {
   /** `nameserver` lines, in order (they accumulate). */
   readonly nameservers: readonly string[];
-  /** The last `search` line's domains, trailing dots dropped. */
+  /** The last `search` line's domains, trailing dots dropped, `.` skipped. */
   readonly searches: readonly string[];
-  /** The last `options` line's entries (`ndots:5`, `edns0`, …). */
+  /** The entries of every `options` line (`ndots:5`, `edns0`, …), a later one replacing a same-named earlier one. */
   readonly options: readonly string[];
 }
 
@@ -20,8 +20,10 @@ const SYSTEMD_STUB = '127.0.0.53';
 
 /**
  * Parses resolv.conf text as the kubelet's parseResolvConf (pkg/kubelet/network/dns/dns.go):
- * `nameserver` lines accumulate, the last `search` and `options` lines win, `#` comments are
- * skipped. Errors (a `nameserver` line without an address) are returned, not thrown.
+ * `nameserver` lines accumulate, the last `search` line wins (without `.`, which systemd-resolved
+ * writes when there is no search domain: kubernetes PR #109441), `options` lines are merged by
+ * option name, the later one winning (appendOptions, PR #112414), `#` comments are skipped.
+ * Errors (a `nameserver` line without an address) are returned, not thrown.
  */
 export function parseResolvConf(text: string): { conf: ResolvConf; errors: string[] } {
   const nameservers: string[] = [];
@@ -38,10 +40,21 @@ export function parseResolvConf(text: string): { conf: ResolvConf; errors: strin
       else errors.push('nameserver list is empty ');
     }
     // Same domain with and without trailing dot counts once (kubelet, "Normalise search fields").
-    if (fields[0] === 'search') searches = fields.slice(1).map((s) => s.replace(/\.$/, ''));
-    if (fields[0] === 'options') options = fields.slice(1);
+    if (fields[0] === 'search') searches = fields.slice(1).filter((s) => s !== '.').map((s) => s.replace(/\.$/, ''));
+    if (fields[0] === 'options') options = appendOptions(options, fields.slice(1));
   }
   return { conf: { nameservers, searches, options }, errors };
+}
+
+/**
+ * kubelet's appendOptions: an option replaces an earlier one of the same name (`ndots:2` then
+ * `ndots:3` keeps `ndots:3`), on the same line or a later one. The kubelet rebuilds the list from a
+ * Go map, so its order is random; here an option keeps the place where its name first appeared.
+ */
+function appendOptions(options: readonly string[], added: readonly string[]): string[] {
+  const byName = new Map<string, string>();
+  for (const op of [...options, ...added]) byName.set(op.split(':')[0]!, op);
+  return [...byName.values()];
 }
 
 /**

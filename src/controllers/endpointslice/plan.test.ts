@@ -33,6 +33,13 @@ describe('endpoints planning', () => {
     assert.deepEqual(ep.subsets!.map((x) => [x.addresses?.map((a) => a.ip), x.notReadyAddresses?.map((a) => a.ip), x.ports]),
       [[['10.244.0.2'], ['10.244.0.3'], [{ name: 'http', port: 8080, protocol: 'TCP' }]]]);
   });
+  it('publishes the hostname of a pod whose subdomain names the Service (kube\'s ShouldSetHostname), for cluster DNS', () => {
+    const named = (name: string, subdomain: string) => pod(name, '10.244.0.2', true, (p) => { p.spec!.hostname = name; p.spec!.subdomain = subdomain; });
+    const eps = podEndpoints(svc(), [named('web-0', 'web'), named('db-0', 'db')]);
+    const slice = planSlices(svc(), eps, []).create[0]!;
+    assert.deepEqual(Object.fromEntries(slice.endpoints!.map((e) => [e.targetRef!.name, e.hostname])), { 'web-0': 'web-0', 'db-0': undefined });
+    assert.deepEqual(Object.fromEntries(desiredEndpoints(svc(), eps).subsets![0]!.addresses!.map((a) => [a.targetRef!.name, a.hostname])), { 'web-0': 'web-0', 'db-0': undefined });
+  });
   it('marks terminating pods, drops them from Endpoints, and honours publishNotReadyAddresses', () => {
     const eps = podEndpoints(svc(), [pod('a', '10.244.0.2', true, (p) => { (p.metadata as { deletionTimestamp?: string }).deletionTimestamp = '2026-01-01T00:00:00Z'; })]);
     assert.deepEqual(eps.map((e) => [e.ready, e.serving, e.terminating]), [[false, true, true]]);

@@ -74,6 +74,15 @@ function endpointPorts(svc: Service, pod: Pod): EndpointPort[] {
   return out;
 }
 
+/**
+ * kube's endpointutil.ShouldSetHostname: a pod with `hostname` whose `subdomain` names this Service
+ * (in its namespace) is published under that hostname, which cluster DNS answers as
+ * `HOSTNAME.SERVICE.NAMESPACE.svc.cluster.local` (a StatefulSet's `web-0.web…`).
+ */
+function shouldSetHostname(pod: Pod, svc: Service): boolean {
+  return Boolean(pod.spec?.hostname) && pod.spec?.subdomain === svc.metadata?.name && pod.metadata?.namespace === svc.metadata?.namespace;
+}
+
 export interface DesiredSlice {
   /** Identifies slices with the same port mapping (pods whose named ports resolve alike). */
   portsKey: string;
@@ -92,6 +101,7 @@ export function desiredSlices(svc: Service, eps: readonly PodEndpoint[]): Desire
     const endpoint: NonNullable<EndpointSlice['endpoints']>[number] = {
       addresses: [e.ip],
       conditions: { ready: e.ready, serving: e.serving, terminating: e.terminating },
+      ...(shouldSetHostname(e.pod, svc) ? { hostname: e.pod.spec!.hostname! } : {}),
       targetRef: { kind: 'Pod', namespace: e.pod.metadata?.namespace, name: e.pod.metadata?.name, uid: e.pod.metadata?.uid },
     };
     if (e.pod.spec?.nodeName) (endpoint as { nodeName?: string }).nodeName = e.pod.spec.nodeName;
@@ -164,10 +174,10 @@ export function desiredEndpoints(svc: Service, eps: readonly PodEndpoint[]): End
     const key = JSON.stringify(ports);
     let s = subsets.get(key);
     if (!s) subsets.set(key, (s = { ports: ports.map((p) => (p.name ? p : { port: p.port, protocol: p.protocol })) }));
-    const addr: { ip: string; nodeName?: string; targetRef: object } = {
-      ip: e.ip, targetRef: { kind: 'Pod', namespace: e.pod.metadata?.namespace, name: e.pod.metadata?.name, uid: e.pod.metadata?.uid },
-    };
+    const addr: { ip: string; hostname?: string; nodeName?: string; targetRef?: object } = { ip: e.ip };
+    if (shouldSetHostname(e.pod, svc)) addr.hostname = e.pod.spec!.hostname!;
     if (e.pod.spec?.nodeName) addr.nodeName = e.pod.spec.nodeName;
+    addr.targetRef = { kind: 'Pod', namespace: e.pod.metadata?.namespace, name: e.pod.metadata?.name, uid: e.pod.metadata?.uid };
     const list = e.ready ? (s.addresses ??= []) : (s.notReadyAddresses ??= []);
     (list as object[]).push(addr);
   }
