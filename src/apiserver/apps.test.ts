@@ -141,6 +141,9 @@ describe('apps/v1 through the API server', () => {
     assert.equal(stale.message, 'Operation cannot be fulfilled on deployments.apps "sc": the object has been modified; please apply your changes to the latest version and try again');
     const negative = await failure(client.request('PUT', '/apis/apps/v1/namespaces/default/deployments/sc/scale', { kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name: 'sc' }, spec: { replicas: -1 } }));
     assert.equal(negative.message, 'Scale.autoscaling "sc" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0');
+    const text = await failure(client.request('PATCH', '/apis/apps/v1/namespaces/default/deployments/sc/scale', { spec: { replicas: '3' } }, 'application/merge-patch+json'));
+    assert.deepEqual([text.code, text.message], [400, 'Scale in version "v1" cannot be handled as a Scale: json: cannot unmarshal string into Go struct field ScaleSpec.spec.replicas of type int32']);
+    assert.equal(((await client.get(r('deployments'), 'default', 'sc')).spec as { replicas: number }).replicas, 5, 'never read as 0');
     const missing = await failure(client.request('GET', '/apis/apps/v1/namespaces/default/replicasets/nope/scale'));
     assert.equal(missing.message, 'replicasets.apps "nope" not found');
   });
@@ -172,6 +175,12 @@ describe('apps/v1 through the API server', () => {
     await client.create(r('configmaps'), 'default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'b' } });
     await client.request('DELETE', '/api/v1/namespaces/default/configmaps/b', { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' });
     assert.equal((await failure(client.get(r('configmaps'), 'default', 'b'))).code, 404);
+
+    // Events are not the collector's: an orphaning delete of one deletes it at once instead of
+    // leaving a finalizer nothing would take off.
+    await client.create(r('events'), 'default', { apiVersion: 'v1', kind: 'Event', metadata: { name: 'ev' }, involvedObject: { kind: 'Pod', name: 'p', namespace: 'default' } } as KObject);
+    await client.request('DELETE', '/api/v1/namespaces/default/events/ev?propagationPolicy=Orphan');
+    assert.equal((await failure(client.get(r('events'), 'default', 'ev'))).code, 404);
 
     const both = await failure(client.request('DELETE', '/api/v1/namespaces/default/configmaps/x', { orphanDependents: true, propagationPolicy: 'Orphan' }));
     assert.equal(both.message, 'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Invalid value: "Orphan": orphanDependents and deletionPropagation cannot be both set');

@@ -65,7 +65,13 @@ export async function handleScale(ctx: ResourceContext, req: IncomingMessage, re
       throw errors.badRequest(`the object provided is unrecognized (must be of type Scale): ${String(scale.kind)} in version "${String(scale.apiVersion)}" is not Scale`);
     }
     const meta = (isRecord(scale.metadata) ? scale.metadata : {}) as Scale['metadata'];
-    const replicas = isRecord(scale.spec) && typeof scale.spec.replicas === 'number' ? scale.spec.replicas : 0;
+    const given = isRecord(scale.spec) ? scale.spec.replicas : undefined;
+    if (given !== undefined && given !== null && !Number.isInteger(given)) {
+      // What decoding into ScaleSpec's int32 says: a string or a fraction is refused, never read as 0.
+      const what = typeof given === 'number' ? `number ${given}` : typeof given === 'string' ? 'string' : typeof given === 'boolean' ? 'bool' : 'object';
+      throw errors.badRequest(`Scale in version "v1" cannot be handled as a Scale: json: cannot unmarshal ${what} into Go struct field ScaleSpec.spec.replicas of type int32`);
+    }
+    const replicas = typeof given === 'number' ? given : 0;
     // The request's namespace and name fill in what the body leaves out, as the update handler does.
     const errs = validateScale({ metadata: { ...meta, name: meta.name || name, namespace: meta.namespace || info.namespace } as { name: string }, spec: { replicas } });
     if (errs.length) throw errors.invalid('Scale', 'autoscaling', name, errs);

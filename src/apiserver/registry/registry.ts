@@ -375,8 +375,10 @@ export class Registry {
       }
       const strategy = this.strategy(r);
       const grace = strategy.gracePeriodSeconds?.(obj, opts.gracePeriodSeconds) ?? 0;
-      // The garbage collector's finalizers for the propagation policy (store.go deletionFinalizersForGarbageCollection).
-      const finalizers = gcFinalizers(obj.metadata.finalizers ?? [], opts.propagationPolicy);
+      // The garbage collector's finalizers for the propagation policy (store.go deletionFinalizersForGarbageCollection),
+      // except on Events, which the collector does not watch (kube's garbageCollectionPolicy Unsupported):
+      // nothing would ever take such a finalizer off.
+      const finalizers = r.kind === 'Event' ? obj.metadata.finalizers ?? [] : gcFinalizers(obj.metadata.finalizers ?? [], opts.propagationPolicy);
       const finalizersChanged = !sameSet(finalizers, obj.metadata.finalizers ?? []);
       const hasFinalizers = finalizers.length > 0 || (strategy.pendingFinalizers?.(obj).length ?? 0) > 0;
       if (opts.dryRun) return obj;

@@ -9,7 +9,7 @@ import { lookupKind, resources, type ResourceInfo } from '../../api/resources.ts
 import { Informer } from '../../client/informer.ts';
 import { resourcePath, type KubeClient } from '../../client/rest-client.ts';
 import { WorkQueue } from '../../client/work-queue.ts';
-import { type GcAction, type GraphNode, OwnershipGraph, planObject } from './plan.ts';
+import { type GcAction, type GraphNode, type OwnerCheck, OwnershipGraph, ownerCheckFor, planObject } from './plan.ts';
 
 /**
  * Which resources the collector watches: all that can be listed, watched and deleted, except
@@ -56,6 +56,8 @@ export class GarbageCollector {
   readonly #byName = new Map<string, ResourceInfo>();
   readonly #queue: WorkQueue;
   #synced = false;
+  /** Owner references the collector can resolve (see OwnerCheck): a kind it watches, a valid scope. */
+  readonly #canCheck: OwnerCheck;
 
   constructor(opts: GarbageCollectorOptions) {
     this.#client = opts.client;
@@ -73,6 +75,7 @@ export class GarbageCollector {
       });
       return { r, informer };
     });
+    this.#canCheck = ownerCheckFor(new Set(this.#byName.keys()));
   }
 
   /** Starts watching; acts only once every resource is listed (else every owner would look gone). */
@@ -121,13 +124,13 @@ export class GarbageCollector {
   async #sync(uid: string): Promise<void> {
     const cached = this.#graph.get(uid);
     if (!cached) return;
-    let actions = planObject(cached, this.#graph);
+    let actions = planObject(cached, this.#graph, this.#canCheck);
     if (actions.some((a) => a.node.uid === uid && (a.kind === 'delete' || a.kind === 'removeOwnerReferences'))) {
       // attemptToDeleteItem decides on the object as it is now: our copy may still name an owner
       // whose reference was just removed (orphaning) while that owner's deletion came in first.
       const fresh = await this.#fetch(cached);
       if (!fresh) return;
-      actions = planObject(fresh, this.#graph);
+      actions = planObject(fresh, this.#graph, this.#canCheck);
     }
     for (const action of actions) {
       if (!(await this.#confirmGone(action))) {

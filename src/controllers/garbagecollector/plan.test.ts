@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OwnerReference } from 'kubernetes-types/meta/v1.d.ts';
-import { type GcAction, type GraphNode, OwnershipGraph, planObject } from './plan.ts';
+import { type GcAction, type GraphNode, OwnershipGraph, ownerCheckFor, planObject } from './plan.ts';
 
 const ref = (uid: string, o: Partial<OwnerReference> = {}): OwnerReference =>
   ({ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: uid, uid, controller: true, blockOwnerDeletion: true, ...o });
@@ -72,6 +72,21 @@ describe('garbage collector decisions (planObject)', () => {
       assert.deepEqual(show(planObject(g.get(c.target)!, g)), c.want);
     });
   }
+
+  it('never deletes over an owner it cannot check: a kind it does not watch, or a namespaced owner of a cluster-scoped object', () => {
+    const canCheck = ownerCheckFor(new Set(['configmaps', 'replicasets.apps', 'namespaces']));
+    // kube's namespacedOwnerOfClusterScopedObjectErr: a Namespace "owned" by a ConfigMap is never collected.
+    const victim = node('victim', { resource: 'namespaces', namespace: undefined, owners: [ref('cm', { kind: 'ConfigMap', apiVersion: 'v1' })] });
+    assert.deepEqual(show(planObject(victim, graph(victim), canCheck)), []);
+    // A custom kind podgate does not serve, and Events (not watched): left alone, not retried forever.
+    const widget = node('a', { resource: 'configmaps', owners: [ref('w', { kind: 'Widget', apiVersion: 'example.com/v1' })] });
+    assert.deepEqual(show(planObject(widget, graph(widget), canCheck)), []);
+    const byEvent = node('b', { resource: 'configmaps', owners: [ref('e', { kind: 'Event', apiVersion: 'v1' })] });
+    assert.deepEqual(show(planObject(byEvent, graph(byEvent), canCheck)), []);
+    // A kind it watches, gone: collected as before.
+    const orphan = node('c', { owners: [ref('rs')] });
+    assert.deepEqual(show(planObject(orphan, graph(orphan), canCheck)), ['delete c Background (verify rs)']);
+  });
 
   it('keeps the dependents index in step as objects change and go', () => {
     const g = graph(node('a', { owners: [ref('rs')] }), node('b', { owners: [ref('rs')] }));

@@ -4,6 +4,7 @@
 // others remain, orphan the dependents of an owner deleted with `orphan` (attemptToOrphan), and let
 // an owner deleted in the foreground go once its blocking dependents are gone.
 import type { OwnerReference } from 'kubernetes-types/meta/v1.d.ts';
+import { lookupKind } from '../../api/resources.ts';
 
 /** What the graph keeps of an object: identity, owners, and the deletion state. */
 export interface GraphNode {
@@ -92,12 +93,30 @@ function ownerOf(node: GraphNode, ref: OwnerReference, graph: OwnershipGraph): G
   return owner;
 }
 
+/**
+ * Whether the collector can ever tell that a reference's owner is gone: false for a kind it does
+ * not watch (kube's rest-mapping error: it never deletes over it) and for a namespaced owner of a
+ * cluster-scoped object (kube's namespacedOwnerOfClusterScopedObjectErr: such an object "is not able
+ * to be garbage collected"). Such references count as owners present.
+ */
+export type OwnerCheck = (node: GraphNode, ref: OwnerReference) => boolean;
+
+/** The collector's OwnerCheck over the resources it watches (by `plural.group` name, as GraphNode.resource). */
+export function ownerCheckFor(watched: ReadonlySet<string>): OwnerCheck {
+  return (node, ref) => {
+    const r = lookupKind(ref.apiVersion, ref.kind);
+    if (!r || !watched.has(r.group ? `${r.resource}.${r.group}` : r.resource)) return false;
+    return !(node.namespace === undefined && r.namespaced);
+  };
+}
+
 /** classifyReferences: owners present, owners missing, owners being deleted in the foreground. */
-export function classifyOwners(node: GraphNode, graph: OwnershipGraph): { solid: OwnerReference[]; dangling: OwnerReference[]; waiting: OwnerReference[] } {
+export function classifyOwners(node: GraphNode, graph: OwnershipGraph, canCheck: OwnerCheck = () => true): { solid: OwnerReference[]; dangling: OwnerReference[]; waiting: OwnerReference[] } {
   const solid: OwnerReference[] = [];
   const dangling: OwnerReference[] = [];
   const waiting: OwnerReference[] = [];
   for (const ref of node.owners) {
+    if (!canCheck(node, ref)) { solid.push(ref); continue; }
     const owner = ownerOf(node, ref, graph);
     if (!owner) dangling.push(ref);
     else if (owner.deleting && owner.finalizers.includes('foregroundDeletion')) waiting.push(ref);
@@ -115,7 +134,7 @@ export function blockingDependents(owner: GraphNode, graph: OwnershipGraph): Gra
  * What to do about one object now. Owners reported missing are verified against the API server
  * before anything is deleted (`verifyGone`): the graph is built from several watches and may lag.
  */
-export function planObject(node: GraphNode, graph: OwnershipGraph): GcAction[] {
+export function planObject(node: GraphNode, graph: OwnershipGraph, canCheck: OwnerCheck = () => true): GcAction[] {
   if (node.deleting) {
     if (node.finalizers.includes('orphan')) {
       // attemptToOrphan: take our reference off every dependent, then let the object go.
@@ -131,7 +150,7 @@ export function planObject(node: GraphNode, graph: OwnershipGraph): GcAction[] {
     return [];
   }
   if (node.owners.length === 0) return [];
-  const { solid, dangling, waiting } = classifyOwners(node, graph);
+  const { solid, dangling, waiting } = classifyOwners(node, graph, canCheck);
   if (dangling.length === 0 && waiting.length === 0) return [];
   if (solid.length > 0) {
     // Some owner remains: only the references to the others go.

@@ -146,7 +146,10 @@ export class DeploymentController {
         case 'adoptReplicaSet': {
           // RecheckDeletionTimestamp: adopt only for a Deployment that is not being deleted now.
           const fresh = await this.#client.get(deploymentsInfo, namespace, cached.metadata!.name!);
-          if (fresh.metadata.uid !== cached.metadata!.uid || fresh.metadata.deletionTimestamp) break;
+          // ClaimReplicaSets fails and the sync stops: the rest of the plan counted this ReplicaSet as ours.
+          if (fresh.metadata.uid !== cached.metadata!.uid || fresh.metadata.deletionTimestamp) {
+            throw new Error(`not adopting replica sets for deployment ${namespace}/${cached.metadata!.name}: it is being deleted or was replaced`);
+          }
           const ref = a.rs.metadata!.ownerReferences!.find((r) => r.uid === cached.metadata!.uid);
           await this.#ignoreNotFound(this.#client.patch(rsInfo, namespace, a.rs.metadata!.name!,
             { metadata: { ownerReferences: [ref], uid: a.rs.metadata!.uid } }, 'strategic'));

@@ -134,6 +134,15 @@ describe('revision annotations (SetNewReplicaSetAnnotations)', () => {
 });
 
 describe('planDeployment', () => {
+  it('counts a collision when its own ReplicaSet of the new name had its template edited (getNewReplicaSet), instead of creating it again', () => {
+    const first = planDeployment({ deployment: deployment(), replicaSets: [], pods: [], now: at(1) });
+    const rs = structuredClone((first.actions[0] as { rs: ReplicaSet }).rs);
+    Object.assign(rs.metadata!, { uid: 'rs-1' });
+    rs.spec!.template!.spec!.containers[0]!.image = 'edited-by-hand';
+    const plan = planDeployment({ deployment: deployment(), replicaSets: [rs], pods: [], now: at(2) });
+    assert.ok(!plan.actions.some((a) => a.kind === 'createReplicaSet'), JSON.stringify(kinds(plan)));
+    assert.equal(plan.status?.status?.collisionCount, 1);
+  });
   it('creates the first ReplicaSet as kube does: hash label and selector, owner, annotations, all replicas at once', () => {
     const plan = planDeployment({ deployment: deployment(), replicaSets: [], pods: [], now: at(1) });
     const hash = computeHash(deployment().spec!.template, undefined);

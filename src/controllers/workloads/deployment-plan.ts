@@ -127,15 +127,13 @@ class Sync {
     const selector = structuredClone(d.spec?.selector ?? {});
     selector.matchLabels = { ...(selector.matchLabels ?? {}), [podTemplateHashLabel]: hash };
     const name = `${d.metadata?.name}-${hash}`;
-    // A ReplicaSet of that name with another template is a hash collision: count it and try again.
-    const clash = this.#allInNamespace.find((rs) => rs.metadata?.name === name);
-    if (clash) {
-      const ours = controllerRefOf(clash)?.uid === d.metadata?.uid;
-      if (!(ours && rsList.some((rs) => rs.metadata?.name === name))) {
-        this.#status().collisionCount = (d.status?.collisionCount ?? 0) + 1;
-        this.requeueAfterMs = 0;
-        return undefined;
-      }
+    // A ReplicaSet of that name is a hash collision (getNewReplicaSet's AlreadyExists branch): had it
+    // our template, findNewReplicaSet would have chosen it, so it is someone else's, or ours with a
+    // template edited since. Count the collision and try the next name.
+    if (this.#allInNamespace.some((rs) => rs.metadata?.name === name)) {
+      this.#status().collisionCount = (d.status?.collisionCount ?? 0) + 1;
+      this.requeueAfterMs = 0;
+      return undefined;
     }
     const rs: ReplicaSet = {
       apiVersion: 'apps/v1', kind: 'ReplicaSet',

@@ -204,7 +204,10 @@ export class ReplicaSetController {
   /** Adoption needs the ReplicaSet as it is now, not as cached: never adopt for one being deleted (RecheckDeletionTimestamp). */
   async #adopt(rs: ReplicaSet, pods: readonly Pod[]): Promise<void> {
     const fresh = await this.#client.get(rsInfo, rs.metadata!.namespace, rs.metadata!.name!);
-    if (fresh.metadata.uid !== rs.metadata!.uid || fresh.metadata.deletionTimestamp) return;
+    // ClaimPods fails, and the sync stops before manageReplicas: the plan counted these pods as ours.
+    if (fresh.metadata.uid !== rs.metadata!.uid || fresh.metadata.deletionTimestamp) {
+      throw new Error(`not adopting pods for replica set ${rs.metadata!.namespace}/${rs.metadata!.name}: it is being deleted or was replaced`);
+    }
     const ref = newControllerRef(rs, 'apps/v1', 'ReplicaSet');
     for (const pod of pods) {
       await this.#ignoreNotFound(this.#client.patch(podsInfo, pod.metadata!.namespace, pod.metadata!.name!,
