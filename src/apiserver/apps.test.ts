@@ -6,14 +6,8 @@ import assert from 'node:assert/strict';
 import { StatusError } from '../api/errors.ts';
 import type { KObject } from '../api/object.ts';
 import { resources } from '../api/resources.ts';
-import { KubeClient } from '../client/rest-client.ts';
-import { SqliteStore } from '../store/sqlite-store.ts';
-import { bootstrapCluster } from './bootstrap.ts';
-import { defaultMachinery } from './default-machinery.ts';
-import { Registry } from './registry/registry.ts';
-import { ServiceAllocator } from './registry/service-allocator.ts';
-import { defaultStrategies } from './registry/strategies.ts';
-import { ApiServer } from './server.ts';
+import type { KubeClient } from '../client/rest-client.ts';
+import { startInProcessApiServer, type InProcessApiServer } from './in-process.ts';
 
 const r = (name: string) => resources.find((x) => x.resource === name)!;
 
@@ -41,25 +35,14 @@ async function failure(p: Promise<unknown>): Promise<StatusError> {
 }
 
 describe('apps/v1 through the API server', () => {
-  let store: SqliteStore;
-  let server: ApiServer;
+  let api: InProcessApiServer;
   let client: KubeClient;
 
   before(async () => {
-    store = new SqliteStore({ path: ':memory:' });
-    const machinery = defaultMachinery();
-    const registry = new Registry({ store, strategies: defaultStrategies({ serviceAllocator: new ServiceAllocator({ random: Math.random }) }),
-      applyDefaults: machinery.applyDefaults, validate: machinery.validate });
-    await bootstrapCluster(registry, { serviceIP: '10.96.0.1', apiAddress: '192.0.2.1', apiPort: 6443 });
-    server = new ApiServer({ registry, machinery, bindAddress: '127.0.0.1', port: 0, advertiseHost: '127.0.0.1' });
-    const addr = await server.listen();
-    client = new KubeClient({ server: `http://127.0.0.1:${addr.port}` });
+    api = await startInProcessApiServer();
+    client = api.client;
   });
-  after(async () => {
-    client.close();
-    await server.close();
-    await store.close();
-  });
+  after(() => api.stop());
 
   it('defaults a Deployment as SetDefaults_Deployment and its template as SetDefaults_PodSpec, status empty, generation 1', async () => {
     const d = await client.create(r('deployments'), 'default', deployment('defaults', (x) => { delete x.spec.replicas; }));

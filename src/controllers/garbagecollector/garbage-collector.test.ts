@@ -5,42 +5,27 @@ import assert from 'node:assert/strict';
 import { StatusError } from '../../api/errors.ts';
 import type { KObject } from '../../api/object.ts';
 import { resources } from '../../api/resources.ts';
-import { bootstrapCluster } from '../../apiserver/bootstrap.ts';
-import { defaultMachinery } from '../../apiserver/default-machinery.ts';
-import { Registry } from '../../apiserver/registry/registry.ts';
-import { ServiceAllocator } from '../../apiserver/registry/service-allocator.ts';
-import { defaultStrategies } from '../../apiserver/registry/strategies.ts';
-import { ApiServer } from '../../apiserver/server.ts';
-import { KubeClient } from '../../client/rest-client.ts';
-import { SqliteStore } from '../../store/sqlite-store.ts';
+import { startInProcessApiServer, type InProcessApiServer } from '../../apiserver/in-process.ts';
+import type { KubeClient } from '../../client/rest-client.ts';
 import { GarbageCollector } from './garbage-collector.ts';
 
 const cms = resources.find((r) => r.resource === 'configmaps')!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('garbage collector with the API server', () => {
-  let store: SqliteStore;
-  let server: ApiServer;
+  let api: InProcessApiServer;
   let client: KubeClient;
   let gc: GarbageCollector;
 
   before(async () => {
-    store = new SqliteStore({ path: ':memory:' });
-    const machinery = defaultMachinery();
-    const registry = new Registry({ store, strategies: defaultStrategies({ serviceAllocator: new ServiceAllocator({ random: Math.random }) }),
-      applyDefaults: machinery.applyDefaults, validate: machinery.validate });
-    await bootstrapCluster(registry, { serviceIP: '10.96.0.1', apiAddress: '192.0.2.1', apiPort: 6443 });
-    server = new ApiServer({ registry, machinery, bindAddress: '127.0.0.1', port: 0, advertiseHost: '127.0.0.1' });
-    const addr = await server.listen();
-    client = new KubeClient({ server: `http://127.0.0.1:${addr.port}` });
+    api = await startInProcessApiServer();
+    client = api.client;
     gc = new GarbageCollector({ client, resources: [cms] });
     await gc.start();
   });
   after(async () => {
     await gc.stop();
-    client.close();
-    await server.close();
-    await store.close();
+    await api.stop();
   });
 
   const owner = (name: string) => client.create(cms, 'default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name } });
