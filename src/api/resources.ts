@@ -88,6 +88,15 @@ export const resources: readonly ResourceInfo[] = [
   res({ group: 'metallb.io', version: 'v1beta1', kind: 'IPAddressPool', resource: 'ipaddresspools', namespaced: true,
     subresources: [statusSub('IPAddressPool')] }),
   res({ group: 'metallb.io', version: 'v1beta1', kind: 'L2Advertisement', resource: 'l2advertisements', namespaced: true }),
+  // The Gateway API (gateway.networking.k8s.io), standard channel. v1beta1 has the same schema
+  // for these three kinds (the CRDs serve both with no conversion webhook), so it is served as
+  // another name for v1. Short names and categories are the CRDs' own.
+  res({ group: 'gateway.networking.k8s.io', version: 'v1', kind: 'GatewayClass', resource: 'gatewayclasses', namespaced: false, shortNames: ['gc'],
+    categories: ['gateway-api'], alsoServedAs: [{ group: 'gateway.networking.k8s.io', version: 'v1beta1' }], subresources: [statusSub('GatewayClass')] }),
+  res({ group: 'gateway.networking.k8s.io', version: 'v1', kind: 'Gateway', resource: 'gateways', namespaced: true, shortNames: ['gtw'],
+    categories: ['gateway-api'], alsoServedAs: [{ group: 'gateway.networking.k8s.io', version: 'v1beta1' }], subresources: [statusSub('Gateway')] }),
+  res({ group: 'gateway.networking.k8s.io', version: 'v1', kind: 'HTTPRoute', resource: 'httproutes', namespaced: true,
+    categories: ['gateway-api'], alsoServedAs: [{ group: 'gateway.networking.k8s.io', version: 'v1beta1' }], subresources: [statusSub('HTTPRoute')] }),
 ];
 
 export function apiVersionOf(group: string, version: string): string {

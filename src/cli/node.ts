@@ -19,6 +19,7 @@ import type { KObject } from '../api/object.ts';
 import { ClusterDns, defaultClusterDNS, defaultResolvConfPath, forwardUpstreams, parseResolvConf, podDnsFiles } from '../dns/index.ts';
 import { EventRecorder } from '../client/event-recorder.ts';
 import { IngressController } from '../ingress/index.ts';
+import { GatewaySource } from '../gateway/index.ts';
 import { type IngressRuntime, openAccessLog } from './ingress-options.ts';
 import { L2Announcer } from '../lb/l2-announcer.ts';
 import { ServiceProxy } from '../proxy/index.ts';
@@ -171,6 +172,8 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     watchWithoutClass: true,
     tcpServicesConfigMap: o.ingress.tcpServicesConfigMap, udpServicesConfigMap: o.ingress.udpServicesConfigMap,
     events: new EventRecorder({ client: o.client, source: { component: 'podgate-ingress' }, log: o.log }), log: o.log,
+    // The Gateway API (GatewayClass controllerName podgate.io/gateway-controller) on the same proxy.
+    routeSources: [new GatewaySource({ client: o.client, addresses: [o.nodeIP], httpPort: o.ingress.httpPort || null, httpsPort: o.ingress.httpsPort || null, log: o.log })],
   });
   const parts = new StartedParts(o.log);
   await parts.orUndo(async () => {

@@ -45,6 +45,27 @@ export interface IngressControllerOptions {
   readonly workers?: number;
   /** Port of /metrics and /healthz (ingress-nginx: 10254); absent or null: none. */
   readonly metricsPort?: number | null;
+  /** More route sources served by the same proxy (the Gateway API). */
+  readonly routeSources?: readonly RouteSource[];
+}
+
+/** What the IngressController's own informers hold that another route source may read too. */
+export interface SharedObjects {
+  readonly services: readonly unknown[];
+  readonly endpointSlices: readonly unknown[];
+  readonly secrets: readonly unknown[];
+}
+
+/**
+ * Another source of routes for the same proxy (the Gateway API controller in src/gateway): its
+ * informers start, sync and stop with the controller's; any change it reports rebuilds the table,
+ * which it extends purely in merge(); afterInstall() runs once the table is serving (its status writes).
+ */
+export interface RouteSource {
+  readonly informers: readonly Informer[];
+  onChange(fn: () => void): void;
+  merge(table: RouteTable, shared: SharedObjects): RouteTable;
+  afterInstall(): Promise<void>;
 }
 
 const SYNC_KEY = 'routes';
@@ -133,6 +154,7 @@ export class IngressController {
     this.#slices = informer(resource('discovery.k8s.io', 'endpointslices'));
     this.#secrets = informer(resource('', 'secrets'));
     const cmNamespaces = [opts.tcpServicesConfigMap, opts.udpServicesConfigMap].filter((x): x is string => !!x).map((r) => r.split('/')[0]!);
+    for (const src of opts.routeSources ?? []) src.onChange(() => this.#wantRebuild());
     this.#configMaps = cmNamespaces.length ? informer(resource('', 'configmaps'), cmNamespaces.every((n) => n === cmNamespaces[0]) ? cmNamespaces[0] : undefined) : undefined;
   }
 
@@ -189,7 +211,7 @@ export class IngressController {
   }
 
   #informers(): Informer[] {
-    return [this.#ingresses, this.#classes, this.#services, this.#slices, this.#secrets, ...(this.#configMaps ? [this.#configMaps] : [])];
+    return [this.#ingresses, this.#classes, this.#services, this.#slices, this.#secrets, ...(this.#configMaps ? [this.#configMaps] : []), ...(this.#opts.routeSources ?? []).flatMap((s) => s.informers)];
   }
 
   /** Something translate reads changed: rebuild now if the bucket allows, or with whatever else changes once it does. */
@@ -220,7 +242,7 @@ export class IngressController {
       ...(o.udpServicesConfigMap ? { udpServicesConfigMap: o.udpServicesConfigMap } : {}),
     };
     this.#rebuilds++;
-    const table = translate({
+    let table = translate({
       ingresses: this.#ingresses.list() as unknown as Ingress[],
       ingressClasses: this.#classes.list() as unknown as IngressClass[],
       services: this.#services.list() as unknown as Service[],
@@ -228,6 +250,11 @@ export class IngressController {
       secrets: this.#secrets.list() as unknown as Secret[],
       configMaps: (this.#configMaps?.list() ?? []) as unknown as ConfigMap[],
     }, topts);
+    const sources = o.routeSources ?? [];
+    if (sources.length) {
+      const shared: SharedObjects = { services: this.#services.list(), endpointSlices: this.#slices.list(), secrets: this.#secrets.list() };
+      for (const src of sources) table = src.merge(table, shared);
+    }
     if (!this.#installed || !isSameRouteTable(table, this.#last)) {
       await this.#proxy.setRoutes(table);
       this.#last = table;
@@ -237,6 +264,7 @@ export class IngressController {
     this.#rebuildMs = performance.now() - this.#rebuildStart;
     this.#reportProblems(table.problems);
     await this.#writeStatuses(table);
+    for (const src of sources) await src.afterInstall();
   }
 
   #reportProblems(problems: readonly Problem[]): void {

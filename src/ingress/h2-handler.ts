@@ -141,6 +141,13 @@ export class H2Handler {
       for (const [k, v] of grant.outcome.upstreamHeaders) out[k.toLowerCase()] = v;
       out['x-request-id'] = grant.requestId;
     }
+    // HTTPRoute RequestHeaderModifier.
+    const edits = action.requestEdits;
+    if (edits !== undefined) {
+      for (const n of edits.remove) delete out[n];
+      for (const [k, v] of edits.set) out[k.toLowerCase()] = v;
+      for (const [k, v] of edits.add) { const n = k.toLowerCase(); const prev = out[n]; out[n] = prev === undefined ? v : `${Array.isArray(prev) ? prev.join(', ') : String(prev)}, ${v}`; }
+    }
     out['x-request-id'] ??= randomBytes(16).toString('hex');
     Object.assign(out, {
       'x-real-ip': remote, 'x-forwarded-for': remote, 'x-forwarded-host': host, 'x-forwarded-port': String(stream.session?.socket?.localPort ?? ''),
@@ -186,6 +193,7 @@ export class H2Handler {
         if (status < 200 || status > 599) { res.destroy(); fail(502); return; }
         const h: http2.OutgoingHttpHeaders = { ':status': status };
         for (const [k, v] of Object.entries(res.headers)) if (!HOP.has(k) && v !== undefined) h[k] = v;
+        if (action.responseDrops !== undefined) for (const n of action.responseDrops) delete h[n];
         for (const [k, v] of action.responseHeaders) h[k.toLowerCase()] = v;
         if (grant && grant.outcome.cookies.length && shouldSetAuthCookie(action.route.auth!.spec, res.statusCode ?? 502)) {
           const prev = h['set-cookie'];

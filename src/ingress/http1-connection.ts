@@ -133,6 +133,20 @@ function mergeRanges(a: number[] | undefined, b: number[]): number[] | undefined
   return out;
 }
 
+/** [start, end) of each line of a response head (buf[0..end), status line excluded) whose field name is in `lowerNames`. */
+function responseHeaderLineRanges(buf: Buffer, end: number, lowerNames: readonly string[]): number[] {
+  const out: number[] = [];
+  let pos = buf.indexOf(10) + 1;
+  while (pos > 0 && pos < end - 2) {
+    let nl = buf.indexOf(10, pos);
+    if (nl < 0 || nl >= end) nl = end - 1;
+    const colon = buf.indexOf(58, pos);
+    if (colon > pos && colon < nl && lowerNames.includes(buf.toString('latin1', pos, colon).trim().toLowerCase())) out.push(pos, nl + 1);
+    pos = nl + 1;
+  }
+  return out;
+}
+
 const ST_HEAD = 0, ST_PROXY = 1, ST_TUNNEL = 2, ST_CLOSED = 3, ST_AUTH = 4;
 
 /** What a passed auth-url check adds to the proxied request and its response. */
@@ -444,6 +458,9 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     if (action.route.route.options.basicAuth) drops = mergeRanges(drops, headerLineRanges(head, ['authorization']));
     // upstream-vhost and x-forwarded-prefix replace the client's Host and X-Forwarded-Prefix (proxy_set_header).
     if (vhost !== undefined || prefix !== undefined) drops = mergeRanges(drops, headerLineRanges(head, vhost === undefined ? PREFIX_HEADER : prefix === undefined ? HOST_HEADER : HOST_AND_PREFIX_HEADERS));
+    // HTTPRoute RequestHeaderModifier: set and remove drop the client's lines, set and add send ours.
+    const edits = action.requestEdits;
+    if (edits !== undefined) drops = mergeRanges(drops, headerLineRanges(head, [...edits.set.map(([k]) => k.toLowerCase()), ...edits.remove]));
     // The client's request line as it came (usually), or one of our own; then its header lines
     // less the dropped ones; then ours.
     const sameLine = target === head.target && head.minorVersion === 1 && head.lineStart === 0;
@@ -452,6 +469,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     if (vhost !== undefined) extra += `Host: ${vhost}\r\n`;
     if (prefix) extra += `X-Forwarded-Prefix: ${prefix}\r\n`;
     if (grant) for (const [k, v] of grant.outcome.upstreamHeaders) extra += `${k}: ${v}\r\n`;
+    if (edits !== undefined) for (const [k, v] of [...edits.set, ...edits.add]) extra += `${k}: ${v}\r\n`;
     // ingress-nginx keeps a client's X-Request-ID and otherwise makes one.
     const id = grant ? grant.requestId : head.requestId || undefined;
     const lines = forwardedLines(this.#remote, host, this.#localPort, this.#secure);
@@ -642,7 +660,10 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
     const extra = this.#responseExtras(up, res, replace);
     // Logged and counted when the response is over, so the duration is nginx's $request_time.
     this.#pendingAccess = res.status;
-    const drops = !replace ? undefined : this.#resDechunk ? mergeRanges(res.connectionLines, res.transferEncodingLines!) : res.connectionLines;
+    let drops = !replace ? undefined : this.#resDechunk ? mergeRanges(res.connectionLines, res.transferEncodingLines!) : res.connectionLines;
+    // HTTPRoute ResponseHeaderModifier set/remove: the upstream's lines of those names go (rare: found by a scan).
+    const resDrops = this.#action!.responseDrops;
+    if (resDrops !== undefined) drops = mergeRanges(drops, responseHeaderLineRanges(buf, end, resDrops));
     if (drops !== undefined && drops.length === 2 && extra.length <= drops[1]! - drops[0]!) {
       // The usual case (nginx's one Connection line, and ours no longer than it): the head is
       // rewritten in the upstream's read buffer, which is ours. Our lines end where the upstream's
@@ -653,7 +674,7 @@ export class Http1Connection implements UpstreamOwner, ConnHandler {
       putLatin1(extra, buf, lineEnd - extra.length);
       if (start > 0) buf.copyWithin(start, 0, lineStart);
       this.#onResponseBody(up, buf, end, start);
-    } else if (extra || replace) {
+    } else if (extra || replace || drops !== undefined) {
       // Insert our headers before the blank line; the rest of the head stays byte for byte.
       let dropped = 0;
       if (drops) for (let i = 0; i < drops.length; i += 2) dropped += drops[i + 1]! - drops[i]!;

@@ -3,10 +3,11 @@
 // find-config, then the location's rewrite phase: CORS preflight, the redirect annotations, then
 // the SSL redirect of its rewrite_by_lua; then limit_req/limit_conn, then deny/allow and
 // auth_basic), and the upstream URI after rewrite-target. Shared by the HTTP/1.1 fast path and the HTTP/2 path.
+import { gatewayAction } from './gateway-policy.ts';
 import { verifyPassword } from './htpasswd.ts';
 import type { CompiledCanary, CompiledRoute, Decision } from './router.ts';
 import type { Limits } from './shared-limits.ts';
-import type { Cors, Endpoint, Route } from './route-table.ts';
+import type { Cors, Endpoint, HeaderEdits, Route } from './route-table.ts';
 import { escapeRegExp } from '../util/regexp.ts';
 
 export interface RequestFacts {
@@ -53,6 +54,10 @@ export type Action =
     readonly upstreamHost: string | undefined;
     /** x-forwarded-prefix, expanded: replaces the client's X-Forwarded-Prefix ('' sends none). */
     readonly forwardedPrefix: string | undefined;
+    /** HTTPRoute RequestHeaderModifier: the request headers set, added and removed (undefined for Ingress routes). */
+    readonly requestEdits: HeaderEdits | undefined;
+    /** HTTPRoute ResponseHeaderModifier: upstream response headers (lowercase) replaced or removed; its set/add lines are in responseHeaders. */
+    readonly responseDrops: readonly string[] | undefined;
   }
   | {
     /** auth-url: ask the auth service first (external-auth.ts), then proxyAction() decides. */
@@ -118,6 +123,8 @@ export function decideAction(d: Decision, req: RequestFacts, limits: Limits, htt
   // (a proxy is not a tunnel to anywhere).
   if (req.method === 'TRACE' || req.method === 'CONNECT') return respond(405);
   if (d.kind === 'not-found') return respond(404);
+  // HTTPRoute rules of the host (no Ingress path matched): they decide, or hand back the host's fallback.
+  if (d.kind === 'gateway') return gatewayAction(d, req, (next) => decideAction(next, req, limits, httpsPort));
   if (d.kind === 'host-redirect') return redirect(308, hostRedirectLocation(d.to, req));
   if (d.appRoot !== undefined) return redirect(302, `${req.secure ? 'https' : 'http'}://${req.host}${d.appRoot}`);
   const r = d.route;
@@ -362,7 +369,7 @@ export function proxyAction(d: Extract<Decision, { kind: 'route' }>, req: Reques
   const upstreamHost = o.upstreamVhost === undefined ? undefined : headerValue(o.upstreamVhost, req, d.match, d.route.route) || undefined;
   const forwardedPrefix = o.xForwardedPrefix === undefined ? undefined : forwardedPrefixFor(d.route, o.xForwardedPrefix, d.match, req);
   // One object literal with every field (no spreads: this runs for every proxied request).
-  return { kind: 'proxy', route: r, target: upstreamTarget(r, d.match, req.path, req.query), responseHeaders, sticky, hashed, renewCookie, release, upstreamHost, forwardedPrefix };
+  return { kind: 'proxy', route: r, target: upstreamTarget(r, d.match, req.path, req.query), responseHeaders, sticky, hashed, renewCookie, release, upstreamHost, forwardedPrefix, requestEdits: undefined, responseDrops: undefined };
 }
 
 /**

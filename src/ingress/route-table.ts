@@ -165,6 +165,69 @@ export interface Route {
   readonly canary?: Canary;
 }
 
+/**
+ * Gateway API (gateway.networking.k8s.io/v1 HTTPRoute) matching, filters and weighted backends.
+ * Kept apart from Route so a host with only Ingress paths compiles and routes exactly as before:
+ * the router consults these only for requests no Ingress path of the host matched.
+ */
+export type GatewayPathType = 'Exact' | 'PathPrefix' | 'RegularExpression';
+
+/** One HTTPRouteMatch: every condition must hold (HTTPRouteMatch: "ANDed together"). */
+export interface GatewayMatch {
+  readonly path: { readonly type: GatewayPathType; readonly value: string };
+  /** Header names lowercase (HTTPHeaderMatch: names are case-insensitive). */
+  readonly headers: readonly { readonly type: 'Exact' | 'RegularExpression'; readonly name: string; readonly value: string }[];
+  /** Query parameter names as written (HTTPQueryParamMatch: case-sensitive). */
+  readonly queryParams: readonly { readonly type: 'Exact' | 'RegularExpression'; readonly name: string; readonly value: string }[];
+  readonly method?: string;
+}
+
+/** HTTPHeaderFilter: set replaces, add appends, remove drops (names lowercase in `remove`). */
+export interface HeaderEdits {
+  readonly set: readonly (readonly [string, string])[];
+  readonly add: readonly (readonly [string, string])[];
+  readonly remove: readonly string[];
+}
+
+export interface PathModifier {
+  readonly type: 'ReplaceFullPath' | 'ReplacePrefixMatch';
+  readonly value: string;
+}
+
+export interface GatewayFilters {
+  readonly requestHeaders?: HeaderEdits;
+  readonly responseHeaders?: HeaderEdits;
+  readonly redirect?: {
+    readonly scheme?: 'http' | 'https';
+    readonly hostname?: string;
+    readonly port?: number;
+    readonly path?: PathModifier;
+    readonly statusCode: number;
+  };
+  readonly rewrite?: { readonly hostname?: string; readonly path?: PathModifier };
+}
+
+/** A backendRef with its weight; `backend` absent: the reference is invalid and its share answers 500. */
+export interface WeightedBackend {
+  readonly weight: number;
+  readonly backend?: Backend;
+}
+
+/** One (rule, match) of an HTTPRoute, on one host; HostRoutes.gateway lists them in precedence order. */
+export interface GatewayRule {
+  /** "namespace/route|rule index|match index". */
+  readonly id: string;
+  /** "namespace/name" of the HTTPRoute. */
+  readonly route: string;
+  readonly match: GatewayMatch;
+  readonly backends: readonly WeightedBackend[];
+  readonly filters: GatewayFilters;
+  /** The options every proxied request of the rule gets (timeouts, protocol): the defaults. */
+  readonly options: RouteOptions;
+  /** From an HTTPS listener (requests on the HTTPS port) or an HTTP one (the HTTP port). */
+  readonly secure: boolean;
+}
+
 export interface HostRoutes {
   readonly host: string; // exact, "*.suffix" or '' (rules without a host)
   /** In the order Ingresses were created; the router orders them for matching. */
@@ -175,6 +238,8 @@ export interface HostRoutes {
   readonly tls: boolean;
   /** server-alias: more exact host names served by this host's routes (none of them a host of its own). */
   readonly aliases?: readonly string[];
+  /** HTTPRoute rules for this host, in the Gateway API's precedence order; tried after the Ingress paths. */
+  readonly gateway?: readonly GatewayRule[];
 }
 
 /** from-to-www-redirect: requests for `from` are redirected to the same URI on host `to`. */

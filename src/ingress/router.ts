@@ -4,7 +4,7 @@
 // proxy swaps whole routers, so a request keeps the router it started with.
 import { createHash } from 'node:crypto';
 import { BlockList, isIPv6 } from 'node:net';
-import type { Backend, Canary, Endpoint, ExternalAuth, HostRoutes, Route, RouteTable } from './route-table.ts';
+import type { Backend, Canary, Endpoint, ExternalAuth, GatewayRule, HostRoutes, Route, RouteTable } from './route-table.ts';
 import { compileExpression, corsOriginRegex, type Expression } from './request-policy.ts';
 import { usesRegex } from './translate.ts';
 import { escapeRegExp, guardRegExpBacktracking } from '../util/regexp.ts';
@@ -177,6 +177,19 @@ export interface CompiledRoute {
   readonly canary?: CompiledCanary;
 }
 
+/** An HTTPRoute (rule, match) ready for requests: its regular expressions and its backends' routes. */
+export interface CompiledGatewayRule {
+  readonly rule: GatewayRule;
+  /** RegularExpression path: the whole normalised path must match. */
+  readonly pathRegex?: RegExp;
+  /** Per header / query match, its expression when the type is RegularExpression. */
+  readonly headerRegex: readonly (RegExp | undefined)[];
+  readonly queryRegex: readonly (RegExp | undefined)[];
+  /** Each backendRef's route (undefined: an invalid reference, 500) and its weight. */
+  readonly backends: readonly { readonly weight: number; readonly route: CompiledRoute | undefined }[];
+  readonly totalWeight: number;
+}
+
 interface CompiledHost {
   readonly exact: Map<string, CompiledRoute>;
   readonly prefix: Map<string, CompiledRoute>;
@@ -189,6 +202,8 @@ interface CompiledHost {
   readonly appRoot?: CompiledRoute;
   /** A from-to-www-redirect server: every request goes to this host instead. */
   readonly redirectTo?: string;
+  /** HTTPRoute rules, in precedence order, for requests no Ingress path matched. */
+  readonly gateway?: readonly CompiledGatewayRule[];
 }
 
 export type Decision =
@@ -200,6 +215,11 @@ export type Decision =
     readonly appRoot?: string;
   }
   | { readonly kind: 'not-found' }
+  /**
+   * The host has HTTPRoute rules and no Ingress path matched: request-policy picks the first rule
+   * whose conditions hold (they need the method, headers and query), else `otherwise`.
+   */
+  | { readonly kind: 'gateway'; readonly rules: readonly CompiledGatewayRule[]; readonly otherwise: Decision }
   /** from-to-www-redirect: the request's host is the other name of `to`. */
   | { readonly kind: 'host-redirect'; readonly to: string };
 
@@ -257,10 +277,17 @@ export class Router {
       if (h.appRoot && path === '/') return { kind: 'route', route: h.appRoot, appRoot: h.appRoot.route.options.appRoot! };
       const d = matchHost(h, path);
       if (d) return d;
-      if (h.fallback) return { kind: 'route', route: h.fallback };
-      if (h !== this.#anyHost) return { kind: 'not-found' };
+      if (h.gateway !== undefined) return { kind: 'gateway', rules: h.gateway, otherwise: this.#unmatched(h) };
+      return this.#unmatched(h);
     }
-    return this.#default ? { kind: 'route', route: this.#default } : { kind: 'not-found' };
+    return this.#default ? { kind: 'route', route: this.#default } : NOT_FOUND;
+  }
+
+  /** A request on host `h` that no path of it matched: the host's fallback, else the default backend for the catch-all host. */
+  #unmatched(h: CompiledHost): Decision {
+    if (h.fallback) return { kind: 'route', route: h.fallback };
+    if (h !== this.#anyHost) return NOT_FOUND;
+    return this.#default ? { kind: 'route', route: this.#default } : NOT_FOUND;
   }
 
   #hostFor(host: string): CompiledHost | undefined {
@@ -305,7 +332,27 @@ export class Router {
     const ordered = [...h.routes].sort((a, b) => b.path.length - a.path.length);
     const withAppRoot = ordered.find((r) => r.options.appRoot !== undefined) ?? (h.fallback?.options.appRoot !== undefined ? h.fallback : undefined);
     const appRoot = withAppRoot === undefined ? undefined : withAppRoot === h.fallback ? fallback : this.#compileRoute(withAppRoot, h.tls);
-    return { exact, prefix, stringPrefix, regex, ...(fallback ? { fallback } : {}), ...(appRoot ? { appRoot } : {}) };
+    const gateway = h.gateway?.length ? h.gateway.map((g) => this.#compileGatewayRule(h.host, g)) : undefined;
+    return { exact, prefix, stringPrefix, regex, ...(fallback ? { fallback } : {}), ...(appRoot ? { appRoot } : {}), ...(gateway ? { gateway } : {}) };
+  }
+
+  #compileGatewayRule(host: string, g: GatewayRule): CompiledGatewayRule {
+    // Patterns that do not compile were refused by the translation; this guards a hand-made table.
+    const re = (p: string, whole: boolean): RegExp => { try { return new RegExp(whole ? `^(?:${p})$` : p); } catch { return /(?!)/; } };
+    const backends = g.backends.map((b) => ({
+      weight: b.weight,
+      route: b.backend ? this.#compileRoute({ id: g.id, ingress: g.route, host, path: g.match.path.value, pathType: 'Prefix', backend: b.backend, options: g.options }, false) : undefined,
+    }));
+    return {
+      rule: g,
+      ...(g.match.path.type === 'RegularExpression' ? { pathRegex: re(g.match.path.value, true) } : {}),
+      // Header and query expressions are unanchored, as Envoy's safe_regex on a value is not: a
+      // full match is what Gateway implementations built on Envoy do, so anchor them too.
+      headerRegex: g.match.headers.map((m) => (m.type === 'RegularExpression' ? re(m.value, true) : undefined)),
+      queryRegex: g.match.queryParams.map((m) => (m.type === 'RegularExpression' ? re(m.value, true) : undefined)),
+      backends,
+      totalWeight: backends.reduce((n, b) => n + b.weight, 0),
+    };
   }
 
   #pool(b: Backend): BackendPool {
@@ -360,6 +407,8 @@ function pcrePattern(p: string): { headerPattern?: RegExp } {
   const i = p.startsWith('(?i)');
   try { return { headerPattern: new RegExp(i ? p.slice(4) : p, i ? 'i' : '') }; } catch { return {}; }
 }
+
+const NOT_FOUND: Decision = { kind: 'not-found' };
 
 const EMPTY_HOST: CompiledHost = { exact: new Map(), prefix: new Map(), stringPrefix: [], regex: [] };
 

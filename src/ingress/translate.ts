@@ -35,7 +35,7 @@ export interface TranslateOptions {
   readonly udpServicesConfigMap?: string;
 }
 
-interface Indexes {
+export interface Indexes {
   services: Map<string, Service>;
   slices: Map<string, EndpointSlice[]>;
   secrets: Map<string, Secret>;
@@ -435,7 +435,7 @@ function byAge(list: readonly Ingress[]): Ingress[] {
   return keyed.map((k) => k.ing);
 }
 
-function buildIndexes(input: TranslateInput): Indexes {
+export function buildIndexes(input: TranslateInput): Indexes {
   const services = new Map<string, Service>();
   for (const s of input.services) services.set(`${s.metadata?.namespace ?? 'default'}/${s.metadata?.name}`, s);
   const slices = new Map<string, EndpointSlice[]>();
@@ -473,7 +473,7 @@ function isServed(ing: Ingress, classes: { names: Set<string>; isDefault: boolea
 }
 
 /** Resolves a Service port (number or name) to ready pod endpoints through its EndpointSlices. */
-function resolveBackend(idx: Indexes, ns: string, svcName: string, port: number | string): { backend?: Backend; problem?: string } {
+export function resolveBackend(idx: Indexes, ns: string, svcName: string, port: number | string): { backend?: Backend; problem?: string } {
   const name = `${ns}/${svcName}:${port}`;
   const svc = idx.services.get(`${ns}/${svcName}`);
   if (!svc) return { backend: { name, endpoints: [] }, problem: `service ${ns}/${svcName} not found` };
@@ -506,7 +506,7 @@ function resolveBackend(idx: Indexes, ns: string, svcName: string, port: number 
   return { backend: { name, endpoints } };
 }
 
-function loadCertificate(idx: Indexes, ns: string, secretName: string, hosts: string[]): Certificate | { problem: string; reason: string } {
+export function loadCertificate(idx: Indexes, ns: string, secretName: string, hosts: string[]): Certificate | { problem: string; reason: string } {
   const s = idx.secrets.get(`${ns}/${secretName}`);
   if (!s) return { problem: `secret ${ns}/${secretName} not found`, reason: 'MissingSecret' };
   const crt = s.data?.['tls.crt'];

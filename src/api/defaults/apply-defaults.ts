@@ -5,6 +5,7 @@
 import type { Container, Pod, PodSpec, Probe, Service, Secret } from 'kubernetes-types/core/v1.d.ts';
 import type { KObject } from '../object.ts';
 import { isRecord } from '../object.ts';
+import { defaultGateway, defaultGatewayClass, defaultHTTPRoute } from './gateway-defaults.ts';
 
 /** kube's DefaultClientIPServiceAffinitySeconds (3 hours). */
 export const defaultClientIPAffinitySeconds = 10800;
@@ -240,6 +241,9 @@ const defaulters: Record<string, (obj: KObject) => void> = {
   'networking.k8s.io/Ingress': defaultIngress,
   'apps/Deployment': defaultDeployment,
   'apps/ReplicaSet': defaultReplicaSet,
+  'gateway.networking.k8s.io/GatewayClass': defaultGatewayClass,
+  'gateway.networking.k8s.io/Gateway': defaultGateway,
+  'gateway.networking.k8s.io/HTTPRoute': defaultHTTPRoute,
 };
 
 /**

@@ -7,6 +7,7 @@ import {
   serviceAccountPrinter, servicePrinter,
 } from './core.ts';
 import { descriptions } from './descriptions.ts';
+import { gatewayClassPrinter, gatewayPrinter, httpRoutePrinter } from './gateway.ts';
 import { ipAddressPoolPrinter, l2AdvertisementPrinter } from './metallb.ts';
 import { endpointSlicePrinter, ingressClassPrinter, ingressPrinter } from './networking.ts';
 import { podPrinter } from './pod.ts';
@@ -32,6 +33,7 @@ const printers: ReadonlyMap<string, KindPrinter> = new Map([
   ['DaemonSet', daemonSetPrinter],
   ['Lease', leasePrinter],
   ['IPAddressPool', ipAddressPoolPrinter], ['L2Advertisement', l2AdvertisementPrinter],
+  ['GatewayClass', gatewayClassPrinter], ['Gateway', gatewayPrinter], ['HTTPRoute', httpRoutePrinter],
 ]);
 
 // k8s.io/apiserver/pkg/registry/rest/table.go defaultTableConvertor: kinds without a printer get

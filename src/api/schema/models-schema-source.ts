@@ -49,7 +49,18 @@ const typeMetaDescriptions: Record<string, string> = {
 interface PackageRoots {
   readonly models: string; // .../node_modules/kubernetes-models
   readonly apimachinery: string; // .../node_modules/@kubernetes-models/apimachinery
+  /** .../node_modules/@kubernetes-models/gateway-api: the Gateway API CRDs, generated the same way. */
+  readonly gateway: string;
 }
+
+/**
+ * Schema names of the Gateway API kinds: named as kube-apiserver names a CRD's schema (the group
+ * reversed), `gateway.networking.k8s.io/v1 HTTPRoute` → `io.k8s.networking.gateway.v1.HTTPRoute`.
+ * A CRD's nested types have no names of their own on a real cluster; here they keep the
+ * generator's type names under the same prefix (kubectl explain resolves either way).
+ */
+export const gatewaySchemaPrefix = 'io.k8s.networking.gateway.';
+const gatewayGroupDir = 'gateway.networking.k8s.io';
 
 function findPackageDir(name: string, from: string): string {
   for (let dir = from; ; dir = dirname(dir)) {
@@ -62,7 +73,7 @@ function findPackageDir(name: string, from: string): string {
 function packageRoots(): PackageRoots {
   const here = dirname(fileURLToPath(import.meta.url));
   const models = findPackageDir('kubernetes-models', here);
-  return { models, apimachinery: findPackageDir('@kubernetes-models/apimachinery', models) };
+  return { models, apimachinery: findPackageDir('@kubernetes-models/apimachinery', models), gateway: findPackageDir('@kubernetes-models/gateway-api', here) };
 }
 
 /**
@@ -73,6 +84,10 @@ function packageRoots(): PackageRoots {
 function schemaNameForFile(roots: PackageRoots, file: string): string {
   const rel = (root: string) => relative(root, file).replace(/\.d\.ts$/, '').split(sep);
   if (file.startsWith(roots.apimachinery + sep)) return ['io.k8s.apimachinery.pkg', ...rel(roots.apimachinery)].join('.');
+  if (file.startsWith(roots.gateway + sep)) {
+    const [, version, type] = rel(roots.gateway) as [string, string, string];
+    return `${gatewaySchemaPrefix}${version}.${type}`;
+  }
   const parts = rel(roots.models);
   if (parts.length === 2) return ['io.k8s.api.core', ...parts].join('.');
   if (parts.length === 3) return ['io.k8s.api', parts[0]!.split('.')[0]!, parts[1]!, parts[2]!].join('.');
@@ -85,6 +100,7 @@ const bareGroups = new Set(['apps', 'autoscaling', 'batch', 'extensions', 'polic
 function fileForSchemaName(roots: PackageRoots, name: string): string {
   const p = name.split('.');
   if (name.startsWith('io.k8s.apimachinery.pkg.')) return join(roots.apimachinery, ...p.slice(4)) + '.d.ts';
+  if (name.startsWith(gatewaySchemaPrefix)) return join(roots.gateway, gatewayGroupDir, p[4]!, p[5]!) + '.d.ts';
   if (name.startsWith('io.k8s.api.core.')) return join(roots.models, ...p.slice(4)) + '.d.ts';
   if (name.startsWith('io.k8s.api.') && p.length === 6) {
     // The groups named before the `.k8s.io` convention keep their bare names.
@@ -105,7 +121,7 @@ type TypeExpr =
 
 function tokenize(s: string): string[] {
   const out: string[] = [];
-  const re = /\s*("(?:[^"\\]|\\.)*"|[A-Za-z_$][\w$]*|[<>{}[\]:;|,?()])/y;
+  const re = /\s*("(?:[^"\\]|\\.)*"|[A-Za-z_$][\w$]*|\d+|[<>{}[\]:;|,?()])/y;
   let m: RegExpExecArray | null;
   while (re.lastIndex < s.length && (m = re.exec(s))) out.push(m[1]!);
   if (s.slice(re.lastIndex).trim()) throw new Error(`schema source: cannot tokenize ${JSON.stringify(s)}`);
@@ -123,6 +139,8 @@ function parseType(tokens: string[]): TypeExpr {
     if (tok === undefined) throw new Error('schema source: unexpected end of type');
     if (tok.startsWith('"')) return { t: 'literals', values: [JSON.parse(tok) as string] };
     if (tok === 'string' || tok === 'number' || tok === 'boolean') return { t: tok };
+    // The Gateway API's integer enums (RequestRedirect statusCode: 301 | 302): an integer here.
+    if (/^\d+$/.test(tok)) return { t: 'number' };
     if (tok === 'any' || tok === 'unknown' || tok === 'object') return { t: 'unknown' };
     if (tok === 'Array') {
       expect('<');
@@ -155,6 +173,7 @@ function parseType(tokens: string[]): TypeExpr {
     // A literal union is an enum; `string | number` style unions only appear in the aliases
     // handled by name (IntOrString, Quantity), so meeting one elsewhere means the format changed.
     if (values && !other) return { t: 'literals', values };
+    if (!values && other?.t === 'number') return other;
     throw new Error(`schema source: unexpected union in ${tokens.join(' ')}`);
   };
   const result = union();
@@ -211,9 +230,19 @@ function parseFile(roots: PackageRoots, file: string): ParsedFile {
     const target = resolveImport(roots, file, m[2]!);
     if (target) for (const id of m[1]!.split(',')) imports.set(id.trim(), target);
   }
-  const start = lines.findIndex((l) => /^export interface I\w+( extends TypeMeta)? \{$/.test(l));
+  const start = lines.findIndex((l) => /^export interface I\w+( extends \w+)? \{$/.test(l));
   if (start < 0) throw new Error(`schema source: no interface in ${file}`);
   const fields: ParsedFile['fields'] = [];
+  // The Gateway API's specs embed a common part (HTTPRouteSpec extends CommonRouteSpec): its
+  // fields come first, as Go's embedded struct puts them, and its imports come along.
+  const parent = /extends (\w+) \{$/.exec(lines[start]!)?.[1];
+  if (parent !== undefined && parent !== 'TypeMeta') {
+    const from = imports.get(parent);
+    if (!from) throw new Error(`schema source: unresolved ${parent} in ${file}`);
+    const base = parseFile(roots, from);
+    fields.push(...base.fields);
+    for (const [k, v] of base.imports) if (!imports.has(k)) imports.set(k, v);
+  }
   for (let i = start + 1; i < lines.length && lines[i] !== '}'; i++) {
     const m = /^ {4}"([^"]+)"(\?)?: (.*)$/.exec(lines[i]!);
     if (!m) continue;
@@ -228,11 +257,29 @@ function parseFile(roots: PackageRoots, file: string): ParsedFile {
   return { description: docBefore(lines, start), typeMeta: lines[start]!.includes('extends TypeMeta'), fields, imports, exportedAs };
 }
 
+/** A Gateway API alias file (`export type IPortNumber = number;`): its type, or undefined for an interface file. */
+function gatewayAlias(file: string): { type: TypeExpr; description?: string } | undefined {
+  const lines = readFileSync(file, 'utf8').split('\n');
+  if (lines.some((l) => /^export interface I\w+/.test(l))) return undefined;
+  const at = lines.findIndex((l) => /^export type I\w+ = .*;$/.test(l));
+  if (at < 0) return undefined;
+  const text = /^export type I\w+ = (.*);$/.exec(lines[at]!)![1]!;
+  const ref = /^IIoK8sSigsGatewayApiApisV1(\w+)$/.exec(text);
+  // An alias of an alias (HTTPHeaderName = HeaderName): follow it in the same folder.
+  if (ref) return gatewayAlias(join(dirname(file), `${ref[1]}.d.ts`));
+  const description = docBefore(lines, at);
+  return { type: parseType(tokenize(text)), ...(description ? { description } : {}) };
+}
+
 /** Parses one generated file into a kube-style schema; references become `$ref`s by kube name. */
 function schemaFromFile(roots: PackageRoots, file: string, onReference: (schemaName: string) => void): Schema {
   const parsed = parseFile(roots, file);
   // The path-derived kube name must agree with the generator's own flat name for the type.
-  const flat = schemaNameForFile(roots, file).split('.').map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('');
+  const kubeName = schemaNameForFile(roots, file);
+  // The gateway generator names its types after the Go package (sigs.k8s.io/gateway-api/apis/v1).
+  const flat = kubeName.startsWith(gatewaySchemaPrefix)
+    ? `IoK8sSigsGatewayApiApis${kubeName.split('.').slice(4).map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('')}`
+    : kubeName.split('.').map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('');
   if (parsed.exportedAs !== flat) throw new Error(`schema source: ${file} exports ${parsed.exportedAs}, expected ${flat}`);
   const toSchema = (t: TypeExpr): Schema => {
     switch (t.t) {
@@ -247,6 +294,13 @@ function schemaFromFile(roots: PackageRoots, file: string, onReference: (schemaN
       case 'ref': {
         const target = parsed.imports.get(t.ident);
         if (!target) throw new Error(`schema source: unresolved ${t.ident} in ${file}`);
+        // The Gateway API's named scalars (PortNumber, Hostname, PathMatchType, …) are aliases:
+        // a CRD's schema has them inline, so they are inlined here too.
+        if (target.startsWith(roots.gateway + sep)) {
+          const alias = gatewayAlias(target);
+          // The field's own description (added by the caller) says more than the alias's.
+          if (alias) return toSchema(alias.type);
+        }
         const name = schemaNameForFile(roots, target);
         onReference(name);
         return { $ref: refPrefix + name };

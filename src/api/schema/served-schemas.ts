@@ -3,13 +3,14 @@
 import { servedGroupVersions } from '../resources.ts';
 import { addListExtensions } from './kube-extensions.ts';
 import { metallbSchemaDependencies, metallbSchemaName, metallbSchemas } from './metallb-schemas.ts';
-import { loadModelSchemas, refPrefix, type Schema } from './models-schema-source.ts';
+import { gatewaySchemaPrefix, loadModelSchemas, refPrefix, type Schema } from './models-schema-source.ts';
 
 export const metaV1 = 'io.k8s.apimachinery.pkg.apis.meta.v1';
 
 /** kube's schema name for a kind: ('', 'v1', 'Service') → `io.k8s.api.core.v1.Service`; MetalLB's as a CRD's. */
 export function schemaNameFor(group: string, version: string, kind: string): string {
   if (group === 'metallb.io') return metallbSchemaName(version, kind);
+  if (group === 'gateway.networking.k8s.io') return `${gatewaySchemaPrefix}${version}.${kind}`;
   return `io.k8s.api.${group === '' ? 'core' : group.split('.')[0]}.${version}.${kind}`;
 }
 

@@ -96,6 +96,15 @@ const replicaSetStrategy: Strategy = {
   statusUpdatesAnnotations: true,
 };
 
+// Gateway API kinds, CRDs with the status subresource (apiextensions' customResourceStrategy):
+// status is dropped on create and kept by main-resource writes; every spec change bumps the
+// generation the controller reports as observedGeneration in its conditions.
+const gatewayApiStrategy: Strategy = {
+  prepareForCreate(obj) { delete obj.status; },
+  prepareForUpdate: keepStatus,
+  tracksGeneration: true,
+};
+
 const nodeStrategy: Strategy = {
   // The kubelet registers a Node with its status; only later writes go through /status.
   prepareForUpdate: keepStatus,
@@ -108,6 +117,9 @@ export function defaultStrategies(opts: { serviceAllocator: ServiceAllocator }):
     services: serviceStrategy(opts.serviceAllocator),
     ingresses: ingressStrategy,
     ingressclasses: { tracksGeneration: true },
+    gatewayclasses: gatewayApiStrategy,
+    gateways: gatewayApiStrategy,
+    httproutes: gatewayApiStrategy,
     deployments: deploymentStrategy,
     replicasets: replicaSetStrategy,
     nodes: nodeStrategy,
