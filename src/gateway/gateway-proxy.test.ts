@@ -50,10 +50,14 @@ describe('the ingress proxy serving HTTPRoutes', () => {
     const services = [...backends.map((x) => makeService('default', x.name, [{ name: 'http', port: 80, targetPort: 'http' }])), makeService('default', 'idle', [{ name: 'http', port: 80 }])];
     const slices = backends.map((x) => makeSlice('default', x.name, ['127.0.0.1'], [{ name: 'http', port: x.port }]));
     // An Ingress on the same host: its paths are tried first.
-    const ingressTable = tableFor([makeIngress('default', 'ing', (i) => { i.spec!.rules = [rule('gw.example.com', path('/ingress', 'b', 80, 'Exact'))]; })], backends);
+    const ingressTable = tableFor([
+      makeIngress('default', 'ing', (i) => { i.spec!.rules = [rule('gw.example.com', path('/ingress', 'b', 80, 'Exact'))]; }),
+      makeIngress('default', 'wild-ing', (i) => { i.spec!.rules = [rule('*.ing.example.com', path('/', 'b', 80))]; }),
+    ], backends);
     const plan = translateGateway({
       gatewayClasses: [makeGatewayClass('podgate')], gateways: [makeGateway('default', 'gw', [{ name: 'http', protocol: 'HTTP', port: proxy.httpPort! }])],
-      httpRoutes: [makeRoute('default', 'r', spec)], services, endpointSlices: slices, secrets: [],
+      httpRoutes: [makeRoute('default', 'r', spec), makeRoute('default', 'wild', { parentRefs: [{ name: 'gw' }], hostnames: ['*.wild.example.com'], rules: [{ backendRefs: [{ name: 'b', port: 80 }] }] })],
+      services, endpointSlices: slices, secrets: [],
     }, { httpPort: proxy.httpPort!, httpsPort: proxy.httpsPort!, addresses: [], now: '2026-01-01T00:00:00Z' });
     await proxy.setRoutes(mergeGatewayRoutes(ingressTable, plan));
   });
@@ -102,11 +106,31 @@ describe('the ingress proxy serving HTTPRoutes', () => {
     assert.equal(r.headers['content-type'], 'text/x-replaced');
     assert.equal(r.headers['x-resp'], 'yes');
     assert.equal(json((await get('/full/a/b')).body).url, '/fixed');
+    // The prefix is matched on the normalised path, and cut from it: never by length off the raw one.
+    assert.equal(json((await get('/v%31/items')).body).url, '/v2/items');
+    assert.equal(json((await get('/x/../v1/a%20b')).body).url, '/v2/a%20b');
   });
 
   it('answers 500 for a rule whose backendRefs are all invalid and 503 for a Service without ready endpoints', async () => {
     assert.equal((await get('/invalid')).status, 500);
     assert.equal((await get('/empty')).status, 503);
+  });
+
+  it('takes bodies larger than ingress-nginx\'s 1 MiB default (the Gateway API sets no limit), by length and chunked', async () => {
+    const big = 'x'.repeat(1536 * 1024);
+    assert.equal((await request(proxy.httpPort!, 'gw.example.com', '/', { method: 'POST', body: big })).status, 200);
+    assert.equal((await request(proxy.httpPort!, 'gw.example.com', '/', { method: 'POST', body: big, headers: { 'transfer-encoding': 'chunked' } })).status, 200);
+  });
+
+  it('matches a wildcard hostname over any number of labels, as Gateway API does (an Ingress wildcard: one label)', async () => {
+    for (const host of ['a.wild.example.com', 'a.b.wild.example.com', 'x.y.z.wild.example.com']) {
+      const r = await request(proxy.httpPort!, host, '/');
+      assert.equal(r.status, 200, host);
+      assert.equal(json(r.body).backend, 'b');
+    }
+    assert.equal((await request(proxy.httpPort!, 'wild.example.com', '/')).status, 404, 'the wildcard is not its own suffix');
+    assert.equal((await request(proxy.httpPort!, 'a.ing.example.com', '/')).status, 200);
+    assert.equal((await request(proxy.httpPort!, 'a.b.ing.example.com', '/')).status, 404, 'Ingress: one label');
   });
 
   it('lets an Ingress path on the same host win, and serves only the listener\'s port (not HTTPS)', async () => {

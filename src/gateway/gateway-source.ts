@@ -27,6 +27,8 @@ export interface GatewaySourceOptions {
   readonly now?: () => Date;
 }
 
+const EMPTY_PLAN: GatewayPlan = { hosts: [], certificates: [], classStatus: new Map(), gatewayStatus: new Map(), routeParents: new Map() };
+
 function resource(group: string, plural: string): ResourceInfo {
   const r = resources.find((x) => x.group === group && x.resource === plural);
   if (!r) throw new Error(`resource ${group}/${plural} missing from the resource table`);
@@ -76,6 +78,13 @@ export class GatewaySource implements RouteSource {
 
   merge(table: RouteTable, shared: SharedObjects): RouteTable {
     const o = this.#opts;
+    const controller = o.controllerName ?? GATEWAY_CONTROLLER_NAME;
+    // No GatewayClass of ours: nothing to translate on every Ingress rebuild (statuses of ours
+    // that routes still carry are taken off by afterInstall).
+    if (!this.#classes.list().some((c) => (c.spec as { controllerName?: string } | undefined)?.controllerName === controller)) {
+      this.#plan = EMPTY_PLAN;
+      return table;
+    }
     this.#plan = translateGateway({
       gatewayClasses: this.#classes.list() as unknown as GatewayClass[],
       gateways: this.#gateways.list() as unknown as Gateway[],
@@ -112,8 +121,10 @@ export class GatewaySource implements RouteSource {
       const key = `${obj.metadata.namespace}/${obj.metadata.name}`;
       const current = ((status(obj).parents ?? []) as Record<string, unknown>[]);
       // Other controllers' parents stay; ours are replaced by the plan's (none when no Gateway of ours is named any more).
-      const parents = [...current.filter((p) => p.controllerName !== controller), ...(plan.routeParents.get(key) ?? [])];
-      if (!isDeepStrictEqual(current, parents)) writes.push({ info: this.#info.routes, ns: obj.metadata.namespace, name: obj.metadata.name ?? '', status: { parents } });
+      const want = plan.routeParents.get(key) ?? [];
+      if (isDeepStrictEqual(current.filter((p) => p.controllerName === controller), want)) continue;
+      const parents = [...current.filter((p) => p.controllerName !== controller), ...want];
+      writes.push({ info: this.#info.routes, ns: obj.metadata.namespace, name: obj.metadata.name ?? '', status: { parents } });
     }
     const errors: unknown[] = [];
     for (const w of writes) {

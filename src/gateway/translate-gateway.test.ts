@@ -1,9 +1,10 @@
 // Table tests for the pure Gateway API translation: listener validation, route attachment and
 // its status reasons, hostname intersection and match precedence, each citing the spec
 // (https://gateway-api.sigs.k8s.io/reference/spec/).
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeService, makeSlice } from '../ingress/test-builders.ts';
+import { createCertificateAuthority, issueCertificate } from '../pki/certificates.ts';
+import { makeService, makeSlice, makeTlsSecret } from '../ingress/test-builders.ts';
 import { comparePrecedence, intersectHostnames, translateGateway, type GatewayInput, type HTTPRoute } from './translate-gateway.ts';
 import { makeGateway, makeGatewayClass, makeRoute } from './test-builders.ts';
 import type { GatewayRule } from '../ingress/route-table.ts';
@@ -138,5 +139,203 @@ describe('match precedence (HTTPRouteRule: "continuing on ties")', () => {
   it('fills in the CRD defaults of a rule without matches: PathPrefix "/"', () => {
     const plan = translateGateway(input({ httpRoutes: [makeRoute('default', 'r', { parentRefs: [{ name: 'gw' }], rules: [{ backendRefs: backendsTo('a') }] })] }), opts);
     assert.deepEqual(plan.hosts[0]!.rules[0]!.match, { path: { type: 'PathPrefix', value: '/' }, headers: [], queryParams: [] });
+  });
+});
+
+type Plan = ReturnType<typeof translateGateway>;
+type ListenerStatus = { name: string; supportedKinds: unknown[]; attachedRoutes: number; conditions: unknown };
+const listenerOf = (plan: Plan, name: string, gw = 'default/gw') => (plan.gatewayStatus.get(gw) as { listeners: ListenerStatus[] }).listeners.find((l) => l.name === name)!;
+const pair = (c: { status: string; reason: string } | undefined) => [c?.status, c?.reason];
+const acceptedOf = (plan: Plan, key = 'default/r') => routeCond(plan, key, 'Accepted') as unknown as { status: string; reason: string; message: string };
+
+// Finding 1: header modifiers that could desynchronise a kept-alive upstream connection (or split
+// headers with CR/LF) are refused at translation; the route is not Accepted and nothing of it is
+// programmed. HTTPHeaderFilter; HeaderName pattern ^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$ (shared_types.go).
+describe('translateGateway: header modifiers that would reach the wire unsafely (HTTPHeaderFilter)', () => {
+  type Mod = { set?: { name: string; value: string }[]; add?: { name: string; value: string }[]; remove?: string[] };
+  const req = (m: Mod) => [{ type: 'RequestHeaderModifier' as const, requestHeaderModifier: m }];
+  const resp = (m: Mod) => [{ type: 'ResponseHeaderModifier' as const, responseHeaderModifier: m }];
+  const cases: { name: string; filters: NonNullable<NonNullable<HTTPRoute['spec']>['rules']>[number]['filters']; header?: string }[] = [
+    { name: 'request set Content-Length: 0 (a POST body read as a second request)', filters: req({ set: [{ name: 'Content-Length', value: '0' }] }), header: 'Content-Length' },
+    { name: 'request add Transfer-Encoding', filters: req({ add: [{ name: 'Transfer-Encoding', value: 'chunked' }] }), header: 'Transfer-Encoding' },
+    { name: 'request remove CONNECTION (names case-insensitive)', filters: req({ remove: ['CONNECTION'] }), header: 'CONNECTION' },
+    { name: 'request set keep-alive', filters: req({ set: [{ name: 'keep-alive', value: 'timeout=5' }] }), header: 'keep-alive' },
+    { name: 'request set TE', filters: req({ set: [{ name: 'TE', value: 'trailers' }] }), header: 'TE' },
+    { name: 'request add Trailer', filters: req({ add: [{ name: 'Trailer', value: 'X' }] }), header: 'Trailer' },
+    { name: 'request set Upgrade', filters: req({ set: [{ name: 'Upgrade', value: 'websocket' }] }), header: 'Upgrade' },
+    { name: 'request set Proxy-Connection', filters: req({ set: [{ name: 'Proxy-Connection', value: 'close' }] }), header: 'Proxy-Connection' },
+    { name: 'request set Host (URLRewrite hostname is the way)', filters: req({ set: [{ name: 'Host', value: 'evil.example.com' }] }), header: 'Host' },
+    { name: 'response set content-length', filters: resp({ set: [{ name: 'content-length', value: '1' }] }), header: 'content-length' },
+    { name: 'response remove Transfer-Encoding', filters: resp({ remove: ['Transfer-Encoding'] }), header: 'Transfer-Encoding' },
+    { name: 'a name with CR LF (header splitting)', filters: req({ set: [{ name: 'X-A\r\nContent-Length', value: '0' }] }), header: 'X-A' },
+    { name: 'a name with a space', filters: req({ add: [{ name: 'X A', value: '1' }] }), header: 'X A' },
+    { name: 'a value with CR LF', filters: req({ set: [{ name: 'X-A', value: 'ok\r\nContent-Length: 0' }] }), header: 'X-A' },
+    { name: 'a value with NUL', filters: resp({ add: [{ name: 'X-A', value: 'a\u0000b' }] }), header: 'X-A' },
+    { name: 'a value with DEL', filters: req({ set: [{ name: 'X-A', value: 'a\u007fb' }] }), header: 'X-A' },
+    { name: 'a value with a tab is fine', filters: req({ set: [{ name: 'X-A', value: 'a\tb' }], add: [{ name: "X-!#$%&'*+-.^_`|~", value: 'v' }], remove: ['X-Old'] }) },
+  ];
+  for (const c of cases) {
+    it(`${c.header ? 'refuses' : 'accepts'} ${c.name}`, () => {
+      const route = makeRoute('default', 'r', { parentRefs: [{ name: 'gw' }], rules: [{ backendRefs: backendsTo('a') }, { matches: [{ path: { type: 'PathPrefix', value: '/x' } }], filters: c.filters, backendRefs: backendsTo('a') }] });
+      const plan = translateGateway(input({ httpRoutes: [route] }), opts);
+      const a = acceptedOf(plan);
+      if (!c.header) { assert.deepEqual(pair(a), ['True', 'Accepted']); assert.equal(plan.hosts[0]!.rules.length, 2); return; }
+      assert.deepEqual(pair(a), ['False', 'UnsupportedValue']);
+      assert.ok(a.message.startsWith('spec.rules[1]: '), a.message);
+      assert.ok(a.message.includes(JSON.stringify(c.header).slice(1, -1)) || a.message.includes(c.header), a.message);
+      // The route as a whole is not Accepted: neither the bad rule nor the good one is programmed.
+      assert.deepEqual(plan.hosts, []);
+      assert.equal(listenerOf(plan, 'http').attachedRoutes, 0);
+    });
+  }
+});
+
+// Finding 2: attachment comes from parentRefs and allowedRoutes only; listener status does not
+// impact it (ListenerStatus.attachedRoutes, gateway_types.go; conformance GatewayWithAttachedRoutes
+// "unresolved-gateway-with-one-attached-unresolved-route", GatewayInvalidRouteKind).
+describe('translateGateway: attachment regardless of listener validity, supportedKinds', () => {
+  it('counts a route on an HTTPS listener whose certificate does not resolve, without programming it', () => {
+    const gw = makeGateway('default', 'gw', [{ name: 'tls', protocol: 'HTTPS', port: 443, tls: { mode: 'Terminate', certificateRefs: [{ group: '', kind: 'Secret', name: 'does-not-exist' }] } }]);
+    const plan = translateGateway(input({ gateways: [gw], httpRoutes: [makeRoute('default', 'r', { parentRefs: [{ name: 'gw', sectionName: 'tls' }], rules: [{ backendRefs: backendsTo('does-not-exist', 8080) }] })] }), opts);
+    const l = listenerOf(plan, 'tls');
+    assert.equal(l.attachedRoutes, 1);
+    assert.deepEqual(l.supportedKinds, [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' }]);
+    assert.deepEqual(pair(cond(l.conditions, 'Programmed')), ['False', 'Invalid']);
+    assert.deepEqual(pair(cond(l.conditions, 'ResolvedRefs')), ['False', 'InvalidCertificateRef']);
+    assert.deepEqual(pair(acceptedOf(plan)), ['True', 'Accepted']);
+    assert.deepEqual(pair(routeCond(plan, 'default/r', 'ResolvedRefs')), ['False', 'BackendNotFound']);
+    assert.deepEqual(plan.hosts, []);
+  });
+
+  it('counts a route on a listener that is not Accepted (PortUnavailable), without programming it', () => {
+    const gw = makeGateway('default', 'gw', [{ name: 'http', protocol: 'HTTP', port: 80 }, { name: 'alt', protocol: 'HTTP', port: 8080 }]);
+    const plan = translateGateway(input({ gateways: [gw], httpRoutes: [makeRoute('default', 'r', { parentRefs: [{ name: 'gw', port: 8080 }], rules: [{ backendRefs: backendsTo('a') }] })] }), opts);
+    assert.equal(listenerOf(plan, 'alt').attachedRoutes, 1);
+    assert.equal(listenerOf(plan, 'http').attachedRoutes, 0);
+    assert.deepEqual(pair(acceptedOf(plan)), ['True', 'Accepted']);
+    assert.deepEqual(plan.hosts, []);
+  });
+
+  it('lists no supportedKinds when only invalid kinds are allowed (InvalidRouteKinds); routes are NotAllowedByListeners', () => {
+    const gw = makeGateway('default', 'gw', [{ name: 'http', protocol: 'HTTP', port: 80, allowedRoutes: { namespaces: { from: 'All' }, kinds: [{ kind: 'InvalidRoute' }] } }]);
+    const plan = translateGateway(input({ gateways: [gw], httpRoutes: [makeRoute('default', 'r', { parentRefs: [{ name: 'gw' }], rules: [{ backendRefs: backendsTo('a') }] })] }), opts);
+    const l = listenerOf(plan, 'http');
+    assert.deepEqual(l.supportedKinds, []);
+    assert.deepEqual(pair(cond(l.conditions, 'ResolvedRefs')), ['False', 'InvalidRouteKinds']);
+    assert.equal(l.attachedRoutes, 0);
+    assert.deepEqual(pair(acceptedOf(plan)), ['False', 'NotAllowedByListeners']);
+  });
+
+  it('keeps serving HTTPRoute on a listener allowing [InvalidRoute, HTTPRoute], with ResolvedRefs False InvalidRouteKinds', () => {
+    const gw = makeGateway('default', 'gw', [{ name: 'http', protocol: 'HTTP', port: 80, allowedRoutes: { namespaces: { from: 'All' }, kinds: [{ kind: 'InvalidRoute' }, { kind: 'HTTPRoute' }] } }]);
+    const plan = translateGateway(input({ gateways: [gw], httpRoutes: [makeRoute('default', 'r', { parentRefs: [{ name: 'gw' }], rules: [{ backendRefs: backendsTo('a') }] })] }), opts);
+    const l = listenerOf(plan, 'http');
+    assert.deepEqual(l.supportedKinds, [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' }]);
+    assert.deepEqual(pair(cond(l.conditions, 'ResolvedRefs')), ['False', 'InvalidRouteKinds']);
+    assert.deepEqual(pair(cond(l.conditions, 'Programmed')), ['True', 'Programmed']);
+    assert.equal(l.attachedRoutes, 1);
+    assert.equal(plan.hosts[0]!.rules.length, 1);
+  });
+
+  it('counts a route whose two parentRefs pick the same listener once', () => {
+    const plan = translateGateway(input({ httpRoutes: [makeRoute('default', 'r', { parentRefs: [{ name: 'gw' }, { name: 'gw', sectionName: 'http' }], rules: [{ backendRefs: backendsTo('a') }] })] }), opts);
+    assert.equal(listenerOf(plan, 'http').attachedRoutes, 1);
+    assert.equal(plan.routeParents.get('default/r')!.length, 2);
+  });
+});
+
+// Finding 3: an HTTPS listener without a hostname serves its certificate for the hostnames of the
+// routes attached to it (conformance HTTPRouteHTTPSListener: listener `https` without hostname,
+// route hostname example.org).
+describe('translateGateway: certificates of HTTPS listeners without a hostname', () => {
+  const secrets: GatewayInput['secrets'][number][] = [];
+  before(async () => {
+    const d = new Date('2026-01-01T00:00:00Z');
+    const ca = await createCertificateAuthority({ commonName: 'test ca', now: d });
+    for (const n of ['one', 'two']) {
+      const c = await issueCertificate(ca, { commonName: `${n}.example.org`, usage: 'server', hosts: { dnsNames: [`${n}.example.org`], ips: [] }, now: d });
+      secrets.push(makeTlsSecret('default', `${n}-tls`, c.certPem, c.keyPem));
+    }
+  });
+  const https = (name: string, secret: string, hostname?: string) => ({ name, protocol: 'HTTPS' as const, port: 443, ...(hostname ? { hostname } : {}), tls: { mode: 'Terminate' as const, certificateRefs: [{ name: secret }] } });
+  const certs = (plan: Plan) => plan.certificates.map((c) => [c.secret, [...c.hosts]]);
+
+  it('registers the listener certificate for the attached routes\' hostnames', () => {
+    const gw = makeGateway('default', 'gw', [https('https', 'one-tls')]);
+    const plan = translateGateway(input({ gateways: [gw], secrets, httpRoutes: [makeRoute('default', 'r', { parentRefs: [{ name: 'gw' }], hostnames: ['example.org', '*.wild.example.org'], rules: [{ backendRefs: backendsTo('a') }] })] }), opts);
+    assert.deepEqual(certs(plan), [['default/one-tls', ['*.wild.example.org', 'example.org']]]);
+  });
+
+  it('registers it for any name (\'\') for a route without hostnames', () => {
+    const gw = makeGateway('default', 'gw', [https('https', 'one-tls')]);
+    const plan = translateGateway(input({ gateways: [gw], secrets, httpRoutes: [makeRoute('default', 'r', { parentRefs: [{ name: 'gw' }], rules: [{ backendRefs: backendsTo('a') }] })] }), opts);
+    assert.deepEqual(certs(plan), [['default/one-tls', ['']]]);
+  });
+
+  it('lets a listener that names the host keep it, and registers nothing without Accepted routes', () => {
+    const gw = makeGateway('default', 'gw', [https('any', 'one-tls'), https('named', 'two-tls', 'shop.example.org')]);
+    const route = makeRoute('default', 'r', { parentRefs: [{ name: 'gw' }], hostnames: ['shop.example.org', 'a.example.org'], rules: [{ backendRefs: backendsTo('a') }] });
+    assert.deepEqual(certs(translateGateway(input({ gateways: [gw], secrets, httpRoutes: [route] }), opts)), [['default/one-tls', ['a.example.org']], ['default/two-tls', ['shop.example.org']]]);
+    const bad = makeRoute('default', 'r', { parentRefs: [{ name: 'gw', sectionName: 'any' }], hostnames: ['a.example.org'], rules: [{ matches: [{ path: { type: 'RegularExpression', value: '(a)\\1' } }], backendRefs: backendsTo('a') }] });
+    assert.deepEqual(certs(translateGateway(input({ gateways: [gw], secrets, httpRoutes: [bad] }), opts)), [['default/two-tls', ['shop.example.org']]]);
+  });
+});
+
+// Finding 4: regular expressions V8's linear-time fallback cannot run are refused (Envoy-based
+// implementations accept RE2 only: RegexMatcher google_re2, "designed to complete execution in
+// linear time"). PathMatchRegularExpression / HeaderMatchRegularExpression are implementation-specific.
+describe('translateGateway: RegularExpression matches must run in linear time', () => {
+  const cases: { name: string; match: NonNullable<NonNullable<NonNullable<HTTPRoute['spec']>['rules']>[number]['matches']>[number]; ok: boolean }[] = [
+    { name: 'a path with a backreference (a|a)*\\1b', match: { path: { type: 'RegularExpression', value: '/(a|a)*\\1b' } }, ok: false },
+    { name: 'a path with a named backreference', match: { path: { type: 'RegularExpression', value: '/(?<x>a)\\k<x>' } }, ok: false },
+    { name: 'a header with a lookahead', match: { headers: [{ name: 'X-A', type: 'RegularExpression', value: 'a(?=b)b' }] }, ok: false },
+    { name: 'a header with a negative lookahead', match: { headers: [{ name: 'X-A', type: 'RegularExpression', value: '(?!x).*' }] }, ok: false },
+    { name: 'a query param with a backreference', match: { queryParams: [{ name: 'q', type: 'RegularExpression', value: '(a+)+\\1' }] }, ok: false },
+    { name: 'a counted repetition the linear engine cannot unroll', match: { path: { type: 'RegularExpression', value: '/(a|aa){1,1000}' } }, ok: false },
+    { name: 'an invalid expression', match: { path: { type: 'RegularExpression', value: '/(' } }, ok: false },
+    { name: 'nested quantifiers (linear engine takes them over)', match: { path: { type: 'RegularExpression', value: '/(a+)+b' }, headers: [{ name: 'X-V', type: 'RegularExpression', value: 'v[0-9]{1,3}' }] }, ok: true },
+  ];
+  for (const c of cases) {
+    it(`${c.ok ? 'accepts' : 'refuses'} ${c.name}`, () => {
+      const plan = translateGateway(input({ httpRoutes: [makeRoute('default', 'r', { parentRefs: [{ name: 'gw' }], rules: [{ matches: [c.match], backendRefs: backendsTo('a') }] })] }), opts);
+      assert.deepEqual(pair(acceptedOf(plan)), c.ok ? ['True', 'Accepted'] : ['False', 'UnsupportedValue']);
+      assert.equal(plan.hosts.length, c.ok ? 1 : 0);
+    });
+  }
+});
+
+// Finding 5: the CRD's CEL rules the served schema does not enforce, and the "MUST be ignored"
+// duplicates of HTTPHeaderMatch / HTTPQueryParamMatch names (httproute_types.go).
+describe('translateGateway: the CRD\'s CEL rules and duplicate match names', () => {
+  type RuleSpec = NonNullable<NonNullable<HTTPRoute['spec']>['rules']>[number];
+  const rewritePrefix = { type: 'URLRewrite' as const, urlRewrite: { path: { type: 'ReplacePrefixMatch' as const, replacePrefixMatch: '/new' } } };
+  const redirectPrefix = { type: 'RequestRedirect' as const, requestRedirect: { path: { type: 'ReplacePrefixMatch' as const, replacePrefixMatch: '/new' } } };
+  const cases: { name: string; rule: RuleSpec; accepted: [string, string] }[] = [
+    { name: 'URLRewrite ReplacePrefixMatch with a RegularExpression match', rule: { matches: [{ path: { type: 'RegularExpression', value: '/old.*' } }], filters: [rewritePrefix], backendRefs: backendsTo('a') }, accepted: ['False', 'UnsupportedValue'] },
+    { name: 'URLRewrite ReplacePrefixMatch with an Exact match', rule: { matches: [{ path: { type: 'Exact', value: '/old' } }], filters: [rewritePrefix], backendRefs: backendsTo('a') }, accepted: ['False', 'UnsupportedValue'] },
+    { name: 'RequestRedirect ReplacePrefixMatch with two PathPrefix matches (CEL: exactly one)', rule: { matches: [{ path: { type: 'PathPrefix', value: '/a' } }, { path: { type: 'PathPrefix', value: '/b' } }], filters: [redirectPrefix] }, accepted: ['False', 'UnsupportedValue'] },
+    { name: 'URLRewrite ReplacePrefixMatch with one PathPrefix match', rule: { matches: [{ path: { type: 'PathPrefix', value: '/old' } }], filters: [rewritePrefix], backendRefs: backendsTo('a') }, accepted: ['True', 'Accepted'] },
+    { name: 'RequestRedirect ReplacePrefixMatch with the default match (PathPrefix /)', rule: { filters: [redirectPrefix] }, accepted: ['True', 'Accepted'] },
+    { name: 'RequestRedirect and URLRewrite in one rule (IncompatibleFilters)', rule: { filters: [{ type: 'RequestRedirect', requestRedirect: { hostname: 'x.example.com' } }, { type: 'URLRewrite', urlRewrite: { hostname: 'y.example.com' } }] }, accepted: ['False', 'IncompatibleFilters'] },
+    { name: 'RequestRedirect with backendRefs', rule: { filters: [{ type: 'RequestRedirect', requestRedirect: { hostname: 'x.example.com' } }], backendRefs: backendsTo('a') }, accepted: ['False', 'IncompatibleFilters'] },
+    { name: 'a repeated RequestHeaderModifier', rule: { filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'X-A', value: '1' }] } }, { type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'X-B', value: '1' }] } }], backendRefs: backendsTo('a') }, accepted: ['False', 'UnsupportedValue'] },
+  ];
+  for (const c of cases) {
+    it(`${c.accepted[0] === 'True' ? 'accepts' : 'refuses'} ${c.name}`, () => {
+      const plan = translateGateway(input({ httpRoutes: [makeRoute('default', 'r', { parentRefs: [{ name: 'gw' }], rules: [c.rule] })] }), opts);
+      assert.deepEqual(pair(acceptedOf(plan)), c.accepted);
+      assert.equal(plan.hosts.length, c.accepted[0] === 'True' ? 1 : 0);
+    });
+  }
+
+  it('ignores later header matches with an equivalent name (case-insensitive) and later query params of the same name', () => {
+    const plan = translateGateway(input({ httpRoutes: [makeRoute('default', 'r', { parentRefs: [{ name: 'gw' }], rules: [{ matches: [{
+      headers: [{ name: 'X-Env', value: 'one' }, { name: 'x-env', value: 'two' }, { name: 'X-ENV', type: 'RegularExpression', value: '.*' }, { name: 'X-Other', value: '3' }],
+      queryParams: [{ name: 'q', value: '1' }, { name: 'q', value: '2' }, { name: 'Q', value: '3' }],
+    }], backendRefs: backendsTo('a') }] })] }), opts);
+    const m = plan.hosts[0]!.rules[0]!.match;
+    assert.deepEqual(m.headers, [{ type: 'Exact', name: 'x-env', value: 'one' }, { type: 'Exact', name: 'x-other', value: '3' }]);
+    // HTTPQueryParamMatch.name "must be an exact string match": q and Q are different parameters.
+    assert.deepEqual(m.queryParams, [{ type: 'Exact', name: 'q', value: '1' }, { type: 'Exact', name: 'Q', value: '3' }]);
   });
 });

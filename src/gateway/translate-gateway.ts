@@ -3,6 +3,7 @@
 // per-host HTTPRoute rules the ingress proxy serves and the status every object should have.
 // Pure: no I/O, no clock (the caller passes `now` for condition times), deterministic order.
 // Spec: https://gateway-api.sigs.k8s.io/reference/spec/ (v1 GatewayClass, Gateway, HTTPRoute).
+import v8 from 'node:v8';
 import type { Namespace, Secret, Service } from 'kubernetes-types/core/v1.d.ts';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.d.ts';
 import type { IGateway } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway';
@@ -92,13 +93,14 @@ export function translateGateway(input: GatewayInput, opts: GatewayOptions): Gat
     classStatus.set(name, { conditions: [cond(gc.metadata?.generation, 'Accepted', true, 'Accepted', `Handled by ${controller}`, prev)] });
   }
 
-  // Gateways and their listeners.
-  interface ListenerState {
-    readonly gw: Gateway; readonly l: Listener; readonly valid: boolean; readonly secure: boolean;
-    readonly conditions: Condition[]; attached: number;
-  }
+  // Gateways and their listeners. A listener is `programmable` (served by the proxy) when it is
+  // Accepted, its certificate resolves and at least one of its route kinds is supported; routes
+  // attach to any listener (valid or not: ListenerStatus.attachedRoutes "MUST be set for Listeners,
+  // even if the Accepted condition of an individual Listener is set to False").
   const gateways = new Map<string, { gw: Gateway; listeners: ListenerState[] }>();
-  const certificates = new Map<string, Certificate>();
+  // host -> certificate, first listener (Gateway namespace/name, then listener order) wins.
+  const certByHost = new Map<string, Certificate>();
+  const listenerOrder: ListenerState[] = [];
   for (const gw of [...input.gateways].sort((a, b) => cmp(keyOf(a), keyOf(b)))) {
     if (!ourClasses.has(gw.spec?.gatewayClassName ?? '')) continue;
     const ns = gw.metadata?.namespace ?? 'default';
@@ -108,40 +110,59 @@ export function translateGateway(input: GatewayInput, opts: GatewayOptions): Gat
     for (const l of gw.spec?.listeners ?? []) {
       const old = (prev.find((p) => p.name === l.name)?.conditions ?? []) as Condition[];
       const c = (type: string, ok: boolean, reason: string, message: string) => cond(gen, type, ok, reason, message, old);
-      let problem: { type: 'Accepted' | 'ResolvedRefs'; reason: string; message: string } | undefined;
+      let notAccepted: { reason: string; message: string } | undefined;
+      const refProblems: { reason: string; message: string }[] = [];
       const secure = l.protocol === 'HTTPS';
-      const kinds = l.allowedRoutes?.kinds ?? [];
-      if (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS') {
-        problem = { type: 'Accepted', reason: 'UnsupportedProtocol', message: `protocol ${l.protocol} is not supported; podgate serves HTTP and HTTPS listeners` };
+      const httpish = l.protocol === 'HTTP' || l.protocol === 'HTTPS';
+      if (!httpish) {
+        notAccepted = { reason: 'UnsupportedProtocol', message: `protocol ${l.protocol} is not supported; podgate serves HTTP and HTTPS listeners` };
       } else if (l.port !== (secure ? opts.httpsPort : opts.httpPort)) {
-        problem = { type: 'Accepted', reason: 'PortUnavailable', message: `${l.protocol} listeners must use port ${secure ? opts.httpsPort : opts.httpPort} (the ingress proxy's ${l.protocol} port), not ${l.port}` };
-      } else if (kinds.some((k) => (k.group ?? GATEWAY_GROUP) !== GATEWAY_GROUP || k.kind !== 'HTTPRoute')) {
-        problem = { type: 'ResolvedRefs', reason: 'InvalidRouteKinds', message: 'only HTTPRoute can attach to this listener' };
-      } else if (secure) {
+        notAccepted = { reason: 'PortUnavailable', message: `${l.protocol} listeners must use port ${secure ? opts.httpsPort : opts.httpPort} (the ingress proxy's ${l.protocol} port), not ${l.port}` };
+      } else if (secure && (l.tls?.mode ?? 'Terminate') !== 'Terminate') {
+        notAccepted = { reason: 'UnsupportedValue', message: 'only TLS mode Terminate is supported' };
+      }
+      // ListenerStatus.supportedKinds: "If kinds are specified in Spec that are not supported, they
+      // MUST NOT appear in this list and an implementation MUST set the ResolvedRefs condition to
+      // False with the InvalidRouteKinds reason. If both valid and invalid Route kinds are
+      // specified, the implementation MUST reference the valid Route kinds" (conformance
+      // GatewayInvalidRouteKind). Unspecified kinds follow the protocol (AllowedRoutes.kinds).
+      const specKinds = l.allowedRoutes?.kinds ?? [];
+      const isHttpRoute = (k: { group?: string; kind: string }) => httpish && (k.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && k.kind === 'HTTPRoute';
+      const supportedKinds = httpish && (specKinds.length === 0 || specKinds.some(isHttpRoute)) ? [{ group: GATEWAY_GROUP, kind: 'HTTPRoute' }] : [];
+      const badKinds = specKinds.filter((k) => !isHttpRoute(k));
+      if (badKinds.length) refProblems.push({ reason: 'InvalidRouteKinds', message: `route kinds ${badKinds.map((k) => `${k.group ?? GATEWAY_GROUP}/${k.kind}`).join(', ')} are not supported on this listener${supportedKinds.length ? '; HTTPRoute is' : ''}` });
+      let cert: Certificate | undefined;
+      let certProblem = false;
+      if (secure && (l.tls?.mode ?? 'Terminate') === 'Terminate') {
         const tls = l.tls;
-        if ((tls?.mode ?? 'Terminate') !== 'Terminate') problem = { type: 'Accepted', reason: 'UnsupportedValue', message: 'only TLS mode Terminate is supported' };
-        else if (!tls?.certificateRefs?.length) problem = { type: 'ResolvedRefs', reason: 'InvalidCertificateRef', message: 'an HTTPS listener needs certificateRefs' };
-        else {
+        const certProblemOf = (): { reason: string; message: string } | undefined => {
+          if (!tls?.certificateRefs?.length) return { reason: 'InvalidCertificateRef', message: 'an HTTPS listener needs certificateRefs' };
           for (const ref of tls.certificateRefs) {
             const refNs = ref.namespace ?? ns;
-            if ((ref.group ?? '') !== '' || (ref.kind ?? 'Secret') !== 'Secret') { problem = { type: 'ResolvedRefs', reason: 'InvalidCertificateRef', message: `certificateRef ${ref.kind}/${ref.name} is not a Secret` }; break; }
+            if ((ref.group ?? '') !== '' || (ref.kind ?? 'Secret') !== 'Secret') return { reason: 'InvalidCertificateRef', message: `certificateRef ${ref.kind}/${ref.name} is not a Secret` };
             // Cross-namespace references need a ReferenceGrant, which podgate does not serve yet.
-            if (refNs !== ns) { problem = { type: 'ResolvedRefs', reason: 'RefNotPermitted', message: `certificateRef to namespace ${refNs} is not permitted (no ReferenceGrant support)` }; break; }
-            const hosts = l.hostname ? [l.hostname.toLowerCase()] : [];
-            const cert = loadCertificate(idx, refNs, ref.name, hosts);
-            if ('problem' in cert) { problem = { type: 'ResolvedRefs', reason: 'InvalidCertificateRef', message: cert.problem }; break; }
-            for (const h of hosts) if (!certificates.has(h)) certificates.set(h, cert);
+            if (refNs !== ns) return { reason: 'RefNotPermitted', message: `certificateRef to namespace ${refNs} is not permitted (no ReferenceGrant support)` };
+            const loaded = loadCertificate(idx, refNs, ref.name, []);
+            if ('problem' in loaded) return { reason: 'InvalidCertificateRef', message: loaded.problem };
+            cert ??= loaded;
           }
-        }
+          return undefined;
+        };
+        const p = certProblemOf();
+        if (p) { refProblems.unshift(p); certProblem = true; cert = undefined; }
       }
-      const valid = problem === undefined;
+      const programmable = notAccepted === undefined && !certProblem && supportedKinds.length > 0;
       const conditions = [
-        c('Accepted', problem?.type !== 'Accepted', problem?.type === 'Accepted' ? problem.reason : 'Accepted', problem?.type === 'Accepted' ? problem.message : 'Listener is accepted'),
+        c('Accepted', notAccepted === undefined, notAccepted?.reason ?? 'Accepted', notAccepted?.message ?? 'Listener is accepted'),
         c('Conflicted', false, 'NoConflicts', 'No conflicts'),
-        c('Programmed', valid, valid ? 'Programmed' : 'Invalid', valid ? 'Listener is programmed' : 'Listener is not programmed'),
-        c('ResolvedRefs', problem?.type !== 'ResolvedRefs', problem?.type === 'ResolvedRefs' ? problem.reason : 'ResolvedRefs', problem?.type === 'ResolvedRefs' ? problem.message : 'All references are resolved'),
+        c('Programmed', programmable, programmable ? 'Programmed' : 'Invalid', programmable ? 'Listener is programmed' : 'Listener is not programmed'),
+        c('ResolvedRefs', refProblems.length === 0, refProblems[0]?.reason ?? 'ResolvedRefs', refProblems.length ? refProblems.map((p) => p.message).join('; ') : 'All references are resolved'),
       ];
-      listeners.push({ gw, l, valid, secure, conditions, attached: 0 });
+      const state: ListenerState = { gw, l, programmable, secure, supportedKinds, clean: notAccepted === undefined && refProblems.length === 0, ...(cert && programmable ? { cert } : {}), routeHosts: new Set(), conditions, attached: 0 };
+      listeners.push(state);
+      listenerOrder.push(state);
+      // A listener hostname gets its certificate whether or not routes are attached yet.
+      if (state.cert && l.hostname && !certByHost.has(l.hostname.toLowerCase())) certByHost.set(l.hostname.toLowerCase(), state.cert);
     }
     gateways.set(keyOf(gw), { gw, listeners });
   }
@@ -158,6 +179,7 @@ export function translateGateway(input: GatewayInput, opts: GatewayOptions): Gat
     const gen = route.metadata?.generation;
     const parents: Record<string, unknown>[] = [];
     const resolved = resolveRules(route, idx);
+    const counted = new Set<ListenerState>();
     for (const ref of route.spec?.parentRefs ?? []) {
       if ((ref.group ?? GATEWAY_GROUP) !== GATEWAY_GROUP || (ref.kind ?? 'Gateway') !== 'Gateway') continue;
       const g = gateways.get(`${ref.namespace ?? rns}/${ref.name}`);
@@ -165,19 +187,24 @@ export function translateGateway(input: GatewayInput, opts: GatewayOptions): Gat
       const old = ((route.status?.parents ?? []).find((p) => p.controllerName === controller && sameParent(p.parentRef, ref, rns))?.conditions ?? []) as Condition[];
       const c = (type: string, ok: boolean, reason: string, message: string) => cond(gen, type, ok, reason, message, old);
       const attach = attachTo(g.listeners, ref, route, rns, nsLabels);
-      const accepted = attach.reason === undefined && resolved.unsupported === undefined;
+      const accepted = attach.reason === undefined && resolved.invalid === undefined;
       parents.push({
         parentRef: { group: GATEWAY_GROUP, kind: 'Gateway', ...(ref.namespace ? { namespace: ref.namespace } : {}), name: ref.name, ...(ref.sectionName ? { sectionName: ref.sectionName } : {}), ...(ref.port !== undefined ? { port: ref.port } : {}) },
         controllerName: controller,
         conditions: [
           accepted ? c('Accepted', true, 'Accepted', 'Route is accepted')
-            : attach.reason !== undefined ? c('Accepted', false, attach.reason, attach.message!) : c('Accepted', false, 'UnsupportedValue', resolved.unsupported!),
+            : attach.reason !== undefined ? c('Accepted', false, attach.reason, attach.message!) : c('Accepted', false, resolved.invalid!.reason, resolved.invalid!.message),
           resolved.refProblem ? c('ResolvedRefs', false, resolved.refProblem.reason, resolved.refProblem.message) : c('ResolvedRefs', true, 'ResolvedRefs', 'All references are resolved'),
         ],
       });
+      // ListenerStatus.attachedRoutes counts the Routes "with the Accepted condition set to True"
+      // attached to the listener, whatever the listener's own status; once per route.
       if (!accepted) continue;
       for (const a of attach.attached) {
-        a.listener.attached++;
+        counted.add(a.listener);
+        // Only programmed listeners serve the route.
+        if (!a.listener.programmable) continue;
+        if (a.listener.secure && !a.listener.l.hostname) for (const h of a.hosts) a.listener.routeHosts.add(h);
         for (const host of a.hosts) {
           for (const [ri, rule] of resolved.rules.entries()) {
             for (const [mi, match] of rule.matches.entries()) {
@@ -190,7 +217,15 @@ export function translateGateway(input: GatewayInput, opts: GatewayOptions): Gat
         }
       }
     }
+    for (const l of counted) l.attached++;
     if (parents.length) routeParents.set(rkey, parents);
+  }
+
+  // An HTTPS listener without a hostname serves its certificate for the hostnames of the routes
+  // attached to it ('' for a route without hostnames: any name; see GatewayPlan.certificates).
+  for (const l of listenerOrder) {
+    if (!l.cert || l.l.hostname) continue;
+    for (const h of [...l.routeHosts].sort()) if (!certByHost.has(h)) certByHost.set(h, l.cert);
   }
 
   const gatewayStatus = new Map<string, Record<string, unknown>>();
@@ -198,18 +233,18 @@ export function translateGateway(input: GatewayInput, opts: GatewayOptions): Gat
   for (const [key, { gw, listeners }] of gateways) {
     const gen = gw.metadata?.generation;
     const prev = (gw.status?.conditions ?? []) as Condition[];
-    const good = listeners.filter((l) => l.valid).length;
-    const allGood = good === listeners.length;
+    const good = listeners.filter((l) => l.programmable).length;
+    const allGood = listeners.every((l) => l.clean);
     gatewayStatus.set(key, {
       addresses,
       conditions: [
         // GatewayConditionReason ListenersNotValid "can be the reason when Accepted is True or False".
-        cond(gen, 'Accepted', good > 0 || listeners.length === 0, allGood ? 'Accepted' : 'ListenersNotValid', allGood ? 'Gateway is accepted' : `${listeners.length - good} of ${listeners.length} listeners are not valid`, prev),
+        cond(gen, 'Accepted', good > 0 || listeners.length === 0, allGood ? 'Accepted' : 'ListenersNotValid', allGood ? 'Gateway is accepted' : `${listeners.filter((l) => !l.clean).length} of ${listeners.length} listeners are not valid`, prev),
         cond(gen, 'Programmed', good > 0, good > 0 ? 'Programmed' : 'Invalid', good > 0 ? 'Gateway is programmed on the ingress proxy' : 'No listener could be programmed', prev),
       ],
       listeners: listeners.map((s) => ({
         name: s.l.name,
-        supportedKinds: s.l.protocol === 'HTTP' || s.l.protocol === 'HTTPS' ? [{ group: GATEWAY_GROUP, kind: 'HTTPRoute' }] : [],
+        supportedKinds: s.supportedKinds,
         attachedRoutes: s.attached,
         conditions: s.conditions,
       })),
@@ -217,7 +252,36 @@ export function translateGateway(input: GatewayInput, opts: GatewayOptions): Gat
   }
 
   const hosts: GatewayHost[] = [...byHost.entries()].sort(([a], [b]) => cmp(a, b)).map(([host, list]) => ({ host, rules: list.sort(comparePrecedence).map((x) => x.rule) }));
-  return { hosts, certificates: [...certificates.values()], classStatus, gatewayStatus, routeParents };
+  return { hosts, certificates: groupCertificates(certByHost), classStatus, gatewayStatus, routeParents };
+}
+
+interface ListenerState {
+  readonly gw: Gateway; readonly l: Listener;
+  /** Served by the proxy: Accepted, certificate resolved, a supported route kind. */
+  readonly programmable: boolean;
+  /** No condition False (for the Gateway's ListenersNotValid). */
+  readonly clean: boolean;
+  readonly secure: boolean;
+  readonly supportedKinds: readonly { group: string; kind: string }[];
+  /** An HTTPS listener's certificate (programmable listeners only). */
+  readonly cert?: Certificate;
+  /** The hostnames routes are served on through this listener (HTTPS listeners without a hostname). */
+  readonly routeHosts: Set<string>;
+  readonly conditions: Condition[];
+  attached: number;
+}
+
+/** One Certificate per Secret with every host it serves, in a stable order. */
+function groupCertificates(byHost: ReadonlyMap<string, Certificate>): Certificate[] {
+  const bySecret = new Map<string, { c: Certificate; hosts: string[] }>();
+  for (const [host, c] of byHost) {
+    const k = `${c.secret}\n${c.certPem}`;
+    let e = bySecret.get(k);
+    if (!e) bySecret.set(k, (e = { c, hosts: [] }));
+    e.hosts.push(host);
+  }
+  return [...bySecret.values()].map(({ c, hosts }) => ({ ...c, hosts: hosts.sort() }))
+    .sort((a, b) => cmp(a.secret, b.secret) || cmp(a.hosts[0] ?? '', b.hosts[0] ?? ''));
 }
 
 interface Ranked { readonly rule: GatewayRule; readonly age: number; readonly ri: number; readonly mi: number }
@@ -238,8 +302,9 @@ export function comparePrecedence(a: Ranked, b: Ranked): number {
     a.age - b.age || a.ri - b.ri || a.mi - b.mi;
 }
 
+/** Route options of HTTPRoute rules: the Ingress defaults, without ingress-nginx's 1 MiB body limit (the Gateway API has none). */
 function defaultOptions(): RouteOptions {
-  return parseAnnotations(undefined, '', () => undefined).options;
+  return { ...parseAnnotations(undefined, '', () => undefined).options, maxBodyBytes: 0 };
 }
 
 function sameParent(p: { group?: string; kind?: string; namespace?: string; name?: string; sectionName?: string; port?: number } | undefined, ref: ParentRef, rns: string): boolean {
@@ -247,7 +312,7 @@ function sameParent(p: { group?: string; kind?: string; namespace?: string; name
 }
 
 interface AttachResult {
-  readonly attached: { readonly listener: { attached: number; readonly secure: boolean }; readonly hosts: readonly string[] }[];
+  readonly attached: { readonly listener: ListenerState; readonly hosts: readonly string[] }[];
   readonly reason?: string;
   readonly message?: string;
 }
@@ -256,13 +321,18 @@ interface AttachResult {
  * Which listeners of a Gateway a parentRef attaches the route to, and on which hostnames
  * (ParentReference sectionName/port; AllowedRoutes namespaces From Same/All/Selector and kinds;
  * Listener.hostname ∩ HTTPRoute.hostnames), else the reason the spec gives for refusing it.
+ * Over every listener, valid or not: "Successful attachment of a Route to a Listener is based
+ * solely on the combination of the AllowedRoutes field on the corresponding Listener and the
+ * Route's ParentRefs field ... Listener or Route status does not impact successful attachment"
+ * (ListenerStatus.attachedRoutes; conformance GatewayWithAttachedRoutes counts a route on a
+ * listener whose certificate does not resolve).
  */
-function attachTo(listeners: readonly { readonly gw: Gateway; readonly l: Listener; readonly valid: boolean; readonly secure: boolean; attached: number }[], ref: ParentRef, route: HTTPRoute, rns: string, nsLabels: ReadonlyMap<string, Record<string, string>>): AttachResult {
+function attachTo(listeners: readonly ListenerState[], ref: ParentRef, route: HTTPRoute, rns: string, nsLabels: ReadonlyMap<string, Record<string, string>>): AttachResult {
   const named = listeners.filter((s) => (ref.sectionName === undefined || s.l.name === ref.sectionName) && (ref.port === undefined || s.l.port === ref.port));
   if (!named.length) return { attached: [], reason: 'NoMatchingParent', message: `no listener matches sectionName ${ref.sectionName ?? '(any)'} port ${ref.port ?? '(any)'}` };
-  const usable = named.filter((s) => s.valid);
-  if (!usable.length) return { attached: [], reason: 'NoMatchingParent', message: 'the matching listeners are not valid' };
-  const allowed = usable.filter((s) => {
+  const kindAllowed = named.filter((s) => s.supportedKinds.some((k) => k.group === GATEWAY_GROUP && k.kind === 'HTTPRoute'));
+  if (!kindAllowed.length) return { attached: [], reason: 'NotAllowedByListeners', message: 'no matching listener allows the kind HTTPRoute' };
+  const allowed = kindAllowed.filter((s) => {
     const gwNs = s.gw.metadata?.namespace ?? 'default';
     const ns = s.l.allowedRoutes?.namespaces;
     switch (ns?.from ?? 'Same') {
@@ -306,30 +376,51 @@ function wildcardMatches(wildcard: string, host: string): boolean {
 
 interface ResolvedRule { readonly matches: GatewayMatch[]; readonly backends: WeightedBackend[]; readonly filters: GatewayFilters }
 
-/** The route's rules with backends resolved, the first reference problem, and any unsupported filter. */
-function resolveRules(route: HTTPRoute, idx: ReturnType<typeof buildIndexes>): { rules: ResolvedRule[]; refProblem?: { reason: string; message: string }; unsupported?: string } {
+/**
+ * The route's rules with backends resolved, the first reference problem (ResolvedRefs), and the
+ * first invalid rule (Accepted False). A route with an invalid rule is not Accepted and none of it
+ * is programmed: the spec's other choice, dropping the rule, needs Accepted True with a
+ * PartiallyInvalid condition ("Dropped Rule ..."), and for ReplacePrefixMatch it says outright that
+ * the Route gets Accepted False.
+ */
+function resolveRules(route: HTTPRoute, idx: ReturnType<typeof buildIndexes>): { rules: ResolvedRule[]; refProblem?: { reason: string; message: string }; invalid?: { reason: string; message: string } } {
   const rns = route.metadata?.namespace ?? 'default';
   let refProblem: { reason: string; message: string } | undefined;
-  let unsupported: string | undefined;
+  let invalid: { reason: string; message: string } | undefined;
+  const bad = (ri: number, message: string, reason = 'UnsupportedValue') => { invalid ??= { reason, message: `spec.rules[${ri}]: ${message}` }; };
   const rules: ResolvedRule[] = [];
   for (const [ri, rule] of (route.spec?.rules ?? [{}] as Rule[]).entries()) {
     const matches = (rule.matches?.length ? rule.matches : [{}]).map((m): GatewayMatch => ({
       path: { type: m.path?.type ?? 'PathPrefix', value: m.path?.value ?? '/' },
-      headers: (m.headers ?? []).map((h) => ({ type: h.type ?? 'Exact', name: h.name.toLowerCase(), value: h.value })),
-      queryParams: (m.queryParams ?? []).map((q) => ({ type: q.type ?? 'Exact', name: q.name, value: q.value })),
+      // HTTPHeaderMatch.name: "Subsequent entries with an equivalent header name MUST be ignored"
+      // (case-insensitive); HTTPQueryParamMatch.name the same, names compared exactly.
+      headers: firstByName((m.headers ?? []).map((h) => ({ type: h.type ?? 'Exact', name: h.name.toLowerCase(), value: h.value }))),
+      queryParams: firstByName((m.queryParams ?? []).map((q) => ({ type: q.type ?? 'Exact', name: q.name, value: q.value }))),
       ...(m.method ? { method: m.method } : {}),
     }));
     for (const m of matches) {
       for (const p of [m.path.type === 'RegularExpression' ? m.path.value : undefined, ...m.headers.filter((h) => h.type === 'RegularExpression').map((h) => h.value), ...m.queryParams.filter((q) => q.type === 'RegularExpression').map((q) => q.value)]) {
         if (p === undefined) continue;
-        try { new RegExp(p); } catch { unsupported ??= `spec.rules[${ri}]: ${JSON.stringify(p)} is not a valid regular expression`; }
+        const problem = regexProblem(p);
+        if (problem) bad(ri, `${JSON.stringify(p)} ${problem}`);
       }
     }
     const filters: { requestHeaders?: HeaderEdits; responseHeaders?: HeaderEdits; redirect?: GatewayFilters['redirect']; rewrite?: GatewayFilters['rewrite'] } = {};
+    const seenTypes = new Set<string>();
     for (const f of rule.filters ?? []) {
+      // The CRD's CEL on HTTPRouteRule.filters: "<type> filter cannot be repeated".
+      if (seenTypes.has(f.type)) bad(ri, `the ${f.type} filter cannot be repeated`);
+      seenTypes.add(f.type);
       switch (f.type) {
-        case 'RequestHeaderModifier': filters.requestHeaders = headerEdits(f.requestHeaderModifier); break;
-        case 'ResponseHeaderModifier': filters.responseHeaders = headerEdits(f.responseHeaderModifier); break;
+        case 'RequestHeaderModifier':
+        case 'ResponseHeaderModifier': {
+          const spec = f.type === 'RequestHeaderModifier' ? f.requestHeaderModifier : f.responseHeaderModifier;
+          const problem = headerEditsProblem(spec);
+          if (problem) { bad(ri, `${f.type}: ${problem}`); break; }
+          if (f.type === 'RequestHeaderModifier') filters.requestHeaders = headerEdits(spec);
+          else filters.responseHeaders = headerEdits(spec);
+          break;
+        }
         case 'RequestRedirect': {
           const r = f.requestRedirect ?? {};
           filters.redirect = {
@@ -344,21 +435,62 @@ function resolveRules(route: HTTPRoute, idx: ReturnType<typeof buildIndexes>): {
           filters.rewrite = { ...(r.hostname ? { hostname: r.hostname } : {}), ...(r.path ? { path: pathModifier(r.path) } : {}) };
           break;
         }
-        default: unsupported ??= `spec.rules[${ri}]: filter type ${f.type} is not supported`;
+        default: bad(ri, `filter type ${f.type} is not supported`);
       }
+    }
+    // The CRD's CEL rules the served schema does not carry:
+    // "May specify either httpRouteFilterRequestRedirect or httpRouteFilterRequestRewrite, but not
+    // both" (RouteReasonIncompatibleFilters names this very case);
+    if (seenTypes.has('RequestRedirect') && seenTypes.has('URLRewrite')) bad(ri, 'RequestRedirect and URLRewrite cannot be used together', 'IncompatibleFilters');
+    // "RequestRedirect filter must not be used together with backendRefs";
+    if (seenTypes.has('RequestRedirect') && rule.backendRefs?.length) bad(ri, 'a RequestRedirect filter cannot be used together with backendRefs', 'IncompatibleFilters');
+    // HTTPPathModifier: "ReplacePrefixMatch is only compatible with a PathPrefix HTTPRouteMatch ...
+    // the implementation setting the Accepted Condition for the Route to status: False"; the CEL:
+    // "When using ... filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified".
+    for (const [name, m] of [['RequestRedirect', filters.redirect?.path], ['URLRewrite', filters.rewrite?.path]] as const) {
+      if (m?.type === 'ReplacePrefixMatch' && (matches.length !== 1 || matches[0]!.path.type !== 'PathPrefix')) bad(ri, `${name} path ReplacePrefixMatch needs exactly one match, of path type PathPrefix`);
     }
     const backends: WeightedBackend[] = [];
     for (const b of rule.backendRefs ?? []) {
       const weight = b.weight ?? 1;
       const problem = backendProblem(b, rns, idx);
       if (problem) { refProblem ??= problem; backends.push({ weight }); continue; }
-      if (b.filters?.length) unsupported ??= `spec.rules[${ri}]: backendRef filters are not supported`;
+      if (b.filters?.length) bad(ri, 'backendRef filters are not supported');
       const r = resolveBackend(idx, b.namespace ?? rns, b.name, b.port!);
       backends.push(r.backend ? { weight, backend: r.backend } : { weight });
     }
     rules.push({ matches, backends, filters });
   }
-  return { rules, ...(refProblem ? { refProblem } : {}), ...(unsupported ? { unsupported } : {}) };
+  return { rules, ...(refProblem ? { refProblem } : {}), ...(invalid ? { invalid } : {}) };
+}
+
+function firstByName<T extends { readonly name: string }>(list: readonly T[]): T[] {
+  const seen = new Set<string>();
+  return list.filter((x) => !seen.has(x.name) && !!seen.add(x.name));
+}
+
+let linearEngine: boolean | undefined;
+
+/**
+ * Why a RegularExpression match value cannot be served, or undefined. The router runs it as
+ * `^(?:value)$` on what clients send; guardRegExpBacktracking (src/util/regexp.ts) moves a pattern
+ * that backtracks too much to V8's linear-time engine, which cannot run backreferences, lookaheads
+ * or counted repetitions over 16, so such a pattern (`(a|a)*\1b`) would stall a proxy thread. It is
+ * refused unless V8 compiles it for the linear engine (flag `l`), as Envoy-based implementations
+ * accept only RE2 (linear-time) expressions (RegexMatcher google_re2, with a program-size limit).
+ * Without the flag (other V8 builds): backreferences and lookarounds are refused by their syntax.
+ */
+export function regexProblem(p: string): string | undefined {
+  try { new RegExp(p); } catch { return 'is not a valid regular expression'; }
+  if (linearEngine === undefined) {
+    // Enabling the flag only makes the `l` flag available; no other expression changes engines.
+    try { v8.setFlagsFromString('--enable-experimental-regexp-engine'); new RegExp('', 'l'); linearEngine = true; } catch { linearEngine = false; }
+  }
+  const notLinear = 'cannot be matched in linear time (backreferences, lookaheads and counted repetitions over 16 are not supported)';
+  if (linearEngine) {
+    try { new RegExp(`^(?:${p})$`, 'l'); return undefined; } catch { return notLinear; }
+  }
+  return /\\[1-9]|\\k<|\(\?<?[=!]/.test(p) ? notLinear : undefined;
 }
 
 /** Why a backendRef cannot be used (RouteConditionReason InvalidKind, RefNotPermitted, BackendNotFound), or undefined. */
@@ -374,7 +506,36 @@ function backendProblem(b: { group?: string; kind?: string; name: string; namesp
   return undefined;
 }
 
-function headerEdits(f: { set?: { name: string; value: string }[]; add?: { name: string; value: string }[]; remove?: string[] } | undefined): HeaderEdits {
+type HeaderFilterSpec = { set?: { name: string; value: string }[]; add?: { name: string; value: string }[]; remove?: string[] } | undefined;
+
+/**
+ * Headers a filter may not touch: the ones that frame the message on a connection the proxy reuses
+ * (RFC 9112 §6 Content-Length / Transfer-Encoding, the hop-by-hop headers of RFC 9110 §7.6.1), so
+ * `set: Content-Length: 0` cannot make a backend read a POST body as a second request; and Host,
+ * which URLRewrite hostname rewrites.
+ */
+const PROTECTED_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'proxy-connection', 'host']);
+/** The CRD's HeaderName pattern (RFC 7230 token). */
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
+/** Control characters other than horizontal tab (RFC 9110 §5.5 field-value). */
+const HEADER_VALUE_CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
+
+/** Why a RequestHeaderModifier / ResponseHeaderModifier cannot be applied, naming the header, or undefined. */
+export function headerEditsProblem(f: HeaderFilterSpec): string | undefined {
+  const entries: [string, string, string | undefined][] = [
+    ...(f?.set ?? []).map((h) => ['set', h.name, h.value] as [string, string, string]),
+    ...(f?.add ?? []).map((h) => ['add', h.name, h.value] as [string, string, string]),
+    ...(f?.remove ?? []).map((n) => ['remove', n, undefined] as [string, string, undefined]),
+  ];
+  for (const [action, name, value] of entries) {
+    if (!HEADER_NAME.test(name)) return `${action}: ${JSON.stringify(name)} is not a valid header name`;
+    if (PROTECTED_HEADERS.has(name.toLowerCase())) return `${action}: header ${name} cannot be modified${name.toLowerCase() === 'host' ? ' (URLRewrite hostname rewrites the host)' : ' (it frames the message on the connection)'}`;
+    if (value !== undefined && HEADER_VALUE_CTL.test(value)) return `${action}: the value of header ${name} contains control characters`;
+  }
+  return undefined;
+}
+
+function headerEdits(f: HeaderFilterSpec): HeaderEdits {
   return {
     set: (f?.set ?? []).map((h) => [h.name, h.value] as const),
     add: (f?.add ?? []).map((h) => [h.name, h.value] as const),

@@ -88,10 +88,22 @@ export function replacePrefix(path: string, prefix: string, replacement: string)
   return out === '' ? '/' : out;
 }
 
-function modifiedPath(m: PathModifier, rule: CompiledGatewayRule, path: string): string {
+/**
+ * The request's path with a path modifier applied. The prefix was matched on the normalised path
+ * (`req.uri`: decoded, dot segments resolved), so it is cut from that one, encoded again for the
+ * wire; cutting its length off the raw path would cut elsewhere (`/strip%2Dprefix/x`, `/a/../strip-prefix/x`).
+ * A raw path that already reads as its normalised form is kept byte for byte.
+ */
+function modifiedPath(m: PathModifier, rule: CompiledGatewayRule, req: RequestFacts): string {
   if (m.type === 'ReplaceFullPath') return m.value;
   // ReplacePrefixMatch is only valid with a PathPrefix match (the CRD's CEL rule).
+  const path = req.path === req.uri ? req.path : encodePath(req.uri);
   return replacePrefix(path, rule.rule.match.path.value, m.value);
+}
+
+/** A decoded path encoded for a request line: everything but RFC 3986's pchar set and `/` is %-encoded. */
+export function encodePath(decoded: string): string {
+  return decoded.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/gu, (c) => encodeURIComponent(c));
 }
 
 /** Decides a request for a host with HTTPRoute rules: a response, a proxy action, or the host's Ingress fallback. */
@@ -117,7 +129,7 @@ export function gatewayAction(d: GatewayDecision, req: RequestFacts, rest: (d: D
   if (chosen === undefined) return respond(500);
   // A Service with no ready endpoints: 503, as for Ingress.
   if (chosen.pool.endpoints.length === 0) return respond(503);
-  const target = f.rewrite?.path ? modifiedPath(f.rewrite.path, r, req.path) + req.query : req.path + req.query;
+  const target = f.rewrite?.path ? modifiedPath(f.rewrite.path, r, req) + req.query : req.path + req.query;
   const respEdits = f.responseHeaders;
   return {
     kind: 'proxy', route: chosen, target, responseHeaders: respEdits ? [...respEdits.set, ...respEdits.add] : NO_HEADERS,
@@ -147,7 +159,7 @@ export function redirectLocation(r: CompiledGatewayRule, req: RequestFacts): str
   const host = red.hostname ?? hostOnly(req.host);
   const port = red.port ?? (red.scheme !== undefined ? (red.scheme === 'https' ? 443 : 80) : Number(req.port) || (req.secure ? 443 : 80));
   const showPort = !((scheme === 'http' && port === 80) || (scheme === 'https' && port === 443));
-  const path = red.path ? modifiedPath(red.path, r, req.path) : req.path;
+  const path = red.path ? modifiedPath(red.path, r, req) : req.path;
   return `${scheme}://${host}${showPort ? `:${port}` : ''}${path}${req.query}`;
 }
 

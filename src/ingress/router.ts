@@ -227,6 +227,12 @@ export class Router {
   readonly table: RouteTable;
   readonly #exact = new Map<string, CompiledHost>();
   readonly #wildcard = new Map<string, CompiledHost>();
+  /**
+   * HTTPRoute rules of wildcard hosts, for names more than one label below the suffix: a Gateway
+   * API wildcard matches any number of labels (`*.example.com` takes `a.b.example.com`), an
+   * Ingress one exactly one, so only the HTTPRoute rules answer there.
+   */
+  readonly #deepWildcard = new Map<string, CompiledHost>();
   readonly #anyHost: CompiledHost | undefined;
   readonly #default: CompiledRoute | undefined;
   readonly #passthrough = new Map<string, BackendPool>();
@@ -245,8 +251,10 @@ export class Router {
     for (const h of table.hosts) {
       const c = this.#compileHost(h);
       if (h.host === '') anyHost = c;
-      else if (h.host.startsWith('*.')) this.#wildcard.set(h.host.slice(2), c);
-      else this.#exact.set(h.host, c);
+      else if (h.host.startsWith('*.')) {
+        this.#wildcard.set(h.host.slice(2), c);
+        if (c.gateway) this.#deepWildcard.set(h.host.slice(2), { ...EMPTY_HOST, gateway: c.gateway });
+      } else this.#exact.set(h.host, c);
     }
     // ingress-nginx writes the redirect servers before the others, so for nginx they come first
     // when a name is both a redirect and another host's alias.
@@ -295,6 +303,10 @@ export class Router {
     if (!h) {
       const dot = host.indexOf('.');
       if (dot > 0) h = this.#wildcard.get(host.slice(dot + 1));
+      // Deeper names, only when some HTTPRoute has a wildcard host: the longest suffix first.
+      for (let d = host.indexOf('.', dot + 1); !h && d > 0 && this.#deepWildcard.size > 0; d = host.indexOf('.', d + 1)) {
+        h = this.#deepWildcard.get(host.slice(d + 1));
+      }
     }
     return h ?? this.#anyHost;
   }

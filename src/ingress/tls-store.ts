@@ -51,7 +51,10 @@ export class TlsStore {
 
   /** The context for a server name: exact, then wildcard, then the default. */
   contextFor(serverName: string | undefined): tls.SecureContext {
-    if (!serverName) return this.#default;
+    // `''`: the certificate of a Gateway's HTTPS listener without a hostname, for any name no
+    // other certificate names; else podgate's default one.
+    const fallback = this.#byHost.get('') ?? this.#default;
+    if (!serverName) return fallback;
     const name = serverName.toLowerCase();
     const exact = this.#byHost.get(name);
     if (exact) return exact;
@@ -60,7 +63,7 @@ export class TlsStore {
       const wild = this.#byHost.get(`*${name.slice(dot)}`);
       if (wild) return wild;
     }
-    return this.#default;
+    return fallback;
   }
 
   get defaultContext(): tls.SecureContext {

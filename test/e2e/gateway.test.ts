@@ -107,10 +107,14 @@ describe('Gateway API on a test LAN', () => {
     await eventually(async () => { out = (await pg.kubectl(['get', 'gateway', 'web'])).stdout; return out.includes(nodeIP) && /\bTrue\b/.test(out); }, 'Gateway programmed');
     assert.match(out, /^NAME\s+CLASS\s+ADDRESS\s+PROGRAMMED\s+AGE\n/);
     assert.match(out, new RegExp(`^web\\s+podgate\\s+${nodeIP.replace(/\./g, '\\.')}\\s+True\\s+`, 'm'));
-    const gw = JSON.parse((await pg.kubectl(['get', 'gateway', 'web', '-o', 'json'])).stdout) as { status: { listeners: { name: string; attachedRoutes: number; conditions: { type: string; status: string; reason: string }[] }[] } };
-    const http = gw.status.listeners.find((l) => l.name === 'http')!;
-    const other = gw.status.listeners.find((l) => l.name === 'other')!;
-    assert.equal(http.attachedRoutes, 2);
+    // The routes are created one after the other: the count settles once both are in.
+    type GatewayStatus = { status: { listeners: { name: string; attachedRoutes: number; conditions: { type: string; status: string; reason: string }[] }[] } };
+    let gw: GatewayStatus | undefined;
+    await eventually(async () => {
+      gw = JSON.parse((await pg.kubectl(['get', 'gateway', 'web', '-o', 'json'])).stdout) as GatewayStatus;
+      return gw.status.listeners.find((l) => l.name === 'http')?.attachedRoutes === 2;
+    }, 'two routes attached to the http listener');
+    const other = gw!.status.listeners.find((l) => l.name === 'other')!;
     assert.deepEqual(other.conditions.find((c) => c.type === 'Accepted'), { ...other.conditions.find((c) => c.type === 'Accepted'), status: 'False', reason: 'PortUnavailable' });
     const routes = (await pg.kubectl(['get', 'httproute'])).stdout;
     assert.match(routes, /^NAME\s+HOSTNAMES\s+AGE\n/);
@@ -136,6 +140,8 @@ describe('Gateway API on a test LAN', () => {
 
   it('answers 500 for a rule whose backends are all invalid, and reports statuses', async () => {
     await eventually(async () => (await curl('http://broken.example.com/')).code === '500', 'broken route answers 500');
+    // Statuses are written after the route table is in place.
+    await eventually(async () => /BackendNotFound/.test((await pg.kubectl(['get', 'httproute', 'broken', '-o', 'yaml'])).stdout), 'broken route status written');
     const yaml = (await pg.kubectl(['get', 'httproute', 'shop', '-o', 'yaml'])).stdout;
     assert.match(yaml, /controllerName: podgate\.io\/gateway-controller/);
     assert.match(yaml, /reason: Accepted\n\s+status: "True"\n\s+type: Accepted/);
