@@ -304,8 +304,8 @@ export class Router {
       const dot = host.indexOf('.');
       if (dot > 0) h = this.#wildcard.get(host.slice(dot + 1));
       // Deeper names, only when some HTTPRoute has a wildcard host: the longest suffix first.
-      for (let d = host.indexOf('.', dot + 1); !h && d > 0 && this.#deepWildcard.size > 0; d = host.indexOf('.', d + 1)) {
-        h = this.#deepWildcard.get(host.slice(d + 1));
+      if (!h && dot > 0 && this.#deepWildcard.size > 0) {
+        for (let d = host.indexOf('.', dot + 1); !h && d > 0; d = host.indexOf('.', d + 1)) h = this.#deepWildcard.get(host.slice(d + 1));
       }
     }
     return h ?? this.#anyHost;
