@@ -3,6 +3,10 @@
 // echo backends and HTTPRoutes splitting by path and header with a redirect rule, applied with the
 // real kubectl and reached with curl --resolve from the outside client on the test LAN.
 import { after, before, describe, it } from 'node:test';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import type { TestLan } from '../lib/netns-hosts.ts';
 import { expectOk, type Podgate } from './harness.ts';
@@ -90,7 +94,8 @@ describe('Gateway API on a test LAN', () => {
 
   const curl = async (url: string, extra: string[] = []) => {
     const u = new URL(url);
-    const r = await lan.exec('client', ['curl', '-s', '-m', '5', '--resolve', `${u.hostname}:${u.port || '80'}:${nodeIP}`, '-w', '\n%{http_code} %{redirect_url}', ...extra, url], { allowFailure: true });
+    const port = u.port || (u.protocol === 'https:' ? '443' : '80');
+    const r = await lan.exec('client', ['curl', '-s', '-m', '5', '--resolve', `${u.hostname}:${port}:${nodeIP}`, '-w', '\n%{http_code} %{redirect_url}', ...extra, url], { allowFailure: true });
     const i = r.stdout.lastIndexOf('\n');
     const [code, location] = r.stdout.slice(i + 1).split(' ') as [string, string];
     return { code, location, body: r.stdout.slice(0, i) };
@@ -148,5 +153,43 @@ describe('Gateway API on a test LAN', () => {
     assert.match(yaml, /reason: ResolvedRefs\n\s+status: "True"\n\s+type: ResolvedRefs/);
     const broken = (await pg.kubectl(['get', 'httproute', 'broken', '-o', 'yaml'])).stdout;
     assert.match(broken, /reason: BackendNotFound\n\s+status: "False"\n\s+type: ResolvedRefs/);
+  });
+  it('terminates TLS on an HTTPS listener without a hostname with its certificateRef, for its routes only', async () => {
+    const certDir = mkdtempSync(join(tmpdir(), 'podgate-gateway-'));
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+        '-subj', '/CN=secure.example.com', '-addext', 'subjectAltName=DNS:secure.example.com',
+        '-keyout', join(certDir, 'tls.key'), '-out', join(certDir, 'tls.crt')], { stdio: 'ignore' });
+      expectOk(await pg.kubectl(['create', 'secret', 'tls', 'secure-tls', `--cert=${join(certDir, 'tls.crt')}`, `--key=${join(certDir, 'tls.key')}`]), 'tls secret');
+      await lan.exec('client', ['sh', '-c', `cat > /tmp/${lan.prefix}gw-ca.crt`], { input: readFileSync(join(certDir, 'tls.crt'), 'utf8') });
+    } finally {
+      rmSync(certDir, { recursive: true, force: true });
+    }
+    expectOk(await pg.apply(`apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: secure }
+spec:
+  gatewayClassName: podgate
+  listeners:
+    - name: https
+      protocol: HTTPS
+      port: 443
+      tls: { mode: Terminate, certificateRefs: [{ name: secure-tls }] }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: secure-shop }
+spec:
+  parentRefs: [{ name: secure }]
+  hostnames: [secure.example.com]
+  rules:
+    - backendRefs: [{ name: echo-a, port: 80 }]
+`), 'apply secure gateway');
+    const cacert = ['--cacert', `/tmp/${lan.prefix}gw-ca.crt`];
+    // curl verifies the chain and the name against the Secret's certificate: the listener's own.
+    await eventually(async () => (await curl('https://secure.example.com/', cacert)).code === '200', 'https answers with the listener\'s certificate');
+    assert.equal(podOf((await curl('https://secure.example.com/', cacert)).body), 'echo-a');
+    assert.equal((await curl('http://secure.example.com/')).code, '404', 'a route of an HTTPS listener is not served over HTTP');
+    await eventually(async () => /attachedRoutes: 1/.test((await pg.kubectl(['get', 'gateway', 'secure', '-o', 'yaml'])).stdout), 'the route attached to the https listener');
   });
 });
