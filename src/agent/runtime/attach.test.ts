@@ -142,6 +142,16 @@ describe('attach', () => {
 
   it('refuses a container that is not running, in containerd\'s words', T, async () => {
     await assert.rejects(runtime.attach('nope', 'c', session().io), /container is in CONTAINER_EXITED state/);
+    // Exited, its exit not yet recorded (its output is still drained): refused too, so that
+    // `kubectl run -i` falls back to the logs instead of printing nothing.
+    // A process of another session keeps the output pipe open, so the exit waits for the drain.
+    await start('gone', ['sh', '-c', 'setsid sleep 3 & echo done'], {});
+    const exited = exitOf('gone');
+    await until(async () => /done/.test(await logText('gone')), 'the container printed');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(runtime.isRunning('gone', 'c'), true, 'still draining its output');
+    await assert.rejects(runtime.attach('gone', 'c', session().io), /container is in CONTAINER_EXITED state/);
+    await exited;
   });
 
   it('runs a tty container on a terminal of its own, which a resize sizes, and ends with it', T, async () => {

@@ -449,7 +449,9 @@ export class ProcessRuntime {
    */
   async attach(podUid: string, containerName: string | undefined, io: AttachIO): Promise<void> {
     const entry = this.#find(podUid, containerName);
-    if (!entry) throw new Error('container is in CONTAINER_EXITED state');
+    // Also while its exit is still being recorded: a session that attached then would end at once
+    // as a success, and `kubectl run -i` would print nothing instead of falling back to the logs.
+    if (!entry || entry.child.exitCode !== null || entry.child.signalCode !== null) throw new Error('container is in CONTAINER_EXITED state');
     const attachment: Attachment = { stdout: io.stdout, stderr: io.stderr };
     entry.attached.add(attachment);
     let detach!: () => void;
