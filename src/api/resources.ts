@@ -97,6 +97,10 @@ export const resources: readonly ResourceInfo[] = [
     categories: ['gateway-api'], alsoServedAs: [{ group: 'gateway.networking.k8s.io', version: 'v1beta1' }], subresources: [statusSub('Gateway')] }),
   res({ group: 'gateway.networking.k8s.io', version: 'v1', kind: 'HTTPRoute', resource: 'httproutes', namespaced: true,
     categories: ['gateway-api'], alsoServedAs: [{ group: 'gateway.networking.k8s.io', version: 'v1beta1' }], subresources: [statusSub('HTTPRoute')] }),
+  // ReferenceGrant: no status (the CRD has no subresources). The CRD stores v1beta1 and serves v1
+  // too, with one schema; v1 is the one discovery prefers (kube's version priority), as here.
+  res({ group: 'gateway.networking.k8s.io', version: 'v1', kind: 'ReferenceGrant', resource: 'referencegrants', namespaced: true, shortNames: ['refgrant'],
+    categories: ['gateway-api'], alsoServedAs: [{ group: 'gateway.networking.k8s.io', version: 'v1beta1' }] }),
 ];
 
 export function apiVersionOf(group: string, version: string): string {

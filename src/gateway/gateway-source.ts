@@ -1,5 +1,5 @@
-// The Gateway API controller's edge: informers for GatewayClasses, Gateways, HTTPRoutes and
-// Namespaces (through the Kubernetes client only), the plan from translateGateway() merged into
+// The Gateway API controller's edge: informers for GatewayClasses, Gateways, HTTPRoutes,
+// ReferenceGrants and Namespaces (through the Kubernetes client only), the plan from translateGateway() merged into
 // the ingress proxy's route table by the IngressController (one router swap for both), and one
 // status PATCH per object whose status differs from the plan.
 import { isDeepStrictEqual } from 'node:util';
@@ -13,7 +13,7 @@ import type { KubeClient } from '../client/rest-client.ts';
 import { isSameForTranslate, type RouteSource, type SharedObjects } from '../ingress/controller.ts';
 import type { RouteTable } from '../ingress/route-table.ts';
 import { mergeGatewayRoutes } from './merge-routes.ts';
-import { GATEWAY_CONTROLLER_NAME, GATEWAY_GROUP, translateGateway, type Gateway, type GatewayClass, type GatewayPlan, type HTTPRoute } from './translate-gateway.ts';
+import { GATEWAY_CONTROLLER_NAME, GATEWAY_GROUP, translateGateway, type Gateway, type GatewayClass, type GatewayPlan, type HTTPRoute, type ReferenceGrant } from './translate-gateway.ts';
 
 export interface GatewaySourceOptions {
   readonly client: KubeClient;
@@ -42,6 +42,7 @@ export class GatewaySource implements RouteSource {
   readonly #gateways: Informer;
   readonly #routes: Informer;
   readonly #namespaces: Informer;
+  readonly #grants: Informer;
   readonly #info = { classes: resource(GATEWAY_GROUP, 'gatewayclasses'), gateways: resource(GATEWAY_GROUP, 'gateways'), routes: resource(GATEWAY_GROUP, 'httproutes') };
   #onChange: () => void = () => {};
   #plan: GatewayPlan | undefined;
@@ -61,10 +62,13 @@ export class GatewaySource implements RouteSource {
     this.#gateways = informer(this.#info.gateways, true);
     this.#routes = informer(this.#info.routes, true);
     this.#namespaces = informer(resource('', 'namespaces'), false);
+    // A grant created, changed or deleted rebuilds at once: a reference it no longer permits is
+    // refused (RefNotPermitted, 500 on the proxy) in the same rebuild.
+    this.#grants = informer(resource(GATEWAY_GROUP, 'referencegrants'), true);
   }
 
   get informers(): readonly Informer[] {
-    return [this.#classes, this.#gateways, this.#routes, this.#namespaces];
+    return [this.#classes, this.#gateways, this.#routes, this.#namespaces, this.#grants];
   }
 
   onChange(fn: () => void): void {
@@ -91,6 +95,7 @@ export class GatewaySource implements RouteSource {
       httpRoutes: this.#routes.list() as unknown as HTTPRoute[],
       services: shared.services as Service[], endpointSlices: shared.endpointSlices as EndpointSlice[], secrets: shared.secrets as Secret[],
       namespaces: this.#namespaces.list() as never,
+      referenceGrants: this.#grants.list() as unknown as ReferenceGrant[],
     }, {
       httpPort: o.httpPort, httpsPort: o.httpsPort, addresses: o.addresses,
       now: (o.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),

@@ -339,3 +339,142 @@ describe('translateGateway: the CRD\'s CEL rules and duplicate match names', () 
     assert.deepEqual(m.queryParams, [{ type: 'Exact', name: 'q', value: '1' }, { type: 'Exact', name: 'Q', value: '3' }]);
   });
 });
+
+// ReferenceGrant (referencegrant_types.go): a backendRef or certificateRef into another namespace is
+// permitted only by a grant in the referent's namespace whose `from` names the referring kind and
+// namespace and whose `to` names the referent's kind (and its name, or none: all of that kind).
+// Conformance HTTPRouteReferenceGrant, HTTPRouteInvalidReferenceGrant,
+// HTTPRoutePartiallyInvalidViaInvalidReferenceGrant, GatewaySecretReferenceGrantSpecific /
+// AllInNamespace / InvalidReferenceGrant / MissingReferenceGrant.
+type Grant = NonNullable<GatewayInput['referenceGrants']>[number];
+type GrantFrom = NonNullable<Grant['spec']>['from'][number];
+type GrantTo = NonNullable<Grant['spec']>['to'][number];
+const grant = (ns: string, name: string, from: GrantFrom[], to: GrantTo[]): Grant =>
+  ({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'ReferenceGrant', metadata: { namespace: ns, name }, spec: { from, to } });
+const GW = 'gateway.networking.k8s.io';
+
+describe('translateGateway: ReferenceGrant permits HTTPRoute backendRefs across namespaces', () => {
+  const fromRoutes: GrantFrom = { group: GW, kind: 'HTTPRoute', namespace: 'default' };
+  const toC: GrantTo = { group: '', kind: 'Service', name: 'c' };
+  const crossRoute = () => makeRoute('default', 'r', { parentRefs: [{ name: 'gw' }], rules: [{ backendRefs: [{ name: 'c', namespace: 'other', port: 80 }] }] });
+  const cases: { name: string; grants: Grant[]; ok: boolean }[] = [
+    { name: 'no grant', grants: [], ok: false },
+    { name: 'a grant naming the Service', grants: [grant('other', 'g', [fromRoutes], [toC])], ok: true },
+    { name: 'a grant without a name in `to` (every Service of the namespace)', grants: [grant('other', 'g', [fromRoutes], [{ group: '', kind: 'Service' }])], ok: true },
+    { name: 'a grant naming another Service', grants: [grant('other', 'g', [fromRoutes], [{ group: '', kind: 'Service', name: 'not-c' }])], ok: false },
+    { name: 'a grant from another namespace', grants: [grant('other', 'g', [{ ...fromRoutes, namespace: 'elsewhere' }], [toC])], ok: false },
+    { name: 'a grant from another kind (Gateway)', grants: [grant('other', 'g', [{ ...fromRoutes, kind: 'Gateway' }], [toC])], ok: false },
+    { name: 'a grant from another group', grants: [grant('other', 'g', [{ ...fromRoutes, group: 'example.com' }], [toC])], ok: false },
+    { name: 'a grant to another kind (Secret)', grants: [grant('other', 'g', [fromRoutes], [{ group: '', kind: 'Secret', name: 'c' }])], ok: false },
+    { name: 'a grant to another group', grants: [grant('other', 'g', [fromRoutes], [{ ...toC, group: 'example.com' }])], ok: false },
+    { name: 'a matching grant in the route\'s namespace, not the Service\'s', grants: [grant('default', 'g', [fromRoutes], [toC])], ok: false },
+    { name: 'one matching entry among others (from and to entries are ORed)', grants: [grant('other', 'g', [{ ...fromRoutes, namespace: 'x' }, fromRoutes], [{ group: '', kind: 'Secret' }, toC])], ok: true },
+    { name: 'the full set of conformance HTTPRouteInvalidReferenceGrant near misses', grants: [
+      grant('default', 'wrong-namespace', [fromRoutes], [toC]),
+      grant('other', 'wrong-from-group', [{ ...fromRoutes, group: 'not-the-group-youre-looking-for' }], [toC]),
+      grant('other', 'wrong-from-kind', [{ ...fromRoutes, kind: 'Gateway' }], [toC]),
+      grant('other', 'wrong-from-namespace', [{ ...fromRoutes, namespace: 'not-the-namespace-youre-looking-for' }], [toC]),
+      grant('other', 'wrong-to-group', [fromRoutes], [{ ...toC, group: 'not-the-group-youre-looking-for' }]),
+      grant('other', 'wrong-to-kind', [fromRoutes], [{ group: '', kind: 'Secret', name: 'c' }]),
+      grant('other', 'wrong-to-name', [fromRoutes], [{ group: '', kind: 'Secret', name: 'not-the-service-youre-looking-for' }]),
+    ], ok: false },
+  ];
+  for (const c of cases) {
+    it(`${c.ok ? 'permits' : 'refuses (RefNotPermitted)'} with ${c.name}`, () => {
+      const plan = translateGateway(input({ httpRoutes: [crossRoute()], referenceGrants: c.grants }), opts);
+      // The route is Accepted either way; only ResolvedRefs and the backend differ.
+      assert.deepEqual(pair(acceptedOf(plan)), ['True', 'Accepted']);
+      assert.deepEqual(pair(routeCond(plan, 'default/r', 'ResolvedRefs')), c.ok ? ['True', 'ResolvedRefs'] : ['False', 'RefNotPermitted']);
+      // A refused backend keeps its weight with no backend: the proxy answers 500 for its share.
+      assert.deepEqual(plan.hosts[0]!.rules[0]!.backends.map((b) => [b.weight, b.backend?.name]), [[1, c.ok ? 'other/c:80' : undefined]]);
+    });
+  }
+
+  it('refuses only the backend the grant does not cover (HTTPRoutePartiallyInvalidViaInvalidReferenceGrant)', () => {
+    const route = makeRoute('default', 'r', { parentRefs: [{ name: 'gw' }], rules: [
+      { matches: [{ path: { type: 'PathPrefix', value: '/v2' } }], backendRefs: [{ name: 'd', namespace: 'other', port: 80 }] },
+      { backendRefs: [{ name: 'c', namespace: 'other', port: 80 }] },
+    ] });
+    const plan = translateGateway(input({ services: [...services, makeService('other', 'd')], httpRoutes: [route], referenceGrants: [grant('other', 'g', [fromRoutes], [toC])] }), opts);
+    assert.deepEqual(pair(acceptedOf(plan)), ['True', 'Accepted']);
+    const rr = routeCond(plan, 'default/r', 'ResolvedRefs') as unknown as { status: string; reason: string; message: string };
+    assert.deepEqual(pair(rr), ['False', 'RefNotPermitted']);
+    assert.match(rr.message, /other\/d/);
+    const byPath = new Map(plan.hosts[0]!.rules.map((r) => [r.match.path.value, r.backends.map((b) => b.backend?.name)]));
+    assert.deepEqual(byPath.get('/v2'), [undefined]); // 500
+    assert.deepEqual(byPath.get('/'), ['other/c:80']); // the permitted sibling is served
+  });
+
+  it('revokes the access when the grant is deleted (HTTPRouteReferenceGrant: 500 after the delete)', () => {
+    const route = crossRoute();
+    const withGrant = translateGateway(input({ httpRoutes: [route], referenceGrants: [grant('other', 'g', [fromRoutes], [toC])] }), opts);
+    assert.equal(withGrant.hosts[0]!.rules[0]!.backends[0]!.backend?.name, 'other/c:80');
+    // The controller wrote the status; the grant goes away.
+    route.status = { parents: withGrant.routeParents.get('default/r') as never };
+    const later = { ...opts, now: '2026-02-01T00:05:00Z' };
+    const without = translateGateway(input({ httpRoutes: [route], referenceGrants: [] }), later);
+    assert.equal(without.hosts[0]!.rules[0]!.backends[0]!.backend, undefined);
+    const rr = routeCond(without, 'default/r', 'ResolvedRefs') as unknown as { status: string; reason: string; lastTransitionTime: string };
+    assert.deepEqual([rr.status, rr.reason, rr.lastTransitionTime], ['False', 'RefNotPermitted', later.now]);
+    // Accepted did not change: its transition time stays.
+    assert.equal((acceptedOf(without) as unknown as { lastTransitionTime: string }).lastTransitionTime, opts.now);
+  });
+
+  it('needs no grant within one namespace', () => {
+    const plan = translateGateway(input({ httpRoutes: [makeRoute('default', 'r', { parentRefs: [{ name: 'gw' }], rules: [{ backendRefs: [{ name: 'a', namespace: 'default', port: 80 }] }] })] }), opts);
+    assert.deepEqual(pair(routeCond(plan, 'default/r', 'ResolvedRefs')), ['True', 'ResolvedRefs']);
+  });
+});
+
+describe('translateGateway: ReferenceGrant permits Gateway certificateRefs across namespaces', () => {
+  const secrets: GatewayInput['secrets'][number][] = [];
+  before(async () => {
+    const d = new Date('2026-01-01T00:00:00Z');
+    const ca = await createCertificateAuthority({ commonName: 'test ca', now: d });
+    const c = await issueCertificate(ca, { commonName: 'secure.example.org', usage: 'server', hosts: { dnsNames: ['secure.example.org'], ips: [] }, now: d });
+    secrets.push(makeTlsSecret('web', 'certificate', c.certPem, c.keyPem));
+  });
+  const fromGateways: GrantFrom = { group: GW, kind: 'Gateway', namespace: 'default' };
+  const toCert: GrantTo = { group: '', kind: 'Secret', name: 'certificate' };
+  const gw = () => makeGateway('default', 'gw', [{ name: 'https', protocol: 'HTTPS', port: 443, allowedRoutes: { namespaces: { from: 'All' } }, tls: { certificateRefs: [{ group: '', kind: 'Secret', name: 'certificate', namespace: 'web' }] } }]);
+  const cases: { name: string; grants: Grant[]; ok: boolean }[] = [
+    { name: 'no grant (GatewaySecretMissingReferenceGrant)', grants: [], ok: false },
+    { name: 'a grant naming the Secret (GatewaySecretReferenceGrantSpecific)', grants: [grant('web', 'g', [fromGateways], [toCert])], ok: true },
+    { name: 'a grant for every Secret of the namespace (GatewaySecretReferenceGrantAllInNamespace)', grants: [grant('web', 'g', [fromGateways], [{ group: '', kind: 'Secret' }])], ok: true },
+    { name: 'a grant naming another Secret', grants: [grant('web', 'g', [fromGateways], [{ ...toCert, name: 'other-cert' }])], ok: false },
+    { name: 'a grant from another namespace', grants: [grant('web', 'g', [{ ...fromGateways, namespace: 'elsewhere' }], [toCert])], ok: false },
+    { name: 'a grant from HTTPRoutes, not Gateways', grants: [grant('web', 'g', [{ ...fromGateways, kind: 'HTTPRoute' }], [toCert])], ok: false },
+    { name: 'a grant to Services, not Secrets', grants: [grant('web', 'g', [fromGateways], [{ group: '', kind: 'Service', name: 'certificate' }])], ok: false },
+    { name: 'the conformance GatewaySecretInvalidReferenceGrant near misses', grants: [
+      grant('other', 'wrong-namespace', [fromGateways], [toCert]),
+      grant('web', 'wrong-from-group', [{ ...fromGateways, group: 'not-the-group-youre-looking-for' }], [toCert]),
+      grant('web', 'wrong-from-kind', [{ ...fromGateways, kind: 'HTTPRoute' }], [toCert]),
+      grant('web', 'wrong-from-namespace', [{ ...fromGateways, namespace: 'not-the-namespace-youre-looking-for' }], [toCert]),
+      grant('web', 'wrong-to-group', [fromGateways], [{ group: 'not-the-group-youre-looking-for', kind: 'Secret', name: 'not-the-certificate-youre-looking-for' }]),
+      grant('web', 'wrong-to-kind', [fromGateways], [{ group: '', kind: 'Service', name: 'certificate' }]),
+      grant('web', 'wrong-to-name', [fromGateways], [{ group: '', kind: 'Secret', name: 'not-the-certificate-youre-looking-for' }]),
+    ], ok: false },
+  ];
+  for (const c of cases) {
+    it(`${c.ok ? 'programs the listener' : 'refuses the certificate (ResolvedRefs False RefNotPermitted)'} with ${c.name}`, () => {
+      const plan = translateGateway(input({ gateways: [gw()], secrets, referenceGrants: c.grants }), opts);
+      const l = listenerOf(plan, 'https');
+      assert.deepEqual(l.supportedKinds, [{ group: GW, kind: 'HTTPRoute' }]);
+      assert.equal(l.attachedRoutes, 0);
+      assert.deepEqual(pair(cond(l.conditions, 'ResolvedRefs')), c.ok ? ['True', 'ResolvedRefs'] : ['False', 'RefNotPermitted']);
+      assert.deepEqual(pair(cond(l.conditions, 'Programmed')), c.ok ? ['True', 'Programmed'] : ['False', 'Invalid']);
+      assert.deepEqual(plan.certificates.map((x) => x.secret), []); // no hostname, no routes: nothing to serve yet
+    });
+  }
+
+  it('serves the other namespace\'s certificate for attached routes, and stops when the grant is deleted', () => {
+    const route = makeRoute('default', 'r', { parentRefs: [{ name: 'gw' }], hostnames: ['secure.example.org'], rules: [{ backendRefs: backendsTo('a') }] });
+    const withGrant = translateGateway(input({ gateways: [gw()], secrets, httpRoutes: [route], referenceGrants: [grant('web', 'g', [fromGateways], [toCert])] }), opts);
+    assert.deepEqual(withGrant.certificates.map((x) => [x.secret, [...x.hosts]]), [['web/certificate', ['secure.example.org']]]);
+    assert.equal(withGrant.hosts.length, 1);
+    const without = translateGateway(input({ gateways: [gw()], secrets, httpRoutes: [route], referenceGrants: [] }), opts);
+    assert.deepEqual(pair(cond(listenerOf(without, 'https').conditions, 'ResolvedRefs')), ['False', 'RefNotPermitted']);
+    assert.deepEqual(without.certificates, []);
+    assert.deepEqual(without.hosts, []); // the only listener is not programmed
+  });
+});

@@ -1,14 +1,15 @@
 // translateGateway(): Gateway API objects in (gateway.networking.k8s.io/v1 GatewayClass, Gateway,
-// HTTPRoute, plus the Services, EndpointSlices, Secrets and Namespaces they name), out: the
+// HTTPRoute and ReferenceGrant, plus the Services, EndpointSlices, Secrets and Namespaces they name), out: the
 // per-host HTTPRoute rules the ingress proxy serves and the status every object should have.
 // Pure: no I/O, no clock (the caller passes `now` for condition times), deterministic order.
-// Spec: https://gateway-api.sigs.k8s.io/reference/spec/ (v1 GatewayClass, Gateway, HTTPRoute).
+// Spec: https://gateway-api.sigs.k8s.io/reference/spec/ (v1 GatewayClass, Gateway, HTTPRoute, ReferenceGrant).
 import v8 from 'node:v8';
 import type { Namespace, Secret, Service } from 'kubernetes-types/core/v1.d.ts';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.d.ts';
 import type { IGateway } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway';
 import type { IGatewayClass } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/GatewayClass';
 import type { IHTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
+import type { IReferenceGrant } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/ReferenceGrant';
 import { fromLabelSelectorObject, matchesLabels } from '../api/selectors.ts';
 import { parseAnnotations } from '../ingress/annotations.ts';
 import type { Certificate, GatewayFilters, GatewayMatch, GatewayRule, HeaderEdits, PathModifier, RouteOptions, WeightedBackend } from '../ingress/route-table.ts';
@@ -20,6 +21,8 @@ export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 export type Gateway = IGateway;
 export type GatewayClass = IGatewayClass;
 export type HTTPRoute = IHTTPRoute;
+/** v1 and v1beta1 ReferenceGrants have one schema; the informer hands over v1. */
+export type ReferenceGrant = IReferenceGrant;
 
 export interface GatewayInput {
   readonly gatewayClasses: readonly GatewayClass[];
@@ -30,6 +33,8 @@ export interface GatewayInput {
   readonly secrets: readonly Secret[];
   /** For allowedRoutes.namespaces.from: Selector. */
   readonly namespaces?: readonly Namespace[];
+  /** The grants that permit cross-namespace backendRefs and certificateRefs (none: all refused). */
+  readonly referenceGrants?: readonly ReferenceGrant[];
 }
 
 export interface GatewayOptions {
@@ -78,6 +83,7 @@ const keyOf = (o: { metadata?: { namespace?: string; name?: string } }): string 
 /** Builds the plan; bad input becomes status conditions, never an exception. */
 export function translateGateway(input: GatewayInput, opts: GatewayOptions): GatewayPlan {
   const controller = opts.controllerName ?? GATEWAY_CONTROLLER_NAME;
+  const grants = grantIndex(input.referenceGrants ?? []);
   const idx = buildIndexes({ ingresses: [], ingressClasses: [], services: input.services, endpointSlices: input.endpointSlices, secrets: input.secrets });
   const cond = (gen: number | undefined, type: string, ok: boolean, reason: string, message: string, previous?: readonly Condition[]): Condition =>
     condition(gen, type, ok ? 'True' : 'False', reason, message, opts.now, previous);
@@ -140,8 +146,11 @@ export function translateGateway(input: GatewayInput, opts: GatewayOptions): Gat
           for (const ref of tls.certificateRefs) {
             const refNs = ref.namespace ?? ns;
             if ((ref.group ?? '') !== '' || (ref.kind ?? 'Secret') !== 'Secret') return { reason: 'InvalidCertificateRef', message: `certificateRef ${ref.kind}/${ref.name} is not a Secret` };
-            // Cross-namespace references need a ReferenceGrant, which podgate does not serve yet.
-            if (refNs !== ns) return { reason: 'RefNotPermitted', message: `certificateRef to namespace ${refNs} is not permitted (no ReferenceGrant support)` };
+            // A Secret in another namespace needs a ReferenceGrant there from Gateways of this
+            // namespace (SecretObjectReference.namespace; ListenerReasonRefNotPermitted).
+            if (!referencePermitted(grants, { group: GATEWAY_GROUP, kind: 'Gateway', namespace: ns }, { group: '', kind: 'Secret', namespace: refNs, name: ref.name })) {
+              return { reason: 'RefNotPermitted', message: `certificateRef to Secret ${refNs}/${ref.name} is not permitted: no ReferenceGrant in namespace ${refNs} allows it from Gateways in namespace ${ns}` };
+            }
             const loaded = loadCertificate(idx, refNs, ref.name, []);
             if ('problem' in loaded) return { reason: 'InvalidCertificateRef', message: loaded.problem };
             cert ??= loaded;
@@ -178,7 +187,7 @@ export function translateGateway(input: GatewayInput, opts: GatewayOptions): Gat
     const rkey = keyOf(route);
     const gen = route.metadata?.generation;
     const parents: Record<string, unknown>[] = [];
-    const resolved = resolveRules(route, idx);
+    const resolved = resolveRules(route, idx, grants);
     const counted = new Set<ListenerState>();
     for (const ref of route.spec?.parentRefs ?? []) {
       if ((ref.group ?? GATEWAY_GROUP) !== GATEWAY_GROUP || (ref.kind ?? 'Gateway') !== 'Gateway') continue;
@@ -383,7 +392,7 @@ interface ResolvedRule { readonly matches: GatewayMatch[]; readonly backends: We
  * PartiallyInvalid condition ("Dropped Rule ..."), and for ReplacePrefixMatch it says outright that
  * the Route gets Accepted False.
  */
-function resolveRules(route: HTTPRoute, idx: ReturnType<typeof buildIndexes>): { rules: ResolvedRule[]; refProblem?: { reason: string; message: string }; invalid?: { reason: string; message: string } } {
+function resolveRules(route: HTTPRoute, idx: ReturnType<typeof buildIndexes>, grants: GrantIndex): { rules: ResolvedRule[]; refProblem?: { reason: string; message: string }; invalid?: { reason: string; message: string } } {
   const rns = route.metadata?.namespace ?? 'default';
   let refProblem: { reason: string; message: string } | undefined;
   let invalid: { reason: string; message: string } | undefined;
@@ -453,7 +462,7 @@ function resolveRules(route: HTTPRoute, idx: ReturnType<typeof buildIndexes>): {
     const backends: WeightedBackend[] = [];
     for (const b of rule.backendRefs ?? []) {
       const weight = b.weight ?? 1;
-      const problem = backendProblem(b, rns, idx);
+      const problem = backendProblem(b, rns, idx, grants);
       if (problem) { refProblem ??= problem; backends.push({ weight }); continue; }
       if (b.filters?.length) bad(ri, 'backendRef filters are not supported');
       const r = resolveBackend(idx, b.namespace ?? rns, b.name, b.port!);
@@ -494,16 +503,50 @@ export function regexProblem(p: string): string | undefined {
 }
 
 /** Why a backendRef cannot be used (RouteConditionReason InvalidKind, RefNotPermitted, BackendNotFound), or undefined. */
-function backendProblem(b: { group?: string; kind?: string; name: string; namespace?: string; port?: number }, rns: string, idx: ReturnType<typeof buildIndexes>): { reason: string; message: string } | undefined {
+function backendProblem(b: { group?: string; kind?: string; name: string; namespace?: string; port?: number }, rns: string, idx: ReturnType<typeof buildIndexes>, grants: GrantIndex): { reason: string; message: string } | undefined {
   if ((b.group ?? '') !== '' || (b.kind ?? 'Service') !== 'Service') return { reason: 'InvalidKind', message: `backendRef ${b.group ?? ''}/${b.kind} ${b.name}: only Services are supported` };
   const ns = b.namespace ?? rns;
-  // A backendRef into another namespace needs a ReferenceGrant there; podgate does not serve ReferenceGrant yet.
-  if (ns !== rns) return { reason: 'RefNotPermitted', message: `backendRef to Service ${ns}/${b.name} is not permitted (no ReferenceGrant support)` };
+  // BackendObjectReference.namespace: "a ReferenceGrant object is required in the referent
+  // namespace to allow that namespace's owner to accept the reference". Checked before the
+  // Service is looked up, so a refused reference says nothing of what the namespace holds.
+  if (!referencePermitted(grants, { group: GATEWAY_GROUP, kind: 'HTTPRoute', namespace: rns }, { group: '', kind: 'Service', namespace: ns, name: b.name })) {
+    return { reason: 'RefNotPermitted', message: `backendRef to Service ${ns}/${b.name} is not permitted: no ReferenceGrant in namespace ${ns} allows it from HTTPRoutes in namespace ${rns}` };
+  }
   const svc = idx.services.get(`${ns}/${b.name}`);
   if (!svc) return { reason: 'BackendNotFound', message: `Service ${ns}/${b.name} not found` };
   if (b.port === undefined) return { reason: 'UnsupportedValue', message: `backendRef to Service ${ns}/${b.name} needs a port` };
   if (!(svc.spec?.ports ?? []).some((p) => p.port === b.port)) return { reason: 'BackendNotFound', message: `Service ${ns}/${b.name} has no port ${b.port}` };
   return undefined;
+}
+
+/** ReferenceGrants by the namespace they live in (the namespace of the referents they permit). */
+type GrantIndex = ReadonlyMap<string, readonly ReferenceGrant[]>;
+
+function grantIndex(grants: readonly ReferenceGrant[]): GrantIndex {
+  const byNs = new Map<string, ReferenceGrant[]>();
+  for (const g of grants) {
+    const ns = g.metadata?.namespace ?? 'default';
+    let list = byNs.get(ns);
+    if (!list) byNs.set(ns, (list = []));
+    list.push(g);
+  }
+  return byNs;
+}
+
+/**
+ * Whether an object of (group, kind) in `from.namespace` may refer to the object named in
+ * `to` (ReferenceGrant): always within one namespace; across namespaces only when a ReferenceGrant
+ * in the referent's namespace has a `from` entry with exactly that group, kind and namespace and a
+ * `to` entry with that group and kind whose name is the referent's or unset (all of that kind in
+ * the namespace). Entries are ORed (ReferenceGrantSpec.from / to); groups compare exactly, `""`
+ * being the core group. With no grant left the reference is refused at the next translation:
+ * implementations "MUST respond to the removal of a grant by revoking the access".
+ */
+export function referencePermitted(grants: GrantIndex, from: { group: string; kind: string; namespace: string }, to: { group: string; kind: string; namespace: string; name: string }): boolean {
+  if (from.namespace === to.namespace) return true;
+  return (grants.get(to.namespace) ?? []).some((g) =>
+    (g.spec?.from ?? []).some((f) => (f.group ?? '') === from.group && f.kind === from.kind && f.namespace === from.namespace) &&
+    (g.spec?.to ?? []).some((t) => (t.group ?? '') === to.group && t.kind === to.kind && (!t.name || t.name === to.name)));
 }
 
 type HeaderFilterSpec = { set?: { name: string; value: string }[]; add?: { name: string; value: string }[]; remove?: string[] } | undefined;

@@ -192,4 +192,31 @@ spec:
     assert.equal((await curl('http://secure.example.com/')).code, '404', 'a route of an HTTPS listener is not served over HTTP');
     await eventually(async () => /attachedRoutes: 1/.test((await pg.kubectl(['get', 'gateway', 'secure', '-o', 'yaml'])).stdout), 'the route attached to the https listener');
   });
+  it('routes to a Service in another namespace once a ReferenceGrant there allows it', async () => {
+    expectOk(await pg.kubectl(['create', 'namespace', 'shared']), 'namespace');
+    expectOk(await pg.apply(backend('echo-c'), ['-n', 'shared']), 'apply echo-c');
+    expectOk(await pg.kubectl(['wait', '-n', 'shared', '--for=condition=Ready', 'pod/echo-c', '--timeout=60s']), 'wait echo-c');
+    expectOk(await pg.apply(`apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: cross }
+spec:
+  parentRefs: [{ name: web, sectionName: http }]
+  hostnames: [cross.example.com]
+  rules:
+    - backendRefs: [{ name: echo-c, namespace: shared, port: 80 }]
+`), 'apply cross route');
+    await eventually(async () => (await curl('http://cross.example.com/')).code === '500', 'refused without a grant');
+    await eventually(async () => /RefNotPermitted/.test((await pg.kubectl(['get', 'httproute', 'cross', '-o', 'yaml'])).stdout), 'RefNotPermitted in the status');
+    expectOk(await pg.apply(`apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: { name: from-default, namespace: shared }
+spec:
+  from: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: default }]
+  to: [{ group: "", kind: Service }]
+`), 'apply grant');
+    await eventually(async () => (await curl('http://cross.example.com/')).code === '200', 'served once granted');
+    assert.equal(podOf((await curl('http://cross.example.com/')).body), 'echo-c');
+    expectOk(await pg.kubectl(['delete', 'referencegrant', '-n', 'shared', 'from-default']), 'delete grant');
+    await eventually(async () => (await curl('http://cross.example.com/')).code === '500', 'refused again once the grant is gone');
+  });
 });

@@ -40,3 +40,11 @@ export const httpRoutePrinter: KindPrinter = {
     return { cells: [name(obj), Array.isArray(h) ? JSON.stringify(h) : null, since(obj.metadata?.creationTimestamp, now)] };
   },
 };
+
+/** ReferenceGrant's CRD declares one column, Age: `kubectl get referencegrants` prints NAME AGE. */
+export const referenceGrantPrinter: KindPrinter = {
+  columns: [nameColumn(), ageColumn()],
+  print(obj, now) {
+    return { cells: [name(obj), since(obj.metadata?.creationTimestamp, now)] };
+  },
+};

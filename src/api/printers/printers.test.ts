@@ -246,6 +246,8 @@ const cases: { name: string; obj: KObject; want: unknown[] }[] = [
     want: ['proxy', 2, 2, 1, 2, 1, 'kubernetes.io/os=linux', '10m', 'p', 'podgate', '<none>'],
   },
   { name: 'lease', obj: make('coordination.k8s.io/v1', 'Lease', 'node-1', { spec: { holderIdentity: 'node-1' } }), want: ['node-1', 'node-1', '10m'] },
+  // ReferenceGrant: the CRD's additionalPrinterColumns are Age only (kubectl: NAME AGE).
+  { name: 'referencegrant', obj: make('gateway.networking.k8s.io/v1', 'ReferenceGrant', 'allow-routes', { spec: { from: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: 'web' }], to: [{ group: '', kind: 'Service' }] } }), want: ['allow-routes', '10m'] },
   // Kinds without a printer
   { name: 'fallback prints name and creation time', obj: make('example.com/v1', 'Widget', 'w', {}), want: ['w', ago(600)] },
 ];
@@ -267,6 +269,7 @@ test('column definitions match kube-apiserver for the kinds kubectl shows most',
   assert.deepStrictEqual(names('Node'), ['Name', 'Status', 'Roles', 'Age', 'Version', 'Internal-IP*', 'External-IP*', 'OS-Image*', 'Kernel-Version*', 'Container-Runtime*']);
   assert.deepStrictEqual(names('Event'), ['Last Seen', 'Type', 'Reason', 'Object', 'Subobject*', 'Source*', 'Message', 'First Seen*', 'Count*', 'Name*']);
   assert.deepStrictEqual(names('Widget'), ['Name', 'Created At']);
+  assert.deepStrictEqual(names('ReferenceGrant'), ['Name', 'Age']);
   for (const kind of ['Service', 'Pod', 'Endpoints', 'EndpointSlice', 'Node', 'Namespace', 'Ingress', 'IngressClass', 'ConfigMap', 'Secret', 'Event', 'ServiceAccount', 'Deployment', 'ReplicaSet']) {
     assert.ok(hasPrinter(kind), kind);
     const defs = columnDefinitions(kind);

@@ -7,7 +7,7 @@ import {
   serviceAccountPrinter, servicePrinter,
 } from './core.ts';
 import { descriptions } from './descriptions.ts';
-import { gatewayClassPrinter, gatewayPrinter, httpRoutePrinter } from './gateway.ts';
+import { gatewayClassPrinter, gatewayPrinter, httpRoutePrinter, referenceGrantPrinter } from './gateway.ts';
 import { ipAddressPoolPrinter, l2AdvertisementPrinter } from './metallb.ts';
 import { endpointSlicePrinter, ingressClassPrinter, ingressPrinter } from './networking.ts';
 import { podPrinter } from './pod.ts';
@@ -34,6 +34,7 @@ const printers: ReadonlyMap<string, KindPrinter> = new Map([
   ['Lease', leasePrinter],
   ['IPAddressPool', ipAddressPoolPrinter], ['L2Advertisement', l2AdvertisementPrinter],
   ['GatewayClass', gatewayClassPrinter], ['Gateway', gatewayPrinter], ['HTTPRoute', httpRoutePrinter],
+  ['ReferenceGrant', referenceGrantPrinter],
 ]);
 
 // k8s.io/apiserver/pkg/registry/rest/table.go defaultTableConvertor: kinds without a printer get

@@ -120,6 +120,7 @@ export function defaultStrategies(opts: { serviceAllocator: ServiceAllocator }):
     gatewayclasses: gatewayApiStrategy,
     gateways: gatewayApiStrategy,
     httproutes: gatewayApiStrategy,
+    referencegrants: { allowUnconditionalUpdate: false, tracksGeneration: true }, // a CRD without status (as MetalLB's below)
     deployments: deploymentStrategy,
     replicasets: replicaSetStrategy,
     nodes: nodeStrategy,
