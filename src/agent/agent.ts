@@ -192,6 +192,8 @@ export class NodeAgent {
     // Networks left by a crashed run for pods no longer bound here.
     const live = new Set(this.#pods.list().map((p) => p.metadata.uid!));
     for (const uid of await this.#network.listPods()) if (!live.has(uid)) await this.#network.removePod(uid);
+    // And their logs and files (resolv.conf, hosts), as the kubelet collects dead pods' logs.
+    await this.#o.runtime.forgetAllBut?.(live);
     const beat = () => {
       void this.#writeNodeStatus(true).catch((e: unknown) => this.#log(`heartbeat: ${String(e)}`));
       this.#heartbeat = setTimeout(beat, this.#o.heartbeatMs ?? 10_000);

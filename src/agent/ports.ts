@@ -64,4 +64,6 @@ export interface RuntimePort {
   killOrphans(): Promise<void>;
   /** Removes a deleted pod's logs (and its files). */
   forget(podUid: string): Promise<void>;
+  /** Removes what pods no longer bound here left (deleted while podgate was down): their logs and files. */
+  forgetAllBut?(live: ReadonlySet<string>): Promise<void>;
 }

@@ -7,7 +7,11 @@ import { describe, it } from 'node:test';
 import type { Pod } from 'kubernetes-types/core/v1.d.ts';
 import { podContainer } from './agent.ts';
 import { clampTimerMs, ProcessRuntimePort } from './process-runtime-port.ts';
-import type { LogStore } from './runtime/log-store.ts';
+import { LogStore } from './runtime/log-store.ts';
+import { PodFiles } from './runtime/pod-files.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ImageTable } from './runtime/image-table.ts';
 import type { ProcessRuntime } from './runtime/process-runtime.ts';
 
@@ -92,6 +96,24 @@ describe('ProcessRuntimePort: httpGet and tcpSocket hooks (kubelet\'s runHTTPHan
     assert.equal(clampTimerMs(2_147_483 * 1000), 2_147_483_000);
     assert.equal(clampTimerMs(10 ** 12), 2 ** 31 - 1);
     assert.equal(clampTimerMs(0), 1);
+  });
+});
+
+describe('ProcessRuntimePort: what deleted pods left', () => {
+  it('removes the logs and files of pods no longer bound here, and keeps the others\'', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'podgate-forget-'));
+    try {
+      const logs = new LogStore({ dir: join(dir, 'logs'), isRunning: () => false });
+      const files = new PodFiles({ dir: join(dir, 'files'), exists: () => true });
+      for (const uid of ['keep', 'gone-a']) await logs.prepare(uid, 'c', 0);
+      for (const uid of ['keep', 'gone-b']) await files.write(uid, { hosts: '127.0.0.1\tlocalhost\n' });
+      const p = new ProcessRuntimePort({ runtime: {} as ProcessRuntime, logs, images: {} as ImageTable, container: () => undefined,
+        podFiles: { prepare: async () => ({ bindMounts: [], events: [] }), remove: (uid) => files.remove(uid), list: () => files.list() } });
+      await p.forgetAllBut(new Set(['keep']));
+      assert.deepEqual([await logs.listPods(), await files.list()], [['keep'], ['keep']]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -139,6 +139,11 @@ export class ProcessRuntimePort implements RuntimePort {
     await this.#logs.removePod(podUid);
     await this.#podFiles?.remove(podUid);
   }
+
+  async forgetAllBut(live: ReadonlySet<string>): Promise<void> {
+    const known = new Set([...await this.#logs.listPods(), ...await (this.#podFiles?.list() ?? Promise.resolve([]))]);
+    for (const uid of known) if (!live.has(uid)) await this.forget(uid);
+  }
 }
 
 /** Node timers hold at most 2^31-1 ms (about 24.8 days); a longer wait would fire at once. */

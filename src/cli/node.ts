@@ -51,7 +51,7 @@ export interface RunningNode {
 }
 
 /** The programs the node parts run, with the Debian package that has each. */
-const requiredPrograms: [string, string][] = [['ip', 'iproute2'], ['nft', 'nftables'], ['nsenter', 'util-linux'], ['setpriv', 'util-linux'], ['unshare', 'util-linux'], ['mount', 'mount']];
+const requiredPrograms: [string, string][] = [['ip', 'iproute2'], ['nft', 'nftables'], ['nsenter', 'util-linux'], ['setpriv', 'util-linux'], ['unshare', 'util-linux'], ['mount', 'mount'], ['script', 'bsdutils']];
 
 /** Fails at start, with what to install, rather than at the first pod. */
 export function checkNodePrograms(): void {
@@ -115,6 +115,9 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   const events = new EventRecorder({ client: o.client, source: { component: 'kubelet', host: o.nodeName }, log: o.log });
   const dns = nodeDnsSettings(o);
   const clusterDns = startClusterDns(o, dns);
+  // Pods are given the cluster DNS only once this node's server answers: a nameserver nobody
+  // answers on would time out every lookup, the node's own names too.
+  let dnsAnswers = false;
   // Each pod's /etc/resolv.conf and /etc/hosts as the kubelet builds them, bind-mounted over the host's.
   const podFiles = new PodFiles({ dir: join(o.dataDir, 'node', 'pod-files') });
   const nodeRef = { apiVersion: 'v1', kind: 'Node', metadata: { name: o.nodeName } } as KObject;
@@ -123,11 +126,12 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
       const hostResolvConf = dns.resolvConf === '' ? undefined : parseResolvConf(await readFile(dns.resolvConf, 'utf8')).conf;
       // A hostNetwork pod with hostAliases gets the node's hosts file with them (the kubelet's nodeHostsFileContent).
       const nodeHosts = pod.spec?.hostNetwork && (pod.spec.hostAliases ?? []).length > 0 ? await readFile('/etc/hosts', 'utf8') : undefined;
-      const f = podDnsFiles(pod, [podIP], { clusterDNS: dns.clusterDNS ? [dns.clusterDNS] : [], clusterDomain: dns.clusterDomain, hostResolvConf, nodeIPs: [o.nodeIP], nodeHosts });
+      const f = podDnsFiles(pod, [podIP], { clusterDNS: dnsAnswers && dns.clusterDNS ? [dns.clusterDNS] : [], clusterDomain: dns.clusterDomain, hostResolvConf, nodeIPs: [o.nodeIP], nodeHosts });
       for (const e of f.events) if (e.on === 'node') events.event(nodeRef, e.type, e.reason, e.message);
       return { bindMounts: await podFiles.write(pod.metadata!.uid!, f), events: f.events.filter((e) => e.on === 'pod') };
     },
     remove: (uid: string) => podFiles.remove(uid),
+    list: () => podFiles.list(),
   };
   const runtime = new ProcessRuntime({ stateDir: join(o.dataDir, 'node', 'pids') });
   const logs = new LogStore({ dir: join(o.dataDir, 'node', 'logs'), isRunning: (uid, c) => runtime.isRunning(uid, c) });
@@ -136,9 +140,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     imagesDir: compileBuiltinImages(BUILTIN_IMAGES_DIR, join(o.dataDir, 'node', 'images')), scriptExtension: '.cjs',
   });
   let agent!: NodeAgent;
-  // A variable, not a literal: the port takes `podFiles` once process-runtime-port.ts has it (see docs/dns.md).
-  const portOptions = { runtime, logs, images, container: (uid: string, name: string) => agent.container(uid, name), podFiles: podFilesHook };
-  const port = new ProcessRuntimePort(portOptions);
+  const port = new ProcessRuntimePort({ runtime, logs, images, container: (uid: string, name: string) => agent.container(uid, name), podFiles: podFilesHook });
   let podCIDR = '';
   agent = new NodeAgent({
     client: o.client, events, nodeName: o.nodeName, nodeIP: o.nodeIP, kubeletPort: o.kubeletPort ?? 10250, runtime: port, log: o.log,
@@ -146,8 +148,8 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
       podCIDR = cidr;
       const net = new PodNetwork({ nodeName: o.nodeName, nodeIP: o.nodeIP, podCIDR: cidr, clusterCIDR: o.clusterCIDR, stateDir: join(o.dataDir, 'node'), log: o.log });
       // Cluster DNS answers on the bridge address, which exists once the bridge is up: before any pod runs.
-      return clusterDns ? afterNodeSetup(net, () => clusterDns.listen(net.gateway).catch((err: unknown) => {
-        o.log(`dns: cannot answer on ${net.gateway}:53 (${(err as Error).message}); pods on this node have no cluster DNS`);
+      return clusterDns ? afterNodeSetup(net, () => clusterDns.listen(net.gateway).then(() => { dnsAnswers = true; }, (err: unknown) => {
+        o.log(`dns: cannot answer on ${net.gateway}:53 (${(err as Error).message}); pods on this node have no cluster DNS (the kubelet's MissingClusterDNS: dnsPolicy ClusterFirst falls back to Default)`);
       })) : net;
     },
   });

@@ -343,8 +343,10 @@ spec:
     run.stdin!.write('exit\n');
     await seen.waitFor(/pod "test-pod" deleted/, 60_000);
     assert.equal(await exited, 0, seen.text());
-    // --rm deletes without waiting; the node agent ends the finished pod's deletion right after.
-    expectOk(await pg.kubectl(['wait', '--for=delete', 'pod/test-pod', '--timeout=30s']), 'test-pod deleted');
+    // kubectl run -it makes the pod restartPolicy Always: the shell that exited was restarted, and
+    // --rm deleted the pod without waiting. A shell waiting on its terminal ignores SIGTERM (as the
+    // container's PID 1 does on a real cluster), so the deletion takes the 30 s grace period.
+    expectOk(await pg.kubectl(['wait', '--for=delete', 'pod/test-pod', '--timeout=90s'], { timeoutMs: 120_000 }), 'test-pod deleted');
   });
 
   it('attaches to a running container\'s output (kubectl attach)', async () => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { LogStore } from './log-store.ts';
 import { ProcessRuntime, type ExitInfo } from './process-runtime.ts';
-import { onTerminal, shellQuote, sttyArgs, terminalOf, type TerminalProc } from './terminal.ts';
+import { onTerminal, shellQuote, sttyArgs, terminalOf, TerminalProgram, type TerminalProc } from './terminal.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'podgate-attach-'));
 const runtime = new ProcessRuntime({ stateDir: join(dir, 'state') });
@@ -140,18 +140,24 @@ describe('attach', () => {
     assert.match(await logText('a3'), /^no-input\n/);
   });
 
-  it('refuses a container that is not running, in containerd\'s words', T, async () => {
+  it('refuses a container that is not running, in containerd\'s words', { timeout: 60_000 }, async () => {
     await assert.rejects(runtime.attach('nope', 'c', session().io), /container is in CONTAINER_EXITED state/);
     // Exited, its exit not yet recorded (its output is still drained): refused too, so that
     // `kubectl run -i` falls back to the logs instead of printing nothing.
-    // A process of another session keeps the output pipe open, so the exit waits for the drain.
-    await start('gone', ['sh', '-c', 'setsid sleep 3 & echo done'], {});
-    const exited = exitOf('gone');
-    await until(async () => /done/.test(await logText('gone')), 'the container printed');
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(runtime.isRunning('gone', 'c'), true, 'still draining its output');
-    await assert.rejects(runtime.attach('gone', 'c', session().io), /container is in CONTAINER_EXITED state/);
-    await exited;
+    // A process of another session keeps the output pipe open, so the exit waits for the drain
+    // (a long one here: a loaded machine must not close the window before the check). The
+    // container waits for it to be in its own session: the container's end kills its group.
+    const slow = new ProcessRuntime({ stateDir: join(dir, 'state-slow'), drainMs: 30_000 });
+    const holder = join(dir, 'holder.pid');
+    const logFile = await logs.prepare('gone', 'c', 0);
+    const { pid } = await slow.start({ podUid: 'gone', containerName: 'c', argv: ['sh', '-c', `setsid sh -c 'echo $$ > ${holder}; exec sleep 60' & while [ ! -s ${holder} ]; do sleep 0.01; done; echo done`], env: {}, logFile });
+    try {
+      await until(async () => existsSync(holder) && readFileSync(holder, 'utf8').trim() !== '' && !alive(pid), 'the container\'s process ended', 25_000);
+      assert.equal(slow.isRunning('gone', 'c'), true, 'still draining its output');
+      await assert.rejects(slow.attach('gone', 'c', session().io), /container is in CONTAINER_EXITED state/);
+    } finally {
+      try { process.kill(Number(readFileSync(holder, 'utf8')), 'SIGKILL'); } catch { /* gone */ }
+    }
   });
 
   it('runs a tty container on a terminal of its own, which a resize sizes, and ends with it', T, async () => {
@@ -231,9 +237,23 @@ describe('terminal', () => {
       fds: async (pid) => new Map(pid === 10 ? [[0, 'pipe:[1]'], [3, '/dev/null'], [5, '/dev/ptmx']] : []),
       fdinfo: async (pid, fd) => (pid === 10 && fd === 5 ? 'pos:\t0\nflags:\t0100002\ntty-index:\t7\n' : undefined),
       alive: () => true,
+      sessionLeader: async () => false,
     };
     assert.equal(await terminalOf(10, proc), '/dev/pts/7');
     assert.equal(await terminalOf(99, proc), undefined);
+  });
+
+  it('takes as the terminal\'s program only a child that leads its own session, not the mount the pod\'s files run first', async () => {
+    let calls = 0;
+    const proc: TerminalProc = {
+      // First the `mount` child of the mount script, then script's own child.
+      children: async () => (++calls < 3 ? [41] : [42]),
+      fds: async () => new Map(),
+      fdinfo: async () => undefined,
+      alive: () => true,
+      sessionLeader: async (pid) => pid === 42,
+    };
+    assert.equal(await new TerminalProgram(40, proc).found, 42);
   });
 
   it('refuses sizes a terminal cannot have', () => {

@@ -119,6 +119,16 @@ export class LogStore {
     return this.pathFor(podUid, container, restartCount);
   }
 
+  /** The pods with logs here (directory names: pod UIDs). */
+  async listPods(): Promise<string[]> {
+    try {
+      return (await readdir(this.#dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
   /** Removes every log of a pod (when the pod is deleted). */
   async removePod(podUid: string): Promise<void> {
     await rm(join(this.#dir, safeName(podUid)), { recursive: true, force: true });

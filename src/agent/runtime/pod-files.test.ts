@@ -135,6 +135,17 @@ describe('ProcessRuntime keeps the pod\'s files in place', { skip: isRoot ? fals
     }
   });
 
+  it('stops a tty container with the pod\'s files through its program: the grace period holds, its own exit status is reported', { timeout: 60_000 }, async () => {
+    writeFileSync(join(dir, 'pod-resolv.conf'), 'nameserver 10.96.0.10\n');
+    // The slow mount keeps the mount script's child around while script is not running yet.
+    const env = { PATH: `${join(dir, 'slowbin')}:/usr/sbin:/usr/bin:/sbin:/bin` };
+    await runtime.start({ podUid: 'tty', containerName: 'c', argv: ['sleep', '30'], env, logFile: join(dir, 'tty.log'), bindMounts: mounts(), tty: true });
+    const t0 = Date.now();
+    const exit = await runtime.stop('tty', 'c', 10);
+    assert.equal(exit?.exitCode, 143, 'SIGTERM reached sleep (137 would be the SIGKILL after the grace period)');
+    assert.ok(Date.now() - t0 < 5000, `stopped in ${Date.now() - t0} ms`);
+  });
+
   it('tells the exit of a container that ends at once only after start() returned', { timeout: 30_000 }, async () => {
     writeFileSync(join(dir, 'pod-resolv.conf'), 'nameserver 10.96.0.10\n');
     const order: string[] = [];

@@ -9,7 +9,7 @@
 //
 // Pure: the argv builders. I/O: PodFiles, which writes and removes the per-pod files.
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Pod } from 'kubernetes-types/core/v1.d.ts';
 
@@ -130,6 +130,16 @@ export class PodFiles {
     return mounts;
   }
 
+  /** The pods with files here (directory names: pod UIDs). */
+  async list(): Promise<string[]> {
+    try {
+      return (await readdir(this.#dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
   /** Removes a pod's files (the pod is gone). */
   async remove(podUid: string): Promise<void> {
     await rm(join(this.#dir, podUid), { recursive: true, force: true });
@@ -144,4 +154,6 @@ export class PodFiles {
 export interface PodFilesHook {
   prepare(pod: Pod, podIP: string): Promise<{ bindMounts: BindMount[]; events: { type: 'Warning' | 'Normal'; reason: string; message: string }[] }>;
   remove(podUid: string): Promise<void>;
+  /** The pods that have files here. */
+  list(): Promise<string[]>;
 }

@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, readdir, readlink } from 'node:fs/promises';
+import { parseProcStat } from './proc-stat.ts';
 
 export const SCRIPT = '/usr/bin/script';
 const STTY = '/usr/bin/stty';
@@ -48,6 +49,8 @@ export interface TerminalProc {
   /** /proc/PID/fdinfo/FD's text. */
   fdinfo(pid: number, fd: number): Promise<string | undefined>;
   alive(pid: number): boolean;
+  /** Whether the process leads its own session (its session id is its pid). */
+  sessionLeader(pid: number): Promise<boolean>;
 }
 
 export const realTerminalProc: TerminalProc = {
@@ -81,6 +84,13 @@ export const realTerminalProc: TerminalProc = {
   },
   alive(pid) {
     return existsSync(`/proc/${pid}`);
+  },
+  async sessionLeader(pid) {
+    try {
+      return parseProcStat(await readFile(`/proc/${pid}/stat`, 'utf8'))?.session === pid;
+    } catch {
+      return false;
+    }
   },
 };
 
@@ -126,9 +136,12 @@ export async function resizeTerminal(scriptPid: number, size: TerminalSize, opts
 }
 
 /**
- * The program `script` runs: its only child, the leader of the terminal's session (its pid is the
- * session id). Found once script has forked it; signals for the container go to its process group,
- * and what is left of its session when the container ends is killed by session id.
+ * The program `script` runs: the child of the container's process that leads a session of its own
+ * (script's child calls setsid; its pid is the session id). Found once script has forked it. The
+ * container's process is not script yet while the pod's files are being mounted (`sh` runs `mount`
+ * first, as a child that leads no session), so only a session leader will do. Signals for the
+ * container go to its process group, and what is left of its session when the container ends is
+ * killed by session id.
  */
 export class TerminalProgram {
   readonly scriptPid: number;
@@ -140,8 +153,9 @@ export class TerminalProgram {
     this.found = (async () => {
       const until = Date.now() + waitMs;
       for (;;) {
-        const [child] = await proc.children(scriptPid);
-        if (child !== undefined) return (this.#pid = child);
+        for (const child of await proc.children(scriptPid)) {
+          if (await proc.sessionLeader(child)) return (this.#pid = child);
+        }
         if (!proc.alive(scriptPid) || Date.now() > until) return undefined;
         await new Promise((r) => setTimeout(r, 10));
       }
