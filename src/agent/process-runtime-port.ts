@@ -7,6 +7,7 @@ import { resolveContainerCommand, type ImageTable } from './runtime/image-table.
 import type { LogStore } from './runtime/log-store.ts';
 import type { BindMount, PodFilesHook } from './runtime/pod-files.ts';
 import { lifecycleHttpGet, runProbe } from './runtime/probe.ts';
+import { clampTimerMs } from '../util/timer.ts';
 import type { AttachIO, ProcessRuntime } from './runtime/process-runtime.ts';
 import type { TerminalSize } from './runtime/terminal.ts';
 
@@ -144,11 +145,6 @@ export class ProcessRuntimePort implements RuntimePort {
     const known = new Set([...await this.#logs.listPods(), ...await (this.#podFiles?.list() ?? Promise.resolve([]))]);
     for (const uid of known) if (!live.has(uid)) await this.forget(uid);
   }
-}
-
-/** Node timers hold at most 2^31-1 ms (about 24.8 days); a longer wait would fire at once. */
-export function clampTimerMs(ms: number): number {
-  return Math.min(Math.max(ms, 1), 2 ** 31 - 1);
 }
 
 /**

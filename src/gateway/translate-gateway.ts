@@ -3,7 +3,7 @@
 // per-host HTTPRoute rules the ingress proxy serves and the status every object should have.
 // Pure: no I/O, no clock (the caller passes `now` for condition times), deterministic order.
 // Spec: https://gateway-api.sigs.k8s.io/reference/spec/ (v1 GatewayClass, Gateway, HTTPRoute, ReferenceGrant).
-import v8 from 'node:v8';
+import { runsInLinearTime } from '../util/regexp.ts';
 import type { Namespace, Secret, Service } from 'kubernetes-types/core/v1.d.ts';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.d.ts';
 import type { IGateway } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway';
@@ -478,8 +478,6 @@ function firstByName<T extends { readonly name: string }>(list: readonly T[]): T
   return list.filter((x) => !seen.has(x.name) && !!seen.add(x.name));
 }
 
-let linearEngine: boolean | undefined;
-
 /**
  * Why a RegularExpression match value cannot be served, or undefined. The router runs it as
  * `^(?:value)$` on what clients send; guardRegExpBacktracking (src/util/regexp.ts) moves a pattern
@@ -491,14 +489,9 @@ let linearEngine: boolean | undefined;
  */
 export function regexProblem(p: string): string | undefined {
   try { new RegExp(p); } catch { return 'is not a valid regular expression'; }
-  if (linearEngine === undefined) {
-    // Enabling the flag only makes the `l` flag available; no other expression changes engines.
-    try { v8.setFlagsFromString('--enable-experimental-regexp-engine'); new RegExp('', 'l'); linearEngine = true; } catch { linearEngine = false; }
-  }
   const notLinear = 'cannot be matched in linear time (backreferences, lookaheads and counted repetitions over 16 are not supported)';
-  if (linearEngine) {
-    try { new RegExp(`^(?:${p})$`, 'l'); return undefined; } catch { return notLinear; }
-  }
+  const linear = runsInLinearTime(p);
+  if (linear !== undefined) return linear ? undefined : notLinear;
   return /\\[1-9]|\\k<|\(\?<?[=!]/.test(p) ? notLinear : undefined;
 }
 

@@ -21,6 +21,7 @@ import { RotatingLogFile } from './log-store.ts';
 import { mountsInPlace, namespaceArgv, remountArgv, type BindMount } from './pod-files.ts';
 import { realProcFs, type ProcFs } from './proc-stat.ts';
 import { onTerminal, resizeTerminal, terminalEnv, TerminalProgram, type TerminalSize } from './terminal.ts';
+import { clampTimerMs } from '../../util/timer.ts';
 
 export interface ContainerSpec {
   podUid: string;
@@ -378,8 +379,8 @@ export class ProcessRuntime {
       const program = entry.terminal ? await entry.terminal.found : undefined;
       this.#signalGroup(program ?? entry.pid, 'SIGTERM');
       let timer: NodeJS.Timeout | undefined;
-      // A Node timer holds at most 2^31-1 ms: a longer grace period would time out at once.
-      const timedOut = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), Math.min(gracePeriodSeconds * 1000, 2 ** 31 - 1)); });
+      // A longer grace period than a Node timer holds would time out at once.
+      const timedOut = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), clampTimerMs(gracePeriodSeconds * 1000)); });
       const first = await Promise.race([entry.exited, timedOut]);
       clearTimeout(timer);
       if (first !== 'timeout') return first;
