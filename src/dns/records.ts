@@ -246,7 +246,7 @@ function addresses(ctx: Ctx, qname: string, type: 'A' | 'AAAA', chain: readonly 
 function srv(ctx: Ctx, qname: string): { nameError: boolean; answers: Answer[]; extra: Answer[] } {
   const l = lookupServices(ctx.view, normalize(qname), ctx.o);
   if (l.nameError) return { nameError: true, answers: [], extra: [] };
-  // SRV for ExternalName Services is not implemented in CoreDNS: those records are dropped.
+  // CoreDNS answers SRV only for addresses: an ExternalName Service (a host name, not an IP) gets none, here as there.
   const internal = l.found.filter((f) => isIP(f.host) !== 0);
   const total = internal.length * 100;
   const weight = Math.max(1, Math.floor((100 / total) * 100));
