@@ -8,6 +8,7 @@ import type { Pod } from 'kubernetes-types/core/v1.d.ts';
 import { podContainer } from './agent.ts';
 import { ProcessRuntimePort } from './process-runtime-port.ts';
 import { clampTimerMs } from '../util/timer.ts';
+import { refusedPort } from '../util/test-ports.ts';
 import { LogStore } from './runtime/log-store.ts';
 import { PodFiles } from './runtime/pod-files.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -66,8 +67,9 @@ describe('ProcessRuntimePort: httpGet and tcpSocket hooks (kubelet\'s runHTTPHan
     } finally {
       server.close();
     }
-    const r = await port.runHook({ httpGet: { path: '/started', port: p } }, { ...ctx, timeoutSeconds: 5 });
-    assert.equal(r.message, `HTTP lifecycle hook (/started) for Container "c" in Pod "p_ns(uid1)" failed - error: Get "http://127.0.0.1:${p}/started": dial tcp 127.0.0.1:${p}: connect: connection refused`);
+    const closed = refusedPort();
+    const r = await port.runHook({ httpGet: { path: '/started', port: closed } }, { ...ctx, timeoutSeconds: 5 });
+    assert.equal(r.message, `HTTP lifecycle hook (/started) for Container "c" in Pod "p_ns(uid1)" failed - error: Get "http://127.0.0.1:${closed}/started": dial tcp 127.0.0.1:${closed}: connect: connection refused`);
   });
 
   it('cuts a hanging httpGet hook short when its signal is aborted', { timeout: 20_000 }, async () => {

@@ -11,14 +11,7 @@ import { translate } from './translate.ts';
 import type { RouteTable } from './route-table.ts';
 import { makeService, makeSlice } from './test-builders.ts';
 
-/** A TCP port on 127.0.0.1 nobody listens on right now (bound, read, released). */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+export { freePort, listensHere } from '../util/test-ports.ts';
 
 export interface TestBackend { readonly name: string; readonly port: number; close(): Promise<void> }
 

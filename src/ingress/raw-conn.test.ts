@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import net from 'node:net';
 import type { Conn, ConnHandler } from './conn.ts';
 import { rawTcp } from './raw-conn.ts';
+import { refusedPort } from '../util/test-ports.ts';
 
 const raw = rawTcp;
 
@@ -95,11 +96,8 @@ describe('raw TCP connections', () => {
   });
 
   it('reports a refused connect through onClose, never from inside connect()', onRaw, async () => {
-    const srv = await server(() => {});
-    const port = srv.port;
-    await srv.close();
     const ev = events();
-    const c = raw!.connect('127.0.0.1', port);
+    const c = raw!.connect('127.0.0.1', refusedPort());
     c.setHandler(ev.h);
     assert.deepEqual(ev.log, []);
     const err = await ev.closed;

@@ -3,7 +3,6 @@
 // and everything is removed at the end, even after a failure.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProcessRuntime } from '../../src/agent/runtime/process-runtime.ts';
@@ -24,16 +23,8 @@ function waitSeconds(args: readonly string[]): number {
   return m ? Number(m[1]) * (m[2] === 'm' ? 60 : 1) : 0;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+import { freePort } from '../../src/util/test-ports.ts';
+export { freePort };
 
 export interface CommandResult {
   code: number;

@@ -3,13 +3,14 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Container } from 'kubernetes-types/core/v1.d.ts';
 import { builtinImages, makeImageTable, resolveContainerCommand, BUILTIN_IMAGES_DIR } from '../runtime/image-table.ts';
 import { ProcessRuntime } from '../runtime/process-runtime.ts';
 import { LogStore } from '../runtime/log-store.ts';
+import { freePort } from '../../util/test-ports.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'podgate-img-'));
 const runtime = new ProcessRuntime({ stateDir: join(dir, 'state') });
@@ -24,14 +25,6 @@ after(async () => {
   await runtime.stopAll(1);
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** Resolves the container through the image table and starts it in the host namespace. */
 async function run(c: Partial<Container>, env: Record<string, string> = {}): Promise<string> {

@@ -1,7 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { refusedPort } from '../../util/test-ports.ts';
 import { runProbe } from './probe.ts';
 
 const ctx = { probeType: 'Readiness' as const, podIP: '127.0.0.1', hostNetwork: false };
@@ -20,10 +21,7 @@ before(async () => {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   port = (server.address() as AddressInfo).port;
-  const tmp = createTcpServer();
-  await new Promise<void>((r) => tmp.listen(0, '127.0.0.1', r));
-  closedPort = (tmp.address() as AddressInfo).port;
-  await new Promise((r) => tmp.close(r));
+  closedPort = refusedPort();
 });
 after(() => { server.closeAllConnections(); server.close(); });
 
