@@ -186,6 +186,28 @@ describe('PodWorker: a finished pod gives its sandbox back', () => {
   });
 });
 
+describe('PodWorker: status written again when another writer changed it', () => {
+  it('puts Ready back after the node lifecycle controller marked the pod not ready, and writes nothing while the API shows its own status', async () => {
+    const pod = makePod('back');
+    const h = harness(pod);
+    await h.worker.sync();
+    await h.worker.sync();
+    const ours = h.last();
+    assert.equal(ours.conditions!.find((c) => c.type === 'Ready')!.status, 'True');
+    // The informer brings back what was written: nothing new to write.
+    h.worker.update({ ...pod, status: ours });
+    const written = h.statuses.length;
+    await h.worker.sync();
+    assert.equal(h.statuses.length, written, 'no write while the API holds our status');
+    // The node was unreachable for a while: the controller set Ready False (MarkPodsNotReady).
+    const marked = { ...ours, conditions: ours.conditions!.map((c) => (c.type === 'Ready' ? { ...c, status: 'False' } : c)) };
+    h.worker.update({ ...pod, status: marked });
+    await h.worker.sync();
+    assert.equal(h.statuses.length, written + 1, 'written again');
+    assert.equal(h.last().conditions!.find((c) => c.type === 'Ready')!.status, 'True');
+  });
+});
+
 describe('PodWorker: the pod\'s files', () => {
   it('starts no container before the pod\'s files are written, and tries them again after a failure', async () => {
     const h = harness(makePod('pf1'));

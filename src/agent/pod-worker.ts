@@ -3,7 +3,7 @@
 // CrashLoopBackOff, runs probes, reports status, and tears everything down when the pod is deleted.
 // Driven by `sync()`, which the agent calls on every change; it is level-triggered (each call
 // compares what should run with what runs).
-import type { Container, ContainerStatus, LifecycleHandler, Pod, Probe } from 'kubernetes-types/core/v1.d.ts';
+import type { Container, ContainerStatus, LifecycleHandler, Pod, PodStatus, Probe } from 'kubernetes-types/core/v1.d.ts';
 import { computePodStatus, podPhase, type ContainerRecord, type ContainerState, type PodRuntimeView } from './pod-status.ts';
 import type { ExitEvent, PodNetworkPort, RuntimePort } from './ports.ts';
 import type { BindMount } from './runtime/pod-files.ts';
@@ -770,7 +770,10 @@ export class PodWorker {
     const status = computePodStatus(this.#pod, this.#view(), k8sTime(this.#deps.now()));
     // Transition times must not make an unchanged status look new.
     const key = JSON.stringify(status, (k, v: unknown) => (k === 'lastTransitionTime' || k === 'lastProbeTime' ? undefined : v));
-    if (key === this.#lastStatus) return;
+    // Skipped only while the API still shows what was written: another writer (the node lifecycle
+    // controller marking the pods of an unreachable node not ready) is undone once the node is
+    // back, as the kubelet's status manager compares with the API server's copy.
+    if (key === this.#lastStatus && conditionsKey(this.#pod.status) === conditionsKey(status)) return;
     try {
       await this.#deps.writeStatus(this.#pod, status);
       // Remembered only once written: a failed write is retried, never taken as done.
@@ -910,4 +913,10 @@ export function restoreRecord(rec: ContainerRecord, before: ContainerStatus, now
   } else if (s?.terminated) {
     rec.state = terminatedOf(s.terminated);
   }
+}
+
+/** A status's phase and its conditions' statuses by type: what another writer would have changed. */
+function conditionsKey(status: PodStatus | undefined): string {
+  const conds = (status?.conditions ?? []).map((c) => `${c.type}=${c.status}`).sort();
+  return `${status?.phase ?? ''}|${conds.join(',')}`;
 }

@@ -55,3 +55,13 @@ export function cidrContains(c: Cidr, ip: number): boolean {
 export function cidrWithin(inner: Cidr, outer: Cidr): boolean {
   return inner.prefix >= outer.prefix && cidrContains(outer, inner.base);
 }
+
+/** The subnet an interface address lies in: `10.250.3.11` with prefix 24 → 10.250.3.0/24. */
+export function cidrOfAddress(ip: number, prefix: number): Cidr {
+  return { base: (ip & maskOf(prefix)) >>> 0, prefix };
+}
+
+/** True when the two ranges share an address (one contains the other: CIDRs never partly overlap). */
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  return cidrWithin(a, b) || cidrWithin(b, a);
+}

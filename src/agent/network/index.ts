@@ -32,3 +32,10 @@ export { type Exec, type ExecResult, CommandError, inNetns, runCommand } from '.
 export { type HostPortMapping, type HostPortProtocol, HOSTPORT_PROTOCOLS } from './node-ruleset.ts';
 export { PoolExhaustedError } from './ipam.ts';
 export { BRIDGE_NAME, NFT_FAMILY, NFT_TABLE, hostVethName, netnsPrefix, podNetnsName } from './plan.ts';
+// Cross-node pod routes (flannel host-gw): every other node's podCIDR via its InternalIP when that
+// is on a directly connected subnet, tagged `proto 147`; see node-routes.ts.
+//   const routes = new NodeRoutes({ client, nodeName, exec?, log?, releaseOnStop? });  await routes.start(); … await routes.stop();
+export {
+  NodeRoutes, ROUTE_PROTOCOL, type DesiredRoute, type InstalledRoute, type LocalLink, type NodeRoutesOptions, type RouteDiff, type RoutePlan, type SkippedRoute,
+  diffRoutes, nodeRouteFacts, planNodeRoutes, removeNodeRoutes, syncNodeRoutes,
+} from './node-routes.ts';

@@ -13,6 +13,13 @@
 //   (`-s <container subnet>`); its nftables flavour only masquerades saddr == daddr, which relies on
 //   br_netfilter for the neighbour case. Mark bit 13 (0x2000) is portmap's default; Kubernetes
 //   uses 14 and 15.
+//
+// Pods on other nodes (cross-node routes, node-routes.ts): pod IPs are kept across nodes, as with
+// any CNI. Only pod traffic leaving the cluster CIDR is masqueraded (flannel's ipMasq rule), so a
+// pod on node A reaching a pod on node B keeps its address both ways (the reply is part of the same
+// conntrack entry and never NATed); the forward chain accepts everything into the bridge (a
+// remote pod or node reaching a local pod from the LAN) and out of it. hostPort DNAT matches only
+// local destinations, so traffic to pod IPs never enters the hostports chain.
 import { parseIPv4 } from './cidr.ts';
 import { BRIDGE_NAME, NFT_FAMILY, NFT_TABLE, type NodePlan } from './plan.ts';
 import { formatCidr } from './cidr.ts';
