@@ -176,6 +176,15 @@ export class NodeAgent {
     return podContainer(this.#workers.get(podUid)?.pod, name);
   }
 
+  /**
+   * Creates the Node (or takes over the one of this name) and reports it with its addresses;
+   * start() does it too. A joining node does it first: its serving certificate request is
+   * approved against the addresses its Node reports.
+   */
+  async register(): Promise<void> {
+    await this.#register();
+  }
+
   /** Registers the Node, waits for its podCIDR, sets up the network, and starts running pods. */
   async start(): Promise<void> {
     await this.#register();

@@ -84,6 +84,11 @@ export const resources: readonly ResourceInfo[] = [
     subresources: [scaleSub, statusSub('Deployment')] }),
   res({ group: 'apps', version: 'v1', kind: 'ReplicaSet', resource: 'replicasets', namespaced: true, shortNames: ['rs'], categories: ['all'],
     subresources: [scaleSub, statusSub('ReplicaSet')] }),
+  // certificates.k8s.io/v1: how a joining node gets its client and serving certificates (TLS
+  // bootstrap). `approval` writes only the Approved/Denied conditions, `status` the certificate.
+  res({ group: 'certificates.k8s.io', version: 'v1', kind: 'CertificateSigningRequest', resource: 'certificatesigningrequests', namespaced: false,
+    shortNames: ['csr'],
+    subresources: [{ name: 'approval', kind: 'CertificateSigningRequest', verbs: ['get', 'patch', 'update'] }, statusSub('CertificateSigningRequest')] }),
   // MetalLB's own configuration kinds, so existing MetalLB address pools apply unchanged.
   res({ group: 'metallb.io', version: 'v1beta1', kind: 'IPAddressPool', resource: 'ipaddresspools', namespaced: true,
     subresources: [statusSub('IPAddressPool')] }),

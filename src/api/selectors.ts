@@ -139,10 +139,11 @@ const fieldsByKind: Record<string, readonly string[]> = {
   Service: ['spec.clusterIP', 'spec.type'],
   EndpointSlice: ['addressType'],
   ReplicaSet: ['status.replicas'],
+  CertificateSigningRequest: ['spec.signerName'],
 };
 
 /** Kinds with a field label conversion function of their own in core/v1 (its error words differ from the default's). */
-const OWN_CONVERSION = new Set(['Pod', 'Node', 'Event', 'Secret', 'Namespace', 'ReplicaSet']);
+const OWN_CONVERSION = new Set(['Pod', 'Node', 'Event', 'Secret', 'Namespace', 'ReplicaSet', 'CertificateSigningRequest']);
 
 /** Field labels kube converts to another: a Pod's `spec.host` is its `spec.nodeName`. */
 const fieldAliases: Record<string, Record<string, string>> = { Pod: { 'spec.host': 'spec.nodeName' } };

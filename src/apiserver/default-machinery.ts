@@ -25,7 +25,7 @@ export function defaultMachinery(): ApiMachinery {
     findUnknownFields,
     strictDecodingMessage,
     applyDefaults: (obj) => applyDefaults(obj.kind, groupOf(obj), obj),
-    validate: (obj, old) => validateObject(obj.kind, groupOf(obj), obj, old),
+    validate: (obj, old, subresource) => validateObject(obj.kind, groupOf(obj), obj, old, subresource),
     convert: (obj, toApiVersion) => {
       if (obj.kind === 'Ingress') return convertIngress(obj, toApiVersion);
       return { ...obj, apiVersion: toApiVersion };

@@ -7,7 +7,7 @@ import { defaultMachinery } from './default-machinery.ts';
 import { Registry } from './registry/registry.ts';
 import { ServiceAllocator } from './registry/service-allocator.ts';
 import { defaultStrategies } from './registry/strategies.ts';
-import { ApiServer } from './server.ts';
+import { ApiServer, type RequestAuthenticator } from './server.ts';
 
 export interface InProcessApiServer {
   readonly client: KubeClient;
@@ -15,7 +15,11 @@ export interface InProcessApiServer {
   stop(): Promise<void>;
 }
 
-export async function startInProcessApiServer(opts: { historyCapacity?: number; bookmarkIntervalMs?: number } = {}): Promise<InProcessApiServer> {
+/**
+ * `authenticator`: who requests are made by (a test's token table); without one every request is
+ * served and nobody is recorded as the requester. `token` is what the returned client sends.
+ */
+export async function startInProcessApiServer(opts: { historyCapacity?: number; bookmarkIntervalMs?: number; authenticator?: RequestAuthenticator; token?: string } = {}): Promise<InProcessApiServer> {
   const store = new SqliteStore({ path: ':memory:', historyCapacity: opts.historyCapacity ?? 1000 });
   const machinery = defaultMachinery();
   const registry = new Registry({
@@ -23,10 +27,13 @@ export async function startInProcessApiServer(opts: { historyCapacity?: number; 
     applyDefaults: machinery.applyDefaults, validate: machinery.validate,
   });
   await bootstrapCluster(registry, { serviceIP: '10.96.0.1', apiAddress: '192.0.2.1', apiPort: 6443 });
-  const server = new ApiServer({ registry, machinery, bindAddress: '127.0.0.1', port: 0, advertiseHost: '127.0.0.1', bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 50 });
+  const server = new ApiServer({
+    registry, machinery, bindAddress: '127.0.0.1', port: 0, advertiseHost: '127.0.0.1', bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 50,
+    ...(opts.authenticator ? { authenticator: opts.authenticator } : {}),
+  });
   const addr = await server.listen();
   const url = `http://127.0.0.1:${addr.port}`;
-  const client = new KubeClient({ server: url });
+  const client = new KubeClient({ server: url, ...(opts.token ? { token: opts.token } : {}) });
   return {
     client, url,
     async stop() {

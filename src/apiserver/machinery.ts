@@ -31,7 +31,8 @@ export interface ApiMachinery {
   strictDecodingMessage(kind: string, version: string, paths: string[]): string;
   /** Validation + defaulting hooks for the registry. */
   applyDefaults(obj: KObject): void;
-  validate(obj: KObject, old: KObject | undefined): import('../api/errors.ts').FieldError[];
+  /** `subresource`: the endpoint of an update (`status`, `approval`), for kinds whose rules differ by it. */
+  validate(obj: KObject, old: KObject | undefined, subresource?: string): import('../api/errors.ts').FieldError[];
   /** Converts between served versions of one kind (Ingress v1 ↔ v1beta1). */
   convert(obj: KObject, toApiVersion: string): KObject;
   /** The `Warning` header text for a deprecated version, if it is one. */

@@ -16,9 +16,10 @@ import { responseStyle, sendError, sendJson } from './http.ts';
 import type { ApiMachinery } from './machinery.ts';
 import { parseRequestPath } from './request-info.ts';
 import type { Registry } from './registry/registry.ts';
+import type { Requester } from './registry/strategy.ts';
 
 export interface RequestAuthenticator {
-  authenticate(req: { headers: http.IncomingHttpHeaders; socket: TLSSocket | Socket }): { user: string; groups: readonly string[] } | undefined;
+  authenticate(req: { headers: http.IncomingHttpHeaders; socket: TLSSocket | Socket }): { user: string; uid?: string; groups: readonly string[] } | undefined;
 }
 
 export interface ApiServerOptions {
@@ -41,6 +42,16 @@ export interface ApiServerOptions {
 }
 
 const anonymousPaths = new Set(['/healthz', '/livez', '/readyz', '/version', '/version/']);
+
+/**
+ * What a request without credentials may read besides those: kubeadm's cluster-info, which joining
+ * nodes fetch before they trust the CA (kubeadm's Role kubeadm:bootstrap-signer-clusterinfo lets
+ * system:anonymous get it).
+ */
+function isAnonymousRead(req: http.IncomingMessage, path: string): boolean {
+  // A request with a bad token is refused, not read as anonymous (kube's union authenticator).
+  return req.method === 'GET' && path === '/api/v1/namespaces/kube-public/configmaps/cluster-info' && !req.headers.authorization;
+}
 
 export class ApiServer {
   readonly #opts: ApiServerOptions;
@@ -129,9 +140,12 @@ export class ApiServer {
         sendJson(res, 200, serverVersion, { pretty: true });
         return;
       }
+      // Who is asking, for the writes that record it (a CSR's spec.username and groups).
+      let requester: Requester | undefined;
       if (this.#opts.authenticator && !anonymousPaths.has(path)) {
         const who = this.#opts.authenticator.authenticate({ headers: req.headers, socket: req.socket as TLSSocket });
-        if (!who) {
+        requester = who;
+        if (!who && !isAnonymousRead(req, path)) {
           sendJson(res, 401, errors.unauthorized().toStatus(), style);
           return;
         }
@@ -163,10 +177,10 @@ export class ApiServer {
       if (info.kind === 'resource') {
         const r = lookupResource(info.group, info.version, info.resource);
         if (r) {
-          const sub = info.subresource && info.subresource !== 'status' && info.subresource !== 'finalize'
+          const sub = info.subresource && info.subresource !== 'status' && info.subresource !== 'finalize' && info.subresource !== 'approval'
             ? this.#opts.subresources?.get(`${r.resource}/${info.subresource}`) : undefined;
           if (sub) { await sub(req, res, info, url); return; }
-          await handleResource(this.#ctx, req, res, url, info, r);
+          await handleResource(this.#ctx, req, res, url, info, r, requester);
           return;
         }
       }

@@ -18,6 +18,9 @@ import { defaultStrategies } from '../apiserver/registry/strategies.ts';
 import { storageKey } from '../apiserver/object-meta.ts';
 import { ApiServer } from '../apiserver/server.ts';
 import { KubeClient } from '../client/rest-client.ts';
+import { StatusError } from '../api/errors.ts';
+import type { KObject } from '../api/object.ts';
+import { caCertHash, clusterInfoKubeconfig } from '../pki/cluster-info.ts';
 import { EventRecorder } from '../client/event-recorder.ts';
 import { EndpointSliceController } from '../controllers/endpointslice/endpointslice-controller.ts';
 import { GarbageCollector } from '../controllers/garbagecollector/garbage-collector.ts';
@@ -27,6 +30,8 @@ import { LbIpamController } from '../controllers/lbipam/lbipam-controller.ts';
 import { NamespaceController } from '../controllers/namespace/namespace-controller.ts';
 import { NodeIpamController } from '../controllers/nodeipam/node-ipam-controller.ts';
 import { Scheduler } from '../controllers/scheduler/scheduler.ts';
+import { NodeLifecycleController } from '../controllers/nodelifecycle/index.ts';
+import { CertificateController } from '../controllers/certificates/index.ts';
 import { Authenticator, ensurePki, writeKubeconfig } from '../pki/index.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
 import type { ControlPlaneFlags } from './flags.ts';
@@ -37,7 +42,24 @@ export interface RunningControlPlane {
   readonly client: KubeClient;
   /** Credentials for in-process components (the node agent) to build their own clients. */
   readonly pki: { ca: string; caKey: string; adminCert: string; adminKey: string };
+  /** How another machine joins this cluster as a node (none when the API server listens on loopback only). */
+  readonly joinCommand?: string;
   stop(): Promise<void>;
+}
+
+/**
+ * kubeadm's kube-public/cluster-info: the API server's address and CA for joining nodes, readable
+ * without credentials; a node trusts it only when the CA matches the pin in its join command.
+ */
+async function publishClusterInfo(client: KubeClient, server: string, caPem: string): Promise<void> {
+  const configMaps = resources.find((r) => r.resource === 'configmaps')!;
+  const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cluster-info', namespace: 'kube-public' }, data: { kubeconfig: clusterInfoKubeconfig(server, caPem) } };
+  try {
+    await client.create(configMaps, 'kube-public', body as unknown as KObject);
+  } catch (err) {
+    if (!(err instanceof StatusError && err.code === 409)) throw err;
+    await client.patch(configMaps, 'kube-public', 'cluster-info', { data: body.data }, 'merge');
+  }
 }
 
 /**
@@ -99,6 +121,9 @@ export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: str
   const kubeconfig = flags.kubeconfig ?? join(flags.dataDir, 'kubeconfig');
   await writeKubeconfig(kubeconfig, { server: url, caPem: pki.ca, user: { certPem: pki.adminCert, keyPem: pki.adminKey } });
   const client = new KubeClient({ server: url, caPem: pki.ca, certPem: pki.adminCert, keyPem: pki.adminKey, userAgent: 'podgate-controller-manager' });
+  // Nodes join at the address other machines reach (not at a loopback-only API server).
+  const joinServer = loopbackOnly ? undefined : `https://${apiAddress.includes(':') ? `[${apiAddress}]` : apiAddress}:${addr.port}`;
+  if (joinServer) await publishClusterInfo(client, joinServer, pki.ca);
   const events = new EventRecorder({ client, source: { component: 'podgate-controller-manager' }, log });
   const namespaces = new NamespaceController({ client, log });
   namespaces.start();
@@ -111,6 +136,14 @@ export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: str
   if (flags.lbPool?.length) await ensureDefaultPool(client, flags.lbPool);
   const scheduler = new Scheduler({ client, events: new EventRecorder({ client, source: { component: 'default-scheduler' }, log }), log });
   await scheduler.start();
+  // Joining nodes' client and kubelet serving certificates (kube-controller-manager's csrapproving
+  // and csrsigning controllers, with podgate's approval of kubelet-serving requests).
+  const certificates = new CertificateController({ client, ca: { certPem: pki.ca, keyPem: pki.caKey }, log,
+    events: new EventRecorder({ client, source: { component: 'certificate-controller' }, log }) });
+  await certificates.start();
+  const nodeLifecycle = new NodeLifecycleController({ client, gracePeriodMs: flags.nodeMonitorGracePeriod, log,
+    events: new EventRecorder({ client, source: { component: 'node-controller' }, log }) });
+  await nodeLifecycle.start();
   const replicaSets = new ReplicaSetController({ client, events: new EventRecorder({ client, source: { component: 'replicaset-controller' }, log }), log });
   await replicaSets.start();
   const deployments = new DeploymentController({ client, events: new EventRecorder({ client, source: { component: 'deployment-controller' }, log }), log });
@@ -119,10 +152,13 @@ export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: str
   await garbageCollector.start();
   return {
     kubeconfig, url, client, pki: { ca: pki.ca, caKey: pki.caKey, adminCert: pki.adminCert, adminKey: pki.adminKey },
+    ...(joinServer ? { joinCommand: `podgate agent --server ${joinServer} --token ${pki.joinToken} --discovery-token-ca-cert-hash ${caCertHash(pki.ca)}` } : {}),
     async stop() {
       await garbageCollector.stop();
       await deployments.stop();
       await replicaSets.stop();
+      await nodeLifecycle.stop();
+      await certificates.stop();
       await scheduler.stop();
       await lbIpam.stop();
       await nodeIpam.stop();

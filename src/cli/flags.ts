@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { parseWorkers } from './ingress-options.ts';
+import { DEFAULT_GRACE_PERIOD_MS, parseDuration } from '../controllers/nodelifecycle/index.ts';
 
 export interface ControlPlaneFlags {
   dataDir: string;
@@ -14,6 +15,8 @@ export interface ControlPlaneFlags {
   kubeconfig?: string;
   clusterCidr: string;
   lbPool?: string[];
+  /** kube-controller-manager's --node-monitor-grace-period, in ms. */
+  nodeMonitorGracePeriod: number;
 }
 
 export interface NodeFlags {
@@ -36,6 +39,17 @@ export interface NodeFlags {
   resolvConf?: string;
 }
 
+/** `podgate agent`: where the control plane is and how to join it, as kubeadm join's flags. */
+export interface AgentFlags extends NodeFlags {
+  server: string;
+  token?: string;
+  discoveryTokenCaCertHash?: string;
+  dataDir: string;
+  nodeIp?: string;
+  clusterCidr: string;
+  serviceClusterIpRange: string;
+}
+
 export function defaultDataDir(): string {
   return process.env.PODGATE_DATA_DIR ?? join(homedir(), '.podgate');
 }
@@ -50,7 +64,20 @@ export function addControlPlaneFlags(cmd: Command): Command {
     .option('--service-node-port-range <range>', 'range nodePorts are allocated from', '30000-32767')
     .option('--kubeconfig <file>', 'where to write the admin kubeconfig (default: DATA_DIR/kubeconfig)')
     .option('--cluster-cidr <cidr>', 'pod address range; each node gets a /24 of it', '10.244.0.0/16')
+    .option('--node-monitor-grace-period <duration>', 'how long a node may go without reporting before it is marked Unknown, tainted unreachable and its pods not ready, as kube-controller-manager\'s',
+      (v) => parsePositiveDuration(v, '--node-monitor-grace-period'), DEFAULT_GRACE_PERIOD_MS)
     .option('--lb-pool <cidr-or-range...>', 'addresses for LoadBalancer Services (a MetalLB IPAddressPool "default" in metallb-system); without a pool they get the node address');
+}
+
+export function addAgentFlags(cmd: Command): Command {
+  return cmd
+    .requiredOption('--server <url>', 'the API server to join, e.g. https://192.0.2.2:6443 (the join command `podgate up` prints)')
+    .option('--token <token>', 'the bootstrap token the node joins with (only for the first join: the node keeps its own certificate)')
+    .option('--discovery-token-ca-cert-hash <sha256:hex>', 'the pin of the cluster CA\'s public key, as kubeadm join\'s (only for the first join)')
+    .option('--data-dir <dir>', 'where the node keeps its certificates, pods\' logs and state', defaultDataDir())
+    .option('--node-ip <ip>', 'the node address (default: the address of the interface holding the default route)')
+    .option('--cluster-cidr <cidr>', 'pod address range of the cluster (the same as the control plane\'s --cluster-cidr)', '10.244.0.0/16')
+    .option('--service-cluster-ip-range <cidr>', 'the cluster\'s Service range (the same as the control plane\'s)', '10.96.0.0/12');
 }
 
 export function addNodeFlags(cmd: Command): Command {
@@ -70,6 +97,13 @@ export function addNodeFlags(cmd: Command): Command {
     .option('--cluster-domain <domain>', 'the cluster\'s DNS domain, as the kubelet\'s --cluster-domain', 'cluster.local')
     .option('--cluster-dns <ip>', 'the kube-dns Service address pods are told to use, as the kubelet\'s --cluster-dns (default: the 10th address of --service-cluster-ip-range, 10.96.0.10; "" turns cluster DNS off)')
     .option('--resolv-conf <file>', 'the node\'s resolver file, for dnsPolicy Default pods and where cluster DNS forwards other names, as the kubelet\'s --resolv-conf (default: /etc/resolv.conf, or /run/systemd/resolve/resolv.conf when that only names systemd-resolved\'s stub; "" for none)');
+}
+
+function parsePositiveDuration(v: string, flag: string): number {
+  let ms = NaN;
+  try { ms = parseDuration(v); } catch { /* reported below */ }
+  if (!(ms > 0)) throw new Error(`${flag}: ${v} is not a positive duration (e.g. 50s, 1m30s)`);
+  return ms;
 }
 
 export function parsePort(v: string, flag: string, min = 0): number {

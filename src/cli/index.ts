@@ -1,7 +1,9 @@
 // The `podgate` command line: verbs, their flags and help.
 import { Command } from 'commander';
 import { hostname } from 'node:os';
-import { addControlPlaneFlags, addNodeFlags, type ControlPlaneFlags, type NodeFlags } from './flags.ts';
+import { addAgentFlags, addControlPlaneFlags, addNodeFlags, type AgentFlags, type ControlPlaneFlags, type NodeFlags } from './flags.ts';
+import { mkdirSync } from 'node:fs';
+import { KubeClient } from '../client/rest-client.ts';
 import type { RunningNode } from './node.ts';
 import { registerComponents } from './components.ts';
 import { registerPortForward } from './port-forward-command.ts';
@@ -13,6 +15,34 @@ const version = '0.1.0';
 function log(msg: string): void {
   process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
 }
+
+/** The node agent's options that come from the node flags (the same for `up` and `agent`). */
+function nodeFlagOptions(flags: NodeFlags & { dataDir: string; clusterCidr: string; serviceClusterIpRange: string }) {
+  return {
+    dataDir: flags.dataDir, clusterCIDR: flags.clusterCidr, imageConfig: flags.imageConfig, kubeletPort: flags.kubeletPort, log,
+    serviceCIDR: flags.serviceClusterIpRange,
+    dns: { clusterDomain: flags.clusterDomain, clusterDNS: flags.clusterDns, resolvConf: flags.resolvConf },
+    ingress: { httpPort: flags.ingressHttpPort ?? 80, httpsPort: flags.ingressHttpsPort ?? 443, classes: flags.ingressClass ?? ['nginx'],
+      tcpServicesConfigMap: flags.tcpServicesConfigmap, udpServicesConfigMap: flags.udpServicesConfigmap,
+      workers: flags.ingressWorkers ?? 1, metricsPort: flags.ingressMetricsPort ?? 0, ...(flags.ingressAccessLog ? { accessLog: flags.ingressAccessLog } : {}) },
+  };
+}
+
+/** Stops everything on SIGINT or SIGTERM, then exits. */
+function stopOnSignal(stopAll: () => Promise<void>): void {
+  let stopping = false;
+  const stop = async (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${sig}: stopping`);
+    await stopAll();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+const needsRoot = 'running pods needs root (network namespaces, nftables)';
 
 async function run(what: 'up' | 'server', flags: ControlPlaneFlags & Partial<NodeFlags>): Promise<void> {
   const t0 = performance.now();
@@ -26,18 +56,14 @@ async function run(what: 'up' | 'server', flags: ControlPlaneFlags & Partial<Nod
   let nodeLine = '';
   if (what === 'up') {
     if (process.getuid?.() !== 0) {
-      nodeLine = '  node agent:  not started: running pods needs root (network namespaces, nftables); run `sudo podgate up`\n';
+      nodeLine = `  node agent:  not started: ${needsRoot}; run \`sudo podgate up\`\n`;
     } else {
       const nodeName = (flags.nodeName ?? hostname()).toLowerCase();
       try {
         // Loaded only for `up`: the node parts are most of podgate's code, and `server` needs none of it.
-        const { startNode } = await import('./node.ts');
-        node = await startNode({ client: cp.client, dataDir: flags.dataDir, nodeName, nodeIP: nodeIp, clusterCIDR: flags.clusterCidr,
-          imageConfig: flags.imageConfig, pki: cp.pki, kubeletPort: flags.kubeletPort, log, serviceCIDR: flags.serviceClusterIpRange,
-          dns: { clusterDomain: flags.clusterDomain, clusterDNS: flags.clusterDns, resolvConf: flags.resolvConf },
-          ingress: { httpPort: flags.ingressHttpPort ?? 80, httpsPort: flags.ingressHttpsPort ?? 443, classes: flags.ingressClass ?? ['nginx'],
-            tcpServicesConfigMap: flags.tcpServicesConfigmap, udpServicesConfigMap: flags.udpServicesConfigmap,
-            workers: flags.ingressWorkers ?? 1, metricsPort: flags.ingressMetricsPort ?? 0, ...(flags.ingressAccessLog ? { accessLog: flags.ingressAccessLog } : {}) } });
+        const { startNode, issueServingCertificate } = await import('./node.ts');
+        node = await startNode({ ...nodeFlagOptions(flags as NodeFlags & ControlPlaneFlags), client: cp.client, nodeName, nodeIP: nodeIp, caPem: cp.pki.ca, writeIngressStatus: true,
+          servingCertificate: () => issueServingCertificate(cp.pki, nodeName, nodeIp) });
       } catch (err) {
         await cp.stop();
         throw err;
@@ -50,21 +76,50 @@ async function run(what: 'up' | 'server', flags: ControlPlaneFlags & Partial<Nod
     `podgate ${what === 'up' ? 'is up' : 'control plane is up'} (ready in ${ms} ms)\n` +
     `  API server:  ${cp.url}  (node address ${nodeIp})\n` + nodeLine +
     `  kubeconfig:  ${cp.kubeconfig}\n` +
-    `  try:         export KUBECONFIG=${cp.kubeconfig}; kubectl get svc\n`);
-  let stopping = false;
-  const stop = async (sig: string) => {
-    if (stopping) return;
-    stopping = true;
-    log(`${sig}: stopping`);
+    `  try:         export KUBECONFIG=${cp.kubeconfig}; kubectl get svc\n` +
+    (cp.joinCommand ? `  join a node: ${cp.joinCommand}\n` : ''));
+  stopOnSignal(async () => {
     try {
       await node?.stop();
     } finally {
       await cp.stop();
     }
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  });
+}
+
+/** `podgate agent`: a node of a cluster whose control plane runs elsewhere (kubeadm join + kubelet + kube-proxy). */
+async function runAgent(flags: AgentFlags): Promise<void> {
+  const t0 = performance.now();
+  if (process.getuid?.() !== 0) throw new Error(`${needsRoot}; run \`sudo podgate agent ...\``);
+  const nodeIp = flags.nodeIp ?? detectNodeIP();
+  const nodeName = (flags.nodeName ?? hostname()).toLowerCase();
+  mkdirSync(flags.dataDir, { recursive: true, mode: 0o700 });
+  const { joinCluster, servingCertificate } = await import('../agent/tls-bootstrap.ts');
+  const creds = await joinCluster({ server: flags.server, nodeName, token: flags.token, caCertHash: flags.discoveryTokenCaCertHash, dataDir: flags.dataDir, log });
+  const client = new KubeClient({ server: flags.server, caPem: creds.caPem, certPem: creds.client.certPem, keyPem: creds.client.keyPem, userAgent: `podgate-agent/${nodeName}` });
+  const { startNode } = await import('./node.ts');
+  let node: RunningNode;
+  try {
+    node = await startNode({ ...nodeFlagOptions(flags), client, nodeName, nodeIP: nodeIp, caPem: creds.caPem, writeIngressStatus: false,
+      servingCertificate: async (register) => {
+        await register();
+        return servingCertificate(client, { dataDir: flags.dataDir, caPem: creds.caPem, nodeName, nodeIPs: [nodeIp], log });
+      } });
+  } catch (err) {
+    client.close();
+    throw err;
+  }
+  process.stdout.write(
+    `podgate agent is up (ready in ${Math.round(performance.now() - t0)} ms)\n` +
+    `  API server:  ${flags.server}\n` +
+    `  node agent:  ready (node ${nodeName}, pods in ${node.podCIDR})\n`);
+  stopOnSignal(async () => {
+    try {
+      await node.stop();
+    } finally {
+      client.close();
+    }
+  });
 }
 
 export async function runCli(argv: string[]): Promise<void> {
@@ -78,6 +133,9 @@ export async function runCli(argv: string[]): Promise<void> {
   addControlPlaneFlags(program.command('server')
     .description('start only the control plane (API server and controllers)'))
     .action((opts: ControlPlaneFlags) => run('server', opts));
+  addNodeFlags(addAgentFlags(program.command('agent')
+    .description('join a cluster as one more node and run its pods, service proxy and ingress (needs root)')))
+    .action((opts: AgentFlags) => runAgent(opts));
   registerPortForward(program);
   registerComponents(program);
   try {

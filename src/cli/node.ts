@@ -7,7 +7,7 @@ import type { Pod } from 'kubernetes-types/core/v1.d.ts';
 import { NodeAgent } from '../agent/agent.ts';
 import { kubeletHandlers } from '../agent/kubelet-handlers.ts';
 import { KubeletServer } from '../agent/kubelet-server.ts';
-import { BRIDGE_NAME, PodNetwork } from '../agent/network/index.ts';
+import { BRIDGE_NAME, NodeRoutes, PodNetwork } from '../agent/network/index.ts';
 import { ProcessRuntimePort } from '../agent/process-runtime-port.ts';
 import { compileBuiltinImages } from '../agent/images/compile-images.ts';
 import { BUILTIN_IMAGES_DIR, loadImageTable } from '../agent/runtime/image-table.ts';
@@ -24,7 +24,7 @@ import { type IngressRuntime, openAccessLog } from './ingress-options.ts';
 import { L2Announcer } from '../lb/l2-announcer.ts';
 import { ServiceProxy } from '../proxy/index.ts';
 import type { KubeClient } from '../client/rest-client.ts';
-import { issueCertificate, loadCertificateAuthority } from '../pki/index.ts';
+import { issueCertificate, loadCertificateAuthority, type CertKeyPem } from '../pki/index.ts';
 import { runCommand, tryCommand } from '../util/exec.ts';
 import { StartedParts } from '../util/started-parts.ts';
 
@@ -35,7 +35,18 @@ export interface NodeOptions {
   nodeIP: string;
   clusterCIDR: string;
   imageConfig?: string;
-  pki: { ca: string; caKey: string };
+  /**
+   * Whether this node's ingress writes Ingress and Gateway statuses (its own address): the node
+   * beside the control plane does; joined nodes serve the same routes and leave statuses to it.
+   */
+  writeIngressStatus: boolean;
+  /** The cluster CA: who may call the kubelet endpoint (the kubelet's --client-ca-file). */
+  caPem: string;
+  /**
+   * The kubelet endpoint's serving certificate. It may register the Node first: a joining node's
+   * certificate request is approved against the addresses its Node reports.
+   */
+  servingCertificate: (registerNode: () => Promise<void>) => Promise<CertKeyPem>;
   kubeletPort?: number;
   ingress: { httpPort: number; httpsPort: number; classes: string[]; tcpServicesConfigMap?: string; udpServicesConfigMap?: string } & IngressRuntime;
   /** The Service cluster IP range (for the node's route to it). */
@@ -110,6 +121,15 @@ function afterNodeSetup(net: PodNetworkPort, then: () => Promise<void>): PodNetw
   };
 }
 
+/** The serving certificate of the node that runs beside the control plane, issued by its CA directly. */
+export async function issueServingCertificate(pki: { ca: string; caKey: string }, nodeName: string, nodeIP: string): Promise<CertKeyPem> {
+  const ca = await loadCertificateAuthority(pki.ca, pki.caKey);
+  return issueCertificate(ca, {
+    commonName: nodeName, usage: 'server', now: new Date(),
+    hosts: { ips: [...new Set([nodeIP, '127.0.0.1'])], dnsNames: [nodeName, 'localhost'] },
+  });
+}
+
 export async function startNode(o: NodeOptions): Promise<RunningNode> {
   checkNodePrograms();
   const events = new EventRecorder({ client: o.client, source: { component: 'kubelet', host: o.nodeName }, log: o.log });
@@ -153,21 +173,17 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
       })) : net;
     },
   });
-  const ca = await loadCertificateAuthority(o.pki.ca, o.pki.caKey);
-  const serving = await issueCertificate(ca, {
-    commonName: o.nodeName, usage: 'server', now: new Date(),
-    hosts: { ips: [...new Set([o.nodeIP, '127.0.0.1'])], dnsNames: [o.nodeName, 'localhost'] },
-  });
+  const serving = await o.servingCertificate(() => agent.register());
   const kubelet = new KubeletServer({
     bindAddress: o.nodeIP === '127.0.0.1' ? '127.0.0.1' : '0.0.0.0',
     port: o.kubeletPort ?? 10250,
-    tls: { cert: serving.certPem, key: serving.keyPem, ca: o.pki.ca },
+    tls: { cert: serving.certPem, key: serving.keyPem, ca: o.caPem },
     log: o.log,
     ...kubeletHandlers({ agent, logs, runtime: port, log: o.log }),
   });
   const accessLog = o.ingress.accessLog ? openAccessLog(o.ingress.accessLog) : undefined;
   const ingress = new IngressController({
-    client: o.client, addresses: [o.nodeIP], bindAddress: '0.0.0.0',
+    client: o.client, addresses: [o.nodeIP], writeStatus: o.writeIngressStatus, bindAddress: '0.0.0.0',
     workers: o.ingress.workers, metricsPort: o.ingress.metricsPort || null, ...(accessLog ? { proxy: { onAccess: accessLog.onAccess } } : {}),
     httpPort: o.ingress.httpPort || null, httpsPort: o.ingress.httpsPort || null, classes: o.ingress.classes,
     // The seeds' Ingresses name no class; podgate is the only controller, so it serves them.
@@ -175,7 +191,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     tcpServicesConfigMap: o.ingress.tcpServicesConfigMap, udpServicesConfigMap: o.ingress.udpServicesConfigMap,
     events: new EventRecorder({ client: o.client, source: { component: 'podgate-ingress' }, log: o.log }), log: o.log,
     // The Gateway API (GatewayClass controllerName podgate.io/gateway-controller) on the same proxy.
-    routeSources: [new GatewaySource({ client: o.client, addresses: [o.nodeIP], httpPort: o.ingress.httpPort || null, httpsPort: o.ingress.httpsPort || null, log: o.log })],
+    routeSources: [new GatewaySource({ client: o.client, addresses: [o.nodeIP], writeStatus: o.writeIngressStatus, httpPort: o.ingress.httpPort || null, httpsPort: o.ingress.httpsPort || null, log: o.log })],
   });
   const parts = new StartedParts(o.log);
   await parts.orUndo(async () => {
@@ -187,6 +203,9 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     if (clusterDns) await parts.start('cluster DNS', () => clusterDns.start(), () => clusterDns.stop());
     // A pod network half set up (bridge, nft table) is undone too.
     await parts.start('node agent', () => agent.start(), () => agent.stop(), { halfway: true });
+    // Other nodes' pod ranges via their addresses (flannel's host-gw), once this node's bridge is up.
+    const routes = new NodeRoutes({ client: o.client, nodeName: o.nodeName, log: o.log });
+    await parts.start('routes to other nodes', () => routes.start(), () => routes.stop());
     // kube-proxy's part: ClusterIP, NodePort, LoadBalancer and external IPs in the kernel.
     const proxy = new ServiceProxy({ client: o.client, nodeName: o.nodeName, nodeAddresses: [o.nodeIP], clusterCIDR: o.clusterCIDR, serviceCIDRs: [o.serviceCIDR], log: o.log });
     await parts.start('service proxy', () => proxy.start(), () => proxy.stop());

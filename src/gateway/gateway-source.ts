@@ -19,6 +19,8 @@ export interface GatewaySourceOptions {
   readonly client: KubeClient;
   /** Node addresses: the Gateways' status.addresses. */
   readonly addresses: readonly string[];
+  /** false: route, but leave every status to another node's controller (one writer per cluster). */
+  readonly writeStatus?: boolean;
   readonly httpPort: number | null;
   readonly httpsPort: number | null;
   readonly controllerName?: string;
@@ -107,7 +109,7 @@ export class GatewaySource implements RouteSource {
   /** Writes every status that differs from the plan; errors are collected, not stopped at. */
   async afterInstall(): Promise<void> {
     const plan = this.#plan;
-    if (!plan) return;
+    if (!plan || this.#opts.writeStatus === false) return;
     const controller = this.#opts.controllerName ?? GATEWAY_CONTROLLER_NAME;
     const writes: { info: ResourceInfo; ns: string | undefined; name: string; status: Record<string, unknown> }[] = [];
     const status = (o: KObject) => (o.status ?? {}) as Record<string, unknown>;

@@ -28,6 +28,11 @@ export interface IngressControllerOptions {
   readonly client: KubeClient;
   /** Node addresses reported in status.loadBalancer.ingress (IPs as `ip`, names as `hostname`). */
   readonly addresses: readonly string[];
+  /**
+   * false: serve, but leave Ingress statuses to another node's controller (one writer per
+   * cluster, as ingress-nginx's leader; two writing their own address would undo each other).
+   */
+  readonly writeStatus?: boolean;
   readonly httpPort?: number | null;
   readonly httpsPort?: number | null;
   readonly bindAddress?: string;
@@ -299,6 +304,7 @@ export class IngressController {
 
   /** PATCHes every status that differs, several at a time; errors are collected, not stopped at. */
   async #writeStatuses(table: RouteTable): Promise<void> {
+    if (this.#opts.writeStatus === false) return;
     const served = new Set(table.served);
     const writes: { ns: string | undefined; name: string; want: IngressLoadBalancerIngress[] }[] = [];
     for (const obj of this.#ingresses.list()) {

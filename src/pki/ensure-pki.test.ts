@@ -29,7 +29,7 @@ describe('ensurePki', () => {
     const pki = await ensurePki({ dir, hosts: { ips: ['192.0.2.10'], dnsNames: ['node-a'] }, now: NOW });
     t.diagnostic(`first start: ${(performance.now() - started).toFixed(1)} ms`);
 
-    assert.deepEqual(pki.issued.map((c) => `${c.what}:${c.reason}`), ['ca:missing', 'apiserver:missing', 'admin:missing', 'token:missing']);
+    assert.deepEqual(pki.issued.map((c) => `${c.what}:${c.reason}`), ['ca:missing', 'apiserver:missing', 'admin:missing', 'token:missing', 'join-token:missing']);
     assert.equal(await mode(dir), 0o700);
     for (const f of [pki.paths.caKey, pki.paths.serverKey, pki.paths.adminKey, pki.paths.tokens]) assert.equal(await mode(f), 0o600, f);
     for (const f of [pki.paths.ca, pki.paths.serverCert, pki.paths.adminCert]) assert.equal(await mode(f), 0o644, f);
@@ -62,9 +62,15 @@ describe('ensurePki', () => {
     for (const ip of ['127.0.0.1', '10.96.0.1', '192.0.2.10']) assert.equal(server.checkIP(ip), ip);
 
     const tokens = parseTokenFile(pki.tokensCsv);
-    assert.deepEqual(tokens, [{ token: pki.adminToken, user: 'podgate-admin', uid: 'podgate-admin', groups: ['system:masters'] }]);
+    const joinId = pki.joinToken.split('.')[0];
+    assert.deepEqual(tokens, [
+      { token: pki.adminToken, user: 'podgate-admin', uid: 'podgate-admin', groups: ['system:masters'] },
+      { token: pki.joinToken, user: `system:bootstrap:${joinId}`, uid: '', groups: ['system:bootstrappers'] },
+    ]);
     assert.match(pki.adminToken, /^[0-9a-f]{64}$/);
-    assert.match(pki.tokensCsv, /^[0-9a-f]{64},podgate-admin,podgate-admin,"system:masters"\n$/);
+    // kubeadm's bootstrap token format (k8s.io/cluster-bootstrap/token/api BootstrapTokenPattern).
+    assert.match(pki.joinToken, /^[a-z0-9]{6}\.[a-z0-9]{16}$/);
+    assert.match(pki.tokensCsv, /^[0-9a-f]{64},podgate-admin,podgate-admin,"system:masters"\n[a-z0-9]{6}\.[a-z0-9]{16},system:bootstrap:[a-z0-9]{6},,"system:bootstrappers"\n$/);
   });
 
   test('second start reuses every file', async (t) => {
@@ -76,7 +82,7 @@ describe('ensurePki', () => {
     t.diagnostic(`second start: ${(performance.now() - started).toFixed(1)} ms`);
     assert.deepEqual(second.issued, []);
     assert.equal(second.caFingerprint, first.caFingerprint);
-    for (const k of ['ca', 'caKey', 'serverCert', 'serverKey', 'adminCert', 'adminKey', 'adminToken', 'tokensCsv'] as const) {
+    for (const k of ['ca', 'caKey', 'serverCert', 'serverKey', 'adminCert', 'adminKey', 'adminToken', 'joinToken', 'tokensCsv'] as const) {
       assert.equal(second[k], first[k], k);
     }
   });
@@ -155,16 +161,17 @@ describe('ensurePki', () => {
     assert.deepEqual(newCa.issued.map((c) => `${c.what}:${c.reason}`), ['ca:missing', 'apiserver:not-signed-by-ca', 'admin:not-signed-by-ca']);
   });
 
-  test('other rows of the token file are kept; an admin row is added when missing', async () => {
+  test('other rows of the token file are kept; an admin row and a join row are added when missing', async () => {
     const dir = freshDir();
     const hosts = { ips: [], dnsNames: [] };
     const first = await ensurePki({ dir, hosts, now: NOW });
     await writeFile(first.paths.tokens, 'other-token,alice,1001,"dev,ops"');
     const second = await ensurePki({ dir, hosts, now: NOW });
-    assert.deepEqual(second.issued.map((c) => `${c.what}:${c.reason}`), ['token:no-admin-entry']);
+    assert.deepEqual(second.issued.map((c) => `${c.what}:${c.reason}`), ['token:no-admin-entry', 'join-token:missing']);
     assert.notEqual(second.adminToken, first.adminToken);
+    assert.notEqual(second.joinToken, first.joinToken);
     const rows = parseTokenFile(await readFile(first.paths.tokens, 'utf8'));
-    assert.deepEqual(rows.map((r) => r.user), ['alice', 'podgate-admin']);
+    assert.deepEqual(rows.map((r) => r.user), ['alice', 'podgate-admin', `system:bootstrap:${second.joinToken.split('.')[0]}`]);
     assert.deepEqual(rows[0]?.groups, ['dev', 'ops']);
     assert.equal(await mode(first.paths.tokens), 0o600);
   });

@@ -38,7 +38,7 @@ export type PkiPaths = { readonly [K in keyof typeof PKI_FILES]: string };
 
 /** One thing written by this start and why ('missing', 'expiring', 'hosts-not-covered', ...). */
 export interface PkiChange {
-  readonly what: 'ca' | 'apiserver' | 'admin' | 'token';
+  readonly what: 'ca' | 'apiserver' | 'admin' | 'token' | 'join-token';
   readonly reason: string;
 }
 
@@ -66,6 +66,8 @@ export interface Pki {
   readonly adminCert: string;
   readonly adminKey: string;
   readonly adminToken: string;
+  /** The token `podgate agent --token` joins a node with (kubeadm's bootstrap token format). */
+  readonly joinToken: string;
   /** The token file's content, for `new Authenticator({ tokensCsv, caPem })`. */
   readonly tokensCsv: string;
   /** What this call wrote; empty when everything on disk was reused. */
@@ -124,7 +126,7 @@ export async function ensurePki(opts: EnsurePkiOptions): Promise<Pki> {
   const admin = await leaf('admin', paths.adminCert, paths.adminKey, () =>
     issueCertificate(ca, { commonName: ADMIN_USER, organizations: [ADMIN_GROUP], usage: 'client', now }));
 
-  const tokens = await ensureAdminToken(paths.tokens, issued);
+  const tokens = await ensureTokens(paths.tokens, issued);
   return {
     dir: opts.dir,
     paths,
@@ -136,6 +138,7 @@ export async function ensurePki(opts: EnsurePkiOptions): Promise<Pki> {
     adminCert: admin.certPem,
     adminKey: admin.keyPem,
     adminToken: tokens.adminToken,
+    joinToken: tokens.joinToken,
     tokensCsv: tokens.text,
     issued,
     servingHosts,
@@ -160,8 +163,28 @@ export function servingHostNames(opts: Pick<EnsurePkiOptions, 'hosts' | 'service
   return { ips: [...new Set(ips)].sort(), dnsNames: [...new Set(dnsNames)].sort() };
 }
 
-/** Keeps the token file's other rows; adds an admin row when there is none. */
-async function ensureAdminToken(path: string, issued: PkiChange[]): Promise<{ adminToken: string; text: string }> {
+/** kubeadm's bootstrap token user prefix and group (k8s.io/cluster-bootstrap/token/api). */
+export const BOOTSTRAP_USER_PREFIX = 'system:bootstrap:';
+export const BOOTSTRAP_GROUP = 'system:bootstrappers';
+
+/** A kubeadm-format bootstrap token, `[a-z0-9]{6}.[a-z0-9]{16}` (id.secret). */
+export function generateBootstrapToken(): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  const pick = (n: number) => {
+    let out = '';
+    // Bytes from 252 up are dropped so that every character is equally likely (252 = 7 × 36).
+    while (out.length < n) for (const b of randomBytes(n)) if (b < 252 && out.length < n) out += alphabet[b % 36];
+    return out;
+  };
+  return `${pick(6)}.${pick(16)}`;
+}
+
+/**
+ * Keeps the token file's other rows; adds an admin row and a node-join (bootstrap) row when there
+ * is none. The join row authenticates as kubeadm's bootstrap tokens do (user
+ * `system:bootstrap:<id>`, group `system:bootstrappers`), from the static file instead of a Secret.
+ */
+async function ensureTokens(path: string, issued: PkiChange[]): Promise<{ adminToken: string; joinToken: string; text: string }> {
   const text = (await readOptional(path)) ?? '';
   let entries: ReturnType<typeof parseTokenFile> | undefined;
   try {
@@ -169,18 +192,25 @@ async function ensureAdminToken(path: string, issued: PkiChange[]): Promise<{ ad
   } catch {
     entries = undefined;
   }
-  const admin = entries?.find((e) => e.user === ADMIN_USER);
-  if (admin) {
-    await chmod(path, 0o600);
-    return { adminToken: admin.token, text };
-  }
-  const adminToken = randomBytes(32).toString('hex');
-  const line = formatTokenLine({ token: adminToken, user: ADMIN_USER, uid: ADMIN_USER, groups: [ADMIN_GROUP] });
   // An unparseable file is replaced rather than appended to: it would keep failing otherwise.
-  const next = entries === undefined || text === '' ? line : text.endsWith('\n') ? text + line : `${text}\n${line}`;
-  await writeFileAtomic(path, next, 0o600);
-  issued.push({ what: 'token', reason: text === '' ? 'missing' : entries === undefined ? 'unreadable' : 'no-admin-entry' });
-  return { adminToken, text: next };
+  let next = entries === undefined ? '' : text;
+  const add = (line: string) => { next = next === '' || next.endsWith('\n') ? next + line : `${next}\n${line}`; };
+  let adminToken = entries?.find((e) => e.user === ADMIN_USER)?.token;
+  if (!adminToken) {
+    adminToken = randomBytes(32).toString('hex');
+    add(formatTokenLine({ token: adminToken, user: ADMIN_USER, uid: ADMIN_USER, groups: [ADMIN_GROUP] }));
+    issued.push({ what: 'token', reason: text === '' ? 'missing' : entries === undefined ? 'unreadable' : 'no-admin-entry' });
+  }
+  let joinToken = entries?.find((e) => e.user.startsWith(BOOTSTRAP_USER_PREFIX) && e.groups.includes(BOOTSTRAP_GROUP))?.token;
+  if (!joinToken) {
+    joinToken = generateBootstrapToken();
+    const id = joinToken.split('.')[0]!;
+    add(formatTokenLine({ token: joinToken, user: `${BOOTSTRAP_USER_PREFIX}${id}`, uid: '', groups: [BOOTSTRAP_GROUP] }));
+    issued.push({ what: 'join-token', reason: 'missing' });
+  }
+  if (next !== text) await writeFileAtomic(path, next, 0o600);
+  else await chmod(path, 0o600);
+  return { adminToken, joinToken, text: next };
 }
 
 async function readPair(certPath: string, keyPath: string): Promise<CertKeyPem | undefined> {

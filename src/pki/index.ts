@@ -9,3 +9,5 @@ export { issueCertificate, loadCertificateAuthority, fingerprint } from './certi
 export type { CertificateAuthority, CertKeyPem, HostNames, LeafRequest } from './certificates.ts';
 export { parseTokenFile, formatTokenLine } from './token-file.ts';
 export type { TokenEntry } from './token-file.ts';
+export { createCertificateRequest, parseCertificateRequest, signCertificateRequest, signingDurationMs, usagesFor, DEFAULT_CLUSTER_SIGNING_DURATION_MS, KEY_USAGES } from './csr.ts';
+export type { CertificateRequestOptions, ParsedCertificateRequest, SignOptions } from './csr.ts';

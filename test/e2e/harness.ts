@@ -54,8 +54,13 @@ export interface Podgate {
 }
 
 export interface StartOptions {
-  /** `server` (control plane only, the default) or `up` (with the node agent: needs a netns). */
-  verb?: 'server' | 'up';
+  /**
+   * `server` (control plane only, the default), `up` (with the node agent: needs a netns) or
+   * `agent` (a node joining another podgate: give the join flags in extraArgs; kubectl then uses
+   * the admin kubeconfig given as `kubeconfig`).
+   */
+  verb?: 'server' | 'up' | 'agent';
+  kubeconfig?: string;
   /** Run podgate and kubectl inside this network namespace (a test host's). */
   netns?: string;
   nodeIP?: string;
@@ -72,22 +77,26 @@ export async function startPodgate(opts: StartOptions = {}): Promise<Podgate> {
   // nsenter --net, not `ip netns exec`: the latter gives podgate a private mount namespace, and the
   // pod netns it creates would be invisible outside it (and to itself after a restart).
   const inNetns = (argv: string[]) => (opts.netns ? ['nsenter', `--net=/run/netns/${opts.netns}`, '--', ...argv] : argv);
-  const kubeconfig = join(dataDir, 'kubeconfig');
+  const kubeconfig = opts.kubeconfig ?? join(dataDir, 'kubeconfig');
+  const verb = opts.verb ?? 'server';
   let proc: ChildProcess | undefined;
   let out = '';
 
   const launch = async () => {
     out = '';
-    const argv = inNetns([join(repo, 'bin/podgate'), opts.verb ?? 'server', '--data-dir', dataDir, '--secure-port', String(port),
-      '--bind-address', opts.netns ? '0.0.0.0' : '127.0.0.1', '--node-ip', opts.nodeIP ?? '127.0.0.1',
-      ...(opts.nodeName ? ['--node-name', opts.nodeName] : []), ...(opts.extraArgs ?? [])]);
+    const argv = inNetns([join(repo, 'bin/podgate'), verb, '--data-dir', dataDir,
+      ...(verb === 'agent' ? [] : ['--secure-port', String(port), '--bind-address', opts.netns ? '0.0.0.0' : '127.0.0.1']),
+      '--node-ip', opts.nodeIP ?? '127.0.0.1', ...(opts.nodeName ? ['--node-name', opts.nodeName] : []), ...(opts.extraArgs ?? [])]);
     proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     const p = proc;
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`podgate did not become ready in 20 s:\n${out}`)), 20_000);
+      // A joining agent waits for its certificates to be approved and signed.
+      const readyMs = verb === 'agent' ? 60_000 : 20_000;
+      const timer = setTimeout(() => reject(new Error(`podgate ${verb} did not become ready in ${readyMs / 1000} s:\n${out}`)), readyMs);
       const onData = (d: Buffer) => {
         out += d.toString();
-        if (out.includes('kubeconfig:') && (opts.verb !== 'up' || out.includes('node agent'))) { clearTimeout(timer); resolve(); }
+        const ready = verb === 'agent' ? out.includes('node agent:') : out.includes('kubeconfig:') && (verb !== 'up' || out.includes('node agent'));
+        if (ready) { clearTimeout(timer); resolve(); }
       };
       p.stdout!.on('data', onData);
       p.stderr!.on('data', (d: Buffer) => { out += d.toString(); });

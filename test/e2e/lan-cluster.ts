@@ -9,26 +9,48 @@ export interface LanCluster {
   readonly lan: TestLan;
   readonly pg: Podgate;
   readonly nodeIP: string;
+  /** The nodes that joined with `podgate agent`, by host name. */
+  readonly agents: ReadonlyMap<string, Podgate>;
+  /** The Node name of a test host (the first node's host is `node`). */
+  nodeName(host: string): string;
   stop(): Promise<void>;
 }
 
-export async function startLanCluster(opts: { hosts?: string[]; extraArgs?: string[] | ((lan: TestLan) => string[]) } = {}): Promise<LanCluster> {
+/**
+ * `opts.agents`: hosts that join the cluster as more nodes with `podgate agent` and the join
+ * command `podgate up` printed; `agentArgs` are added to theirs.
+ */
+export async function startLanCluster(opts: { hosts?: string[]; agents?: string[]; extraArgs?: string[] | ((lan: TestLan) => string[]); agentArgs?: string[] } = {}): Promise<LanCluster> {
   requireNetTools();
-  const lan = await createLan({ hosts: ['node', ...(opts.hosts ?? ['client'])] });
+  const agentHosts = opts.agents ?? [];
+  const lan = await createLan({ hosts: ['node', ...agentHosts, ...(opts.hosts ?? ['client'])] });
+  const agents = new Map<string, Podgate>();
+  let pg: Podgate | undefined;
+  const stopAll = async () => {
+    try {
+      for (const a of [...agents.values()].reverse()) await a.stop().catch(() => {});
+      await pg?.stop();
+    } finally {
+      await lan.destroy();
+    }
+  };
   try {
     const nodeIP = lan.host('node').ip;
-    const nodeName = `${lan.prefix}node`.toLowerCase();
-    lan.trackNetnsPrefix(netnsPrefix(nodeName));
+    const nodeName = (host: string) => `${lan.prefix}${host}`.toLowerCase();
+    for (const h of ['node', ...agentHosts]) lan.trackNetnsPrefix(netnsPrefix(nodeName(h)));
     const extraArgs = typeof opts.extraArgs === 'function' ? opts.extraArgs(lan) : opts.extraArgs;
-    const pg = await startPodgate({ verb: 'up', netns: lan.host('node').netns, nodeIP, nodeName, extraArgs });
-    return {
-      lan, pg, nodeIP,
-      async stop() {
-        try { await pg.stop(); } finally { await lan.destroy(); }
-      },
-    };
+    pg = await startPodgate({ verb: 'up', netns: lan.host('node').netns, nodeIP, nodeName: nodeName('node'), extraArgs });
+    const join = /join a node: podgate agent (.*)\n/.exec(pg.output())?.[1];
+    if (agentHosts.length && !join) throw new Error(`podgate up printed no join command:\n${pg.output()}`);
+    for (const h of agentHosts) {
+      agents.set(h, await startPodgate({
+        verb: 'agent', netns: lan.host(h).netns, nodeIP: lan.host(h).ip, nodeName: nodeName(h), kubeconfig: pg.kubeconfig,
+        extraArgs: [...join!.split(' '), ...(opts.agentArgs ?? [])],
+      }));
+    }
+    return { lan, pg, nodeIP, agents, nodeName, stop: stopAll };
   } catch (err) {
-    await lan.destroy();
+    await stopAll();
     throw err;
   }
 }

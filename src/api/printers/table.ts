@@ -6,6 +6,7 @@ import {
   configMapPrinter, endpointsPrinter, eventPrinter, namespacePrinter, nodePrinter, secretPrinter,
   serviceAccountPrinter, servicePrinter,
 } from './core.ts';
+import { certificateSigningRequestPrinter } from './certificates.ts';
 import { descriptions } from './descriptions.ts';
 import { gatewayClassPrinter, gatewayPrinter, httpRoutePrinter, referenceGrantPrinter } from './gateway.ts';
 import { ipAddressPoolPrinter, l2AdvertisementPrinter } from './metallb.ts';
@@ -35,6 +36,7 @@ const printers: ReadonlyMap<string, KindPrinter> = new Map([
   ['IPAddressPool', ipAddressPoolPrinter], ['L2Advertisement', l2AdvertisementPrinter],
   ['GatewayClass', gatewayClassPrinter], ['Gateway', gatewayPrinter], ['HTTPRoute', httpRoutePrinter],
   ['ReferenceGrant', referenceGrantPrinter],
+  ['CertificateSigningRequest', certificateSigningRequestPrinter],
 ]);
 
 // k8s.io/apiserver/pkg/registry/rest/table.go defaultTableConvertor: kinds without a printer get

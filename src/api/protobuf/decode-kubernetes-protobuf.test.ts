@@ -255,8 +255,9 @@ describe('decodeKubernetesProtobuf on hand-encoded objects', () => {
       'v1 Service', 'v1 ConfigMap', 'v1 Secret', 'v1 Namespace', 'v1 ServiceAccount', 'v1 Pod', 'v1 Endpoints', 'v1 Node', 'v1 Event',
       'apps/v1 Deployment', 'networking.k8s.io/v1 Ingress', 'networking.k8s.io/v1 IngressClass',
       'discovery.k8s.io/v1 EndpointSlice', 'meta.k8s.io/v1 DeleteOptions', 'batch/v1 Job', 'batch/v1 CronJob',
+      'certificates.k8s.io/v1 CertificateSigningRequest',
     ]) assert.ok(kinds.has(k), k);
-    const special = new Set(['meta.v1.Time', 'meta.v1.MicroTime', 'meta.v1.Duration', 'meta.v1.FieldsV1', 'runtime.RawExtension', 'intstr.IntOrString', 'resource.Quantity']);
+    const special = new Set(['meta.v1.Time', 'meta.v1.MicroTime', 'meta.v1.Duration', 'meta.v1.FieldsV1', 'runtime.RawExtension', 'intstr.IntOrString', 'resource.Quantity', 'certificates.v1.ExtraValue']);
     const scalar = /^(string|bytes|bool|u?int(32|64)|sint(32|64)|double|float|fixed(32|64))$/;
     for (const root of ROOTS) assert.ok(MESSAGES[root], root);
     for (const [name, rows] of Object.entries(MESSAGES)) {

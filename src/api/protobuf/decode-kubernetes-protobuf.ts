@@ -49,6 +49,7 @@ const PACKAGE_BY_API_VERSION: Readonly<Record<string, string>> = {
   'batch/v1': 'batch.v1',
   'networking.k8s.io/v1': 'networking.v1',
   'discovery.k8s.io/v1': 'discovery.v1',
+  'certificates.k8s.io/v1': 'certificates.v1',
   'meta.k8s.io/v1': 'meta.v1',
 };
 
@@ -368,6 +369,16 @@ const SPECIAL_DECODERS: Readonly<Record<string, (r: WireReader, path: string) =>
   // metav1.FieldsV1 and runtime.RawExtension: {raw}, which holds JSON; written as that JSON.
   'meta.v1.FieldsV1': (r, path) => readRawJson(r, path),
   'runtime.RawExtension': (r, path) => readRawJson(r, path),
+  // certificates/v1 ExtraValue ([]string, a CSR's spec.extra values): {repeated string items}.
+  'certificates.v1.ExtraValue': (r, path) => {
+    const items: unknown[] = [];
+    while (!r.done) {
+      const k = r.key();
+      if (k.field === 1) items.push(readScalar(r, 'string', k.wire, path));
+      else r.skip(k.wire);
+    }
+    return items;
+  },
 };
 
 function readRawJson(r: WireReader, path: string): unknown {

@@ -5,7 +5,7 @@
  * One field: [protobuf field number, JSON name ('' when inline), type, flags]. The type is a
  * protobuf scalar (string, bytes, bool, int32, int64, ...) or a message name in this table or one
  * of the hand-decoded ones (meta.v1.Time, meta.v1.MicroTime, meta.v1.Duration, meta.v1.FieldsV1,
- * runtime.RawExtension, intstr.IntOrString, resource.Quantity). Flags: 'r' repeated; 'm' a map
+ * runtime.RawExtension, intstr.IntOrString, resource.Quantity, certificates.v1.ExtraValue). Flags: 'r' repeated; 'm' a map
  * with string keys whose values have the type; 'k' keep a zero value (the Go field is a pointer or
  * its JSON tag has no omitempty); 'i' inline (an embedded Go struct whose fields sit in the
  * parent's JSON object).
@@ -13,7 +13,7 @@
 export type FieldRow = readonly [number: number, json: string, type: string, flags?: string];
 
 /** The top-level messages a request body may hold. */
-export const ROOTS: readonly string[] = ["core.v1.Service","core.v1.ConfigMap","core.v1.Secret","core.v1.Namespace","core.v1.ServiceAccount","core.v1.Pod","core.v1.Endpoints","core.v1.Node","core.v1.Event","apps.v1.Deployment","apps.v1.ReplicaSet","apps.v1.DaemonSet","networking.v1.Ingress","networking.v1.IngressClass","discovery.v1.EndpointSlice","batch.v1.Job","batch.v1.CronJob","meta.v1.DeleteOptions"];
+export const ROOTS: readonly string[] = ["core.v1.Service","core.v1.ConfigMap","core.v1.Secret","core.v1.Namespace","core.v1.ServiceAccount","core.v1.Pod","core.v1.Endpoints","core.v1.Node","core.v1.Event","apps.v1.Deployment","apps.v1.ReplicaSet","apps.v1.DaemonSet","networking.v1.Ingress","networking.v1.IngressClass","discovery.v1.EndpointSlice","batch.v1.Job","batch.v1.CronJob","certificates.v1.CertificateSigningRequest","meta.v1.DeleteOptions"];
 
 export const MESSAGES: Readonly<Record<string, readonly FieldRow[]>> = {
   "apps.v1.DaemonSet": [[1, "metadata", "meta.v1.ObjectMeta"], [2, "spec", "apps.v1.DaemonSetSpec"], [3, "status", "apps.v1.DaemonSetStatus"]],
@@ -47,6 +47,10 @@ export const MESSAGES: Readonly<Record<string, readonly FieldRow[]>> = {
   "batch.v1.SuccessPolicy": [[1, "rules", "batch.v1.SuccessPolicyRule", "rk"]],
   "batch.v1.SuccessPolicyRule": [[1, "succeededIndexes", "string", "k"], [2, "succeededCount", "int32", "k"]],
   "batch.v1.UncountedTerminatedPods": [[1, "succeeded", "string", "r"], [2, "failed", "string", "r"]],
+  "certificates.v1.CertificateSigningRequest": [[1, "metadata", "meta.v1.ObjectMeta"], [2, "spec", "certificates.v1.CertificateSigningRequestSpec", "k"], [3, "status", "certificates.v1.CertificateSigningRequestStatus"]],
+  "certificates.v1.CertificateSigningRequestCondition": [[1, "type", "string", "k"], [6, "status", "string", "k"], [2, "reason", "string"], [3, "message", "string"], [4, "lastUpdateTime", "meta.v1.Time"], [5, "lastTransitionTime", "meta.v1.Time"]],
+  "certificates.v1.CertificateSigningRequestSpec": [[1, "request", "bytes", "k"], [7, "signerName", "string", "k"], [8, "expirationSeconds", "int32", "k"], [5, "usages", "string", "r"], [2, "username", "string"], [3, "uid", "string"], [4, "groups", "string", "r"], [6, "extra", "certificates.v1.ExtraValue", "m"]],
+  "certificates.v1.CertificateSigningRequestStatus": [[1, "conditions", "certificates.v1.CertificateSigningRequestCondition", "r"], [2, "certificate", "bytes"]],
   "core.v1.AWSElasticBlockStoreVolumeSource": [[1, "volumeID", "string", "k"], [2, "fsType", "string"], [3, "partition", "int32"], [4, "readOnly", "bool"]],
   "core.v1.Affinity": [[1, "nodeAffinity", "core.v1.NodeAffinity", "k"], [2, "podAffinity", "core.v1.PodAffinity", "k"], [3, "podAntiAffinity", "core.v1.PodAntiAffinity", "k"]],
   "core.v1.AppArmorProfile": [[1, "type", "string", "k"], [2, "localhostProfile", "string", "k"]],

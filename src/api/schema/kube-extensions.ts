@@ -92,6 +92,8 @@ export const kubeListExtensions: Readonly<Record<string, Readonly<Record<string,
   'networking.v1.IngressLoadBalancerIngress': { ports: atomic },
   'apps.v1.DeploymentStatus': { conditions: byName('type') },
   'apps.v1.ReplicaSetStatus': { conditions: byName('type') },
+  'certificates.v1.CertificateSigningRequestSpec': { usages: atomic, groups: atomic },
+  'certificates.v1.CertificateSigningRequestStatus': { conditions: { listType: 'map', mapKeys: ['type'] } },
 };
 
 function tableKey(schemaName: string): string {

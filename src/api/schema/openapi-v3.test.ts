@@ -26,7 +26,7 @@ describe('openapiV3Root', () => {
     const root = openapiV3Root();
     const want = servedGroupVersions().map((gv) => groupVersionPath(gv.group, gv.version)).sort();
     assert.deepEqual(Object.keys(root.paths).sort(), want);
-    assert.deepEqual(want, ['api/v1', 'apis/apps/v1', 'apis/discovery.k8s.io/v1', 'apis/extensions/v1beta1', 'apis/gateway.networking.k8s.io/v1', 'apis/gateway.networking.k8s.io/v1beta1', 'apis/metallb.io/v1beta1', 'apis/networking.k8s.io/v1', 'apis/networking.k8s.io/v1beta1']);
+    assert.deepEqual(want, ['api/v1', 'apis/apps/v1', 'apis/certificates.k8s.io/v1', 'apis/discovery.k8s.io/v1', 'apis/extensions/v1beta1', 'apis/gateway.networking.k8s.io/v1', 'apis/gateway.networking.k8s.io/v1beta1', 'apis/metallb.io/v1beta1', 'apis/networking.k8s.io/v1', 'apis/networking.k8s.io/v1beta1']);
     for (const [path, { serverRelativeURL }] of Object.entries(root.paths)) {
       const d = openapiV3Document(path)!;
       assert.equal(serverRelativeURL, `/openapi/v3/${path}?hash=${d.hash}`);

@@ -7,3 +7,4 @@ export { validateIngress, validateIngressUpdate, validateIngressClass, validateI
 export { validateObjectMeta, validateObjectMetaUpdate, validateLabels, validateAnnotations, nameIsDNSSubdomain, nameIsDNSLabel, nameIsDNS1035Label, type NameValidator } from './object-meta.ts';
 export * as format from './format.ts';
 export { validateDeployment, validateDeploymentUpdate, validateReplicaSet, validateReplicaSetUpdate, validateScale } from './apps.ts';
+export { validateCertificateSigningRequest, validateCertificateSigningRequestUpdate, validateSignerName, csrRequestPem } from './certificates.ts';

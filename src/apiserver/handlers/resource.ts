@@ -13,6 +13,7 @@ import { parseMediaTypes, readBody, responseStyle, sendError, sendJson, type Res
 import type { ApiMachinery } from '../machinery.ts';
 import type { ResourceRequest } from '../request-info.ts';
 import type { Registry } from '../registry/registry.ts';
+import type { Requester } from '../registry/strategy.ts';
 import { handleBinding } from './binding.ts';
 import { handleScale } from './scale.ts';
 import { checkListOptions, deleteOptions, writeOptions, type WriteOptions } from './request-options.ts';
@@ -34,8 +35,15 @@ interface Served {
   apiVersion: string;
 }
 
+/** Subresources served by the generic handlers: the write goes to the registry with the subresource named. */
+const genericSubresources = ['status', 'finalize', 'approval'];
+
+/**
+ * `requester`: the authenticated user, handed to the registry on create (a CSR records it);
+ * undefined when the server has no authenticator.
+ */
 export async function handleResource(ctx: ResourceContext, req: IncomingMessage, res: ServerResponse, url: URL,
-  info: ResourceRequest, r: ResourceInfo): Promise<void> {
+  info: ResourceRequest, r: ResourceInfo, requester?: Requester): Promise<void> {
   const style = responseStyle(req, url);
   const served: Served = { r, apiVersion: apiVersionOf(info.group, info.version) };
   const warning = ctx.machinery.deprecationWarning(served.apiVersion, r.kind);
@@ -50,7 +58,7 @@ export async function handleResource(ctx: ResourceContext, req: IncomingMessage,
     if (sub === 'scale' && info.name !== undefined && r.subresources.some((s) => s.name === 'scale')) {
       return await handleScale(ctx, req, res, url, info, r, style);
     }
-    if (sub && !['status', 'finalize'].includes(sub)) {
+    if (sub && !genericSubresources.includes(sub)) {
       throw errors.notFound({ group: r.group, resource: `${r.resource}/${sub}` }, info.name ?? '');
     }
     if (sub && !r.subresources.some((s) => s.name === sub)) {
@@ -62,14 +70,14 @@ export async function handleResource(ctx: ResourceContext, req: IncomingMessage,
         if (w === 'true' || w === '1') return await serveWatch(ctx, req, res, url, served.r, served.apiVersion, info.namespace);
         return await list(ctx, req, res, url, served, info.namespace, style);
       }
-      if (method === 'POST') return await create(ctx, req, res, url, served, info.namespace, style);
+      if (method === 'POST') return await create(ctx, req, res, url, served, info.namespace, style, requester);
       if (method === 'DELETE') return await deleteCollection(ctx, req, res, url, served, info.namespace, style);
       throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
     }
     switch (method) {
       case 'GET': return await get(ctx, req, res, url, served, info, style);
       case 'PUT': return await update(ctx, req, res, url, served, info, style);
-      case 'PATCH': return await patch(ctx, req, res, url, served, info, style);
+      case 'PATCH': return await patch(ctx, req, res, url, served, info, style, requester);
       case 'DELETE': return await del(ctx, req, res, url, served, info, style);
       default: throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
     }
@@ -219,11 +227,11 @@ function deletePath(obj: unknown, path: string): void {
 }
 
 async function create(ctx: ResourceContext, req: IncomingMessage, res: ServerResponse, url: URL, s: Served,
-  namespace: string | undefined, style: ResponseStyle): Promise<void> {
+  namespace: string | undefined, style: ResponseStyle, requester: Requester | undefined): Promise<void> {
   const opts = writeOptions('CreateOptions', url);
   const body = await decodeObjectBody(ctx, req);
   const obj = admitBody(ctx, s, body, opts, res);
-  const created = await ctx.registry.create(s.r, namespace, obj, { dryRun: opts.dryRun });
+  const created = await ctx.registry.create(s.r, namespace, obj, { dryRun: opts.dryRun, requester });
   sendJson(res, 201, present(ctx, s, created), style);
 }
 
@@ -248,7 +256,7 @@ async function update(ctx: ResourceContext, req: IncomingMessage, res: ServerRes
 }
 
 async function patch(ctx: ResourceContext, req: IncomingMessage, res: ServerResponse, url: URL, s: Served,
-  info: ResourceRequest, style: ResponseStyle): Promise<void> {
+  info: ResourceRequest, style: ResponseStyle, requester: Requester | undefined): Promise<void> {
   const ct = parseMediaTypes(req.headers['content-type'])[0]?.type ?? '';
   const opts = writeOptions('PatchOptions', url, ct);
   const buf = await readBody(req);
@@ -266,7 +274,7 @@ async function patch(ctx: ResourceContext, req: IncomingMessage, res: ServerResp
       if (ct === 'application/apply-patch+yaml') {
         const created = ctx.machinery.applyPatch(ct, undefined, patchBody, gvk);
         const obj = admitBody(ctx, s, created, opts, res);
-        const out = await ctx.registry.create(s.r, info.namespace, obj, { dryRun: opts.dryRun });
+        const out = await ctx.registry.create(s.r, info.namespace, obj, { dryRun: opts.dryRun, requester });
         sendJson(res, 201, present(ctx, s, out), style);
         return;
       }

@@ -10,14 +10,15 @@ import {
   KeyExistsError, KeyNotFoundError, RevisionConflictError, type Store, type StoreEvent, type Watch,
 } from '../../store/store.ts';
 import { decodeStored, encodeStored, k8sTime, storageKey } from '../object-meta.ts';
-import type { Strategy } from './strategy.ts';
+import type { Requester, Strategy } from './strategy.ts';
 
 export interface RegistryOptions {
   store: Store;
   strategies?: Partial<Record<string, Strategy>>; // by resource plural
   /** Defaulting and validation (src/api/defaults, src/api/validation), injected to keep this generic. */
   applyDefaults: (obj: KObject) => void;
-  validate: (obj: KObject, old: KObject | undefined) => FieldError[];
+  /** `subresource`: the endpoint of an update (`status`, `approval`…), undefined for the main resource. */
+  validate: (obj: KObject, old: KObject | undefined, subresource?: string) => FieldError[];
   now?: () => Date;
   random?: () => number;
 }
@@ -37,6 +38,8 @@ export interface ListResult {
 
 export interface WriteOptions {
   dryRun?: boolean;
+  /** Who makes the write, when the API server authenticated the request (a CSR records its requester). */
+  requester?: Requester;
 }
 
 export interface DeleteOptions extends WriteOptions {
@@ -104,7 +107,7 @@ export class Registry {
   readonly #store: Store;
   readonly #strategies: Partial<Record<string, Strategy>>;
   readonly #defaults: (obj: KObject) => void;
-  readonly #validate: (obj: KObject, old: KObject | undefined) => FieldError[];
+  readonly #validate: (obj: KObject, old: KObject | undefined, subresource?: string) => FieldError[];
   readonly #now: () => Date;
   readonly #random: () => number;
 
@@ -221,7 +224,7 @@ export class Registry {
     dropEmptyLists(obj);
     const strategy = this.strategy(r);
     if (strategy.tracksGeneration) meta.generation = 1; else delete meta.generation;
-    strategy.prepareForCreate?.(obj);
+    strategy.prepareForCreate?.(obj, { requester: opts.requester });
     this.#defaults(obj);
     // Allocation is checked before validation, as kube-apiserver does (a taken nodePort is
     // reported even when the name also exists or other fields are invalid).
@@ -306,6 +309,7 @@ export class Registry {
       if (opts.subresource === 'status' && strategy.statusUpdatesAnnotations) {
         if (annotations) obj.metadata.annotations = annotations; else delete obj.metadata.annotations;
       }
+      if (opts.subresource === 'status') strategy.prepareForStatusUpdate?.(obj, old);
     } else if (opts.subresource === 'binding') {
       // pods/binding hands over the whole pod with nodeName and PodScheduled set.
     } else {
@@ -324,7 +328,7 @@ export class Registry {
     const reservation = strategy.reserve?.(obj, old);
     if (reservation?.errors.length) throw errors.invalid(r.kind, r.group, name, reservation.errors);
     // A binding sets nodeName, which pod updates may not change: check it as a new pod instead.
-    const errs = this.#validate(reservation?.object ?? obj, opts.subresource === 'binding' ? undefined : old);
+    const errs = this.#validate(reservation?.object ?? obj, opts.subresource === 'binding' ? undefined : old, opts.subresource);
     if (errs.length) throw errors.invalid(r.kind, r.group, name, errs);
     const final = reservation?.object ?? obj;
     // Removing the last finalizer of an object being deleted completes the delete.

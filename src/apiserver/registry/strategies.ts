@@ -105,12 +105,80 @@ const gatewayApiStrategy: Strategy = {
   tracksGeneration: true,
 };
 
+// certificates.k8s.io/v1 CertificateSigningRequest (pkg/registry/certificates/certificates/strategy.go).
+interface CsrCondition { type?: string; status?: string; lastUpdateTime?: string; lastTransitionTime?: string }
+const csrConditions = (obj: KObject): CsrCondition[] => {
+  const st = isRecord(obj.status) ? obj.status : undefined;
+  return Array.isArray(st?.conditions) ? st.conditions as CsrCondition[] : [];
+};
+
+/** populateConditionTimestamps: lastUpdateTime now when missing, lastTransitionTime kept from an old condition of the same type and status. */
+function populateConditionTimestamps(obj: KObject, old: KObject, now: string): void {
+  const before = csrConditions(old);
+  for (const c of csrConditions(obj)) {
+    if (!isRecord(c)) continue;
+    if (!c.lastUpdateTime) c.lastUpdateTime = now;
+    if (!c.lastTransitionTime) {
+      c.lastTransitionTime = before.find((o) => o?.type === c.type && o?.status === c.status && o?.lastTransitionTime)?.lastTransitionTime ?? now;
+    }
+  }
+}
+
+/** preserveConditionInstances: the stored instances of `type`, unless the write added or removed some (validation refuses that). */
+function preserveConditionInstances(obj: KObject, old: KObject, type: string): void {
+  const before = csrConditions(old).filter((c) => c?.type === type);
+  const after = csrConditions(obj);
+  const at = after.flatMap((c, i) => (c?.type === type ? [i] : []));
+  if (at.length !== before.length) return;
+  at.forEach((i, n) => { after[i] = cloneJson(before[n]!); });
+}
+
+function csrStrategy(now: () => Date): Strategy {
+  const time = () => now().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return {
+    prepareForCreate(obj, ctx) {
+      // Who asked is the API server's to say: whatever the client sent is replaced. A write without
+      // an authenticated requester (an in-process server without an authenticator) records nobody.
+      const spec = isRecord(obj.spec) ? obj.spec : (obj.spec = {});
+      delete spec.username; delete spec.uid; delete spec.groups; delete spec.extra;
+      const who = ctx.requester;
+      if (who) {
+        spec.username = who.user;
+        if (who.uid) spec.uid = who.uid;
+        spec.groups = [...who.groups];
+        if (who.extra && Object.keys(who.extra).length) spec.extra = Object.fromEntries(Object.entries(who.extra).map(([k, v]) => [k, [...v]]));
+      }
+      // "Be explicit that users cannot create pre-approved certificate requests."
+      obj.status = {};
+    },
+    prepareForUpdate(obj, old, subresource) {
+      obj.spec = cloneJson(old.spec);
+      if (subresource === 'approval') {
+        // Only the conditions change through /approval; the certificate stays.
+        populateConditionTimestamps(obj, old, time());
+        const conditions = isRecord(obj.status) ? obj.status.conditions : undefined;
+        const status: Record<string, unknown> = isRecord(old.status) ? cloneJson(old.status) : {};
+        if (conditions === undefined) delete status.conditions; else status.conditions = conditions;
+        obj.status = status;
+        return;
+      }
+      keepStatus(obj, old);
+    },
+    prepareForStatusUpdate(obj, old) {
+      // Approved and Denied are /approval's: the stored ones stand (adding or removing is refused by validation).
+      preserveConditionInstances(obj, old, 'Approved');
+      preserveConditionInstances(obj, old, 'Denied');
+      populateConditionTimestamps(obj, old, time());
+    },
+  };
+}
+
 const nodeStrategy: Strategy = {
   // The kubelet registers a Node with its status; only later writes go through /status.
   prepareForUpdate: keepStatus,
 };
 
-export function defaultStrategies(opts: { serviceAllocator: ServiceAllocator }): Record<string, Strategy> {
+export function defaultStrategies(opts: { serviceAllocator: ServiceAllocator; now?: () => Date }): Record<string, Strategy> {
   return {
     namespaces: namespaceStrategy,
     pods: podStrategy,
@@ -124,6 +192,7 @@ export function defaultStrategies(opts: { serviceAllocator: ServiceAllocator }):
     deployments: deploymentStrategy,
     replicasets: replicaSetStrategy,
     nodes: nodeStrategy,
+    certificatesigningrequests: csrStrategy(opts.now ?? (() => new Date())),
     endpoints: { allowCreateOnUpdate: true },
     events: { allowCreateOnUpdate: true },
     // MetalLB's kinds are custom resources on a real cluster: kube's CRD strategy wants the resourceVersion.

@@ -14,11 +14,30 @@ export interface Reservation {
   finish(): void;
 }
 
+/** The authenticated user a write is made for (kube's user.Info from the request context). */
+export interface Requester {
+  readonly user: string;
+  readonly uid?: string;
+  readonly groups: readonly string[];
+  readonly extra?: Readonly<Record<string, readonly string[]>>;
+}
+
+/** What a write knows about its request beyond the object. */
+export interface WriteContext {
+  /** Undefined for in-process writes that were not authenticated (tests, a server without an authenticator). */
+  readonly requester?: Requester;
+}
+
 export interface Strategy {
-  /** Reset fields a client may not set on create (usually status). */
-  prepareForCreate?(obj: KObject): void;
+  /** Reset fields a client may not set on create (usually status); `ctx.requester` is who asks. */
+  prepareForCreate?(obj: KObject, ctx: WriteContext): void;
   /** Carry over what this endpoint may not change (status on the main resource, spec on /status). */
   prepareForUpdate?(obj: KObject, old: KObject, subresource: string | undefined): void;
+  /**
+   * A /status write, after the registry kept everything but status from the stored object (kube's
+   * status strategies that do more than that: a CSR's Approved/Denied conditions stay as they were).
+   */
+  prepareForStatusUpdate?(obj: KObject, old: KObject): void;
   /** Allocations (clusterIP, nodePort) planned before the write and committed around it. */
   reserve?(obj: KObject, old: KObject | undefined): Reservation;
   /** Frees what a deleted object held. */

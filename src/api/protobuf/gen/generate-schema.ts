@@ -23,6 +23,7 @@ const PACKAGES: Record<string, [repo: 'api' | 'apimachinery', dir: string]> = {
   'batch.v1': ['api', 'batch/v1'],
   'networking.v1': ['api', 'networking/v1'],
   'discovery.v1': ['api', 'discovery/v1'],
+  'certificates.v1': ['api', 'certificates/v1'],
   'meta.v1': ['apimachinery', 'pkg/apis/meta/v1'],
   runtime: ['apimachinery', 'pkg/runtime'],
   intstr: ['apimachinery', 'pkg/util/intstr'],
@@ -37,6 +38,7 @@ const PROTO_PACKAGES: Record<string, string> = {
   'k8s.io.api.batch.v1': 'batch.v1',
   'k8s.io.api.networking.v1': 'networking.v1',
   'k8s.io.api.discovery.v1': 'discovery.v1',
+  'k8s.io.api.certificates.v1': 'certificates.v1',
   'k8s.io.apimachinery.pkg.apis.meta.v1': 'meta.v1',
   'k8s.io.apimachinery.pkg.runtime': 'runtime',
   'k8s.io.apimachinery.pkg.util.intstr': 'intstr',
@@ -50,13 +52,15 @@ const ROOTS = [
   'core.v1.Pod', 'core.v1.Endpoints', 'core.v1.Node', 'core.v1.Event',
   'apps.v1.Deployment', 'apps.v1.ReplicaSet', 'apps.v1.DaemonSet',
   'networking.v1.Ingress', 'networking.v1.IngressClass', 'discovery.v1.EndpointSlice',
-  'batch.v1.Job', 'batch.v1.CronJob', 'meta.v1.DeleteOptions',
+  'batch.v1.Job', 'batch.v1.CronJob', 'certificates.v1.CertificateSigningRequest', 'meta.v1.DeleteOptions',
 ];
 
 /** Messages whose JSON form is not their field-by-field form; the decoder handles them by hand. */
 const SPECIAL = new Set([
   'meta.v1.Time', 'meta.v1.MicroTime', 'meta.v1.Duration', 'meta.v1.FieldsV1',
   'runtime.RawExtension', 'intstr.IntOrString', 'resource.Quantity',
+  // certificates/v1 ExtraValue is a []string whose proto form wraps it in {repeated string items}.
+  'certificates.v1.ExtraValue',
 ]);
 
 const SCALARS = new Set(['string', 'bytes', 'bool', 'int32', 'int64', 'uint32', 'uint64', 'sint32', 'sint64', 'double', 'float', 'fixed32', 'fixed64']);
@@ -191,7 +195,7 @@ writeFileSync(
  * One field: [protobuf field number, JSON name ('' when inline), type, flags]. The type is a
  * protobuf scalar (string, bytes, bool, int32, int64, ...) or a message name in this table or one
  * of the hand-decoded ones (meta.v1.Time, meta.v1.MicroTime, meta.v1.Duration, meta.v1.FieldsV1,
- * runtime.RawExtension, intstr.IntOrString, resource.Quantity). Flags: 'r' repeated; 'm' a map
+ * runtime.RawExtension, intstr.IntOrString, resource.Quantity, certificates.v1.ExtraValue). Flags: 'r' repeated; 'm' a map
  * with string keys whose values have the type; 'k' keep a zero value (the Go field is a pointer or
  * its JSON tag has no omitempty); 'i' inline (an embedded Go struct whose fields sit in the
  * parent's JSON object).

@@ -1,0 +1,199 @@
+// How `podgate agent` joins a cluster, as `kubeadm join` and the kubelet's TLS bootstrap do it:
+// - discovery: the cluster's CA comes from the kube-public/cluster-info ConfigMap, read without
+//   credentials, and is trusted only when its public key matches the pin the user was given
+//   (kubeadm's --discovery-token-ca-cert-hash, `sha256:` + hex of the DER SubjectPublicKeyInfo);
+// - the node's client certificate (CN system:node:NAME, O system:nodes) comes from a
+//   CertificateSigningRequest for kubernetes.io/kube-apiserver-client-kubelet made with the
+//   bootstrap token; the controller manager approves and signs it;
+// - the kubelet's serving certificate comes from a kubernetes.io/kubelet-serving CSR made with the
+//   node's own identity once its Node exists (the kubelet's serverTLSBootstrap).
+// Certificates are kept in the node's data dir and reused while they are valid and signed by the CA.
+import { createHash, X509Certificate } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { CertificateSigningRequest } from 'kubernetes-types/certificates/v1.d.ts';
+import type { KObject } from '../api/object.ts';
+import { lookupResource, type ResourceInfo } from '../api/resources.ts';
+import { KubeClient } from '../client/rest-client.ts';
+import { reasonToReissue, type CertKeyPem } from '../pki/certificates.ts';
+import { createCertificateRequest } from '../pki/csr.ts';
+import { writeFileAtomic } from '../util/write-file-atomic.ts';
+import { caCertHash } from '../pki/cluster-info.ts';
+
+function resource(group: string, version: string, plural: string): ResourceInfo {
+  const r = lookupResource(group, version, plural);
+  if (!r) throw new Error(`${plural}.${group || 'core'}/${version} is not a known resource`);
+  return r;
+}
+const configMaps = () => resource('', 'v1', 'configmaps');
+const csrs = () => resource('certificates.k8s.io', 'v1', 'certificatesigningrequests');
+
+/**
+ * The cluster's CA, read from kube-public/cluster-info without credentials and accepted only when
+ * its key matches `pin` (kubeadm's token discovery with a CA pin). Throws with what went wrong.
+ */
+export async function discoverClusterCA(server: string, pin: string): Promise<string> {
+  if (!/^sha256:[0-9a-f]{64}$/.test(pin)) throw new Error(`--discovery-token-ca-cert-hash: ${JSON.stringify(pin)} is not sha256:<64 hex digits>`);
+  // Not verified yet: the pin below is what makes the answer trusted.
+  const anonymous = new KubeClient({ server, insecureSkipVerify: true, userAgent: 'podgate-agent/bootstrap' });
+  let cm: KObject;
+  try {
+    cm = await anonymous.get(configMaps(), 'kube-public', 'cluster-info');
+  } catch (err) {
+    throw new Error(`reading kube-public/cluster-info from ${server}: ${(err as Error).message}`);
+  } finally {
+    anonymous.close();
+  }
+  const text = (cm as { data?: Record<string, string> }).data?.kubeconfig;
+  if (!text) throw new Error(`kube-public/cluster-info on ${server} has no kubeconfig`);
+  const kc = parseYaml(text) as { clusters?: { cluster?: { 'certificate-authority-data'?: string } }[] };
+  const data = kc.clusters?.[0]?.cluster?.['certificate-authority-data'];
+  if (!data) throw new Error(`kube-public/cluster-info on ${server} names no certificate authority`);
+  const caPem = Buffer.from(data, 'base64').toString('utf8');
+  const got = caCertHash(caPem);
+  if (got !== pin) throw new Error(`the cluster CA's public key hash ${got} does not match --discovery-token-ca-cert-hash ${pin}: refusing to trust ${server}`);
+  return caPem;
+}
+
+export interface CertificateWanted {
+  readonly signerName: 'kubernetes.io/kube-apiserver-client-kubelet' | 'kubernetes.io/kubelet-serving';
+  readonly nodeName: string;
+  /** SANs (serving certificates only). */
+  readonly dnsNames?: readonly string[];
+  readonly ips?: readonly string[];
+}
+
+/**
+ * Creates a CertificateSigningRequest for the node and waits until it is issued; rejects when it
+ * is denied or fails, or after `timeoutMs` (it stays pending until an approver acts).
+ */
+export async function requestCertificate(client: KubeClient, want: CertificateWanted, opts: { timeoutMs?: number; pollMs?: number } = {}): Promise<CertKeyPem> {
+  const serving = want.signerName === 'kubernetes.io/kubelet-serving';
+  const { csrPem, keyPem } = await createCertificateRequest({
+    commonName: `system:node:${want.nodeName}`, organizations: ['system:nodes'],
+    dnsNames: [...(want.dnsNames ?? [])], ips: [...(want.ips ?? [])], usage: serving ? 'server' : 'client',
+  });
+  // kubelet's names: node-csr-<hash> for the bootstrap client certificate, csr-<random> otherwise.
+  const name = serving ? `csr-${createHash('sha256').update(csrPem).digest('hex').slice(0, 5)}`
+    : `node-csr-${createHash('sha256').update(csrPem).digest('base64url').slice(0, 43)}`;
+  const usages = serving ? ['digital signature', 'server auth'] : ['digital signature', 'client auth'];
+  const body = {
+    apiVersion: 'certificates.k8s.io/v1', kind: 'CertificateSigningRequest', metadata: { name },
+    spec: { request: Buffer.from(csrPem).toString('base64'), signerName: want.signerName, usages },
+  } satisfies CertificateSigningRequest;
+  await client.create(csrs(), undefined, body as unknown as KObject);
+  const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+  for (;;) {
+    const csr = await client.get(csrs(), undefined, name) as unknown as CertificateSigningRequest;
+    const cond = (t: string) => csr.status?.conditions?.find((c) => c.type === t && c.status !== 'False');
+    const bad = cond('Denied') ?? cond('Failed');
+    if (bad) throw new Error(`certificate signing request ${name} (${want.signerName}) ${bad.type.toLowerCase()}: ${bad.reason ?? ''} ${bad.message ?? ''}`.trim());
+    if (csr.status?.certificate) return { certPem: Buffer.from(csr.status.certificate, 'base64').toString('utf8'), keyPem };
+    if (Date.now() > deadline) {
+      throw new Error(`certificate signing request ${name} (${want.signerName}) was not issued in time (${cond('Approved') ? 'approved, not signed' : 'not approved'}): see kubectl get csr ${name}`);
+    }
+    await new Promise((r) => setTimeout(r, opts.pollMs ?? 500));
+  }
+}
+
+/** Where a joined node keeps its credentials (the kubelet's /var/lib/kubelet/pki, by purpose). */
+export function nodePkiPaths(dataDir: string) {
+  const dir = join(dataDir, 'pki');
+  return {
+    dir, ca: join(dir, 'ca.crt'),
+    clientCert: join(dir, 'kubelet-client.crt'), clientKey: join(dir, 'kubelet-client.key'),
+    servingCert: join(dir, 'kubelet.crt'), servingKey: join(dir, 'kubelet.key'),
+  };
+}
+
+async function readPair(cert: string, key: string): Promise<CertKeyPem | undefined> {
+  try {
+    return { certPem: await readFile(cert, 'utf8'), keyPem: await readFile(key, 'utf8') };
+  } catch {
+    return undefined;
+  }
+}
+
+async function writePair(cert: string, key: string, pair: CertKeyPem): Promise<void> {
+  await writeFileAtomic(key, pair.keyPem, 0o600);
+  await writeFileAtomic(cert, pair.certPem, 0o644);
+}
+
+/**
+ * A kept certificate when it is still good (signed by the CA, not within 30 days of expiry,
+ * covering `hosts`), else a new one from `issue`, kept for next time.
+ */
+export async function keptOrIssued(paths: { cert: string; key: string }, caPem: string, issue: () => Promise<CertKeyPem>,
+  hosts?: { ips: string[]; dnsNames: string[] }): Promise<{ pair: CertKeyPem; reused: boolean }> {
+  const kept = await readPair(paths.cert, paths.key);
+  if (kept && reasonToReissue(kept, { now: new Date(), ca: new X509Certificate(caPem), ...(hosts ? { hosts } : {}) }) === '') return { pair: kept, reused: true };
+  const pair = await issue();
+  await writePair(paths.cert, paths.key, pair);
+  return { pair, reused: false };
+}
+
+export interface JoinOptions {
+  readonly server: string;
+  readonly nodeName: string;
+  /** The bootstrap token; not needed when a good client certificate is kept from an earlier join. */
+  readonly token?: string | undefined;
+  /** The CA pin; not needed when the CA is kept from an earlier join. */
+  readonly caCertHash?: string | undefined;
+  readonly dataDir: string;
+  readonly log: (m: string) => void;
+}
+
+/** The node's credentials after joining: the cluster CA and a client certificate of its own. */
+export interface NodeCredentials {
+  readonly caPem: string;
+  readonly client: CertKeyPem;
+}
+
+/**
+ * Discovery and the client half of the TLS bootstrap: the CA (kept, or discovered and pinned) and
+ * the node's client certificate (kept, or requested with the bootstrap token).
+ */
+export async function joinCluster(o: JoinOptions): Promise<NodeCredentials> {
+  const p = nodePkiPaths(o.dataDir);
+  await mkdir(p.dir, { recursive: true, mode: 0o700 });
+  let caPem = await readFile(p.ca, 'utf8').catch(() => undefined);
+  if (caPem && o.caCertHash && caCertHash(caPem) !== o.caCertHash) caPem = undefined;
+  if (!caPem) {
+    if (!o.caCertHash) throw new Error('this node has not joined yet: --discovery-token-ca-cert-hash is needed (`podgate up` and `podgate server` print the join command)');
+    caPem = await discoverClusterCA(o.server, o.caCertHash);
+    await writeFileAtomic(p.ca, caPem, 0o644);
+    o.log(`join: the cluster CA at ${o.server} matches ${o.caCertHash}`);
+  }
+  const ca = caPem;
+  const { pair, reused } = await keptOrIssued({ cert: p.clientCert, key: p.clientKey }, ca, async () => {
+    if (!o.token) throw new Error('this node has no client certificate yet: --token is needed (`podgate up` and `podgate server` print the join command)');
+    const bootstrap = new KubeClient({ server: o.server, caPem: ca, token: o.token, userAgent: 'podgate-agent/bootstrap' });
+    try {
+      o.log(`join: requesting a client certificate for system:node:${o.nodeName}`);
+      return await requestCertificate(bootstrap, { signerName: 'kubernetes.io/kube-apiserver-client-kubelet', nodeName: o.nodeName });
+    } finally {
+      bootstrap.close();
+    }
+  });
+  if (cnOf(pair.certPem) !== `system:node:${o.nodeName}`) {
+    throw new Error(`the kept client certificate in ${p.clientCert} is for ${cnOf(pair.certPem)}, not system:node:${o.nodeName}: remove ${p.dir} to join as a new node`);
+  }
+  if (reused) o.log(`join: using the client certificate in ${p.clientCert}`);
+  return { caPem: ca, client: pair };
+}
+
+/** The kubelet's serving certificate for the node's name and addresses (kept, or requested as the node). */
+export async function servingCertificate(client: KubeClient, o: { dataDir: string; caPem: string; nodeName: string; nodeIPs: string[]; log: (m: string) => void }): Promise<CertKeyPem> {
+  const p = nodePkiPaths(o.dataDir);
+  const hosts = { ips: o.nodeIPs, dnsNames: [o.nodeName] };
+  const { pair } = await keptOrIssued({ cert: p.servingCert, key: p.servingKey }, o.caPem, () => {
+    o.log(`join: requesting a kubelet serving certificate for ${[o.nodeName, ...o.nodeIPs].join(', ')}`);
+    return requestCertificate(client, { signerName: 'kubernetes.io/kubelet-serving', nodeName: o.nodeName, ...hosts });
+  }, hosts);
+  return pair;
+}
+
+function cnOf(certPem: string): string {
+  return /(?:^|\n)CN=([^\n]*)/.exec(new X509Certificate(certPem).subject)?.[1] ?? '';
+}
