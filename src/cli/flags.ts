@@ -3,7 +3,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { parseWorkers } from './ingress-options.ts';
-import { DEFAULT_GRACE_PERIOD_MS, parseDuration } from '../controllers/nodelifecycle/index.ts';
+import { DEFAULT_GRACE_PERIOD_MS } from '../controllers/nodelifecycle/index.ts';
+import { parseDuration } from '../util/duration.ts';
 
 export interface ControlPlaneFlags {
   dataDir: string;

@@ -13,6 +13,7 @@ import type { KObject } from '../api/object.ts';
 import { lookupResource, type ResourceInfo } from '../api/resources.ts';
 import { configFromKubeconfig, KubeClient, type ClientConfig, type WatchEvent } from '../client/rest-client.ts';
 import { dialPortForward, LocalForwarder, UpgradeRefusedError, type PortForwardClient } from '../streams/port-forward-client.ts';
+import { parseDuration as parseGoDuration } from '../util/duration.ts';
 
 /** One `[LOCAL:]REMOTE[/udp]` argument. REMOTE is a number or a port name, resolved per pod. */
 export interface PortSpec {
@@ -374,18 +375,7 @@ function contextNamespace(path: string): string {
 /** A Go duration as kubectl takes it (`1m30s`, `500ms`, `2h`), or a bare number of seconds; in ms. */
 export function parseDuration(text: string): number {
   const t = text.trim();
-  if (/^\d+(?:\.\d+)?$/.test(t)) return Number(t) * 1000;
-  const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  let total = 0;
-  let rest = t;
-  while (rest) {
-    const m = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/.exec(rest);
-    if (!m) throw new Error(`invalid duration ${JSON.stringify(text)}`);
-    total += Number(m[1]) * unit[m[2]!]!;
-    rest = rest.slice(m[0].length);
-  }
-  if (!t) throw new Error(`invalid duration ${JSON.stringify(text)}`);
-  return total;
+  return /^\d+(?:\.\d+)?$/.test(t) ? Number(t) * 1000 : parseGoDuration(t);
 }
 
 interface PortForwardFlags {

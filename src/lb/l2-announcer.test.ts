@@ -20,18 +20,12 @@ import { LbIpamController } from '../controllers/lbipam/lbipam-controller.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
 import { createLan, echoClientSource, echoServerSource, nodeBin, waitForOutput, type TestLan } from '../../test/lib/netns-hosts.ts';
 import { L2Announcer, netnsExec, parseIpAddrJson } from './l2-announcer.ts';
+import { until as untilWithin } from '../util/test-wait.ts';
+
+const until = <T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 8000) => untilWithin(what, f, timeoutMs);
 
 const r = (name: string) => resources.find((x) => x.resource === name)!;
 
-async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 8000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((res) => setTimeout(res, 25));
-  }
-}
 
 describe('L2 announcer on a throwaway LAN', () => {
   let lan: TestLan;

@@ -18,21 +18,15 @@ import { ServiceProxy } from '../../proxy/index.ts';
 import { NodeRoutes, ROUTE_PROTOCOL } from './node-routes.ts';
 import { PodNetwork, type PodAttachment } from './pod-network.ts';
 import { netnsPrefix } from './plan.ts';
+import { until as untilWithin } from '../../util/test-wait.ts';
+
+const until = <T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 8000) => untilWithin(what, f, timeoutMs);
 
 const nodesResource = resources.find((x) => x.resource === 'nodes')!;
 const byName = (plural: string) => resources.find((x) => x.resource === plural)!;
 const CLUSTER_CIDR = '10.244.0.0/16';
 const POD_CIDRS: Record<string, string> = { a: '10.244.1.0/24', b: '10.244.2.0/24' };
 
-async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 8000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((res) => setTimeout(res, 50));
-  }
-}
 
 describe('NodeRoutes: pods reach each other across nodes (host-gw)', () => {
   requireNetTools();

@@ -10,21 +10,10 @@ import { KubeClient } from '../../client/rest-client.ts';
 import { ensureDefaultPool } from './default-pool.ts';
 import { LbIpamController } from './lbipam-controller.ts';
 import { type InProcessApiServer, startInProcessApiServer } from '../../apiserver/in-process.ts';
+import { until } from '../../util/test-wait.ts';
 
 const r = (name: string) => resources.find((x) => x.resource === name)!;
 
-async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined) return v;
-    } catch (err) { last = err; }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((res) => setTimeout(res, 20));
-  }
-}
 
 describe('LB IPAM controller', () => {
   let api: InProcessApiServer;

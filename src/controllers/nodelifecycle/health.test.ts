@@ -4,7 +4,7 @@ import type { Node, NodeCondition, Pod, Taint } from 'kubernetes-types/core/v1.d
 import {
   computeZoneState, markPodNotReady, noExecuteTaintingPass, noScheduleTaintingPass, type NodeHealth, swapTaints, tryUpdateNodeHealth,
 } from './health.ts';
-import { parseDuration } from './duration.ts';
+import { parseDuration } from '../../util/duration.ts';
 import { toleratesTaint } from './taints.ts';
 
 const T0 = Date.parse('2025-01-01T00:00:00Z');

@@ -10,4 +10,3 @@ export {
   conditionNoScheduleTaints, findUntoleratedTaint, TAINT_NOT_READY, TAINT_UNREACHABLE, TAINT_UNSCHEDULABLE,
   toleratesTaint, tolerationsTolerateTaint,
 } from './taints.ts';
-export { parseDuration } from './duration.ts';

@@ -9,21 +9,10 @@ import { resources } from '../../api/resources.ts';
 import type { KubeClient } from '../../client/rest-client.ts';
 import { type InProcessApiServer, startInProcessApiServer } from '../../apiserver/in-process.ts';
 import { NodeLifecycleController } from './index.ts';
+import { until } from '../../util/test-wait.ts';
 
 const r = (name: string) => resources.find((x) => x.resource === name)!;
 
-async function until<T>(what: string, f: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined) return v;
-    } catch (err) { last = err; }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((res) => setTimeout(res, 20));
-  }
-}
 
 const T0 = Date.parse('2025-03-01T12:00:00Z');
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');

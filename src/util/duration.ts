@@ -1,4 +1,5 @@
-// Go's time.ParseDuration, for kube-controller-manager's duration flags (--node-monitor-grace-period=50s).
+// Go's time.ParseDuration, for the duration flags podgate shares with kube's commands
+// (kube-controller-manager's --node-monitor-grace-period=50s, kubectl's --pod-running-timeout=1m).
 
 const UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
