@@ -182,7 +182,8 @@ export class NodeAgent {
    * approved against the addresses its Node reports.
    */
   async register(): Promise<void> {
-    await this.#register();
+    // Not Ready yet: nothing runs here until start(), and the scheduler must not bind pods to it.
+    await this.#register(false);
   }
 
   /** Registers the Node, waits for its podCIDR, sets up the network, and starts running pods. */
@@ -222,7 +223,7 @@ export class NodeAgent {
     await Promise.all([this.#pods, this.#configMaps, this.#secrets, this.#services, this.#node].map((i) => i.stop()));
   }
 
-  async #register(): Promise<void> {
+  async #register(ready = true): Promise<void> {
     const now = k8sTime(this.#now());
     try {
       await this.#o.client.create(r('nodes'), undefined, newNode(this.#facts, now) as unknown as KObject);
@@ -231,7 +232,7 @@ export class NodeAgent {
       if (!(err instanceof StatusError && err.code === 409)) throw err;
       await this.#o.client.patch(r('nodes'), undefined, this.#o.nodeName, { metadata: { labels: newNode(this.#facts, now).metadata!.labels } }, 'merge');
     }
-    await this.#writeNodeStatus(true);
+    await this.#writeNodeStatus(ready);
   }
 
   async #writeNodeStatus(ready: boolean): Promise<void> {

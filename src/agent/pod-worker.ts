@@ -915,8 +915,11 @@ export function restoreRecord(rec: ContainerRecord, before: ContainerStatus, now
   }
 }
 
-/** A status's phase and its conditions' statuses by type: what another writer would have changed. */
+/** The condition types the kubelet owns (kube's isPodStatusByKubeletEqual compares only these). */
+const KUBELET_CONDITIONS = new Set(['PodReadyToStartContainers', 'Initialized', 'ContainersReady', 'Ready']);
+
+/** A status's phase and its kubelet-owned conditions' statuses: what another writer would have changed. */
 function conditionsKey(status: PodStatus | undefined): string {
-  const conds = (status?.conditions ?? []).map((c) => `${c.type}=${c.status}`).sort();
+  const conds = (status?.conditions ?? []).filter((c) => KUBELET_CONDITIONS.has(c.type)).map((c) => `${c.type}=${c.status}`).sort();
   return `${status?.phase ?? ''}|${conds.join(',')}`;
 }

@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { CertificateSigningRequest } from 'kubernetes-types/certificates/v1.d.ts';
 import type { KObject } from '../api/object.ts';
+import type { Node } from 'kubernetes-types/core/v1.d.ts';
+import { StatusError } from '../api/errors.ts';
 import { lookupResource, type ResourceInfo } from '../api/resources.ts';
 import { KubeClient } from '../client/rest-client.ts';
 import { reasonToReissue, type CertKeyPem } from '../pki/certificates.ts';
@@ -74,26 +76,34 @@ export async function requestCertificate(client: KubeClient, want: CertificateWa
     commonName: `system:node:${want.nodeName}`, organizations: ['system:nodes'],
     dnsNames: [...(want.dnsNames ?? [])], ips: [...(want.ips ?? [])], usage: serving ? 'server' : 'client',
   });
-  // kubelet's names: node-csr-<hash> for the bootstrap client certificate, csr-<random> otherwise.
-  const name = serving ? `csr-${createHash('sha256').update(csrPem).digest('hex').slice(0, 5)}`
-    : `node-csr-${createHash('sha256').update(csrPem).digest('base64url').slice(0, 43)}`;
+  // kubelet's names: node-csr-<hash of the request> for the bootstrap client certificate, a
+  // generated csr-xxxxx otherwise (never a clash with a request left by an earlier run).
   const usages = serving ? ['digital signature', 'server auth'] : ['digital signature', 'client auth'];
+  const metadata = serving ? { generateName: 'csr-' } : { name: `node-csr-${createHash('sha256').update(csrPem).digest('base64url').slice(0, 43)}` };
   const body = {
-    apiVersion: 'certificates.k8s.io/v1', kind: 'CertificateSigningRequest', metadata: { name },
+    apiVersion: 'certificates.k8s.io/v1', kind: 'CertificateSigningRequest', metadata,
     spec: { request: Buffer.from(csrPem).toString('base64'), signerName: want.signerName, usages },
   } satisfies CertificateSigningRequest;
-  await client.create(csrs(), undefined, body as unknown as KObject);
+  const name = (await client.create(csrs(), undefined, body as unknown as KObject)).metadata.name!;
   const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+  const pause = () => new Promise((r) => setTimeout(r, opts.pollMs ?? 500));
   for (;;) {
-    const csr = await client.get(csrs(), undefined, name) as unknown as CertificateSigningRequest;
-    const cond = (t: string) => csr.status?.conditions?.find((c) => c.type === t && c.status !== 'False');
+    let csr: CertificateSigningRequest | undefined;
+    try {
+      csr = await client.get(csrs(), undefined, name) as unknown as CertificateSigningRequest;
+    } catch (err) {
+      if (err instanceof StatusError && err.code === 404) throw new Error(`certificate signing request ${name} (${want.signerName}) was deleted before it was issued`);
+      // The API server restarting or busy: asked again until the deadline, as the kubelet's wait does.
+      if (Date.now() > deadline) throw err;
+    }
+    const cond = (t: string) => csr?.status?.conditions?.find((c) => c.type === t && c.status !== 'False');
     const bad = cond('Denied') ?? cond('Failed');
     if (bad) throw new Error(`certificate signing request ${name} (${want.signerName}) ${bad.type.toLowerCase()}: ${bad.reason ?? ''} ${bad.message ?? ''}`.trim());
-    if (csr.status?.certificate) return { certPem: Buffer.from(csr.status.certificate, 'base64').toString('utf8'), keyPem };
+    if (csr?.status?.certificate) return { certPem: Buffer.from(csr.status.certificate, 'base64').toString('utf8'), keyPem };
     if (Date.now() > deadline) {
       throw new Error(`certificate signing request ${name} (${want.signerName}) was not issued in time (${cond('Approved') ? 'approved, not signed' : 'not approved'}): see kubectl get csr ${name}`);
     }
-    await new Promise((r) => setTimeout(r, opts.pollMs ?? 500));
+    await pause();
   }
 }
 
@@ -121,13 +131,14 @@ async function writePair(cert: string, key: string, pair: CertKeyPem): Promise<v
 }
 
 /**
- * A kept certificate when it is still good (signed by the CA, not within 30 days of expiry,
- * covering `hosts`), else a new one from `issue`, kept for next time.
+ * A kept certificate when it is still good (signed by `caPem` when given, not within 30 days of
+ * expiry, covering `hosts`), else a new one from `issue`, kept for next time.
  */
-export async function keptOrIssued(paths: { cert: string; key: string }, caPem: string, issue: () => Promise<CertKeyPem>,
+export async function keptOrIssued(paths: { cert: string; key: string }, caPem: string | undefined, issue: () => Promise<CertKeyPem>,
   hosts?: { ips: string[]; dnsNames: string[] }): Promise<{ pair: CertKeyPem; reused: boolean }> {
   const kept = await readPair(paths.cert, paths.key);
-  if (kept && reasonToReissue(kept, { now: new Date(), ca: new X509Certificate(caPem), ...(hosts ? { hosts } : {}) }) === '') return { pair: kept, reused: true };
+  const ca = caPem ? { ca: new X509Certificate(caPem) } : {};
+  if (kept && reasonToReissue(kept, { now: new Date(), ...ca, ...(hosts ? { hosts } : {}) }) === '') return { pair: kept, reused: true };
   const pair = await issue();
   await writePair(paths.cert, paths.key, pair);
   return { pair, reused: false };
@@ -170,6 +181,7 @@ export async function joinCluster(o: JoinOptions): Promise<NodeCredentials> {
     if (!o.token) throw new Error('this node has no client certificate yet: --token is needed (`podgate up` and `podgate server` print the join command)');
     const bootstrap = new KubeClient({ server: o.server, caPem: ca, token: o.token, userAgent: 'podgate-agent/bootstrap' });
     try {
+      await refuseTakenName(bootstrap, o.nodeName);
       o.log(`join: requesting a client certificate for system:node:${o.nodeName}`);
       return await requestCertificate(bootstrap, { signerName: 'kubernetes.io/kube-apiserver-client-kubelet', nodeName: o.nodeName });
     } finally {
@@ -184,14 +196,31 @@ export async function joinCluster(o: JoinOptions): Promise<NodeCredentials> {
 }
 
 /** The kubelet's serving certificate for the node's name and addresses (kept, or requested as the node). */
-export async function servingCertificate(client: KubeClient, o: { dataDir: string; caPem: string; nodeName: string; nodeIPs: string[]; log: (m: string) => void }): Promise<CertKeyPem> {
+export async function servingCertificate(client: KubeClient, o: { dataDir: string; nodeName: string; nodeIPs: string[]; log: (m: string) => void }): Promise<CertKeyPem> {
   const p = nodePkiPaths(o.dataDir);
   const hosts = { ips: o.nodeIPs, dnsNames: [o.nodeName] };
-  const { pair } = await keptOrIssued({ cert: p.servingCert, key: p.servingKey }, o.caPem, () => {
+  // Signed by the kubelet-serving CA, which only the API server holds: kept while it is fresh and
+  // names this node; a certificate the API server no longer trusts fails its connections, and
+  // removing the file asks for a new one.
+  const { pair } = await keptOrIssued({ cert: p.servingCert, key: p.servingKey }, undefined, () => {
     o.log(`join: requesting a kubelet serving certificate for ${[o.nodeName, ...o.nodeIPs].join(', ')}`);
     return requestCertificate(client, { signerName: 'kubernetes.io/kubelet-serving', nodeName: o.nodeName, ...hosts });
   }, hosts);
   return pair;
+}
+
+/** kubeadm join's check: a Ready Node of this name is another machine (or this one, joined already). */
+async function refuseTakenName(client: KubeClient, nodeName: string): Promise<void> {
+  let node: Node;
+  try {
+    node = await client.get(resource('', 'v1', 'nodes'), undefined, nodeName) as unknown as Node;
+  } catch (err) {
+    if (err instanceof StatusError && err.code === 404) return;
+    throw err;
+  }
+  if (node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) {
+    throw new Error(`a Node with name "${nodeName}" and status "Ready" already exists in the cluster. You must delete the existing Node or change the name of this new joining Node (--node-name)`);
+  }
 }
 
 function cnOf(certPem: string): string {

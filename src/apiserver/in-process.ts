@@ -17,7 +17,8 @@ export interface InProcessApiServer {
 
 /**
  * `authenticator`: who requests are made by (a test's token table); without one every request is
- * served and nobody is recorded as the requester. `token` is what the returned client sends.
+ * served, nobody is recorded as the requester, and nothing is checked against the requester (a
+ * CSR's /approval, which otherwise only system:masters may write). `token` is what the returned client sends.
  */
 export async function startInProcessApiServer(opts: { historyCapacity?: number; bookmarkIntervalMs?: number; authenticator?: RequestAuthenticator; token?: string } = {}): Promise<InProcessApiServer> {
   const store = new SqliteStore({ path: ':memory:', historyCapacity: opts.historyCapacity ?? 1000 });

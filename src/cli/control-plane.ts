@@ -41,7 +41,7 @@ export interface RunningControlPlane {
   readonly url: string;
   readonly client: KubeClient;
   /** Credentials for in-process components (the node agent) to build their own clients. */
-  readonly pki: { ca: string; caKey: string; adminCert: string; adminKey: string };
+  readonly pki: { ca: string; caKey: string; adminCert: string; adminKey: string; kubeletServingCa: string; kubeletServingCaKey: string };
   /** How another machine joins this cluster as a node (none when the API server listens on loopback only). */
   readonly joinCommand?: string;
   stop(): Promise<void>;
@@ -94,8 +94,9 @@ export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: str
     hosts: { ips: [...new Set(['127.0.0.1', flags.nodeIp, apiAddress])], dnsNames: ['localhost'] },
     serviceIp: serviceIP,
   });
-  // kube-apiserver's kubelet client: the admin certificate, which every kubelet accepts.
-  const kubelet = { ca: pki.ca, cert: pki.adminCert, key: pki.adminKey };
+  // kube-apiserver's kubelet client: the admin certificate, which every kubelet accepts; kubelets
+  // are trusted by the kubelet-serving CA only (--kubelet-certificate-authority).
+  const kubelet = { ca: pki.kubeletServingCa, cert: pki.adminCert, key: pki.adminKey };
   const proxyHttp = proxyHandler(registry, kubelet);
   const proxy = (req: IncomingMessage, res: ServerResponse, info: ResourceRequest, url: URL) => proxyHttp(req, res, info, url, responseStyle(req, url));
   const server = new ApiServer({
@@ -138,7 +139,8 @@ export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: str
   await scheduler.start();
   // Joining nodes' client and kubelet serving certificates (kube-controller-manager's csrapproving
   // and csrsigning controllers, with podgate's approval of kubelet-serving requests).
-  const certificates = new CertificateController({ client, ca: { certPem: pki.ca, keyPem: pki.caKey }, log,
+  const certificates = new CertificateController({ client, ca: { certPem: pki.ca, keyPem: pki.caKey },
+    kubeletServingCa: { certPem: pki.kubeletServingCa, keyPem: pki.kubeletServingCaKey }, log,
     events: new EventRecorder({ client, source: { component: 'certificate-controller' }, log }) });
   await certificates.start();
   const nodeLifecycle = new NodeLifecycleController({ client, gracePeriodMs: flags.nodeMonitorGracePeriod, log,
@@ -151,8 +153,9 @@ export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: str
   const garbageCollector = new GarbageCollector({ client, log });
   await garbageCollector.start();
   return {
-    kubeconfig, url, client, pki: { ca: pki.ca, caKey: pki.caKey, adminCert: pki.adminCert, adminKey: pki.adminKey },
-    ...(joinServer ? { joinCommand: `podgate agent --server ${joinServer} --token ${pki.joinToken} --discovery-token-ca-cert-hash ${caCertHash(pki.ca)}` } : {}),
+    kubeconfig, url, client,
+    pki: { ca: pki.ca, caKey: pki.caKey, adminCert: pki.adminCert, adminKey: pki.adminKey, kubeletServingCa: pki.kubeletServingCa, kubeletServingCaKey: pki.kubeletServingCaKey },
+    ...(joinServer && pki.joinToken ? { joinCommand: `podgate agent --server ${joinServer} --token ${pki.joinToken} --discovery-token-ca-cert-hash ${caCertHash(pki.ca)}` } : {}),
     async stop() {
       await garbageCollector.stop();
       await deployments.stop();

@@ -63,7 +63,7 @@ async function run(what: 'up' | 'server', flags: ControlPlaneFlags & Partial<Nod
         // Loaded only for `up`: the node parts are most of podgate's code, and `server` needs none of it.
         const { startNode, issueServingCertificate } = await import('./node.ts');
         node = await startNode({ ...nodeFlagOptions(flags as NodeFlags & ControlPlaneFlags), client: cp.client, nodeName, nodeIP: nodeIp, caPem: cp.pki.ca, writeIngressStatus: true,
-          servingCertificate: () => issueServingCertificate(cp.pki, nodeName, nodeIp) });
+          servingCertificate: () => issueServingCertificate({ ca: cp.pki.kubeletServingCa, caKey: cp.pki.kubeletServingCaKey }, nodeName, nodeIp) });
       } catch (err) {
         await cp.stop();
         throw err;
@@ -103,7 +103,7 @@ async function runAgent(flags: AgentFlags): Promise<void> {
     node = await startNode({ ...nodeFlagOptions(flags), client, nodeName, nodeIP: nodeIp, caPem: creds.caPem, writeIngressStatus: false,
       servingCertificate: async (register) => {
         await register();
-        return servingCertificate(client, { dataDir: flags.dataDir, caPem: creds.caPem, nodeName, nodeIPs: [nodeIp], log });
+        return servingCertificate(client, { dataDir: flags.dataDir, nodeName, nodeIPs: [nodeIp], log });
       } });
   } catch (err) {
     client.close();

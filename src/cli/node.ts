@@ -121,7 +121,7 @@ function afterNodeSetup(net: PodNetworkPort, then: () => Promise<void>): PodNetw
   };
 }
 
-/** The serving certificate of the node that runs beside the control plane, issued by its CA directly. */
+/** The serving certificate of the node that runs beside the control plane, issued by the kubelet-serving CA directly. */
 export async function issueServingCertificate(pki: { ca: string; caKey: string }, nodeName: string, nodeIP: string): Promise<CertKeyPem> {
   const ca = await loadCertificateAuthority(pki.ca, pki.caKey);
   return issueCertificate(ca, {
@@ -201,11 +201,12 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     await parts.start('ingress', () => ingress.start(), () => ingress.stop());
     // Its caches fill before the agent sets up the bridge it will answer on (stopped after the agent).
     if (clusterDns) await parts.start('cluster DNS', () => clusterDns.start(), () => clusterDns.stop());
-    // A pod network half set up (bridge, nft table) is undone too.
-    await parts.start('node agent', () => agent.start(), () => agent.stop(), { halfway: true });
-    // Other nodes' pod ranges via their addresses (flannel's host-gw), once this node's bridge is up.
+    // Other nodes' pod ranges via their addresses (flannel's host-gw): in place before pods start,
+    // and removed only after they stopped (their preStop hooks may call other nodes' pods).
     const routes = new NodeRoutes({ client: o.client, nodeName: o.nodeName, log: o.log });
     await parts.start('routes to other nodes', () => routes.start(), () => routes.stop());
+    // A pod network half set up (bridge, nft table) is undone too.
+    await parts.start('node agent', () => agent.start(), () => agent.stop(), { halfway: true });
     // kube-proxy's part: ClusterIP, NodePort, LoadBalancer and external IPs in the kernel.
     const proxy = new ServiceProxy({ client: o.client, nodeName: o.nodeName, nodeAddresses: [o.nodeIP], clusterCIDR: o.clusterCIDR, serviceCIDRs: [o.serviceCIDR], log: o.log });
     await parts.start('service proxy', () => proxy.start(), () => proxy.stop());

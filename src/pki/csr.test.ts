@@ -1,4 +1,6 @@
-import { X509Certificate } from 'node:crypto';
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { X509Certificate, webcrypto } from 'node:crypto';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCertificateAuthority } from './certificates.ts';
@@ -68,6 +70,38 @@ describe('signCertificateRequest', () => {
     assert.deepEqual(cert.keyUsage, ['1.3.6.1.5.5.7.3.2']);
     assert.equal(cert.subjectAltName, undefined);
     assert.equal(cert.validToDate.getTime(), new X509Certificate(ca.certPem).validToDate.getTime());
+  });
+
+  it('a request asking for CA:true and keyCertSign gets CA false and only spec.usages', async () => {
+    const ca = await createCertificateAuthority({ commonName: 'podgate-ca', now });
+    const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+    const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
+    const req = await x509.Pkcs10CertificateRequestGenerator.create({
+      name: 'CN=evil-ca, O=system:masters', keys, signingAlgorithm: alg,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 3, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension(['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']),
+      ],
+    }, webcrypto);
+    const csrPem = req.toString('pem') + '\n';
+    // The request really asks for it.
+    assert.equal(new x509.BasicConstraintsExtension(req.getExtension('2.5.29.19')!.rawData).ca, true);
+    const pem = await signCertificateRequest(ca, csrPem, { usages: ['digital signature', 'client auth'], now });
+    const cert = new X509Certificate(pem);
+    assert.equal(cert.ca, false);
+    assert.deepEqual(cert.keyUsage, ['1.3.6.1.5.5.7.3.2']);
+    const parsed = new x509.X509Certificate(pem);
+    const bc = parsed.getExtensions(x509.BasicConstraintsExtension);
+    assert.equal(bc.length, 1);
+    assert.equal(bc[0]!.ca, false);
+    assert.equal(bc[0]!.pathLength, undefined);
+    const ku = parsed.getExtensions(x509.KeyUsagesExtension);
+    assert.equal(ku.length, 1);
+    assert.equal(ku[0]!.usages, x509.KeyUsageFlags.digitalSignature, 'no keyCertSign, no cRLSign');
+    assert.equal(parsed.getExtensions(x509.ExtendedKeyUsageExtension).length, 1);
+    // Nothing else of the request's extensions is carried over.
+    assert.deepEqual([...parsed.extensions].map((e) => e.type).filter((t) => t !== '2.5.29.35').sort(), ['2.5.29.15', '2.5.29.19', '2.5.29.37']);
   });
 
   it('refuses an unknown usage', async () => {

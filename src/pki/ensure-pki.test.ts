@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ensurePki, servingHostNames } from './ensure-pki.ts';
 import { parseTokenFile } from './token-file.ts';
+import { fingerprint } from './certificates.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
 const NOW = new Date('2026-11-22T00:00:00Z');
@@ -29,7 +30,7 @@ describe('ensurePki', () => {
     const pki = await ensurePki({ dir, hosts: { ips: ['192.0.2.10'], dnsNames: ['node-a'] }, now: NOW });
     t.diagnostic(`first start: ${(performance.now() - started).toFixed(1)} ms`);
 
-    assert.deepEqual(pki.issued.map((c) => `${c.what}:${c.reason}`), ['ca:missing', 'apiserver:missing', 'admin:missing', 'token:missing', 'join-token:missing']);
+    assert.deepEqual(pki.issued.map((c) => `${c.what}:${c.reason}`), ['ca:missing', 'kubelet-serving-ca:missing', 'apiserver:missing', 'admin:missing', 'token:missing', 'join-token:missing']);
     assert.equal(await mode(dir), 0o700);
     for (const f of [pki.paths.caKey, pki.paths.serverKey, pki.paths.adminKey, pki.paths.tokens]) assert.equal(await mode(f), 0o600, f);
     for (const f of [pki.paths.ca, pki.paths.serverCert, pki.paths.adminCert]) assert.equal(await mode(f), 0o644, f);
@@ -62,14 +63,14 @@ describe('ensurePki', () => {
     for (const ip of ['127.0.0.1', '10.96.0.1', '192.0.2.10']) assert.equal(server.checkIP(ip), ip);
 
     const tokens = parseTokenFile(pki.tokensCsv);
-    const joinId = pki.joinToken.split('.')[0];
+    const joinId = pki.joinToken!.split('.')[0];
     assert.deepEqual(tokens, [
       { token: pki.adminToken, user: 'podgate-admin', uid: 'podgate-admin', groups: ['system:masters'] },
-      { token: pki.joinToken, user: `system:bootstrap:${joinId}`, uid: '', groups: ['system:bootstrappers'] },
+      { token: pki.joinToken!, user: `system:bootstrap:${joinId}`, uid: '', groups: ['system:bootstrappers'] },
     ]);
     assert.match(pki.adminToken, /^[0-9a-f]{64}$/);
     // kubeadm's bootstrap token format (k8s.io/cluster-bootstrap/token/api BootstrapTokenPattern).
-    assert.match(pki.joinToken, /^[a-z0-9]{6}\.[a-z0-9]{16}$/);
+    assert.match(pki.joinToken!, /^[a-z0-9]{6}\.[a-z0-9]{16}$/);
     assert.match(pki.tokensCsv, /^[0-9a-f]{64},podgate-admin,podgate-admin,"system:masters"\n[a-z0-9]{6}\.[a-z0-9]{16},system:bootstrap:[a-z0-9]{6},,"system:bootstrappers"\n$/);
   });
 
@@ -82,7 +83,7 @@ describe('ensurePki', () => {
     t.diagnostic(`second start: ${(performance.now() - started).toFixed(1)} ms`);
     assert.deepEqual(second.issued, []);
     assert.equal(second.caFingerprint, first.caFingerprint);
-    for (const k of ['ca', 'caKey', 'serverCert', 'serverKey', 'adminCert', 'adminKey', 'adminToken', 'joinToken', 'tokensCsv'] as const) {
+    for (const k of ['ca', 'caKey', 'kubeletServingCa', 'kubeletServingCaKey', 'serverCert', 'serverKey', 'adminCert', 'adminKey', 'adminToken', 'joinToken', 'tokensCsv'] as const) {
       assert.equal(second[k], first[k], k);
     }
   });
@@ -130,7 +131,7 @@ describe('ensurePki', () => {
     const hosts = { ips: [], dnsNames: [] };
     const first = await ensurePki({ dir, hosts, now: NOW });
     const renewed = await ensurePki({ dir, hosts, now: new Date(NOW.getTime() + 3640 * DAY) });
-    assert.deepEqual(renewed.issued.map((c) => `${c.what}:${c.reason}`), ['ca:expiring', 'apiserver:not-signed-by-ca', 'admin:not-signed-by-ca']);
+    assert.deepEqual(renewed.issued.map((c) => `${c.what}:${c.reason}`), ['ca:expiring', 'kubelet-serving-ca:expiring', 'apiserver:not-signed-by-ca', 'admin:not-signed-by-ca']);
     assert.notEqual(renewed.caFingerprint, first.caFingerprint);
     assert.equal(renewed.adminToken, first.adminToken);
   });
@@ -161,19 +162,29 @@ describe('ensurePki', () => {
     assert.deepEqual(newCa.issued.map((c) => `${c.what}:${c.reason}`), ['ca:missing', 'apiserver:not-signed-by-ca', 'admin:not-signed-by-ca']);
   });
 
-  test('other rows of the token file are kept; an admin row and a join row are added when missing', async () => {
+  test('other rows of the token file are kept; an admin row is added when missing, a join row is not (removing it turns joining off)', async () => {
     const dir = freshDir();
     const hosts = { ips: [], dnsNames: [] };
     const first = await ensurePki({ dir, hosts, now: NOW });
     await writeFile(first.paths.tokens, 'other-token,alice,1001,"dev,ops"');
     const second = await ensurePki({ dir, hosts, now: NOW });
-    assert.deepEqual(second.issued.map((c) => `${c.what}:${c.reason}`), ['token:no-admin-entry', 'join-token:missing']);
+    assert.deepEqual(second.issued.map((c) => `${c.what}:${c.reason}`), ['token:no-admin-entry']);
     assert.notEqual(second.adminToken, first.adminToken);
-    assert.notEqual(second.joinToken, first.joinToken);
+    assert.equal(second.joinToken, undefined);
     const rows = parseTokenFile(await readFile(first.paths.tokens, 'utf8'));
-    assert.deepEqual(rows.map((r) => r.user), ['alice', 'podgate-admin', `system:bootstrap:${second.joinToken.split('.')[0]}`]);
+    assert.deepEqual(rows.map((r) => r.user), ['alice', 'podgate-admin']);
     assert.deepEqual(rows[0]?.groups, ['dev', 'ops']);
     assert.equal(await mode(first.paths.tokens), 0o600);
+    assert.equal((await ensurePki({ dir, hosts, now: NOW })).joinToken, undefined, 'still off after another start');
+  });
+
+  test('kubelet serving certificates have a CA of their own, kept across starts', async () => {
+    const dir = freshDir();
+    const first = await ensurePki({ dir, hosts: { ips: [], dnsNames: [] }, now: NOW });
+    assert.notEqual(fingerprint(first.kubeletServingCa), first.caFingerprint);
+    const second = await ensurePki({ dir, hosts: { ips: [], dnsNames: [] }, now: NOW });
+    assert.equal(second.kubeletServingCa, first.kubeletServingCa);
+    assert.equal(await mode(first.paths.kubeletServingCaKey), 0o600);
   });
 
   test('the directory is tightened to 0700 when it already exists', async () => {

@@ -32,13 +32,15 @@ export const PKI_FILES = {
   adminCert: 'admin.crt',
   adminKey: 'admin.key',
   tokens: 'tokens.csv',
+  kubeletServingCa: 'kubelet-serving-ca.crt',
+  kubeletServingCaKey: 'kubelet-serving-ca.key',
 } as const;
 
 export type PkiPaths = { readonly [K in keyof typeof PKI_FILES]: string };
 
 /** One thing written by this start and why ('missing', 'expiring', 'hosts-not-covered', ...). */
 export interface PkiChange {
-  readonly what: 'ca' | 'apiserver' | 'admin' | 'token' | 'join-token';
+  readonly what: 'ca' | 'kubelet-serving-ca' | 'apiserver' | 'admin' | 'token' | 'join-token';
   readonly reason: string;
 }
 
@@ -66,8 +68,18 @@ export interface Pki {
   readonly adminCert: string;
   readonly adminKey: string;
   readonly adminToken: string;
-  /** The token `podgate agent --token` joins a node with (kubeadm's bootstrap token format). */
-  readonly joinToken: string;
+  /**
+   * The token `podgate agent --token` joins a node with (kubeadm's bootstrap token format); none
+   * once its row was removed from the token file (joining turned off).
+   */
+  readonly joinToken: string | undefined;
+  /**
+   * The CA of kubelet serving certificates (kube-controller-manager's
+   * --cluster-signing-kubelet-serving-cert-file), apart from the cluster CA so that a node's
+   * certificate can never pass as the API server's: only the API server's kubelet client trusts it.
+   */
+  readonly kubeletServingCa: string;
+  readonly kubeletServingCaKey: string;
   /** The token file's content, for `new Authenticator({ tokensCsv, caPem })`. */
   readonly tokensCsv: string;
   /** What this call wrote; empty when everything on disk was reused. */
@@ -105,6 +117,7 @@ export async function ensurePki(opts: EnsurePkiOptions): Promise<Pki> {
     issued.push({ what: 'ca', reason: caReason });
   }
   const caCert = new X509Certificate(ca.certPem);
+  const kubeletCa = await ensureCa(paths.kubeletServingCa, paths.kubeletServingCaKey, 'podgate-kubelet-serving-ca', now, 'kubelet-serving-ca', issued);
 
   const leaf = async (
     what: 'apiserver' | 'admin',
@@ -139,6 +152,8 @@ export async function ensurePki(opts: EnsurePkiOptions): Promise<Pki> {
     adminKey: admin.keyPem,
     adminToken: tokens.adminToken,
     joinToken: tokens.joinToken,
+    kubeletServingCa: kubeletCa.certPem,
+    kubeletServingCaKey: kubeletCa.keyPem,
     tokensCsv: tokens.text,
     issued,
     servingHosts,
@@ -184,7 +199,7 @@ export function generateBootstrapToken(): string {
  * is none. The join row authenticates as kubeadm's bootstrap tokens do (user
  * `system:bootstrap:<id>`, group `system:bootstrappers`), from the static file instead of a Secret.
  */
-async function ensureTokens(path: string, issued: PkiChange[]): Promise<{ adminToken: string; joinToken: string; text: string }> {
+async function ensureTokens(path: string, issued: PkiChange[]): Promise<{ adminToken: string; joinToken: string | undefined; text: string }> {
   const text = (await readOptional(path)) ?? '';
   let entries: ReturnType<typeof parseTokenFile> | undefined;
   try {
@@ -201,8 +216,10 @@ async function ensureTokens(path: string, issued: PkiChange[]): Promise<{ adminT
     add(formatTokenLine({ token: adminToken, user: ADMIN_USER, uid: ADMIN_USER, groups: [ADMIN_GROUP] }));
     issued.push({ what: 'token', reason: text === '' ? 'missing' : entries === undefined ? 'unreadable' : 'no-admin-entry' });
   }
+  // Only a new token file gets one: removing the row is how joining is turned off, and it must
+  // stay off across restarts.
   let joinToken = entries?.find((e) => e.user.startsWith(BOOTSTRAP_USER_PREFIX) && e.groups.includes(BOOTSTRAP_GROUP))?.token;
-  if (!joinToken) {
+  if (!joinToken && (text === '' || entries === undefined)) {
     joinToken = generateBootstrapToken();
     const id = joinToken.split('.')[0]!;
     add(formatTokenLine({ token: joinToken, user: `${BOOTSTRAP_USER_PREFIX}${id}`, uid: '', groups: [BOOTSTRAP_GROUP] }));
@@ -211,6 +228,23 @@ async function ensureTokens(path: string, issued: PkiChange[]): Promise<{ adminT
   if (next !== text) await writeFileAtomic(path, next, 0o600);
   else await chmod(path, 0o600);
   return { adminToken, joinToken, text: next };
+}
+
+/** A CA kept on disk while it is good, else a new one. */
+async function ensureCa(certPath: string, keyPath: string, name: string, now: Date, what: 'kubelet-serving-ca', issued: PkiChange[]): Promise<CertificateAuthority> {
+  const pair = await readPair(certPath, keyPath);
+  let reason = pair ? reasonToReissue(pair, { now }) : 'missing';
+  if (pair && reason === '') {
+    try {
+      return await loadCertificateAuthority(pair.certPem, pair.keyPem);
+    } catch {
+      reason = 'unreadable';
+    }
+  }
+  const ca = await createCertificateAuthority({ commonName: `${name}@${Math.floor(now.getTime() / 1000)}`, now });
+  await writePair(certPath, keyPath, ca);
+  issued.push({ what, reason });
+  return ca;
 }
 
 async function readPair(certPath: string, keyPath: string): Promise<CertKeyPem | undefined> {

@@ -92,7 +92,8 @@ export async function startPodgate(opts: StartOptions = {}): Promise<Podgate> {
     await new Promise<void>((resolve, reject) => {
       // A joining agent waits for its certificates to be approved and signed.
       const readyMs = verb === 'agent' ? 60_000 : 20_000;
-      const timer = setTimeout(() => reject(new Error(`podgate ${verb} did not become ready in ${readyMs / 1000} s:\n${out}`)), readyMs);
+      // A podgate that never got ready is killed, or it would outlive the test's hosts.
+      const timer = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`podgate ${verb} did not become ready in ${readyMs / 1000} s:\n${out}`)); }, readyMs);
       const onData = (d: Buffer) => {
         out += d.toString();
         const ready = verb === 'agent' ? out.includes('node agent:') : out.includes('kubeconfig:') && (verb !== 'up' || out.includes('node agent'));

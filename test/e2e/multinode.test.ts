@@ -126,9 +126,10 @@ spec:
     for (let i = 0; i < 100 && !(await addrs('node')).includes(`${lbIP}/32`); i++) await new Promise((r) => setTimeout(r, 200));
     assert.ok((await addrs('node')).includes(`${lbIP}/32`), 'the first node took the address over');
     const ipA = await get(['pod', 'a'], '{.status.podIP}');
-    for (let i = 0; i < 50 && (await get(['endpointslices', '-l', 'kubernetes.io/service-name=lb'], '{.items[*].endpoints[?(@.conditions.ready==true)].addresses[0]}')).trim() !== ipA; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const readyEndpoints = () => get(['endpointslices', '-l', 'kubernetes.io/service-name=lb'], '{.items[*].endpoints[?(@.conditions.ready==true)].addresses[0]}');
+    for (let i = 0; i < 50 && (await readyEndpoints()).trim() !== ipA; i++) await new Promise((r) => setTimeout(r, 200));
+    assert.equal((await readyEndpoints()).trim(), ipA, 'only the pod on the live node is a ready endpoint');
+    assert.equal(await get(['pod', 'b'], '{.status.conditions[?(@.type=="Ready")].status}'), 'False');
     // The client's ARP entry still names the dead node until it asks again (the takeover's gratuitous ARP updates it).
     for (let i = 0; i < 5; i++) assert.match(await curl('client', `http://${lbIP}/after-failover`), /after-failover/);
   });

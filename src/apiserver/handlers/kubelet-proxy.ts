@@ -2,6 +2,7 @@
 // streams work): the API server finds the pod's node and its kubelet endpoint, and streams the
 // kubelet's answer back, as kube-apiserver does over HTTPS to port 10250.
 import https from 'node:https';
+import tls from 'node:tls';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Node, Pod } from 'kubernetes-types/core/v1.d.ts';
 import { errors, StatusError } from '../../api/errors.ts';
@@ -69,7 +70,9 @@ export function podLogHandler(registry: Registry, kubelet: KubeletClientConfig) 
         if (v !== null) q.set(k, v);
       }
       const path = `/containerLogs/${encodeURIComponent(info.namespace!)}/${encodeURIComponent(info.name!)}/${encodeURIComponent(container)}${q.size ? `?${q}` : ''}`;
-      const upstream = https.request({ host: loc.host, port: loc.port, path, method: 'GET', ca: kubelet.ca, cert: kubelet.cert, key: kubelet.key, servername: undefined, checkServerIdentity: () => undefined });
+      const upstream = https.request({ host: loc.host, port: loc.port, path, method: 'GET', ca: kubelet.ca, cert: kubelet.cert, key: kubelet.key, servername: undefined,
+        // The certificate must name the address the Node reports (see upgrade-proxy.ts).
+        checkServerIdentity: (_servername, cert) => tls.checkServerIdentity(loc.host, cert) });
       upstream.on('response', (ur) => {
         if ((ur.statusCode ?? 500) >= 400) {
           // kube-apiserver turns a kubelet error into a Status carrying the kubelet's text

@@ -39,8 +39,9 @@ interface Served {
 const genericSubresources = ['status', 'finalize', 'approval'];
 
 /**
- * `requester`: the authenticated user, handed to the registry on create (a CSR records it);
- * undefined when the server has no authenticator.
+ * `requester`: the authenticated user, handed to the registry on create (a CSR records it) and
+ * on update and patch (a CSR's /approval is refused to those who may not approve); undefined when
+ * the server has no authenticator.
  */
 export async function handleResource(ctx: ResourceContext, req: IncomingMessage, res: ServerResponse, url: URL,
   info: ResourceRequest, r: ResourceInfo, requester?: Requester): Promise<void> {
@@ -76,7 +77,7 @@ export async function handleResource(ctx: ResourceContext, req: IncomingMessage,
     }
     switch (method) {
       case 'GET': return await get(ctx, req, res, url, served, info, style);
-      case 'PUT': return await update(ctx, req, res, url, served, info, style);
+      case 'PUT': return await update(ctx, req, res, url, served, info, style, requester);
       case 'PATCH': return await patch(ctx, req, res, url, served, info, style, requester);
       case 'DELETE': return await del(ctx, req, res, url, served, info, style);
       default: throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
@@ -236,7 +237,7 @@ async function create(ctx: ResourceContext, req: IncomingMessage, res: ServerRes
 }
 
 async function update(ctx: ResourceContext, req: IncomingMessage, res: ServerResponse, url: URL, s: Served,
-  info: ResourceRequest, style: ResponseStyle): Promise<void> {
+  info: ResourceRequest, style: ResponseStyle, requester: Requester | undefined): Promise<void> {
   const opts = writeOptions('UpdateOptions', url);
   const body = await decodeObjectBody(ctx, req);
   const obj = admitBody(ctx, s, body, opts, res);
@@ -245,7 +246,7 @@ async function update(ctx: ResourceContext, req: IncomingMessage, res: ServerRes
   const unconditional = !obj.metadata.resourceVersion;
   for (let attempt = 0; ; attempt++) {
     try {
-      const out = await ctx.registry.update(s.r, info.namespace, info.name!, obj, { subresource: info.subresource, dryRun: opts.dryRun });
+      const out = await ctx.registry.update(s.r, info.namespace, info.name!, obj, { subresource: info.subresource, dryRun: opts.dryRun, requester });
       sendJson(res, out.created ? 201 : 200, present(ctx, s, out.object), style);
       return;
     } catch (err) {
@@ -288,7 +289,7 @@ async function patch(ctx: ResourceContext, req: IncomingMessage, res: ServerResp
     const explicitRv = isRecord(patchBody) && isRecord(patchBody.metadata) && typeof patchBody.metadata.resourceVersion === 'string';
     try {
       const out = await ctx.registry.update(s.r, info.namespace, info.name!, obj, {
-        subresource: info.subresource, dryRun: opts.dryRun, patch: true,
+        subresource: info.subresource, dryRun: opts.dryRun, patch: true, requester,
         baseRevision: explicitRv ? undefined : Number(current.metadata.resourceVersion),
       });
       sendJson(res, 200, present(ctx, s, out.object), style);

@@ -45,8 +45,9 @@ export async function proxyPodUpgrade(registry: Registry, kubelet: KubeletClient
   }
   const upstream = tls.connect({
     host: target.loc.host, port: target.loc.port, ca: kubelet.ca, cert: kubelet.cert, key: kubelet.key,
-    // The kubelet's certificate names the node; we reached it by address from the Node object.
-    checkServerIdentity: () => undefined,
+    // Reached by the address the Node reports, which its serving certificate must name (as
+    // kube-apiserver checks with --kubelet-certificate-authority): another node's certificate fails.
+    checkServerIdentity: (_servername, cert) => tls.checkServerIdentity(target.loc.host, cert),
   });
   upstream.once('error', (err) => {
     refuseUpgrade(socket, new StatusError(500, 'InternalError', `error dialing backend: ${err.message}`));

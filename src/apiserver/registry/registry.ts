@@ -313,7 +313,7 @@ export class Registry {
     } else if (opts.subresource === 'binding') {
       // pods/binding hands over the whole pod with nodeName and PodScheduled set.
     } else {
-      strategy.prepareForUpdate?.(obj, old, opts.subresource);
+      strategy.prepareForUpdate?.(obj, old, opts.subresource, { requester: opts.requester });
       if (r.hasStatus && strategy.prepareForUpdate === undefined && 'status' in old) obj.status = cloneJson(old.status);
       else if (r.hasStatus && strategy.prepareForUpdate === undefined) delete obj.status;
     }

@@ -133,6 +133,9 @@ function preserveConditionInstances(obj: KObject, old: KObject, type: string): v
   at.forEach((i, n) => { after[i] = cloneJson(before[n]!); });
 }
 
+/** The group allowed everything (kube's system:masters), standing in for RBAC grants podgate has none of. */
+const MASTERS_GROUP = 'system:masters';
+
 function csrStrategy(now: () => Date): Strategy {
   const time = () => now().toISOString().replace(/\.\d{3}Z$/, 'Z');
   return {
@@ -151,9 +154,18 @@ function csrStrategy(now: () => Date): Strategy {
       // "Be explicit that users cannot create pre-approved certificate requests."
       obj.status = {};
     },
-    prepareForUpdate(obj, old, subresource) {
+    prepareForUpdate(obj, old, subresource, ctx) {
       obj.spec = cloneJson(old.spec);
       if (subresource === 'approval') {
+        // kube's CertificateApproval admission plugin: approving or denying needs the `approve`
+        // verb on the CSR's signer (`signers` in certificates.k8s.io). podgate has no RBAC, so
+        // system:masters stands in for it. A write without an authenticated requester (an
+        // in-process server without an authenticator) is not checked.
+        if (ctx.requester && !ctx.requester.groups.includes(MASTERS_GROUP)) {
+          const signerName = isRecord(old.spec) && typeof old.spec.signerName === 'string' ? old.spec.signerName : '';
+          throw errors.forbidden({ group: 'certificates.k8s.io', resource: 'certificatesigningrequests' }, old.metadata.name ?? '',
+            `user not permitted to approve requests with signerName ${JSON.stringify(signerName)}`);
+        }
         // Only the conditions change through /approval; the certificate stays.
         populateConditionTimestamps(obj, old, time());
         const conditions = isRecord(obj.status) ? obj.status.conditions : undefined;

@@ -31,8 +31,11 @@ export interface WriteContext {
 export interface Strategy {
   /** Reset fields a client may not set on create (usually status); `ctx.requester` is who asks. */
   prepareForCreate?(obj: KObject, ctx: WriteContext): void;
-  /** Carry over what this endpoint may not change (status on the main resource, spec on /status). */
-  prepareForUpdate?(obj: KObject, old: KObject, subresource: string | undefined): void;
+  /**
+   * Carry over what this endpoint may not change (status on the main resource, spec on /status).
+   * `ctx.requester` is who asks; a hook may refuse the write (throw a StatusError, e.g. 403).
+   */
+  prepareForUpdate?(obj: KObject, old: KObject, subresource: string | undefined, ctx: WriteContext): void;
   /**
    * A /status write, after the registry kept everything but status from the stored object (kube's
    * status strategies that do more than that: a CSR's Approved/Denied conditions stay as they were).

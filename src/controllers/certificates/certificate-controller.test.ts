@@ -32,6 +32,7 @@ const tokenAuthenticator = {
 describe('CertificateController', () => {
   let api: InProcessApiServer;
   let ca: CertificateAuthority;
+  let servingCa: CertificateAuthority;
   let controller: CertificateController;
   const clients: Record<string, KubeClient> = {};
   const logs: string[] = [];
@@ -40,7 +41,11 @@ describe('CertificateController', () => {
     api = await startInProcessApiServer({ authenticator: tokenAuthenticator, token: 'admin' });
     for (const t of Object.keys(users)) clients[t] = new KubeClient({ server: api.url, token: t });
     ca = await createCertificateAuthority({ commonName: 'podgate-ca', now: new Date() });
-    controller = new CertificateController({ client: api.client, ca: { certPem: ca.certPem, keyPem: ca.keyPem }, log: (m) => logs.push(m) });
+    servingCa = await createCertificateAuthority({ commonName: 'podgate-kubelet-serving-ca', now: new Date() });
+    controller = new CertificateController({
+      client: api.client, ca: { certPem: ca.certPem, keyPem: ca.keyPem }, log: (m) => logs.push(m),
+      kubeletServingCa: { certPem: servingCa.certPem, keyPem: servingCa.keyPem },
+    });
     await controller.start();
   });
   after(async () => {
@@ -100,6 +105,40 @@ describe('CertificateController', () => {
     const cert = certOf(c);
     assert.equal(cert.subjectAltName, 'DNS:n1, IP Address:10.0.0.5');
     assert.deepEqual(cert.keyUsage, ['1.3.6.1.5.5.7.3.1']);
+    // Signed by the kubelet-serving CA, which clients do not trust as the API server's.
+    assert.ok(cert.checkIssued(new X509Certificate(servingCa.certPem)) && cert.verify(new X509Certificate(servingCa.certPem).publicKey));
+    assert.ok(!cert.checkIssued(new X509Certificate(ca.certPem)));
+  });
+
+  it('kube-apiserver-client: signed for a CSR system:masters created, left unsigned (and said) for one a bootstrap token created', async () => {
+    await submit('bootstrap', 'csr-escalate', 'kubernetes.io/kube-apiserver-client', { commonName: 'evil', organizations: ['system:masters'], usage: 'client' });
+    await submit('admin', 'csr-admin-client', 'kubernetes.io/kube-apiserver-client', { commonName: 'jane', organizations: ['devs'], usage: 'client' });
+    for (const name of ['csr-escalate', 'csr-admin-client']) {
+      const pending = await get(name);
+      pending.status = { conditions: [{ type: 'Approved', status: 'True', reason: 'KubectlApprove', message: 'ok' }] };
+      await api.client.update(csrInfo, pending as unknown as KObject, 'approval');
+    }
+    const c = await until('csr-admin-client', issued);
+    assert.ok(certOf(c).checkIssued(new X509Certificate(ca.certPem)));
+    await new Promise((r) => setTimeout(r, 200));
+    await controller.idle();
+    const evil = await get('csr-escalate');
+    assert.equal(evil.status?.certificate, undefined);
+    assert.ok(!(evil.status?.conditions ?? []).some((k) => k.type === 'Failed'));
+    assert.ok(logs.some((l) => l === 'certificates: csr csr-escalate (kubernetes.io/kube-apiserver-client) left unsigned: requester "system:bootstrap:abcdef" is not in group system:masters, which alone may have kubernetes.io/kube-apiserver-client certificates signed'), logs.join('\n'));
+  });
+
+  it('leaves pending a serving CSR from a node named kubernetes for the API server\'s addresses', async () => {
+    const kubeUser = { user: 'system:node:kubernetes', groups: ['system:nodes', 'system:authenticated'] };
+    users.kube = kubeUser;
+    clients.kube = new KubeClient({ server: api.url, token: 'kube' });
+    await api.client.create(nodesInfo, undefined, { apiVersion: 'v1', kind: 'Node', metadata: { name: 'kubernetes' },
+      status: { addresses: [{ type: 'InternalIP', address: '10.96.0.1' }, { type: 'InternalIP', address: '127.0.0.1' }] } } as KObject);
+    await submit('kube', 'csr-kube', 'kubernetes.io/kubelet-serving', { commonName: 'system:node:kubernetes', organizations: ['system:nodes'], dnsNames: ['kubernetes'], ips: ['10.96.0.1', '127.0.0.1'], usage: 'server' });
+    await new Promise((r) => setTimeout(r, 300));
+    await controller.idle();
+    assert.equal((await get('csr-kube')).status?.conditions, undefined);
+    assert.ok(logs.some((l) => /csr-kube .*left pending: node name "kubernetes" is one of the API server's names/.test(l)), logs.join('\n'));
   });
 
   it('leaves a serving CSR for another address pending', async () => {

@@ -1,7 +1,9 @@
 // kube-controller-manager's csrapproving and csrsigning controllers for podgate's node TLS
 // bootstrap, through the API only: pending node CSRs are approved by the rules in ./policy.ts
 // (PUT .../approval), approved ones signed by the cluster CA (PUT .../status with
-// status.certificate), and requests the signer refuses get a Failed condition.
+// status.certificate), and requests the signer refuses get a Failed condition. Kubelet serving
+// certificates may come from a CA of their own (kubeletServingCa), which clients never trust, so a
+// kubelet's certificate cannot pass for the API server's.
 import type { CertificateSigningRequest, CertificateSigningRequestCondition } from 'kubernetes-types/certificates/v1.d.ts';
 import type { Node } from 'kubernetes-types/core/v1.d.ts';
 import { StatusError } from '../../api/errors.ts';
@@ -13,15 +15,20 @@ import type { KubeClient } from '../../client/rest-client.ts';
 import { WorkQueue } from '../../client/work-queue.ts';
 import { loadCertificateAuthority, type CertificateAuthority } from '../../pki/certificates.ts';
 import { DEFAULT_CLUSTER_SIGNING_DURATION_MS, parseCertificateRequest, signCertificateRequest, type ParsedCertificateRequest } from '../../pki/csr.ts';
-import { approvalDecision, KUBELET_SERVING_SIGNER, SIGNER_NAMES, signerValidationError } from './policy.ts';
+import { approvalDecision, KUBELET_SERVING_SIGNER, SIGNER_NAMES, signerValidationError, signingRefusal } from './policy.ts';
 
 const csrInfo = resources.find((r) => r.resource === 'certificatesigningrequests')!;
 const nodesInfo = resources.find((r) => r.resource === 'nodes')!;
 
 export interface CertificateControllerOptions {
   client: KubeClient;
-  /** The cluster CA that signs (PEM). */
+  /** The cluster CA that signs (PEM): every signer's, or all but kubelet-serving's when kubeletServingCa is given. */
   ca: { certPem: string; keyPem: string };
+  /**
+   * The CA that signs kubernetes.io/kubelet-serving certificates (PEM; kube's
+   * --cluster-signing-kubelet-serving-cert-file / -key-file). Without it `ca` signs them too.
+   */
+  kubeletServingCa?: { certPem: string; keyPem: string };
   events?: EventRecorder;
   log?: (m: string) => void;
   now?: () => Date;
@@ -40,6 +47,7 @@ export class CertificateController {
   readonly #nodes: Informer;
   readonly #queue: WorkQueue;
   #ca: CertificateAuthority | undefined;
+  #kubeletServingCa: CertificateAuthority | undefined;
   /** Why a CSR was last left pending, so the same reason is told once. */
   readonly #pendingWhy = new Map<string, string>();
 
@@ -65,6 +73,8 @@ export class CertificateController {
 
   async start(): Promise<void> {
     this.#ca = await loadCertificateAuthority(this.#opts.ca.certPem, this.#opts.ca.keyPem);
+    const serving = this.#opts.kubeletServingCa;
+    this.#kubeletServingCa = serving ? await loadCertificateAuthority(serving.certPem, serving.keyPem) : this.#ca;
     this.#nodes.start();
     this.#csrs.start();
     await Promise.all([this.#nodes.waitForSync(), this.#csrs.waitForSync()]);
@@ -104,7 +114,7 @@ export class CertificateController {
     const name = csr.metadata!.name!;
     const nodeName = csr.spec.username?.startsWith('system:node:') ? csr.spec.username.slice('system:node:'.length) : undefined;
     const node = nodeName ? this.#nodes.get(nodeName) as unknown as Node | undefined : undefined;
-    const decision = approvalDecision(csr, req, node);
+    const decision = approvalDecision(csr, req, node, this.#nodes.list() as unknown as Node[]);
     if (!decision) return;
     if (!decision.approve) {
       // Left pending, as kube's approvers leave what they may not approve; said once per reason.
@@ -137,9 +147,20 @@ export class CertificateController {
       await this.#fail(csr, 'SignerValidationFailure', invalid);
       return;
     }
+    const refused = signingRefusal(csr);
+    if (refused) {
+      // Left approved and unsigned (kube's signer cannot write a certificate it may not sign); said once.
+      const name = csr.metadata!.name!;
+      if (this.#pendingWhy.get(name) !== refused) {
+        this.#pendingWhy.set(name, refused);
+        this.#log(`certificates: csr ${name} (${csr.spec.signerName}) left unsigned: ${refused}`);
+      }
+      return;
+    }
+    const ca = csr.spec.signerName === KUBELET_SERVING_SIGNER ? this.#kubeletServingCa! : this.#ca!;
     let certPem: string;
     try {
-      certPem = await signCertificateRequest(this.#ca!, Buffer.from(csr.spec.request, 'base64').toString('latin1'), {
+      certPem = await signCertificateRequest(ca, Buffer.from(csr.spec.request, 'base64').toString('latin1'), {
         usages, expirationSeconds: csr.spec.expirationSeconds, now: this.#now(),
         maxDurationMs: this.#opts.maxDurationMs ?? DEFAULT_CLUSTER_SIGNING_DURATION_MS,
       });

@@ -1,6 +1,7 @@
 // The pure decisions of the certificate controllers: which node CSRs are approved (kube's
 // csrapproving controller for kubelet client certificates, podgate's own rule for kubelet serving
 // certificates) and which requests a signer accepts (kube's csrsigning validators).
+import { BlockList } from 'node:net';
 import type { CertificateSigningRequest } from 'kubernetes-types/certificates/v1.d.ts';
 import type { Node } from 'kubernetes-types/core/v1.d.ts';
 import type { ParsedCertificateRequest } from '../../pki/csr.ts';
@@ -13,6 +14,7 @@ export const APISERVER_CLIENT_SIGNER = 'kubernetes.io/kube-apiserver-client';
 export const SIGNER_NAMES: readonly string[] = [KUBELET_CLIENT_SIGNER, KUBELET_SERVING_SIGNER, APISERVER_CLIENT_SIGNER];
 
 const NODE_PREFIX = 'system:node:';
+const MASTERS_GROUP = 'system:masters';
 const NODES_GROUP = 'system:nodes';
 const BOOTSTRAPPERS_GROUP = 'system:bootstrappers';
 
@@ -100,11 +102,14 @@ const conditionSet = (csr: CertificateSigningRequest, type: string) => (csr.stat
  *   requester is in system:bootstrappers; kubeadm grants that group the nodeclient permission,
  *   and the group stands in for the SubjectAccessReview here).
  * - kubernetes.io/kubelet-serving, podgate's rule (kube leaves these to an admin or an external
- *   approver): the requester is `system:node:<name>` in system:nodes and is the CN, the request
- *   passes the signer's kubelet-serving checks, its DNS names are only <name> and its IPs all
- *   among that Node's status.addresses.
+ *   approver): the requester is `system:node:<name>` in system:nodes and is the CN, <name> is not
+ *   one of the API server's names (`localhost`, `kubernetes*`), the request passes the signer's
+ *   kubelet-serving checks, its DNS names are only <name>, and its IPs are all among that Node's
+ *   status.addresses, none loopback or unspecified, none in another Node's status.addresses
+ *   (`nodes`: every Node known; a node may write its own addresses, so they alone bound nothing).
  */
-export function approvalDecision(csr: CertificateSigningRequest, req: ParsedCertificateRequest, node?: Node): ApprovalDecision {
+export function approvalDecision(csr: CertificateSigningRequest, req: ParsedCertificateRequest, node?: Node,
+  nodes: readonly Node[] = []): ApprovalDecision {
   if (csr.status?.certificate || conditionSet(csr, 'Approved') || conditionSet(csr, 'Denied')) return undefined;
   const username = csr.spec.username ?? '';
   const groups = csr.spec.groups ?? [];
@@ -125,6 +130,9 @@ export function approvalDecision(csr: CertificateSigningRequest, req: ParsedCert
       return { approve: false, why: `requester ${JSON.stringify(username)} is not a node (system:node:<name> in group system:nodes)` };
     }
     const nodeName = username.slice(NODE_PREFIX.length);
+    if (reservedNodeName(nodeName)) {
+      return { approve: false, why: `node name ${JSON.stringify(nodeName)} is one of the API server's names (localhost, kubernetes*)` };
+    }
     if (req.commonName !== username) return { approve: false, why: `subject common name ${JSON.stringify(req.commonName)} is not the requester ${JSON.stringify(username)}` };
     const invalid = kubeletServingError(req, usages);
     if (invalid) return { approve: false, why: invalid };
@@ -132,11 +140,67 @@ export function approvalDecision(csr: CertificateSigningRequest, req: ParsedCert
     if (otherNames.length) return { approve: false, why: `DNS names ${goList(otherNames)} are not the node's name ${JSON.stringify(nodeName)}` };
     if (req.ips.length) {
       if (!node) return { approve: false, why: `node ${JSON.stringify(nodeName)} does not exist, so its addresses cannot be checked` };
-      const known = new Set((node.status?.addresses ?? []).flatMap((a) => { try { return [canonicalIp(a.address)]; } catch { return []; } }));
-      const unknown = req.ips.filter((ip) => !known.has(ip));
+      const ips = req.ips.map(comparableIp);
+      const local = ips.filter(isLoopbackOrUnspecified);
+      if (local.length) return { approve: false, why: `IP addresses ${goList(local)} are loopback or unspecified` };
+      const known = new Set(addressesOf(node));
+      const unknown = ips.filter((ip) => !known.has(ip));
       if (unknown.length) return { approve: false, why: `IP addresses ${goList(unknown)} are not among node ${JSON.stringify(nodeName)}'s status.addresses` };
+      const others = new Set(nodes.filter((n) => n.metadata?.name !== nodeName).flatMap(addressesOf));
+      const taken = ips.filter((ip) => others.has(ip));
+      if (taken.length) return { approve: false, why: `IP addresses ${goList(taken)} are among another node's status.addresses` };
     }
     return { approve: true, message: NODE_SERVING_MESSAGE };
   }
   return undefined;
+}
+
+/** The API server's own names (its serving certificate's): no node may be given a certificate for them. */
+function reservedNodeName(name: string): boolean {
+  const n = name.toLowerCase();
+  return n === 'localhost' || n.startsWith('kubernetes');
+}
+
+const loopbackOrUnspecified = new BlockList();
+loopbackOrUnspecified.addSubnet('127.0.0.0', 8, 'ipv4');
+loopbackOrUnspecified.addAddress('0.0.0.0', 'ipv4');
+loopbackOrUnspecified.addAddress('::1', 'ipv6');
+loopbackOrUnspecified.addAddress('::', 'ipv6');
+
+/** Loopback (127/8, ::1) or unspecified (0.0.0.0, ::), IPv4-mapped forms included. */
+function isLoopbackOrUnspecified(ip: string): boolean {
+  try {
+    return loopbackOrUnspecified.check(ip, ip.includes(':') ? 'ipv6' : 'ipv4');
+  } catch {
+    return false;
+  }
+}
+
+/** One spelling per address: canonical, an IPv4-mapped IPv6 address as the IPv4 one (as Go's net.IP.Equal). */
+function comparableIp(ip: string): string {
+  let c: string;
+  try { c = canonicalIp(ip); } catch { return ip; }
+  const m = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(c);
+  if (!m) return c;
+  const hi = parseInt(m[1]!, 16);
+  const lo = parseInt(m[2]!, 16);
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+}
+
+/** A Node's status.addresses that are IPs, comparable. */
+function addressesOf(node: Node): string[] {
+  return (node.status?.addresses ?? []).flatMap((a) => { try { return [comparableIp(canonicalIp(a.address))]; } catch { return []; } });
+}
+
+/**
+ * Why the signer leaves an approved CSR unsigned, or undefined to go on. kube's CertificateSigning
+ * admission plugin lets only those with the `sign` verb on a signer issue for it; podgate has no
+ * RBAC, so a kubernetes.io/kube-apiserver-client certificate (any user, any group, system:masters
+ * included) is issued only for a CSR a system:masters member created (spec.groups): otherwise
+ * approving someone's request would be enough to mint an administrator's credentials.
+ */
+export function signingRefusal(csr: CertificateSigningRequest): string | undefined {
+  if (csr.spec.signerName !== APISERVER_CLIENT_SIGNER) return undefined;
+  if ((csr.spec.groups ?? []).includes(MASTERS_GROUP)) return undefined;
+  return `requester ${JSON.stringify(csr.spec.username ?? '')} is not in group ${MASTERS_GROUP}, which alone may have ${APISERVER_CLIENT_SIGNER} certificates signed`;
 }

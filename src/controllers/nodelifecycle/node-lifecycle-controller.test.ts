@@ -153,4 +153,18 @@ describe('node lifecycle controller', () => {
     }
     assert.ok(logs.some((l) => l.includes('entering master disruption mode')), logs.join('\n'));
   });
+
+  it('marks the pods of a node whose agent stopped cleanly (it wrote Ready False itself) not ready', async () => {
+    await advance(1, ['n1', 'n2']);
+    // Both agents reported their pods ready again after the earlier tests.
+    for (const pod of ['web-1', 'web-2']) await client.patch(r('pods'), 'default', pod, { status: { conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: iso(clock) }] } }, 'merge', 'status');
+    // The agent's last status on stop: Ready False, its pods ended without a status of their own.
+    await client.patch(r('nodes'), undefined, 'n2', {
+      status: { conditions: [{ type: 'Ready', status: 'False', reason: 'KubeletNotReady', message: 'node agent stopped', lastHeartbeatTime: iso(clock), lastTransitionTime: iso(clock) }] },
+    }, 'merge', 'status');
+    await until('the cache to show n2 not ready', () => (ctrl.cachedNode('n2')?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'False' ? true : undefined));
+    await advance(5, ['n1']);
+    await until('web-2 not ready', async () => ((await podReady('web-2')) === 'False' ? true : undefined));
+    assert.equal(await podReady('web-1'), 'True');
+  });
 });

@@ -185,7 +185,10 @@ export class NodeLifecycleController {
         this.#events.event(nodeRef(c.node), 'Normal', 'NodeNotReady', `Node ${name} status is now: NodeNotReady`);
         this.#log(`node ${name}: Ready is now ${c.currentReady.status} (${c.currentReady.reason ?? ''})`);
       }
-      if (transition || (this.#toRetry.has(name) && observed !== 'True')) {
+      // On every pass while the node is not Ready, not only on the change (kube marks them on the
+      // change): an agent stopped cleanly writes Ready False itself and ends its pods without
+      // writing theirs, so the change this controller sees is False → Unknown, never True → not.
+      if (transition || observed !== 'True') {
         try {
           await this.#markPodsNotReady(podsByNode.get(name) ?? [], name);
         } catch (err) {
