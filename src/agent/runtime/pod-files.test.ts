@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import { bindMountArgv, namespaceArgv, PodFiles } from './pod-files.ts';
 import { ProcessRuntime } from './process-runtime.ts';
 
-const isRoot = process.getuid?.() === 0;
+/** These tests make mount namespaces: without root they fail saying so, never skip. */
+function requireRoot(): void {
+  if (process.getuid?.() !== 0) assert.fail('needs root (mount namespaces): run the tests as root, as CI does');
+}
 
 function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -39,7 +42,8 @@ describe('namespaceArgv (pure)', () => {
   });
 });
 
-describe('PodFiles in a real mount namespace', { skip: isRoot ? false : 'needs root (mount namespaces)' }, () => {
+describe('PodFiles in a real mount namespace', () => {
+  before(requireRoot);
   let dir: string;
   let files: PodFiles;
   const hostResolv = existsSync('/etc/resolv.conf') ? readFileSync('/etc/resolv.conf', 'utf8') : undefined;
@@ -99,7 +103,8 @@ describe('PodFiles in a real mount namespace', { skip: isRoot ? false : 'needs r
   });
 });
 
-describe('ProcessRuntime keeps the pod\'s files in place', { skip: isRoot ? false : 'needs root (mount namespaces)' }, () => {
+describe('ProcessRuntime keeps the pod\'s files in place', () => {
+  before(requireRoot);
   let dir: string;
   let runtime: ProcessRuntime;
   before(() => {
