@@ -5,24 +5,27 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startInProcessApiServer, type InProcessApiServer } from '../apiserver/in-process.ts';
 import { lookupResource } from '../api/resources.ts';
 import type { KObject } from '../api/object.ts';
-import { createCertificateAuthority } from '../pki/certificates.ts';
+import { createCertificateAuthority, type CertificateAuthority } from '../pki/certificates.ts';
 import { caCertHash, clusterInfoKubeconfig } from '../pki/cluster-info.ts';
-import { discoverClusterCA, joinCluster } from './tls-bootstrap.ts';
+import { discoverClusterCA, joinCluster, requestCertificate } from './tls-bootstrap.ts';
+import { signCertificateRequest } from '../pki/csr.ts';
 
 describe('TLS bootstrap: discovery', () => {
   let api: InProcessApiServer;
   let caPem: string;
   let otherCaPem: string;
+  let ca: CertificateAuthority;
   before(async () => {
     api = await startInProcessApiServer();
     const now = new Date();
-    caPem = (await createCertificateAuthority({ commonName: 'podgate-ca@1', now })).certPem;
+    ca = await createCertificateAuthority({ commonName: 'podgate-ca@1', now });
+    caPem = ca.certPem;
     otherCaPem = (await createCertificateAuthority({ commonName: 'podgate-ca@1', now })).certPem;
     await api.client.create(lookupResource('', 'v1', 'configmaps')!, 'kube-public', {
       apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cluster-info', namespace: 'kube-public' },
@@ -67,6 +70,33 @@ describe('TLS bootstrap: discovery', () => {
       await assert.rejects(joinCluster({ server: api.url, nodeName: 'n2', dataDir, caCertHash: caCertHash(caPem), log: () => {} }), /--token is needed/);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('asks again after a restart by waiting for the first request (named after its key), not by making another', async () => {
+    const csrs = lookupResource('certificates.k8s.io', 'v1', 'certificatesigningrequests')!;
+    const dir = mkdtempSync(join(tmpdir(), 'csr-'));
+    const keyFile = join(dir, 'kubelet-client.key.tmp');
+    const want = { signerName: 'kubernetes.io/kube-apiserver-client-kubelet', nodeName: 'n3' } as const;
+    const ours = async () => (await api.client.list(csrs)).items.filter((c) => (c.spec as { request: string }).request && c.metadata.name!.startsWith('node-csr-'));
+    try {
+      // Nobody approves it: the agent gives up (and is started again).
+      await assert.rejects(requestCertificate(api.client, want, { keyFile, timeoutMs: 200, pollMs: 20 }), /was not issued in time \(not approved\)/);
+      assert.equal((await ours()).length, 1);
+      const again = requestCertificate(api.client, want, { keyFile, timeoutMs: 20_000, pollMs: 20 });
+      // An administrator approves the first request, and the signer signs it.
+      const [csr] = await ours();
+      const name = csr!.metadata.name!;
+      await api.client.update(csrs, { ...csr!, status: { conditions: [{ type: 'Approved', status: 'True', reason: 'Test', message: 'approved by the test' }] } } as unknown as KObject, 'approval');
+      const approved = await api.client.get(csrs, undefined, name);
+      const certPem = await signCertificateRequest(ca, Buffer.from((csr!.spec as { request: string }).request, 'base64').toString('utf8'), { usages: ['digital signature', 'client auth'] });
+      await api.client.update(csrs, { ...approved, status: { ...(approved.status as object), certificate: Buffer.from(certPem).toString('base64') } } as unknown as KObject, 'status');
+      const got = await again;
+      assert.equal(got.certPem, certPem);
+      assert.equal(got.keyPem, readFileSync(keyFile, 'utf8'), 'the key the first request was made for');
+      assert.equal((await ours()).length, 1, 'still one request');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -8,8 +8,8 @@
 // - the kubelet's serving certificate comes from a kubernetes.io/kubelet-serving CSR made with the
 //   node's own identity once its Node exists (the kubelet's serverTLSBootstrap).
 // Certificates are kept in the node's data dir and reused while they are valid and signed by the CA.
-import { createHash, X509Certificate } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { CertificateSigningRequest } from 'kubernetes-types/certificates/v1.d.ts';
@@ -19,7 +19,7 @@ import { StatusError } from '../api/errors.ts';
 import { lookupResource, type ResourceInfo } from '../api/resources.ts';
 import { KubeClient } from '../client/rest-client.ts';
 import { reasonToReissue, type CertKeyPem } from '../pki/certificates.ts';
-import { createCertificateRequest } from '../pki/csr.ts';
+import { createCertificateRequest, parseCertificateRequest } from '../pki/csr.ts';
 import { writeFileAtomic } from '../util/write-file-atomic.ts';
 import { caCertHash } from '../pki/cluster-info.ts';
 
@@ -67,43 +67,88 @@ export interface CertificateWanted {
 }
 
 /**
- * Creates a CertificateSigningRequest for the node and waits until it is issued; rejects when it
- * is denied or fails, or after `timeoutMs` (it stays pending until an approver acts).
+ * Asks for the node's certificate with a CertificateSigningRequest and waits until it is issued,
+ * as the kubelet's certificate manager does: the key is kept in `keyFile` before the request is
+ * made, and the request is named after the key, the signer and what is asked for, so an agent
+ * started again while its request waits for approval finds that request instead of making
+ * another. Rejects when it is denied or fails (the key is dropped, so the next try starts
+ * afresh), or after `timeoutMs` (default an hour, as the kubelet waits for its bootstrap one).
  */
-export async function requestCertificate(client: KubeClient, want: CertificateWanted, opts: { timeoutMs?: number; pollMs?: number } = {}): Promise<CertKeyPem> {
+export async function requestCertificate(client: KubeClient, want: CertificateWanted,
+  opts: { keyFile: string; timeoutMs?: number; pollMs?: number; log?: (m: string) => void }): Promise<CertKeyPem> {
   const serving = want.signerName === 'kubernetes.io/kubelet-serving';
-  const { csrPem, keyPem } = await createCertificateRequest({
-    commonName: `system:node:${want.nodeName}`, organizations: ['system:nodes'],
-    dnsNames: [...(want.dnsNames ?? [])], ips: [...(want.ips ?? [])], usage: serving ? 'server' : 'client',
-  });
-  // kubelet's names: node-csr-<hash of the request> for the bootstrap client certificate, a
-  // generated csr-xxxxx otherwise (never a clash with a request left by an earlier run).
   const usages = serving ? ['digital signature', 'server auth'] : ['digital signature', 'client auth'];
-  const metadata = serving ? { generateName: 'csr-' } : { name: `node-csr-${createHash('sha256').update(csrPem).digest('base64url').slice(0, 43)}` };
+  let keyPem = await readFile(opts.keyFile, 'utf8').catch(() => undefined);
+  const asked = { commonName: `system:node:${want.nodeName}`, organizations: ['system:nodes'], dnsNames: [...(want.dnsNames ?? [])], ips: [...(want.ips ?? [])] };
+  if (keyPem) {
+    try { createPublicKey(keyPem); } catch { keyPem = undefined; }
+  }
+  if (!keyPem) {
+    keyPem = (await createCertificateRequest(asked)).keyPem;
+    await writeFileAtomic(opts.keyFile, keyPem, 0o600);
+  }
+  const { csrPem } = await createCertificateRequest({ ...asked, keyPem });
+  // kubelet's digestedName: the same key asking the same signer for the same names gets the same name.
+  const spki = createPublicKey(keyPem).export({ type: 'spki', format: 'der' });
+  const digest = createHash('sha256').update(spki).update(JSON.stringify([want.signerName, usages, asked])).digest();
+  const name = serving ? `csr-${digest.toString('hex').slice(0, 20)}` : `node-csr-${digest.toString('base64url').slice(0, 43)}`;
   const body = {
-    apiVersion: 'certificates.k8s.io/v1', kind: 'CertificateSigningRequest', metadata,
+    apiVersion: 'certificates.k8s.io/v1', kind: 'CertificateSigningRequest', metadata: { name },
     spec: { request: Buffer.from(csrPem).toString('base64'), signerName: want.signerName, usages },
   } satisfies CertificateSigningRequest;
-  const name = (await client.create(csrs(), undefined, body as unknown as KObject)).metadata.name!;
-  const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+  try {
+    await client.create(csrs(), undefined, body as unknown as KObject);
+  } catch (err) {
+    if (!(err instanceof StatusError && err.code === 409)) throw err;
+    // Made by an earlier run with this key: waited for again (kubelet's ensureCompatible).
+    const existing = await client.get(csrs(), undefined, name) as unknown as CertificateSigningRequest;
+    if (existing.spec.signerName !== want.signerName || !samePublicKey(existing.spec.request, keyPem)) {
+      throw new Error(`certificate signing request ${name} exists and is not this node's request for ${want.signerName}`);
+    }
+    opts.log?.(`join: waiting again for certificate signing request ${name} (${want.signerName})`);
+  }
+  const start = Date.now();
+  const deadline = start + (opts.timeoutMs ?? 3_600_000);
+  let told = false;
   const pause = () => new Promise((r) => setTimeout(r, opts.pollMs ?? 500));
   for (;;) {
     let csr: CertificateSigningRequest | undefined;
     try {
       csr = await client.get(csrs(), undefined, name) as unknown as CertificateSigningRequest;
     } catch (err) {
-      if (err instanceof StatusError && err.code === 404) throw new Error(`certificate signing request ${name} (${want.signerName}) was deleted before it was issued`);
+      if (err instanceof StatusError && err.code === 404) {
+        await rm(opts.keyFile, { force: true });
+        throw new Error(`certificate signing request ${name} (${want.signerName}) was deleted before it was issued`);
+      }
       // The API server restarting or busy: asked again until the deadline, as the kubelet's wait does.
       if (Date.now() > deadline) throw err;
     }
     const cond = (t: string) => csr?.status?.conditions?.find((c) => c.type === t && c.status !== 'False');
     const bad = cond('Denied') ?? cond('Failed');
-    if (bad) throw new Error(`certificate signing request ${name} (${want.signerName}) ${bad.type.toLowerCase()}: ${bad.reason ?? ''} ${bad.message ?? ''}`.trim());
+    if (bad) {
+      await rm(opts.keyFile, { force: true });
+      throw new Error(`certificate signing request ${name} (${want.signerName}) ${bad.type.toLowerCase()}: ${bad.reason ?? ''} ${bad.message ?? ''}`.trim());
+    }
     if (csr?.status?.certificate) return { certPem: Buffer.from(csr.status.certificate, 'base64').toString('utf8'), keyPem };
     if (Date.now() > deadline) {
       throw new Error(`certificate signing request ${name} (${want.signerName}) was not issued in time (${cond('Approved') ? 'approved, not signed' : 'not approved'}): see kubectl get csr ${name}`);
     }
+    if (!told && Date.now() - start > 10_000 && !cond('Approved')) {
+      told = true;
+      opts.log?.(`join: certificate signing request ${name} (${want.signerName}) waits for approval: kubectl certificate approve ${name}`);
+    }
     await pause();
+  }
+}
+
+/** Whether a CSR (base64 PEM, as in spec.request) is for the public half of keyPem. */
+function samePublicKey(requestB64: string, keyPem: string): boolean {
+  try {
+    const parsed = parseCertificateRequest(Buffer.from(requestB64, 'base64').toString('utf8'));
+    const theirs = Buffer.from(parsed.request.publicKey.rawData);
+    return theirs.equals(createPublicKey(keyPem).export({ type: 'spki', format: 'der' }));
+  } catch {
+    return false;
   }
 }
 
@@ -183,11 +228,13 @@ export async function joinCluster(o: JoinOptions): Promise<NodeCredentials> {
     try {
       await refuseTakenName(bootstrap, o.nodeName);
       o.log(`join: requesting a client certificate for system:node:${o.nodeName}`);
-      return await requestCertificate(bootstrap, { signerName: 'kubernetes.io/kube-apiserver-client-kubelet', nodeName: o.nodeName });
+      return await requestCertificate(bootstrap, { signerName: 'kubernetes.io/kube-apiserver-client-kubelet', nodeName: o.nodeName }, { keyFile: `${p.clientKey}.tmp`, log: o.log });
     } finally {
       bootstrap.close();
     }
   });
+  // Kept under its own name now: the request's key file has done its work.
+  if (!reused) await rm(`${p.clientKey}.tmp`, { force: true });
   if (cnOf(pair.certPem) !== `system:node:${o.nodeName}`) {
     throw new Error(`the kept client certificate in ${p.clientCert} is for ${cnOf(pair.certPem)}, not system:node:${o.nodeName}: remove ${p.dir} to join as a new node`);
   }
@@ -202,10 +249,11 @@ export async function servingCertificate(client: KubeClient, o: { dataDir: strin
   // Signed by the kubelet-serving CA, which only the API server holds: kept while it is fresh and
   // names this node; a certificate the API server no longer trusts fails its connections, and
   // removing the file asks for a new one.
-  const { pair } = await keptOrIssued({ cert: p.servingCert, key: p.servingKey }, undefined, () => {
+  const { pair, reused } = await keptOrIssued({ cert: p.servingCert, key: p.servingKey }, undefined, () => {
     o.log(`join: requesting a kubelet serving certificate for ${[o.nodeName, ...o.nodeIPs].join(', ')}`);
-    return requestCertificate(client, { signerName: 'kubernetes.io/kubelet-serving', nodeName: o.nodeName, ...hosts });
+    return requestCertificate(client, { signerName: 'kubernetes.io/kubelet-serving', nodeName: o.nodeName, ...hosts }, { keyFile: `${p.servingKey}.tmp`, log: o.log });
   }, hosts);
+  if (!reused) await rm(`${p.servingKey}.tmp`, { force: true });
   return pair;
 }
 

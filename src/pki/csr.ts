@@ -177,6 +177,11 @@ export interface CertificateRequestOptions {
   readonly ips?: readonly string[];
   /** Only informs the caller which spec.usages to send (see usagesFor); a CSR carries no usages itself. */
   readonly usage?: 'client' | 'server';
+  /**
+   * A PKCS#8 ECDSA P-256 key to request for (a request made again after a restart, for the same
+   * key as the first: the kubelet keeps its bootstrap key in a .tmp file); a fresh key otherwise.
+   */
+  readonly keyPem?: string;
 }
 
 /**
@@ -184,7 +189,7 @@ export interface CertificateRequestOptions {
  * PEM `CERTIFICATE REQUEST` and PKCS#8 `PRIVATE KEY`. The CSR's spec.usages are usagesFor(usage).
  */
 export async function createCertificateRequest(opts: CertificateRequestOptions): Promise<{ csrPem: string; keyPem: string }> {
-  const keys = await crypto.subtle.generateKey(EC_KEY, true, ['sign', 'verify']);
+  const keys = opts.keyPem ? await importKeyPair(opts.keyPem) : await crypto.subtle.generateKey(EC_KEY, true, ['sign', 'verify']);
   const name: x509.JsonName = [];
   for (const o of opts.organizations ?? []) name.push({ O: [o] });
   name.push({ CN: [opts.commonName] });
@@ -200,6 +205,15 @@ export async function createCertificateRequest(opts: CertificateRequestOptions):
   }, crypto);
   const der = await crypto.subtle.exportKey('pkcs8', keys.privateKey);
   return { csrPem: csr.toString('pem') + '\n', keyPem: x509.PemConverter.encode(der, 'PRIVATE KEY') + '\n' };
+}
+
+/** The key pair of a PKCS#8 ECDSA P-256 private key (its public half derived with node:crypto). */
+async function importKeyPair(keyPem: string): Promise<webcrypto.CryptoKeyPair> {
+  const der = x509.PemConverter.decodeFirst(keyPem);
+  const privateKey = await crypto.subtle.importKey('pkcs8', der, EC_KEY, true, ['sign']);
+  const spki = createPublicKey(keyPem).export({ type: 'spki', format: 'der' });
+  const publicKey = await crypto.subtle.importKey('spki', spki, EC_KEY, true, ['verify']);
+  return { privateKey, publicKey };
 }
 
 /** The spec.usages a kubelet sends for an ECDSA key (no key encipherment: kubelet's certificate manager). */

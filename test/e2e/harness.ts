@@ -48,6 +48,8 @@ export interface Podgate {
   apply(yaml: string, extra?: string[]): Promise<CommandResult>;
   /** kill -9, as a crash. */
   crash(): Promise<void>;
+  /** SIGTERM, as `systemctl stop`: podgate stops cleanly; restart() starts it again. */
+  terminate(): Promise<void>;
   /** Starts podgate again on the same data dir and port. */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -146,6 +148,12 @@ export async function startPodgate(opts: StartOptions = {}): Promise<Podgate> {
     async crash() {
       if (!proc) return;
       proc.kill('SIGKILL');
+      await waitExit(proc);
+      proc = undefined;
+    },
+    async terminate() {
+      if (!proc) return;
+      proc.kill('SIGTERM');
       await waitExit(proc);
       proc = undefined;
     },

@@ -109,6 +109,24 @@ spec:
     assert.match(expectOk(await pg.kubectl(['exec', 'b', '--', 'cat', '/etc/hosts']), 'exec b'), new RegExp(`^${ipB.replaceAll('.', '\\.')}\\s+b$`, 'm'));
     await curl('client', `http://${lan.host('node').ip}:${await get(['svc', 'to-b'], '{.spec.ports[0].nodePort}')}/logged`);
     assert.match(expectOk(await pg.kubectl(['logs', 'b']), 'logs b'), /GET \/logged/);
+    // The node proxy verifies the kubelet's certificate too.
+    assert.equal(expectOk(await pg.kubectl(['get', '--raw', `/api/v1/nodes/${n2}/proxy/healthz`]), 'node proxy'), 'ok');
+  });
+
+  it('a joined node stopped cleanly takes its pods out of the endpoints, and comes back with the certificates it kept', async () => {
+    const agent = cluster.agents.get('node2')!;
+    const readyEndpoints = () => get(['endpointslices', '-l', 'kubernetes.io/service-name=to-b'], '{.items[*].endpoints[?(@.conditions.ready==true)].addresses[0]}');
+    assert.notEqual((await readyEndpoints()).trim(), '');
+    await agent.terminate();
+    expectOk(await pg.kubectl(['wait', '--for=condition=Ready=False', `node/${n2}`, '--timeout=30s']), 'node2 reports itself not ready');
+    expectOk(await pg.kubectl(['wait', '--for=condition=Ready=False', 'pod/b', '--timeout=30s']), 'its pod turns not ready');
+    for (let i = 0; i < 50 && (await readyEndpoints()).trim() !== ''; i++) await new Promise((r) => setTimeout(r, 200));
+    assert.equal((await readyEndpoints()).trim(), '', 'no ready endpoint left on the stopped node');
+    await agent.restart();
+    assert.match(agent.output(), /using the client certificate in/);
+    expectOk(await pg.kubectl(['wait', '--for=condition=Ready', `node/${n2}`, 'pod/b', '--timeout=60s']), 'node2 and its pod are back');
+    const csrs = expectOk(await pg.kubectl(['get', 'csr', '-o', 'name']), 'get csr').trim().split('\n');
+    assert.equal(csrs.length, 2, `no new certificate requests: ${csrs.join(', ')}`);
   });
 
   it('when the second node dies, it turns NotReady, its pods leave the endpoints and its LoadBalancer address moves to the first node', async () => {

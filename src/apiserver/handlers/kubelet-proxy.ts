@@ -15,9 +15,23 @@ const podsInfo = resources.find((r) => r.resource === 'pods')!;
 const nodesInfo = resources.find((r) => r.resource === 'nodes')!;
 
 export interface KubeletClientConfig {
+  /** The kubelet-serving CA (kube-apiserver's --kubelet-certificate-authority). */
   ca: string;
+  /** The API server's client certificate, which kubelets accept (--kubelet-client-certificate). */
   cert: string;
   key: string;
+}
+
+/**
+ * TLS options for reaching a kubelet at `host`: our client certificate, and its serving
+ * certificate checked against the kubelet-serving CA and for naming `host`, the address its Node
+ * reports (kube-apiserver with --kubelet-certificate-authority): another node's certificate fails.
+ */
+export function kubeletTlsOptions(host: string, kubelet: KubeletClientConfig): tls.ConnectionOptions {
+  return {
+    ca: kubelet.ca, cert: kubelet.cert, key: kubelet.key, servername: undefined,
+    checkServerIdentity: (_servername, cert) => tls.checkServerIdentity(host, cert),
+  };
 }
 
 export interface KubeletLocation {
@@ -70,9 +84,7 @@ export function podLogHandler(registry: Registry, kubelet: KubeletClientConfig) 
         if (v !== null) q.set(k, v);
       }
       const path = `/containerLogs/${encodeURIComponent(info.namespace!)}/${encodeURIComponent(info.name!)}/${encodeURIComponent(container)}${q.size ? `?${q}` : ''}`;
-      const upstream = https.request({ host: loc.host, port: loc.port, path, method: 'GET', ca: kubelet.ca, cert: kubelet.cert, key: kubelet.key, servername: undefined,
-        // The certificate must name the address the Node reports (see upgrade-proxy.ts).
-        checkServerIdentity: (_servername, cert) => tls.checkServerIdentity(loc.host, cert) });
+      const upstream = https.request({ host: loc.host, port: loc.port, path, method: 'GET', ...kubeletTlsOptions(loc.host, kubelet) });
       upstream.on('response', (ur) => {
         if ((ur.statusCode ?? 500) >= 400) {
           // kube-apiserver turns a kubelet error into a Status carrying the kubelet's text

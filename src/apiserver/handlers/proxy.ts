@@ -14,7 +14,7 @@ import { resources } from '../../api/resources.ts';
 import { sendError, type ResponseStyle } from '../http.ts';
 import type { ResourceRequest } from '../request-info.ts';
 import type { Registry } from '../registry/registry.ts';
-import type { KubeletClientConfig } from './kubelet-proxy.ts';
+import { kubeletTlsOptions, type KubeletClientConfig } from './kubelet-proxy.ts';
 import { refuseUpgrade, replayUpgrade } from './upgrade-proxy.ts';
 
 const r = (name: string) => resources.find((x) => x.resource === name)!;
@@ -93,6 +93,11 @@ async function nodeTarget(registry: Registry, id: string, kubelet: KubeletClient
   return { scheme: 'https', host: ip, port: port ? Number(port) : kp, tls: kubelet };
 }
 
+/** TLS to an https target: a node's kubelet is verified; pods and Services are not, as kube-apiserver does not verify them either. */
+function targetTls(target: ProxyTarget): tls.ConnectionOptions {
+  return target.tls ? kubeletTlsOptions(target.host, target.tls) : { rejectUnauthorized: false };
+}
+
 export async function resolveProxyTarget(registry: Registry, info: ResourceRequest, kubelet: KubeletClientConfig): Promise<ProxyTarget> {
   if (info.resource === 'services') return serviceTarget(registry, info.namespace!, info.name!);
   if (info.resource === 'pods') return podTarget(registry, info.namespace!, info.name!);
@@ -124,7 +129,7 @@ export function proxyHandler(registry: Registry, kubelet: KubeletClientConfig) {
       const mod = target.scheme === 'https' ? https : http;
       const upstream = mod.request({
         host: target.host, port: target.port, method: req.method, path, headers: { ...forwardHeaders(req), host: `${target.host}:${target.port}` },
-        ...(target.scheme === 'https' ? { rejectUnauthorized: false, ca: target.tls?.ca, cert: target.tls?.cert, key: target.tls?.key } : {}),
+        ...(target.scheme === 'https' ? targetTls(target) : {}),
       });
       upstream.on('response', (ur) => {
         res.writeHead(ur.statusCode ?? 502, ur.statusMessage, ur.headers);
@@ -156,7 +161,7 @@ export async function proxyUpgrade(registry: Registry, kubelet: KubeletClientCon
     return;
   }
   const upstream: net.Socket = target.scheme === 'https'
-    ? tls.connect({ host: target.host, port: target.port, rejectUnauthorized: false, ca: target.tls?.ca, cert: target.tls?.cert, key: target.tls?.key })
+    ? tls.connect({ host: target.host, port: target.port, ...targetTls(target) })
     : net.connect({ host: target.host, port: target.port });
   upstream.once('error', (err) => refuseUpgrade(socket, new StatusError(503, 'ServiceUnavailable', `error trying to reach service: ${err.message}`)));
   upstream.once(target.scheme === 'https' ? 'secureConnect' : 'connect', () => {

@@ -8,7 +8,7 @@ import tls from 'node:tls';
 import { errors, StatusError, toStatusError } from '../../api/errors.ts';
 import type { ResourceRequest } from '../request-info.ts';
 import type { Registry } from '../registry/registry.ts';
-import { chooseContainer, type KubeletClientConfig, locateKubelet } from './kubelet-proxy.ts';
+import { chooseContainer, kubeletTlsOptions, type KubeletClientConfig, locateKubelet } from './kubelet-proxy.ts';
 
 /** Writes a Status as a plain HTTP answer on a socket that was never upgraded. */
 export function refuseUpgrade(socket: Duplex, err: unknown): void {
@@ -44,10 +44,7 @@ export async function proxyPodUpgrade(registry: Registry, kubelet: KubeletClient
     return;
   }
   const upstream = tls.connect({
-    host: target.loc.host, port: target.loc.port, ca: kubelet.ca, cert: kubelet.cert, key: kubelet.key,
-    // Reached by the address the Node reports, which its serving certificate must name (as
-    // kube-apiserver checks with --kubelet-certificate-authority): another node's certificate fails.
-    checkServerIdentity: (_servername, cert) => tls.checkServerIdentity(target.loc.host, cert),
+    host: target.loc.host, port: target.loc.port, ...kubeletTlsOptions(target.loc.host, kubelet),
   });
   upstream.once('error', (err) => {
     refuseUpgrade(socket, new StatusError(500, 'InternalError', `error dialing backend: ${err.message}`));
