@@ -14,7 +14,7 @@ import { WorkQueue } from '../client/work-queue.ts';
 import { buildClusterView, type ClusterView } from './cluster-view.ts';
 import { DnsServer } from './dns-server.ts';
 import { Forwarder } from './forwarder.ts';
-import { KUBE_DNS_NAME, KUBE_DNS_NAMESPACE, kubeDnsSliceName, planKubeDns } from './kube-dns.ts';
+import { KUBE_DNS_NAME, KUBE_DNS_NAMESPACE, kubeDnsSliceName, planKubeDns, staleKubeDnsSliceCandidates } from './kube-dns.ts';
 import { handleQuery } from './query-handler.ts';
 import type { PodsMode } from './records.ts';
 import type { Upstream } from './resolv-conf.ts';
@@ -42,6 +42,8 @@ export interface ClusterDnsOptions {
   readonly forwardTimeoutMs?: number;
   readonly random?: (() => number) | null;
   readonly now?: () => number;
+  /** How often slices of deleted nodes are looked for (default 60 s). */
+  readonly sweepIntervalMs?: number;
   readonly log?: (m: string) => void;
 }
 
@@ -65,6 +67,7 @@ export class ClusterDns {
   #server: DnsServer | undefined;
   #address: string | undefined;
   #lastWarning = '';
+  #sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(o: ClusterDnsOptions) {
     this.#o = o;
@@ -134,7 +137,40 @@ export class ClusterDns {
     this.#address = opts.advertise ?? address;
     const ups = this.#o.upstreams.map((u) => u.host).join(', ');
     this.#log(`dns: cluster DNS for ${this.#o.clusterDomain} on ${address}:${server.port} (UDP, TCP), forwarding to ${ups || 'nothing (other names answer SERVFAIL)'}`);
-    if (this.#o.manageService !== false && this.#o.clusterDNS) this.#queue.add(RECONCILE_KEY);
+    if (this.#o.manageService !== false && this.#o.clusterDNS) {
+      this.#queue.add(RECONCILE_KEY);
+      const sweep = () => {
+        void this.#sweepDeletedNodes().catch((err: unknown) => this.#log(`dns: removing slices of deleted nodes: ${(err as Error).message}`));
+        this.#sweepTimer = setTimeout(sweep, this.#o.sweepIntervalMs ?? 60_000);
+        this.#sweepTimer.unref();
+      };
+      this.#sweepTimer = setTimeout(sweep, this.#o.sweepIntervalMs ?? 60_000);
+      this.#sweepTimer.unref();
+    }
+  }
+
+  /**
+   * Each node removes its own slice when it stops; a node that crashed and was then deleted
+   * (`kubectl delete node`) cannot, so the live nodes remove slices whose node no longer exists,
+   * once the slice is old enough that a node just joining is in the API for sure.
+   */
+  async #sweepDeletedNodes(): Promise<void> {
+    const now = (this.#o.now ?? Date.now)();
+    const slices = this.#slices.list() as unknown as EndpointSlice[];
+    for (const name of staleKubeDnsSliceCandidates(slices, this.#o.nodeName, now)) {
+      const slice = slices.find((x) => x.metadata?.name === name)!;
+      const node = slice.endpoints?.[0]?.nodeName;
+      if (!node) continue;
+      try {
+        await this.#o.client.get(resource('nodes'), undefined, node);
+        continue;
+      } catch (err) {
+        if (!(err instanceof StatusError && err.code === 404)) throw err;
+      }
+      await this.#o.client.delete(resource('endpointslices'), KUBE_DNS_NAMESPACE, name, slice.metadata?.uid ? { preconditions: { uid: slice.metadata.uid } } : {})
+        .catch((err: unknown) => { if (!(err instanceof StatusError && (err.code === 404 || err.code === 409))) throw err; });
+      this.#log(`dns: removed ${KUBE_DNS_NAMESPACE}/${name}: node ${node} no longer exists`);
+    }
   }
 
   /**
@@ -143,6 +179,7 @@ export class ClusterDns {
    * arrive here, and they are answered.
    */
   async stop(): Promise<void> {
+    if (this.#sweepTimer) clearTimeout(this.#sweepTimer);
     this.#queue.stop();
     // A round in progress could put the slice back after its deletion.
     await this.#queue.idle();

@@ -14,6 +14,7 @@ import { resources } from '../api/resources.ts';
 import { startInProcessApiServer, type InProcessApiServer } from '../apiserver/in-process.ts';
 import { buildClusterView } from './cluster-view.ts';
 import { ClusterDns } from './cluster-dns.ts';
+import { kubeDnsSlice } from './kube-dns.ts';
 import { DnsServer, type DnsServerTimers } from './dns-server.ts';
 import { Forwarder } from './forwarder.ts';
 import { handleQuery } from './query-handler.ts';
@@ -583,6 +584,23 @@ describe('ClusterDns fed by informers from an API server', () => {
     assert.equal(await until(getSlice('kube-dns-node-a'), (s) => s === undefined), undefined, 'the slice is deleted');
     await api.client.patch(r('services'), 'kube-system', 'kube-dns', { spec: { selector: null } });
     assert.ok(await until(getSlice('kube-dns-node-a'), (s) => s !== undefined), 'the slice is back');
+  });
+
+  it('removes the slice of a node that was deleted (it crashed and could not remove it), never a live node\'s', async () => {
+    await api.client.create(r('nodes'), undefined, { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-alive' } } as KObject);
+    for (const n of ['node-gone', 'node-alive']) await api.client.create(r('endpointslices'), 'kube-system', kubeDnsSlice({ nodeName: n, address: '192.0.2.60' }) as unknown as KObject);
+    // Another node's DNS, whose clock is two minutes on: both slices are old enough to be looked at.
+    const other = new ClusterDns({ client: api.client, nodeName: 'node-c', clusterDomain: 'cluster.local', clusterDNS: '10.96.0.10', upstreams: [], port: 0, random: null,
+      now: () => Date.now() + 120_000, sweepIntervalMs: 50 });
+    try {
+      await other.start();
+      await other.listen('127.0.0.1', { advertise: '192.0.2.55' });
+      const slice = (n: string) => () => api.client.get(r('endpointslices'), 'kube-system', `kube-dns-${n}`).catch(() => undefined);
+      assert.equal(await until(slice('node-gone'), (x) => x === undefined), undefined, 'the deleted node\'s slice goes');
+      assert.notEqual(await slice('node-alive')(), undefined, 'the live node\'s slice stays');
+    } finally {
+      await other.stop();
+    }
   });
 
   it('removes this node\'s slice when it stops', async () => {

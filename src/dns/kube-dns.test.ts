@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Service } from 'kubernetes-types/core/v1.d.ts';
-import { defaultClusterDNS, kubeDnsService, kubeDnsSlice, planKubeDns } from './kube-dns.ts';
+import { defaultClusterDNS, kubeDnsService, kubeDnsSlice, planKubeDns, staleKubeDnsSliceCandidates } from './kube-dns.ts';
 
 describe('kube-dns', () => {
   it('puts the DNS Service at the 10th address of the Service range, as kubeadm', () => {
@@ -58,3 +58,22 @@ describe('kube-dns', () => {
     assert.match(actions[0]!.kind === 'warn' ? actions[0]!.message : '', /has cluster IP 10\.96\.0\.53, but pods are told to use 10\.96\.0\.10/);
   });
 });
+
+describe('kube-dns slices of deleted nodes', () => {
+  const at = (nodeName: string, created: string, managed = true) => {
+    const x = kubeDnsSlice({ nodeName, address: '10.244.1.1' });
+    const labels = { ...x.metadata!.labels, ...(managed ? {} : { 'endpointslice.kubernetes.io/managed-by': 'someone-else' }) };
+    return { ...x, metadata: { ...x.metadata, creationTimestamp: created, labels } };
+  };
+  const now = Date.parse('2026-01-01T00:10:00Z');
+  it('lists other nodes\' slices a minute old or more, never this node\'s, a young one or someone else\'s', () => {
+    assert.deepEqual(staleKubeDnsSliceCandidates([
+      at('n3', '2026-01-01T00:00:00Z'),
+      at('n1', '2026-01-01T00:00:00Z'),
+      at('n2', '2026-01-01T00:09:30Z'),
+      at('n4', '2026-01-01T00:00:00Z', false),
+      at('n0', '2026-01-01T00:09:00Z'),
+    ], 'n1', now), ['kube-dns-n0', 'kube-dns-n3']);
+  });
+});
+

@@ -77,6 +77,25 @@ export function kubeDnsSlice(o: { nodeName: string; address: string; service?: S
   };
 }
 
+/** How old another node's slice must be before its node's absence means it was deleted. */
+export const STALE_SLICE_AGE_MS = 60_000;
+
+/**
+ * Other nodes' kube-dns slices (ours by label) old enough to be removed if their node no longer
+ * exists: the caller asks the API for each node before deleting (pure; names sorted).
+ */
+export function staleKubeDnsSliceCandidates(slices: readonly EndpointSlice[], nodeName: string, nowMs: number): string[] {
+  const own = kubeDnsSliceName(nodeName);
+  return slices
+    .filter((x) => x.metadata?.namespace === KUBE_DNS_NAMESPACE && isKubeDnsSliceOurs(x) && x.metadata?.name !== own)
+    .filter((x) => {
+      const created = Date.parse(x.metadata?.creationTimestamp ?? '');
+      return Number.isFinite(created) && nowMs - created >= STALE_SLICE_AGE_MS && Boolean(x.endpoints?.[0]?.nodeName);
+    })
+    .map((x) => x.metadata!.name!)
+    .sort();
+}
+
 export type KubeDnsAction =
   | { readonly kind: 'create-service'; readonly service: Service }
   | { readonly kind: 'patch-service'; readonly patch: { readonly spec: { readonly internalTrafficPolicy: 'Local' } } }
