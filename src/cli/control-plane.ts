@@ -31,7 +31,8 @@ import { NamespaceController } from '../controllers/namespace/namespace-controll
 import { NodeIpamController } from '../controllers/nodeipam/node-ipam-controller.ts';
 import { Scheduler } from '../controllers/scheduler/scheduler.ts';
 import { NodeLifecycleController } from '../controllers/nodelifecycle/index.ts';
-import { CertificateController } from '../controllers/certificates/index.ts';
+import { CertificateController, CsrCleaner } from '../controllers/certificates/index.ts';
+import { TaintEvictionController } from '../controllers/tainteviction/index.ts';
 import { Authenticator, ensurePki, writeKubeconfig } from '../pki/index.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
 import type { ControlPlaneFlags } from './flags.ts';
@@ -146,6 +147,12 @@ export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: str
   const nodeLifecycle = new NodeLifecycleController({ client, gracePeriodMs: flags.nodeMonitorGracePeriod, log,
     events: new EventRecorder({ client, source: { component: 'node-controller' }, log }) });
   await nodeLifecycle.start();
+  // Pods on a node tainted NoExecute (unreachable, not-ready) go once their toleration runs out (300 s by default).
+  const taintEviction = new TaintEvictionController({ client, log,
+    events: new EventRecorder({ client, source: { component: 'taint-eviction-controller' }, log }) });
+  await taintEviction.start();
+  const csrCleaner = new CsrCleaner({ client, log });
+  await csrCleaner.start();
   const replicaSets = new ReplicaSetController({ client, events: new EventRecorder({ client, source: { component: 'replicaset-controller' }, log }), log });
   await replicaSets.start();
   const deployments = new DeploymentController({ client, events: new EventRecorder({ client, source: { component: 'deployment-controller' }, log }), log });
@@ -160,6 +167,8 @@ export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: str
       await garbageCollector.stop();
       await deployments.stop();
       await replicaSets.stop();
+      await csrCleaner.stop();
+      await taintEviction.stop();
       await nodeLifecycle.stop();
       await certificates.stop();
       await scheduler.stop();

@@ -79,6 +79,7 @@ describe('link planning', () => {
     const desired = new Map<string, readonly string[]>([['10.0.0.100', []], ['10.0.0.101', []], ['172.16.5.5', []], ['10.0.0.50', []], ['192.0.2.9', []]]);
     const plan = planLinks(desired, links, [{ ip: '10.0.0.100', iface: 'eth0' }, { ip: '10.0.0.77', iface: 'eth0' }, { ip: '10.0.0.10', iface: 'eth9' }]);
     assert.deepEqual(plan.add, [{ ip: '10.0.0.101', iface: 'eth0' }, { ip: '172.16.5.5', iface: 'eth1' }]);
+    assert.deepEqual(plan.keep, [{ ip: '10.0.0.100', iface: 'eth0' }], 'ours and in place: renewed');
     assert.deepEqual(plan.remove, [], '10.0.0.77 is gone already; 10.0.0.10 is the node\'s own address on eth0, not the one we added on eth9');
     assert.deepEqual(plan.owned.map((p) => p.ip), ['10.0.0.100', '10.0.0.101', '172.16.5.5']);
     assert.deepEqual(plan.skipped, [{ ip: '10.0.0.50', reason: 'already on eth0 (not added by podgate)' }, { ip: '192.0.2.9', reason: 'no interface has a subnet holding it' }]);

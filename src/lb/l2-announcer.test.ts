@@ -3,9 +3,11 @@
 // Needs root, iproute2 and iputils-arping; fails (never skips) saying what to install.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Service } from 'kubernetes-types/core/v1.d.ts';
 import type { KObject } from '../api/object.ts';
 import { resources } from '../api/resources.ts';
@@ -26,6 +28,17 @@ const until = <T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 800
 
 const r = (name: string) => resources.find((x) => x.resource === name)!;
 
+// An announcer in a process of its own, so a crash is a real SIGKILL: no stop(), no timers left.
+// argv: API server URL, node netns, state dir, address lifetime (s).
+const announcerChildSource = `
+const [server, netns, stateDir, lifetime] = process.argv.slice(1);
+const { L2Announcer, netnsExec } = await import(${JSON.stringify(pathToFileURL(join(import.meta.dirname, 'l2-announcer.ts')).href)});
+const { KubeClient } = await import(${JSON.stringify(pathToFileURL(join(import.meta.dirname, '../client/rest-client.ts')).href)});
+const a = new L2Announcer({ client: new KubeClient({ server }), nodeName: 'node', stateDir, exec: netnsExec(netns), addressLifetimeSeconds: Number(lifetime), log: (m) => console.error(m) });
+await a.start();
+console.log('started');
+setInterval(() => {}, 1 << 30);
+`;
 
 describe('L2 announcer on a throwaway LAN', () => {
   let lan: TestLan;
@@ -36,7 +49,30 @@ describe('L2 announcer on a throwaway LAN', () => {
   let announcer: L2Announcer | undefined;
   let stateDir: string;
   let base: string;
+  let serverUrl: string;
   const logs: string[] = [];
+  const children = new Set<ChildProcess>();
+
+  const startChild = async (lifetimeSeconds: number): Promise<ChildProcess> => {
+    const child = spawn(nodeBin, ['--input-type=module', '-e', announcerChildSource, '--', serverUrl, lan.host('node').netns, stateDir, String(lifetimeSeconds)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    child.once('exit', () => children.delete(child));
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    await waitForOutput(child, /started/).catch((err: unknown) => { throw new Error(`announcer child: ${String(err)}; stderr: ${stderr}`); });
+    return child;
+  };
+  const killChild = async (child: ChildProcess) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise((res) => child.once('exit', res));
+    child.kill('SIGKILL');
+    await gone;
+  };
+  /** The LB address on the node's eth0 with its remaining lifetime (undefined = forever), or null when absent. */
+  const lbAddr = async (ip: string) => {
+    const a = parseIpAddrJson((await lan.exec('node', ['ip', '-j', 'addr', 'show', 'dev', 'eth0'])).stdout)[0]!.addresses.find((x) => x.ip === ip && x.prefixLen === 32);
+    return a ? { validLifetime: a.validLifetime } : null;
+  };
 
   const nodeAddrs = async () => parseIpAddrJson((await lan.exec('node', ['ip', '-j', 'addr', 'show', 'dev', 'eth0'])).stdout)[0]!.addresses.map((a) => `${a.ip}/${a.prefixLen}`);
   const connect = (ip: string, ms = 3000) => lan.exec('client', [nodeBin, '-e', echoClientSource, 'tcp', ip, '8086', String(ms)], { allowFailure: true });
@@ -51,7 +87,8 @@ describe('L2 announcer on a throwaway LAN', () => {
     const registry = new Registry({ store, strategies: defaultStrategies({ serviceAllocator: new ServiceAllocator({ random: Math.random }) }), applyDefaults: machinery.applyDefaults, validate: machinery.validate });
     await bootstrapCluster(registry, { serviceIP: '10.96.0.1', apiAddress: '192.0.2.1', apiPort: 6443 });
     server = new ApiServer({ registry, machinery, bindAddress: '127.0.0.1', port: 0, advertiseHost: '127.0.0.1', bookmarkIntervalMs: 50 });
-    client = new KubeClient({ server: `http://127.0.0.1:${(await server.listen()).port}` });
+    serverUrl = `http://127.0.0.1:${(await server.listen()).port}`;
+    client = new KubeClient({ server: serverUrl });
     await client.create(r('nodes'), undefined, { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node' } });
     await client.patch(r('nodes'), undefined, 'node', { status: { addresses: [{ type: 'InternalIP', address: lan.host('node').ip }], conditions: [{ type: 'Ready', status: 'True' }] } }, 'merge', 'status');
     await client.create(r('namespaces'), undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'metallb-system' } });
@@ -66,6 +103,7 @@ describe('L2 announcer on a throwaway LAN', () => {
   });
 
   after(async () => {
+    for (const c of [...children]) await killChild(c);
     await announcer?.stop().catch(() => {});
     await controller?.stop();
     client?.close();
@@ -124,5 +162,54 @@ describe('L2 announcer on a throwaway LAN', () => {
     const addrs = await nodeAddrs();
     assert.ok(!addrs.includes(`${base}.200/32`), addrs.join(' '));
     assert.ok(addrs.includes(`${base}.250/32`));
+  });
+
+  it('a killed announcer stops answering: its address carries a lifetime, is renewed while it runs, and leaves the link by itself', async () => {
+    // The Service "again" from the test above still has the address; nothing holds it now.
+    const ip = `${base}.200`;
+    assert.equal(await lbAddr(ip), null);
+    const child = await startChild(4);
+    try {
+      const first = await until('the address on eth0', async () => (await lbAddr(ip)) ?? undefined);
+      assert.ok(first.validLifetime !== undefined && first.validLifetime <= 4, `added with a lifetime, not forever: ${JSON.stringify(first)}`);
+      // Renewed: the remaining lifetime runs down, then goes back up.
+      await until('the lifetime to run down', async () => ((await lbAddr(ip))?.validLifetime ?? 4) < 4 ? true : undefined);
+      await until('the lifetime to be renewed', async () => ((await lbAddr(ip))?.validLifetime === 4 ? true : undefined));
+      await killChild(child);
+      assert.notEqual(await lbAddr(ip), null, 'still there right after the kill');
+      await until('the kernel to remove the dead announcer\'s address', async () => ((await lbAddr(ip)) === null ? true : undefined), 15_000);
+      const state = JSON.parse(readFileSync(join(stateDir, 'l2-announced.json'), 'utf8')) as { addresses: { ip: string }[] };
+      assert.deepEqual(state.addresses.map((a) => a.ip), [ip], 'nothing released it: the state file still lists it');
+      assert.ok((await nodeAddrs()).includes(`${base}.250/32`), 'the foreign address stays');
+    } finally {
+      await killChild(child);
+    }
+  });
+
+  it('a restarted announcer sends a gratuitous ARP for the address it finds on the link, correcting a neighbour pointing elsewhere', async () => {
+    const ip = `${base}.200`;
+    const child = await startChild(30);
+    try {
+      await until('the address on eth0', async () => (await lbAddr(ip)) ?? undefined);
+      await killChild(child);
+    } finally {
+      await killChild(child);
+    }
+    assert.notEqual(await lbAddr(ip), null, 'kept across the crash (its lifetime is not over)');
+    // The client believes another node holds the address (as after a failover and back).
+    const elsewhere = '02:00:00:00:be:ef';
+    await lan.exec('client', ['ip', 'neigh', 'replace', ip, 'lladdr', elsewhere, 'dev', 'eth0', 'nud', 'stale']);
+    const arpings: string[][] = [];
+    const exec = netnsExec(lan.host('node').netns);
+    announcer = new L2Announcer({ client, nodeName: 'node', stateDir, exec: (argv, o) => { if (argv[0] === 'arping') arpings.push([...argv]); return exec(argv, o); }, log: (m) => logs.push(m) });
+    await announcer.start();
+    const mac = (JSON.parse((await lan.exec('node', ['ip', '-j', 'link', 'show', 'eth0'])).stdout) as { address: string }[])[0]!.address;
+    await until('the client to learn the node\'s MAC again', async () => ((await lan.exec('client', ['ip', 'neigh', 'show', ip, 'dev', 'eth0'])).stdout.includes(mac) ? true : undefined), 3000);
+    assert.deepEqual(arpings, [['arping', '-U', '-c', '1', '-I', 'eth0', ip]], 'one gratuitous ARP, from start()');
+    const renewed = await lbAddr(ip);
+    assert.ok(renewed?.validLifetime !== undefined && renewed.validLifetime > 25, `renewed to the new lifetime: ${JSON.stringify(renewed)}`);
+    await announcer.stop();
+    announcer = undefined;
+    assert.equal(await lbAddr(ip), null, 'released on stop');
   });
 });

@@ -6,6 +6,8 @@ import { parseIp, rangeContains, parseRange } from '../api/net/ip.ts';
 export interface LinkAddress {
   readonly ip: string;
   readonly prefixLen: number;
+  /** Seconds until the kernel removes it; absent for a permanent address. */
+  readonly validLifetime?: number;
 }
 
 export interface Link {
@@ -21,6 +23,8 @@ export interface Placement {
 
 export interface LinkPlan {
   readonly add: readonly Placement[];
+  /** Ours and already where it belongs: its lifetime is renewed. */
+  readonly keep: readonly Placement[];
   readonly remove: readonly Placement[];
   /** What we hold after the plan is applied (the next state file). */
   readonly owned: readonly Placement[];
@@ -76,5 +80,5 @@ export function planLinks(desired: ReadonlyMap<string, readonly string[]>, links
     // Ours but no longer wanted (or to be moved): take it away if it is still there.
     if (present.get(o.ip) === o.iface) remove.push(o);
   }
-  return { add: add.sort(byIp), remove: remove.sort(byIp), owned: [...keep, ...add].sort(byIp), skipped };
+  return { add: add.sort(byIp), keep: [...keep].sort(byIp), remove: remove.sort(byIp), owned: [...keep, ...add].sort(byIp), skipped };
 }

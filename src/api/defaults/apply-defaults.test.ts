@@ -66,6 +66,33 @@ test('a pod that already tolerates everything gets no extra tolerations', () => 
   assert.deepEqual((pod.spec as Record<string, unknown>).tolerations, [{ operator: 'Exists' }]);
 });
 
+test('DefaultTolerationSeconds: each default is added unless a toleration already covers it', async (t) => {
+  const nr = { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 };
+  const ux = { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 };
+  const cases: [string, Record<string, unknown>[] | undefined, Record<string, unknown>[]][] = [
+    ['none given: both', undefined, [nr, ux]],
+    ['an empty list: both', [], [nr, ux]],
+    ['other tolerations stay first', [{ key: 'dedicated', operator: 'Equal', value: 'db', effect: 'NoSchedule' }], [{ key: 'dedicated', operator: 'Equal', value: 'db', effect: 'NoSchedule' }, nr, ux]],
+    ['Exists with no key and no effect covers both', [{ operator: 'Exists' }], [{ operator: 'Exists' }]],
+    ['no key, effect NoExecute covers both', [{ operator: 'Exists', effect: 'NoExecute' }], [{ operator: 'Exists', effect: 'NoExecute' }]],
+    ['no key, effect NoSchedule covers neither', [{ operator: 'Exists', effect: 'NoSchedule' }], [{ operator: 'Exists', effect: 'NoSchedule' }, nr, ux]],
+    ['unreachable with no effect: only not-ready added', [{ key: 'node.kubernetes.io/unreachable', operator: 'Exists' }], [{ key: 'node.kubernetes.io/unreachable', operator: 'Exists' }, nr]],
+    ['unreachable NoSchedule does not cover it', [{ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoSchedule' }],
+      [{ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoSchedule' }, nr, ux]],
+    ['not-ready with its own seconds is kept as it is', [{ ...nr, tolerationSeconds: 6000 }], [{ ...nr, tolerationSeconds: 6000 }, ux]],
+    ['the operator and value are not looked at', [{ key: 'node.kubernetes.io/unreachable', operator: 'Equal', value: 'x', effect: 'NoExecute' }],
+      [{ key: 'node.kubernetes.io/unreachable', operator: 'Equal', value: 'x', effect: 'NoExecute' }, nr]],
+    ['already defaulted (an update): nothing more', [nr, ux], [nr, ux]],
+  ];
+  for (const [name, given, want] of cases) {
+    await t.test(name, () => {
+      const pod: KObject = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [], ...(given ? { tolerations: structuredClone(given) } : {}) } };
+      applyDefaults('Pod', '', pod);
+      assert.deepEqual((pod.spec as Record<string, unknown>).tolerations, want);
+    });
+  }
+});
+
 test('namespace, secret, endpoints, endpointslice and ingress defaults', () => {
   const ns: KObject = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team' } };
   applyDefaults('Namespace', '', ns);

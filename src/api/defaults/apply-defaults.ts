@@ -139,6 +139,19 @@ function defaultPodSpec(spec: Mutable<PodSpec>, forPod: boolean): void {
   }
 }
 
+/**
+ * The DefaultTolerationSeconds admission plugin (plugin/pkg/admission/defaulttolerationseconds,
+ * on create and update): not-ready and unreachable NoExecute tolerated for 300 s, each unless a
+ * toleration already names that key (or none) with effect NoExecute (or none). The operator and
+ * value are not looked at, so `{key: unreachable, operator: Equal, value: x}` counts too.
+ */
+export function addDefaultTolerations(spec: Mutable<PodSpec>): void {
+  const tolerations = (spec.tolerations ??= []);
+  const missing = ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable']
+    .filter((key) => !tolerations.some((t) => (!t.key || t.key === key) && (!t.effect || t.effect === 'NoExecute')));
+  for (const key of missing) tolerations.push({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: defaultTolerationSeconds });
+}
+
 export function defaultPod(obj: KObject): void {
   const pod = obj as unknown as Pod;
   const spec = (pod.spec ??= { containers: [] }) as Mutable<PodSpec>;
@@ -146,11 +159,7 @@ export function defaultPod(obj: KObject): void {
   // Admission: Priority (no PriorityClass named → 0) and DefaultTolerationSeconds.
   if (spec.priority === undefined || spec.priority === null) spec.priority = 0;
   if (!spec.preemptionPolicy) spec.preemptionPolicy = 'PreemptLowerPriority';
-  const tolerations = (spec.tolerations ??= []);
-  for (const key of ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable']) {
-    const covered = tolerations.some((t) => (!t.key || t.key === key) && (!t.effect || t.effect === 'NoExecute'));
-    if (!covered) tolerations.push({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: defaultTolerationSeconds });
-  }
+  addDefaultTolerations(spec);
   // Strategy PrepareForCreate: a new pod starts Pending with its QoS class.
   const status = isRecord(obj.status) ? obj.status : (obj.status = {});
   if (!status.phase) status.phase = 'Pending';

@@ -1,1 +1,1 @@
-export { applyDefaults, defaultService, defaultPod, defaultNamespace, defaultSecret, defaultEndpoints, defaultEndpointSlice, defaultIngress, defaultDeployment, defaultReplicaSet, defaultClientIPAffinitySeconds, defaultTolerationSeconds } from './apply-defaults.ts';
+export { addDefaultTolerations, applyDefaults, defaultService, defaultPod, defaultNamespace, defaultSecret, defaultEndpoints, defaultEndpointSlice, defaultIngress, defaultDeployment, defaultReplicaSet, defaultClientIPAffinitySeconds, defaultTolerationSeconds } from './apply-defaults.ts';

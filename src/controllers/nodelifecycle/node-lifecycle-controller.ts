@@ -3,9 +3,9 @@
 // scheduler, NoExecute as TaintBasedEvictions does) and marks its pods not ready so Services stop
 // sending them traffic. The taints go again when the node is Ready.
 //
-// Not here: evicting pods once their toleration of the NoExecute taints runs out (kube's
-// taint-eviction-controller; pods get 300 s from the DefaultTolerationSeconds admission plugin),
-// and the rate limit on NoExecute tainting (--node-eviction-rate).
+// Evicting pods once their toleration of the NoExecute taints runs out (300 s from the
+// DefaultTolerationSeconds defaults) is the taint eviction controller's (src/controllers/tainteviction),
+// as in kube. Not here: the rate limit on NoExecute tainting (--node-eviction-rate).
 import type { Node, Pod, Taint } from 'kubernetes-types/core/v1.d.ts';
 import { StatusError } from '../../api/errors.ts';
 import type { KObject } from '../../api/object.ts';
