@@ -33,6 +33,7 @@ import { Scheduler } from '../controllers/scheduler/scheduler.ts';
 import { NodeLifecycleController } from '../controllers/nodelifecycle/index.ts';
 import { CertificateController, CsrCleaner } from '../controllers/certificates/index.ts';
 import { TaintEvictionController } from '../controllers/tainteviction/index.ts';
+import { PodGcController } from '../controllers/podgc/index.ts';
 import { Authenticator, ensurePki, writeKubeconfig } from '../pki/index.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
 import type { ControlPlaneFlags } from './flags.ts';
@@ -153,6 +154,9 @@ export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: str
   await taintEviction.start();
   const csrCleaner = new CsrCleaner({ client, log });
   await csrCleaner.start();
+  // Pods of deleted nodes, terminating pods of out-of-service nodes, unscheduled terminating pods.
+  const podGc = new PodGcController({ client, log });
+  await podGc.start();
   const replicaSets = new ReplicaSetController({ client, events: new EventRecorder({ client, source: { component: 'replicaset-controller' }, log }), log });
   await replicaSets.start();
   const deployments = new DeploymentController({ client, events: new EventRecorder({ client, source: { component: 'deployment-controller' }, log }), log });
@@ -167,6 +171,7 @@ export async function startControlPlane(flags: ControlPlaneFlags & { nodeIp: str
       await garbageCollector.stop();
       await deployments.stop();
       await replicaSets.stop();
+      await podGc.stop();
       await csrCleaner.stop();
       await taintEviction.stop();
       await nodeLifecycle.stop();
