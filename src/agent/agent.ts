@@ -11,7 +11,7 @@ import type { EventRecorder } from '../client/event-recorder.ts';
 import { Informer } from '../client/informer.ts';
 import type { KubeClient } from '../client/rest-client.ts';
 import { WorkQueue } from '../client/work-queue.ts';
-import { newNode, nodeStatus, type NodeFacts } from './node-status.ts';
+import { newNode, nodeLabelsPatch, nodeStatus, type NodeFacts } from './node-status.ts';
 import { containerStatusOf } from './pod-status.ts';
 import { PodWorker } from './pod-worker.ts';
 import type { HostPortMapping, PodNetworkPort, RuntimePort } from './ports.ts';
@@ -65,6 +65,8 @@ export interface NodeAgentOptions {
   nodeIP: string;
   /** The port of this node's kubelet endpoint, reported in its status (default 10250). */
   kubeletPort?: number;
+  /** Labels set on the Node besides the well-known ones (--node-labels); null takes one off a Node registered before. */
+  labels?: Readonly<Record<string, string | null>>;
   /** Builds the pod network once the control plane has given this node its podCIDR. */
   network: (podCIDR: string) => PodNetworkPort;
   runtime: RuntimePort;
@@ -126,6 +128,7 @@ export class NodeAgent {
     this.#facts = {
       name: o.nodeName, nodeIP: o.nodeIP, hostname: hostname(), cpus: cpus().length, memoryBytes: totalmem(),
       osImage: osImage(), kernelVersion: release(), architecture: arch() === 'x64' ? 'amd64' : arch(), version: 'v1.32.0-podgate', maxPods: 110, kubeletPort: o.kubeletPort ?? 10250,
+      ...(o.labels ? { extraLabels: o.labels } : {}),
     };
     const onErr = (what: string) => (e: unknown) => this.#log(`agent ${what}: ${String(e)}`);
     this.#pods = new Informer({ client: o.client, resource: r('pods'), fieldSelector: `spec.nodeName=${o.nodeName}`, onError: onErr('pods') });
@@ -230,7 +233,7 @@ export class NodeAgent {
       this.#log(`registered node ${this.#o.nodeName}`);
     } catch (err) {
       if (!(err instanceof StatusError && err.code === 409)) throw err;
-      await this.#o.client.patch(r('nodes'), undefined, this.#o.nodeName, { metadata: { labels: newNode(this.#facts, now).metadata!.labels } }, 'merge');
+      await this.#o.client.patch(r('nodes'), undefined, this.#o.nodeName, { metadata: { labels: nodeLabelsPatch(this.#facts) } }, 'merge');
     }
     await this.#writeNodeStatus(ready);
   }

@@ -14,10 +14,19 @@ export interface NodeFacts {
   maxPods: number;
   /** Where the API server reaches this node's kubelet endpoint (status.daemonEndpoints). */
   kubeletPort: number;
+  /** More labels (the kubelet's --node-labels); null: none of this name (taken off a Node registered before). */
+  extraLabels?: Readonly<Record<string, string | null>>;
 }
 
+/** The Node's labels: the well-known ones the kubelet sets, then the extra ones that are not null. */
 export function nodeLabels(f: NodeFacts): Record<string, string> {
+  return Object.fromEntries(Object.entries(nodeLabelsPatch(f)).filter((e): e is [string, string] => e[1] !== null));
+}
+
+/** The labels as a merge patch on a Node taken over: null removes an extra label an earlier run set. */
+export function nodeLabelsPatch(f: NodeFacts): Record<string, string | null> {
   return {
+    ...f.extraLabels,
     'kubernetes.io/hostname': f.name,
     'kubernetes.io/os': 'linux',
     'kubernetes.io/arch': f.architecture,

@@ -62,7 +62,7 @@ async function run(what: 'up' | 'server', flags: ControlPlaneFlags & Partial<Nod
       try {
         // Loaded only for `up`: the node parts are most of podgate's code, and `server` needs none of it.
         const { startNode, issueServingCertificate } = await import('./node.ts');
-        node = await startNode({ ...nodeFlagOptions(flags as NodeFlags & ControlPlaneFlags), client: cp.client, nodeName, nodeIP: nodeIp, caPem: cp.pki.ca, writeIngressStatus: true,
+        node = await startNode({ ...nodeFlagOptions(flags as NodeFlags & ControlPlaneFlags), client: cp.client, nodeName, nodeIP: nodeIp, caPem: cp.pki.ca,
           servingCertificate: () => issueServingCertificate({ ca: cp.pki.kubeletServingCa, caKey: cp.pki.kubeletServingCaKey }, nodeName, nodeIp) });
       } catch (err) {
         await cp.stop();
@@ -100,7 +100,7 @@ async function runAgent(flags: AgentFlags): Promise<void> {
   const { startNode } = await import('./node.ts');
   let node: RunningNode;
   try {
-    node = await startNode({ ...nodeFlagOptions(flags), client, nodeName, nodeIP: nodeIp, caPem: creds.caPem, writeIngressStatus: false,
+    node = await startNode({ ...nodeFlagOptions(flags), client, nodeName, nodeIP: nodeIp, caPem: creds.caPem,
       servingCertificate: async (register) => {
         await register();
         return servingCertificate(client, { dataDir: flags.dataDir, nodeName, nodeIPs: [nodeIp], log });

@@ -19,6 +19,7 @@ import type { KObject } from '../api/object.ts';
 import { ClusterDns, defaultClusterDNS, defaultResolvConfPath, forwardUpstreams, parseResolvConf, podDnsFiles } from '../dns/index.ts';
 import { EventRecorder } from '../client/event-recorder.ts';
 import { IngressController } from '../ingress/index.ts';
+import { INGRESS_NODE_LABEL } from '../ingress/ingress-nodes.ts';
 import { GatewaySource } from '../gateway/index.ts';
 import { type IngressRuntime, openAccessLog } from './ingress-options.ts';
 import { L2Announcer } from '../lb/l2-announcer.ts';
@@ -35,11 +36,6 @@ export interface NodeOptions {
   nodeIP: string;
   clusterCIDR: string;
   imageConfig?: string;
-  /**
-   * Whether this node's ingress writes Ingress and Gateway statuses (its own address): the node
-   * beside the control plane does; joined nodes serve the same routes and leave statuses to it.
-   */
-  writeIngressStatus: boolean;
   /** The cluster CA: who may call the kubelet endpoint (the kubelet's --client-ca-file). */
   caPem: string;
   /**
@@ -162,8 +158,12 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   let agent!: NodeAgent;
   const port = new ProcessRuntimePort({ runtime, logs, images, container: (uid: string, name: string) => agent.container(uid, name), podFiles: podFilesHook });
   let podCIDR = '';
+  // A node whose proxy listens is labelled so; every node's ingress reports the addresses of the
+  // labelled Ready ones. One with both ports 0 serves nothing: no label (taken off if an earlier run set it).
+  const servesIngress = !!(o.ingress.httpPort || o.ingress.httpsPort);
   agent = new NodeAgent({
     client: o.client, events, nodeName: o.nodeName, nodeIP: o.nodeIP, kubeletPort: o.kubeletPort ?? 10250, runtime: port, log: o.log,
+    labels: { [INGRESS_NODE_LABEL]: servesIngress ? 'true' : null },
     network: (cidr) => {
       podCIDR = cidr;
       const net = new PodNetwork({ nodeName: o.nodeName, nodeIP: o.nodeIP, podCIDR: cidr, clusterCIDR: o.clusterCIDR, stateDir: join(o.dataDir, 'node'), log: o.log });
@@ -182,8 +182,10 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     ...kubeletHandlers({ agent, logs, runtime: port, log: o.log }),
   });
   const accessLog = o.ingress.accessLog ? openAccessLog(o.ingress.accessLog) : undefined;
+  // Reported only until this node's Node (labelled) is seen: a node that serves nothing offers no address.
+  const ingressFallback = servesIngress ? [o.nodeIP] : [];
   const ingress = new IngressController({
-    client: o.client, addresses: [o.nodeIP], writeStatus: o.writeIngressStatus, bindAddress: '0.0.0.0',
+    client: o.client, addresses: ingressFallback, bindAddress: '0.0.0.0',
     workers: o.ingress.workers, metricsPort: o.ingress.metricsPort || null, ...(accessLog ? { proxy: { onAccess: accessLog.onAccess } } : {}),
     httpPort: o.ingress.httpPort || null, httpsPort: o.ingress.httpsPort || null, classes: o.ingress.classes,
     // The seeds' Ingresses name no class; podgate is the only controller, so it serves them.
@@ -191,7 +193,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     tcpServicesConfigMap: o.ingress.tcpServicesConfigMap, udpServicesConfigMap: o.ingress.udpServicesConfigMap,
     events: new EventRecorder({ client: o.client, source: { component: 'podgate-ingress' }, log: o.log }), log: o.log,
     // The Gateway API (GatewayClass controllerName podgate.io/gateway-controller) on the same proxy.
-    routeSources: [new GatewaySource({ client: o.client, addresses: [o.nodeIP], writeStatus: o.writeIngressStatus, httpPort: o.ingress.httpPort || null, httpsPort: o.ingress.httpsPort || null, log: o.log })],
+    routeSources: [new GatewaySource({ client: o.client, addresses: ingressFallback, httpPort: o.ingress.httpPort || null, httpsPort: o.ingress.httpsPort || null, log: o.log })],
   });
   const parts = new StartedParts(o.log);
   await parts.orUndo(async () => {

@@ -1,7 +1,9 @@
 // The Gateway API controller's edge: informers for GatewayClasses, Gateways, HTTPRoutes,
 // ReferenceGrants and Namespaces (through the Kubernetes client only), the plan from translateGateway() merged into
 // the ingress proxy's route table by the IngressController (one router swap for both), and one
-// status PATCH per object whose status differs from the plan.
+// status PATCH per object whose status differs from the plan. A Gateway's status.addresses are
+// those of every Ready Node running podgate's ingress (src/ingress/ingress-nodes.ts), the same on
+// every node, so the controllers of several nodes agree on each status.
 import { isDeepStrictEqual } from 'node:util';
 import type { Secret, Service } from 'kubernetes-types/core/v1.d.ts';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.d.ts';
@@ -11,16 +13,15 @@ import { resources, type ResourceInfo } from '../api/resources.ts';
 import { Informer, stripReadOnly } from '../client/informer.ts';
 import type { KubeClient } from '../client/rest-client.ts';
 import { isSameForTranslate, type RouteSource, type SharedObjects } from '../ingress/controller.ts';
+import { IngressNodes } from '../ingress/ingress-nodes.ts';
 import type { RouteTable } from '../ingress/route-table.ts';
 import { mergeGatewayRoutes } from './merge-routes.ts';
 import { GATEWAY_CONTROLLER_NAME, GATEWAY_GROUP, translateGateway, type Gateway, type GatewayClass, type GatewayPlan, type HTTPRoute, type ReferenceGrant } from './translate-gateway.ts';
 
 export interface GatewaySourceOptions {
   readonly client: KubeClient;
-  /** Node addresses: the Gateways' status.addresses. */
+  /** The Gateways' status.addresses while no Node carries INGRESS_NODE_LABEL; otherwise those of the labelled Ready Nodes are. */
   readonly addresses: readonly string[];
-  /** false: route, but leave every status to another node's controller (one writer per cluster). */
-  readonly writeStatus?: boolean;
   readonly httpPort: number | null;
   readonly httpsPort: number | null;
   readonly controllerName?: string;
@@ -45,6 +46,7 @@ export class GatewaySource implements RouteSource {
   readonly #routes: Informer;
   readonly #namespaces: Informer;
   readonly #grants: Informer;
+  readonly #nodes: IngressNodes;
   readonly #info = { classes: resource(GATEWAY_GROUP, 'gatewayclasses'), gateways: resource(GATEWAY_GROUP, 'gateways'), routes: resource(GATEWAY_GROUP, 'httproutes') };
   #onChange: () => void = () => {};
   #plan: GatewayPlan | undefined;
@@ -67,10 +69,12 @@ export class GatewaySource implements RouteSource {
     // A grant created, changed or deleted rebuilds at once: a reference it no longer permits is
     // refused (RefNotPermitted, 500 on the proxy) in the same rebuild.
     this.#grants = informer(resource(GATEWAY_GROUP, 'referencegrants'), true);
+    // The addresses are part of the plan: a change in them rebuilds it (heartbeats do not).
+    this.#nodes = new IngressNodes({ client: opts.client, fallback: opts.addresses, log: this.#log, onChange: () => this.#onChange() });
   }
 
   get informers(): readonly Informer[] {
-    return [this.#classes, this.#gateways, this.#routes, this.#namespaces, this.#grants];
+    return [this.#classes, this.#gateways, this.#routes, this.#namespaces, this.#grants, this.#nodes.informer];
   }
 
   onChange(fn: () => void): void {
@@ -99,7 +103,7 @@ export class GatewaySource implements RouteSource {
       namespaces: this.#namespaces.list() as never,
       referenceGrants: this.#grants.list() as unknown as ReferenceGrant[],
     }, {
-      httpPort: o.httpPort, httpsPort: o.httpsPort, addresses: o.addresses,
+      httpPort: o.httpPort, httpsPort: o.httpsPort, addresses: this.#nodes.addresses,
       now: (o.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       ...(o.controllerName ? { controllerName: o.controllerName } : {}),
     });
@@ -109,7 +113,7 @@ export class GatewaySource implements RouteSource {
   /** Writes every status that differs from the plan; errors are collected, not stopped at. */
   async afterInstall(): Promise<void> {
     const plan = this.#plan;
-    if (!plan || this.#opts.writeStatus === false) return;
+    if (!plan) return;
     const controller = this.#opts.controllerName ?? GATEWAY_CONTROLLER_NAME;
     const writes: { info: ResourceInfo; ns: string | undefined; name: string; status: Record<string, unknown> }[] = [];
     const status = (o: KObject) => (o.status ?? {}) as Record<string, unknown>;

@@ -6,6 +6,8 @@
 // served before every cache has synced (kube-proxy's rule against programming partial data).
 // An Ingress update that changes nothing translate() reads (our own status writes: status,
 // resourceVersion, managedFields) does not rebuild; it only re-checks that Ingress's status.
+// The addresses written are those of every Ready Node running podgate's ingress (ingress-nodes.ts),
+// the same on every node, so the controllers of several nodes agree on each status.
 import { isIP } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import type { ConfigMap, Secret, Service } from 'kubernetes-types/core/v1.d.ts';
@@ -21,18 +23,17 @@ import { WorkQueue } from '../client/work-queue.ts';
 import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
 import { ProxyServer, type ProxyServerOptions } from './proxy-server.ts';
 import { ProxyWorkers, type L7Proxy } from './proxy-workers.ts';
+import { IngressNodes } from './ingress-nodes.ts';
 import { emptyRouteTable, isSameRouteTable, type Problem, type RouteTable } from './route-table.ts';
 import { CONTROLLER_NAME, translate, type TranslateOptions } from './translate.ts';
 
 export interface IngressControllerOptions {
   readonly client: KubeClient;
-  /** Node addresses reported in status.loadBalancer.ingress (IPs as `ip`, names as `hostname`). */
-  readonly addresses: readonly string[];
   /**
-   * false: serve, but leave Ingress statuses to another node's controller (one writer per
-   * cluster, as ingress-nginx's leader; two writing their own address would undo each other).
+   * Addresses reported in status.loadBalancer.ingress (IPs as `ip`, names as `hostname`) while no
+   * Node carries INGRESS_NODE_LABEL; otherwise those of the labelled Ready Nodes are.
    */
-  readonly writeStatus?: boolean;
+  readonly addresses: readonly string[];
   readonly httpPort?: number | null;
   readonly httpsPort?: number | null;
   readonly bindAddress?: string;
@@ -110,6 +111,7 @@ export class IngressController {
   readonly #slices: Informer;
   readonly #secrets: Informer;
   readonly #configMaps: Informer | undefined;
+  readonly #nodes: IngressNodes;
   readonly #ingressInfo = resource('networking.k8s.io', 'ingresses');
   #last: RouteTable = emptyRouteTable;
   #lastServed: ReadonlySet<string> = new Set();
@@ -125,12 +127,17 @@ export class IngressController {
   #tokensAt = 0;
   #rebuildTimer: NodeJS.Timeout | undefined;
   /** What every served Ingress's status.loadBalancer.ingress should be. */
-  readonly #desired: IngressLoadBalancerIngress[];
+  #desired: IngressLoadBalancerIngress[];
 
   constructor(opts: IngressControllerOptions) {
     this.#opts = opts;
     this.#log = opts.log ?? (() => {});
-    this.#desired = [...new Set(opts.addresses)].sort().map((a) => (isIP(a) ? { ip: a } : { hostname: a }));
+    // A change in the nodes' addresses re-checks every status, without a rebuild.
+    this.#nodes = new IngressNodes({ client: opts.client, fallback: opts.addresses, log: this.#log, onChange: () => {
+      this.#desired = toLoadBalancerIngress(this.#nodes.addresses);
+      if (this.#installed) this.#queue.add(STATUS_KEY);
+    } });
+    this.#desired = toLoadBalancerIngress(this.#nodes.addresses);
     const proxyOpts: ProxyServerOptions = { ...opts.proxy, httpPort: opts.httpPort === undefined ? 80 : opts.httpPort, httpsPort: opts.httpsPort === undefined ? 443 : opts.httpsPort, ...(opts.bindAddress ? { bindAddress: opts.bindAddress } : {}), log: this.#log };
     this.#proxy = opts.workers ? new ProxyWorkers({ ...proxyOpts, workers: opts.workers }) : new ProxyServer(proxyOpts);
     this.#queue = new WorkQueue({
@@ -178,6 +185,11 @@ export class IngressController {
     return this.#rebuilds;
   }
 
+  /** The addresses this controller reports in statuses now (for tests). */
+  get statusAddresses(): readonly string[] {
+    return this.#nodes.addresses;
+  }
+
   /** Binds the listeners, then starts the informers; routes appear once every cache has synced. */
   async start(): Promise<void> {
     await this.#proxy.start();
@@ -215,8 +227,10 @@ export class IngressController {
     return this.#metricsServer?.port;
   }
 
+  // The Node informer is among them: no status is computed from a partial list of nodes (a node
+  // whose controller did would write only the addresses seen so far, and others would undo it).
   #informers(): Informer[] {
-    return [this.#ingresses, this.#classes, this.#services, this.#slices, this.#secrets, ...(this.#configMaps ? [this.#configMaps] : []), ...(this.#opts.routeSources ?? []).flatMap((s) => s.informers)];
+    return [this.#nodes.informer, this.#ingresses, this.#classes, this.#services, this.#slices, this.#secrets, ...(this.#configMaps ? [this.#configMaps] : []), ...(this.#opts.routeSources ?? []).flatMap((s) => s.informers)];
   }
 
   /** Something translate reads changed: rebuild now if the bucket allows, or with whatever else changes once it does. */
@@ -304,7 +318,6 @@ export class IngressController {
 
   /** PATCHes every status that differs, several at a time; errors are collected, not stopped at. */
   async #writeStatuses(table: RouteTable): Promise<void> {
-    if (this.#opts.writeStatus === false) return;
     const served = new Set(table.served);
     const writes: { ns: string | undefined; name: string; want: IngressLoadBalancerIngress[] }[] = [];
     for (const obj of this.#ingresses.list()) {
@@ -338,6 +351,10 @@ export function isSameForTranslate(a: unknown, b: unknown): boolean {
     return { ...rest, metadata: meta };
   };
   return isDeepStrictEqual(strip(a), strip(b));
+}
+
+function toLoadBalancerIngress(addresses: readonly string[]): IngressLoadBalancerIngress[] {
+  return addresses.map((a) => (isIP(a) ? { ip: a } : { hostname: a }));
 }
 
 function sameAddresses(a: readonly IngressLoadBalancerIngress[], b: readonly IngressLoadBalancerIngress[]): boolean {
