@@ -14,7 +14,7 @@ import type { KObject } from '../api/object.ts';
 import { createCertificateAuthority, type CertificateAuthority } from '../pki/certificates.ts';
 import { caCertHash, clusterInfoKubeconfig } from '../pki/cluster-info.ts';
 import { discoverClusterCA, joinCluster, requestCertificate } from './tls-bootstrap.ts';
-import { signCertificateRequest } from '../pki/csr.ts';
+import { createCertificateRequest, signCertificateRequest } from '../pki/csr.ts';
 
 describe('TLS bootstrap: discovery', () => {
   let api: InProcessApiServer;
@@ -99,4 +99,19 @@ describe('TLS bootstrap: discovery', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('makes a new key when the one in the key file is already the kept certificate\'s (a crash before the file was removed)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'csr-'));
+    const keyFile = join(dir, 'kubelet.key.tmp');
+    try {
+      const { keyPem: used } = await createCertificateRequest({ commonName: 'system:node:n4' });
+      writeFileSync(keyFile, used);
+      const want = { signerName: 'kubernetes.io/kubelet-serving', nodeName: 'n4', dnsNames: ['n4'], ips: ['192.0.2.4'] } as const;
+      await assert.rejects(requestCertificate(api.client, want, { keyFile, usedKey: used, timeoutMs: 100, pollMs: 20 }), /not issued in time/);
+      assert.notEqual(readFileSync(keyFile, 'utf8'), used, 'a fresh key was made and kept');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
+

@@ -75,7 +75,7 @@ export interface CertificateWanted {
  * afresh), or after `timeoutMs` (default an hour, as the kubelet waits for its bootstrap one).
  */
 export async function requestCertificate(client: KubeClient, want: CertificateWanted,
-  opts: { keyFile: string; timeoutMs?: number; pollMs?: number; log?: (m: string) => void }): Promise<CertKeyPem> {
+  opts: { keyFile: string; usedKey?: string | undefined; timeoutMs?: number; pollMs?: number; log?: (m: string) => void }): Promise<CertKeyPem> {
   const serving = want.signerName === 'kubernetes.io/kubelet-serving';
   const usages = serving ? ['digital signature', 'server auth'] : ['digital signature', 'client auth'];
   let keyPem = await readFile(opts.keyFile, 'utf8').catch(() => undefined);
@@ -83,6 +83,9 @@ export async function requestCertificate(client: KubeClient, want: CertificateWa
   if (keyPem) {
     try { createPublicKey(keyPem); } catch { keyPem = undefined; }
   }
+  // A key whose certificate was kept already (a crash came before the key file was removed)
+  // would find its old, issued request again: a new key is made instead.
+  if (keyPem && opts.usedKey === keyPem) keyPem = undefined;
   if (!keyPem) {
     keyPem = (await createCertificateRequest(asked)).keyPem;
     await writeFileAtomic(opts.keyFile, keyPem, 0o600);
@@ -179,12 +182,12 @@ async function writePair(cert: string, key: string, pair: CertKeyPem): Promise<v
  * A kept certificate when it is still good (signed by `caPem` when given, not within 30 days of
  * expiry, covering `hosts`), else a new one from `issue`, kept for next time.
  */
-export async function keptOrIssued(paths: { cert: string; key: string }, caPem: string | undefined, issue: () => Promise<CertKeyPem>,
+export async function keptOrIssued(paths: { cert: string; key: string }, caPem: string | undefined, issue: (keptKey: string | undefined) => Promise<CertKeyPem>,
   hosts?: { ips: string[]; dnsNames: string[] }): Promise<{ pair: CertKeyPem; reused: boolean }> {
   const kept = await readPair(paths.cert, paths.key);
   const ca = caPem ? { ca: new X509Certificate(caPem) } : {};
   if (kept && reasonToReissue(kept, { now: new Date(), ...ca, ...(hosts ? { hosts } : {}) }) === '') return { pair: kept, reused: true };
-  const pair = await issue();
+  const pair = await issue(kept?.keyPem);
   await writePair(paths.cert, paths.key, pair);
   return { pair, reused: false };
 }
@@ -222,13 +225,13 @@ export async function joinCluster(o: JoinOptions): Promise<NodeCredentials> {
     o.log(`join: the cluster CA at ${o.server} matches ${o.caCertHash}`);
   }
   const ca = caPem;
-  const { pair, reused } = await keptOrIssued({ cert: p.clientCert, key: p.clientKey }, ca, async () => {
+  const { pair, reused } = await keptOrIssued({ cert: p.clientCert, key: p.clientKey }, ca, async (usedKey) => {
     if (!o.token) throw new Error('this node has no client certificate yet: --token is needed (`podgate up` and `podgate server` print the join command)');
     const bootstrap = new KubeClient({ server: o.server, caPem: ca, token: o.token, userAgent: 'podgate-agent/bootstrap' });
     try {
       await refuseTakenName(bootstrap, o.nodeName);
       o.log(`join: requesting a client certificate for system:node:${o.nodeName}`);
-      return await requestCertificate(bootstrap, { signerName: 'kubernetes.io/kube-apiserver-client-kubelet', nodeName: o.nodeName }, { keyFile: `${p.clientKey}.tmp`, log: o.log });
+      return await requestCertificate(bootstrap, { signerName: 'kubernetes.io/kube-apiserver-client-kubelet', nodeName: o.nodeName }, { keyFile: `${p.clientKey}.tmp`, usedKey, log: o.log });
     } finally {
       bootstrap.close();
     }
@@ -249,9 +252,9 @@ export async function servingCertificate(client: KubeClient, o: { dataDir: strin
   // Signed by the kubelet-serving CA, which only the API server holds: kept while it is fresh and
   // names this node; a certificate the API server no longer trusts fails its connections, and
   // removing the file asks for a new one.
-  const { pair, reused } = await keptOrIssued({ cert: p.servingCert, key: p.servingKey }, undefined, () => {
+  const { pair, reused } = await keptOrIssued({ cert: p.servingCert, key: p.servingKey }, undefined, (usedKey) => {
     o.log(`join: requesting a kubelet serving certificate for ${[o.nodeName, ...o.nodeIPs].join(', ')}`);
-    return requestCertificate(client, { signerName: 'kubernetes.io/kubelet-serving', nodeName: o.nodeName, ...hosts }, { keyFile: `${p.servingKey}.tmp`, log: o.log });
+    return requestCertificate(client, { signerName: 'kubernetes.io/kubelet-serving', nodeName: o.nodeName, ...hosts }, { keyFile: `${p.servingKey}.tmp`, usedKey, log: o.log });
   }, hosts);
   if (!reused) await rm(`${p.servingKey}.tmp`, { force: true });
   return pair;

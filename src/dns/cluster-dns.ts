@@ -157,19 +157,21 @@ export class ClusterDns {
   async #sweepDeletedNodes(): Promise<void> {
     const now = (this.#o.now ?? Date.now)();
     const slices = this.#slices.list() as unknown as EndpointSlice[];
-    for (const name of staleKubeDnsSliceCandidates(slices, this.#o.nodeName, now)) {
+    const candidates = staleKubeDnsSliceCandidates(slices, this.#o.nodeName, now);
+    if (candidates.length === 0) return;
+    // One list of the nodes per sweep (not a GET per node: every node sweeps).
+    const nodes = new Set((await this.#o.client.list(resource('nodes'))).items.map((n) => n.metadata.name));
+    for (const name of candidates) {
       const slice = slices.find((x) => x.metadata?.name === name)!;
       const node = slice.endpoints?.[0]?.nodeName;
-      if (!node) continue;
+      if (!node || nodes.has(node)) continue;
       try {
-        await this.#o.client.get(resource('nodes'), undefined, node);
-        continue;
+        await this.#o.client.delete(resource('endpointslices'), KUBE_DNS_NAMESPACE, name, slice.metadata?.uid ? { preconditions: { uid: slice.metadata.uid } } : {});
+        this.#log(`dns: removed ${KUBE_DNS_NAMESPACE}/${name}: node ${node} no longer exists`);
       } catch (err) {
-        if (!(err instanceof StatusError && err.code === 404)) throw err;
+        // Gone already, or replaced by a new slice of that name (another node removed it first).
+        if (!(err instanceof StatusError && (err.code === 404 || err.code === 409))) throw err;
       }
-      await this.#o.client.delete(resource('endpointslices'), KUBE_DNS_NAMESPACE, name, slice.metadata?.uid ? { preconditions: { uid: slice.metadata.uid } } : {})
-        .catch((err: unknown) => { if (!(err instanceof StatusError && (err.code === 404 || err.code === 409))) throw err; });
-      this.#log(`dns: removed ${KUBE_DNS_NAMESPACE}/${name}: node ${node} no longer exists`);
     }
   }
 

@@ -85,12 +85,24 @@ async function podTarget(registry: Registry, ns: string, id: string): Promise<Pr
 }
 
 async function nodeTarget(registry: Registry, id: string, kubelet: KubeletClientConfig): Promise<ProxyTarget> {
-  const { name, port } = parseProxyName(id);
-  const node = await registry.get(r('nodes'), undefined, name) as unknown as Node;
+  const node = await registry.get(r('nodes'), undefined, parseProxyName(id).name) as unknown as Node;
+  return nodeProxyTarget(node, id, kubelet);
+}
+
+/**
+ * Where `nodes/ID/proxy` goes, as kube's node ResourceLocation decides: the kubelet (https, its
+ * certificate verified) when ID names no port or the kubelet's; any other port of the node with
+ * the scheme asked for (`https:node:9443`, plain http by default) and no kubelet credentials.
+ */
+export function nodeProxyTarget(node: Node, id: string, kubelet: KubeletClientConfig): ProxyTarget {
+  const { scheme, name, port } = parseProxyName(id);
   const ip = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
   if (!ip) throw errors.badRequest(`node ${name} has no InternalIP address`);
   const kp = node.status?.daemonEndpoints?.kubeletEndpoint?.Port ?? 10250;
-  return { scheme: 'https', host: ip, port: port ? Number(port) : kp, tls: kubelet };
+  if (port === '' || Number(port) === kp) return { scheme: 'https', host: ip, port: kp, tls: kubelet };
+  if (!/^\d+$/.test(port) || Number(port) > 65535) throw errors.badRequest(`invalid port ${JSON.stringify(port)} for node ${name}`);
+  checkProxyable(ip);
+  return { scheme: scheme === 'https' ? 'https' : 'http', host: ip, port: Number(port) };
 }
 
 /** TLS to an https target: a node's kubelet is verified; pods and Services are not, as kube-apiserver does not verify them either. */
