@@ -6,8 +6,9 @@
 // served before every cache has synced (kube-proxy's rule against programming partial data).
 // An Ingress update that changes nothing translate() reads (our own status writes: status,
 // resourceVersion, managedFields) does not rebuild; it only re-checks that Ingress's status.
-// The addresses written are those of every Ready Node running podgate's ingress (ingress-nodes.ts),
-// the same on every node, so the controllers of several nodes agree on each status.
+// The addresses written are those of every Ready Node running podgate's ingress (of every such Node
+// while none is Ready; ingress-nodes.ts), the same on every node, so the controllers of several
+// nodes agree on each status.
 import { isIP } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import type { ConfigMap, Secret, Service } from 'kubernetes-types/core/v1.d.ts';
@@ -188,6 +189,11 @@ export class IngressController {
   /** The addresses this controller reports in statuses now (for tests). */
   get statusAddresses(): readonly string[] {
     return this.#nodes.addresses;
+  }
+
+  /** The Node informer those addresses are computed from (for tests). */
+  get nodeInformer(): Informer {
+    return this.#nodes.informer;
   }
 
   /** Binds the listeners, then starts the informers; routes appear once every cache has synced. */

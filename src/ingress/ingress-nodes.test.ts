@@ -1,7 +1,8 @@
 // The addresses the ingress reports (pure): the Ready Nodes labelled as running podgate's ingress,
-// each by its ExternalIP when it has one, else its InternalIP (ingress-nginx's GetNodeIPOrName);
-// sorted and distinct whatever the order the informer lists them in; the given address when no
-// Node carries the label.
+// or every labelled Node while none is Ready (a single node stopping or starting, or late with
+// its heartbeat, keeps its address), each by its ExternalIP when it has one, else its InternalIP
+// (ingress-nginx's GetNodeIPOrName); sorted and distinct whatever the order the informer lists
+// them in; the given address when no Node carries the label.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Node } from 'kubernetes-types/core/v1.d.ts';
@@ -40,9 +41,9 @@ describe('ingressNodeAddresses', () => {
     },
     {
       name: 'a node without conditions is not Ready',
-      nodes: [makeNode('a', all(withIP('InternalIP', '10.0.0.1'), (n) => { delete n.status!.conditions; }))],
+      nodes: [makeNode('a', all(withIP('InternalIP', '10.0.0.1'), (n) => { delete n.status!.conditions; })), makeNode('b', withIP('InternalIP', '10.0.0.2'))],
       fallback: ['192.0.2.9'],
-      want: [],
+      want: ['10.0.0.2'],
     },
     {
       name: 'unlabelled nodes (no proxy) are left out',
@@ -57,10 +58,26 @@ describe('ingressNodeAddresses', () => {
     },
     { name: 'no nodes at all: the fallback', nodes: [], fallback: ['192.0.2.9'], want: ['192.0.2.9'] },
     {
-      name: 'labelled nodes, none Ready: nothing, not the fallback',
-      nodes: [makeNode('a', all(withIP('InternalIP', '10.0.0.1'), ready('Unknown')))],
+      name: 'the only labelled node turning Ready=False (its agent stopping cleanly): still its address, not the fallback',
+      nodes: [makeNode('a', all(withIP('InternalIP', '10.0.0.1'), ready('False')))],
       fallback: ['192.0.2.9'],
-      want: [],
+      want: ['10.0.0.1'],
+    },
+    {
+      name: 'the only labelled node Unknown (a late heartbeat): still its address',
+      nodes: [makeNode('a', all(withIP('InternalIP', '10.0.0.1'), ready('Unknown')))],
+      want: ['10.0.0.1'],
+    },
+    {
+      name: 'the only labelled node not Ready yet (without conditions, as at start): its address',
+      nodes: [makeNode('a', all(withIP('InternalIP', '10.0.0.1'), (n) => { delete n.status!.conditions; })), makeNode('b', all(withIP('InternalIP', '10.0.0.2'), unlabelled))],
+      fallback: ['192.0.2.9'],
+      want: ['10.0.0.1'],
+    },
+    {
+      name: 'labelled nodes, none Ready: every labelled one with an address, unlabelled ones still out',
+      nodes: [makeNode('c', all(withIP('InternalIP', '10.0.0.3'), ready('Unknown'))), makeNode('a', all(withIP('InternalIP', '10.0.0.1'), ready('False'))), makeNode('b', ready('False')), makeNode('d', all(withIP('InternalIP', '10.0.0.4'), unlabelled))],
+      want: ['10.0.0.1', '10.0.0.3'],
     },
     {
       name: 'a labelled node without an IP is left out',

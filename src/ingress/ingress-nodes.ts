@@ -1,7 +1,8 @@
 // Which addresses the ingress reports in Ingress status.loadBalancer and Gateway status.addresses:
 // those of every Ready Node that runs podgate's ingress proxy (its node agent labels it
-// INGRESS_NODE_LABEL). Every node's controller computes the same list from the API, so several
-// writers agree instead of undoing each other, and a write happens only when a status differs.
+// INGRESS_NODE_LABEL), or of every such Node when none is Ready. Every node's controller computes
+// the same list from the API, so several writers agree instead of undoing each other, and a write
+// happens only when a status differs.
 // ingress-nginx without --publish-service reports the same: the nodes its Running, Ready controller
 // pods run on (internal/ingress/status runningAddresses, internal/k8s GetNodeIPOrName).
 import { isDeepStrictEqual } from 'node:util';
@@ -32,13 +33,27 @@ function hasIngressLabel(node: Node): boolean {
 }
 
 /**
- * The sorted, distinct addresses of the Ready Nodes labelled INGRESS_NODE_LABEL="true". When no
- * Node carries the label (the controller runs against a cluster podgate's agents did not join),
- * `fallback`, sorted and distinct: the address the controller was given.
+ * The sorted, distinct addresses of the Ready Nodes labelled INGRESS_NODE_LABEL="true"; of all the
+ * labelled Nodes when none of them is Ready. When no Node carries the label (the controller runs
+ * against a cluster podgate's agents did not join), `fallback`, sorted and distinct: the address
+ * the controller was given.
  */
 export function ingressNodeAddresses(nodes: readonly Node[], fallback: readonly string[]): string[] {
   const labelled = nodes.filter(hasIngressLabel);
-  const addresses = labelled.length ? labelled.filter(isNodeReady).map(nodeIngressAddress).filter((a): a is string => !!a) : fallback;
+  if (!labelled.length) return [...new Set(fallback)].sort();
+  // A not-Ready node drops out while another labelled node is Ready (traffic should go there).
+  // When none is Ready, an empty list would help no client, and it is what a single node reported
+  // on every clean stop and start of `podgate up` (the agent writes Ready=False on stop while the
+  // proxy still serves; at start the proxy runs before the agent reports Ready) and on every late
+  // heartbeat: every status was rewritten to nothing and back. So every labelled node is reported,
+  // Ready or not. On a single node that is the list the node had while Ready, so nothing is
+  // written, and it is the right start value. It is deliberately not "the last list this
+  // controller computed": that depends on what each controller happened to see, so a controller
+  // started during the outage (all labelled nodes) and one that ran through it (the last Ready
+  // ones) would want different lists and undo each other's writes forever; this one is a function
+  // of the Nodes alone, the same on every node.
+  const ready = labelled.filter(isNodeReady);
+  const addresses = (ready.length ? ready : labelled).map(nodeIngressAddress).filter((a): a is string => !!a);
   return [...new Set(addresses)].sort();
 }
 

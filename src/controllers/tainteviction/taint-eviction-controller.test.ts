@@ -1,12 +1,14 @@
 // The controller against the in-process API server, with a clock and timers that move only when
 // the test says so: a pod that does not tolerate a NoExecute taint goes at once, one with the
-// default 300 s toleration after 300 s and not before, and none when the taint goes first.
+// default 300 s toleration after 300 s and not before, and none when the taint goes first; a pod
+// left Terminating on its dead node is not evicted again when the node's taints change.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Event, Pod, Taint } from 'kubernetes-types/core/v1.d.ts';
 import type { KObject } from '../../api/object.ts';
 import { resources } from '../../api/resources.ts';
 import { startInProcessApiServer, type InProcessApiServer } from '../../apiserver/in-process.ts';
+import { EventRecorder } from '../../client/event-recorder.ts';
 import type { KubeClient } from '../../client/rest-client.ts';
 import { until } from '../../util/test-wait.ts';
 import { TaintEvictionController, type TaintEvictionTimers } from './index.ts';
@@ -38,12 +40,24 @@ class FakeClock implements TaintEvictionTimers {
   }
 }
 
+/** The default recorder, also noting every event as it is asked for (the API write is fire and forget). */
+class NotingRecorder extends EventRecorder {
+  readonly noted: string[] = [];
+  override event(obj: KObject, type: 'Normal' | 'Warning', reason: string, message: string, fieldPath?: string): void {
+    this.noted.push(`${obj.metadata.name}: ${message}`);
+    super.event(obj, type, reason, message, fieldPath);
+  }
+}
+
 describe('TaintEvictionController', () => {
   let api: InProcessApiServer;
   let client: KubeClient;
   let ctrl: TaintEvictionController;
   const clock = new FakeClock();
   const logs: string[] = [];
+  /** The controller's pod DELETEs and pods/status PATCHes, as `verb ns/name`. */
+  const calls: string[] = [];
+  let recorder: NotingRecorder;
 
   const taint = (node: string, taints: Taint[]) => client.patch(r('nodes'), undefined, node, { spec: { taints: taints.length ? taints : null } }, 'merge');
   const getPod = async (name: string) => (await client.get(r('pods'), 'default', name)) as unknown as Pod;
@@ -66,7 +80,18 @@ describe('TaintEvictionController', () => {
         },
       } as unknown as KObject);
     }
-    ctrl = new TaintEvictionController({ client, now: () => new Date(clock.now), timers: clock, log: (m) => logs.push(m) });
+    const realDelete = client.delete.bind(client);
+    client.delete = (...args: Parameters<KubeClient['delete']>) => {
+      if (args[0].resource === 'pods') calls.push(`delete ${args[1]}/${args[2]}`);
+      return realDelete(...args);
+    };
+    const realPatch = client.patch.bind(client);
+    client.patch = (...args: Parameters<KubeClient['patch']>) => {
+      if (args[0].resource === 'pods' && args[5] === 'status') calls.push(`patch-status ${args[1]}/${args[2]}`);
+      return realPatch(...args);
+    };
+    recorder = new NotingRecorder({ client, source: { component: 'taint-eviction-controller' }, now: () => new Date(clock.now) });
+    ctrl = new TaintEvictionController({ client, events: recorder, now: () => new Date(clock.now), timers: clock, log: (m) => logs.push(m) });
     await ctrl.start();
   });
   after(async () => {
@@ -114,5 +139,34 @@ describe('TaintEvictionController', () => {
     assert.equal(await deleting('brief'), false);
     assert.equal(clock.pending, 0);
     await until('the cancel event', async () => ((await events()).includes('brief: Cancelling deletion of Pod default/brief') ? true : undefined));
+  });
+
+  it('does not evict a pod again that stays Terminating while its node swaps unreachable for not-ready', async () => {
+    // Its own node; the test's pods are bound, so the API server keeps a deleted one Terminating
+    // (graceful deletion) until a kubelet confirms, which a dead node's never does.
+    for (const name of ['n4', 'n5']) await client.create(r('nodes'), undefined, { apiVersion: 'v1', kind: 'Node', metadata: { name } } as KObject);
+    for (const [pod, node] of [['stuck', 'n4'], ['marker', 'n5']] as const) {
+      await client.create(r('pods'), 'default', { apiVersion: 'v1', kind: 'Pod', metadata: { name: pod, namespace: 'default' }, spec: { nodeName: node, containers: [{ name: 'c', image: 'nginx' }] } } as unknown as KObject);
+    }
+    await taint('n4', [unreachable]);
+    await until('the eviction of stuck to be scheduled', () => ctrl.scheduledEviction('default/stuck'));
+    clock.advance(300);
+    await ctrl.idle();
+    assert.equal(await deleting('stuck'), true);
+    const forStuck = () => calls.filter((c) => c.endsWith(' default/stuck'));
+    assert.deepEqual(forStuck(), ['patch-status default/stuck', 'delete default/stuck']);
+
+    // The node lifecycle controller swaps the taint (the node answers, not ready), then a taint on
+    // n5 on the same ordered node watch: once marker's eviction is scheduled, the swap was seen.
+    await taint('n4', [{ key: 'node.kubernetes.io/not-ready', effect: 'NoExecute', timeAdded: new Date(clock.now).toISOString() }]);
+    await taint('n5', [unreachable]);
+    await until('the eviction of marker to be scheduled', () => ctrl.scheduledEviction('default/marker'));
+    assert.equal(ctrl.scheduledEviction('default/stuck'), undefined, 'no second eviction for the Terminating pod');
+    assert.equal(await deleting('stuck'), true, 'stuck is still Terminating');
+    clock.advance(300);
+    await ctrl.idle();
+    assert.equal(await deleting('marker'), true);
+    assert.deepEqual(forStuck(), ['patch-status default/stuck', 'delete default/stuck'], 'one DisruptionTarget patch and one DELETE');
+    assert.deepEqual(recorder.noted.filter((e) => e.startsWith('stuck: ')), ['stuck: Marking for deletion Pod default/stuck']);
   });
 });

@@ -48,8 +48,14 @@ export interface TaintEvictionControllerOptions {
 }
 
 interface Scheduled extends ScheduledEviction {
-  /** The pending timer; undefined once the deletion runs (kube's nil worker: no longer cancellable). */
+  /** The pending timer; undefined once the deletion runs (no longer cancellable). */
   timer: unknown;
+  /**
+   * The deletion succeeded: the entry stays as a tombstone (kube's `workers[key] = nil`, kept "to
+   * avoid duplicated calls") until the pod's delete event or a cancel removes it, so a pod left
+   * Terminating on a dead node is not given a new eviction by the next change of its node's taints.
+   */
+  done?: boolean;
 }
 
 /** The ObjectReference kube's emitPodDeletionEvent builds: no uid, no resourceVersion. */
@@ -70,7 +76,7 @@ export class TaintEvictionController {
   readonly #pods: Informer;
   /** Node name → its NoExecute taints, for nodes that have some (kube's taintedNodes). */
   readonly #tainted = new Map<string, Taint[]>();
-  /** Pod key `ns/name` → its eviction (kube's taintEvictionQueue). */
+  /** Pod key `ns/name` → its eviction, or the tombstone of one that ran (kube's taintEvictionQueue). */
   readonly #scheduled = new Map<string, Scheduled>();
   readonly #running = new Set<Promise<void>>();
   /** Changes are looked at once both caches are full, as kube's workers start after WaitForNamedCacheSync. */
@@ -133,7 +139,7 @@ export class TaintEvictionController {
   /** When the eviction of pod `ns/name` fires, if one is scheduled (for tests and status). */
   scheduledEviction(key: string): Date | undefined {
     const s = this.#scheduled.get(key);
-    return s ? new Date(s.fireAt) : undefined;
+    return s && !s.done ? new Date(s.fireAt) : undefined;
   }
 
   /** handleNodeUpdate. */
@@ -169,15 +175,21 @@ export class TaintEvictionController {
   }
 
   #processPod(key: string, pod: Pod, taints: readonly Taint[], now: number): void {
-    const d = decideEviction(taints, pod.spec?.tolerations, this.#scheduled.get(key), now);
+    // GetWorkerUnsafe: a tombstone is no scheduled eviction.
+    const entry = this.#scheduled.get(key);
+    const scheduled = entry && !entry.done ? entry : undefined;
+    const d = decideEviction(taints, pod.spec?.tolerations, scheduled, now);
     if (d.action === 'keep') return;
-    this.#cancel(key);
+    // kube cancels (dropping a tombstone too) before an immediate eviction and for a toleration
+    // that lasts forever, but before a tolerationSeconds one only when an eviction is scheduled:
+    // a tombstone then stays, and #schedule (AddWork) refuses the key.
+    if (d.action === 'cancel' || d.why === 'untolerated' || scheduled) this.#cancel(key);
     if (d.action === 'cancel') return;
     if (d.why === 'untolerated') this.#log(`taint eviction: not all taints of node ${pod.spec?.nodeName} are tolerated by pod ${key}; deleting it`);
     this.#schedule(key, d.createdAt, d.fireAt, now);
   }
 
-  /** TimedWorkerQueue.AddWork: nothing when the pod already has an eviction. */
+  /** TimedWorkerQueue.AddWork: nothing when the pod already has an eviction, or the tombstone of one. */
   #schedule(key: string, createdAt: number, fireAt: number, now: number): void {
     if (this.#scheduled.has(key)) return;
     const entry: Scheduled = { createdAt, fireAt, timer: undefined };
@@ -186,7 +198,7 @@ export class TaintEvictionController {
     entry.timer = this.#timers.setTimeout(() => this.#fire(key, entry), clampTimerMs(fireAt - now));
   }
 
-  /** cancelWorkWithEvent: the event only for an eviction still waiting on its timer. */
+  /** cancelWorkWithEvent: the event only for an eviction still waiting on its timer; a tombstone just goes. */
   #cancel(key: string): void {
     const s = this.#scheduled.get(key);
     if (!s) return;
@@ -200,11 +212,16 @@ export class TaintEvictionController {
     if (this.#stopped || this.#scheduled.get(key) !== entry) return;
     entry.timer = undefined;
     const run = this.#deletePod(key)
-      .catch((e: unknown) => this.#log(`taint eviction: pod ${key} not deleted: ${String(e)}`))
-      .finally(() => {
-        if (this.#scheduled.get(key) === entry) this.#scheduled.delete(key);
-        this.#running.delete(run);
-      });
+      .then(() => true, (e: unknown) => { this.#log(`taint eviction: pod ${key} not deleted: ${String(e)}`); return false; })
+      .then((deleted) => {
+        // Deleted: keep the key as a tombstone (see Scheduled.done); failed: forget it, so that
+        // the next change may schedule the pod again (kube deletes the key on an error).
+        if (this.#scheduled.get(key) === entry) {
+          if (deleted) entry.done = true;
+          else this.#scheduled.delete(key);
+        }
+      })
+      .finally(() => this.#running.delete(run));
     this.#running.add(run);
   }
 
