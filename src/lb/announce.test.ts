@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Node, Service } from 'kubernetes-types/core/v1.d.ts';
 import type { KObject } from '../api/object.ts';
-import { desiredAddresses, electionOrder, shouldAnnounce, type AnnounceWorld } from './announce.ts';
+import { announcements, desiredAddresses, electionOrder, shouldAnnounce, type AnnounceWorld } from './announce.ts';
 import { planLinks, type Link } from './link-plan.ts';
 import { l2FromObject, readPools, type L2AdvertisementSpec } from '../api/net/metallb-pools.ts';
 
@@ -67,6 +67,33 @@ describe('which node announces', () => {
     const want = desiredAddresses('solo', [svc('a', '10.0.0.101'), svc('b', '10.0.0.101'), svc('c', '192.168.1.11')], w);
     assert.deepEqual([...want], [['10.0.0.101', ['eth1']]]);
   });
+});
+
+describe('addresses held forever: this node is the only candidate', () => {
+  const ip = '10.0.0.101';
+  const winnerOf = (nodes: string[]) => electionOrder(nodes, ip)[0]!;
+  const mine = winnerOf(['n1', 'n2']);
+  const other = mine === 'n1' ? 'n2' : 'n1';
+  const local = (s: Service) => { s.spec!.externalTrafficPolicy = 'Local'; };
+  const slice = (svcName: string, ...nodes: string[]) => ({ metadata: { namespace: 'default', labels: { 'kubernetes.io/service-name': svcName } }, addressType: 'IPv4', endpoints: nodes.map((n) => ({ addresses: ['10.244.0.9'], nodeName: n, conditions: { ready: true } })) });
+  const shared = (s: Service) => { s.metadata!.annotations = { 'metallb.io/allow-shared-ip': 'k' }; };
+  const table: [why: string, services: Service[], over: Partial<AnnounceWorld>, sole: boolean][] = [
+    ['a single node', [svc('a', ip)], { nodes: [node(mine)] }, true],
+    ['another node could take it over', [svc('a', ip)], { nodes: [node(mine), node(other)] }, false],
+    ['the other node is not Ready', [svc('a', ip)], { nodes: [node(mine), node(other, {}, 'False')] }, true],
+    ['the other node is excluded from load balancers', [svc('a', ip)], { nodes: [node(mine), node(other, { 'node.kubernetes.io/exclude-from-external-load-balancers': '' })] }, true],
+    ['the L2Advertisement selects only this node', [svc('a', ip)], { nodes: [node(mine, { lb: 'yes' }), node(other)], l2s: [l2('lan', { ipAddressPools: ['lan'], nodeSelectors: [{ matchLabels: { lb: 'yes' } }] })] }, true],
+    ['externalTrafficPolicy Local, endpoints only here', [svc('a', ip, local)], { nodes: [node(mine), node(other)], slices: [slice('a', mine)] }, true],
+    ['externalTrafficPolicy Local, endpoints on both', [svc('a', ip, local)], { nodes: [node(mine), node(other)], slices: [slice('a', mine, other)] }, false],
+    ['shared with a Service another node could announce', [svc('a', ip, (s) => { local(s); shared(s); }), svc('b', ip, shared)], { nodes: [node(mine), node(other)], slices: [slice('a', mine)] }, false],
+  ];
+  for (const [why, services, over, sole] of table) {
+    it(`${sole ? 'forever' : 'with a lifetime'}: ${why}`, () => {
+      const got = announcements(mine, services, world(over));
+      assert.deepEqual([...got.addresses.keys()], [ip], 'this node announces it');
+      assert.deepEqual([...got.sole], sole ? [ip] : []);
+    });
+  }
 });
 
 describe('link planning', () => {

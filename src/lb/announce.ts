@@ -32,6 +32,8 @@ export interface AnnounceDecision {
   readonly winner?: string;
   /** Interfaces this node may announce from ([] = any), from the matching L2Advertisements. */
   readonly interfaces: readonly string[];
+  /** The nodes eligible to announce the address (the election's candidates), when any is. */
+  readonly candidates?: readonly string[];
 }
 
 const excludeLbLabel = 'node.kubernetes.io/exclude-from-external-load-balancers';
@@ -85,27 +87,44 @@ export function shouldAnnounce(myNode: string, svc: Service, world: AnnounceWorl
   }
   if (eligible.length === 0) return none('noAvailableNodes');
   const winner = electionOrder(eligible, ips[0]!)[0]!;
-  if (winner !== myNode) return none('notOwner', winner);
+  if (winner !== myNode) return { ...none('notOwner', winner), candidates: eligible };
   const me = world.nodes.find((n) => n.metadata?.name === myNode);
   const mine = advs.filter((l) => l2SelectsNode(l, me?.metadata?.labels));
   // An advertisement without interfaces allows every interface (MetalLB AllInterfaces).
   const interfaces = mine.some((l) => l.interfaces.length === 0) ? [] : [...new Set(mine.flatMap((l) => l.interfaces))].sort();
-  return { reason: '', winner, interfaces };
+  return { reason: '', winner, interfaces, candidates: eligible };
 }
 
-/** Every address this node should hold: ip → interfaces allowed ([] = any). Sorted by address text. */
-export function desiredAddresses(myNode: string, services: readonly Service[], world: AnnounceWorld): Map<string, readonly string[]> {
+/**
+ * Every address this node should hold: ip → interfaces allowed ([] = any), sorted by address
+ * text; and `sole`, those of them no other node is eligible to announce (every Service holding
+ * the address has this node as its only candidate): nobody could take such an address over, so
+ * it is held without a lifetime.
+ */
+export function announcements(myNode: string, services: readonly Service[], world: AnnounceWorld): { addresses: Map<string, readonly string[]>; sole: Set<string> } {
   const out = new Map<string, readonly string[]>();
+  const sole = new Set<string>();
+  const shared = new Set<string>();
   for (const svc of services) {
     const d = shouldAnnounce(myNode, svc, world);
-    if (d.reason !== '') continue;
+    // Another node eligible for the address (a Service sharing it may have other candidates).
+    const others = d.candidates?.some((n) => n !== myNode) ?? false;
     for (const i of svc.status?.loadBalancer?.ingress ?? []) {
       const ip = i.ip ? canonicalIp(i.ip) : undefined;
       if (!ip) continue;
+      if (others) shared.add(ip);
+      if (d.reason !== '') continue;
+      sole.add(ip);
       const prior = out.get(ip);
       // Services sharing an address: any interface allowed by one of them will do.
       out.set(ip, prior === undefined ? d.interfaces : prior.length === 0 || d.interfaces.length === 0 ? [] : [...new Set([...prior, ...d.interfaces])].sort());
     }
   }
-  return new Map([...out].sort(([a], [b]) => a.localeCompare(b)));
+  for (const ip of shared) sole.delete(ip);
+  return { addresses: new Map([...out].sort(([a], [b]) => a.localeCompare(b))), sole };
+}
+
+/** Every address this node should hold: ip → interfaces allowed ([] = any). Sorted by address text. */
+export function desiredAddresses(myNode: string, services: readonly Service[], world: AnnounceWorld): Map<string, readonly string[]> {
+  return announcements(myNode, services, world).addresses;
 }

@@ -22,6 +22,7 @@ import { LbIpamController } from '../controllers/lbipam/lbipam-controller.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
 import { createLan, echoClientSource, echoServerSource, nodeBin, waitForOutput, type TestLan } from '../../test/lib/netns-hosts.ts';
 import { L2Announcer, netnsExec, parseIpAddrJson } from './l2-announcer.ts';
+import { electionOrder } from './announce.ts';
 import { until as untilWithin } from '../util/test-wait.ts';
 
 const until = <T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 8000) => untilWithin(what, f, timeoutMs);
@@ -72,6 +73,17 @@ describe('L2 announcer on a throwaway LAN', () => {
   const lbAddr = async (ip: string) => {
     const a = parseIpAddrJson((await lan.exec('node', ['ip', '-j', 'addr', 'show', 'dev', 'eth0'])).stdout)[0]!.addresses.find((x) => x.ip === ip && x.prefixLen === 32);
     return a ? { validLifetime: a.validLifetime } : null;
+  };
+
+  /**
+   * A second Ready node eligible for the pool that loses the election for `ip` to "node": the
+   * address stays on this node's link, but another node could now take it over.
+   */
+  const addOtherNode = async (ip: string): Promise<string> => {
+    const name = ['other-a', 'other-b', 'other-c', 'other-d', 'other-e', 'other-f'].find((n) => electionOrder(['node', n], ip)[0] === 'node')!;
+    await client.create(r('nodes'), undefined, { apiVersion: 'v1', kind: 'Node', metadata: { name } });
+    await client.patch(r('nodes'), undefined, name, { status: { conditions: [{ type: 'Ready', status: 'True' }] } }, 'merge', 'status');
+    return name;
   };
 
   const nodeAddrs = async () => parseIpAddrJson((await lan.exec('node', ['ip', '-j', 'addr', 'show', 'dev', 'eth0'])).stdout)[0]!.addresses.map((a) => `${a.ip}/${a.prefixLen}`);
@@ -164,10 +176,29 @@ describe('L2 announcer on a throwaway LAN', () => {
     assert.ok(addrs.includes(`${base}.250/32`));
   });
 
-  it('a killed announcer stops answering: its address carries a lifetime, is renewed while it runs, and leaves the link by itself', async () => {
+  it('the only node that could announce the address holds it forever (a SIGKILL leaves it answering), with a lifetime while another node could take it', async () => {
     // The Service "again" from the test above still has the address; nothing holds it now.
     const ip = `${base}.200`;
     assert.equal(await lbAddr(ip), null);
+    const child = await startChild(4);
+    try {
+      await until('the address on eth0, without a lifetime', async () => { const a = await lbAddr(ip); return a && a.validLifetime === undefined ? true : undefined; });
+      const other = await addOtherNode(ip);
+      await until('a lifetime once another node is a candidate', async () => ((await lbAddr(ip))?.validLifetime !== undefined ? true : undefined));
+      await client.delete(r('nodes'), undefined, other);
+      await until('forever again once it is gone', async () => { const a = await lbAddr(ip); return a && a.validLifetime === undefined ? true : undefined; });
+      await killChild(child);
+      assert.deepEqual(await lbAddr(ip), { validLifetime: undefined }, 'the dead agent\'s address stays: nobody else could take it, and the pods behind it still serve');
+    } finally {
+      await killChild(child);
+    }
+    await lan.exec('node', ['ip', 'addr', 'del', `${ip}/32`, 'dev', 'eth0']);
+  });
+
+  it('a killed announcer stops answering: its address carries a lifetime, is renewed while it runs, and leaves the link by itself', async () => {
+    const ip = `${base}.200`;
+    assert.equal(await lbAddr(ip), null);
+    await addOtherNode(ip); // so the address is one another node could take over
     const child = await startChild(4);
     try {
       const first = await until('the address on eth0', async () => (await lbAddr(ip)) ?? undefined);
@@ -201,11 +232,11 @@ describe('L2 announcer on a throwaway LAN', () => {
     await lan.exec('client', ['ip', 'neigh', 'replace', ip, 'lladdr', elsewhere, 'dev', 'eth0', 'nud', 'stale']);
     const arpings: string[][] = [];
     const exec = netnsExec(lan.host('node').netns);
-    announcer = new L2Announcer({ client, nodeName: 'node', stateDir, exec: (argv, o) => { if (argv[0] === 'arping') arpings.push([...argv]); return exec(argv, o); }, log: (m) => logs.push(m) });
+    announcer = new L2Announcer({ client, nodeName: 'node', stateDir, exec: (argv, o) => { if (argv.includes('arping')) arpings.push([...argv]); return exec(argv, o); }, log: (m) => logs.push(m) });
     await announcer.start();
     const mac = (JSON.parse((await lan.exec('node', ['ip', '-j', 'link', 'show', 'eth0'])).stdout) as { address: string }[])[0]!.address;
     await until('the client to learn the node\'s MAC again', async () => ((await lan.exec('client', ['ip', 'neigh', 'show', ip, 'dev', 'eth0'])).stdout.includes(mac) ? true : undefined), 3000);
-    assert.deepEqual(arpings, [['arping', '-U', '-c', '1', '-I', 'eth0', ip]], 'one gratuitous ARP, from start()');
+    assert.deepEqual(arpings, [['timeout', '-s', 'KILL', '5', 'arping', '-U', '-c', '1', '-w', '1', '-I', 'eth0', ip]], 'one gratuitous ARP, from start(), under a deadline');
     const renewed = await lbAddr(ip);
     assert.ok(renewed?.validLifetime !== undefined && renewed.validLifetime > 25, `renewed to the new lifetime: ${JSON.stringify(renewed)}`);
     await announcer.stop();

@@ -4,7 +4,9 @@
 // previous owner), and takes it away when the Service goes or another node wins it. What it added
 // is kept in a state file so a restart removes leftovers, and never an address it did not add.
 // The addresses carry a lifetime renewed only while this announcer works (link-addresses.ts), so
-// a killed agent stops answering ARP by itself.
+// a killed agent stops answering ARP by itself; except those no other node could take over, held
+// forever. Every command runs under a kill timeout (command-timeout.ts): the sync loop that renews
+// must never wait on a hung one.
 import type { Service } from 'kubernetes-types/core/v1.d.ts';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.d.ts';
 import type { Node } from 'kubernetes-types/core/v1.d.ts';
@@ -13,7 +15,8 @@ import { Informer, stripReadOnly } from '../client/informer.ts';
 import type { KubeClient } from '../client/rest-client.ts';
 import { WorkQueue } from '../client/work-queue.ts';
 import { type Exec, inNetns, runCommand } from '../util/exec.ts';
-import { desiredAddresses } from './announce.ts';
+import { announcements } from './announce.ts';
+import { withCommandTimeout } from './command-timeout.ts';
 import type { Placement } from './link-plan.ts';
 import { LinkAddresses } from './link-addresses.ts';
 import { l2FromObject, readPools } from '../api/net/metallb-pools.ts';
@@ -42,6 +45,8 @@ export interface L2AnnouncerOptions {
   addressLifetimeSeconds?: number;
   /** How often the addresses are renewed (default a third of the lifetime, so two renewals may fail). */
   refreshIntervalMs?: number;
+  /** Each `ip` and `arping` is killed after this long (default 5000). */
+  commandTimeoutMs?: number;
 }
 
 export { parseIpAddrJson } from './link-addresses.ts';
@@ -66,9 +71,10 @@ export class L2Announcer {
     this.#log = opts.log ?? (() => {});
     this.#releaseOnStop = opts.releaseOnStop ?? true;
     const lifetimeSeconds = opts.addressLifetimeSeconds ?? 30;
-    this.#links = new LinkAddresses({ exec: opts.exec ?? runCommand, nodeName: opts.nodeName, stateDir: opts.stateDir, lifetimeSeconds, log: this.#log });
     this.#refreshMs = opts.refreshIntervalMs ?? Math.round((lifetimeSeconds * 1000) / 3);
     if (!(this.#refreshMs > 0 && this.#refreshMs < lifetimeSeconds * 1000)) throw new Error(`l2 announcer: refresh interval ${this.#refreshMs} ms must be shorter than the address lifetime (${lifetimeSeconds} s)`);
+    const exec = withCommandTimeout(opts.exec ?? runCommand, { timeoutMs: opts.commandTimeoutMs ?? 5000 });
+    this.#links = new LinkAddresses({ exec, nodeName: opts.nodeName, stateDir: opts.stateDir, lifetimeSeconds, refreshSeconds: this.#refreshMs / 1000, log: this.#log });
     const informer = (resource: string) => new Informer({ client: opts.client, resource: r(resource), transform: stripReadOnly, onError: (e) => this.#log(`l2 announcer ${resource}: ${String(e)}`) });
     this.#services = informer('services');
     this.#pools = informer('ipaddresspools');
@@ -101,6 +107,7 @@ export class L2Announcer {
     await this.#queue.idle();
     await Promise.all(this.#informers().map((i) => i.stop()));
     if (this.#releaseOnStop) await this.#links.apply(new Map());
+    await this.#links.arpsSent();
   }
 
   /** Resolves when the last change has been applied (tests). */
@@ -128,6 +135,7 @@ export class L2Announcer {
     };
     const services = (this.#services.list() as unknown as Service[])
       .sort((a, b) => `${a.metadata?.namespace}/${a.metadata?.name}`.localeCompare(`${b.metadata?.namespace}/${b.metadata?.name}`));
-    await this.#links.apply(desiredAddresses(this.#nodeName, services, world));
+    const { addresses, sole } = announcements(this.#nodeName, services, world);
+    await this.#links.apply(addresses, sole);
   }
 }

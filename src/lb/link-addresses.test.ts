@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandError, type Exec } from '../util/exec.ts';
-import { addressArgv, LinkAddresses, parseIpAddrJson } from './link-addresses.ts';
+import { addressArgv, LinkAddresses, needsRenewal, parseIpAddrJson } from './link-addresses.ts';
 
 interface FakeAddr { ip: string; prefixLen: number; lifetime?: number }
 
@@ -19,12 +19,19 @@ class FakeLinks {
   readonly calls: string[][] = [];
   /** argv matching this fails with exit 2. */
   failing: ((argv: readonly string[]) => boolean) | undefined;
+  /** arping never exits (until released). */
+  arpingHangs = false;
+  readonly #hung: (() => void)[] = [];
+  release(): void { for (const f of this.#hung.splice(0)) f(); }
 
   readonly exec: Exec = async (argv) => {
     this.calls.push([...argv]);
     if (this.failing?.(argv)) throw new CommandError(argv, 2, 'RTNETLINK answers: Operation not permitted');
     const [prog, ...rest] = argv;
-    if (prog === 'arping') return { stdout: '', stderr: '' };
+    if (prog === 'arping') {
+      if (this.arpingHangs) await new Promise<void>((res) => this.#hung.push(res));
+      return { stdout: '', stderr: '' };
+    }
     if (rest.join(' ') === '-j addr show') {
       const out = [...this.links].map(([ifname, addrs]) => ({
         ifname,
@@ -72,17 +79,20 @@ describe('link addresses', () => {
   const holder = (fake: FakeLinks, dir: string, logs: string[] = []) =>
     new LinkAddresses({ exec: fake.exec, nodeName: 'n1', stateDir: dir, lifetimeSeconds: 30, log: (m) => logs.push(m) });
 
-  it('adds an address with a lifetime, renews it at every sync, and sends one gratuitous ARP', async () => {
+  it('adds an address with a lifetime, renews it once a refresh interval has passed, and sends one gratuitous ARP', async () => {
     const fake = new FakeLinks();
     const links = holder(fake, stateDir());
     await links.load();
     await links.apply(want('10.0.0.100'));
     assert.deepEqual(fake.take(isWrite), [
       ['ip', 'addr', 'replace', '10.0.0.100/32', 'dev', 'eth0', 'valid_lft', '30', 'preferred_lft', '30'],
-      ['arping', '-U', '-c', '1', '-I', 'eth0', '10.0.0.100'],
+      ['arping', '-U', '-c', '1', '-w', '1', '-I', 'eth0', '10.0.0.100'],
     ]);
     assert.equal(fake.has('eth0', '10.0.0.100')?.lifetime, 30);
-    fake.has('eth0', '10.0.0.100')!.lifetime = 12; // time passes
+    fake.has('eth0', '10.0.0.100')!.lifetime = 25; // a Service changed somewhere, 5 s later
+    await links.apply(want('10.0.0.100'));
+    assert.deepEqual(fake.take(isWrite), [], 'not due: no command');
+    fake.has('eth0', '10.0.0.100')!.lifetime = 20; // the refresh timer, 10 s after the renewal
     await links.apply(want('10.0.0.100'));
     assert.deepEqual(fake.take(isWrite), [['ip', 'addr', 'replace', '10.0.0.100/32', 'dev', 'eth0', 'valid_lft', '30', 'preferred_lft', '30']], 'renewed, not announced again');
     assert.equal(fake.has('eth0', '10.0.0.100')?.lifetime, 30);
@@ -106,7 +116,7 @@ describe('link addresses', () => {
     await second.apply(want('10.0.0.100'));
     assert.deepEqual(fake.take(isWrite), [
       ['ip', 'addr', 'replace', '10.0.0.100/32', 'dev', 'eth0', 'valid_lft', '30', 'preferred_lft', '30'],
-      ['arping', '-U', '-c', '1', '-I', 'eth0', '10.0.0.100'],
+      ['arping', '-U', '-c', '1', '-w', '1', '-I', 'eth0', '10.0.0.100'],
     ]);
     assert.ok(logs.includes('l2 announcer: announcing 10.0.0.100 on eth0 (already on the link)'), logs.join('\n'));
     await second.apply(want('10.0.0.100'));
@@ -145,10 +155,47 @@ describe('link addresses', () => {
     await links.load();
     await links.apply(want('10.0.0.100', '10.0.0.101'));
     fake.failing = (a) => a[2] === 'replace' && a[3] === '10.0.0.100/32';
+    for (const ip of ['10.0.0.100', '10.0.0.101']) fake.has('eth0', ip)!.lifetime = 20; // due
     fake.take(() => true);
     await assert.rejects(links.apply(want('10.0.0.100', '10.0.0.101')), /renew 10\.0\.0\.100 on eth0: RTNETLINK answers: Operation not permitted/);
     assert.deepEqual(fake.take((a) => a[2] === 'replace').map((a) => a[3]), ['10.0.0.100/32', '10.0.0.101/32']);
     assert.deepEqual(links.owned().map((p) => p.ip), ['10.0.0.100', '10.0.0.101']);
+  });
+
+  it('holds an address forever while no other node could take it, and switches to a lifetime and back', async () => {
+    const fake = new FakeLinks();
+    const links = holder(fake, stateDir());
+    await links.load();
+    const sole = new Set(['10.0.0.100']);
+    const replace = (lft: string) => ['ip', 'addr', 'replace', '10.0.0.100/32', 'dev', 'eth0', 'valid_lft', lft, 'preferred_lft', lft];
+    await links.apply(want('10.0.0.100'), sole);
+    assert.deepEqual(fake.take(isWrite), [replace('forever'), ['arping', '-U', '-c', '1', '-w', '1', '-I', 'eth0', '10.0.0.100']]);
+    assert.equal(fake.has('eth0', '10.0.0.100')?.lifetime, undefined);
+    await links.apply(want('10.0.0.100'), sole);
+    assert.deepEqual(fake.take(isWrite), [], 'permanent and should be: nothing to renew');
+    await links.apply(want('10.0.0.100')); // another node became a candidate
+    assert.deepEqual(fake.take(isWrite), [replace('30')]);
+    assert.equal(fake.has('eth0', '10.0.0.100')?.lifetime, 30);
+    await links.apply(want('10.0.0.100'), sole); // and left again
+    assert.deepEqual(fake.take(isWrite), [replace('forever')]);
+    assert.equal(fake.has('eth0', '10.0.0.100')?.lifetime, undefined);
+  });
+
+  // The timeout only turns a hang on the old code into a failure; the test does not measure time.
+  it('renews while an arping hangs: gratuitous ARPs are off the sync path', { timeout: 20_000 }, async () => {
+    const fake = new FakeLinks();
+    fake.arpingHangs = true;
+    const links = holder(fake, stateDir());
+    await links.load();
+    await links.apply(want('10.0.0.100'));
+    assert.deepEqual(fake.take(isWrite).map((a) => a.slice(0, 3)), [['ip', 'addr', 'replace'], ['arping', '-U', '-c']], 'added, arping started (and hanging)');
+    fake.has('eth0', '10.0.0.100')!.lifetime = 20;
+    await links.apply(want('10.0.0.100', '10.0.0.101'));
+    assert.deepEqual(fake.take(isWrite).map((a) => `${a[2]} ${a[3]}`), ['replace 10.0.0.100/32', 'replace 10.0.0.101/32'], 'renewed and added; the second arping waits its turn');
+    fake.arpingHangs = false;
+    fake.release();
+    await links.arpsSent();
+    assert.deepEqual(fake.take(isArping).map((a) => a.at(-1)), ['10.0.0.101'], 'then sent');
   });
 
   it('refuses a lifetime that is not a whole number of seconds', () => {
@@ -156,6 +203,27 @@ describe('link addresses', () => {
       assert.throws(() => new LinkAddresses({ exec: new FakeLinks().exec, nodeName: 'n1', stateDir: '/nonexistent', lifetimeSeconds, log: () => {} }), /lifetime/);
     }
   });
+});
+
+describe('when an address of ours is renewed (lifetime 30 s, refresh 10 s)', () => {
+  // remaining: what `ip -j addr` reports (undefined = forever); forever: no other node could take it.
+  const table: [remaining: number | undefined, forever: boolean, renew: boolean, why: string][] = [
+    [30, false, false, 'just set'],
+    [22, false, false, 'less than a refresh interval ago'],
+    [21, false, true, 'a refresh interval ago, give or take the kernel\'s whole seconds and timer drift'],
+    [20, false, true, 'a refresh interval ago'],
+    [3, false, true, 'about to expire'],
+    [600, false, true, 'a longer lifetime than configured (an older setting)'],
+    [undefined, false, true, 'permanent, but another node could take it over'],
+    [undefined, true, false, 'permanent and the only candidate'],
+    [25, true, true, 'the only candidate now: made permanent'],
+    [3, true, true, 'the only candidate, about to expire'],
+  ];
+  for (const [remaining, forever, renew, why] of table) {
+    it(`${renew ? 'renews' : 'leaves'} ${remaining ?? 'forever'}${forever ? ' (sole candidate)' : ''}: ${why}`, () => {
+      assert.equal(needsRenewal(remaining, forever, 30, 10), renew);
+    });
+  }
 });
 
 describe('ip commands', () => {
