@@ -301,11 +301,13 @@ export class NodeAgent {
     await this.#syncHostPorts();
   }
 
-  async #writeStatus(pod: Pod, status: NonNullable<Pod['status']>): Promise<void> {
+  async #writeStatus(pod: Pod, status: NonNullable<Pod['status']>): Promise<string | undefined> {
     try {
-      await this.#o.client.patch(r('pods'), pod.metadata!.namespace, pod.metadata!.name!, { status }, 'merge', 'status');
+      const written = await this.#o.client.patch(r('pods'), pod.metadata!.namespace, pod.metadata!.name!, { status }, 'merge', 'status');
+      return written.metadata.resourceVersion;
     } catch (err) {
       if (!(err instanceof StatusError && err.code === 404)) throw err;
+      return undefined;
     }
   }
 

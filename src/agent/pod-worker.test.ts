@@ -90,7 +90,8 @@ function harness(pod: Pod) {
   const deps: PodWorkerDeps = {
     nodeName: 'node1', nodeIP: '192.0.2.10', network, runtime, hostname: 'node-host',
     envContext: () => ({ configMaps: new Map(), secrets: new Map(), serviceEnv: {}, allocatable: { cpu: '2', memory: '1Gi' } }),
-    writeStatus: async (_p, s) => { statuses.push(s); },
+    // Each write gets the next resourceVersion, as the API server's store revision does.
+    writeStatus: async (_p, s) => { statuses.push(s); return String(100 + statuses.length); },
     finalizeDelete: async () => { events.push('finalizeDelete'); },
     event: (_p, type, reason, message) => { events.push(`${type} ${reason} ${message}`); },
     networkReady: async () => {},
@@ -194,14 +195,19 @@ describe('PodWorker: status written again when another writer changed it', () =>
     await h.worker.sync();
     const ours = h.last();
     assert.equal(ours.conditions!.find((c) => c.type === 'Ready')!.status, 'True');
-    // The informer brings back what was written: nothing new to write.
-    h.worker.update({ ...pod, status: ours });
     const written = h.statuses.length;
+    const ourVersion = String(100 + written);
+    // The informer is behind: it still shows an older copy (Ready False, from before the start). Not another writer.
+    const older = { ...ours, conditions: ours.conditions!.map((c) => (c.type === 'Ready' ? { ...c, status: 'False' } : c)) };
+    h.worker.update({ ...pod, metadata: { ...pod.metadata, resourceVersion: String(Number(ourVersion) - 1) }, status: older });
+    await h.worker.sync();
+    assert.equal(h.statuses.length, written, 'no write for a copy older than our last write');
+    // The informer brings back what was written: nothing new to write.
+    h.worker.update({ ...pod, metadata: { ...pod.metadata, resourceVersion: ourVersion }, status: ours });
     await h.worker.sync();
     assert.equal(h.statuses.length, written, 'no write while the API holds our status');
     // The node was unreachable for a while: the controller set Ready False (MarkPodsNotReady).
-    const marked = { ...ours, conditions: ours.conditions!.map((c) => (c.type === 'Ready' ? { ...c, status: 'False' } : c)) };
-    h.worker.update({ ...pod, status: marked });
+    h.worker.update({ ...pod, metadata: { ...pod.metadata, resourceVersion: String(Number(ourVersion) + 1) }, status: older });
     await h.worker.sync();
     assert.equal(h.statuses.length, written + 1, 'written again');
     assert.equal(h.last().conditions!.find((c) => c.type === 'Ready')!.status, 'True');

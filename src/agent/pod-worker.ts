@@ -17,7 +17,8 @@ export interface PodWorkerDeps {
   runtime: RuntimePort;
   /** ConfigMaps, Secrets and service env of the pod's namespace. */
   envContext(namespace: string): Omit<EnvContext, 'podIP' | 'hostIP' | 'nodeName'>;
-  writeStatus(pod: Pod, status: NonNullable<Pod['status']>): Promise<void>;
+  /** Writes the pod's status; resolves with the resourceVersion written (undefined: unknown, or the pod is gone). */
+  writeStatus(pod: Pod, status: NonNullable<Pod['status']>): Promise<string | undefined | void>;
   /** Removes the API object once everything is stopped (grace 0, uid precondition). */
   finalizeDelete(pod: Pod): Promise<void>;
   event(pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string, fieldPath?: string): void;
@@ -100,6 +101,8 @@ export class PodWorker {
   readonly #containers = new Map<string, Runtime>();
   #terminating: Promise<void> | undefined;
   #lastStatus = '';
+  /** The resourceVersion our last status write produced. */
+  #writtenVersion: string | undefined;
   #statusChain: Promise<void> = Promise.resolve();
   #stopped = false;
   /** The pod finished and its sandbox (netns, veth, IP) was released, as the kubelet's StopPodSandbox. */
@@ -770,14 +773,16 @@ export class PodWorker {
     const status = computePodStatus(this.#pod, this.#view(), k8sTime(this.#deps.now()));
     // Transition times must not make an unchanged status look new.
     const key = JSON.stringify(status, (k, v: unknown) => (k === 'lastTransitionTime' || k === 'lastProbeTime' ? undefined : v));
-    // Skipped only while the API still shows what was written: another writer (the node lifecycle
-    // controller marking the pods of an unreachable node not ready) is undone once the node is
-    // back, as the kubelet's status manager compares with the API server's copy.
-    if (key === this.#lastStatus && conditionsKey(this.#pod.status) === conditionsKey(status)) return;
+    // Skipped while the API shows what was written, or has not shown that write yet (the informer
+    // lags): another writer (the node lifecycle controller marking the pods of an unreachable node
+    // not ready) is undone once the node is back, as the kubelet's status manager compares with
+    // the API server's copy, but an older copy of our own is not taken for one.
+    if (key === this.#lastStatus && (conditionsKey(this.#pod.status) === conditionsKey(status) || isOlder(this.#pod.metadata?.resourceVersion, this.#writtenVersion))) return;
     try {
-      await this.#deps.writeStatus(this.#pod, status);
+      const version = await this.#deps.writeStatus(this.#pod, status);
       // Remembered only once written: a failed write is retried, never taken as done.
       this.#lastStatus = key;
+      this.#writtenVersion = version ?? undefined;
     } catch (err) {
       this.#deps.log(`pod ${this.#pod.metadata?.namespace}/${this.#pod.metadata?.name}: status not written: ${String(err)}`);
       this.#deps.requeue(1000);
@@ -922,4 +927,13 @@ const KUBELET_CONDITIONS = new Set(['PodReadyToStartContainers', 'Initialized', 
 function conditionsKey(status: PodStatus | undefined): string {
   const conds = (status?.conditions ?? []).filter((c) => KUBELET_CONDITIONS.has(c.type)).map((c) => `${c.type}=${c.status}`).sort();
   return `${status?.phase ?? ''}|${conds.join(',')}`;
+}
+
+/**
+ * Whether resourceVersion `a` comes before `b` (both the store's revisions, decimal); false when
+ * either is missing or not a number (then the copy is taken as current).
+ */
+function isOlder(a: string | undefined, b: string | undefined): boolean {
+  if (!a || !b || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return false;
+  return BigInt(a) < BigInt(b);
 }
