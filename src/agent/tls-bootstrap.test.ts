@@ -113,5 +113,26 @@ describe('TLS bootstrap: discovery', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('says what is wrong with a bootstrap token: its form (as kubeadm words it), or that the API server refused it', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'join-'));
+    const admin = '0123456789abcdef0123456789abcdef';
+    const guarded = await startInProcessApiServer({
+      token: admin,
+      authenticator: { authenticate: (req) => (req.headers.authorization === `Bearer ${admin}` ? { user: 'admin', groups: ['system:masters'] } : undefined) },
+    });
+    try {
+      await guarded.client.create(lookupResource('', 'v1', 'configmaps')!, 'kube-public', {
+        apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cluster-info', namespace: 'kube-public' },
+        data: { kubeconfig: clusterInfoKubeconfig(guarded.url, caPem) },
+      } as unknown as KObject);
+      const join = (token: string) => joinCluster({ server: guarded.url, nodeName: 'n5', dataDir, token, caCertHash: caCertHash(caPem), log: () => {} });
+      await assert.rejects(join('hello'), /the bootstrap token "hello" was not of the form "\^\(\[a-z0-9\]\{6\}\)/);
+      await assert.rejects(join('abcdef.0123456789abcdef'), /refused the bootstrap token abcdef\.… \(401 Unauthorized\)/);
+    } finally {
+      await guarded.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });
 

@@ -155,6 +155,9 @@ function samePublicKey(requestB64: string, keyPem: string): boolean {
   }
 }
 
+/** A bootstrap token: `[a-z0-9]{6}.[a-z0-9]{16}`, its id and its secret. */
+const BOOTSTRAP_TOKEN = /^([a-z0-9]{6})\.([a-z0-9]{16})$/;
+
 /** Where a joined node keeps its credentials (the kubelet's /var/lib/kubelet/pki, by purpose). */
 export function nodePkiPaths(dataDir: string) {
   const dir = join(dataDir, 'pki');
@@ -227,9 +230,18 @@ export async function joinCluster(o: JoinOptions): Promise<NodeCredentials> {
   const ca = caPem;
   const { pair, reused } = await keptOrIssued({ cert: p.clientCert, key: p.clientKey }, ca, async (usedKey) => {
     if (!o.token) throw new Error('this node has no client certificate yet: --token is needed (`podgate up` and `podgate server` print the join command)');
+    // kubeadm's check of the token's form (k8s.io/cluster-bootstrap/token/api BootstrapTokenPattern).
+    if (!BOOTSTRAP_TOKEN.test(o.token)) throw new Error(`the bootstrap token "${o.token}" was not of the form "${BOOTSTRAP_TOKEN.source}"`);
     const bootstrap = new KubeClient({ server: o.server, caPem: ca, token: o.token, userAgent: 'podgate-agent/bootstrap' });
     try {
-      await refuseTakenName(bootstrap, o.nodeName);
+      try {
+        await refuseTakenName(bootstrap, o.nodeName);
+      } catch (err) {
+        if (err instanceof StatusError && err.code === 401) {
+          throw new Error(`${o.server} refused the bootstrap token ${o.token.split('.')[0]}.… (401 Unauthorized): it is not in the cluster's token file, or was removed; \`podgate up\` prints a valid join command`);
+        }
+        throw err;
+      }
       o.log(`join: requesting a client certificate for system:node:${o.nodeName}`);
       return await requestCertificate(bootstrap, { signerName: 'kubernetes.io/kube-apiserver-client-kubelet', nodeName: o.nodeName }, { keyFile: `${p.clientKey}.tmp`, usedKey, log: o.log });
     } finally {

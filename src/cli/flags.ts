@@ -65,8 +65,8 @@ export function addControlPlaneFlags(cmd: Command): Command {
     .option('--service-node-port-range <range>', 'range nodePorts are allocated from', '30000-32767')
     .option('--kubeconfig <file>', 'where to write the admin kubeconfig (default: DATA_DIR/kubeconfig)')
     .option('--cluster-cidr <cidr>', 'pod address range; each node gets a /24 of it', '10.244.0.0/16')
-    .option('--node-monitor-grace-period <duration>', 'how long a node may go without reporting before it is marked Unknown, tainted unreachable and its pods not ready, as kube-controller-manager\'s',
-      (v) => parsePositiveDuration(v, '--node-monitor-grace-period'), DEFAULT_GRACE_PERIOD_MS)
+    .addOption(new Option('--node-monitor-grace-period <duration>', 'how long a node may go without reporting before it is marked Unknown, tainted unreachable and its pods not ready, as kube-controller-manager\'s')
+      .argParser((v) => parsePositiveDuration(v, '--node-monitor-grace-period')).default(DEFAULT_GRACE_PERIOD_MS, `${DEFAULT_GRACE_PERIOD_MS / 1000}s`))
     .option('--lb-pool <cidr-or-range...>', 'addresses for LoadBalancer Services (a MetalLB IPAddressPool "default" in metallb-system); without a pool they get the node address');
 }
 
