@@ -9,6 +9,9 @@ import { registerComponents } from './components.ts';
 import { registerPortForward } from './port-forward-command.ts';
 import { detectNodeIP } from './node-address.ts';
 import { startControlPlane } from './control-plane.ts';
+import type { Node } from 'kubernetes-types/core/v1.d.ts';
+import { lookupResource } from '../api/resources.ts';
+import { clusterCidrMismatch } from './cluster-cidr-check.ts';
 
 const version = '0.1.0';
 
@@ -87,6 +90,13 @@ async function run(what: 'up' | 'server', flags: ControlPlaneFlags & Partial<Nod
   });
 }
 
+/** Refuses, before this node registers, a --cluster-cidr that is not the control plane's (see cluster-cidr-check.ts). */
+async function checkClusterCidr(client: KubeClient, clusterCidr: string, nodeName: string): Promise<void> {
+  const nodes = (await client.list(lookupResource('', 'v1', 'nodes')!)).items as unknown as Node[];
+  const why = clusterCidrMismatch(nodes, clusterCidr, nodeName);
+  if (why) throw new Error(why);
+}
+
 /** `podgate agent`: a node of a cluster whose control plane runs elsewhere (kubeadm join + kubelet + kube-proxy). */
 async function runAgent(flags: AgentFlags): Promise<void> {
   const t0 = performance.now();
@@ -100,6 +110,7 @@ async function runAgent(flags: AgentFlags): Promise<void> {
   const { startNode } = await import('./node.ts');
   let node: RunningNode;
   try {
+    await checkClusterCidr(client, flags.clusterCidr, nodeName);
     node = await startNode({ ...nodeFlagOptions(flags), client, nodeName, nodeIP: nodeIp, caPem: creds.caPem,
       servingCertificate: async (register) => {
         await register();
