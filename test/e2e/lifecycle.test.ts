@@ -11,6 +11,23 @@ import type { TestLan } from '../lib/netns-hosts.ts';
 import { expectOk, type Podgate } from './harness.ts';
 import { type LanCluster, startLanCluster } from './lan-cluster.ts';
 
+/** A busybox pod whose one container loops, with `hook` as its postStart exec (sh -c). */
+function hookedShell(name: string, hook: string): string {
+  return `apiVersion: v1
+kind: Pod
+metadata: { name: ${name} }
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+    - name: app
+      image: busybox
+      command: [sh, -c, 'while true; do sleep 1; done']
+      lifecycle:
+        postStart:
+          exec: { command: [sh, -c, '${hook}'] }
+`;
+}
+
 describe('lifecycle postStart hooks', () => {
   let cluster: LanCluster;
   let lan: TestLan;
@@ -61,19 +78,7 @@ spec:
 
   it('kills the container of a failing hook: FailedPostStartHook and Killing events, waiting PostStartHookError with the handler\'s words', async () => {
     // The hook takes a second: its restart's hook runs long enough to see the first failure in the status.
-    expectOk(await pg.apply(`apiVersion: v1
-kind: Pod
-metadata: { name: hook-fails }
-spec:
-  terminationGracePeriodSeconds: 2
-  containers:
-    - name: app
-      image: busybox
-      command: [sh, -c, 'while true; do sleep 1; done']
-      lifecycle:
-        postStart:
-          exec: { command: [sh, -c, 'sleep 1; echo oops; exit 3'] }
-`), 'apply hook-fails');
+    expectOk(await pg.apply(hookedShell('hook-fails', 'sleep 1; echo oops; exit 3')), 'apply hook-fails');
     // One read of every field (the reason turns CrashLoopBackOff after the second failure).
     const fields = '{.metadata.uid}|{.status.containerStatuses[0].state.waiting.reason}|{.status.containerStatuses[0].state.waiting.message}|' +
       '{.status.containerStatuses[0].lastState.terminated.exitCode} {.status.containerStatuses[0].ready} {.status.phase}';
@@ -96,19 +101,7 @@ spec:
   });
 
   it('deletes a pod whose hook never ends without waiting for the hook', async () => {
-    expectOk(await pg.apply(`apiVersion: v1
-kind: Pod
-metadata: { name: hook-hangs }
-spec:
-  terminationGracePeriodSeconds: 2
-  containers:
-    - name: app
-      image: busybox
-      command: [sh, -c, 'while true; do sleep 1; done']
-      lifecycle:
-        postStart:
-          exec: { command: [sh, -c, 'sleep 3600'] }
-`), 'apply hook-hangs');
+    expectOk(await pg.apply(hookedShell('hook-hangs', 'sleep 3600')), 'apply hook-hangs');
     // Started, its hook running: the API still shows it as not started.
     let events = '';
     for (let i = 0; i < 50 && !/Started/.test(events); i++) {
